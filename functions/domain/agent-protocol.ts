@@ -1,0 +1,112 @@
+// The contract between the control plane and gpupool-agent: HTTP bodies under /v1/agent and the
+// messages carried on each node's SQS queue. Both sides import these schemas, so they cannot drift.
+import { z } from 'zod';
+
+const id = z.string().min(1).max(64).regex(/^[A-Za-z0-9_-]+$/);
+
+export const GpuDeviceSchema = z.strictObject({
+  index: z.number().int().min(0).max(255),
+  uuid: z.string().min(1).max(128),
+  model: z.string().min(1).max(64),
+  vramGb: z.number().int().min(1).max(4096),
+  name: z.string().max(128).optional(),
+  computeCap: z.string().max(16).optional(),
+});
+
+/** Everything a node needs to run one attempt; sent in a dispatch message. */
+export const AttemptSpecSchema = z.strictObject({
+  image: z.string().max(512).optional(),
+  command: z.array(z.string().max(8192)).max(256),
+  env: z.record(z.string(), z.string()),
+  gpus: z.number().int().min(0).max(64),
+  maxDurationSeconds: z.number().int().min(1),
+});
+export type AttemptSpec = z.infer<typeof AttemptSpecSchema>;
+
+export const DispatchMessageSchema = z.strictObject({
+  type: z.literal('dispatch'),
+  jobId: id,
+  attemptId: id,
+  spec: AttemptSpecSchema,
+});
+export const CancelMessageSchema = z.strictObject({
+  type: z.literal('cancel'),
+  jobId: id,
+  attemptId: id,
+});
+export const QueueMessageSchema = z.discriminatedUnion('type', [DispatchMessageSchema, CancelMessageSchema]);
+export type DispatchMessage = z.infer<typeof DispatchMessageSchema>;
+export type CancelMessage = z.infer<typeof CancelMessageSchema>;
+export type QueueMessage = z.infer<typeof QueueMessageSchema>;
+
+export const SessionRequestSchema = z.strictObject({
+  /** attempts the agent still runs after a restart: the answer says which are still live */
+  running: z.array(id).max(256).default([]),
+  agentVersion: z.string().max(64).optional(),
+});
+
+export const SessionResponseSchema = z.object({
+  nodeId: z.string(),
+  queueUrl: z.string(),
+  /** SQS endpoint to use; absent on AWS (the SDK's default endpoint applies) */
+  sqsEndpoint: z.string().optional(),
+  region: z.string(),
+  credentials: z
+    .object({ accessKeyId: z.string(), secretAccessKey: z.string(), sessionToken: z.string().optional(), expiresAt: z.number() })
+    .optional(),
+  heartbeat: z.object({ busySeconds: z.number(), idleSeconds: z.number() }),
+  /** attempts from `running` that are no longer live: kill them */
+  stale: z.array(z.string()),
+  controlPlanePublicKey: z.string().optional(),
+});
+export type SessionResponse = z.infer<typeof SessionResponseSchema>;
+
+export const LogLineSchema = z.strictObject({
+  seq: z.number().int().min(0),
+  stream: z.enum(['stdout', 'stderr', 'system']),
+  text: z.string().max(16_384),
+  ts: z.number().int().min(0),
+});
+export type LogLine = z.infer<typeof LogLineSchema>;
+
+export const StartRequestSchema = z.strictObject({ attemptId: id });
+export const LogsRequestSchema = z.strictObject({ attemptId: id, lines: z.array(LogLineSchema).min(1).max(500) });
+export const FinishRequestSchema = z.strictObject({
+  attemptId: id,
+  exitCode: z.number().int().min(-255).max(255).nullable(),
+  /** how the attempt ended as the agent saw it */
+  outcome: z.enum(['exited', 'timed_out', 'cancelled', 'error']),
+  error: z.string().max(2048).optional(),
+  /** the last log lines ride along, saving a request for short jobs */
+  lines: z.array(LogLineSchema).max(500).default([]),
+});
+export type FinishRequest = z.infer<typeof FinishRequestSchema>;
+
+export const HeartbeatRequestSchema = z.strictObject({
+  running: z.array(id).max(256),
+  freeGpus: z.number().int().min(0).max(64).optional(),
+  draining: z.boolean().optional(),
+  telemetry: z.unknown().optional(),
+});
+export const HeartbeatResponseSchema = z.object({
+  /** seconds until the next heartbeat is expected */
+  nextHeartbeatSeconds: z.number(),
+  /** attempts the node reported that are no longer live (fenced): kill them */
+  stale: z.array(z.string()),
+  /** attempts the consumer cancelled: stop them */
+  cancel: z.array(z.string()),
+});
+export type HeartbeatResponse = z.infer<typeof HeartbeatResponseSchema>;
+
+export const RegisterNodeSchema = z.strictObject({
+  name: z.string().min(1).max(128),
+  region: z.string().min(1).max(64).regex(/^[a-z0-9-]+$/),
+  location: z.strictObject({ lat: z.number().min(-90).max(90), lon: z.number().min(-180).max(180) }).optional(),
+  gpus: z.array(GpuDeviceSchema).min(1).max(64),
+  pricePerGpuHour: z.number().int().min(0).max(1_000_000_000),
+  labels: z.record(z.string().max(64), z.string().max(256)).default({}),
+  probeUrl: z.string().url().max(512).optional(),
+  driverVersion: z.string().max(32).optional(),
+  cudaVersion: z.string().max(32).optional(),
+});
+export type RegisterNode = z.infer<typeof RegisterNodeSchema>;

@@ -1,0 +1,138 @@
+// The shapes every part of gpupool agrees on. Pure types: no I/O, no clock.
+// Units are in the names or comments: prices in micro-credits per GPU-hour, times in epoch ms, VRAM in GB.
+
+export const ROLES = ['admin', 'consumer', 'provider', 'node'] as const;
+export type Role = (typeof ROLES)[number];
+
+/** 1 credit = 1,000,000 micro-credits; amounts are always integers. */
+export const MICRO = 1_000_000;
+
+export interface Account {
+  id: string;
+  name: string;
+  role: Exclude<Role, 'node'>;
+  createdAt: number;
+  /** micro-credits */
+  available: number;
+  held: number;
+  staked: number;
+}
+
+/** What the authorizer resolves an API key or node key into. */
+export interface Caller {
+  accountId: string;
+  role: Role;
+  keyId: string;
+  /** set for node keys: the node this key speaks for */
+  nodeId?: string;
+}
+
+export const JOB_STATUSES = ['QUEUED', 'ASSIGNED', 'RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELLED', 'TIMED_OUT'] as const;
+export type JobStatus = (typeof JOB_STATUSES)[number];
+export const FINAL_JOB_STATUSES: readonly JobStatus[] = ['SUCCEEDED', 'FAILED', 'CANCELLED', 'TIMED_OUT'];
+export const LIVE_JOB_STATUSES: readonly JobStatus[] = ['ASSIGNED', 'RUNNING'];
+
+export const ATTEMPT_STATUSES = ['ASSIGNED', 'RUNNING', 'SUCCEEDED', 'FAILED', 'LOST', 'CANCELLED', 'TIMED_OUT'] as const;
+export type AttemptStatus = (typeof ATTEMPT_STATUSES)[number];
+
+/** Typed reasons carried by final jobs and ended attempts. */
+export const REASONS = [
+  'EXIT_NONZERO',
+  'NODE_LOST',
+  'DISPATCH_TIMEOUT',
+  'MAX_ATTEMPTS',
+  'QUEUE_TTL_EXPIRED',
+  'CANCELLED_BY_USER',
+  'TIMED_OUT',
+  'NODE_DEREGISTERED',
+  'NODE_DRAINED',
+  'RUNTIME_ERROR',
+] as const;
+export type Reason = (typeof REASONS)[number];
+
+export interface Attempt {
+  id: string;
+  /** 0-based position in the job's attempts list */
+  n: number;
+  nodeId: string;
+  status: AttemptStatus;
+  reason?: Reason;
+  assignedAt: number;
+  startedAt?: number;
+  finishedAt?: number;
+  exitCode?: number;
+  /** micro-credits per GPU-hour on the node when placed */
+  pricePerGpuHour: number;
+}
+
+export interface JobSpec {
+  name?: string;
+  image?: string;
+  command: string[];
+  env: Record<string, string>;
+  resources: { gpus: number; gpuModels?: string[]; minVramGb?: number; nodes: number };
+  placement?: { regions?: string[]; near?: { lat: number; lon: number } };
+  maxPricePerGpuHour?: number;
+  maxDurationSeconds: number;
+  maxAttempts: number;
+  priority: number;
+}
+
+export interface Job extends JobSpec {
+  id: string;
+  accountId: string;
+  status: JobStatus;
+  reason?: Reason;
+  pendingReason?: string;
+  nodeId?: string;
+  /** id of the one live attempt; absent when none is live */
+  liveAttemptId?: string;
+  attempts: Attempt[];
+  createdAt: number;
+  startedAt?: number;
+  finishedAt?: number;
+  exitCode?: number;
+  /** incremented on every write; lets readers detect races */
+  version: number;
+}
+
+export const NODE_STATUSES = ['ONLINE', 'DEGRADED', 'OFFLINE', 'DRAINING', 'QUARANTINED', 'DEREGISTERED'] as const;
+export type NodeStatus = (typeof NODE_STATUSES)[number];
+
+export interface GpuDevice {
+  index: number;
+  uuid: string;
+  /** normalised model, e.g. H100, A100, RTX4090 */
+  model: string;
+  vramGb: number;
+  name?: string;
+  computeCap?: string;
+}
+
+export interface Node {
+  id: string;
+  providerId: string;
+  name: string;
+  status: NodeStatus;
+  statusReason?: string;
+  region: string;
+  location?: { lat: number; lon: number };
+  gpus: GpuDevice[];
+  /** the model all GPUs of the node share (mixed hosts register as several nodes) */
+  gpuModel: string;
+  vramGb: number;
+  totalGpus: number;
+  freeGpus: number;
+  pricePerGpuHour: number;
+  labels: Record<string, string>;
+  reputation: number;
+  queueUrl?: string;
+  probeUrl?: string;
+  driverVersion?: string;
+  cudaVersion?: string;
+  createdAt: number;
+  lastSeenAt?: number;
+  /** seconds between heartbeats the node was last told to use */
+  heartbeatSeconds?: number;
+  telemetry?: unknown;
+}

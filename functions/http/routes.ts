@@ -1,0 +1,66 @@
+// Every route of the HTTP API, once. The CDK stack builds API Gateway resources from this list and the
+// local gateway routes with it; each group is one Lambda function (functions/http/<group>.ts).
+import type { Role } from '../domain/model';
+
+export type RouteGroup = 'accounts' | 'jobs' | 'nodes' | 'agent' | 'public';
+export interface Route {
+  method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
+  /** API Gateway resource path, with {param} placeholders */
+  path: string;
+  group: RouteGroup;
+  /** roles allowed at the gateway; the domain checks ownership again. Empty: no key needed. */
+  roles: readonly Role[];
+}
+
+const ANY_USER: readonly Role[] = ['admin', 'consumer', 'provider'];
+const ADMIN_SELF: readonly Role[] = ['admin', 'consumer', 'provider'];
+
+export const ROUTES: readonly Route[] = [
+  { method: 'GET', path: '/v1/health', group: 'public', roles: [] },
+  { method: 'GET', path: '/v1/openapi.json', group: 'public', roles: [] },
+
+  { method: 'POST', path: '/v1/accounts', group: 'accounts', roles: ['admin'] },
+  { method: 'GET', path: '/v1/accounts/{id}', group: 'accounts', roles: ADMIN_SELF },
+  { method: 'POST', path: '/v1/accounts/{id}/keys', group: 'accounts', roles: ADMIN_SELF },
+  { method: 'GET', path: '/v1/accounts/{id}/keys', group: 'accounts', roles: ADMIN_SELF },
+  { method: 'DELETE', path: '/v1/keys/{keyId}', group: 'accounts', roles: ADMIN_SELF },
+  { method: 'POST', path: '/v1/accounts/{id}/credits', group: 'accounts', roles: ['admin'] },
+  { method: 'GET', path: '/v1/balance', group: 'accounts', roles: ANY_USER },
+
+  { method: 'POST', path: '/v1/jobs', group: 'jobs', roles: ['consumer'] },
+  { method: 'GET', path: '/v1/jobs', group: 'jobs', roles: ['consumer', 'admin'] },
+  { method: 'GET', path: '/v1/jobs/{id}', group: 'jobs', roles: ['consumer', 'admin'] },
+  { method: 'DELETE', path: '/v1/jobs/{id}', group: 'jobs', roles: ['consumer', 'admin'] },
+  { method: 'GET', path: '/v1/jobs/{id}/logs', group: 'jobs', roles: ['consumer', 'admin'] },
+  { method: 'GET', path: '/v1/offers', group: 'jobs', roles: ANY_USER },
+
+  { method: 'POST', path: '/v1/nodes', group: 'nodes', roles: ['provider'] },
+  { method: 'GET', path: '/v1/nodes', group: 'nodes', roles: ['provider', 'admin'] },
+  { method: 'GET', path: '/v1/nodes/{id}', group: 'nodes', roles: ['provider', 'admin'] },
+  { method: 'PATCH', path: '/v1/nodes/{id}', group: 'nodes', roles: ['provider', 'admin'] },
+  { method: 'DELETE', path: '/v1/nodes/{id}', group: 'nodes', roles: ['provider', 'admin'] },
+
+  { method: 'POST', path: '/v1/agent/session', group: 'agent', roles: ['node'] },
+  { method: 'POST', path: '/v1/agent/heartbeat', group: 'agent', roles: ['node'] },
+  { method: 'POST', path: '/v1/agent/jobs/{id}/start', group: 'agent', roles: ['node'] },
+  { method: 'POST', path: '/v1/agent/jobs/{id}/logs', group: 'agent', roles: ['node'] },
+  { method: 'POST', path: '/v1/agent/jobs/{id}/finish', group: 'agent', roles: ['node'] },
+];
+
+export const ROUTE_GROUPS: readonly RouteGroup[] = ['accounts', 'jobs', 'nodes', 'agent', 'public'];
+
+/** Turns `/v1/jobs/{id}` into a matcher; returns the path parameters or undefined. */
+export function matchPath(template: string, path: string): Record<string, string> | undefined {
+  const t = template.split('/');
+  const p = path.split('/');
+  if (t.length !== p.length) return undefined;
+  const params: Record<string, string> = {};
+  for (let i = 0; i < t.length; i++) {
+    const seg = t[i];
+    if (seg.startsWith('{') && seg.endsWith('}')) {
+      if (!p[i]) return undefined;
+      params[seg.slice(1, -1)] = decodeURIComponent(p[i]);
+    } else if (seg !== p[i]) return undefined;
+  }
+  return params;
+}

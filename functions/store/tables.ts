@@ -1,0 +1,82 @@
+// Table and index definitions as plain data: the CDK construct (lib/) and the local stack's table
+// creator both read them, so AWS and DynamoDB Local always have the same keys and indexes.
+// docs/data-model.md explains the access pattern each one serves.
+
+export type AttrType = 'S' | 'N';
+export interface KeyDef {
+  name: string;
+  type: AttrType;
+}
+export interface IndexDef {
+  name: string;
+  partitionKey: KeyDef;
+  sortKey?: KeyDef;
+}
+export interface TableDef {
+  /** logical name: the env var is TABLE_<UPPER>, the CDK id is <Pascal>Table */
+  id: 'accounts' | 'keys' | 'nodes' | 'jobs' | 'logs' | 'idempotency';
+  partitionKey: KeyDef;
+  sortKey?: KeyDef;
+  indexes: IndexDef[];
+  /** attribute holding an epoch-seconds expiry */
+  ttlAttribute?: string;
+}
+
+/** Queue, liveness and deadline indexes are spread over this many partitions so no item is hot. */
+export const SHARDS = 8;
+
+export const TABLES: readonly TableDef[] = [
+  { id: 'accounts', partitionKey: { name: 'id', type: 'S' }, indexes: [] },
+  {
+    id: 'keys',
+    partitionKey: { name: 'id', type: 'S' },
+    indexes: [{ name: 'byAccount', partitionKey: { name: 'accountId', type: 'S' }, sortKey: { name: 'createdAt', type: 'N' } }],
+  },
+  {
+    id: 'nodes',
+    partitionKey: { name: 'id', type: 'S' },
+    indexes: [
+      { name: 'byProvider', partitionKey: { name: 'providerId', type: 'S' }, sortKey: { name: 'createdAt', type: 'N' } },
+      // sparse: only nodes that can take work now; partition `<model>#<shard>`, cheapest first
+      { name: 'available', partitionKey: { name: 'availKey', type: 'S' }, sortKey: { name: 'pricePerGpuHour', type: 'N' } },
+      // sparse: nodes that must keep heartbeating; the reaper reads those whose deadline passed
+      { name: 'liveness', partitionKey: { name: 'livenessShard', type: 'S' }, sortKey: { name: 'heartbeatDeadline', type: 'N' } },
+    ],
+  },
+  {
+    id: 'jobs',
+    partitionKey: { name: 'id', type: 'S' },
+    indexes: [
+      { name: 'byAccount', partitionKey: { name: 'accountId', type: 'S' }, sortKey: { name: 'createdAt', type: 'N' } },
+      // sparse: QUEUED jobs only; sort key orders by priority, then age
+      { name: 'queued', partitionKey: { name: 'queueShard', type: 'S' }, sortKey: { name: 'queueOrder', type: 'S' } },
+      // sparse: ASSIGNED/RUNNING jobs by the time they must have moved on (dispatch ack or max duration)
+      { name: 'active', partitionKey: { name: 'activeShard', type: 'S' }, sortKey: { name: 'deadlineAt', type: 'N' } },
+      // sparse: live attempts per node, for the reaper and the agent's session answer
+      { name: 'liveByNode', partitionKey: { name: 'liveNodeId', type: 'S' }, sortKey: { name: 'createdAt', type: 'N' } },
+    ],
+  },
+  {
+    id: 'logs',
+    partitionKey: { name: 'jobId', type: 'S' },
+    sortKey: { name: 'seq', type: 'N' },
+    indexes: [],
+    ttlAttribute: 'expiresAt',
+  },
+  { id: 'idempotency', partitionKey: { name: 'key', type: 'S' }, indexes: [], ttlAttribute: 'expiresAt' },
+];
+
+export type TableId = TableDef['id'];
+export const tableEnvVar = (id: TableId) => `TABLE_${id.toUpperCase()}`;
+export type TableNames = Record<TableId, string>;
+
+/** Reads the table names handed to a function through its environment. */
+export function tableNamesFromEnv(env: NodeJS.ProcessEnv = process.env): TableNames {
+  const names = {} as TableNames;
+  for (const t of TABLES) {
+    const v = env[tableEnvVar(t.id)];
+    if (!v) throw new Error(`missing env ${tableEnvVar(t.id)}`);
+    names[t.id] = v;
+  }
+  return names;
+}
