@@ -92,6 +92,8 @@ export interface Job extends JobSpec {
   startedAt?: number;
   finishedAt?: number;
   exitCode?: number;
+  /** epoch ms when the consumer asked to cancel a running job */
+  cancelRequested?: number;
   /** incremented on every write; lets readers detect races */
   version: number;
 }

@@ -1,2 +1,24 @@
-// placeholder: replaced by the real handler
-export const handler = async () => ({ statusCode: 501, body: '' });
+// The agent's side of the API: node keys only.
+import { FinishRequestSchema, HeartbeatRequestSchema, LogsRequestSchema, SessionRequestSchema, StartRequestSchema } from '../domain/agent-protocol';
+import { IdSchema } from '../domain/schemas';
+import { appendLogs, finishAttempt, heartbeat, openSession, startAttempt } from '../usecases/agent';
+import { parseWith } from './kit/problem';
+import { routeGroup, type RouteFn } from './kit/router';
+
+const jobId = (p: Record<string, string>) => parseWith(IdSchema, p.id, 'id');
+
+const routes: Record<string, RouteFn> = {
+  'POST /v1/agent/session': async (req, d) => ({ status: 200, body: await openSession(d, req.caller, parseWith(SessionRequestSchema, req.body ?? {}).running) }),
+  'POST /v1/agent/heartbeat': async (req, d) => {
+    const b = parseWith(HeartbeatRequestSchema, req.body);
+    return { status: 200, body: await heartbeat(d, req.caller, b.running, b.telemetry) };
+  },
+  'POST /v1/agent/jobs/{id}/start': async (req, d) => ({ status: 200, body: await startAttempt(d, req.caller, jobId(req.params), parseWith(StartRequestSchema, req.body).attemptId) }),
+  'POST /v1/agent/jobs/{id}/logs': async (req, d) => {
+    const b = parseWith(LogsRequestSchema, req.body);
+    return { status: 200, body: await appendLogs(d, req.caller, jobId(req.params), b.attemptId, b.lines) };
+  },
+  'POST /v1/agent/jobs/{id}/finish': async (req, d) => ({ status: 200, body: await finishAttempt(d, req.caller, jobId(req.params), parseWith(FinishRequestSchema, req.body)) }),
+};
+
+export const handler = routeGroup('agent', routes);

@@ -1,2 +1,26 @@
-// placeholder: replaced by the real handler
-export const handler = async () => ({ statusCode: 501, body: '' });
+// Providers' nodes.
+import { RegisterNodeSchema } from '../domain/agent-protocol';
+import { IdSchema, ListQuerySchema, PatchNodeSchema } from '../domain/schemas';
+import { deregisterNode, getOwnNode, nodeView, patchNode, registerNode } from '../usecases/nodes';
+import { parseWith } from './kit/problem';
+import { routeGroup, type RouteFn } from './kit/router';
+
+const routes: Record<string, RouteFn> = {
+  'POST /v1/nodes': async (req, d) => {
+    const r = await registerNode(d, req.caller, parseWith(RegisterNodeSchema, req.body));
+    return { status: 201, body: { node: r.node, nodeKey: r.nodeKey } };
+  },
+  'GET /v1/nodes': async (req, d) => {
+    const q = parseWith(ListQuerySchema, req.query, 'query');
+    const page = await d.nodes.listByProvider(req.caller.accountId, q.limit, q.cursor);
+    return { status: 200, body: { items: page.items.map((n) => nodeView(n, req.caller)), nextCursor: page.nextCursor ?? null } };
+  },
+  'GET /v1/nodes/{id}': async (req, d) => ({ status: 200, body: { node: nodeView(await getOwnNode(d, req.caller, parseWith(IdSchema, req.params.id, 'id')), req.caller) } }),
+  'PATCH /v1/nodes/{id}': async (req, d) => {
+    const patch = parseWith(PatchNodeSchema, req.body);
+    return { status: 200, body: { node: nodeView(await patchNode(d, req.caller, parseWith(IdSchema, req.params.id, 'id'), patch), req.caller) } };
+  },
+  'DELETE /v1/nodes/{id}': async (req, d) => ({ status: 200, body: { node: nodeView(await deregisterNode(d, req.caller, parseWith(IdSchema, req.params.id, 'id')), req.caller) } }),
+};
+
+export const handler = routeGroup('nodes', routes);

@@ -1,2 +1,10 @@
-// placeholder: replaced by the real handler
-export const handler = async () => undefined;
+// EventBridge schedule: nodes that stopped heartbeating go OFFLINE and their work moves elsewhere; live
+// jobs past a deadline (dispatch never acknowledged, max duration, cancel never confirmed) are ended.
+import { deps } from '../usecases/deps';
+import { reap } from '../usecases/reaper';
+
+export const handler = async () => {
+  const result = await reap(deps());
+  console.log(JSON.stringify({ level: 'info', msg: 'reap', ...result }));
+  return result;
+};

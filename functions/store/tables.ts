@@ -39,6 +39,8 @@ export const TABLES: readonly TableDef[] = [
       { name: 'byProvider', partitionKey: { name: 'providerId', type: 'S' }, sortKey: { name: 'createdAt', type: 'N' } },
       // sparse: only nodes that can take work now; partition `<model>#<shard>`, cheapest first
       { name: 'available', partitionKey: { name: 'availKey', type: 'S' }, sortKey: { name: 'pricePerGpuHour', type: 'N' } },
+      // sparse, same members as `available` but partitioned by shard only: for jobs that accept any model
+      { name: 'availableAny', partitionKey: { name: 'availAnyKey', type: 'S' }, sortKey: { name: 'pricePerGpuHour', type: 'N' } },
       // sparse: nodes that must keep heartbeating; the reaper reads those whose deadline passed
       { name: 'liveness', partitionKey: { name: 'livenessShard', type: 'S' }, sortKey: { name: 'heartbeatDeadline', type: 'N' } },
     ],

@@ -1,0 +1,157 @@
+// The job state machine. Pure: each transition takes the job as read and returns the next job plus the
+// side effects the store must apply in the same transaction (GPU claims and releases) or after it
+// (queue messages). The store writes the result under `version = <read version>`, so two racing
+// transitions can never both apply.
+//
+//            place                start                finish(exit 0)
+//   QUEUED ────────► ASSIGNED ─────────► RUNNING ───────────────────► SUCCEEDED
+//     ▲  │              │  │                │  │ finish(exit≠0)      FAILED (EXIT_NONZERO, RUNTIME_ERROR)
+//     │  │ cancel       │  │ cancel         │  │ finish(timed out)   TIMED_OUT
+//     │  ▼              │  ▼                │  │ cancel → cancelRequested, then finish(cancelled) → CANCELLED
+//     │ CANCELLED       │ CANCELLED         │  │
+//     └─────────────────┴──── lose (node lost, dispatch timeout, drained) while attempts remain
+//                             lose with no attempts left → FAILED (MAX_ATTEMPTS)
+import { conflict } from '../errors';
+import type { Attempt, AttemptStatus, Job, Node, Reason } from '../model';
+
+export type Effect =
+  | { kind: 'claimGpus'; nodeId: string; gpus: number }
+  | { kind: 'releaseGpus'; nodeId: string; gpus: number }
+  | { kind: 'dispatch'; nodeId: string; attemptId: string }
+  | { kind: 'sendCancel'; nodeId: string; attemptId: string };
+
+export interface Transition {
+  job: Job;
+  effects: Effect[];
+}
+
+export type FinishOutcome = 'exited' | 'timed_out' | 'cancelled' | 'error';
+
+const isFinal = (j: Job) => ['SUCCEEDED', 'FAILED', 'CANCELLED', 'TIMED_OUT'].includes(j.status);
+
+function liveAttempt(job: Job, attemptId: string): Attempt {
+  const a = job.attempts.find((x) => x.id === attemptId);
+  if (!a || job.liveAttemptId !== attemptId) throw conflict(`attempt ${attemptId} is not live`);
+  return a;
+}
+
+function replaceAttempt(job: Job, attempt: Attempt): Attempt[] {
+  return job.attempts.map((a) => (a.id === attempt.id ? attempt : a));
+}
+
+function endAttempt(job: Job, a: Attempt, status: AttemptStatus, reason: Reason | undefined, now: number, exitCode?: number): Job {
+  const ended: Attempt = { ...a, status, reason, finishedAt: now, ...(exitCode === undefined ? {} : { exitCode }) };
+  const { liveAttemptId: _gone, cancelRequested: _c, ...rest } = job;
+  return { ...rest, attempts: replaceAttempt(job, ended), version: job.version + 1 };
+}
+
+const release = (job: Job, a: Attempt): Effect => ({ kind: 'releaseGpus', nodeId: a.nodeId, gpus: job.resources.gpus });
+
+/** QUEUED → ASSIGNED on `node`, with a fresh attempt. */
+export function place(job: Job, node: Pick<Node, 'id' | 'pricePerGpuHour'>, attemptId: string, now: number): Transition {
+  if (job.status !== 'QUEUED') throw conflict(`job is ${job.status}, not QUEUED`);
+  const attempt: Attempt = {
+    id: attemptId,
+    n: job.attempts.length,
+    nodeId: node.id,
+    status: 'ASSIGNED',
+    assignedAt: now,
+    pricePerGpuHour: node.pricePerGpuHour,
+  };
+  const { pendingReason: _p, ...rest } = job;
+  return {
+    job: { ...rest, status: 'ASSIGNED', nodeId: node.id, liveAttemptId: attemptId, attempts: [...job.attempts, attempt], version: job.version + 1 },
+    effects: [
+      { kind: 'claimGpus', nodeId: node.id, gpus: job.resources.gpus },
+      { kind: 'dispatch', nodeId: node.id, attemptId },
+    ],
+  };
+}
+
+/** ASSIGNED → RUNNING, only for the live attempt. A second start (duplicate delivery) is a conflict. */
+export function start(job: Job, attemptId: string, now: number): Transition {
+  const a = liveAttempt(job, attemptId);
+  if (job.status !== 'ASSIGNED' || a.status !== 'ASSIGNED') throw conflict(`attempt ${attemptId} already started`);
+  const running: Attempt = { ...a, status: 'RUNNING', startedAt: now };
+  return {
+    job: { ...job, status: 'RUNNING', startedAt: job.startedAt ?? now, attempts: replaceAttempt(job, running), version: job.version + 1 },
+    effects: [],
+  };
+}
+
+/** The agent reports the end of the live attempt. */
+export function finish(job: Job, attemptId: string, r: { exitCode: number | null; outcome: FinishOutcome }, now: number): Transition {
+  const a = liveAttempt(job, attemptId);
+  const exitCode = r.exitCode ?? undefined;
+  if (r.outcome === 'cancelled' && !job.cancelRequested) {
+    // the agent gave the attempt back (drain): not the job's fault, so it goes back to the queue
+    return lose(job, attemptId, 'NODE_DRAINED', now);
+  }
+  const [status, reason]: [Job['status'], Reason | undefined] =
+    r.outcome === 'cancelled'
+      ? ['CANCELLED', 'CANCELLED_BY_USER']
+      : r.outcome === 'timed_out'
+        ? ['TIMED_OUT', 'TIMED_OUT']
+        : r.outcome === 'error'
+          ? ['FAILED', 'RUNTIME_ERROR']
+          : exitCode === 0
+            ? ['SUCCEEDED', undefined]
+            : ['FAILED', 'EXIT_NONZERO'];
+  const ended = endAttempt(job, a, status, reason, now, exitCode);
+  return {
+    job: { ...ended, status, reason, finishedAt: now, ...(exitCode === undefined ? {} : { exitCode }) },
+    effects: [release(job, a)],
+  };
+}
+
+/** The live attempt was lost to its node: back to the queue while attempts remain, else FAILED. */
+export function lose(job: Job, attemptId: string, reason: Reason, now: number): Transition {
+  const a = liveAttempt(job, attemptId);
+  const ended = endAttempt(job, a, 'LOST', reason, now);
+  const exhausted = job.attempts.length >= job.maxAttempts;
+  const next: Job = exhausted
+    ? { ...ended, status: 'FAILED', reason: 'MAX_ATTEMPTS', finishedAt: now }
+    : { ...ended, status: 'QUEUED', pendingReason: `re-queued after ${reason}` };
+  return { job: next, effects: [release(job, a)] };
+}
+
+/**
+ * The consumer cancels. QUEUED and ASSIGNED (not yet acknowledged) end at once; RUNNING asks the agent
+ * to stop and ends when it reports back (the reaper forces it if the agent never does).
+ * Cancelling a cancelled job is allowed on purpose (idempotent DELETE); other final states conflict.
+ */
+export function cancel(job: Job, now: number): Transition {
+  if (job.status === 'CANCELLED') return { job, effects: [] };
+  if (isFinal(job)) throw conflict(`job already ended ${job.status}`);
+  if (job.status === 'QUEUED') {
+    const { pendingReason: _p, ...rest } = job;
+    return { job: { ...rest, status: 'CANCELLED', reason: 'CANCELLED_BY_USER', finishedAt: now, version: job.version + 1 }, effects: [] };
+  }
+  const a = liveAttempt(job, job.liveAttemptId!);
+  if (job.status === 'ASSIGNED') {
+    const ended = endAttempt(job, a, 'CANCELLED', 'CANCELLED_BY_USER', now);
+    return {
+      job: { ...ended, status: 'CANCELLED', reason: 'CANCELLED_BY_USER', finishedAt: now },
+      effects: [release(job, a), { kind: 'sendCancel', nodeId: a.nodeId, attemptId: a.id }],
+    };
+  }
+  if (job.cancelRequested) return { job, effects: [{ kind: 'sendCancel', nodeId: a.nodeId, attemptId: a.id }] };
+  return {
+    job: { ...job, cancelRequested: now, version: job.version + 1 },
+    effects: [{ kind: 'sendCancel', nodeId: a.nodeId, attemptId: a.id }],
+  };
+}
+
+/** The reaper's backstop when a cancelled attempt's agent never reports back. */
+export function forceCancel(job: Job, now: number): Transition {
+  const a = liveAttempt(job, job.liveAttemptId!);
+  const ended = endAttempt(job, a, 'CANCELLED', 'CANCELLED_BY_USER', now);
+  return { job: { ...ended, status: 'CANCELLED', reason: 'CANCELLED_BY_USER', finishedAt: now }, effects: [release(job, a)] };
+}
+
+/** The reaper's backstop for maxDurationSeconds when the agent did not enforce it. */
+export function timeOut(job: Job, now: number): Transition {
+  const a = liveAttempt(job, job.liveAttemptId!);
+  const ended = endAttempt(job, a, 'TIMED_OUT', 'TIMED_OUT', now);
+  return { job: { ...ended, status: 'TIMED_OUT', reason: 'TIMED_OUT', finishedAt: now }, effects: [release(job, a)] };
+}

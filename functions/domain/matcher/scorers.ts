@@ -1,0 +1,52 @@
+// Soft preferences: each scorer returns 0..100 (higher is better) and carries a weight.
+import type { Candidate, MatchJob } from './filters';
+
+export interface Scorer {
+  name: string;
+  weight: number;
+  score(job: MatchJob, node: Candidate, pool: readonly Candidate[]): number;
+}
+
+/** Great-circle distance in km. */
+export function haversineKm(a: { lat: number; lon: number }, b: { lat: number; lon: number }): number {
+  const rad = Math.PI / 180;
+  const dLat = (b.lat - a.lat) * rad;
+  const dLon = (b.lon - a.lon) * rad;
+  const h = Math.sin(dLat / 2) ** 2 + Math.cos(a.lat * rad) * Math.cos(b.lat * rad) * Math.sin(dLon / 2) ** 2;
+  return 2 * 6371 * Math.asin(Math.sqrt(h));
+}
+
+export const SCORERS: readonly Scorer[] = [
+  {
+    // cheapest first: normalised against the candidate pool, reversed
+    name: 'price',
+    weight: 3,
+    score: (_j, n, pool) => {
+      let lo = Infinity;
+      let hi = -Infinity;
+      for (const c of pool) {
+        lo = Math.min(lo, c.pricePerGpuHour);
+        hi = Math.max(hi, c.pricePerGpuHour);
+      }
+      return hi === lo ? 100 : (100 * (hi - n.pricePerGpuHour)) / (hi - lo);
+    },
+  },
+  { name: 'reputation', weight: 1, score: (_j, n) => 100 * n.reputation },
+  {
+    name: 'distance',
+    weight: 1,
+    score: (j, n) => {
+      const near = j.placement?.near;
+      if (!near || !n.location) return 50;
+      // 0 km → 100, 20,000 km (antipode) → 0
+      return 100 * (1 - Math.min(haversineKm(near, n.location), 20_000) / 20_000);
+    },
+  },
+  {
+    // packing: prefer nodes already partly used, keeping whole nodes free for big jobs
+    name: 'packing',
+    weight: 1,
+    score: (j, n) => (n.totalGpus === 0 ? 0 : 100 * (1 - (n.freeGpus - j.resources.gpus) / n.totalGpus)),
+  },
+  { name: 'degraded', weight: 2, score: (_j, n) => (n.status === 'DEGRADED' ? 0 : 100) },
+];

@@ -1,0 +1,57 @@
+// Turns an API Gateway proxy event into what a route needs: the caller (from the authorizer's context),
+// path parameters, query string and a JSON body checked for size, content type and syntax.
+import type { APIGatewayProxyEvent } from 'aws-lambda';
+import { DomainError } from '../../domain/errors';
+import { ROLES, type Caller, type Role } from '../../domain/model';
+
+export const MAX_BODY_BYTES = 256 * 1024;
+
+export interface Request {
+  caller?: Caller;
+  params: Record<string, string>;
+  query: Record<string, string>;
+  headers: Record<string, string>;
+  body: unknown;
+  rawBody: string;
+  requestId: string;
+}
+
+export function callerOf(event: APIGatewayProxyEvent): Caller | undefined {
+  const a = event.requestContext?.authorizer as Record<string, unknown> | null | undefined;
+  if (!a || typeof a.accountId !== 'string' || !ROLES.includes(a.role as Role)) return undefined;
+  return {
+    accountId: a.accountId,
+    role: a.role as Role,
+    keyId: String(a.keyId ?? ''),
+    ...(typeof a.nodeId === 'string' && a.nodeId ? { nodeId: a.nodeId } : {}),
+  };
+}
+
+function parseBody(event: APIGatewayProxyEvent, headers: Record<string, string>): { body: unknown; raw: string } {
+  if (event.body === null || event.body === undefined || event.body === '') return { body: undefined, raw: '' };
+  const raw = event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
+  if (Buffer.byteLength(raw) > MAX_BODY_BYTES) throw new DomainError('payload_too_large', `bodies are limited to ${MAX_BODY_BYTES} bytes`);
+  const type = (headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+  if (type !== 'application/json' && !type.endsWith('+json')) throw new DomainError('unsupported_media_type', 'send the body as application/json');
+  try {
+    // a reviver that drops __proto__ keeps prototype pollution out of every handler
+    return { body: JSON.parse(raw, (k, v) => (k === '__proto__' ? undefined : v)), raw };
+  } catch {
+    throw new DomainError('bad_request', 'the body is not valid JSON');
+  }
+}
+
+export function toRequest(event: APIGatewayProxyEvent): Request {
+  const headers: Record<string, string> = {};
+  for (const [k, v] of Object.entries(event.headers ?? {})) if (v !== undefined) headers[k.toLowerCase()] = v;
+  const { body, raw } = parseBody(event, headers);
+  return {
+    caller: callerOf(event),
+    params: (event.pathParameters ?? {}) as Record<string, string>,
+    query: (event.queryStringParameters ?? {}) as Record<string, string>,
+    headers,
+    body,
+    rawBody: raw,
+    requestId: event.requestContext?.requestId ?? '',
+  };
+}

@@ -1,0 +1,53 @@
+// One middy handler per route group: finds the route by API Gateway's resource template, checks the
+// caller's role again (defence in depth: the domain checks ownership too), applies idempotency to
+// creating POSTs, and maps every error to a problem document.
+import middy from '@middy/core';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import { DomainError } from '../../domain/errors';
+import type { Caller } from '../../domain/model';
+import { deps, type Deps } from '../../usecases/deps';
+import { ROUTES, type RouteGroup } from '../routes';
+import { withIdempotency } from './idempotency';
+import { errorToProblem, problem } from './problem';
+import { toRequest, type Request } from './request';
+
+export interface Reply {
+  status: number;
+  body?: unknown;
+  headers?: Record<string, string>;
+}
+export type RouteFn = (req: Request & { caller: Caller }, d: Deps) => Promise<Reply>;
+export type PublicRouteFn = (req: Request, d: Deps) => Promise<Reply | APIGatewayProxyResult>;
+
+const CREATING = new Set(['POST /v1/accounts', 'POST /v1/accounts/{id}/keys', 'POST /v1/accounts/{id}/credits', 'POST /v1/jobs', 'POST /v1/nodes']);
+
+function toResult(r: Reply | APIGatewayProxyResult): APIGatewayProxyResult {
+  if ('statusCode' in r) return r;
+  return {
+    statusCode: r.status,
+    headers: { 'content-type': 'application/json', ...r.headers },
+    body: r.body === undefined ? '' : JSON.stringify(r.body),
+  };
+}
+
+export function routeGroup(group: RouteGroup, fns: Record<string, RouteFn | PublicRouteFn>) {
+  const routes = ROUTES.filter((r) => r.group === group);
+  for (const r of routes) if (!fns[`${r.method} ${r.path}`]) throw new Error(`no handler for ${r.method} ${r.path}`);
+  const base = async (event: APIGatewayProxyEvent, _ctx: Context): Promise<APIGatewayProxyResult> => {
+    const routeKey = `${event.httpMethod} ${event.resource}`;
+    const route = routes.find((r) => `${r.method} ${r.path}` === routeKey);
+    const fn = fns[routeKey];
+    if (!route || !fn) return problem(404, 'no such route', 'not_found');
+    const req = toRequest(event);
+    if (route.roles.length) {
+      if (!req.caller) throw new DomainError('unauthorized', 'missing or unknown API key');
+      if (!route.roles.includes(req.caller.role)) throw new DomainError('forbidden', `this route is not for ${req.caller.role} keys`);
+    }
+    const d = deps();
+    const run = async () => toResult(await (fn as PublicRouteFn)(req, d));
+    return CREATING.has(routeKey) ? withIdempotency(d, req, routeKey, run) : run();
+  };
+  return middy<APIGatewayProxyEvent, APIGatewayProxyResult>().handler(base).onError(async (request) => {
+    request.response = errorToProblem(request.error, request.event?.requestContext?.requestId);
+  });
+}

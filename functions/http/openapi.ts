@@ -1,0 +1,70 @@
+// The OpenAPI 3.1 document, generated from the same zod schemas the handlers validate with.
+import { z } from 'zod';
+import { FinishRequestSchema, HeartbeatRequestSchema, LogsRequestSchema, RegisterNodeSchema, SessionRequestSchema, StartRequestSchema } from '../domain/agent-protocol';
+import { CreateAccountSchema, ListQuerySchema, LogsQuerySchema, MintSchema, PatchNodeSchema, SubmitJobSchema } from '../domain/schemas';
+import { OffersQuerySchema } from '../usecases/offers';
+import { ProblemSchema } from './kit/problem';
+import { ROUTES } from './routes';
+
+const BODIES: Record<string, z.ZodType> = {
+  'POST /v1/accounts': CreateAccountSchema,
+  'POST /v1/accounts/{id}/credits': MintSchema,
+  'POST /v1/jobs': SubmitJobSchema,
+  'POST /v1/nodes': RegisterNodeSchema,
+  'PATCH /v1/nodes/{id}': PatchNodeSchema,
+  'POST /v1/agent/session': SessionRequestSchema,
+  'POST /v1/agent/heartbeat': HeartbeatRequestSchema,
+  'POST /v1/agent/jobs/{id}/start': StartRequestSchema,
+  'POST /v1/agent/jobs/{id}/logs': LogsRequestSchema,
+  'POST /v1/agent/jobs/{id}/finish': FinishRequestSchema,
+};
+const QUERIES: Record<string, z.ZodObject> = {
+  'GET /v1/jobs': ListQuerySchema,
+  'GET /v1/nodes': ListQuerySchema,
+  'GET /v1/jobs/{id}/logs': LogsQuerySchema,
+  'GET /v1/offers': OffersQuerySchema,
+};
+const SUCCESS: Record<string, number> = { 'POST /v1/jobs': 202, 'DELETE /v1/jobs/{id}': 202, 'DELETE /v1/keys/{keyId}': 204 };
+
+const schema = (s: z.ZodType) => z.toJSONSchema(s, { target: 'draft-2020-12', io: 'input', unrepresentable: 'any' });
+const problemRef = { $ref: '#/components/schemas/Problem' };
+const errorResponses = (isPublic: boolean) =>
+  Object.fromEntries(
+    (isPublic ? ['400', '429'] : ['400', '401', '403', '404', '409', '413', '415', '422', '429']).map((code) => [
+      code,
+      { description: code, content: { 'application/problem+json': { schema: problemRef } } },
+    ]),
+  );
+
+let cached: unknown;
+export function openApiDocument() {
+  if (cached) return cached;
+  const paths: Record<string, Record<string, unknown>> = {};
+  for (const r of ROUTES) {
+    const key = `${r.method} ${r.path}`;
+    const params = [...r.path.matchAll(/\{(\w+)\}/g)].map((m) => ({ name: m[1], in: 'path', required: true, schema: { type: 'string' } }));
+    const query = QUERIES[key]
+      ? Object.entries(QUERIES[key].shape).map(([name, s]) => ({ name, in: 'query', required: false, schema: schema(s as z.ZodType) }))
+      : [];
+    const status = SUCCESS[key] ?? (r.method === 'POST' && !r.path.startsWith('/v1/agent') ? 201 : 200);
+    const isPublic = r.roles.length === 0;
+    paths[r.path] ??= {};
+    paths[r.path][r.method.toLowerCase()] = {
+      operationId: `${r.method.toLowerCase()}${r.path.replace(/[{}]/g, '').replace(/[/.](\w)/g, (_m, c: string) => c.toUpperCase())}`,
+      tags: [r.group],
+      ...(isPublic ? { security: [] } : { description: `Roles: ${r.roles.join(', ')}` }),
+      parameters: [...params, ...query],
+      ...(BODIES[key] ? { requestBody: { required: true, content: { 'application/json': { schema: schema(BODIES[key]) } } } } : {}),
+      responses: { [String(status)]: { description: 'success', ...(status === 204 ? {} : { content: { 'application/json': { schema: {} } } }) }, ...errorResponses(isPublic) },
+    };
+  }
+  cached = {
+    openapi: '3.1.0',
+    info: { title: 'gpupool API', version: '1.0.0', description: 'Pooled GPUs: submit jobs, offer nodes, settle in credits.' },
+    servers: [{ url: '/' }],
+    security: [{ apiKey: [] }],
+    components: { securitySchemes: { apiKey: { type: 'apiKey', in: 'header', name: 'x-api-key' } }, schemas: { Problem: schema(ProblemSchema) } },
+    paths,
+  };
+  return cached;
+}

@@ -1,0 +1,21 @@
+// Opaque pagination cursors: the DynamoDB key, base64url JSON. Decoding checks the shape and that the
+// cursor belongs to the partition being read, so a forged cursor is a 400, never another tenant's page.
+import { DomainError } from '../domain/errors';
+
+export function encodeCursor(key: Record<string, unknown> | undefined): string | undefined {
+  return key ? Buffer.from(JSON.stringify(key)).toString('base64url') : undefined;
+}
+
+export function decodeCursor(cursor: string | undefined, expect: Record<string, string>): Record<string, unknown> | undefined {
+  if (!cursor) return undefined;
+  try {
+    const key = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as Record<string, unknown>;
+    const ok =
+      key && typeof key === 'object' && !Array.isArray(key) && Object.entries(expect).every(([k, v]) => key[k] === v) &&
+      Object.values(key).every((v) => typeof v === 'string' || typeof v === 'number');
+    if (ok) return key;
+  } catch {
+    /* fall through */
+  }
+  throw new DomainError('bad_request', 'invalid cursor');
+}

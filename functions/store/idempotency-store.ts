@@ -1,0 +1,64 @@
+// Idempotency records for creating POSTs: the first request claims the key with a conditional put;
+// repeats within 24 h get the stored response, or 422 if they carry another body.
+import { GetCommand, PutCommand, UpdateCommand, DeleteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+
+export interface IdempotencyRecord {
+  key: string;
+  bodyHash: string;
+  state: 'IN_PROGRESS' | 'COMPLETED';
+  response?: { statusCode: number; body: string };
+  expiresAt: number;
+}
+
+const TTL_S = 24 * 3600;
+/** an IN_PROGRESS claim older than this is taken over (its Lambda died) */
+const LOCK_S = 30;
+
+export class IdempotencyStore {
+  constructor(
+    private readonly db: DynamoDBDocumentClient,
+    private readonly table: string,
+  ) {}
+
+  /** True if this request now owns the key; false if another request holds or completed it. */
+  async claim(key: string, bodyHash: string, now: number): Promise<boolean> {
+    const nowS = Math.floor(now / 1000);
+    try {
+      await this.db.send(
+        new PutCommand({
+          TableName: this.table,
+          Item: { key, bodyHash, state: 'IN_PROGRESS', lockedUntil: nowS + LOCK_S, expiresAt: nowS + TTL_S },
+          ConditionExpression: 'attribute_not_exists(#k) OR expiresAt < :now OR (#s = :ip AND lockedUntil < :now)',
+          ExpressionAttributeNames: { '#k': 'key', '#s': 'state' },
+          ExpressionAttributeValues: { ':now': nowS, ':ip': 'IN_PROGRESS' },
+        }),
+      );
+      return true;
+    } catch (e) {
+      if ((e as Error).name === 'ConditionalCheckFailedException') return false;
+      throw e;
+    }
+  }
+
+  async get(key: string): Promise<IdempotencyRecord | undefined> {
+    const r = await this.db.send(new GetCommand({ TableName: this.table, Key: { key }, ConsistentRead: true }));
+    return r.Item as IdempotencyRecord | undefined;
+  }
+
+  async complete(key: string, response: { statusCode: number; body: string }): Promise<void> {
+    await this.db.send(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: { key },
+        UpdateExpression: 'SET #s = :c, #r = :r',
+        ExpressionAttributeNames: { '#s': 'state', '#r': 'response' },
+        ExpressionAttributeValues: { ':c': 'COMPLETED', ':r': response },
+      }),
+    );
+  }
+
+  /** A failed request releases its key so a retry can run it again. */
+  async release(key: string): Promise<void> {
+    await this.db.send(new DeleteCommand({ TableName: this.table, Key: { key } }));
+  }
+}

@@ -1,0 +1,150 @@
+// Jobs, with their attempts inside the job item: every job transition is one conditional write of one
+// item (`version` = the version read), joined in a transaction with the node capacity it moves.
+import { GetCommand, PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { marshall } from '@aws-sdk/util-dynamodb';
+import { TransactionCanceledException, TransactWriteItemsCommand, type TransactWriteItem } from '@aws-sdk/client-dynamodb';
+import { conflict } from '../domain/errors';
+import { jobDeadline, type DeadlineConfig } from '../domain/job/deadlines';
+import type { Transition } from '../domain/job/transitions';
+import type { Job, Node } from '../domain/model';
+import { decodeCursor, encodeCursor } from './cursor';
+import type { NodesStore } from './nodes-store';
+import { allShards, shardOf } from './shard';
+
+const INTERNAL = ['queueShard', 'queueOrder', 'activeShard', 'deadlineAt', 'deadlineKind', 'liveNodeId'];
+
+/** Raised when a node's capacity moved under a transition: re-read the node and try again (or another). */
+export class CapacityRaceError extends Error {
+  override name = 'CapacityRaceError';
+}
+
+export class JobsStore {
+  constructor(
+    private readonly db: DynamoDBDocumentClient,
+    private readonly table: string,
+    private readonly nodes: NodesStore,
+    private readonly deadlines: DeadlineConfig,
+  ) {}
+
+  private toItem(job: Job) {
+    const shard = shardOf(job.id);
+    const deadline = jobDeadline(job, this.deadlines);
+    // priority first (higher earlier), then age; strings sort lexicographically
+    const order = `${String(100 - job.priority).padStart(3, '0')}#${String(job.createdAt).padStart(15, '0')}#${job.id}`;
+    return {
+      ...job,
+      ...(job.status === 'QUEUED' ? { queueShard: `q#${shard}`, queueOrder: order } : {}),
+      ...(deadline ? { activeShard: `a#${shard}`, deadlineAt: deadline.at, deadlineKind: deadline.kind } : {}),
+      ...(job.liveAttemptId && job.nodeId ? { liveNodeId: job.nodeId } : {}),
+    };
+  }
+
+  private fromItem(item: Record<string, unknown> | undefined): Job | undefined {
+    if (!item) return undefined;
+    const j = { ...item };
+    for (const k of INTERNAL) delete j[k];
+    return j as unknown as Job;
+  }
+
+  async create(job: Job): Promise<void> {
+    await this.db.send(new PutCommand({ TableName: this.table, Item: this.toItem(job), ConditionExpression: 'attribute_not_exists(id)' }));
+  }
+
+  async get(id: string): Promise<Job | undefined> {
+    const r = await this.db.send(new GetCommand({ TableName: this.table, Key: { id }, ConsistentRead: true }));
+    return this.fromItem(r.Item);
+  }
+
+  async listByAccount(accountId: string, limit: number, cursor?: string): Promise<{ items: Job[]; nextCursor?: string }> {
+    const r = await this.db.send(
+      new QueryCommand({
+        TableName: this.table,
+        IndexName: 'byAccount',
+        KeyConditionExpression: 'accountId = :a',
+        ExpressionAttributeValues: { ':a': accountId },
+        ScanIndexForward: false,
+        Limit: limit,
+        ExclusiveStartKey: decodeCursor(cursor, { accountId }),
+      }),
+    );
+    return { items: (r.Items ?? []).map((i) => this.fromItem(i)!), nextCursor: encodeCursor(r.LastEvaluatedKey) };
+  }
+
+  /**
+   * Writes `t.job` if the job is still at `before.version`, together with the GPU claims and releases
+   * of the transition. `nodes` holds the node reads the capacity items are conditioned on.
+   * Throws 409 when the job moved, CapacityRaceError when a node moved.
+   */
+  async apply(before: Job, t: Transition, nodes: Record<string, Pick<Node, 'id' | 'status' | 'freeGpus' | 'totalGpus'>>): Promise<Job> {
+    const items: TransactWriteItem[] = [
+      {
+        Put: {
+          TableName: this.table,
+          Item: marshall(this.toItem(t.job), { removeUndefinedValues: true }),
+          ConditionExpression: 'version = :v',
+          ExpressionAttributeValues: { ':v': { N: String(before.version) } },
+        },
+      },
+    ];
+    for (const e of t.effects) {
+      const node = nodes[e.nodeId];
+      if (e.kind === 'claimGpus') items.push({ Update: this.nodes.claimItem(node, e.gpus) });
+      if (e.kind === 'releaseGpus' && node) items.push({ Update: this.nodes.releaseItem(node, e.gpus) });
+    }
+    try {
+      await this.db.send(new TransactWriteItemsCommand({ TransactItems: items }));
+      return t.job;
+    } catch (e) {
+      if (e instanceof TransactionCanceledException || (e as Error).name === 'TransactionCanceledException') {
+        const reasons = (e as TransactionCanceledException).CancellationReasons ?? [];
+        if (reasons[0]?.Code === 'ConditionalCheckFailed') throw conflict('job changed concurrently');
+        if (reasons.slice(1).some((r) => r.Code === 'ConditionalCheckFailed')) throw new CapacityRaceError('node capacity moved');
+      }
+      throw e;
+    }
+  }
+
+  /** Oldest, highest-priority QUEUED jobs, `perShard` from each shard. */
+  async queued(perShard: number): Promise<Job[]> {
+    const pages = await Promise.all(
+      allShards().map((s) =>
+        this.db.send(
+          new QueryCommand({
+            TableName: this.table,
+            IndexName: 'queued',
+            KeyConditionExpression: 'queueShard = :s',
+            ExpressionAttributeValues: { ':s': `q#${s}` },
+            Limit: perShard,
+          }),
+        ),
+      ),
+    );
+    return pages.flatMap((r) => (r.Items ?? []).map((i) => this.fromItem(i)!));
+  }
+
+  /** Live jobs whose deadline (dispatch ack, max duration, cancel grace) passed. */
+  async overdue(now: number, perShard = 100): Promise<Job[]> {
+    const pages = await Promise.all(
+      allShards().map((s) =>
+        this.db.send(
+          new QueryCommand({
+            TableName: this.table,
+            IndexName: 'active',
+            KeyConditionExpression: 'activeShard = :s AND deadlineAt < :now',
+            ExpressionAttributeValues: { ':s': `a#${s}`, ':now': now },
+            Limit: perShard,
+          }),
+        ),
+      ),
+    );
+    return pages.flatMap((r) => (r.Items ?? []).map((i) => this.fromItem(i)!));
+  }
+
+  /** Jobs with a live attempt on `nodeId` (eventually consistent index: callers re-read each job). */
+  async liveOnNode(nodeId: string): Promise<Job[]> {
+    const r = await this.db.send(
+      new QueryCommand({ TableName: this.table, IndexName: 'liveByNode', KeyConditionExpression: 'liveNodeId = :n', ExpressionAttributeValues: { ':n': nodeId } }),
+    );
+    return (r.Items ?? []).map((i) => this.fromItem(i)!);
+  }
+}

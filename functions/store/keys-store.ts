@@ -1,0 +1,75 @@
+// API keys and node keys. Only the SHA-256 of the secret is stored; the key id is the item's key.
+import { GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { randomBytes } from 'node:crypto';
+import { formatApiKey, hashSecret, parseApiKey, secretMatches } from '../domain/api-key';
+import type { Caller, Role } from '../domain/model';
+
+export interface KeyRecord {
+  id: string;
+  accountId: string;
+  role: Role;
+  nodeId?: string;
+  hash: string;
+  createdAt: number;
+  revokedAt?: number;
+}
+
+export const newKeyId = () => randomBytes(8).toString('hex');
+/** 192 bits, base64url */
+export const newSecret = () => randomBytes(24).toString('base64url');
+
+export class KeysStore {
+  constructor(
+    private readonly db: DynamoDBDocumentClient,
+    private readonly table: string,
+  ) {}
+
+  /** Creates a key and returns it in full: the only time the secret exists outside the caller's hands. */
+  async issue(p: { accountId: string; role: Role; nodeId?: string; now: number; keyId?: string; secret?: string }): Promise<{ record: KeyRecord; apiKey: string }> {
+    const keyId = p.keyId ?? newKeyId();
+    const secret = p.secret ?? newSecret();
+    const record: KeyRecord = { id: keyId, accountId: p.accountId, role: p.role, nodeId: p.nodeId, hash: hashSecret(secret), createdAt: p.now };
+    await this.db.send(new PutCommand({ TableName: this.table, Item: record, ConditionExpression: 'attribute_not_exists(id)' }));
+    return { record, apiKey: formatApiKey(keyId, secret) };
+  }
+
+  /** Resolves a raw key into its caller, or undefined for malformed, unknown, wrong or revoked keys. */
+  async resolve(raw: string): Promise<Caller | undefined> {
+    const parsed = parseApiKey(raw);
+    if (!parsed) return undefined;
+    const r = await this.db.send(new GetCommand({ TableName: this.table, Key: { id: parsed.keyId } }));
+    const rec = r.Item as KeyRecord | undefined;
+    if (!rec || rec.revokedAt || !secretMatches(parsed.secret, rec.hash)) return undefined;
+    return { accountId: rec.accountId, role: rec.role, keyId: rec.id, ...(rec.nodeId ? { nodeId: rec.nodeId } : {}) };
+  }
+
+  async get(keyId: string): Promise<KeyRecord | undefined> {
+    const r = await this.db.send(new GetCommand({ TableName: this.table, Key: { id: keyId } }));
+    return r.Item as KeyRecord | undefined;
+  }
+
+  async listByAccount(accountId: string): Promise<KeyRecord[]> {
+    const r = await this.db.send(
+      new QueryCommand({
+        TableName: this.table,
+        IndexName: 'byAccount',
+        KeyConditionExpression: 'accountId = :a',
+        ExpressionAttributeValues: { ':a': accountId },
+        ScanIndexForward: false,
+      }),
+    );
+    return (r.Items ?? []) as KeyRecord[];
+  }
+
+  async revoke(keyId: string, now: number): Promise<void> {
+    await this.db.send(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: { id: keyId },
+        UpdateExpression: 'SET revokedAt = if_not_exists(revokedAt, :n)',
+        ConditionExpression: 'attribute_exists(id)',
+        ExpressionAttributeValues: { ':n': now },
+      }),
+    );
+  }
+}

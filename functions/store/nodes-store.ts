@@ -1,0 +1,186 @@
+// Nodes. Index attributes are derived from the node's state on every write:
+// - availKey/availAnyKey (sparse indexes `available`, `availableAny`): present only while the node is
+//   schedulable with free GPUs, copied from availBase/availAnyBase so an UpdateExpression can set them;
+// - livenessShard/heartbeatDeadline (`liveness`): present while the node must heartbeat.
+// Capacity changes are conditional on the exact freeGpus read, so the sparse index never lies for long
+// and no two claims can take the same GPU.
+import { GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { TransactWriteItem } from '@aws-sdk/client-dynamodb';
+import type { Node, NodeStatus } from '../domain/model';
+import { isSchedulable, isWatched, SCHEDULABLE } from '../domain/node/status';
+import { decodeCursor, encodeCursor } from './cursor';
+import { allShards, shardOf } from './shard';
+
+type Update = NonNullable<TransactWriteItem['Update']>;
+export type NodeItem = Node & { version: number };
+
+function derived(n: Node) {
+  const shard = shardOf(n.id);
+  const availBase = `${n.gpuModel}#${shard}`;
+  const availAnyBase = `${shard}`;
+  const avail = isSchedulable(n) && n.freeGpus > 0;
+  return {
+    availBase,
+    availAnyBase,
+    ...(avail ? { availKey: availBase, availAnyKey: availAnyBase } : {}),
+    ...(isWatched(n) && n.lastSeenAt ? { livenessShard: `l#${shard}`, heartbeatDeadline: n.lastSeenAt + 3 * (n.heartbeatSeconds ?? 60) * 1000 } : {}),
+  };
+}
+
+const INTERNAL = ['availBase', 'availAnyBase', 'availKey', 'availAnyKey', 'livenessShard', 'heartbeatDeadline'];
+function fromItem(item: Record<string, unknown> | undefined): NodeItem | undefined {
+  if (!item) return undefined;
+  const n = { ...item };
+  for (const k of INTERNAL) delete n[k];
+  return n as unknown as NodeItem;
+}
+
+export class NodesStore {
+  constructor(
+    private readonly db: DynamoDBDocumentClient,
+    private readonly table: string,
+  ) {}
+
+  async create(node: Node): Promise<void> {
+    await this.db.send(
+      new PutCommand({ TableName: this.table, Item: { ...node, ...derived(node), version: 0 }, ConditionExpression: 'attribute_not_exists(id)' }),
+    );
+  }
+
+  async get(id: string): Promise<NodeItem | undefined> {
+    const r = await this.db.send(new GetCommand({ TableName: this.table, Key: { id }, ConsistentRead: true }));
+    return fromItem(r.Item);
+  }
+
+  /** Replaces the node as read, under its version: for status, price and label changes. */
+  async save(before: NodeItem, next: Node): Promise<NodeItem> {
+    const item = { ...next, ...derived(next), version: before.version + 1 };
+    await this.db.send(
+      new PutCommand({
+        TableName: this.table,
+        Item: item,
+        // freeGpus is also guarded: capacity moves without a version bump
+        ConditionExpression: 'version = :v AND freeGpus = :f',
+        ExpressionAttributeValues: { ':v': before.version, ':f': before.freeGpus },
+      }),
+    );
+    return fromItem(item)!;
+  }
+
+  async listByProvider(providerId: string, limit: number, cursor?: string): Promise<{ items: NodeItem[]; nextCursor?: string }> {
+    const r = await this.db.send(
+      new QueryCommand({
+        TableName: this.table,
+        IndexName: 'byProvider',
+        KeyConditionExpression: 'providerId = :p',
+        ExpressionAttributeValues: { ':p': providerId },
+        ScanIndexForward: false,
+        Limit: limit,
+        ExclusiveStartKey: decodeCursor(cursor, { providerId }),
+      }),
+    );
+    return { items: (r.Items ?? []).map((i) => fromItem(i)!), nextCursor: encodeCursor(r.LastEvaluatedKey) };
+  }
+
+  /** Cheapest schedulable nodes with free GPUs, `perShard` from each shard of each model (or of all). */
+  async available(models: string[] | undefined, perShard: number): Promise<NodeItem[]> {
+    const parts = models
+      ? models.flatMap((m) => allShards().map((s) => ({ index: 'available', attr: 'availKey', key: `${m}#${s}` })))
+      : allShards().map((s) => ({ index: 'availableAny', attr: 'availAnyKey', key: `${s}` }));
+    const pages = await Promise.all(
+      parts.map((p) =>
+        this.db.send(
+          new QueryCommand({
+            TableName: this.table,
+            IndexName: p.index,
+            KeyConditionExpression: '#k = :k',
+            ExpressionAttributeNames: { '#k': p.attr },
+            ExpressionAttributeValues: { ':k': p.key },
+            Limit: perShard,
+          }),
+        ),
+      ),
+    );
+    return pages.flatMap((r) => (r.Items ?? []).map((i) => fromItem(i)!));
+  }
+
+  /** Watched nodes whose heartbeat deadline passed. */
+  async overdue(now: number, limit = 100): Promise<NodeItem[]> {
+    const pages = await Promise.all(
+      allShards().map((s) =>
+        this.db.send(
+          new QueryCommand({
+            TableName: this.table,
+            IndexName: 'liveness',
+            KeyConditionExpression: 'livenessShard = :s AND heartbeatDeadline < :now',
+            ExpressionAttributeValues: { ':s': `l#${s}`, ':now': now },
+            Limit: limit,
+          }),
+        ),
+      ),
+    );
+    return pages.flatMap((r) => (r.Items ?? []).map((i) => fromItem(i)!));
+  }
+
+  /** Records a heartbeat: only for a node that is still watched. Returns undefined if it is not. */
+  async touch(node: NodeItem, now: number, heartbeatSeconds: number, telemetry?: unknown): Promise<boolean> {
+    if (!isWatched(node)) return false;
+    const shard = shardOf(node.id);
+    try {
+      await this.db.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: { id: node.id },
+          UpdateExpression: 'SET lastSeenAt = :now, heartbeatSeconds = :hs, heartbeatDeadline = :d, livenessShard = :ls' + (telemetry === undefined ? '' : ', telemetry = :t'),
+          ConditionExpression: '#s IN (:a, :b, :c)',
+          ExpressionAttributeNames: { '#s': 'status' },
+          ExpressionAttributeValues: {
+            ':now': now,
+            ':hs': heartbeatSeconds,
+            ':d': now + 3 * heartbeatSeconds * 1000,
+            ':ls': `l#${shard}`,
+            ':a': 'ONLINE',
+            ':b': 'DEGRADED',
+            ':c': 'DRAINING',
+            ...(telemetry === undefined ? {} : { ':t': telemetry }),
+          },
+        }),
+      );
+      return true;
+    } catch (e) {
+      if ((e as Error).name === 'ConditionalCheckFailedException') return false;
+      throw e;
+    }
+  }
+
+  /** Transaction item taking `gpus` from a node read with `freeGpus`; fails if anything moved since. */
+  claimItem(node: Pick<Node, 'id' | 'freeGpus'>, gpus: number): Update {
+    const emptied = node.freeGpus - gpus === 0;
+    return {
+      TableName: this.table,
+      Key: { id: { S: node.id } },
+      UpdateExpression: 'SET freeGpus = freeGpus - :g' + (emptied ? ' REMOVE availKey, availAnyKey' : ''),
+      ConditionExpression: 'freeGpus = :f AND #s IN (:on, :deg)',
+      ExpressionAttributeNames: { '#s': 'status' },
+      ExpressionAttributeValues: { ':g': { N: String(gpus) }, ':f': { N: String(node.freeGpus) }, ':on': { S: SCHEDULABLE[0] }, ':deg': { S: SCHEDULABLE[1] } },
+    };
+  }
+
+  /**
+   * Transaction item giving `gpus` back. Whether the node re-enters the available index depends on its
+   * status, which the condition pins; if the status moved, the caller re-reads and retries.
+   */
+  releaseItem(node: Pick<Node, 'id' | 'status' | 'totalGpus'>, gpus: number): Update {
+    const schedulable = isSchedulable(node);
+    return {
+      TableName: this.table,
+      Key: { id: { S: node.id } },
+      UpdateExpression: 'SET freeGpus = freeGpus + :g' + (schedulable ? ', availKey = availBase, availAnyKey = availAnyBase' : ''),
+      ConditionExpression: '#s = :s AND freeGpus <= :max',
+      ExpressionAttributeNames: { '#s': 'status' },
+      ExpressionAttributeValues: { ':g': { N: String(gpus) }, ':s': { S: node.status }, ':max': { N: String(node.totalGpus - gpus) } },
+    };
+  }
+}
+
+export type { NodeStatus };

@@ -1,0 +1,67 @@
+// Accounts and keys. Admins see everything; everyone else only their own account and keys, and another
+// account's objects are "not found", exactly like missing ones.
+import { DomainError, forbidden, notFound } from '../domain/errors';
+import type { Account, Caller } from '../domain/model';
+import { parseApiKey } from '../domain/api-key';
+import type { Deps } from './deps';
+
+export function assertSelfOrAdmin(caller: Caller, accountId: string) {
+  if (caller.role !== 'admin' && caller.accountId !== accountId) throw notFound('account');
+}
+
+export async function createAccount(d: Deps, body: { name: string; role: Account['role'] }) {
+  const account: Account = { id: d.newId(), name: body.name, role: body.role, createdAt: d.now(), available: 0, held: 0, staked: 0 };
+  await d.accounts.create(account);
+  const { record, apiKey } = await d.keys.issue({ accountId: account.id, role: account.role, now: account.createdAt });
+  return { account, apiKey, keyId: record.id };
+}
+
+export async function getAccount(d: Deps, caller: Caller, id: string): Promise<Account> {
+  assertSelfOrAdmin(caller, id);
+  const account = await d.accounts.get(id);
+  if (!account) throw notFound('account');
+  return account;
+}
+
+export async function issueKey(d: Deps, caller: Caller, accountId: string) {
+  if (caller.role === 'node') throw forbidden();
+  const account = await getAccount(d, caller, accountId);
+  const { record, apiKey } = await d.keys.issue({ accountId: account.id, role: account.role, now: d.now() });
+  return { keyId: record.id, apiKey, createdAt: record.createdAt };
+}
+
+export async function listKeys(d: Deps, caller: Caller, accountId: string) {
+  await getAccount(d, caller, accountId);
+  const keys = await d.keys.listByAccount(accountId);
+  return keys.map((k) => ({ keyId: k.id, role: k.role, nodeId: k.nodeId ?? null, createdAt: k.createdAt, revokedAt: k.revokedAt ?? null }));
+}
+
+export async function revokeKey(d: Deps, caller: Caller, keyId: string) {
+  const key = await d.keys.get(keyId);
+  if (!key || (caller.role !== 'admin' && key.accountId !== caller.accountId)) throw notFound('key');
+  await d.keys.revoke(keyId, d.now());
+}
+
+export async function mint(d: Deps, accountId: string, amount: number) {
+  if (!(await d.accounts.get(accountId))) throw notFound('account');
+  return d.accounts.credit(accountId, amount);
+}
+
+/** Makes sure the operator's bootstrap admin key exists (local stack env, or the stack's secret on AWS). */
+export async function ensureAdmin(d: Deps, rawKey: string): Promise<void> {
+  const parsed = parseApiKey(rawKey);
+  if (!parsed) throw new DomainError('bad_request', 'the admin key must look like gp_<10-32 lower-case letters or digits>_<22-64 url-safe characters>');
+  const existing = await d.keys.get(parsed.keyId);
+  if (existing) return;
+  const accountId = `admin-${parsed.keyId}`;
+  if (!(await d.accounts.get(accountId))) {
+    await d.accounts
+      .create({ id: accountId, name: 'bootstrap admin', role: 'admin', createdAt: d.now(), available: 0, held: 0, staked: 0 })
+      .catch(ignoreExists);
+  }
+  await d.keys.issue({ accountId, role: 'admin', now: d.now(), keyId: parsed.keyId, secret: parsed.secret }).catch(ignoreExists);
+}
+
+function ignoreExists(e: unknown) {
+  if ((e as Error).name !== 'ConditionalCheckFailedException') throw e;
+}

@@ -1,0 +1,102 @@
+// What a node's agent may do. A node key acts only for its own node and only on attempts assigned to it;
+// anything about an attempt that is no longer live is a 409, and the agent then kills that work (fencing).
+import type { FinishRequest, LogLine, SessionResponse } from '../domain/agent-protocol';
+import { conflict, DomainError, forbidden, notFound } from '../domain/errors';
+import { finish as finishT, start as startT } from '../domain/job/transitions';
+import type { Attempt, Caller, Job } from '../domain/model';
+import type { NodeItem } from '../store/nodes-store';
+import type { Deps } from './deps';
+import { applyTransition } from './effects';
+import { lose } from '../domain/job/transitions';
+import { updateNode, withStatus } from './nodes';
+import { sweep } from './placement';
+
+async function callerNode(d: Deps, caller: Caller): Promise<NodeItem> {
+  if (!caller.nodeId) throw forbidden('a node key is required');
+  const node = await d.nodes.get(caller.nodeId);
+  if (!node) throw notFound('node');
+  if (node.status === 'DEREGISTERED') throw conflict('node is deregistered');
+  return node;
+}
+
+/** The job and attempt, if the attempt belongs to the caller's node; else 404 (never reveal others). */
+async function assignedAttempt(d: Deps, caller: Caller, jobId: string, attemptId: string): Promise<{ job: Job; attempt: Attempt }> {
+  const job = await d.jobs.get(jobId);
+  const attempt = job?.attempts.find((a) => a.id === attemptId);
+  if (!job || !attempt || attempt.nodeId !== caller.nodeId) throw notFound('attempt');
+  return { job, attempt };
+}
+
+export async function openSession(d: Deps, caller: Caller, running: string[]): Promise<SessionResponse> {
+  const before = await callerNode(d, caller);
+  const queueUrl = await d.queues.ensure(before.id);
+  const now = d.now();
+  const live = await d.jobs.liveOnNode(before.id);
+  const liveIds = new Set(live.map((j) => j.liveAttemptId));
+  const busy = live.length > 0;
+  const hb = d.settings.heartbeat;
+  await updateNode(d, before.id, (n) => ({
+    ...withStatus(n, 'session', n.status === 'OFFLINE' ? undefined : n.statusReason),
+    queueUrl,
+    lastSeenAt: now,
+    heartbeatSeconds: busy ? hb.busySeconds : hb.idleSeconds,
+  }));
+  // attempts this node was running before a restart but no longer reports are lost with it
+  const reported = new Set(running);
+  for (const j of live) {
+    const fresh = await d.jobs.get(j.id);
+    if (fresh?.status === 'RUNNING' && fresh.nodeId === before.id && !reported.has(fresh.liveAttemptId!)) {
+      await applyTransition(d, fresh, (x) => lose(x, x.liveAttemptId!, 'NODE_LOST', d.now())).catch(ignoreConflict);
+    }
+  }
+  return {
+    nodeId: before.id,
+    queueUrl,
+    ...(d.settings.agentSqsEndpoint ? { sqsEndpoint: d.settings.agentSqsEndpoint } : {}),
+    region: d.settings.region,
+    heartbeat: hb,
+    stale: running.filter((a) => !liveIds.has(a)),
+  };
+}
+
+export async function heartbeat(d: Deps, caller: Caller, running: string[], telemetry?: unknown) {
+  const node = await callerNode(d, caller);
+  const live = await d.jobs.liveOnNode(node.id);
+  const period = running.length > 0 || live.length > 0 ? d.settings.heartbeat.busySeconds : d.settings.heartbeat.idleSeconds;
+  // a node the reaper declared offline must open a new session; its old work has moved on
+  if (!(await d.nodes.touch(node, d.now(), period, telemetry))) throw conflict(`node is ${node.status}; open a new session`);
+  const liveIds = new Set(live.map((j) => j.liveAttemptId));
+  return {
+    nextHeartbeatSeconds: period,
+    stale: running.filter((a) => !liveIds.has(a)),
+    cancel: live.filter((j) => j.cancelRequested && j.liveAttemptId).map((j) => j.liveAttemptId!),
+  };
+}
+
+export async function startAttempt(d: Deps, caller: Caller, jobId: string, attemptId: string) {
+  const { job } = await assignedAttempt(d, caller, jobId, attemptId);
+  const after = await applyTransition(d, job, (j) => startT(j, attemptId, d.now()));
+  return { status: after.status, attemptId };
+}
+
+export async function appendLogs(d: Deps, caller: Caller, jobId: string, attemptId: string, lines: LogLine[]) {
+  const { job, attempt } = await assignedAttempt(d, caller, jobId, attemptId);
+  if (job.liveAttemptId !== attemptId) throw conflict(`attempt ${attemptId} is not live`);
+  await d.logs.append(jobId, attempt.n, lines, d.now());
+  return { accepted: lines.length };
+}
+
+export async function finishAttempt(d: Deps, caller: Caller, jobId: string, body: FinishRequest) {
+  const { job, attempt } = await assignedAttempt(d, caller, jobId, body.attemptId);
+  if (job.liveAttemptId !== body.attemptId) throw conflict(`attempt ${body.attemptId} is not live`);
+  // output first, so a consumer who sees the final state also sees every line
+  if (body.lines.length) await d.logs.append(jobId, attempt.n, body.lines, d.now());
+  const after = await applyTransition(d, job, (j) => finishT(j, body.attemptId, body, d.now()));
+  // GPUs came free: place waiting jobs now rather than at the next sweep tick
+  await sweep(d, { maxJobs: 8 });
+  return { status: after.status, reason: after.reason ?? null };
+}
+
+function ignoreConflict(e: unknown) {
+  if (!(e instanceof DomainError)) throw e;
+}

@@ -1,0 +1,90 @@
+// The ports a use case works with, built once per process. Handlers get them from `deps()`; tests and
+// the local stack build their own with `buildDeps`.
+import { monotonicFactory } from 'ulid';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { SQSClient } from '@aws-sdk/client-sqs';
+import { DEFAULT_DEADLINES, type DeadlineConfig } from '../domain/job/deadlines';
+import { AccountsStore } from '../store/accounts-store';
+import { makeDocClient, makeSqsClient } from '../store/clients';
+import { IdempotencyStore } from '../store/idempotency-store';
+import { JobsStore } from '../store/jobs-store';
+import { KeysStore } from '../store/keys-store';
+import { LogsStore } from '../store/logs-store';
+import { NodesStore } from '../store/nodes-store';
+import { Queues, type QueuesConfig } from '../store/queues';
+import { tableNamesFromEnv, type TableNames } from '../store/tables';
+
+export interface Settings {
+  heartbeat: { busySeconds: number; idleSeconds: number };
+  deadlines: DeadlineConfig;
+  queues: QueuesConfig;
+  /** SQS endpoint handed to agents (local stack only; on AWS agents use the regional endpoint) */
+  agentSqsEndpoint?: string;
+  region: string;
+  /** cheapest candidates read per index partition when placing */
+  candidatesPerShard: number;
+}
+
+export interface Deps {
+  accounts: AccountsStore;
+  keys: KeysStore;
+  nodes: NodesStore;
+  jobs: JobsStore;
+  logs: LogsStore;
+  idempotency: IdempotencyStore;
+  queues: Queues;
+  settings: Settings;
+  now: () => number;
+  newId: () => string;
+  random: () => number;
+}
+
+const ulid = monotonicFactory();
+/** ids: lower-case ULIDs (sortable by creation, URL-safe) */
+export const newId = () => ulid().toLowerCase();
+
+export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): Settings {
+  const num = (k: string, d: number) => (env[k] ? Number(env[k]) : d);
+  return {
+    heartbeat: { busySeconds: num('HEARTBEAT_BUSY_SECONDS', 10), idleSeconds: num('HEARTBEAT_IDLE_SECONDS', 60) },
+    deadlines: { ...DEFAULT_DEADLINES, dispatchTimeoutMs: num('DISPATCH_TIMEOUT_SECONDS', 15) * 1000 },
+    queues: {
+      prefix: env.NODE_QUEUE_PREFIX ?? 'gpupool-node-',
+      dlqArn: env.NODE_DLQ_ARN,
+      visibilityTimeoutSeconds: num('NODE_QUEUE_VISIBILITY_SECONDS', 30),
+      maxReceiveCount: num('NODE_QUEUE_MAX_RECEIVES', 5),
+      duplicateSends: env.GPUPOOL_TEST_DUPLICATE_DISPATCH === '1',
+    },
+    agentSqsEndpoint: env.AGENT_SQS_ENDPOINT,
+    region: env.AWS_REGION ?? 'us-east-1',
+    candidatesPerShard: num('MATCH_CANDIDATES_PER_SHARD', 16),
+  };
+}
+
+export function buildDeps(p: { db: DynamoDBDocumentClient; sqs: SQSClient; tables: TableNames; settings: Settings }): Deps {
+  const nodes = new NodesStore(p.db, p.tables.nodes);
+  return {
+    accounts: new AccountsStore(p.db, p.tables.accounts),
+    keys: new KeysStore(p.db, p.tables.keys),
+    nodes,
+    jobs: new JobsStore(p.db, p.tables.jobs, nodes, p.settings.deadlines),
+    logs: new LogsStore(p.db, p.tables.logs),
+    idempotency: new IdempotencyStore(p.db, p.tables.idempotency),
+    queues: new Queues(p.sqs, p.settings.queues),
+    settings: p.settings,
+    now: Date.now,
+    newId,
+    random: Math.random,
+  };
+}
+
+let cached: Deps | undefined;
+/** The process-wide deps for Lambda handlers, from the function's environment. */
+export function deps(): Deps {
+  cached ??= buildDeps({ db: makeDocClient(), sqs: makeSqsClient(), tables: tableNamesFromEnv(), settings: settingsFromEnv() });
+  return cached;
+}
+/** Lets the local stack (one process, many handlers) inject its deps. */
+export function setDeps(d: Deps | undefined) {
+  cached = d;
+}

@@ -1,0 +1,55 @@
+// Applies a job transition: the conditional transaction first, then the messages it implies.
+// A message that fails to send is not retried here: the reaper's dispatch timeout re-places the job and
+// the next heartbeat answer repeats a cancel, so DynamoDB alone decides what happens.
+import type { Effect, Transition } from '../domain/job/transitions';
+import type { Job, Node } from '../domain/model';
+import { CapacityRaceError } from '../store/jobs-store';
+import type { Deps } from './deps';
+
+type NodeRead = Pick<Node, 'id' | 'status' | 'freeGpus' | 'totalGpus' | 'queueUrl'>;
+
+export async function applyTransition(d: Deps, before: Job, make: (job: Job) => Transition, nodes: Record<string, NodeRead> = {}): Promise<Job> {
+  let job = before;
+  // releases are conditioned on the node's status; if it moved, re-read the node and try again
+  for (let tries = 0; ; tries++) {
+    const t = make(job);
+    const reads: Record<string, NodeRead> = { ...nodes };
+    for (const e of t.effects) {
+      if (e.kind === 'releaseGpus' && !reads[e.nodeId]) {
+        const n = await d.nodes.get(e.nodeId);
+        if (n) reads[e.nodeId] = n;
+      }
+    }
+    try {
+      const after = await d.jobs.apply(job, t, reads);
+      await sendMessages(d, after, t.effects, reads);
+      return after;
+    } catch (e) {
+      if (!(e instanceof CapacityRaceError) || tries >= 4 || t.effects.some((x) => x.kind === 'claimGpus')) throw e;
+      for (const x of t.effects) if (x.kind === 'releaseGpus') delete nodes[x.nodeId];
+      job = (await d.jobs.get(job.id)) ?? job;
+    }
+  }
+}
+
+async function sendMessages(d: Deps, job: Job, effects: Effect[], reads: Record<string, NodeRead>): Promise<void> {
+  for (const e of effects) {
+    if (e.kind !== 'dispatch' && e.kind !== 'sendCancel') continue;
+    const queueUrl = reads[e.nodeId]?.queueUrl ?? (await d.nodes.get(e.nodeId))?.queueUrl;
+    if (!queueUrl) continue;
+    try {
+      if (e.kind === 'dispatch') {
+        await d.queues.send(queueUrl, {
+          type: 'dispatch',
+          jobId: job.id,
+          attemptId: e.attemptId,
+          spec: { image: job.image, command: job.command, env: job.env, gpus: job.resources.gpus, maxDurationSeconds: job.maxDurationSeconds },
+        });
+      } else {
+        await d.queues.send(queueUrl, { type: 'cancel', jobId: job.id, attemptId: e.attemptId });
+      }
+    } catch (err) {
+      console.warn(JSON.stringify({ level: 'warn', msg: 'queue send failed; the reaper will recover', jobId: job.id, error: (err as Error).message }));
+    }
+  }
+}

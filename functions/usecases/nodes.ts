@@ -1,0 +1,109 @@
+// Provider-facing node use cases: register, read, change, deregister. A provider sees only its own
+// nodes; another provider's node is "not found".
+import type { RegisterNode } from '../domain/agent-protocol';
+import { conflict, DomainError, notFound } from '../domain/errors';
+import type { Caller, Node } from '../domain/model';
+import { nextNodeStatus, type NodeEvent } from '../domain/node/status';
+import type { NodeItem } from '../store/nodes-store';
+import type { Deps } from './deps';
+import { applyTransition } from './effects';
+import { lose } from '../domain/job/transitions';
+import { tryPlace } from './placement';
+
+export async function registerNode(d: Deps, caller: Caller, body: RegisterNode): Promise<{ node: Node; nodeKey: string }> {
+  const models = [...new Set(body.gpus.map((g) => g.model))];
+  if (models.length > 1) throw new DomainError('validation_failed', 'all GPUs of a node must be one model; register mixed hosts as several nodes');
+  const now = d.now();
+  const node: Node = {
+    id: d.newId(),
+    providerId: caller.accountId,
+    name: body.name,
+    status: 'OFFLINE',
+    statusReason: 'registered; waiting for the agent session',
+    region: body.region,
+    location: body.location,
+    gpus: body.gpus,
+    gpuModel: models[0],
+    vramGb: Math.min(...body.gpus.map((g) => g.vramGb)),
+    totalGpus: body.gpus.length,
+    freeGpus: body.gpus.length,
+    pricePerGpuHour: body.pricePerGpuHour,
+    labels: body.labels,
+    reputation: 0.5,
+    probeUrl: body.probeUrl,
+    driverVersion: body.driverVersion,
+    cudaVersion: body.cudaVersion,
+    createdAt: now,
+  };
+  await d.nodes.create(node);
+  const { apiKey } = await d.keys.issue({ accountId: caller.accountId, role: 'node', nodeId: node.id, now });
+  return { node, nodeKey: apiKey };
+}
+
+export async function getOwnNode(d: Deps, caller: Caller, id: string): Promise<NodeItem> {
+  const node = await d.nodes.get(id);
+  if (!node || (caller.role !== 'admin' && node.providerId !== caller.accountId)) throw notFound('node');
+  return node;
+}
+
+/** Saves a change to a node under its version, re-reading on a race (capacity moves often). */
+export async function updateNode(d: Deps, id: string, change: (n: NodeItem) => Node): Promise<NodeItem> {
+  for (let tries = 0; ; tries++) {
+    const node = await d.nodes.get(id);
+    if (!node) throw notFound('node');
+    try {
+      return await d.nodes.save(node, change(node));
+    } catch (e) {
+      if ((e as Error).name !== 'ConditionalCheckFailedException') throw e;
+      if (tries >= 8) throw conflict('node changed concurrently; try again');
+    }
+  }
+}
+
+export const withStatus = (n: Node, event: NodeEvent, statusReason?: string): Node => ({
+  ...n,
+  status: nextNodeStatus(n.status, event),
+  statusReason,
+});
+
+export async function patchNode(d: Deps, caller: Caller, id: string, p: { pricePerGpuHour?: number; labels?: Record<string, string>; drain?: boolean }) {
+  await getOwnNode(d, caller, id);
+  return updateNode(d, id, (n) => {
+    let next: Node = { ...n, ...(p.pricePerGpuHour === undefined ? {} : { pricePerGpuHour: p.pricePerGpuHour }), ...(p.labels ? { labels: p.labels } : {}) };
+    if (p.drain === true) next = withStatus(next, 'drain', 'drained by its provider');
+    if (p.drain === false) next = withStatus(next, 'undrain');
+    return next;
+  });
+}
+
+/** Deregisters a node: it takes no work, its live attempts are re-placed, its queue is removed. */
+export async function deregisterNode(d: Deps, caller: Caller, id: string): Promise<NodeItem> {
+  await getOwnNode(d, caller, id);
+  const node = await updateNode(d, id, (n) => withStatus(n, 'deregister', 'deregistered'));
+  await loseLiveAttempts(d, node, 'NODE_DEREGISTERED');
+  if (node.queueUrl) await d.queues.remove(node.queueUrl).catch(() => undefined);
+  return node;
+}
+
+/** Ends every live attempt on a node that is gone and re-places the jobs at once. */
+export async function loseLiveAttempts(d: Deps, node: Pick<Node, 'id'>, reason: 'NODE_LOST' | 'NODE_DEREGISTERED'): Promise<number> {
+  let moved = 0;
+  for (const stale of await d.jobs.liveOnNode(node.id)) {
+    const job = await d.jobs.get(stale.id);
+    if (!job?.liveAttemptId || job.nodeId !== node.id) continue;
+    try {
+      const after = await applyTransition(d, job, (j) => lose(j, j.liveAttemptId!, reason, d.now()));
+      moved++;
+      if (after.status === 'QUEUED') await tryPlace(d, after);
+    } catch (e) {
+      if (!(e instanceof DomainError)) throw e;
+    }
+  }
+  return moved;
+}
+
+export function nodeView(n: NodeItem, caller: Caller) {
+  const { version: _v, ...rest } = n;
+  // the queue URL is the node's own business
+  return caller.role === 'admin' || caller.accountId === n.providerId ? rest : { ...rest, queueUrl: undefined };
+}

@@ -1,0 +1,37 @@
+// Free capacity as a renter sees it: per GPU model, VRAM and region, the free GPUs, the lowest and
+// median price and the median reputation.
+import { z } from 'zod';
+import type { Deps } from './deps';
+
+export const OffersQuerySchema = z.strictObject({
+  gpuModel: z.string().min(1).max(32).regex(/^[A-Za-z0-9-]+$/).optional(),
+  gpus: z.coerce.number().int().min(1).max(64).optional(),
+  region: z.string().min(1).max(64).regex(/^[a-z0-9-]+$/).optional(),
+  maxPrice: z.coerce.number().int().min(0).max(1_000_000_000).optional(),
+});
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? s[Math.floor((s.length - 1) / 2)] : 0;
+};
+
+export async function offers(d: Deps, q: z.infer<typeof OffersQuerySchema>) {
+  const nodes = (await d.nodes.available(q.gpuModel ? [q.gpuModel] : undefined, 200)).filter(
+    (n) => (!q.gpus || n.freeGpus >= q.gpus) && (!q.region || n.region === q.region) && (q.maxPrice === undefined || n.pricePerGpuHour <= q.maxPrice),
+  );
+  const groups = new Map<string, typeof nodes>();
+  for (const n of nodes) {
+    const k = `${n.gpuModel}|${n.vramGb}|${n.region}`;
+    groups.set(k, [...(groups.get(k) ?? []), n]);
+  }
+  return [...groups.values()].map((g) => ({
+    gpuModel: g[0].gpuModel,
+    vramGb: g[0].vramGb,
+    region: g[0].region,
+    nodes: g.length,
+    freeGpus: g.reduce((s, n) => s + n.freeGpus, 0),
+    minPricePerGpuHour: Math.min(...g.map((n) => n.pricePerGpuHour)),
+    medianPricePerGpuHour: median(g.map((n) => n.pricePerGpuHour)),
+    medianReputation: median(g.map((n) => n.reputation)),
+  }));
+}
