@@ -1,0 +1,109 @@
+import { describe, expect, it } from 'vitest';
+import { cancel, finish, forceCancel, lose, place, start, timeOut } from '../../functions/domain/job/transitions';
+import type { Job } from '../../functions/domain/model';
+import { DomainError } from '../../functions/domain/errors';
+
+const node = { id: 'n1', pricePerGpuHour: 3_600_000 };
+const queued = (over: Partial<Job> = {}): Job => ({
+  id: 'j1',
+  accountId: 'a1',
+  status: 'QUEUED',
+  command: ['true'],
+  env: {},
+  resources: { gpus: 2, nodes: 1 },
+  maxDurationSeconds: 60,
+  maxAttempts: 2,
+  priority: 0,
+  attempts: [],
+  createdAt: 1,
+  version: 0,
+  ...over,
+});
+const assigned = () => place(queued(), node, 'at1', 10).job;
+const running = () => start(assigned(), 'at1', 20).job;
+
+function conflictOf(f: () => unknown): string {
+  try {
+    f();
+  } catch (e) {
+    expect(e).toBeInstanceOf(DomainError);
+    return (e as DomainError).code;
+  }
+  throw new Error('expected a conflict');
+}
+
+describe('job transitions', () => {
+  it('places a queued job with a new attempt, claiming GPUs and dispatching', () => {
+    const t = place(queued({ pendingReason: 'x' }), node, 'at1', 10);
+    expect(t.job).toMatchObject({ status: 'ASSIGNED', nodeId: 'n1', liveAttemptId: 'at1', version: 1 });
+    expect(t.job.pendingReason).toBeUndefined();
+    expect(t.job.attempts).toEqual([{ id: 'at1', n: 0, nodeId: 'n1', status: 'ASSIGNED', assignedAt: 10, pricePerGpuHour: 3_600_000 }]);
+    expect(t.effects).toEqual([
+      { kind: 'claimGpus', nodeId: 'n1', gpus: 2 },
+      { kind: 'dispatch', nodeId: 'n1', attemptId: 'at1' },
+    ]);
+  });
+
+  it('starts only the live attempt, once', () => {
+    const t = start(assigned(), 'at1', 20);
+    expect(t.job.status).toBe('RUNNING');
+    expect(t.job.attempts[0]).toMatchObject({ status: 'RUNNING', startedAt: 20 });
+    expect(conflictOf(() => start(t.job, 'at1', 21))).toBe('conflict');
+    expect(conflictOf(() => start(assigned(), 'other', 21))).toBe('conflict');
+  });
+
+  it.each([
+    [{ exitCode: 0, outcome: 'exited' as const }, 'SUCCEEDED', undefined],
+    [{ exitCode: 3, outcome: 'exited' as const }, 'FAILED', 'EXIT_NONZERO'],
+    [{ exitCode: null, outcome: 'timed_out' as const }, 'TIMED_OUT', 'TIMED_OUT'],
+    [{ exitCode: null, outcome: 'error' as const }, 'FAILED', 'RUNTIME_ERROR'],
+  ])('finish %o → %s', (r, status, reason) => {
+    const t = finish(running(), 'at1', r, 30);
+    expect(t.job).toMatchObject({ status, finishedAt: 30 });
+    expect(t.job.reason).toBe(reason);
+    expect(t.job.liveAttemptId).toBeUndefined();
+    expect(t.effects).toEqual([{ kind: 'releaseGpus', nodeId: 'n1', gpus: 2 }]);
+  });
+
+  it('re-queues a lost attempt while attempts remain, then fails with MAX_ATTEMPTS', () => {
+    const first = lose(running(), 'at1', 'NODE_LOST', 40);
+    expect(first.job).toMatchObject({ status: 'QUEUED' });
+    expect(first.job.attempts[0]).toMatchObject({ status: 'LOST', reason: 'NODE_LOST', finishedAt: 40 });
+    expect(first.effects).toEqual([{ kind: 'releaseGpus', nodeId: 'n1', gpus: 2 }]);
+    const again = start(place(first.job, { id: 'n2', pricePerGpuHour: 1 }, 'at2', 50).job, 'at2', 51).job;
+    const second = lose(again, 'at2', 'NODE_LOST', 60);
+    expect(second.job).toMatchObject({ status: 'FAILED', reason: 'MAX_ATTEMPTS' });
+  });
+
+  it('treats an agent giving work back without a cancel as a lost attempt (drain)', () => {
+    expect(finish(running(), 'at1', { exitCode: null, outcome: 'cancelled' }, 30).job.status).toBe('QUEUED');
+  });
+
+  it('cancels queued and assigned jobs at once, running ones through the agent', () => {
+    expect(cancel(queued(), 5).job).toMatchObject({ status: 'CANCELLED', reason: 'CANCELLED_BY_USER' });
+    const a = cancel(assigned(), 15);
+    expect(a.job.status).toBe('CANCELLED');
+    expect(a.effects.map((e) => e.kind)).toEqual(['releaseGpus', 'sendCancel']);
+    const r = cancel(running(), 25);
+    expect(r.job).toMatchObject({ status: 'RUNNING', cancelRequested: 25 });
+    expect(r.effects).toEqual([{ kind: 'sendCancel', nodeId: 'n1', attemptId: 'at1' }]);
+    expect(finish(r.job, 'at1', { exitCode: null, outcome: 'cancelled' }, 30).job.status).toBe('CANCELLED');
+    expect(forceCancel(r.job, 99).job.status).toBe('CANCELLED');
+  });
+
+  it('allows cancelling a cancelled job and refuses other final states', () => {
+    const c = cancel(queued(), 5).job;
+    expect(cancel(c, 6)).toEqual({ job: c, effects: [] });
+    const done = finish(running(), 'at1', { exitCode: 0, outcome: 'exited' }, 30).job;
+    expect(conflictOf(() => cancel(done, 31))).toBe('conflict');
+  });
+
+  it('times out a running job (reaper backstop)', () => {
+    expect(timeOut(running(), 99).job).toMatchObject({ status: 'TIMED_OUT', reason: 'TIMED_OUT' });
+  });
+
+  it('fences reports for an attempt that is no longer live', () => {
+    const requeued = lose(running(), 'at1', 'NODE_LOST', 40).job;
+    expect(conflictOf(() => finish(requeued, 'at1', { exitCode: 0, outcome: 'exited' }, 41))).toBe('conflict');
+  });
+});

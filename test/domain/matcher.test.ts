@@ -1,0 +1,56 @@
+import { describe, expect, it } from 'vitest';
+import { explain, rank } from '../../functions/domain/matcher/pipeline';
+import type { Candidate, MatchJob } from '../../functions/domain/matcher/filters';
+import { haversineKm } from '../../functions/domain/matcher/scorers';
+
+const node = (over: Partial<Candidate>): Candidate => ({
+  id: 'n',
+  providerId: 'p',
+  status: 'ONLINE',
+  gpuModel: 'A100',
+  vramGb: 80,
+  freeGpus: 2,
+  totalGpus: 2,
+  pricePerGpuHour: 2_000_000,
+  region: 'eu-west',
+  reputation: 0.5,
+  ...over,
+});
+const job = (over: Partial<MatchJob> = {}): MatchJob => ({ id: 'j', accountId: 'c', resources: { gpus: 2, nodes: 1 }, attempts: [], ...over });
+const zero = () => 0;
+
+describe('matcher', () => {
+  it.each<[string, Partial<MatchJob>, Partial<Candidate>, string]>([
+    ['state', {}, { status: 'OFFLINE' }, 'node offline'],
+    ['capacity', {}, { freeGpus: 1 }, 'fewer than 2 free GPUs'],
+    ['model', { resources: { gpus: 1, nodes: 1, gpuModels: ['H100'] } }, {}, 'model not in [H100]'],
+    ['vram', { resources: { gpus: 1, nodes: 1, minVramGb: 90 } }, {}, 'less than 90 GB VRAM'],
+    ['price', { maxPricePerGpuHour: 1 }, {}, 'price above cap'],
+    ['region', { placement: { regions: ['us-east'] } }, {}, 'region not allowed'],
+    ['self', { accountId: 'p' }, {}, 'node belongs to the consumer'],
+    ['failed', { attempts: [{ id: 'a', n: 0, nodeId: 'n', status: 'LOST', assignedAt: 0, pricePerGpuHour: 0 }] }, {}, 'already failed this job'],
+  ])('filter %s rejects with its reason', (_name, j, n, reason) => {
+    const r = rank(job(j), [node(n)], zero);
+    expect(r.ranked).toHaveLength(0);
+    expect(r.rejected).toEqual({ [reason]: 1 });
+  });
+
+  it('ranks the cheapest first and explains rejections', () => {
+    const nodes = [node({ id: 'dear', pricePerGpuHour: 3_000_000 }), node({ id: 'cheap', pricePerGpuHour: 1_000_000 }), node({ id: 'full', freeGpus: 0 })];
+    const r = rank(job(), nodes, zero);
+    expect(r.ranked.map((x) => x.node.id)).toEqual(['cheap', 'dear']);
+    expect(explain(r)).toBe('2 of 3 nodes fit: 1 fewer than 2 free GPUs');
+  });
+
+  it('prefers healthy nodes to degraded ones and near ones to far ones at equal price', () => {
+    const r = rank(job(), [node({ id: 'deg', status: 'DEGRADED' }), node({ id: 'ok' })], zero);
+    expect(r.ranked[0].node.id).toBe('ok');
+    const berlin = { lat: 52.5, lon: 13.4 };
+    const near = rank(job({ placement: { near: berlin } }), [node({ id: 'syd', location: { lat: -33.9, lon: 151.2 } }), node({ id: 'ams', location: { lat: 52.4, lon: 4.9 } })], zero);
+    expect(near.ranked[0].node.id).toBe('ams');
+  });
+
+  it('computes great-circle distances', () => {
+    expect(haversineKm({ lat: 52.52, lon: 13.405 }, { lat: 48.8566, lon: 2.3522 })).toBeCloseTo(878, -1);
+  });
+});
