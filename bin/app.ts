@@ -1,0 +1,29 @@
+// The CDK app: the only place that reads CDK context and the environment. It turns them into a
+// StageConfig and builds the two stacks of one stage; cdk-nag's AwsSolutions pack checks both.
+import { App, Tags, Validations } from 'aws-cdk-lib';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { CONTEXT_KEYS, type RawContext, resolveStageConfig } from '../lib/config';
+import { ControlPlaneStack } from '../lib/stacks/control-plane-stack';
+import { DataStack } from '../lib/stacks/data-stack';
+
+const app = new App();
+const raw: RawContext = Object.fromEntries(Object.values(CONTEXT_KEYS).map((key) => [key, app.node.tryGetContext(key)]));
+const config = resolveStageConfig(raw);
+// `cdk deploy` with a profile fills these; without them the stacks are environment-agnostic
+const env = { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION };
+
+const prefix = `Gpupool-${config.stage}`;
+const data = new DataStack(app, `${prefix}-Data`, {
+  env,
+  description: `gpupool ${config.stage}: tables and the node dead-letter queue (stateful, retained)`,
+});
+new ControlPlaneStack(app, `${prefix}-ControlPlane`, {
+  env,
+  description: `gpupool ${config.stage}: API, functions, schedules`,
+  config,
+  tables: data.tables,
+  nodeDlq: data.nodeDlq,
+});
+
+Tags.of(app).add('gpupool:stage', config.stage);
+Validations.of(app).addPlugins(new AwsSolutionsChecks(app));

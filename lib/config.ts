@@ -1,0 +1,151 @@
+// StageConfig: every deploy-time setting of one gpupool stage, typed, defaulted and validated.
+// Only bin/app.ts reads CDK context; it hands the raw values here. Constructs receive the parsed
+// config and never look at context or process.env themselves. docs/deploy.md documents each key.
+
+export interface UsagePlanTier {
+  /** steady-state requests per second per usage identifier */
+  readonly rateLimit: number;
+  /** bucket size in requests */
+  readonly burstLimit: number;
+  /** requests per day per usage identifier */
+  readonly quotaPerDay: number;
+}
+
+export interface StageConfig {
+  /** stage name: stack names, the API stage and default resource prefixes. @default 'dev' */
+  readonly stage: string;
+  /** agent heartbeat period while it runs work, seconds. @default 10 */
+  readonly heartbeatBusySeconds: number;
+  /** agent heartbeat period while idle, seconds. @default 60 */
+  readonly heartbeatIdleSeconds: number;
+  /** how long a dispatched attempt may wait for the agent's start before it is re-placed, seconds. @default 15 */
+  readonly dispatchTimeoutSeconds: number;
+  /** sweep schedule (re-match queued jobs), minutes. @default 1 */
+  readonly sweepRateMinutes: number;
+  /** reaper schedule (lost heartbeats, missed deadlines), minutes. @default 1 */
+  readonly reaperRateMinutes: number;
+  /** the default usage plan tier. @default 50 rps, burst 100, 1,000,000 per day */
+  readonly usagePlan: UsagePlanTier;
+  /** authorizer result cache; also the upper bound on key-revocation latency, seconds (0..60). @default 60 */
+  readonly authorizerCacheTtlSeconds: number;
+  /** retention of function and access log groups, days (a value CloudWatch Logs accepts). @default 30 */
+  readonly logRetentionDays: number;
+  /** name prefix of the per-node SQS queues the functions create at runtime; `{stage}` is substituted. @default 'gpupool-{stage}-node-' */
+  readonly nodeQueuePrefix: string;
+  /** memory of every function, MB: more memory is more CPU, which shortens cold starts. @default 512 */
+  readonly functionMemoryMb: number;
+}
+
+/** The context keys bin/app.ts reads (cdk.json or `-c key=value`), one per StageConfig field. */
+export const CONTEXT_KEYS = {
+  stage: 'gpupool:stage',
+  heartbeatBusySeconds: 'gpupool:heartbeatBusySeconds',
+  heartbeatIdleSeconds: 'gpupool:heartbeatIdleSeconds',
+  dispatchTimeoutSeconds: 'gpupool:dispatchTimeoutSeconds',
+  sweepRateMinutes: 'gpupool:sweepRateMinutes',
+  reaperRateMinutes: 'gpupool:reaperRateMinutes',
+  usagePlanRateLimit: 'gpupool:usagePlanRateLimit',
+  usagePlanBurstLimit: 'gpupool:usagePlanBurstLimit',
+  usagePlanQuotaPerDay: 'gpupool:usagePlanQuotaPerDay',
+  authorizerCacheTtlSeconds: 'gpupool:authorizerCacheTtlSeconds',
+  logRetentionDays: 'gpupool:logRetentionDays',
+  nodeQueuePrefix: 'gpupool:nodeQueuePrefix',
+  functionMemoryMb: 'gpupool:functionMemoryMb',
+} as const;
+export type ContextKey = (typeof CONTEXT_KEYS)[keyof typeof CONTEXT_KEYS];
+
+export const DEFAULTS = {
+  stage: 'dev',
+  heartbeatBusySeconds: 10,
+  heartbeatIdleSeconds: 60,
+  dispatchTimeoutSeconds: 15,
+  sweepRateMinutes: 1,
+  reaperRateMinutes: 1,
+  usagePlan: { rateLimit: 50, burstLimit: 100, quotaPerDay: 1_000_000 },
+  authorizerCacheTtlSeconds: 60,
+  logRetentionDays: 30,
+  nodeQueuePrefix: 'gpupool-{stage}-node-',
+  functionMemoryMb: 512,
+} as const satisfies StageConfig;
+
+/** The retention periods CloudWatch Logs accepts, days. */
+export const LOG_RETENTION_DAYS = [
+  1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+] as const;
+
+/** SQS names are at most 80 characters; node ids (ULIDs, 26) need the rest. */
+const MAX_QUEUE_PREFIX = 40;
+
+/** Raw values as CDK context holds them: numbers from cdk.json, strings from `-c key=value`. */
+export type RawContext = Partial<Record<ContextKey, unknown>>;
+
+/**
+ * Turns raw context into a StageConfig, filling defaults. Throws one error that lists every
+ * invalid setting, so a wrong cdk.json is fixed in one round.
+ */
+export function resolveStageConfig(raw: RawContext = {}): StageConfig {
+  const problems: string[] = [];
+  const int = (key: ContextKey, fallback: number, min: number, max: number): number => {
+    const v = raw[key];
+    if (v === undefined || v === null || v === '') return fallback;
+    const n = typeof v === 'number' ? v : typeof v === 'string' && /^-?\d+$/.test(v.trim()) ? Number(v) : NaN;
+    if (!Number.isInteger(n) || n < min || n > max) {
+      problems.push(`${key} must be an integer in ${min}..${max}, got ${JSON.stringify(v)}`);
+      return fallback;
+    }
+    return n;
+  };
+  const str = (key: ContextKey, fallback: string): string => {
+    const v = raw[key];
+    if (v === undefined || v === null || v === '') return fallback;
+    if (typeof v !== 'string') {
+      problems.push(`${key} must be a string, got ${JSON.stringify(v)}`);
+      return fallback;
+    }
+    return v.trim();
+  };
+
+  const stage = str(CONTEXT_KEYS.stage, DEFAULTS.stage);
+  if (!/^[a-z][a-z0-9-]{0,19}$/.test(stage)) {
+    problems.push(`${CONTEXT_KEYS.stage} must be lowercase letters, digits and '-', starting with a letter, at most 20 characters, got ${JSON.stringify(stage)}`);
+  }
+  const heartbeatBusySeconds = int(CONTEXT_KEYS.heartbeatBusySeconds, DEFAULTS.heartbeatBusySeconds, 1, 300);
+  const heartbeatIdleSeconds = int(CONTEXT_KEYS.heartbeatIdleSeconds, DEFAULTS.heartbeatIdleSeconds, 1, 3600);
+  if (heartbeatIdleSeconds < heartbeatBusySeconds) {
+    problems.push(`${CONTEXT_KEYS.heartbeatIdleSeconds} (${heartbeatIdleSeconds}) must be >= ${CONTEXT_KEYS.heartbeatBusySeconds} (${heartbeatBusySeconds})`);
+  }
+  const rateLimit = int(CONTEXT_KEYS.usagePlanRateLimit, DEFAULTS.usagePlan.rateLimit, 1, 10_000);
+  const burstLimit = int(CONTEXT_KEYS.usagePlanBurstLimit, DEFAULTS.usagePlan.burstLimit, 1, 5_000);
+  if (burstLimit < rateLimit) {
+    problems.push(`${CONTEXT_KEYS.usagePlanBurstLimit} (${burstLimit}) must be >= ${CONTEXT_KEYS.usagePlanRateLimit} (${rateLimit})`);
+  }
+  const logRetentionDays = int(CONTEXT_KEYS.logRetentionDays, DEFAULTS.logRetentionDays, 1, 3653);
+  if (!(LOG_RETENTION_DAYS as readonly number[]).includes(logRetentionDays)) {
+    problems.push(`${CONTEXT_KEYS.logRetentionDays} must be one of ${LOG_RETENTION_DAYS.join(', ')}, got ${logRetentionDays}`);
+  }
+  const nodeQueuePrefix = str(CONTEXT_KEYS.nodeQueuePrefix, DEFAULTS.nodeQueuePrefix).replaceAll('{stage}', stage);
+  if (!new RegExp(`^[A-Za-z0-9_-]{1,${MAX_QUEUE_PREFIX}}$`).test(nodeQueuePrefix)) {
+    problems.push(`${CONTEXT_KEYS.nodeQueuePrefix} must expand to 1..${MAX_QUEUE_PREFIX} of [A-Za-z0-9_-], got ${JSON.stringify(nodeQueuePrefix)}`);
+  }
+
+  const config: StageConfig = {
+    stage,
+    heartbeatBusySeconds,
+    heartbeatIdleSeconds,
+    dispatchTimeoutSeconds: int(CONTEXT_KEYS.dispatchTimeoutSeconds, DEFAULTS.dispatchTimeoutSeconds, 1, 900),
+    sweepRateMinutes: int(CONTEXT_KEYS.sweepRateMinutes, DEFAULTS.sweepRateMinutes, 1, 60),
+    reaperRateMinutes: int(CONTEXT_KEYS.reaperRateMinutes, DEFAULTS.reaperRateMinutes, 1, 60),
+    usagePlan: {
+      rateLimit,
+      burstLimit,
+      quotaPerDay: int(CONTEXT_KEYS.usagePlanQuotaPerDay, DEFAULTS.usagePlan.quotaPerDay, 1, 1_000_000_000),
+    },
+    // the design bounds revocation latency by this TTL: never above 60 s
+    authorizerCacheTtlSeconds: int(CONTEXT_KEYS.authorizerCacheTtlSeconds, DEFAULTS.authorizerCacheTtlSeconds, 0, 60),
+    logRetentionDays,
+    nodeQueuePrefix,
+    functionMemoryMb: int(CONTEXT_KEYS.functionMemoryMb, DEFAULTS.functionMemoryMb, 128, 10_240),
+  };
+  if (problems.length > 0) throw new Error(`invalid gpupool settings:\n  - ${problems.join('\n  - ')}`);
+  return Object.freeze({ ...config, usagePlan: Object.freeze(config.usagePlan) });
+}

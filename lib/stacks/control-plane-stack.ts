@@ -1,0 +1,153 @@
+// Stateless resources: functions, the API, the schedules, the agent role and the bootstrap admin
+// key. It takes the data stack's tables and DLQ as props and only wires constructs together; the
+// grant matrix below is the one place that says which function may touch which table.
+import { CfnOutput, Duration, Stack, type StackProps, Validations } from 'aws-cdk-lib';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import type { Construct } from 'constructs';
+import { ROUTE_GROUPS, type RouteGroup } from '../../functions/http/routes';
+import type { TableId } from '../../functions/store/tables';
+import type { StageConfig } from '../config';
+import { AgentQueueRole } from '../constructs/agent-queue-role';
+import { GpupoolApi, usageIdentifierKeyValue } from '../constructs/api';
+import { type FunctionKind, NodeFunction } from '../constructs/node-function';
+import { Schedules } from '../constructs/schedules';
+import type { TableRefs } from '../constructs/tables';
+
+/** The bootstrap admin key's id: fixed, so operators know what to revoke (DELETE /v1/keys/bootstrapadmin). */
+export const ADMIN_KEY_ID = 'bootstrapadmin';
+
+export type FunctionName = RouteGroup | 'authorizer' | 'sweep' | 'reaper';
+type Grants = Partial<Record<TableId, 'read' | 'write'>>;
+
+/**
+ * Which table each function may read or write. Every function still gets every TABLE_* name
+ * (the store reads all names at start); a table missing here is name-only: no grant.
+ */
+export const TABLE_GRANTS: Readonly<Record<FunctionName, Grants>> = {
+  // resolves a key to account and role (a node key also to its node); on the first unknown key
+  // it seeds the bootstrap admin account and key from the secret (conditional puts)
+  authorizer: { keys: 'write', accounts: 'write', nodes: 'read' },
+  public: {},
+  // accounts, keys, minting and statements; reads jobs and nodes for the balance's held and staked parts
+  accounts: { accounts: 'write', keys: 'write', idempotency: 'write', jobs: 'read', nodes: 'read' },
+  // submit matches inline: claims a node and holds escrow in one transaction
+  jobs: { jobs: 'write', nodes: 'write', accounts: 'write', idempotency: 'write', logs: 'read' },
+  // register issues a node key; stake moves credits; deregister re-queues the node's jobs
+  nodes: { nodes: 'write', keys: 'write', accounts: 'write', jobs: 'write', idempotency: 'write' },
+  // start, heartbeat, logs, finish: attempt and node state, output lines, settlement
+  agent: { nodes: 'write', jobs: 'write', logs: 'write', accounts: 'write', idempotency: 'write' },
+  sweep: { jobs: 'write', nodes: 'write', accounts: 'write' },
+  reaper: { jobs: 'write', nodes: 'write', accounts: 'write' },
+};
+
+/** SQS actions on the per-node queues (`${prefix}*`), per function; absent: none. */
+const QUEUE_MANAGEMENT = ['CreateQueue', 'DeleteQueue', 'GetQueueAttributes', 'GetQueueUrl', 'SendMessage', 'SetQueueAttributes', 'TagQueue'];
+export const QUEUE_GRANTS: Readonly<Partial<Record<FunctionName, readonly string[]>>> = {
+  nodes: QUEUE_MANAGEMENT, // creates the queue on register, deletes it on deregister
+  agent: QUEUE_MANAGEMENT, // the session answer (re)creates a missing queue
+  jobs: ['GetQueueUrl', 'SendMessage'], // inline dispatch and cancel
+  sweep: ['GetQueueUrl', 'SendMessage'],
+  reaper: ['GetQueueUrl', 'SendMessage'],
+};
+
+export interface ControlPlaneStackProps extends StackProps {
+  readonly config: StageConfig;
+  readonly tables: TableRefs;
+  readonly nodeDlq: sqs.IQueue;
+}
+
+export class ControlPlaneStack extends Stack {
+  public readonly functions: Readonly<Record<FunctionName, NodeFunction>>;
+  public readonly api: GpupoolApi;
+  public readonly agentRole: AgentQueueRole;
+  public readonly adminKey: secretsmanager.Secret;
+
+  constructor(scope: Construct, id: string, props: ControlPlaneStackProps) {
+    super(scope, id, props);
+    const { config, tables } = props;
+
+    const make = (name: FunctionName, entry: string, kind: FunctionKind, description: string) => {
+      const fn = new NodeFunction(this, `${name[0].toUpperCase()}${name.slice(1)}Handler`, {
+        entry,
+        kind,
+        description,
+        memoryMb: config.functionMemoryMb,
+        logRetentionDays: config.logRetentionDays,
+        environment: {
+          GPUPOOL_STAGE: config.stage,
+          HEARTBEAT_BUSY_SECONDS: String(config.heartbeatBusySeconds),
+          HEARTBEAT_IDLE_SECONDS: String(config.heartbeatIdleSeconds),
+          DISPATCH_TIMEOUT_SECONDS: String(config.dispatchTimeoutSeconds),
+          // names, not grants: every function builds the same queue adapter; QUEUE_GRANTS says who may use it
+          NODE_QUEUE_PREFIX: config.nodeQueuePrefix,
+          NODE_DLQ_ARN: props.nodeDlq.queueArn,
+        },
+      }).bindTables(tables, TABLE_GRANTS[name]);
+      const queueActions = QUEUE_GRANTS[name];
+      if (queueActions) fn.allowNodeQueues(config.nodeQueuePrefix, queueActions);
+      return fn;
+    };
+
+    const groups = Object.fromEntries(
+      ROUTE_GROUPS.map((g) => [g, make(g, `functions/http/${g}.ts`, 'api', `gpupool API: ${g} routes`)]),
+    ) as Record<RouteGroup, NodeFunction>;
+    const fns: Record<FunctionName, NodeFunction> = {
+      ...groups,
+      authorizer: make('authorizer', 'functions/http/authorizer.ts', 'api', 'gpupool API key authorizer'),
+      sweep: make('sweep', 'functions/scheduled/sweep.ts', 'scheduled', 'gpupool sweep: place queued jobs'),
+      reaper: make('reaper', 'functions/scheduled/reaper.ts', 'scheduled', 'gpupool reaper: lost heartbeats and missed deadlines'),
+    };
+    this.functions = fns;
+
+    // {"keyId": "bootstrapadmin", "secret": <48 letters and digits>}: the admin key is gp_<keyId>_<secret>
+    this.adminKey = new secretsmanager.Secret(this, 'AdminKey', {
+      description: `gpupool ${config.stage}: bootstrap admin API key, as {keyId, secret}; the key is gp_<keyId>_<secret>`,
+      generateSecretString: {
+        secretStringTemplate: JSON.stringify({ keyId: ADMIN_KEY_ID }),
+        generateStringKey: 'secret',
+        passwordLength: 48,
+        excludePunctuation: true,
+        includeSpace: false,
+      },
+    });
+    Validations.of(this.adminKey).acknowledge({
+      id: 'AwsSolutions-SMG4',
+      reason:
+        'The bootstrap admin key is used once to create real admin keys, which are revoked and reissued through the API; rotating it here would not revoke the hashed copy the control plane stores. docs/deploy.md says to revoke it after bootstrap.',
+    });
+    // the authorizer seeds the key (hashed) when it first meets an unknown key; accounts reads it too
+    fns.accounts.bindSecret(this.adminKey, 'ADMIN_KEY_SECRET_ARN');
+    fns.authorizer.bindSecret(this.adminKey, 'ADMIN_KEY_SECRET_ARN');
+
+    const usageIdentifierKey = usageIdentifierKeyValue();
+    fns.authorizer.addEnvironment('USAGE_IDENTIFIER_KEY', usageIdentifierKey);
+
+    this.agentRole = new AgentQueueRole(this, 'AgentQueueRole', { nodeQueuePrefix: config.nodeQueuePrefix, assumedBy: fns.agent.role });
+    fns.agent.allowAssumeRole(this.agentRole.role, 'AGENT_ROLE_ARN');
+
+    this.api = new GpupoolApi(this, 'Http', {
+      stageName: config.stage,
+      handlers: Object.fromEntries(ROUTE_GROUPS.map((g) => [g, fns[g].fn])) as Record<RouteGroup, NodeFunction['fn']>,
+      authorizer: fns.authorizer.fn,
+      authorizerCacheTtl: Duration.seconds(config.authorizerCacheTtlSeconds),
+      usagePlan: config.usagePlan,
+      usageIdentifierKey,
+      logRetentionDays: config.logRetentionDays,
+    });
+
+    new Schedules(this, 'Schedules', {
+      jobs: [
+        { name: 'Sweep', description: 'gpupool: place queued jobs', fn: fns.sweep.fn, rateMinutes: config.sweepRateMinutes },
+        { name: 'Reaper', description: 'gpupool: fail lost attempts, re-queue their jobs', fn: fns.reaper.fn, rateMinutes: config.reaperRateMinutes },
+      ],
+    });
+
+    new CfnOutput(this, 'ApiUrl', { value: this.api.api.url, description: 'gpupool API base URL (GPUPOOL_API_URL)' });
+    new CfnOutput(this, 'AdminKeySecretArn', {
+      value: this.adminKey.secretArn,
+      description: 'Secrets Manager secret holding the bootstrap admin key: aws secretsmanager get-secret-value --secret-id <this>',
+    });
+    new CfnOutput(this, 'AgentRoleArn', { value: this.agentRole.role.roleArn, description: 'role agents receive queue credentials from' });
+  }
+}

@@ -1,0 +1,76 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { CONTEXT_KEYS, DEFAULTS, resolveStageConfig } from '../../lib/config';
+
+const cdkJson = JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.url), 'utf8')) as {
+  app: string;
+  context: Record<string, unknown>;
+};
+
+describe('resolveStageConfig', () => {
+  it('fills every field with its default', () => {
+    expect(resolveStageConfig()).toEqual({ ...DEFAULTS, nodeQueuePrefix: 'gpupool-dev-node-' });
+  });
+
+  it('reads numbers given as strings (-c key=value) and substitutes {stage} in the queue prefix', () => {
+    const c = resolveStageConfig({
+      [CONTEXT_KEYS.stage]: 'prod',
+      [CONTEXT_KEYS.heartbeatBusySeconds]: '5',
+      [CONTEXT_KEYS.usagePlanQuotaPerDay]: 2000,
+      [CONTEXT_KEYS.authorizerCacheTtlSeconds]: '0',
+    });
+    expect(c).toMatchObject({
+      stage: 'prod',
+      heartbeatBusySeconds: 5,
+      usagePlan: { quotaPerDay: 2000 },
+      authorizerCacheTtlSeconds: 0,
+      nodeQueuePrefix: 'gpupool-prod-node-',
+    });
+  });
+
+  it('returns a frozen object', () => {
+    const c = resolveStageConfig();
+    expect(Object.isFrozen(c)).toBe(true);
+    expect(Object.isFrozen(c.usagePlan)).toBe(true);
+  });
+
+  it.each([
+    [CONTEXT_KEYS.stage, 'Prod', /stage/],
+    [CONTEXT_KEYS.stage, 'a-very-long-stage-name-indeed', /stage/],
+    [CONTEXT_KEYS.authorizerCacheTtlSeconds, 61, /authorizerCacheTtlSeconds must be an integer in 0\.\.60/],
+    [CONTEXT_KEYS.heartbeatBusySeconds, '1.5', /heartbeatBusySeconds/],
+    [CONTEXT_KEYS.heartbeatIdleSeconds, 5, /heartbeatIdleSeconds \(5\) must be >= /],
+    [CONTEXT_KEYS.usagePlanBurstLimit, 10, /usagePlanBurstLimit \(10\) must be >= /],
+    [CONTEXT_KEYS.logRetentionDays, 31, /logRetentionDays must be one of/],
+    [CONTEXT_KEYS.nodeQueuePrefix, 'bad.prefix', /nodeQueuePrefix/],
+    [CONTEXT_KEYS.nodeQueuePrefix, 'x'.repeat(41), /nodeQueuePrefix/],
+    [CONTEXT_KEYS.functionMemoryMb, 64, /functionMemoryMb/],
+    [CONTEXT_KEYS.sweepRateMinutes, 'often', /sweepRateMinutes/],
+    [CONTEXT_KEYS.nodeQueuePrefix, 42, /nodeQueuePrefix must be a string/],
+  ])('rejects %s = %j', (key, value, message) => {
+    expect(() => resolveStageConfig({ [key]: value })).toThrow(message);
+  });
+
+  it('reports every invalid setting at once', () => {
+    const run = () => resolveStageConfig({ [CONTEXT_KEYS.stage]: 'X', [CONTEXT_KEYS.functionMemoryMb]: 1 });
+    expect(run).toThrow(/stage[\s\S]*functionMemoryMb/);
+  });
+});
+
+describe('cdk.json', () => {
+  it('runs the app with tsx, offline and quietly', () => {
+    expect(cdkJson.app).toBe('npx tsx bin/app.ts');
+    expect(cdkJson).toMatchObject({ notices: false, context: { 'cli-telemetry': false } });
+  });
+
+  it('sets exactly the known gpupool keys, and they resolve to the defaults', () => {
+    const keys = Object.keys(cdkJson.context).filter((k) => k.startsWith('gpupool:'));
+    expect(keys.sort()).toEqual(Object.values(CONTEXT_KEYS).sort());
+    expect(resolveStageConfig(cdkJson.context)).toEqual(resolveStageConfig());
+  });
+
+  it('documents every key in docs/deploy.md', () => {
+    const doc = readFileSync(new URL('../../docs/deploy.md', import.meta.url), 'utf8');
+    for (const key of Object.values(CONTEXT_KEYS)) expect(doc, key).toContain(`\`${key}\``);
+  });
+});

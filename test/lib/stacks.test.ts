@@ -1,0 +1,332 @@
+// The deployed shape of gpupool, asserted on the synthesized templates. The app is synthesized once
+// (with real esbuild bundling) and shared by every test in this file.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { App } from 'aws-cdk-lib';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ROUTE_GROUPS } from '../../functions/http/routes';
+import { TABLES, tableEnvVar, type TableId } from '../../functions/store/tables';
+import { type RawContext, resolveStageConfig } from '../../lib/config';
+import { gatewayRoutes } from '../../lib/constructs/api';
+import { ControlPlaneStack, type FunctionName, TABLE_GRANTS } from '../../lib/stacks/control-plane-stack';
+import { DataStack } from '../../lib/stacks/data-stack';
+
+type Resource = { Type: string; Properties: Record<string, any>; DeletionPolicy?: string; UpdateReplacePolicy?: string };
+
+const cdkJson = JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.url), 'utf8')) as { context: RawContext };
+const config = resolveStageConfig(cdkJson.context);
+const PUBLIC_ROUTES = ['GET /v1/health', 'GET /v1/openapi.json', 'GET /install.sh', 'GET /console'];
+
+let outdir: string;
+let app: App;
+let data: DataStack;
+let cp: ControlPlaneStack;
+let dataT: Template;
+let cpT: Template;
+let cpRes: Record<string, Resource>;
+
+beforeAll(() => {
+  outdir = mkdtempSync(path.join(tmpdir(), 'gpupool-cdk-'));
+  // the same context (feature flags, gpupool settings) and stacks as bin/app.ts
+  app = new App({ outdir, context: cdkJson.context as Record<string, unknown> });
+  data = new DataStack(app, 'Data');
+  cp = new ControlPlaneStack(app, 'ControlPlane', { config, tables: data.tables, nodeDlq: data.nodeDlq });
+  dataT = Template.fromStack(data);
+  cpT = Template.fromStack(cp);
+  cpRes = cpT.toJSON().Resources;
+});
+afterAll(() => rmSync(outdir, { recursive: true, force: true }));
+
+const logicalId = (stack: DataStack | ControlPlaneStack, c: { node: { defaultChild?: unknown } }) =>
+  stack.getLogicalId(c.node.defaultChild as never);
+const fnId = (name: FunctionName) => logicalId(cp, cp.functions[name].fn);
+const ofType = (type: string) => Object.entries(cpRes).filter(([, r]) => r.Type === type);
+const tableIds = () => Object.fromEntries(TABLES.map((d) => [d.id, logicalId(data, data.tables[d.id].table as never)])) as Record<TableId, string>;
+
+/** Every statement of every IAM policy (managed, inline and role-attached) of a template. */
+function statements(resources: Record<string, Resource>): { owner: string; s: Record<string, any> }[] {
+  const out: { owner: string; s: Record<string, any> }[] = [];
+  for (const [id, r] of Object.entries(resources)) {
+    const docs =
+      r.Type === 'AWS::IAM::Policy' || r.Type === 'AWS::IAM::ManagedPolicy'
+        ? [r.Properties.PolicyDocument]
+        : r.Type === 'AWS::IAM::Role'
+          ? (r.Properties.Policies ?? []).map((p: any) => p.PolicyDocument)
+          : [];
+    for (const d of docs) for (const s of d.Statement) out.push({ owner: id, s });
+  }
+  return out;
+}
+const list = <T>(v: T | T[]): T[] => (Array.isArray(v) ? v : [v]);
+
+/** Statements of the policy attached to a function's role. */
+function fnStatements(name: FunctionName) {
+  const roleId = cpRes[fnId(name)].Properties.Role['Fn::GetAtt'][0];
+  return statements(cpRes)
+    .filter(({ owner }) => cpRes[owner].Type === 'AWS::IAM::Policy' && JSON.stringify(cpRes[owner].Properties.Roles).includes(roleId))
+    .map(({ s }) => s);
+}
+
+/** `METHOD /full/path` for every API Gateway method, resolved through the resource tree. */
+function methodIndex(): Map<string, Resource> {
+  const pathOf = (ref: any): string => {
+    if (ref['Fn::GetAtt']) return '';
+    const r = cpRes[ref.Ref];
+    return `${pathOf(r.Properties.ParentId)}/${r.Properties.PathPart}`;
+  };
+  return new Map(ofType('AWS::ApiGateway::Method').map(([, m]) => [`${m.Properties.HttpMethod} ${pathOf(m.Properties.ResourceId)}`, m]));
+}
+
+describe('functions', () => {
+  it('are all nodejs22.x on arm64, with source maps on, an own log group and the right timeout', () => {
+    const fns = ofType('AWS::Lambda::Function');
+    expect(fns).toHaveLength(ROUTE_GROUPS.length + 3);
+    for (const [id, f] of fns) {
+      expect(f.Properties, id).toMatchObject({ Runtime: 'nodejs22.x', Architectures: ['arm64'], Handler: 'index.handler', MemorySize: 512 });
+      expect(f.Properties.Environment.Variables.NODE_OPTIONS).toBe('--enable-source-maps');
+      expect(cpRes[f.Properties.LoggingConfig.LogGroup.Ref].Type).toBe('AWS::Logs::LogGroup');
+    }
+    for (const n of ['sweep', 'reaper'] as const) expect(cpRes[fnId(n)].Properties.Timeout).toBe(60);
+    for (const n of [...ROUTE_GROUPS, 'authorizer'] as const) expect(cpRes[fnId(n)].Properties.Timeout).toBe(10);
+  });
+
+  it('keep their logs for the configured retention', () => {
+    cpT.allResourcesProperties('AWS::Logs::LogGroup', { RetentionInDays: config.logRetentionDays });
+  });
+
+  it('get every table name and the stage settings', () => {
+    const tables = tableIds();
+    for (const [id, f] of ofType('AWS::Lambda::Function')) {
+      const env = f.Properties.Environment.Variables;
+      for (const t of TABLES) expect(JSON.stringify(env[tableEnvVar(t.id)]), `${id} ${t.id}`).toContain(tables[t.id]);
+      expect(env, id).toMatchObject({
+        GPUPOOL_STAGE: config.stage,
+        HEARTBEAT_BUSY_SECONDS: String(config.heartbeatBusySeconds),
+        HEARTBEAT_IDLE_SECONDS: String(config.heartbeatIdleSeconds),
+        DISPATCH_TIMEOUT_SECONDS: String(config.dispatchTimeoutSeconds),
+        NODE_QUEUE_PREFIX: config.nodeQueuePrefix,
+      });
+      expect(JSON.stringify(env.NODE_DLQ_ARN)).toContain(logicalId(data, data.nodeDlq as never));
+    }
+  });
+
+  it('are granted exactly the table access of TABLE_GRANTS, index by index', () => {
+    const tables = tableIds();
+    for (const name of Object.keys(TABLE_GRANTS) as FunctionName[]) {
+      const stmts = fnStatements(name);
+      for (const t of TABLES) {
+        const onTable = stmts.filter((s) => JSON.stringify(s.Resource).includes(tables[t.id]));
+        const actions = onTable.flatMap((s) => list(s.Action));
+        const grant = TABLE_GRANTS[name][t.id];
+        expect(actions.includes('dynamodb:GetItem'), `${name} reads ${t.id}`).toBe(grant !== undefined);
+        expect(actions.includes('dynamodb:PutItem'), `${name} writes ${t.id}`).toBe(grant === 'write');
+        if (grant) expect(onTable.flatMap((s) => list(s.Resource))).toHaveLength(1 + t.indexes.length);
+      }
+    }
+  });
+
+  it('bundle to ESM files of at most 1 MB with a require shim', () => {
+    const bundles = readdirSync(outdir)
+      .filter((d) => d.startsWith('asset.'))
+      .map((d) => path.join(outdir, d, 'index.mjs'));
+    expect(bundles).toHaveLength(ROUTE_GROUPS.length + 3);
+    for (const b of bundles) {
+      expect(statSync(b).size, b).toBeLessThanOrEqual(1024 * 1024);
+      expect(readFileSync(b, 'utf8').startsWith("import { createRequire as __gpupoolCreateRequire } from 'node:module';")).toBe(true);
+    }
+  });
+});
+
+describe('data stack', () => {
+  it('pins the tables’ logical IDs (changing one replaces a table: never do it)', () => {
+    expect(tableIds()).toEqual({
+      accounts: 'TablesAccountsTable07EEEA72',
+      keys: 'TablesKeysTable114E007B',
+      nodes: 'TablesNodesTableBA12C3DB',
+      jobs: 'TablesJobsTable5ECCB73A',
+      logs: 'TablesLogsTableF3283560',
+      idempotency: 'TablesIdempotencyTable9CFEB1A0',
+    });
+  });
+
+  it.each(TABLES.map((d) => [d.id, d] as const))('%s: on-demand, PITR, retained, keys and indexes as defined', (id, def) => {
+    const r = dataT.toJSON().Resources[tableIds()[id]] as Resource;
+    expect(r).toMatchObject({ Type: 'AWS::DynamoDB::Table', DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
+    expect(r.Properties).toMatchObject({
+      BillingMode: 'PAY_PER_REQUEST',
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+    });
+    expect(r.Properties.TableName).toBeUndefined();
+    expect(r.Properties.TimeToLiveSpecification).toEqual(def.ttlAttribute ? { AttributeName: def.ttlAttribute, Enabled: true } : undefined);
+    expect(r.Properties.KeySchema).toEqual([
+      { AttributeName: def.partitionKey.name, KeyType: 'HASH' },
+      ...(def.sortKey ? [{ AttributeName: def.sortKey.name, KeyType: 'RANGE' }] : []),
+    ]);
+    expect((r.Properties.GlobalSecondaryIndexes ?? []).map((i: any) => i.IndexName)).toEqual(def.indexes.map((i) => i.name));
+  });
+
+  it('has the node DLQ, encrypted, TLS only, retained, with an alarm when it is not empty', () => {
+    const qId = logicalId(data, data.nodeDlq as never);
+    dataT.hasResource('AWS::SQS::Queue', {
+      DeletionPolicy: 'Retain',
+      Properties: { SqsManagedSseEnabled: true, MessageRetentionPeriod: 14 * 24 * 3600, QueueName: Match.absent() },
+    });
+    dataT.hasResourceProperties('AWS::SQS::QueuePolicy', {
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) },
+    });
+    dataT.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      Namespace: 'AWS/SQS',
+      Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [qId, 'QueueName'] } }],
+      Threshold: 0,
+      ComparisonOperator: 'GreaterThanThreshold',
+    });
+  });
+});
+
+describe('API', () => {
+  it('takes the usage identifier from the authorizer', () => {
+    cpT.hasResourceProperties('AWS::ApiGateway::RestApi', { ApiKeySourceType: 'AUTHORIZER', EndpointConfiguration: { Types: ['REGIONAL'] } });
+  });
+
+  it('has a TOKEN authorizer on x-api-key whose cache TTL is at most 60 s', () => {
+    const [[, a]] = ofType('AWS::ApiGateway::Authorizer');
+    expect(a.Properties).toMatchObject({ Type: 'TOKEN', IdentitySource: 'method.request.header.x-api-key' });
+    expect(a.Properties.AuthorizerResultTtlInSeconds).toBe(config.authorizerCacheTtlSeconds);
+    expect(a.Properties.AuthorizerResultTtlInSeconds).toBeLessThanOrEqual(60);
+    expect(JSON.stringify(a.Properties.AuthorizerUri)).toContain(fnId('authorizer'));
+  });
+
+  it('has one method per route, on its group’s function, exactly', () => {
+    const methods = methodIndex();
+    const routes = gatewayRoutes();
+    expect([...methods.keys()].sort()).toEqual(routes.map((r) => `${r.method} ${r.path}`).sort());
+    for (const r of routes) {
+      const m = methods.get(`${r.method} ${r.path}`)!;
+      expect(m.Properties.Integration.Type).toBe('AWS_PROXY');
+      expect(JSON.stringify(m.Properties.Integration.Uri), `${r.method} ${r.path}`).toContain(fnId(r.group));
+    }
+  });
+
+  it('requires the key and the authorizer on every route except health, openapi, install.sh and console', () => {
+    for (const [key, m] of methodIndex()) {
+      const isPublic = PUBLIC_ROUTES.includes(key);
+      expect(m.Properties.ApiKeyRequired, key).toBe(!isPublic);
+      expect(m.Properties.AuthorizationType, key).toBe(isPublic ? 'NONE' : 'CUSTOM');
+      expect(m.Properties.RequestValidatorId, key).toBeDefined();
+    }
+  });
+
+  it('validates requests and writes JSON access logs', () => {
+    cpT.hasResourceProperties('AWS::ApiGateway::RequestValidator', { ValidateRequestBody: true, ValidateRequestParameters: true });
+    const [[, stage]] = ofType('AWS::ApiGateway::Stage');
+    expect(stage.Properties.StageName).toBe(config.stage);
+    expect(JSON.parse(stage.Properties.AccessLogSetting.Format)).toMatchObject({ requestId: '$context.requestId', status: '$context.status' });
+    expect(stage.Properties.MethodSettings).toEqual([expect.objectContaining({ LoggingLevel: 'ERROR', HttpMethod: '*', ResourcePath: '/*' })]);
+  });
+
+  it('answers its own errors as application/problem+json', () => {
+    const responses = ofType('AWS::ApiGateway::GatewayResponse').map(([, r]) => r.Properties);
+    expect(responses.map((r) => r.ResponseType)).toEqual(expect.arrayContaining(['DEFAULT_4XX', 'DEFAULT_5XX', 'UNAUTHORIZED', 'THROTTLED']));
+    for (const r of responses) {
+      expect(r.ResponseParameters['gatewayresponse.header.Content-Type']).toBe("'application/problem+json'");
+      const body = JSON.parse(r.ResponseTemplates['application/json'].replace('$context.error.messageString', '"m"'));
+      expect(body).toMatchObject({ type: 'about:blank', detail: 'm' });
+      if (r.StatusCode) expect(body.status).toBe(Number(r.StatusCode));
+    }
+    expect(responses.find((r) => r.ResponseType === 'MISSING_AUTHENTICATION_TOKEN')?.StatusCode).toBe('404');
+  });
+
+  it('meters every caller in the default usage plan through one API key the authorizer knows', () => {
+    cpT.hasResourceProperties('AWS::ApiGateway::UsagePlan', {
+      Throttle: { RateLimit: config.usagePlan.rateLimit, BurstLimit: config.usagePlan.burstLimit },
+      Quota: { Limit: config.usagePlan.quotaPerDay, Period: 'DAY' },
+      ApiStages: [Match.objectLike({ Stage: { Ref: ofType('AWS::ApiGateway::Stage')[0][0] } })],
+    });
+    const [[keyId, key]] = ofType('AWS::ApiGateway::ApiKey');
+    cpT.hasResourceProperties('AWS::ApiGateway::UsagePlanKey', { KeyId: { Ref: keyId }, KeyType: 'API_KEY' });
+    expect(cpRes[fnId('authorizer')].Properties.Environment.Variables.USAGE_IDENTIFIER_KEY).toEqual(key.Properties.Value);
+  });
+});
+
+describe('security', () => {
+  it('lets only the agent function assume the agent role, with session tags, for at most an hour', () => {
+    const roleId = logicalId(cp, cp.agentRole.role);
+    const role = cpRes[roleId].Properties;
+    expect(role.MaxSessionDuration).toBe(3600);
+    expect(role.AssumeRolePolicyDocument.Statement).toEqual([
+      {
+        Effect: 'Allow',
+        Action: ['sts:AssumeRole', 'sts:TagSession'],
+        Principal: { AWS: cpRes[fnId('agent')].Properties.Role },
+      },
+    ]);
+    const queueScope = JSON.stringify(statements({ [roleId]: cpRes[roleId] }).map(({ s }) => s.Resource));
+    expect(queueScope).toContain(`${config.nodeQueuePrefix}\${aws:PrincipalTag/nodeId}`);
+    expect(cpRes[fnId('agent')].Properties.Environment.Variables.AGENT_ROLE_ARN).toEqual({ 'Fn::GetAtt': [roleId, 'Arn'] });
+    const assume = fnStatements('agent').filter((s) => list(s.Action).includes('sts:AssumeRole'));
+    expect(assume).toEqual([expect.objectContaining({ Resource: { 'Fn::GetAtt': [roleId, 'Arn'] } })]);
+  });
+
+  it('has no IAM statement on Resource "*" and scopes every SQS grant to the node queue prefix', () => {
+    const all = [...statements(cpRes), ...statements(dataT.toJSON().Resources)];
+    expect(all.length).toBeGreaterThan(10);
+    for (const { owner, s } of all) {
+      for (const r of list(s.Resource)) expect(r, owner).not.toBe('*');
+      if (list(s.Action).some((a: string) => a.startsWith('sqs:'))) {
+        for (const r of list(s.Resource)) expect(JSON.stringify(r), owner).toMatch(new RegExp(`:${config.nodeQueuePrefix}(\\*|\\$\\{aws:PrincipalTag/nodeId\\})"`));
+      }
+    }
+  });
+
+  it('creates the admin key as a generated secret and outputs only its ARN', () => {
+    const secretId = logicalId(cp, cp.adminKey);
+    cpT.hasResourceProperties('AWS::SecretsManager::Secret', {
+      Name: Match.absent(),
+      GenerateSecretString: Match.objectLike({ GenerateStringKey: 'secret', SecretStringTemplate: '{"keyId":"bootstrapadmin"}' }),
+    });
+    cpT.hasOutput('AdminKeySecretArn', { Value: { Ref: secretId } });
+    for (const n of ['accounts', 'authorizer'] as const) {
+      expect(cpRes[fnId(n)].Properties.Environment.Variables.ADMIN_KEY_SECRET_ARN).toEqual({ Ref: secretId });
+      expect(fnStatements(n).some((s) => list(s.Action).includes('secretsmanager:GetSecretValue'))).toBe(true);
+    }
+    expect(JSON.stringify(cpT.toJSON().Outputs)).not.toMatch(/resolve:secretsmanager/);
+  });
+
+  it('passes cdk-nag AwsSolutions with no unacknowledged error', () => {
+    const report = new AwsSolutionsChecks(app).validateScope(app);
+    const errors = report.violations
+      .filter((v) => v.severity === 'error')
+      .map((v) => `${v.ruleName} at ${v.violatingResources.map((r) => r.constructPath).join(', ')}`);
+    expect(errors).toEqual([]);
+    for (const stack of [data, cp]) expect(Annotations.fromStack(stack).findError('*', Match.anyValue())).toEqual([]);
+  });
+
+  const cfnLint = spawnSync('cfn-lint', ['--version'], { encoding: 'utf8' });
+  it.skipIf(cfnLint.status !== 0)('passes cfn-lint with no error', () => {
+    const templates = readdirSync(outdir).filter((f) => f.endsWith('.template.json')).map((f) => path.join(outdir, f));
+    expect(templates).toHaveLength(2);
+    const run = spawnSync('cfn-lint', ['--format', 'parseable', ...templates], { encoding: 'utf8', timeout: 60_000 });
+    // exit status is a bit set: 2 error, 4 warning, 8 informational; only errors fail
+    expect(run.status, run.stdout + run.stderr).not.toBeNull();
+    expect(run.status! & 2, run.stdout).toBe(0);
+  }, 60_000);
+});
+
+describe('schedules', () => {
+  it.each([
+    ['sweep', config.sweepRateMinutes],
+    ['reaper', config.reaperRateMinutes],
+  ] as const)('run %s every %i minute(s), without retries', (name, minutes) => {
+    cpT.hasResourceProperties('AWS::Events::Rule', {
+      ScheduleExpression: `rate(${minutes} minute${minutes === 1 ? '' : 's'})`,
+      State: 'ENABLED',
+      Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [fnId(name), 'Arn'] }, RetryPolicy: { MaximumRetryAttempts: 0 } })],
+    });
+  });
+});
+
