@@ -1,0 +1,123 @@
+// The running node: which attempts it runs, what the queue and the control plane ask of them, and the
+// drain at shutdown. Messages are handled one at a time (the poller awaits each), so the check for a
+// duplicate dispatch and the GPU allocation cannot race each other.
+import type { CancelMessage, DispatchMessage, QueueMessage } from '../functions/domain/agent-protocol';
+import { isConflict, isTransient, type ControlPlane } from './api';
+import { AttemptRun, type EndReason } from './attempt';
+import { sleep } from './backoff';
+import type { GpuAllocator } from './gpu/allocator';
+import type { Logger } from './log';
+import type { Disposition } from './poller';
+import type { Runtime } from './runtime/types';
+import type { StateStore } from './state';
+
+export interface AgentDeps {
+  api: ControlPlane;
+  runtime: Runtime;
+  allocator: GpuAllocator;
+  state: StateStore;
+  log: Logger;
+  stopGraceMs: number;
+  logMaxLines: number;
+  /** called when the node turns busy or idle */
+  onBusyChange?: () => void;
+}
+
+/** After the drain deadline stops everything, finish requests get this long before the agent exits anyway. */
+const FINISH_AFTER_DRAIN_MS = 30_000;
+
+export class Agent {
+  private readonly attempts = new Map<string, { run: AttemptRun; done: Promise<void> }>();
+  private draining = false;
+  private readonly exit = new AbortController();
+
+  constructor(private readonly deps: AgentDeps) {}
+
+  running(): string[] {
+    return [...this.attempts.keys()];
+  }
+
+  freeGpus(): number {
+    return this.deps.allocator.free;
+  }
+
+  onMessage(msg: QueueMessage): Promise<Disposition> {
+    return msg.type === 'dispatch' ? this.dispatch(msg) : Promise.resolve(this.cancel(msg));
+  }
+
+  /** Stops the named attempts that run here; names of attempts not running here are ignored. */
+  stop(attemptIds: string[], reason: EndReason): void {
+    for (const id of attemptIds) this.attempts.get(id)?.run.stop(reason);
+  }
+
+  /**
+   * Lets running attempts finish until `deadlineMs` (a fresh timer: the shutdown signal has already fired),
+   * then stops the rest and waits for their finish requests. `force` cuts the wait short (a second SIGTERM).
+   */
+  async drain(deadlineMs: number, force?: AbortSignal): Promise<void> {
+    this.draining = true;
+    const deadline = new AbortController();
+    const abortDeadline = () => deadline.abort();
+    force?.addEventListener('abort', abortDeadline, { once: true });
+    await Promise.race([this.idle(), sleep(deadlineMs, deadline.signal)]);
+    force?.removeEventListener('abort', abortDeadline);
+    if (this.attempts.size > 0) {
+      this.deps.log.warn('drain deadline reached; stopping attempts', { attempts: this.running() });
+      this.stop(this.running(), 'drained');
+    }
+    await Promise.race([this.idle(), sleep(this.deps.stopGraceMs + FINISH_AFTER_DRAIN_MS)]);
+    this.exit.abort(); // finish retries give up now
+    await this.idle();
+  }
+
+  private idle(): Promise<void> {
+    return Promise.all([...this.attempts.values()].map((a) => a.done)).then(() => undefined);
+  }
+
+  private async dispatch(msg: DispatchMessage): Promise<Disposition> {
+    const { log, api, allocator } = this.deps;
+    const ids = { jobId: msg.jobId, attemptId: msg.attemptId };
+    if (this.attempts.has(msg.attemptId)) {
+      log.info('duplicate dispatch for a running attempt ignored', ids);
+      return 'delete';
+    }
+    // Draining takes no work; left on the queue, the control plane re-places it once it sees `draining`.
+    if (this.draining) return 'keep';
+    try {
+      await api.start(msg.jobId, { attemptId: msg.attemptId });
+    } catch (err) {
+      if (isConflict(err)) {
+        log.info('start answered 409 (repeat delivery or fenced); not running it', ids);
+        return 'delete';
+      }
+      if (isTransient(err)) {
+        log.warn('start failed; the message will come back', { ...ids, err });
+        return 'keep';
+      }
+      log.error('start rejected; dropping the dispatch', { ...ids, err });
+      return 'delete';
+    }
+    const devices = allocator.allocate(msg.attemptId, msg.spec.gpus);
+    const failure = devices ? undefined : `node has ${allocator.free} free GPUs, attempt needs ${msg.spec.gpus}`;
+    const run = new AttemptRun(msg, devices ?? [], { ...this.deps, exitSignal: this.exit.signal }, failure);
+    const done = run
+      .run()
+      .catch((err) => log.error('attempt crashed', { ...ids, err }))
+      .finally(() => {
+        allocator.release(msg.attemptId);
+        this.attempts.delete(msg.attemptId);
+        this.deps.onBusyChange?.();
+      });
+    this.attempts.set(msg.attemptId, { run, done });
+    this.deps.onBusyChange?.();
+    return 'delete';
+  }
+
+  private cancel(msg: CancelMessage): Disposition {
+    if (!this.attempts.has(msg.attemptId)) {
+      this.deps.log.info('cancel for an attempt not running here ignored', { jobId: msg.jobId, attemptId: msg.attemptId });
+    }
+    this.stop([msg.attemptId], 'cancelled');
+    return 'delete';
+  }
+}

@@ -1,0 +1,104 @@
+// The control plane as the agent sees it: six calls, JSON in and out, the key in `x-api-key`.
+// Every answer is checked against the shared protocol schemas, so a drifted server fails loudly here.
+import type { z } from 'zod';
+import {
+  FinishRequestSchema,
+  HeartbeatRequestSchema,
+  HeartbeatResponseSchema,
+  LogsRequestSchema,
+  SessionRequestSchema,
+  SessionResponseSchema,
+  StartRequestSchema,
+  type HeartbeatResponse,
+  type RegisterNode,
+  type SessionResponse,
+} from '../functions/domain/agent-protocol';
+
+/** An HTTP answer outside 2xx; `status` decides retry (5xx, 429, 408) versus give up (other 4xx). */
+export class ApiError extends Error {
+  override name = 'ApiError';
+  constructor(
+    readonly status: number,
+    readonly detail: string,
+  ) {
+    super(`HTTP ${status}: ${detail}`);
+  }
+}
+
+/** Worth trying again: the network failed, the server failed or it asked us to slow down. */
+export function isTransient(err: unknown): boolean {
+  if (err instanceof ApiError) return err.status >= 500 || err.status === 429 || err.status === 408;
+  return true;
+}
+
+export const isConflict = (err: unknown): boolean => err instanceof ApiError && err.status === 409;
+
+export interface RegisterAnswer {
+  nodeId: string;
+  nodeKey: string;
+}
+
+type In<S extends z.ZodType> = z.input<S>;
+
+export class ControlPlane {
+  constructor(
+    private readonly baseUrl: string,
+    private key: string,
+    private readonly timeoutMs = 15_000,
+  ) {}
+
+  /** Registration uses the provider key; every later call uses the node key it returns. */
+  useKey(key: string): void {
+    this.key = key;
+  }
+
+  async register(body: RegisterNode): Promise<RegisterAnswer> {
+    const res = (await this.post('/v1/nodes', body)) as { node?: { id?: unknown }; nodeKey?: unknown };
+    if (typeof res?.node?.id !== 'string' || typeof res.nodeKey !== 'string') {
+      throw new ApiError(502, 'register answer lacks node.id or nodeKey');
+    }
+    return { nodeId: res.node.id, nodeKey: res.nodeKey };
+  }
+
+  async session(body: In<typeof SessionRequestSchema>): Promise<SessionResponse> {
+    return SessionResponseSchema.parse(await this.post('/v1/agent/session', SessionRequestSchema.parse(body)));
+  }
+
+  async heartbeat(body: In<typeof HeartbeatRequestSchema>): Promise<HeartbeatResponse> {
+    return HeartbeatResponseSchema.parse(await this.post('/v1/agent/heartbeat', HeartbeatRequestSchema.parse(body)));
+  }
+
+  async start(jobId: string, body: In<typeof StartRequestSchema>): Promise<void> {
+    await this.post(`/v1/agent/jobs/${encodeURIComponent(jobId)}/start`, body);
+  }
+
+  async logs(jobId: string, body: In<typeof LogsRequestSchema>): Promise<void> {
+    await this.post(`/v1/agent/jobs/${encodeURIComponent(jobId)}/logs`, body);
+  }
+
+  async finish(jobId: string, body: In<typeof FinishRequestSchema>): Promise<void> {
+    await this.post(`/v1/agent/jobs/${encodeURIComponent(jobId)}/finish`, FinishRequestSchema.parse(body));
+  }
+
+  private async post(path: string, body: unknown): Promise<unknown> {
+    const res = await fetch(this.baseUrl + path, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-api-key': this.key },
+      body: JSON.stringify(body),
+      signal: AbortSignal.timeout(this.timeoutMs),
+    });
+    const text = await res.text();
+    if (!res.ok) throw new ApiError(res.status, problemDetail(text) || res.statusText);
+    return text ? JSON.parse(text) : {};
+  }
+}
+
+/** The human part of a problem+json body, without echoing anything large into our log. */
+function problemDetail(text: string): string {
+  try {
+    const p = JSON.parse(text) as { title?: string; detail?: string };
+    return [p.title, p.detail].filter(Boolean).join(': ').slice(0, 300);
+  } catch {
+    return text.slice(0, 300);
+  }
+}

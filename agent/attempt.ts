@@ -1,0 +1,139 @@
+// One attempt from dispatch to finish: run it, stream its output, enforce its time limit, stop it when
+// told, and report how it ended. Every way out of an attempt passes through `run`, so finish is sent once.
+import type { DispatchMessage, FinishRequest, LogLine } from '../functions/domain/agent-protocol';
+import type { GpuDevice } from '../functions/domain/model';
+import { ApiError, isConflict, isTransient, type ControlPlane } from './api';
+import { backoffDelay, sleep } from './backoff';
+import { LogBatcher } from './log-batcher';
+import type { Logger } from './log';
+import { endedHandle } from './runtime/process';
+import type { ExitResult, Runtime, RuntimeHandle } from './runtime/types';
+import type { StateStore } from './state';
+
+/** Why the agent ended an attempt itself; absent when the workload exited on its own. */
+export type EndReason = 'timed_out' | 'cancelled' | 'drained' | 'fenced';
+
+export interface AttemptDeps {
+  api: ControlPlane;
+  runtime: Runtime;
+  state: StateStore;
+  log: Logger;
+  stopGraceMs: number;
+  logMaxLines: number;
+  /** aborts when the agent exits: finish stops retrying then */
+  exitSignal: AbortSignal;
+}
+
+/** setTimeout holds at most 2^31-1 ms (about 24.8 days); longer limits re-arm. */
+const MAX_TIMER_MS = 2_147_483_647;
+
+export class AttemptRun {
+  readonly jobId: string;
+  readonly attemptId: string;
+  private reason?: EndReason;
+  private handle?: RuntimeHandle;
+  private timer?: NodeJS.Timeout;
+  private readonly log: Logger;
+  private readonly batcher: LogBatcher;
+
+  constructor(
+    private readonly msg: DispatchMessage,
+    readonly devices: GpuDevice[],
+    private readonly deps: AttemptDeps,
+    /** set when the attempt cannot run here at all: it is finished as an error without starting */
+    private readonly failure?: string,
+  ) {
+    this.jobId = msg.jobId;
+    this.attemptId = msg.attemptId;
+    this.log = deps.log.child({ jobId: msg.jobId, attemptId: msg.attemptId });
+    this.batcher = new LogBatcher({
+      send: (lines) => this.sendLogs(lines),
+      onFenced: () => this.stop('fenced'),
+      onError: (err, failures) => failures === 1 && this.log.warn('log upload failing; retrying', { err }),
+      maxLines: deps.logMaxLines,
+    });
+  }
+
+  /** Runs the attempt to its end, finish included; never rejects. */
+  async run(): Promise<void> {
+    const { runtime, state } = this.deps;
+    this.handle = this.failure
+      ? endedHandle({ exitCode: null, signal: null, error: this.failure })
+      : runtime.start({ ...this.msg, devices: this.devices, onLine: (s, t) => this.batcher.push(s, t) });
+    const { pid, container } = this.handle.ref;
+    if (!this.failure) {
+      const devices = this.devices.map((d) => d.index);
+      await state.put({ attemptId: this.attemptId, jobId: this.jobId, runtime: runtime.kind, pid, container, devices, startedAt: Date.now() });
+    }
+    this.log.info('attempt started', { pid, container, gpus: this.devices.map((d) => d.index) });
+    this.armTimeout(Date.now() + this.msg.spec.maxDurationSeconds * 1000);
+    if (this.reason) void this.handle.stop(this.deps.stopGraceMs); // stopped before it started
+    const result = await this.handle.wait();
+    clearTimeout(this.timer);
+    const lines = await this.batcher.close();
+    const finish = this.finishBody(result, lines);
+    this.log.info('attempt ended', { outcome: finish.outcome, exitCode: finish.exitCode, reason: this.reason, error: finish.error });
+    // A fenced attempt belongs to nobody: the control plane would answer 409, so save the request.
+    if (this.reason !== 'fenced') await this.finish(finish);
+    await state.remove(this.attemptId);
+  }
+
+  /** Ends the attempt early; the first reason wins (a timeout after a cancel is still a cancel). */
+  stop(reason: EndReason): void {
+    if (this.reason) return;
+    this.reason = reason;
+    this.log.info('stopping attempt', { reason });
+    this.batcher.push('system', `gpupool: stopping attempt (${reason.replace('_', ' ')})`);
+    void this.handle?.stop(this.deps.stopGraceMs);
+  }
+
+  private armTimeout(deadline: number): void {
+    const left = deadline - Date.now();
+    this.timer = setTimeout(() => (left > MAX_TIMER_MS ? this.armTimeout(deadline) : this.stop('timed_out')), Math.min(left, MAX_TIMER_MS));
+  }
+
+  private finishBody(result: ExitResult, lines: LogLine[]): FinishRequest {
+    const exitCode = result.exitCode === null ? null : Math.max(-255, Math.min(255, result.exitCode));
+    const base = { attemptId: this.attemptId, exitCode, lines };
+    switch (this.reason) {
+      case 'timed_out':
+        return { ...base, outcome: 'timed_out', error: `exceeded maxDurationSeconds (${this.msg.spec.maxDurationSeconds} s)` };
+      case 'cancelled':
+        return { ...base, outcome: 'cancelled' };
+      case 'drained':
+        return { ...base, outcome: 'cancelled', error: 'agent drained' };
+    }
+    if (result.error) return { ...base, outcome: 'error', error: result.error.slice(0, 2048) };
+    return { ...base, outcome: 'exited' };
+  }
+
+  private async sendLogs(lines: LogLine[]): Promise<'ok' | 'fenced'> {
+    try {
+      await this.deps.api.logs(this.jobId, { attemptId: this.attemptId, lines });
+      return 'ok';
+    } catch (err) {
+      if (isConflict(err)) return 'fenced';
+      if (isTransient(err)) throw err;
+      // A 4xx other than 409 will not change on retry; dropping this batch keeps the stream moving.
+      this.log.error('control plane rejected log lines; dropped them', { err, lines: lines.length });
+      return 'ok';
+    }
+  }
+
+  // Retried until the control plane has it: without finish the job would wait for the reaper to fail it.
+  private async finish(body: FinishRequest): Promise<void> {
+    for (let failures = 1; ; failures++) {
+      try {
+        await this.deps.api.finish(this.jobId, body);
+        return;
+      } catch (err) {
+        if (isConflict(err)) return this.log.info('finish answered 409: attempt already settled elsewhere');
+        if (!isTransient(err) || this.deps.exitSignal.aborted) {
+          return this.log.error('finish not delivered', { err, status: err instanceof ApiError ? err.status : undefined });
+        }
+        if (failures === 1) this.log.warn('finish failing; retrying', { err });
+        await sleep(backoffDelay(failures), this.deps.exitSignal);
+      }
+    }
+  }
+}

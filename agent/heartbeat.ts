@@ -1,0 +1,104 @@
+// Tells the control plane the node is alive, what it runs and how many GPUs are free. The period is the
+// session's busy or idle period; the control plane's nextHeartbeatSeconds overrides it for as long as
+// the node stays in the state (busy or idle) that answer was given for.
+import type { HeartbeatResponse } from '../functions/domain/agent-protocol';
+import type { ControlPlane } from './api';
+import { backoffDelay } from './backoff';
+import type { Logger } from './log';
+
+export interface HeartbeatDeps {
+  api: ControlPlane;
+  log: Logger;
+  periods: () => { busySeconds: number; idleSeconds: number };
+  running: () => string[];
+  freeGpus: () => number;
+  onStale: (attemptIds: string[]) => void;
+  onCancel: (attemptIds: string[]) => void;
+}
+
+export class Heartbeat {
+  private timer?: NodeJS.Timeout;
+  private inFlight?: Promise<void>;
+  private again = false;
+  private stopped = false;
+  private draining = false;
+  private failures = 0;
+  private override?: { seconds: number; busy: boolean };
+
+  constructor(private readonly deps: HeartbeatDeps) {}
+
+  start(): void {
+    this.schedule();
+  }
+
+  /** Beats now (coalescing with one in flight); resolves when that beat is done. */
+  beatNow(): Promise<void> {
+    if (this.inFlight) {
+      this.again = true;
+      return this.inFlight;
+    }
+    clearTimeout(this.timer);
+    this.inFlight = this.beat().finally(() => {
+      this.inFlight = undefined;
+      if (this.again) {
+        this.again = false;
+        void this.beatNow();
+      } else this.schedule();
+    });
+    return this.inFlight;
+  }
+
+  /** From now on every beat says `draining`, so the control plane stops placing work here. */
+  drain(): Promise<void> {
+    this.draining = true;
+    return this.beatNow();
+  }
+
+  /** Restarts the wait after the node turned busy or idle: start and finish just told the control plane we live. */
+  reschedule(): void {
+    if (!this.inFlight) this.schedule();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.timer);
+  }
+
+  private async beat(): Promise<void> {
+    const running = this.deps.running();
+    try {
+      const res = await this.deps.api.heartbeat({
+        running,
+        freeGpus: this.deps.freeGpus(),
+        ...(this.draining ? { draining: true } : {}),
+        telemetry: { agentRssMb: Math.round(process.memoryUsage.rss() / 1048576) },
+      });
+      if (this.failures > 0) this.deps.log.info('heartbeat recovered', { failures: this.failures });
+      this.failures = 0;
+      this.apply(res, running.length > 0);
+    } catch (err) {
+      if (++this.failures === 1) this.deps.log.warn('heartbeat failing; retrying', { err });
+    }
+  }
+
+  private apply(res: HeartbeatResponse, busy: boolean): void {
+    this.override = res.nextHeartbeatSeconds > 0 ? { seconds: res.nextHeartbeatSeconds, busy } : undefined;
+    if (res.stale.length > 0) this.deps.onStale(res.stale);
+    if (res.cancel.length > 0) this.deps.onCancel(res.cancel);
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => void this.beatNow(), this.periodMs());
+  }
+
+  private periodMs(): number {
+    const busy = this.deps.running().length > 0;
+    const { busySeconds, idleSeconds } = this.deps.periods();
+    const seconds = this.override && this.override.busy === busy ? this.override.seconds : busy ? busySeconds : idleSeconds;
+    const period = Math.max(1, seconds) * 1000;
+    // After a failure retry sooner than a full idle period, or a blip could read as a lost node.
+    return this.failures > 0 ? Math.min(period, backoffDelay(this.failures)) : period;
+  }
+}

@@ -1,0 +1,39 @@
+// One interface for every way the agent runs work, so the attempt lifecycle is written once.
+import type { AttemptSpec } from '../../functions/domain/agent-protocol';
+import type { GpuDevice } from '../../functions/domain/model';
+
+export type Stream = 'stdout' | 'stderr' | 'system';
+
+export interface RuntimeAttempt {
+  jobId: string;
+  attemptId: string;
+  spec: AttemptSpec;
+  /** the physical GPUs this attempt holds, allocated by the agent */
+  devices: GpuDevice[];
+  /** receives every output line, in order per stream; must not block */
+  onLine: (stream: Stream, text: string) => void;
+}
+
+export interface ExitResult {
+  /** the process's exit code; 128+signal when a signal ended it; null when it never ran */
+  exitCode: number | null;
+  signal: NodeJS.Signals | null;
+  /** set when the runtime could not run the attempt at all (spawn failed, image pull failed) */
+  error?: string;
+}
+
+export interface RuntimeHandle {
+  /** where the attempt lives, recorded in attempts.json so a restarted agent can find it */
+  readonly ref: { pid?: number; container?: string };
+  /** resolves once the attempt has ended and its output is drained; never rejects */
+  wait(): Promise<ExitResult>;
+  /** SIGTERM (or `docker stop`), then SIGKILL after graceMs; resolves when the attempt has ended */
+  stop(graceMs: number): Promise<ExitResult>;
+}
+
+export interface Runtime {
+  readonly kind: 'docker' | 'process';
+  start(attempt: RuntimeAttempt): RuntimeHandle;
+  /** kills what a previous agent run left behind for this attempt; quiet when nothing is left */
+  killLeftover(ref: { pid?: number; container?: string; attemptId: string }): Promise<void>;
+}

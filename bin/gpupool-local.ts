@@ -1,0 +1,99 @@
+// `npm start`: the whole gpupool control plane on this machine, with two demo agents.
+//   npm start -- --reset        wipe .gpupool/ first
+//   npm start -- --agents 0     no demo agents
+//   PORT=9000 npm start         another port (default 8787)
+import { parseArgs } from 'node:util';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { formatApiKey } from '../functions/domain/api-key';
+import { newKeyId, newSecret } from '../functions/store/keys-store';
+import { startLocalStack } from '../lib/local/local-stack';
+import { startAgent, type AgentProcess } from '../lib/local/agent-process';
+import { createAccount } from '../functions/usecases/accounts';
+
+const { values } = parseArgs({
+  options: {
+    reset: { type: 'boolean', default: false },
+    agents: { type: 'string', default: '2' },
+    port: { type: 'string' },
+    'data-dir': { type: 'string', default: '.gpupool' },
+  },
+});
+
+const DEMO_AGENTS = [
+  { name: 'demo-a100', gpus: '2xA100-80', region: 'eu-west', location: '53.35,-6.26', price: 1_800_000 },
+  { name: 'demo-h100', gpus: '1xH100-80', region: 'eu-central', location: '50.11,8.68', price: 2_900_000 },
+  { name: 'demo-l40s', gpus: '2xL40S-48', region: 'us-east', location: '39.04,-77.49', price: 900_000 },
+  { name: 'demo-4090', gpus: '1xRTX4090-24', region: 'us-west', location: '45.6,-121.18', price: 400_000 },
+];
+
+interface LocalState {
+  apiUrl?: string;
+  adminKey: string;
+  demoProviderKey?: string;
+}
+
+async function main() {
+  const started = Date.now();
+  const dataDir = path.resolve(values['data-dir']!);
+  if (values.reset) rmSync(dataDir, { recursive: true, force: true });
+  mkdirSync(dataDir, { recursive: true });
+  const stateFile = path.join(dataDir, 'local.json');
+  const saved: Partial<LocalState> = existsSync(stateFile) ? JSON.parse(readFileSync(stateFile, 'utf8')) : {};
+  const adminKey = process.env.GPUPOOL_ADMIN_KEY ?? saved.adminKey ?? formatApiKey(newKeyId(), newSecret());
+  const port = Number(values.port ?? process.env.PORT ?? 8787);
+  const agentCount = Math.max(0, Math.min(DEMO_AGENTS.length, Number(values.agents)));
+  const log = (m: string) => console.log(`[gpupool] ${m}`);
+
+  const stack = await startLocalStack({ port, dataDir, adminKey, log });
+  let demoProviderKey = saved.demoProviderKey;
+  if (agentCount > 0 && !(demoProviderKey && (await stack.deps.keys.resolve(demoProviderKey)))) {
+    const provider = await createAccount(stack.deps, { name: 'demo provider', role: 'provider' });
+    demoProviderKey = provider.apiKey;
+  }
+  const state: LocalState = { apiUrl: stack.apiUrl, adminKey, ...(demoProviderKey ? { demoProviderKey } : {}) };
+  writeFileSync(stateFile, JSON.stringify(state, null, 2) + '\n', { mode: 0o600 });
+
+  const agents: AgentProcess[] = DEMO_AGENTS.slice(0, agentCount).map((a) =>
+    startAgent({ ...a, apiUrl: stack.apiUrl, providerKey: demoProviderKey!, stateDir: path.join(dataDir, 'agents', a.name), onLine: (l) => console.log(l) }),
+  );
+  await waitForNodes(stack.deps, agentCount, 20_000);
+
+  console.log(`
+gpupool is up in ${((Date.now() - started) / 1000).toFixed(1)} s
+  API        ${stack.apiUrl}
+  admin key  ${adminKey}
+  agents     ${agents.map((a) => a.name).join(', ') || 'none'}
+  state      ${stateFile}
+Try:  curl -s ${stack.apiUrl}/v1/health
+`);
+
+  let stopping = false;
+  const shutdown = async () => {
+    if (stopping) return;
+    stopping = true;
+    log('stopping: draining agents, then the stack');
+    await Promise.all(agents.map((a) => a.stop('SIGTERM')));
+    await stack.stop();
+    process.exit(0);
+  };
+  process.on('SIGINT', shutdown);
+  process.on('SIGTERM', shutdown);
+}
+
+/** Waits until `count` nodes are ONLINE, so "ready" means the demo pool can take work. */
+async function waitForNodes(deps: Awaited<ReturnType<typeof startLocalStack>>['deps'], count: number, timeoutMs: number) {
+  if (count === 0) return;
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const online = (await deps.nodes.available(undefined, 50)).length;
+    if (online >= count) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  console.warn(`[gpupool] warning: not all ${count} demo agents came online within ${timeoutMs / 1000} s`);
+}
+
+main().catch((e) => {
+  console.error(`[gpupool] failed to start: ${(e as Error).message}`);
+  process.exit(1);
+});

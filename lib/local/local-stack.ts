@@ -1,0 +1,120 @@
+// The embedded local stack: DynamoDB Local, the in-process SQS server, the same Lambda handlers behind a
+// local gateway, and the schedules on timers. `npm start` and the end-to-end tests both use this.
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { CreateQueueCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import { authorize } from '../../functions/http/authorizer';
+import { handler as accounts } from '../../functions/http/accounts';
+import { handler as agent } from '../../functions/http/agent';
+import { handler as jobs } from '../../functions/http/jobs';
+import { handler as nodes } from '../../functions/http/nodes';
+import { handler as publicRoutes } from '../../functions/http/public';
+import type { RouteGroup } from '../../functions/http/routes';
+import { makeDocClient } from '../../functions/store/clients';
+import { ensureAdmin } from '../../functions/usecases/accounts';
+import { buildDeps, setDeps, settingsFromEnv, type Deps, type Settings } from '../../functions/usecases/deps';
+import { sweep } from '../../functions/usecases/placement';
+import { reap } from '../../functions/usecases/reaper';
+import { tableNamesFor, createTables } from './create-tables';
+import { startDynamoDbLocal } from './dynamodb-local';
+import { startGateway } from './gateway';
+import { startSqsLocal } from './sqs-local';
+import { every, type Timer } from './timers';
+
+export interface LocalStackOptions {
+  /** HTTP port of the gateway; 0 picks a free one */
+  port: number;
+  host?: string;
+  /** where DynamoDB Local keeps its data; undefined keeps it in memory */
+  dataDir?: string;
+  adminKey: string;
+  /** ms between sweep and reaper runs */
+  sweepMs?: number;
+  reaperMs?: number;
+  /** overrides of the control plane's settings (heartbeats, deadlines, queues) */
+  settings?: Partial<Settings>;
+  log?: (msg: string) => void;
+}
+
+export interface LocalStack {
+  apiUrl: string;
+  port: number;
+  deps: Deps;
+  ddbEndpoint: string;
+  sqsEndpoint: string;
+  stop(): Promise<void>;
+}
+
+const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
+
+export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack> {
+  const stops: (() => Promise<void> | void)[] = [];
+  const stop = async () => {
+    for (const s of stops.reverse()) await s();
+  };
+  try {
+    if (o.dataDir) mkdirSync(o.dataDir, { recursive: true });
+    const ddb = await startDynamoDbLocal({ port: 0, dbPath: o.dataDir ? path.join(o.dataDir, 'dynamodb') : undefined });
+    stops.push(() => ddb.stop());
+    const sqs = await startSqsLocal({ port: 0 });
+    stops.push(() => sqs.stop());
+
+    const region = 'us-east-1';
+    const ddbClient = new DynamoDBClient({ endpoint: ddb.endpoint, region, credentials: LOCAL_CREDENTIALS });
+    const tables = tableNamesFor('gpupool-');
+    await createTables(ddbClient, tables);
+    const sqsClient = new SQSClient({ endpoint: sqs.endpoint, region, credentials: LOCAL_CREDENTIALS });
+    // the shared dead-letter queue the per-node queues redrive to, as on AWS
+    await sqsClient.send(new CreateQueueCommand({ QueueName: 'gpupool-node-dlq' }));
+    const base = settingsFromEnv({ NODE_DLQ_ARN: `arn:aws:sqs:${region}:123456789012:gpupool-node-dlq` });
+    const settings: Settings = {
+      ...base,
+      // a small pool on one machine: notice dead nodes in seconds rather than minutes
+      heartbeat: { busySeconds: 5, idleSeconds: 15 },
+      deadlines: { ...base.deadlines, dispatchTimeoutMs: 10_000 },
+      agentSqsEndpoint: sqs.endpoint,
+      region,
+      ...o.settings,
+      queues: { ...base.queues, ...o.settings?.queues },
+    };
+    const deps = buildDeps({
+      db: makeDocClient(ddbClient),
+      sqs: sqsClient,
+      tables,
+      settings,
+    });
+    setDeps(deps);
+    stops.push(() => setDeps(undefined));
+    await ensureAdmin(deps, o.adminKey);
+
+    const handlers: Record<RouteGroup, (e: APIGatewayProxyEvent, c: Context) => Promise<APIGatewayProxyResult>> = {
+      accounts,
+      agent,
+      jobs,
+      nodes,
+      public: publicRoutes,
+    };
+    const gateway = await startGateway({ port: o.port, host: o.host ?? '127.0.0.1', handlers, authorize: (k) => authorize(deps, k) });
+    stops.push(() => gateway.close());
+
+    const log = o.log ?? (() => undefined);
+    const timers: Timer[] = [
+      every(o.sweepMs ?? 1000, async () => {
+        const placed = await sweep(deps);
+        if (placed) log(`sweep placed ${placed} job(s)`);
+      }),
+      every(o.reaperMs ?? 2000, async () => {
+        const r = await reap(deps);
+        if (r.nodesOffline || r.jobsEnded) log(`reaper: ${r.nodesOffline} node(s) offline, ${r.attemptsLost} attempt(s) lost, ${r.jobsEnded} job(s) past deadline`);
+      }),
+    ];
+    stops.push(() => Promise.all(timers.map((t) => t.stop())).then(() => undefined));
+
+    return { apiUrl: gateway.url, port: gateway.port, deps, ddbEndpoint: ddb.endpoint, sqsEndpoint: sqs.endpoint, stop };
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+}

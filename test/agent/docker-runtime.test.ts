@@ -1,0 +1,140 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { AttemptSpec } from '../../functions/domain/agent-protocol';
+import type { GpuDevice } from '../../functions/domain/model';
+import { GpuAllocator } from '../../agent/gpu/allocator';
+import { silentLogger } from '../../agent/log';
+import { DockerRuntime } from '../../agent/runtime/docker';
+import { pathWithFakes } from './helpers/fixtures';
+import { lineCollector } from './helpers/lines';
+
+const dir = mkdtempSync(join(tmpdir(), 'gpupool-docker-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const gpus: GpuDevice[] = ['GPU-aaa', 'GPU-bbb', 'GPU-ccc', 'GPU-ddd'].map((uuid, index) => ({ index, uuid, model: 'H100', vramGb: 80 }));
+const runtime = new DockerRuntime(silentLogger);
+let logFile = '';
+let n = 0;
+
+beforeEach(() => {
+  logFile = join(dir, `docker-${++n}.log`);
+  vi.stubEnv('PATH', pathWithFakes());
+  vi.stubEnv('FAKE_DOCKER_LOG', logFile);
+});
+afterEach(() => vi.unstubAllEnvs());
+
+/** Every docker invocation so far, as argv arrays. */
+const calls = (): string[][] => readFileSync(logFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+const runCalls = () => calls().filter((c) => c[0] === 'run');
+
+function start(attemptId: string, devices: GpuDevice[], spec: Partial<AttemptSpec> = {}) {
+  const out = lineCollector();
+  const full: AttemptSpec = { image: 'ghcr.io/acme/train:1', command: ['python', 'train.py', '--epochs', '3'], env: {}, gpus: devices.length, maxDurationSeconds: 60, ...spec };
+  return { out, handle: runtime.start({ jobId: 'job1', attemptId, spec: full, devices, onLine: out.onLine }) };
+}
+
+const SECURITY = ['--security-opt', 'no-new-privileges', '--cap-drop', 'ALL', '--pids-limit', '4096', '--shm-size', '1g'];
+
+describe('docker runtime (fake docker on PATH)', () => {
+  it('pulls, then runs one GPU by uuid with the exact argv', async () => {
+    const { out, handle } = start('att1', [gpus[0]], { env: { WANDB_MODE: 'offline' } });
+    expect(await handle.wait()).toEqual({ exitCode: 0, signal: null });
+    expect(calls()).toEqual([
+      ['pull', 'ghcr.io/acme/train:1'],
+      [
+        'run', '--rm', '--name', 'gpupool-att1', '--label', 'gpupool.job=job1', '--label', 'gpupool.attempt=att1',
+        '--gpus', '"device=GPU-aaa"', ...SECURITY,
+        '-e', 'WANDB_MODE=offline', '-e', 'GPUPOOL_JOB_ID=job1', '-e', 'GPUPOOL_ATTEMPT_ID=att1',
+        'ghcr.io/acme/train:1', 'python', 'train.py', '--epochs', '3',
+      ],
+    ]);
+    expect(out.text('system')).toEqual([
+      'pulling ghcr.io/acme/train:1',
+      'Using default tag: latest',
+      'latest: Pulling from ghcr.io/acme/train:1',
+      'Digest: sha256:0123456789abcdef',
+      'Status: Downloaded newer image for ghcr.io/acme/train:1',
+    ]);
+    expect(out.text('stdout')).toEqual(['hello from gpupool-att1']);
+    expect(out.text('stderr')).toEqual(['a line on stderr']);
+  });
+
+  it('passes two GPUs as one quoted device list', async () => {
+    await start('att2', [gpus[1], gpus[2]]).handle.wait();
+    expect(runCalls()[0].slice(0, 18)).toEqual([
+      'run', '--rm', '--name', 'gpupool-att2', '--label', 'gpupool.job=job1', '--label', 'gpupool.attempt=att2',
+      '--gpus', '"device=GPU-bbb,GPU-ccc"', ...SECURITY,
+    ]);
+  });
+
+  it('gives no --gpus flag to a job that asked for none', async () => {
+    await start('att0', []).handle.wait();
+    expect(runCalls()[0]).not.toContain('--gpus');
+  });
+
+  it('runs two attempts side by side on disjoint devices, and stops them with docker stop', async () => {
+    vi.stubEnv('FAKE_DOCKER_RUN_MS', '30000');
+    const alloc = new GpuAllocator(gpus);
+    const a = start('attA', alloc.allocate('attA', 1)!);
+    const b = start('attB', alloc.allocate('attB', 2)!);
+    await Promise.all([a.out.waitFor(/hello from gpupool-attA/), b.out.waitFor(/hello from gpupool-attB/)]);
+    const devices = runCalls().map((c) => [c[3], c[c.indexOf('--gpus') + 1]]);
+    expect(devices.sort()).toEqual([
+      ['gpupool-attA', '"device=GPU-aaa"'],
+      ['gpupool-attB', '"device=GPU-bbb,GPU-ccc"'],
+    ]);
+    expect(alloc.free).toBe(1);
+    const [ra, rb] = await Promise.all([a.handle.stop(2_000), b.handle.stop(2_000)]);
+    expect([ra.exitCode, rb.exitCode]).toEqual([143, 143]);
+    expect(calls().filter((c) => c[0] === 'stop').sort()).toEqual([
+      ['stop', '-t', '2', 'gpupool-attA'],
+      ['stop', '-t', '2', 'gpupool-attB'],
+    ]);
+  });
+
+  it('reports the container exit code', async () => {
+    vi.stubEnv('FAKE_DOCKER_RUN_EXIT', '7');
+    expect(await start('att3', [gpus[0]]).handle.wait()).toEqual({ exitCode: 7, signal: null });
+  });
+
+  it('treats exit 125 as docker failing, not the workload', async () => {
+    vi.stubEnv('FAKE_DOCKER_RUN_EXIT', '125');
+    const r = await start('att4', [gpus[0]]).handle.wait();
+    expect(r.exitCode).toBe(125);
+    expect(r.error).toMatch(/docker run failed \(exit 125\)/);
+  });
+
+  it('fails the attempt when the pull fails and no local copy exists', async () => {
+    vi.stubEnv('FAKE_DOCKER_PULL_EXIT', '1');
+    const r = await start('att5', [gpus[0]]).handle.wait();
+    expect(r).toEqual({ exitCode: null, signal: null, error: 'docker pull ghcr.io/acme/train:1 failed (exit 1)' });
+    expect(runCalls()).toEqual([]);
+  });
+
+  it('runs a local image that no registry has', async () => {
+    vi.stubEnv('FAKE_DOCKER_PULL_EXIT', '1');
+    vi.stubEnv('FAKE_DOCKER_INSPECT_EXIT', '0');
+    const { out, handle } = start('att6', [gpus[0]]);
+    expect((await handle.wait()).exitCode).toBe(0);
+    expect(out.text('system')).toContain('pull failed; using the local copy of ghcr.io/acme/train:1');
+  });
+
+  it('refuses an attempt without an image', async () => {
+    expect(await start('att7', [], { image: undefined }).handle.wait()).toEqual({ exitCode: null, signal: null, error: 'docker runtime needs an image' });
+  });
+
+  it('skips env names docker would misread, and keeps its own ids authoritative', async () => {
+    const { out, handle } = start('att8', [], { env: { 'BAD=NAME': 'x', GPUPOOL_JOB_ID: 'forged', OK: 'a=b' } });
+    await handle.wait();
+    const run = runCalls()[0];
+    expect(run.filter((_, i) => run[i - 1] === '-e')).toEqual(['OK=a=b', 'GPUPOOL_JOB_ID=job1', 'GPUPOOL_ATTEMPT_ID=att8']);
+    expect(out.text('system')).toContain('skipped env "BAD=NAME": not a valid variable name');
+  });
+
+  it('removes a leftover container by name', async () => {
+    await runtime.killLeftover({ container: 'gpupool-old', attemptId: 'old' });
+    expect(calls()).toEqual([['rm', '-f', 'gpupool-old']]);
+  });
+});
