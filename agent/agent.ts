@@ -99,7 +99,8 @@ export class Agent {
     }
     const devices = allocator.allocate(msg.attemptId, msg.spec.gpus);
     const failure = devices ? undefined : `node has ${allocator.free} free GPUs, attempt needs ${msg.spec.gpus}`;
-    const run = new AttemptRun(msg, devices ?? [], { ...this.deps, exitSignal: this.exit.signal }, failure);
+    const releaseDevices = () => allocator.release(msg.attemptId);
+    const run = new AttemptRun(msg, devices ?? [], { ...this.deps, exitSignal: this.exit.signal, releaseDevices }, failure);
     const done = run
       .run()
       .catch((err) => log.error('attempt crashed', { ...ids, err }))

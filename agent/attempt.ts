@@ -22,6 +22,9 @@ export interface AttemptDeps {
   logMaxLines: number;
   /** aborts when the agent exits: finish stops retrying then */
   exitSignal: AbortSignal;
+  /** gives the attempt's GPUs back; called once the process is gone, before finish is reported, because
+   * the control plane may dispatch the next attempt onto them as soon as it hears of the finish */
+  releaseDevices?: () => void;
 }
 
 /** setTimeout holds at most 2^31-1 ms (about 24.8 days); longer limits re-arm. */
@@ -70,6 +73,7 @@ export class AttemptRun {
     if (this.reason) void this.handle.stop(this.deps.stopGraceMs); // stopped before it started
     const result = await this.handle.wait();
     clearTimeout(this.timer);
+    this.deps.releaseDevices?.();
     const lines = await this.batcher.close();
     const finish = this.finishBody(result, lines);
     this.log.info('attempt ended', { outcome: finish.outcome, exitCode: finish.exitCode, reason: this.reason, error: finish.error });

@@ -9,11 +9,16 @@ export const MAX_LINE_CHARS = 16_384;
 export function splitLines(stream: Readable, onLine: (text: string) => void, maxChars = MAX_LINE_CHARS): Promise<void> {
   const decoder = new StringDecoder('utf8');
   let buf = '';
+  // A line is cut into maxChars pieces whether its newline came in the same chunk or not.
+  const line = (text: string) => {
+    for (let i = 0; i < text.length; i += maxChars) onLine(text.slice(i, i + maxChars));
+    if (text.length === 0) onLine('');
+  };
   const emit = (chunk: string) => {
     buf += chunk;
     let nl: number;
     while ((nl = buf.indexOf('\n')) >= 0) {
-      onLine(buf.slice(0, nl).replace(/\r$/, ''));
+      line(buf.slice(0, nl).replace(/\r$/, ''));
       buf = buf.slice(nl + 1);
     }
     while (buf.length > maxChars) {
@@ -28,7 +33,7 @@ export function splitLines(stream: Readable, onLine: (text: string) => void, max
       if (ended) return;
       ended = true;
       emit(decoder.end());
-      if (buf.length > 0) onLine(buf);
+      if (buf.length > 0) line(buf);
       buf = '';
       resolve();
     };
