@@ -2,7 +2,7 @@
 // session's busy or idle period; the control plane's nextHeartbeatSeconds overrides it for as long as
 // the node stays in the state (busy or idle) that answer was given for.
 import type { HeartbeatResponse } from '../functions/domain/agent-protocol';
-import type { ControlPlane } from './api';
+import { isConflict, type ControlPlane } from './api';
 import { backoffDelay } from './backoff';
 import type { Logger } from './log';
 
@@ -14,6 +14,8 @@ export interface HeartbeatDeps {
   freeGpus: () => number;
   onStale: (attemptIds: string[]) => void;
   onCancel: (attemptIds: string[]) => void;
+  /** a 409 says the control plane wrote this node off (e.g. the reaper marked it offline): open a new session */
+  onRejected?: () => Promise<unknown>;
 }
 
 export class Heartbeat {
@@ -78,6 +80,7 @@ export class Heartbeat {
       this.apply(res, running.length > 0);
     } catch (err) {
       if (++this.failures === 1) this.deps.log.warn('heartbeat failing; retrying', { err });
+      if (isConflict(err)) await this.deps.onRejected?.().catch((e) => this.deps.log.warn('new session failed', { err: e }));
     }
   }
 

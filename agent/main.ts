@@ -99,6 +99,7 @@ async function startNode(config: AgentConfig, log: Logger, drain: AbortSignal): 
     freeGpus: () => agent.freeGpus(),
     onStale: (ids) => agent.stop(ids, 'fenced'),
     onCancel: (ids) => agent.stop(ids, 'cancelled'),
+    onRejected: () => session.open(),
   });
   heartbeat.start();
   const poller = new Poller(session, (msg) => agent.onMessage(msg), log);

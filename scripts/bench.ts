@@ -34,7 +34,7 @@ function placementsPerSecond(nodeCount: number, jobCount: number): number {
   }
   for (const list of index.values()) list.sort((a, b) => a.pricePerGpuHour - b.pricePerGpuHour);
   const jobs: Job[] = Array.from({ length: jobCount }, (_, i) => ({
-    id: `j${i}`, accountId: `c${i % 100}`, status: 'QUEUED', command: ['x'], env: {}, attempts: [], createdAt: i, version: 0,
+    id: `j${i}`, accountId: `c${i % 100}`, status: 'QUEUED', command: ['x'], env: {}, attempts: [], createdAt: i, queuedAt: i, queueTtlSeconds: 86400, version: 0,
     resources: { gpus: 1, nodes: 1, gpuModels: [MODELS[i % MODELS.length]] }, maxDurationSeconds: 60, maxAttempts: 3, priority: 0,
   }));
   const perShard = 16;

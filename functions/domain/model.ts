@@ -76,6 +76,10 @@ export interface JobSpec {
   maxDurationSeconds: number;
   maxAttempts: number;
   priority: number;
+  /** re-run when the command itself exits with one of these codes (infrastructure failures always re-run) */
+  retry?: { onExitCodes: number[]; max: number; backoffSeconds: number };
+  /** a job that waits QUEUED longer than this ends QUEUE_TTL_EXPIRED */
+  queueTtlSeconds: number;
 }
 
 export interface Job extends JobSpec {
@@ -89,6 +93,10 @@ export interface Job extends JobSpec {
   liveAttemptId?: string;
   attempts: Attempt[];
   createdAt: number;
+  /** when the job last entered QUEUED (its queue TTL counts from here) */
+  queuedAt: number;
+  /** a retried job is not placed before this (backoff) */
+  notBefore?: number;
   startedAt?: number;
   finishedAt?: number;
   exitCode?: number;

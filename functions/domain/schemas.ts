@@ -42,6 +42,14 @@ export const SubmitJobSchema = z
     maxDurationSeconds: z.number().int().min(1).max(30 * 24 * 3600).default(3600),
     maxAttempts: z.number().int().min(1).max(10).default(3),
     priority: z.number().int().min(-100).max(100).default(0),
+    retry: z
+      .strictObject({
+        onExitCodes: z.array(z.number().int().min(1).max(255)).min(1).max(32),
+        max: z.number().int().min(1).max(10),
+        backoffSeconds: z.number().int().min(0).max(3600).default(10),
+      })
+      .optional(),
+    queueTtlSeconds: z.number().int().min(1).max(7 * 24 * 3600).default(24 * 3600),
   })
   .refine((j) => j.resources.nodes === 1, {
     message: 'multi-node (gang) jobs are not supported yet',

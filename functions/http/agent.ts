@@ -11,7 +11,7 @@ const routes: Record<string, RouteFn> = {
   'POST /v1/agent/session': async (req, d) => ({ status: 200, body: await openSession(d, req.caller, parseWith(SessionRequestSchema, req.body ?? {}).running) }),
   'POST /v1/agent/heartbeat': async (req, d) => {
     const b = parseWith(HeartbeatRequestSchema, req.body);
-    return { status: 200, body: await heartbeat(d, req.caller, b.running, b.telemetry) };
+    return { status: 200, body: await heartbeat(d, req.caller, b) };
   },
   'POST /v1/agent/jobs/{id}/start': async (req, d) => ({ status: 200, body: await startAttempt(d, req.caller, jobId(req.params), parseWith(StartRequestSchema, req.body).attemptId) }),
   'POST /v1/agent/jobs/{id}/logs': async (req, d) => {

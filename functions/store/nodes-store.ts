@@ -7,6 +7,7 @@
 import { GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { TransactWriteItem } from '@aws-sdk/client-dynamodb';
 import type { Node, NodeStatus } from '../domain/model';
+import { heartbeatDeadline } from '../domain/node/liveness';
 import { isSchedulable, isWatched, SCHEDULABLE } from '../domain/node/status';
 import { decodeCursor, encodeCursor } from './cursor';
 import { allShards, shardOf } from './shard';
@@ -23,7 +24,7 @@ function derived(n: Node) {
     availBase,
     availAnyBase,
     ...(avail ? { availKey: availBase, availAnyKey: availAnyBase } : {}),
-    ...(isWatched(n) && n.lastSeenAt ? { livenessShard: `l#${shard}`, heartbeatDeadline: n.lastSeenAt + 3 * (n.heartbeatSeconds ?? 60) * 1000 } : {}),
+    ...(isWatched(n) && n.lastSeenAt ? { livenessShard: `l#${shard}`, heartbeatDeadline: heartbeatDeadline(n) } : {}),
   };
 }
 
@@ -137,7 +138,7 @@ export class NodesStore {
           ExpressionAttributeValues: {
             ':now': now,
             ':hs': heartbeatSeconds,
-            ':d': now + 3 * heartbeatSeconds * 1000,
+            ':d': heartbeatDeadline({ lastSeenAt: now, heartbeatSeconds })!,
             ':ls': `l#${shard}`,
             ':a': 'ONLINE',
             ':b': 'DEGRADED',

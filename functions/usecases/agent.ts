@@ -9,7 +9,12 @@ import type { Deps } from './deps';
 import { applyTransition } from './effects';
 import { lose } from '../domain/job/transitions';
 import { updateNode, withStatus } from './nodes';
+import { mustWriteHeartbeat } from '../domain/node/liveness';
+import { isSchedulable, isWatched } from '../domain/node/status';
 import { sweep } from './placement';
+
+/** statusReason of a node whose own agent is draining (SIGTERM), as opposed to a provider's drain */
+export const AGENT_DRAINING = 'agent draining';
 
 async function callerNode(d: Deps, caller: Caller): Promise<NodeItem> {
   if (!caller.nodeId) throw forbidden('a node key is required');
@@ -36,7 +41,9 @@ export async function openSession(d: Deps, caller: Caller, running: string[]): P
   const busy = live.length > 0;
   const hb = d.settings.heartbeat;
   await updateNode(d, before.id, (n) => ({
-    ...withStatus(n, 'session', n.status === 'OFFLINE' ? undefined : n.statusReason),
+    ...(n.status === 'DRAINING' && n.statusReason === AGENT_DRAINING
+      ? withStatus(n, 'undrain')
+      : withStatus(n, 'session', n.status === 'OFFLINE' ? undefined : n.statusReason)),
     queueUrl,
     lastSeenAt: now,
     heartbeatSeconds: busy ? hb.busySeconds : hb.idleSeconds,
@@ -59,12 +66,19 @@ export async function openSession(d: Deps, caller: Caller, running: string[]): P
   };
 }
 
-export async function heartbeat(d: Deps, caller: Caller, running: string[], telemetry?: unknown) {
-  const node = await callerNode(d, caller);
+export async function heartbeat(d: Deps, caller: Caller, b: { running: string[]; draining?: boolean; telemetry?: unknown }) {
+  const { running, telemetry } = b;
+  let node = await callerNode(d, caller);
+  // a node the reaper declared offline must open a new session; its old work has moved on
+  if (!isWatched(node)) throw conflict(`node is ${node.status}; open a new session`);
+  // the agent got SIGTERM: take no new work here (its session lifts this when it comes back)
+  if (b.draining && isSchedulable(node)) node = await updateNode(d, node.id, (n) => withStatus(n, 'drain', AGENT_DRAINING));
   const live = await d.jobs.liveOnNode(node.id);
   const period = running.length > 0 || live.length > 0 ? d.settings.heartbeat.busySeconds : d.settings.heartbeat.idleSeconds;
-  // a node the reaper declared offline must open a new session; its old work has moved on
-  if (!(await d.nodes.touch(node, d.now(), period, telemetry))) throw conflict(`node is ${node.status}; open a new session`);
+  const now = d.now();
+  if (mustWriteHeartbeat(node, now, period) && !(await d.nodes.touch(node, now, period, telemetry))) {
+    throw conflict(`node is no longer ONLINE; open a new session`);
+  }
   const liveIds = new Set(live.map((j) => j.liveAttemptId));
   return {
     nextHeartbeatSeconds: period,

@@ -16,6 +16,7 @@ export async function submitJob(d: Deps, caller: Caller, body: SubmitJob): Promi
     status: 'QUEUED',
     attempts: [],
     createdAt: now,
+    queuedAt: now,
     version: 0,
   };
   await d.jobs.create(job);

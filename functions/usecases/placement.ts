@@ -13,7 +13,7 @@ import { applyTransition } from './effects';
 const MAX_CLAIM_TRIES = 5;
 
 export async function tryPlace(d: Deps, job: Job): Promise<Job> {
-  if (job.status !== 'QUEUED') return job;
+  if (job.status !== 'QUEUED' || (job.notBefore && job.notBefore > d.now())) return job;
   const candidates = await d.nodes.available(job.resources.gpuModels, d.settings.candidatesPerShard);
   const result = rank(job, candidates, d.random);
   for (const { node } of result.ranked.slice(0, MAX_CLAIM_TRIES)) {

@@ -3,7 +3,8 @@
 // once, or racing an agent that comes back, cannot double anything.
 import { DomainError } from '../domain/errors';
 import { jobDeadline } from '../domain/job/deadlines';
-import { forceCancel, lose, timeOut } from '../domain/job/transitions';
+import { expire, forceCancel, lose, timeOut } from '../domain/job/transitions';
+import { heartbeatDeadline } from '../domain/node/liveness';
 import { isWatched } from '../domain/node/status';
 import type { Deps } from './deps';
 import { applyTransition } from './effects';
@@ -21,7 +22,7 @@ export async function reap(d: Deps): Promise<ReapResult> {
   const result: ReapResult = { nodesOffline: 0, attemptsLost: 0, jobsEnded: 0 };
   for (const n of await d.nodes.overdue(now)) {
     const node = await updateNode(d, n.id, (x) =>
-      isWatched(x) && x.lastSeenAt && x.lastSeenAt + 3 * (x.heartbeatSeconds ?? 60) * 1000 < now
+      isWatched(x) && (heartbeatDeadline(x) ?? Infinity) < now
         ? withStatus(x, 'missedHeartbeats', 'missed 3 heartbeats')
         : x,
     ).catch((e) => (e instanceof DomainError ? undefined : Promise.reject(e)));
@@ -35,7 +36,13 @@ export async function reap(d: Deps): Promise<ReapResult> {
     if (!job || !deadline || deadline.at >= now) continue;
     try {
       const after = await applyTransition(d, job, (j) =>
-        deadline.kind === 'dispatch' ? lose(j, j.liveAttemptId!, 'DISPATCH_TIMEOUT', now) : deadline.kind === 'cancel' ? forceCancel(j, now) : timeOut(j, now),
+        deadline.kind === 'queueTtl'
+          ? expire(j, now)
+          : deadline.kind === 'dispatch'
+            ? lose(j, j.liveAttemptId!, 'DISPATCH_TIMEOUT', now)
+            : deadline.kind === 'cancel'
+              ? forceCancel(j, now)
+              : timeOut(j, now),
       );
       result.jobsEnded++;
       if (after.status === 'QUEUED') await tryPlace(d, after);

@@ -1,14 +1,20 @@
 // Creates the tables of functions/store/tables.ts in DynamoDB Local: the same keys and indexes as the
-// CDK stack, so the code under test sees what it sees on AWS.
+// CDK stack, so the code under test sees what it sees on AWS. Idempotent, and it brings a table kept
+// under .gpupool/ from an older checkout up to date (missing indexes, TTL), since that data outlives code.
 import {
   CreateTableCommand,
   DescribeTableCommand,
+  DescribeTimeToLiveCommand,
+  UpdateTableCommand,
   UpdateTimeToLiveCommand,
   type AttributeDefinition,
   type DynamoDBClient,
+  type GlobalSecondaryIndex,
+  type TableDescription,
 } from '@aws-sdk/client-dynamodb';
-import { TABLES, type KeyDef, type TableNames } from '../../functions/store/tables';
+import { TABLES, type IndexDef, type KeyDef, type TableDef, type TableNames } from '../../functions/store/tables';
 
+/** `${prefix}${id}` for every table, e.g. tableNamesFor('gpupool-').jobs === 'gpupool-jobs'. */
 export function tableNamesFor(prefix: string): TableNames {
   return Object.fromEntries(TABLES.map((t) => [t.id, `${prefix}${t.id}`])) as TableNames;
 }
@@ -18,46 +24,74 @@ const keySchema = (pk: KeyDef, sk?: KeyDef) => [
   ...(sk ? [{ AttributeName: sk.name, KeyType: 'RANGE' as const }] : []),
 ];
 
-/** Idempotent: existing tables are left as they are. */
+const gsi = (i: IndexDef): GlobalSecondaryIndex => ({
+  IndexName: i.name,
+  KeySchema: keySchema(i.partitionKey, i.sortKey),
+  Projection: { ProjectionType: 'ALL' },
+});
+
+function attributes(keys: (KeyDef | undefined)[]): AttributeDefinition[] {
+  const attrs = new Map<string, AttributeDefinition>();
+  for (const k of keys) if (k) attrs.set(k.name, { AttributeName: k.name, AttributeType: k.type });
+  return [...attrs.values()];
+}
+
+const isName = (e: unknown, name: string) => (e as Error | undefined)?.name === name;
+
+/** Creates what is missing and waits until every table and index is ACTIVE. */
 export async function createTables(client: DynamoDBClient, names: TableNames): Promise<void> {
-  await Promise.all(
-    TABLES.map(async (t) => {
-      const attrs = new Map<string, AttributeDefinition>();
-      for (const k of [t.partitionKey, t.sortKey, ...t.indexes.flatMap((i) => [i.partitionKey, i.sortKey])]) {
-        if (k) attrs.set(k.name, { AttributeName: k.name, AttributeType: k.type });
-      }
-      try {
-        await client.send(
-          new CreateTableCommand({
-            TableName: names[t.id],
-            BillingMode: 'PAY_PER_REQUEST',
-            AttributeDefinitions: [...attrs.values()],
-            KeySchema: keySchema(t.partitionKey, t.sortKey),
-            ...(t.indexes.length
-              ? {
-                  GlobalSecondaryIndexes: t.indexes.map((i) => ({
-                    IndexName: i.name,
-                    KeySchema: keySchema(i.partitionKey, i.sortKey),
-                    Projection: { ProjectionType: 'ALL' },
-                  })),
-                }
-              : {}),
-          }),
-        );
-        if (t.ttlAttribute) {
-          await client.send(
-            new UpdateTimeToLiveCommand({ TableName: names[t.id], TimeToLiveSpecification: { AttributeName: t.ttlAttribute, Enabled: true } }),
-          );
-        }
-      } catch (e) {
-        if ((e as Error).name !== 'ResourceInUseException') throw e;
-      }
-      for (let i = 0; i < 100; i++) {
-        const d = await client.send(new DescribeTableCommand({ TableName: names[t.id] }));
-        if (d.Table?.TableStatus === 'ACTIVE') return;
-        await new Promise((r) => setTimeout(r, 50));
-      }
-      throw new Error(`table ${names[t.id]} did not become ACTIVE`);
-    }),
-  );
+  await Promise.all(TABLES.map((t) => ensureTable(client, t, names[t.id])));
+}
+
+async function ensureTable(client: DynamoDBClient, t: TableDef, name: string): Promise<void> {
+  try {
+    await client.send(
+      new CreateTableCommand({
+        TableName: name,
+        BillingMode: 'PAY_PER_REQUEST',
+        AttributeDefinitions: attributes([t.partitionKey, t.sortKey, ...t.indexes.flatMap((i) => [i.partitionKey, i.sortKey])]),
+        KeySchema: keySchema(t.partitionKey, t.sortKey),
+        ...(t.indexes.length ? { GlobalSecondaryIndexes: t.indexes.map(gsi) } : {}),
+      }),
+    );
+  } catch (e) {
+    if (!isName(e, 'ResourceInUseException')) throw e;
+  }
+  let table = await waitActive(client, name);
+  // DynamoDB takes one new index per UpdateTable
+  for (const index of t.indexes) {
+    if (table.GlobalSecondaryIndexes?.some((g) => g.IndexName === index.name)) continue;
+    await client.send(
+      new UpdateTableCommand({
+        TableName: name,
+        AttributeDefinitions: attributes([index.partitionKey, index.sortKey]),
+        GlobalSecondaryIndexUpdates: [{ Create: gsi(index) }],
+      }),
+    );
+    table = await waitActive(client, name);
+  }
+  if (t.ttlAttribute) await ensureTtl(client, name, t.ttlAttribute);
+}
+
+async function ensureTtl(client: DynamoDBClient, name: string, attribute: string): Promise<void> {
+  const d = await client.send(new DescribeTimeToLiveCommand({ TableName: name }));
+  const ttl = d.TimeToLiveDescription;
+  if (ttl?.AttributeName === attribute && (ttl.TimeToLiveStatus === 'ENABLED' || ttl.TimeToLiveStatus === 'ENABLING')) return;
+  try {
+    await client.send(new UpdateTimeToLiveCommand({ TableName: name, TimeToLiveSpecification: { AttributeName: attribute, Enabled: true } }));
+  } catch (e) {
+    // a concurrent createTables enabled it between our describe and update
+    if (!isName(e, 'ValidationException') || !/already enabled/i.test((e as Error).message)) throw e;
+  }
+}
+
+async function waitActive(client: DynamoDBClient, name: string, timeoutMs = 30_000): Promise<TableDescription> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const table = (await client.send(new DescribeTableCommand({ TableName: name }))).Table;
+    const ready = table?.TableStatus === 'ACTIVE' && (table.GlobalSecondaryIndexes ?? []).every((g) => g.IndexStatus === 'ACTIVE');
+    if (table && ready) return table;
+    if (Date.now() > deadline) throw new Error(`table ${name} did not become ACTIVE within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }

@@ -68,6 +68,7 @@ public class ${LAUNCHER} {
     try (var in = ${LAUNCHER}.class.getResourceAsStream("${LAUNCHER}.class")) {
       Path tmp = Files.createTempFile(target.getParent(), "launcher", ".tmp");
       Files.write(tmp, in.readAllBytes());
+      try { Files.setPosixFilePermissions(tmp, java.nio.file.attribute.PosixFilePermissions.fromString("rw-r--r--")); } catch (Exception e) {}
       Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
     } catch (Exception e) { System.err.println("gpupool: launcher class not cached: " + e); }
   }
@@ -101,23 +102,40 @@ export function findDynamoDbLocalJar(): { dir: string; jar: string } {
   return { dir, jar };
 }
 
+/** Concurrent starts (other test workers) must never read a half-written file. */
+function writeAtomically(file: string, text: string): string {
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, text);
+  renameSync(tmp, file);
+  return file;
+}
+
+function readable(file: string): boolean {
+  try {
+    accessSync(file, constants.R_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** JVM arguments that run the launcher: from the cached class, or compiling (and caching) it. */
 function launcherArgs(jarDir: string, host: string): { args: string[]; compiles: boolean } {
   const hash = createHash('sha256').update(LAUNCHER_SOURCE).digest('hex').slice(0, 12);
   // node_modules/.cache is as trusted as the jar; a shared /tmp would let another user plant a class.
   let dir = join(dirname(dirname(dirname(jarDir))), '.cache', 'gpupool', `ddb-launcher-${hash}`);
   const classFile = join(dir, `${LAUNCHER}.class`);
-  if (existsSync(classFile)) return { compiles: false, args: [`-Dgpupool.host=${host}`, '-cp', `DynamoDBLocal.jar${delimiter}${dir}`, LAUNCHER] };
+  if (readable(classFile)) return { compiles: false, args: [`-Dgpupool.host=${host}`, '-cp', `DynamoDBLocal.jar${delimiter}${dir}`, LAUNCHER] };
   let cache: string[] = [`-Dgpupool.cacheClass=${classFile}`];
+  let source: string;
   try {
     mkdirSync(dir, { recursive: true });
+    source = writeAtomically(join(dir, `${LAUNCHER}.java`), LAUNCHER_SOURCE);
   } catch {
-    [dir, cache] = [mkdtempSync(join(tmpdir(), 'gpupool-ddb-')), []]; // read-only node_modules
+    // node_modules not writable by us: compile from a private temp dir on every start
+    [dir, cache] = [mkdtempSync(join(tmpdir(), 'gpupool-ddb-')), []];
+    source = writeAtomically(join(dir, `${LAUNCHER}.java`), LAUNCHER_SOURCE);
   }
-  const source = join(dir, `${LAUNCHER}.java`);
-  const tmp = `${source}.${process.pid}.tmp`; // concurrent starts must never read a half-written file
-  writeFileSync(tmp, LAUNCHER_SOURCE);
-  renameSync(tmp, source);
   return { compiles: true, args: [`-Dgpupool.host=${host}`, ...cache, '-cp', 'DynamoDBLocal.jar', '--source', '17', source] };
 }
 

@@ -1,32 +1,39 @@
 // The local API gateway: turns HTTP requests into API Gateway REST (v1) proxy events for the same Lambda
-// handlers, with the same rules API Gateway applies in front of them: route table, body size limit,
-// `x-api-key` through the same authorizer code, and the authorizer's cache TTL (allow answers only).
+// handlers, with the rules API Gateway applies in front of them: the route table (404/405), the body
+// limit (413), `x-api-key` through the same authorizer code with its per-key cache (allow answers only,
+// as API Gateway caches only policies), roles per route (403), the 29 s integration timeout (504), and
+// a malformed handler answer as 502. Requests are served concurrently on kept-alive connections.
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import type { Caller } from '../../functions/domain/model';
 import { problem } from '../../functions/http/kit/problem';
 import { MAX_BODY_BYTES } from '../../functions/http/kit/request';
 import { matchPath, ROUTES, type Route, type RouteGroup } from '../../functions/http/routes';
-import type { Caller } from '../../functions/domain/model';
 
 export type LambdaHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
 
 export interface ExtraRoute {
   method: string;
+  /** exact path, or a prefix ending in `/*` */
   path: string;
   serve(req: IncomingMessage, res: ServerResponse): void | Promise<void>;
 }
 
 export interface GatewayOptions {
+  /** 0 picks a free port */
   port: number;
   host?: string;
   handlers: Record<RouteGroup, LambdaHandler>;
   authorize: (rawKey: string) => Promise<Caller | undefined>;
   /** the authorizer cache TTL; API Gateway's is configured ≤ 60 s */
   cacheTtlMs?: number;
+  /** API Gateway's integration timeout */
+  timeoutMs?: number;
   now?: () => number;
   extraRoutes?: ExtraRoute[];
+  log?: (msg: string, err?: unknown) => void;
 }
 
 export interface Gateway {
@@ -35,50 +42,65 @@ export interface Gateway {
   close(): Promise<void>;
 }
 
-function send(res: ServerResponse, r: APIGatewayProxyResult, requestId: string) {
-  const headers: Record<string, string | number | boolean | string[]> = { 'x-request-id': requestId };
-  for (const [k, v] of Object.entries(r.headers ?? {})) headers[k.toLowerCase()] = v;
+/** A body this much over the limit is not drained: we answer 413 and close the connection. */
+const DRAIN_LIMIT = 4 * 1024 * 1024;
+
+function send(res: ServerResponse, r: APIGatewayProxyResult, requestId: string, close = false) {
+  const headers: Record<string, string | string[]> = { 'x-request-id': requestId };
+  for (const [k, v] of Object.entries(r.headers ?? {})) headers[k.toLowerCase()] = String(v);
+  // as API Gateway merges them: multiValueHeaders win for a name set in both
   for (const [k, v] of Object.entries(r.multiValueHeaders ?? {})) headers[k.toLowerCase()] = v.map(String);
-  const body = r.isBase64Encoded ? Buffer.from(r.body, 'base64') : Buffer.from(r.body ?? '');
-  res.writeHead(r.statusCode, { ...headers, 'content-length': body.length } as never);
+  const body = r.isBase64Encoded ? Buffer.from(r.body ?? '', 'base64') : Buffer.from(r.body ?? '');
+  res.writeHead(r.statusCode, { ...headers, 'content-length': String(body.length), ...(close ? { connection: 'close' } : {}) });
   res.end(body);
 }
 
-/** Reads the body, stopping at the limit so a huge upload costs no memory. */
-function readBody(req: IncomingMessage): Promise<Buffer | 'too-large'> {
+/** Keeps at most MAX_BODY_BYTES; undefined when the body is larger (`close` when not even drained). */
+function readBody(req: IncomingMessage): Promise<{ body?: Buffer; close?: boolean }> {
   return new Promise((resolve, reject) => {
+    if (Number(req.headers['content-length']) > DRAIN_LIMIT) return resolve({ close: true });
     const chunks: Buffer[] = [];
     let size = 0;
-    let tooLarge = false;
-    req.on('data', (c: Buffer) => {
+    const onData = (c: Buffer) => {
       size += c.length;
-      if (size > MAX_BODY_BYTES) tooLarge = true;
-      else chunks.push(c);
-    });
-    req.on('end', () => resolve(tooLarge ? 'too-large' : Buffer.concat(chunks)));
+      if (size <= MAX_BODY_BYTES) chunks.push(c);
+      else if (size > DRAIN_LIMIT) {
+        req.off('data', onData);
+        resolve({ close: true });
+      }
+    };
+    req.on('data', onData);
+    req.on('end', () => resolve(size > MAX_BODY_BYTES ? {} : { body: Buffer.concat(chunks) }));
     req.on('error', reject);
   });
 }
 
+type RequestUrl = { pathname: string; searchParams: URLSearchParams };
+
+/** Like API Gateway, a literal segment beats a {param}; `allowed` lists other methods on the path. */
 function findRoute(method: string, path: string): { route?: Route; params?: Record<string, string>; allowed: string[] } {
-  const allowed: string[] = [];
-  for (const r of ROUTES) {
-    const params = matchPath(r.path, path);
-    if (!params) continue;
-    if (r.method === method) return { route: r, params, allowed };
-    allowed.push(r.method);
+  const found: { route: Route; params: Record<string, string> }[] = [];
+  for (const route of ROUTES) {
+    let params: Record<string, string> | undefined;
+    try {
+      params = matchPath(route.path, path);
+    } catch {
+      continue; // malformed percent-encoding: no route matches it
+    }
+    if (params) found.push({ route, params });
   }
-  return { allowed };
+  const hit = found.filter((f) => f.route.method === method).sort((a, b) => Object.keys(a.params).length - Object.keys(b.params).length)[0];
+  return { ...hit, allowed: [...new Set(found.map((f) => f.route.method))] };
 }
 
-function toEvent(req: IncomingMessage, url: URL, route: Route, params: Record<string, string>, body: string, caller: Caller | undefined, requestId: string): APIGatewayProxyEvent {
+function toEvent(req: IncomingMessage, url: RequestUrl, route: Route, params: Record<string, string>, body: string, caller: Caller | undefined, requestId: string, now: number): APIGatewayProxyEvent {
+  // API Gateway keeps the client's header names; a repeated header's last value is in `headers`
   const headers: Record<string, string> = {};
   const multiValueHeaders: Record<string, string[]> = {};
-  for (const [k, v] of Object.entries(req.headers)) {
-    if (v === undefined) continue;
-    const values = Array.isArray(v) ? v : [v];
-    headers[k] = values.join(',');
-    multiValueHeaders[k] = values;
+  for (let i = 0; i < req.rawHeaders.length; i += 2) {
+    const [k, v] = [req.rawHeaders[i], req.rawHeaders[i + 1]];
+    headers[k] = v;
+    (multiValueHeaders[k] ??= []).push(v);
   }
   const query: Record<string, string> = {};
   const multiQuery: Record<string, string[]> = {};
@@ -87,6 +109,7 @@ function toEvent(req: IncomingMessage, url: URL, route: Route, params: Record<st
     (multiQuery[k] ??= []).push(v);
   }
   const hasQuery = Object.keys(query).length > 0;
+  const sourceIp = (req.socket.remoteAddress ?? '127.0.0.1').replace(/^::ffff:/, '');
   return {
     resource: route.path,
     path: url.pathname,
@@ -107,44 +130,94 @@ function toEvent(req: IncomingMessage, url: URL, route: Route, params: Record<st
       path: url.pathname,
       stage: 'local',
       requestId,
-      requestTimeEpoch: Date.now(),
+      requestTimeEpoch: now,
       resourceId: route.path,
       resourcePath: route.path,
-      identity: { sourceIp: req.socket.remoteAddress ?? '127.0.0.1' } as never,
+      identity: { ...NO_IDENTITY, sourceIp, userAgent: req.headers['user-agent'] ?? null },
+      // what the authorizer's context becomes: strings only, nodeId '' for account keys
       authorizer: caller
         ? { principalId: caller.accountId, accountId: caller.accountId, role: caller.role, keyId: caller.keyId, nodeId: caller.nodeId ?? '' }
         : null,
     },
-  } as APIGatewayProxyEvent;
+  };
+}
+
+const NO_IDENTITY = {
+  accessKey: null, accountId: null, apiKey: null, apiKeyId: null, caller: null, clientCert: null,
+  cognitoAuthenticationProvider: null, cognitoAuthenticationType: null, cognitoIdentityId: null,
+  cognitoIdentityPoolId: null, principalOrgId: null, user: null, userArn: null,
+};
+
+function lambdaContext(group: RouteGroup, requestId: string, deadline: number): Context {
+  const name = `gpupool-${group}`;
+  const noop = () => undefined;
+  return {
+    awsRequestId: requestId,
+    functionName: name,
+    functionVersion: '$LATEST',
+    invokedFunctionArn: `arn:aws:lambda:local:000000000000:function:${name}`,
+    memoryLimitInMB: '1024',
+    logGroupName: `/aws/lambda/${name}`,
+    logStreamName: 'local',
+    callbackWaitsForEmptyEventLoop: true,
+    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
+    done: noop,
+    fail: noop,
+    succeed: noop,
+  };
 }
 
 export async function startGateway(o: GatewayOptions): Promise<Gateway> {
+  const host = o.host ?? '127.0.0.1';
   const now = o.now ?? Date.now;
   const ttl = o.cacheTtlMs ?? 60_000;
+  const timeoutMs = o.timeoutMs ?? 29_000;
+  const log = o.log ?? ((msg, err) => console.error(`[gateway] ${msg}`, err ?? ''));
   const cache = new Map<string, { caller: Caller; until: number }>();
   const authorize = async (key: string): Promise<Caller | undefined> => {
     const hit = cache.get(key);
     if (hit && hit.until > now()) return hit.caller;
+    cache.delete(key);
     const caller = await o.authorize(key);
     if (caller) cache.set(key, { caller, until: now() + ttl });
-    else cache.delete(key);
     return caller;
   };
 
-  const handle = async (req: IncomingMessage, res: ServerResponse) => {
-    const requestId = randomUUID();
-    const url = new URL(req.url ?? '/', 'http://local');
+  const invoke = async (route: Route, event: APIGatewayProxyEvent, requestId: string): Promise<APIGatewayProxyResult> => {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), timeoutMs)));
+    try {
+      const r = await Promise.race([o.handlers[route.group](event, lambdaContext(route.group, requestId, Date.now() + timeoutMs)), timeout]);
+      if (r === 'timeout') return problem(504, `the ${route.group} function did not answer in time`, 'gateway_timeout');
+      if (typeof r?.statusCode !== 'number') {
+        log(`${route.method} ${route.path}: malformed proxy result`);
+        return problem(502, 'malformed answer from the function', 'bad_gateway');
+      }
+      return r;
+    } catch (e) {
+      log(`${route.method} ${route.path} failed (request ${requestId})`, e);
+      return problem(500, 'internal error; the request id identifies it in the logs', 'internal');
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+
+  const handle = async (req: IncomingMessage, res: ServerResponse, requestId: string) => {
+    // not new URL(): it would read `//host/x` as a host and a path of its own
+    const raw = req.url ?? '/';
+    const q = raw.indexOf('?');
+    const url = { pathname: q < 0 ? raw : raw.slice(0, q), searchParams: new URLSearchParams(q < 0 ? '' : raw.slice(q + 1)) };
     const method = req.method ?? 'GET';
-    const extra = o.extraRoutes?.find((r) => r.method === method && r.path === url.pathname);
+    const extra = o.extraRoutes?.find((r) => r.method === method && (r.path === url.pathname || (r.path.endsWith('/*') && url.pathname.startsWith(r.path.slice(0, -1)))));
     if (extra) return extra.serve(req, res);
     const { route, params, allowed } = findRoute(method, url.pathname);
     if (!route) {
-      const r = allowed.length ? problem(405, `use ${allowed.join(', ')}`, 'method_not_allowed') : problem(404, 'no such route', 'not_found');
-      if (allowed.length) r.headers = { ...r.headers, allow: allowed.join(', ') };
-      return send(res, r, requestId);
+      if (!allowed.length) return send(res, problem(404, `no route for ${url.pathname}`, 'not_found'), requestId);
+      const r = problem(405, `${url.pathname} takes ${allowed.join(', ')}`, 'method_not_allowed');
+      return send(res, { ...r, headers: { ...r.headers, allow: allowed.join(', ') } }, requestId);
     }
-    const body = await readBody(req);
-    if (body === 'too-large') return send(res, problem(413, `bodies are limited to ${MAX_BODY_BYTES} bytes`, 'payload_too_large'), requestId);
+    const { body, close } = await readBody(req);
+    if (!body) return send(res, problem(413, `bodies are limited to ${MAX_BODY_BYTES} bytes`, 'payload_too_large'), requestId, close);
     let caller: Caller | undefined;
     if (route.roles.length) {
       const key = req.headers['x-api-key'];
@@ -152,36 +225,31 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
       if (!caller) return send(res, problem(401, 'missing or unknown API key', 'unauthorized'), requestId);
       if (!route.roles.includes(caller.role)) return send(res, problem(403, `this route is not for ${caller.role} keys`, 'forbidden'), requestId);
     }
-    const event = toEvent(req, url, route, params ?? {}, body.toString('utf8'), caller, requestId);
-    const context = {
-      awsRequestId: requestId,
-      functionName: `gpupool-${route.group}`,
-      getRemainingTimeInMillis: () => 10_000,
-      callbackWaitsForEmptyEventLoop: false,
-    } as unknown as Context;
-    send(res, await o.handlers[route.group](event, context), requestId);
+    const event = toEvent(req, url, route, params ?? {}, body.toString('utf8'), caller, requestId, now());
+    send(res, await invoke(route, event, requestId), requestId);
   };
 
   const server = createServer((req, res) => {
-    handle(req, res).catch((e) => {
-      console.error('[gateway]', e);
-      if (!res.headersSent) send(res, problem(500, 'internal error', 'internal'), 'error');
+    const requestId = randomUUID();
+    handle(req, res, requestId).catch((e) => {
+      log(`${req.method} ${req.url} failed (request ${requestId})`, e);
+      if (!res.headersSent) send(res, problem(500, 'internal error', 'internal'), requestId);
       else res.destroy();
     });
   });
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(o.port, o.host ?? '127.0.0.1', () => resolve());
+    server.listen(o.port, host, () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
   return {
-    url: `http://${o.host ?? '127.0.0.1'}:${port}`,
+    url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
     port,
     close: () =>
       new Promise<void>((resolve) => {
-        server.closeAllConnections();
         server.close(() => resolve());
+        server.closeAllConnections();
       }),
   };
 }

@@ -139,6 +139,16 @@ describe('agent loop', () => {
     expect(finish.body).toMatchObject({ outcome: 'error', exitCode: null, error: 'node has 2 free GPUs, attempt needs 3', lines: [] });
   });
 
+  it('opens a new session when a heartbeat answers 409', async () => {
+    const sessions = cp.of('session').length;
+    let rejected = false;
+    cp.responders.set('heartbeat', () =>
+      rejected ? { status: 200, body: { nextHeartbeatSeconds: 1, stale: [], cancel: [] } } : ((rejected = true), { status: 409 }),
+    );
+    await until(() => cp.of('session').length > sessions, 5_000, 'a new session');
+    expect(cp.of('session').at(-1)?.key).toBe(NODE_KEY);
+  });
+
   it('retries finish until the control plane takes it', async () => {
     const msg = dispatch(['true']);
     let tries = 0;

@@ -1,6 +1,6 @@
 // Heartbeat pacing and session renewal, on fake timers with a stub control plane.
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { ControlPlane } from '../../agent/api';
+import { ApiError, type ControlPlane } from '../../agent/api';
 import { Heartbeat } from '../../agent/heartbeat';
 import { silentLogger } from '../../agent/log';
 import { Session } from '../../agent/session';
@@ -60,6 +60,18 @@ describe('Heartbeat', () => {
     expect(t.onStale).toHaveBeenCalledWith(['a']);
     expect(t.onCancel).toHaveBeenCalledWith(['b']);
     t.hb.stop();
+  });
+
+  it('opens a new session when the control plane answers 409 (node written off)', async () => {
+    const onRejected = vi.fn(async () => undefined);
+    const api = { heartbeat: vi.fn(async () => Promise.reject(new ApiError(409, 'node is OFFLINE; open a new session'))) } as unknown as ControlPlane;
+    const hb = new Heartbeat({
+      api, log: silentLogger, running: () => [], freeGpus: () => 1, periods: () => ({ busySeconds: 10, idleSeconds: 60 }),
+      onStale: vi.fn(), onCancel: vi.fn(), onRejected,
+    });
+    await hb.beatNow();
+    expect(onRejected).toHaveBeenCalledOnce();
+    hb.stop();
   });
 
   it('retries a failed beat sooner than the idle period', async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { cancel, finish, forceCancel, lose, place, start, timeOut } from '../../functions/domain/job/transitions';
+import { cancel, expire, finish, forceCancel, lose, place, start, timeOut } from '../../functions/domain/job/transitions';
 import type { Job } from '../../functions/domain/model';
 import { DomainError } from '../../functions/domain/errors';
 
@@ -16,6 +16,8 @@ const queued = (over: Partial<Job> = {}): Job => ({
   priority: 0,
   attempts: [],
   createdAt: 1,
+  queuedAt: 1,
+  queueTtlSeconds: 100,
   version: 0,
   ...over,
 });
@@ -105,5 +107,27 @@ describe('job transitions', () => {
   it('fences reports for an attempt that is no longer live', () => {
     const requeued = lose(running(), 'at1', 'NODE_LOST', 40).job;
     expect(conflictOf(() => finish(requeued, 'at1', { exitCode: 0, outcome: 'exited' }, 41))).toBe('conflict');
+  });
+
+  it('retries exit codes the job asked for, with a doubling backoff, then fails', () => {
+    const retrying = (): Job => queued({ retry: { onExitCodes: [3], max: 2, backoffSeconds: 10 } });
+    const run = (j: Job, id: string, t: number) => start(place(j, node, id, t).job, id, t + 1).job;
+    const first = finish(run(retrying(), 'a1', 10), 'a1', { exitCode: 3, outcome: 'exited' }, 20);
+    expect(first.job).toMatchObject({ status: 'QUEUED', notBefore: 10_020, queuedAt: 20 });
+    expect(first.job.attempts[0]).toMatchObject({ status: 'FAILED', reason: 'EXIT_NONZERO', exitCode: 3 });
+    expect(() => place(first.job, node, 'early', 30)).toThrow(/backoff/);
+    const second = finish(run(first.job, 'a2', 10_020), 'a2', { exitCode: 3, outcome: 'exited' }, 10_030);
+    expect(second.job).toMatchObject({ status: 'QUEUED', notBefore: 30_030 });
+    const third = finish(run(second.job, 'a3', 30_030), 'a3', { exitCode: 3, outcome: 'exited' }, 30_040);
+    expect(third.job).toMatchObject({ status: 'FAILED', reason: 'EXIT_NONZERO', exitCode: 3 });
+    // another exit code is not retried
+    expect(finish(run(retrying(), 'b1', 10), 'b1', { exitCode: 4, outcome: 'exited' }, 20).job.status).toBe('FAILED');
+    // retries do not use up the attempts for infrastructure failures (maxAttempts 2)
+    expect(lose(run(first.job, 'c2', 10_020), 'c2', 'NODE_LOST', 10_030).job.status).toBe('QUEUED');
+  });
+
+  it('expires a job that waited past its queue TTL', () => {
+    expect(expire(queued(), 500).job).toMatchObject({ status: 'FAILED', reason: 'QUEUE_TTL_EXPIRED', finishedAt: 500 });
+    expect(conflictOf(() => expire(running(), 500))).toBe('conflict');
   });
 });

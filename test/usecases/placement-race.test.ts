@@ -13,7 +13,7 @@ import { startPool, type Pool } from '../helpers/local-pool';
 let pool: Pool;
 const consumer: Caller = { accountId: 'race-consumer', role: 'consumer', keyId: 'k' };
 
-async function addNode(id: string, gpus: number, provider = 'race-provider'): Promise<Node> {
+async function addNode(id: string, gpus: number, model = 'A100', provider = 'race-provider'): Promise<Node> {
   const d = pool.stack.deps;
   const queueUrl = await d.queues.ensure(id);
   const node: Node = {
@@ -22,8 +22,8 @@ async function addNode(id: string, gpus: number, provider = 'race-provider'): Pr
     name: id,
     status: 'ONLINE',
     region: 'local',
-    gpus: Array.from({ length: gpus }, (_, i) => ({ index: i, uuid: `GPU-${id}-${i}`, model: 'A100', vramGb: 80 })),
-    gpuModel: 'A100',
+    gpus: Array.from({ length: gpus }, (_, i) => ({ index: i, uuid: `GPU-${id}-${i}`, model, vramGb: 80 })),
+    gpuModel: model,
     vramGb: 80,
     totalGpus: gpus,
     freeGpus: gpus,
@@ -88,8 +88,8 @@ describe('placement under concurrency (DynamoDB Local)', () => {
 
   it('starts an attempt once when its dispatch is delivered many times at once', async () => {
     const d = pool.stack.deps;
-    const node = await addNode('dup-start', 1);
-    const job = await submitJob(d, consumer, spec(1));
+    const node = await addNode('dup-start', 1, 'T4');
+    const job = await submitJob(d, consumer, SubmitJobSchema.parse({ command: ['true'], resources: { gpus: 1, gpuModels: ['T4'] } }));
     const placed = (await d.jobs.get(job.id))!;
     if (placed.status !== 'ASSIGNED') await tryPlace(d, placed);
     const j = (await d.jobs.get(job.id))!;
@@ -102,8 +102,8 @@ describe('placement under concurrency (DynamoDB Local)', () => {
 
   it('lets exactly one of finish and the reaper end an attempt, releasing its GPUs once', async () => {
     const d = pool.stack.deps;
-    const node = await addNode('finish-vs-reaper', 2);
-    const job = await submitJob(d, consumer, SubmitJobSchema.parse({ command: ['true'], resources: { gpus: 2, gpuModels: ['A100'] }, maxAttempts: 1 }));
+    const node = await addNode('finish-vs-reaper', 2, 'L4');
+    const job = await submitJob(d, consumer, SubmitJobSchema.parse({ command: ['true'], resources: { gpus: 2, gpuModels: ['L4'] }, maxAttempts: 1 }));
     let j = (await d.jobs.get(job.id))!;
     if (j.nodeId !== node.id) return expect.unreachable(`placed on ${j.nodeId}`);
     const nodeCaller: Caller = { accountId: 'race-provider', role: 'node', keyId: 'n', nodeId: node.id };

@@ -13,9 +13,10 @@ export interface DeadlineConfig {
 
 export const DEFAULT_DEADLINES: DeadlineConfig = { dispatchTimeoutMs: 15_000, timeoutGraceMs: 30_000, cancelGraceMs: 30_000 };
 
-export type DeadlineKind = 'dispatch' | 'duration' | 'cancel';
+export type DeadlineKind = 'dispatch' | 'duration' | 'cancel' | 'queueTtl';
 
 export function jobDeadline(job: Job, cfg: DeadlineConfig): { at: number; kind: DeadlineKind } | undefined {
+  if (job.status === 'QUEUED') return { at: job.queuedAt + job.queueTtlSeconds * 1000, kind: 'queueTtl' };
   const a = job.attempts.find((x) => x.id === job.liveAttemptId);
   if (!a) return undefined;
   if (job.cancelRequested) return { at: job.cancelRequested + cfg.cancelGraceMs, kind: 'cancel' };

@@ -10,7 +10,9 @@
 //     │  ▼              │  ▼                │  │ cancel → cancelRequested, then finish(cancelled) → CANCELLED
 //     │ CANCELLED       │ CANCELLED         │  │
 //     └─────────────────┴──── lose (node lost, dispatch timeout, drained) while attempts remain
-//                             lose with no attempts left → FAILED (MAX_ATTEMPTS)
+//     │                       lose with no attempts left → FAILED (MAX_ATTEMPTS)
+//     └── finish(exit code listed in `retry`) while retries remain, after a doubling backoff
+//   QUEUED past queueTtlSeconds → FAILED (QUEUE_TTL_EXPIRED)
 import { conflict } from '../errors';
 import type { Attempt, AttemptStatus, Job, Node, Reason } from '../model';
 
@@ -58,7 +60,8 @@ export function place(job: Job, node: Pick<Node, 'id' | 'pricePerGpuHour'>, atte
     assignedAt: now,
     pricePerGpuHour: node.pricePerGpuHour,
   };
-  const { pendingReason: _p, ...rest } = job;
+  if (job.notBefore && now < job.notBefore) throw conflict('job is waiting out its retry backoff');
+  const { pendingReason: _p, notBefore: _n, ...rest } = job;
   return {
     job: { ...rest, status: 'ASSIGNED', nodeId: node.id, liveAttemptId: attemptId, attempts: [...job.attempts, attempt], version: job.version + 1 },
     effects: [
@@ -98,20 +101,40 @@ export function finish(job: Job, attemptId: string, r: { exitCode: number | null
             ? ['SUCCEEDED', undefined]
             : ['FAILED', 'EXIT_NONZERO'];
   const ended = endAttempt(job, a, status, reason, now, exitCode);
+  const retry = retryAfter(job, r.outcome, exitCode);
+  if (retry !== undefined) {
+    const n = retriesUsed(job) + 1;
+    return {
+      job: { ...ended, status: 'QUEUED', queuedAt: now, notBefore: now + retry, pendingReason: `retry ${n} of ${job.retry!.max} after exit code ${exitCode}` },
+      effects: [release(job, a)],
+    };
+  }
   return {
     job: { ...ended, status, reason, finishedAt: now, ...(exitCode === undefined ? {} : { exitCode }) },
     effects: [release(job, a)],
   };
 }
 
+/** Attempts that ended because the job's own command failed and were retried. */
+const retriesUsed = (job: Job) => job.attempts.filter((a) => a.status === 'FAILED' && a.reason === 'EXIT_NONZERO').length;
+
+/** ms to wait before a retry, or undefined when the job does not retry this exit. Backoff doubles per retry. */
+function retryAfter(job: Job, outcome: FinishOutcome, exitCode: number | undefined): number | undefined {
+  if (!job.retry || outcome !== 'exited' || exitCode === undefined || !job.retry.onExitCodes.includes(exitCode)) return undefined;
+  const used = retriesUsed(job);
+  if (used >= job.retry.max) return undefined;
+  return job.retry.backoffSeconds * 1000 * 2 ** used;
+}
+
 /** The live attempt was lost to its node: back to the queue while attempts remain, else FAILED. */
 export function lose(job: Job, attemptId: string, reason: Reason, now: number): Transition {
   const a = liveAttempt(job, attemptId);
   const ended = endAttempt(job, a, 'LOST', reason, now);
-  const exhausted = job.attempts.length >= job.maxAttempts;
+  // retries the consumer asked for do not use up the attempts that cover infrastructure failures
+  const exhausted = job.attempts.length - retriesUsed(job) >= job.maxAttempts;
   const next: Job = exhausted
     ? { ...ended, status: 'FAILED', reason: 'MAX_ATTEMPTS', finishedAt: now }
-    : { ...ended, status: 'QUEUED', pendingReason: `re-queued after ${reason}` };
+    : { ...ended, status: 'QUEUED', queuedAt: now, pendingReason: `re-queued after ${reason}` };
   return { job: next, effects: [release(job, a)] };
 }
 
@@ -140,6 +163,13 @@ export function cancel(job: Job, now: number): Transition {
     job: { ...job, cancelRequested: now, version: job.version + 1 },
     effects: [{ kind: 'sendCancel', nodeId: a.nodeId, attemptId: a.id }],
   };
+}
+
+/** A job that waited QUEUED past its queueTtlSeconds. */
+export function expire(job: Job, now: number): Transition {
+  if (job.status !== 'QUEUED') throw conflict(`job is ${job.status}, not QUEUED`);
+  const { pendingReason: _p, notBefore: _n, ...rest } = job;
+  return { job: { ...rest, status: 'FAILED', reason: 'QUEUE_TTL_EXPIRED', finishedAt: now, version: job.version + 1 }, effects: [] };
 }
 
 /** The reaper's backstop when a cancelled attempt's agent never reports back. */
