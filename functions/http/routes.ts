@@ -18,6 +18,8 @@ const ADMIN_SELF: readonly Role[] = ['admin', 'consumer', 'provider'];
 export const ROUTES: readonly Route[] = [
   { method: 'GET', path: '/v1/health', group: 'public', roles: [] },
   { method: 'GET', path: '/v1/openapi.json', group: 'public', roles: [] },
+  { method: 'GET', path: '/install.sh', group: 'public', roles: [] },
+  { method: 'GET', path: '/console', group: 'public', roles: [] },
 
   { method: 'POST', path: '/v1/accounts', group: 'accounts', roles: ['admin'] },
   { method: 'GET', path: '/v1/accounts/{id}', group: 'accounts', roles: ADMIN_SELF },

@@ -1,0 +1,83 @@
+// What a command runs with: its streams, environment and clock (injectable for tests), the chosen
+// profile, a lazily made API client, and helpers for human and --json output.
+import { requireCredentials, resolveProfile, type ResolvedProfile } from './config';
+import { colors, useColor, type Colors } from './format';
+import { ApiClient } from './http';
+
+export interface OutStream {
+  write(s: string): unknown;
+  isTTY?: boolean;
+  columns?: number;
+}
+
+export interface Io {
+  stdout: OutStream;
+  stderr: OutStream;
+  stdin: NodeJS.ReadableStream & { isTTY?: boolean };
+  env: NodeJS.ProcessEnv;
+  now(): number;
+  /** fetch for the API client (tests may stub it) */
+  fetch?: typeof fetch;
+}
+
+export function processIo(): Io {
+  return { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env: process.env, now: Date.now };
+}
+
+/** Options every command takes. */
+export interface CommonOptions {
+  json?: boolean;
+  profile?: string;
+}
+
+export class Ctx {
+  readonly c: Colors;
+  readonly ce: Colors;
+  private resolved?: ResolvedProfile;
+  private client?: ApiClient;
+
+  constructor(
+    readonly io: Io,
+    readonly opts: CommonOptions,
+  ) {
+    this.c = colors(useColor(io.stdout, io.env));
+    this.ce = colors(useColor(io.stderr, io.env));
+  }
+
+  get json(): boolean {
+    return Boolean(this.opts.json);
+  }
+
+  out(s: string): void {
+    this.io.stdout.write(s.endsWith('\n') ? s : `${s}\n`);
+  }
+
+  err(s: string): void {
+    this.io.stderr.write(s.endsWith('\n') ? s : `${s}\n`);
+  }
+
+  /** A note for people: on stderr, so stdout stays clean for pipes. */
+  note(s: string): void {
+    this.err(this.ce.dim(s));
+  }
+
+  printJson(v: unknown): void {
+    this.out(JSON.stringify(v ?? null, null, 2));
+  }
+
+  profile(): ResolvedProfile {
+    this.resolved ??= resolveProfile({ profile: this.opts.profile, env: this.io.env, warn: (m) => this.err(m) });
+    return this.resolved;
+  }
+
+  api(): ApiClient {
+    if (!this.client) {
+      const { apiUrl, apiKey } = requireCredentials(this.profile());
+      this.client = new ApiClient(apiUrl, apiKey, { fetch: this.io.fetch });
+    }
+    return this.client;
+  }
+}
+
+/** A path segment, escaped. */
+export const seg = (s: string) => encodeURIComponent(s);
