@@ -49,7 +49,9 @@ export class Poller {
         if (this.abort.signal.aborted) break;
         failures++;
         if (failures === 1) this.log.warn('queue poll failing; retrying with backoff', { err });
-        if (SESSION_ERRORS.has((err as Error).name)) await this.session.open().catch(() => undefined);
+        // A queue that keeps failing for another reason (the local stack restarted its SQS server on a
+        // new port, an endpoint moved) is also cured by a fresh session, which hands out the queue anew.
+        if (SESSION_ERRORS.has((err as Error).name) || failures % 3 === 0) await this.session.open().catch(() => undefined);
         await sleep(backoffDelay(failures), this.abort.signal);
       }
     }
