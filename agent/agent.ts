@@ -28,13 +28,15 @@ const FINISH_AFTER_DRAIN_MS = 30_000;
 
 export class Agent {
   private readonly attempts = new Map<string, { run: AttemptRun; done: Promise<void> }>();
+  /** attempts whose start call is in flight: already RUNNING for the control plane, not yet in `attempts` */
+  private readonly starting = new Set<string>();
   private draining = false;
   private readonly exit = new AbortController();
 
   constructor(private readonly deps: AgentDeps) {}
 
   running(): string[] {
-    return [...this.attempts.keys()];
+    return [...this.attempts.keys(), ...this.starting];
   }
 
   freeGpus(): number {
@@ -83,9 +85,11 @@ export class Agent {
     }
     // Draining takes no work; left on the queue, the control plane re-places it once it sees `draining`.
     if (this.draining) return 'keep';
+    this.starting.add(msg.attemptId);
     try {
       await api.start(msg.jobId, { attemptId: msg.attemptId });
     } catch (err) {
+      this.starting.delete(msg.attemptId);
       if (isConflict(err)) {
         log.info('start answered 409 (repeat delivery or fenced); not running it', ids);
         return 'delete';
@@ -110,6 +114,7 @@ export class Agent {
         this.deps.onBusyChange?.();
       });
     this.attempts.set(msg.attemptId, { run, done });
+    this.starting.delete(msg.attemptId);
     this.deps.onBusyChange?.();
     return 'delete';
   }

@@ -11,7 +11,7 @@ import type { ExitResult, Runtime, RuntimeHandle } from './runtime/types';
 import type { StateStore } from './state';
 
 /** Why the agent ended an attempt itself; absent when the workload exited on its own. */
-export type EndReason = 'timed_out' | 'cancelled' | 'drained' | 'fenced';
+export type EndReason = 'timed_out' | 'cancelled' | 'drained' | 'fenced' | 'lease_lost';
 
 export interface AttemptDeps {
   api: ControlPlane;
@@ -88,7 +88,8 @@ export class AttemptRun {
     this.reason = reason;
     this.log.info('stopping attempt', { reason });
     this.batcher.push('system', `gpupool: stopping attempt (${reason.replace('_', ' ')})`);
-    void this.handle?.stop(this.deps.stopGraceMs);
+    // a lost lease kills at once: the control plane may start the job elsewhere any moment now
+    void this.handle?.stop(reason === 'lease_lost' ? 0 : this.deps.stopGraceMs);
   }
 
   private armTimeout(deadline: number): void {
@@ -106,7 +107,11 @@ export class AttemptRun {
         return { ...base, outcome: 'cancelled' };
       case 'drained':
         return { ...base, outcome: 'cancelled', error: 'agent drained' };
+      case 'lease_lost':
+        return { ...base, outcome: 'lost', error: 'agent could not renew its lease with the control plane' };
     }
+    // this node could not run it (no free GPUs here): the control plane places it elsewhere
+    if (this.failure) return { ...base, outcome: 'lost', error: this.failure };
     if (result.error) return { ...base, outcome: 'error', error: result.error.slice(0, 2048) };
     return { ...base, outcome: 'exited' };
   }

@@ -4,6 +4,7 @@
 import type { HeartbeatResponse } from '../functions/domain/agent-protocol';
 import { isConflict, type ControlPlane } from './api';
 import { backoffDelay } from './backoff';
+import type { GpuTelemetry, Telemetry } from './gpu/telemetry';
 import type { Logger } from './log';
 
 export interface HeartbeatDeps {
@@ -14,8 +15,12 @@ export interface HeartbeatDeps {
   freeGpus: () => number;
   onStale: (attemptIds: string[]) => void;
   onCancel: (attemptIds: string[]) => void;
+  /** the lease ran out while attempts run: stop them before the control plane re-places them */
+  onLeaseLost?: () => void;
   /** a 409 says the control plane wrote this node off (e.g. the reaper marked it offline): open a new session */
   onRejected?: () => Promise<unknown>;
+  /** per-GPU figures for the beat (agent/gpu/telemetry.ts: bounded wait, never rejects); none when absent */
+  gpuTelemetry?: () => Promise<GpuTelemetry[] | undefined>;
 }
 
 export class Heartbeat {
@@ -26,11 +31,32 @@ export class Heartbeat {
   private draining = false;
   private failures = 0;
   private override?: { seconds: number; busy: boolean };
+  /** until when the control plane will not write this node off (epoch ms, with a safety margin) */
+  private leaseUntil = Infinity;
+  private watchdog?: NodeJS.Timeout;
 
   constructor(private readonly deps: HeartbeatDeps) {}
 
   start(): void {
     this.schedule();
+    this.watchdog = setInterval(() => this.checkLease(), 250);
+    this.watchdog.unref();
+  }
+
+  /** Records a lease granted by an answer to a request sent at `sentAt` (heartbeat or session). */
+  noteLease(sentAt: number, leaseSeconds: number | undefined): void {
+    if (leaseSeconds === undefined) return;
+    // half a busy period of margin: the reaper's own period and clock skew between calls eat into it
+    const margin = Math.max(500, (this.deps.periods().busySeconds * 1000) / 2);
+    this.leaseUntil = sentAt + leaseSeconds * 1000 - margin;
+  }
+
+  private checkLease(): void {
+    if (this.stopped || Date.now() <= this.leaseUntil || this.deps.running().length === 0) return;
+    this.deps.log.warn('lease expired without renewal: stopping running attempts', { running: this.deps.running() });
+    this.leaseUntil = Infinity;
+    this.deps.onLeaseLost?.();
+    void this.beatNow();
   }
 
   /** Beats now (coalescing with one in flight); resolves when that beat is done. */
@@ -64,19 +90,24 @@ export class Heartbeat {
   stop(): void {
     this.stopped = true;
     clearTimeout(this.timer);
+    clearInterval(this.watchdog);
   }
 
   private async beat(): Promise<void> {
+    const gpus = await this.deps.gpuTelemetry?.().catch(() => undefined);
+    const telemetry: Telemetry = { agentRssMb: Math.round(process.memoryUsage.rss() / 1048576), ...(gpus ? { gpus } : {}) };
     const running = this.deps.running();
+    const sentAt = Date.now();
     try {
       const res = await this.deps.api.heartbeat({
         running,
         freeGpus: this.deps.freeGpus(),
         ...(this.draining ? { draining: true } : {}),
-        telemetry: { agentRssMb: Math.round(process.memoryUsage.rss() / 1048576) },
+        telemetry,
       });
       if (this.failures > 0) this.deps.log.info('heartbeat recovered', { failures: this.failures });
       this.failures = 0;
+      this.noteLease(sentAt, res.leaseSeconds);
       this.apply(res, running.length > 0);
     } catch (err) {
       if (++this.failures === 1) this.deps.log.warn('heartbeat failing; retrying', { err });

@@ -3,16 +3,19 @@
 // drains; a second signal stops running attempts at once. Exit codes: 0 clean, 2 bad configuration or
 // rejected credentials (a person must act), 3 transient startup failure (systemd restarts us).
 import { Agent } from './agent';
-import { ControlPlane } from './api';
 import { loadConfig, type AgentConfig } from './config';
 import { GpuAllocator } from './gpu/allocator';
 import { discoverGpus, NoGpusError } from './gpu/discover';
 import type { Inventory } from './gpu/nvidia-smi';
+import { gpuTelemetrySource } from './gpu/telemetry';
 import { Heartbeat } from './heartbeat';
 import { createLogger, type Logger } from './log';
 import { Poller } from './poller';
+import { dishonestRuntime } from './probe/dishonest';
+import { ProbingControlPlane, startProbe } from './probe/index';
 import { DockerRuntime } from './runtime/docker';
 import { ProcessRuntime } from './runtime/process';
+import { killQuietly, ownedProcesses } from './runtime/leftovers';
 import { Session } from './session';
 import { reapLeftovers, resolveIdentity, StartupError, withStartupRetry } from './startup';
 import { StateStore, type AttemptRecord } from './state';
@@ -73,18 +76,34 @@ async function startNode(config: AgentConfig, log: Logger, drain: AbortSignal): 
   await state.init().catch((err: Error) => {
     throw new StartupError(`state dir ${config.stateDir} unusable (${err.message}); set GPUPOOL_STATE_DIR`, 2);
   });
-  const api = new ControlPlane(config.apiUrl, config.providerKey ?? config.nodeKey ?? '');
-  const identity = await resolveIdentity(config, inventory, api, state, log, drain);
+  const probe = await startProbe(config, inventory, log).catch((err: Error) => {
+    throw new StartupError(`probe server cannot start (${err.message}); set GPUPOOL_PROBE_PORT or GPUPOOL_PROBE_HOST`, 2);
+  });
+  // the probe server must not outlive a failed start
+  const closeProbe = (err: unknown) => probe.close().then(() => Promise.reject(err));
+  const api = new ProbingControlPlane(config.apiUrl, config.providerKey ?? config.nodeKey ?? '', probe);
+  const identity = await resolveIdentity(config, inventory, api, state, log, drain, { probeUrl: probe.url, publicKey: probe.publicKey }).catch(closeProbe);
   api.useKey(identity.nodeKey);
   if (identity.registered) log.human(`registered node ${identity.nodeId} (${describe(inventory)}) with ${config.apiUrl}`);
 
   const leftovers = await state.loadAttempts();
+  // Whatever a crashed run left must be dead before the session: the session lets the control plane
+  // re-place those jobs at once, and two live copies of one job must never overlap.
+  if (config.runtime === 'process') await killOwnedProcesses(config.stateDir, log);
   const allocator = new GpuAllocator(inventory.devices);
-  const runtime = config.runtime === 'docker' ? new DockerRuntime(log) : new ProcessRuntime(config.stateDir, log);
+  const runtime = dishonestRuntime(config.runtime === 'docker' ? new DockerRuntime(log) : new ProcessRuntime(config.stateDir, log), config.simulatedDishonest);
   let heartbeat: Heartbeat | undefined;
   const agent = new Agent({ api, runtime, allocator, state, log, stopGraceMs: config.stopGraceMs, logMaxLines: config.logMaxLines, onBusyChange: () => heartbeat?.reschedule() });
-  const session = new Session({ api, log, running: () => agent.running(), onStale: (ids) => agent.stop(ids, 'fenced') });
-  const res = await withStartupRetry('session', config.startupTimeoutMs, log, () => session.open(leftovers.map((r) => r.attemptId)), drain).catch((err) => {
+  probe.server.setLoad(() => ({ running: agent.running().length, freeGpus: agent.freeGpus() }));
+  const session = new Session({
+    api, log,
+    running: () => agent.running(),
+    onStale: (ids) => agent.stop(ids, 'fenced'),
+    onOpened: (r, sentAt) => heartbeat?.noteLease(sentAt, r.leaseSeconds),
+  });
+  const sessionSentAt = Date.now();
+  const res = await withStartupRetry('session', config.startupTimeoutMs, log, () => session.open(leftovers.map((r) => r.attemptId)), drain).catch(async (err) => {
+    await probe.close();
     throw identity.registered || !(err instanceof StartupError) || err.exitCode !== 2
       ? err
       : new StartupError(`${err.message} (if this node was deregistered, delete ${config.stateDir}/identity.json to register again)`, 2);
@@ -100,7 +119,10 @@ async function startNode(config: AgentConfig, log: Logger, drain: AbortSignal): 
     onStale: (ids) => agent.stop(ids, 'fenced'),
     onCancel: (ids) => agent.stop(ids, 'cancelled'),
     onRejected: () => session.open(),
+    onLeaseLost: () => agent.stop(agent.running(), 'lease_lost'),
+    gpuTelemetry: gpuTelemetrySource(config.simulatedGpus ? inventory.devices : undefined, log),
   });
+  heartbeat.noteLease(sessionSentAt, res.leaseSeconds);
   heartbeat.start();
   const poller = new Poller(session, (msg) => agent.onMessage(msg), log);
   poller.start();
@@ -112,6 +134,7 @@ async function startNode(config: AgentConfig, log: Logger, drain: AbortSignal): 
       await agent.drain(config.drainSeconds * 1000, force);
       hb.stop();
       session.close();
+      await probe.close();
       log.info('agent stopped');
     },
   };
@@ -133,6 +156,17 @@ function leftoverKiller(config: AgentConfig, log: Logger): (rec: AttemptRecord) 
   const process = new ProcessRuntime(config.stateDir, log);
   const docker = new DockerRuntime(log);
   return (rec) => (rec.runtime === 'docker' ? docker : process).killLeftover(rec);
+}
+
+async function killOwnedProcesses(stateDir: string, log: Logger): Promise<void> {
+  for (let i = 0; i < 50; i++) {
+    const pids = await ownedProcesses(stateDir);
+    if (pids.length === 0) return;
+    if (i === 0) log.info('killing processes left by a previous run', { pids });
+    for (const pid of pids) killQuietly(pid, 'SIGKILL');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  log.warn('processes of a previous run survive SIGKILL');
 }
 
 /**

@@ -1,5 +1,6 @@
 // The agent's session: which queue to poll, with which short-lived credentials, how often to heartbeat.
 // Opened at start, renewed 5 minutes before the credentials expire, and reopened when SQS rejects them.
+import { randomUUID } from 'node:crypto';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { SessionResponse } from '../functions/domain/agent-protocol';
 import type { ControlPlane } from './api';
@@ -7,6 +8,8 @@ import { backoffDelay } from './backoff';
 import type { Logger } from './log';
 
 export const AGENT_VERSION = '0.1.0';
+/** one per agent process: lets the control plane tell a restart (work lost) from a renewed session */
+export const BOOT_ID = randomUUID();
 const RENEW_BEFORE_EXPIRY_MS = 5 * 60_000;
 /** an old client may still carry a long poll; it is closed once that poll has surely ended */
 const RETIRE_CLIENT_AFTER_MS = 30_000;
@@ -17,6 +20,8 @@ export interface SessionDeps {
   /** attempt ids this agent runs, reported so the control plane can name the stale ones */
   running: () => string[];
   onStale: (attemptIds: string[]) => void;
+  /** every opened session grants a lease (see Heartbeat.noteLease) */
+  onOpened?: (res: SessionResponse, sentAt: number) => void;
 }
 
 export class Session {
@@ -40,9 +45,14 @@ export class Session {
 
   /** Opens (or renews) the session; concurrent callers share one request. Throws what the API throws. */
   open(running: string[] = this.deps.running()): Promise<SessionResponse> {
+    const sentAt = Date.now();
     this.opening ??= this.deps.api
-      .session({ running, agentVersion: AGENT_VERSION })
-      .then((res) => this.adopt(res))
+      .session({ running, agentVersion: AGENT_VERSION, bootId: BOOT_ID })
+      .then((res) => {
+        this.adopt(res);
+        this.deps.onOpened?.(res, sentAt);
+        return res;
+      })
       .finally(() => (this.opening = undefined));
     return this.opening;
   }

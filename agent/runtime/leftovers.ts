@@ -30,6 +30,27 @@ async function processGroup(proc: string, pid: string): Promise<number | undefin
   return Number.isInteger(pgrp) ? pgrp : undefined;
 }
 
+/**
+ * Pids whose environment carries `GPUPOOL_NODE_STATE=<stateDir>`: every process this node's agent ever
+ * started, including one spawned just before a crash and never written to attempts.json.
+ */
+export async function ownedProcesses(stateDir: string, proc = '/proc'): Promise<number[]> {
+  let entries: string[];
+  try {
+    entries = await readdir(proc);
+  } catch {
+    return [];
+  }
+  const marker = `\0GPUPOOL_NODE_STATE=${stateDir}\0`;
+  const found: number[] = [];
+  for (const name of entries) {
+    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
+    const environ = await readFile(`${proc}/${name}/environ`, 'utf8').catch(() => '');
+    if (`\0${environ}`.includes(marker)) found.push(Number(name));
+  }
+  return found;
+}
+
 export function killQuietly(pid: number, signal: NodeJS.Signals): void {
   try {
     process.kill(pid, signal);

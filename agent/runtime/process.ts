@@ -81,6 +81,8 @@ export class ProcessRuntime implements Runtime {
       CUDA_VISIBLE_DEVICES: a.devices.map((d) => d.index).join(','),
       GPUPOOL_JOB_ID: a.jobId,
       GPUPOOL_ATTEMPT_ID: a.attemptId,
+      // marks the process as this node's, so a restarted agent finds it even if it never got recorded
+      GPUPOOL_NODE_STATE: this.stateDir,
     };
   }
 }

@@ -69,11 +69,11 @@ export function writeConfig(file: string, cfg: ConfigFile): void {
   renameSync(tmp, file);
 }
 
-/** Adds or replaces a profile and makes it the current one when there was none or it is the only one. */
-export function saveProfile(file: string, name: string, profile: Profile): ConfigFile {
+/** Adds or replaces a profile; it becomes the current one when `makeCurrent` or when there was none. */
+export function saveProfile(file: string, name: string, profile: Profile, makeCurrent = true): ConfigFile {
   const cfg = readConfig(file);
   cfg.profiles[name] = profile;
-  if (!cfg.current || !cfg.profiles[cfg.current]) cfg.current = name;
+  if (makeCurrent || !cfg.current || !cfg.profiles[cfg.current]) cfg.current = name;
   writeConfig(file, cfg);
   return cfg;
 }

@@ -3,26 +3,9 @@
 import { requireCredentials, resolveProfile, type ResolvedProfile } from './config';
 import { colors, useColor, type Colors } from './format';
 import { ApiClient } from './http';
+import type { Io } from './io';
 
-export interface OutStream {
-  write(s: string): unknown;
-  isTTY?: boolean;
-  columns?: number;
-}
-
-export interface Io {
-  stdout: OutStream;
-  stderr: OutStream;
-  stdin: NodeJS.ReadableStream & { isTTY?: boolean };
-  env: NodeJS.ProcessEnv;
-  now(): number;
-  /** fetch for the API client (tests may stub it) */
-  fetch?: typeof fetch;
-}
-
-export function processIo(): Io {
-  return { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env: process.env, now: Date.now };
-}
+export type { Io, OutStream } from './io';
 
 /** Options every command takes. */
 export interface CommonOptions {

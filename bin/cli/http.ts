@@ -1,4 +1,5 @@
 // The API client: fetch with the caller's key, JSON in and out, problem documents turned into ApiError.
+import { STATUS_CODES } from 'node:http';
 import { ApiError, CliError, type Problem } from './errors';
 
 export type Query = Record<string, string | number | boolean | undefined | null>;
@@ -95,6 +96,7 @@ export function normalizeBaseUrl(raw: string): string {
 
 /** An error answer as a problem document: the API's own when it sent one, else one made from the answer. */
 export function toProblem(status: number, statusText: string, contentType: string | null, text: string): Problem {
+  statusText ||= STATUS_CODES[status] ?? '';
   if (text && /json/i.test(contentType ?? '')) {
     try {
       const p = JSON.parse(text) as Partial<Problem> & { message?: string };

@@ -1,8 +1,12 @@
 // The contract between the control plane and gpupool-agent: HTTP bodies under /v1/agent and the
 // messages carried on each node's SQS queue. Both sides import these schemas, so they cannot drift.
 import { z } from 'zod';
+import { MAX_PUBLIC_KEY_LENGTH, parsePublicKey } from './checker/signing';
 
 const id = z.string().min(1).max(64).regex(/^[A-Za-z0-9_-]+$/);
+/** a node's Ed25519 public key, base64 SPKI DER or PEM: probe answers are signed with its private half */
+const publicKey = z.string().max(MAX_PUBLIC_KEY_LENGTH).refine((k) => parsePublicKey(k) !== undefined, 'an Ed25519 public key, base64 SPKI DER or PEM');
+const probeUrl = z.string().url().max(512);
 
 export const GpuDeviceSchema = z.strictObject({
   index: z.number().int().min(0).max(255),
@@ -43,6 +47,12 @@ export const SessionRequestSchema = z.strictObject({
   /** attempts the agent still runs after a restart: the answer says which are still live */
   running: z.array(id).max(256).default([]),
   agentVersion: z.string().max(64).optional(),
+  /** random per agent process; a new one means the agent restarted and lost what it did not report */
+  bootId: z.string().max(64).optional(),
+  /** where the agent's probe server listens now (it may move between restarts) */
+  probeUrl: probeUrl.optional(),
+  /** the node's key, for nodes registered before they had one; a registered key is never replaced */
+  publicKey: publicKey.optional(),
 });
 
 export const SessionResponseSchema = z.object({
@@ -57,6 +67,8 @@ export const SessionResponseSchema = z.object({
   heartbeat: z.object({ busySeconds: z.number(), idleSeconds: z.number() }),
   /** attempts from `running` that are no longer live: kill them */
   stale: z.array(z.string()),
+  /** seconds from now during which the control plane will not write this node off (see HeartbeatResponse) */
+  leaseSeconds: z.number().optional(),
   controlPlanePublicKey: z.string().optional(),
 });
 export type SessionResponse = z.infer<typeof SessionResponseSchema>;
@@ -75,7 +87,8 @@ export const FinishRequestSchema = z.strictObject({
   attemptId: id,
   exitCode: z.number().int().min(-255).max(255).nullable(),
   /** how the attempt ended as the agent saw it */
-  outcome: z.enum(['exited', 'timed_out', 'cancelled', 'error']),
+  // `lost`: the node could not run or keep the attempt (restart, no free GPU): re-placed, not charged
+  outcome: z.enum(['exited', 'timed_out', 'cancelled', 'error', 'lost']),
   error: z.string().max(2048).optional(),
   /** the last log lines ride along, saving a request for short jobs */
   lines: z.array(LogLineSchema).max(500).default([]),
@@ -95,6 +108,12 @@ export const HeartbeatResponseSchema = z.object({
   stale: z.array(z.string()),
   /** attempts the consumer cancelled: stop them */
   cancel: z.array(z.string()),
+  /**
+   * seconds from now during which the control plane will not declare this node lost. An agent that
+   * cannot renew it in time stops its attempts itself, before they could be re-placed elsewhere, so a
+   * partitioned node never runs a job at the same time as its replacement.
+   */
+  leaseSeconds: z.number().optional(),
 });
 export type HeartbeatResponse = z.infer<typeof HeartbeatResponseSchema>;
 
@@ -105,7 +124,8 @@ export const RegisterNodeSchema = z.strictObject({
   gpus: z.array(GpuDeviceSchema).min(1).max(64),
   pricePerGpuHour: z.number().int().min(0).max(1_000_000_000),
   labels: z.record(z.string().max(64), z.string().max(256)).default({}),
-  probeUrl: z.string().url().max(512).optional(),
+  probeUrl: probeUrl.optional(),
+  publicKey: publicKey.optional(),
   driverVersion: z.string().max(32).optional(),
   cudaVersion: z.string().max(32).optional(),
 });

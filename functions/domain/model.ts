@@ -47,6 +47,7 @@ export const REASONS = [
   'NODE_DEREGISTERED',
   'NODE_DRAINED',
   'RUNTIME_ERROR',
+  'NODE_QUARANTINED',
 ] as const;
 export type Reason = (typeof REASONS)[number];
 
@@ -80,6 +81,8 @@ export interface JobSpec {
   retry?: { onExitCodes: number[]; max: number; backoffSeconds: number };
   /** a job that waits QUEUED longer than this ends QUEUE_TTL_EXPIRED */
   queueTtlSeconds: number;
+  /** internal, never in the public schema: the only node this job may run on (checker canaries) */
+  pinNodeId?: string;
 }
 
 export interface Job extends JobSpec {
@@ -144,5 +147,11 @@ export interface Node {
   lastSeenAt?: number;
   /** seconds between heartbeats the node was last told to use */
   heartbeatSeconds?: number;
+  /** the agent process that opened the last session */
+  agentBootId?: string;
   telemetry?: unknown;
+  /** the node's Ed25519 public key (base64 SPKI DER): probe answers must carry its signature */
+  publicKey?: string;
+  /** the checker's counters; registered GPUs (`gpus`, uuids included) are what probes are compared with */
+  probe?: { consecutiveFailures: number; consecutiveSuccesses: number; lastAt: number; epoch?: number; epochOk?: number; epochFailed?: number };
 }

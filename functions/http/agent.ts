@@ -8,7 +8,10 @@ import { routeGroup, type RouteFn } from './kit/router';
 const jobId = (p: Record<string, string>) => parseWith(IdSchema, p.id, 'id');
 
 const routes: Record<string, RouteFn> = {
-  'POST /v1/agent/session': async (req, d) => ({ status: 200, body: await openSession(d, req.caller, parseWith(SessionRequestSchema, req.body ?? {}).running) }),
+  'POST /v1/agent/session': async (req, d) => {
+    const b = parseWith(SessionRequestSchema, req.body ?? {});
+    return { status: 200, body: await openSession(d, req.caller, b.running, { probeUrl: b.probeUrl, publicKey: b.publicKey, bootId: b.bootId }) };
+  },
   'POST /v1/agent/heartbeat': async (req, d) => {
     const b = parseWith(HeartbeatRequestSchema, req.body);
     return { status: 200, body: await heartbeat(d, req.caller, b) };

@@ -2,6 +2,7 @@
 import { RegisterNodeSchema } from '../domain/agent-protocol';
 import { IdSchema, ListQuerySchema, PatchNodeSchema } from '../domain/schemas';
 import { deregisterNode, getOwnNode, nodeView, patchNode, registerNode } from '../usecases/nodes';
+import { nodeScores, releaseNode, ScoresQuerySchema } from '../usecases/checker-scores';
 import { parseWith } from './kit/problem';
 import { routeGroup, type RouteFn } from './kit/router';
 
@@ -21,6 +22,11 @@ const routes: Record<string, RouteFn> = {
     return { status: 200, body: { node: nodeView(await patchNode(d, req.caller, parseWith(IdSchema, req.params.id, 'id'), patch), req.caller) } };
   },
   'DELETE /v1/nodes/{id}': async (req, d) => ({ status: 200, body: { node: nodeView(await deregisterNode(d, req.caller, parseWith(IdSchema, req.params.id, 'id')), req.caller) } }),
+  'GET /v1/nodes/{id}/scores': async (req, d) => ({
+    status: 200,
+    body: await nodeScores(d, req.caller, parseWith(IdSchema, req.params.id, 'id'), parseWith(ScoresQuerySchema, req.query, 'query')),
+  }),
+  'POST /v1/nodes/{id}/release': async (req, d) => ({ status: 200, body: { node: await releaseNode(d, req.caller, parseWith(IdSchema, req.params.id, 'id')) } }),
 };
 
 export const handler = routeGroup('nodes', routes);

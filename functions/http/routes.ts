@@ -41,6 +41,8 @@ export const ROUTES: readonly Route[] = [
   { method: 'GET', path: '/v1/nodes/{id}', group: 'nodes', roles: ['provider', 'admin'] },
   { method: 'PATCH', path: '/v1/nodes/{id}', group: 'nodes', roles: ['provider', 'admin'] },
   { method: 'DELETE', path: '/v1/nodes/{id}', group: 'nodes', roles: ['provider', 'admin'] },
+  { method: 'GET', path: '/v1/nodes/{id}/scores', group: 'nodes', roles: ['provider', 'admin'] },
+  { method: 'POST', path: '/v1/nodes/{id}/release', group: 'nodes', roles: ['admin'] },
 
   { method: 'POST', path: '/v1/agent/session', group: 'agent', roles: ['node'] },
   { method: 'POST', path: '/v1/agent/heartbeat', group: 'agent', roles: ['node'] },

@@ -75,7 +75,12 @@ export class JobsStore {
    * of the transition. `nodes` holds the node reads the capacity items are conditioned on.
    * Throws 409 when the job moved, CapacityRaceError when a node moved.
    */
-  async apply(before: Job, t: Transition, nodes: Record<string, Pick<Node, 'id' | 'status' | 'freeGpus' | 'totalGpus'>>): Promise<Job> {
+  async apply(
+    before: Job,
+    t: Transition,
+    nodes: Record<string, Pick<Node, 'id' | 'status' | 'freeGpus' | 'totalGpus'>>,
+    fence?: { nodeId: string; version: number },
+  ): Promise<Job> {
     const items: TransactWriteItem[] = [
       {
         Put: {
@@ -89,7 +94,7 @@ export class JobsStore {
     for (const e of t.effects) {
       const node = nodes[e.nodeId];
       if (e.kind === 'claimGpus') items.push({ Update: this.nodes.claimItem(node, e.gpus) });
-      if (e.kind === 'releaseGpus' && node) items.push({ Update: this.nodes.releaseItem(node, e.gpus) });
+      if (e.kind === 'releaseGpus' && node) items.push({ Update: this.nodes.releaseItem(node, e.gpus, fence?.nodeId === e.nodeId ? fence.version : undefined) });
     }
     try {
       await this.db.send(new TransactWriteItemsCommand({ TransactItems: items }));

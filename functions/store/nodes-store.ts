@@ -171,15 +171,22 @@ export class NodesStore {
    * Transaction item giving `gpus` back. Whether the node re-enters the available index depends on its
    * status, which the condition pins; if the status moved, the caller re-reads and retries.
    */
-  releaseItem(node: Pick<Node, 'id' | 'status' | 'totalGpus'>, gpus: number): Update {
+  releaseItem(node: Pick<Node, 'id' | 'status' | 'totalGpus'>, gpus: number, fenceVersion?: number): Update {
     const schedulable = isSchedulable(node);
     return {
       TableName: this.table,
       Key: { id: { S: node.id } },
       UpdateExpression: 'SET freeGpus = freeGpus + :g' + (schedulable ? ', availKey = availBase, availAnyKey = availAnyBase' : ''),
-      ConditionExpression: '#s = :s AND freeGpus <= :max',
+      // with a fence, the release (and so the whole transition) applies only if the node has not moved
+      // since it was written off: a node that opened a new session keeps its work
+      ConditionExpression: '#s = :s AND freeGpus <= :max' + (fenceVersion === undefined ? '' : ' AND version = :v'),
       ExpressionAttributeNames: { '#s': 'status' },
-      ExpressionAttributeValues: { ':g': { N: String(gpus) }, ':s': { S: node.status }, ':max': { N: String(node.totalGpus - gpus) } },
+      ExpressionAttributeValues: {
+        ':g': { N: String(gpus) },
+        ':s': { S: node.status },
+        ':max': { N: String(node.totalGpus - gpus) },
+        ...(fenceVersion === undefined ? {} : { ':v': { N: String(fenceVersion) } }),
+      },
     };
   }
 }

@@ -14,7 +14,7 @@ export interface IndexDef {
 }
 export interface TableDef {
   /** logical name: the env var is TABLE_<UPPER>, the CDK id is <Pascal>Table */
-  id: 'accounts' | 'keys' | 'nodes' | 'jobs' | 'logs' | 'idempotency';
+  id: 'accounts' | 'keys' | 'nodes' | 'jobs' | 'logs' | 'idempotency' | 'scores';
   partitionKey: KeyDef;
   sortKey?: KeyDef;
   indexes: IndexDef[];
@@ -66,6 +66,8 @@ export const TABLES: readonly TableDef[] = [
     ttlAttribute: 'expiresAt',
   },
   { id: 'idempotency', partitionKey: { name: 'key', type: 'S' }, indexes: [], ttlAttribute: 'expiresAt' },
+  // checker results per node (and the checker's rewards and pending canaries): functions/store/scores-store.ts
+  { id: 'scores', partitionKey: { name: 'nodeId', type: 'S' }, sortKey: { name: 'at', type: 'N' }, indexes: [], ttlAttribute: 'expiresAt' },
 ];
 
 export type TableId = TableDef['id'];

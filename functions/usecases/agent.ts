@@ -9,9 +9,10 @@ import type { Deps } from './deps';
 import { applyTransition } from './effects';
 import { lose } from '../domain/job/transitions';
 import { updateNode, withStatus } from './nodes';
-import { mustWriteHeartbeat } from '../domain/node/liveness';
+import { DEADLINE_PERIODS, heartbeatDeadline, mustWriteHeartbeat } from '../domain/node/liveness';
 import { isSchedulable, isWatched } from '../domain/node/status';
 import { sweep } from './placement';
+import { controlPlaneKey } from './checker-settings';
 
 /** statusReason of a node whose own agent is draining (SIGTERM), as opposed to a provider's drain */
 export const AGENT_DRAINING = 'agent draining';
@@ -32,7 +33,12 @@ async function assignedAttempt(d: Deps, caller: Caller, jobId: string, attemptId
   return { job, attempt };
 }
 
-export async function openSession(d: Deps, caller: Caller, running: string[]): Promise<SessionResponse> {
+export async function openSession(
+  d: Deps,
+  caller: Caller,
+  running: string[],
+  probe: { probeUrl?: string; publicKey?: string; bootId?: string } = {},
+): Promise<SessionResponse> {
   const before = await callerNode(d, caller);
   const queueUrl = await d.queues.ensure(before.id);
   const now = d.now();
@@ -45,12 +51,18 @@ export async function openSession(d: Deps, caller: Caller, running: string[]): P
       ? withStatus(n, 'undrain')
       : withStatus(n, 'session', n.status === 'OFFLINE' ? undefined : n.statusReason)),
     queueUrl,
+    ...(probe.bootId ? { agentBootId: probe.bootId } : {}),
     lastSeenAt: now,
     heartbeatSeconds: busy ? hb.busySeconds : hb.idleSeconds,
+    // the probe server may listen elsewhere after a restart; a registered public key is never replaced
+    ...(probe.probeUrl ? { probeUrl: probe.probeUrl } : {}),
+    ...(probe.publicKey && !n.publicKey ? { publicKey: probe.publicKey } : {}),
   }));
-  // attempts this node was running before a restart but no longer reports are lost with it
+  // attempts this node was running before a restart but no longer reports are lost with it; a renewed
+  // session of the same agent process loses nothing (it may be starting an attempt this very moment)
+  const restarted = !probe.bootId || probe.bootId !== before.agentBootId;
   const reported = new Set(running);
-  for (const j of live) {
+  for (const j of restarted ? live : []) {
     const fresh = await d.jobs.get(j.id);
     if (fresh?.status === 'RUNNING' && fresh.nodeId === before.id && !reported.has(fresh.liveAttemptId!)) {
       await applyTransition(d, fresh, (x) => lose(x, x.liveAttemptId!, 'NODE_LOST', d.now())).catch(ignoreConflict);
@@ -59,10 +71,12 @@ export async function openSession(d: Deps, caller: Caller, running: string[]): P
   return {
     nodeId: before.id,
     queueUrl,
+    leaseSeconds: DEADLINE_PERIODS * (busy ? hb.busySeconds : hb.idleSeconds),
     ...(d.settings.agentSqsEndpoint ? { sqsEndpoint: d.settings.agentSqsEndpoint } : {}),
     region: d.settings.region,
     heartbeat: hb,
     stale: running.filter((a) => !liveIds.has(a)),
+    ...(await controlPlaneKey(d.settings.checker).then((k) => (k ? { controlPlanePublicKey: k.publicKeyText } : {}))),
   };
 }
 
@@ -76,12 +90,15 @@ export async function heartbeat(d: Deps, caller: Caller, b: { running: string[];
   const live = await d.jobs.liveOnNode(node.id);
   const period = running.length > 0 || live.length > 0 ? d.settings.heartbeat.busySeconds : d.settings.heartbeat.idleSeconds;
   const now = d.now();
-  if (mustWriteHeartbeat(node, now, period) && !(await d.nodes.touch(node, now, period, telemetry))) {
+  const write = mustWriteHeartbeat(node, now, period);
+  if (write && !(await d.nodes.touch(node, now, period, telemetry))) {
     throw conflict(`node is no longer ONLINE; open a new session`);
   }
+  const deadline = write ? heartbeatDeadline({ lastSeenAt: now, heartbeatSeconds: period })! : heartbeatDeadline(node)!;
   const liveIds = new Set(live.map((j) => j.liveAttemptId));
   return {
     nextHeartbeatSeconds: period,
+    leaseSeconds: Math.max(0, (deadline - now) / 1000),
     stale: running.filter((a) => !liveIds.has(a)),
     cancel: live.filter((j) => j.cancelRequested && j.liveAttemptId).map((j) => j.liveAttemptId!),
   };

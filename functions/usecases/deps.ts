@@ -13,6 +13,8 @@ import { LogsStore } from '../store/logs-store';
 import { NodesStore } from '../store/nodes-store';
 import { Queues, type QueuesConfig } from '../store/queues';
 import { tableNamesFromEnv, type TableNames } from '../store/tables';
+import { ScoresStore, type ScoresPort } from '../store/scores-store';
+import { checkerSettingsFromEnv, type CheckerSettings } from './checker-settings';
 
 export interface Settings {
   heartbeat: { busySeconds: number; idleSeconds: number };
@@ -23,6 +25,8 @@ export interface Settings {
   region: string;
   /** cheapest candidates read per index partition when placing */
   candidatesPerShard: number;
+  /** probes, canaries, rewards: functions/usecases/checker-settings.ts */
+  checker: CheckerSettings;
 }
 
 export interface Deps {
@@ -32,6 +36,7 @@ export interface Deps {
   jobs: JobsStore;
   logs: LogsStore;
   idempotency: IdempotencyStore;
+  scores: ScoresPort;
   queues: Queues;
   settings: Settings;
   now: () => number;
@@ -58,6 +63,7 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): Settings 
     agentSqsEndpoint: env.AGENT_SQS_ENDPOINT,
     region: env.AWS_REGION ?? 'us-east-1',
     candidatesPerShard: num('MATCH_CANDIDATES_PER_SHARD', 16),
+    checker: checkerSettingsFromEnv(env),
   };
 }
 
@@ -70,6 +76,7 @@ export function buildDeps(p: { db: DynamoDBDocumentClient; sqs: SQSClient; table
     jobs: new JobsStore(p.db, p.tables.jobs, nodes, p.settings.deadlines),
     logs: new LogsStore(p.db, p.tables.logs),
     idempotency: new IdempotencyStore(p.db, p.tables.idempotency),
+    scores: new ScoresStore(p.db, p.tables.scores, p.tables.nodes),
     queues: new Queues(p.sqs, p.settings.queues),
     settings: p.settings,
     now: Date.now,

@@ -3,12 +3,23 @@
 // the next heartbeat answer repeats a cancel, so DynamoDB alone decides what happens.
 import type { Effect, Transition } from '../domain/job/transitions';
 import type { Job, Node } from '../domain/model';
+import { conflict } from '../domain/errors';
 import { CapacityRaceError } from '../store/jobs-store';
 import type { Deps } from './deps';
 
-type NodeRead = Pick<Node, 'id' | 'status' | 'freeGpus' | 'totalGpus' | 'queueUrl'>;
+type NodeRead = Pick<Node, 'id' | 'status' | 'freeGpus' | 'totalGpus' | 'queueUrl'> & { version?: number };
 
-export async function applyTransition(d: Deps, before: Job, make: (job: Job) => Transition, nodes: Record<string, NodeRead> = {}): Promise<Job> {
+/**
+ * `fence`: apply only while the node is still at this version (the version that wrote it off). The
+ * reaper uses it so that a node which came back in the meantime keeps the work it has started.
+ */
+export async function applyTransition(
+  d: Deps,
+  before: Job,
+  make: (job: Job) => Transition,
+  nodes: Record<string, NodeRead> = {},
+  fence?: { nodeId: string; version: number },
+): Promise<Job> {
   let job = before;
   // releases are conditioned on the node's status; if it moved, re-read the node and try again
   for (let tries = 0; ; tries++) {
@@ -20,8 +31,9 @@ export async function applyTransition(d: Deps, before: Job, make: (job: Job) => 
         if (n) reads[e.nodeId] = n;
       }
     }
+    if (fence && reads[fence.nodeId] && reads[fence.nodeId].version !== fence.version) throw conflict('the node came back');
     try {
-      const after = await d.jobs.apply(job, t, reads);
+      const after = await d.jobs.apply(job, t, reads, fence);
       await sendMessages(d, after, t.effects, reads);
       return after;
     } catch (e) {

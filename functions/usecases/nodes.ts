@@ -31,6 +31,8 @@ export async function registerNode(d: Deps, caller: Caller, body: RegisterNode):
     labels: body.labels,
     reputation: 0.5,
     probeUrl: body.probeUrl,
+    // the checker verifies probe answers with this key; only a session may add one later, never replace it
+    publicKey: body.publicKey,
     driverVersion: body.driverVersion,
     cudaVersion: body.cudaVersion,
     createdAt: now,
@@ -86,13 +88,14 @@ export async function deregisterNode(d: Deps, caller: Caller, id: string): Promi
 }
 
 /** Ends every live attempt on a node that is gone and re-places the jobs at once. */
-export async function loseLiveAttempts(d: Deps, node: Pick<Node, 'id'>, reason: 'NODE_LOST' | 'NODE_DEREGISTERED'): Promise<number> {
+export async function loseLiveAttempts(d: Deps, node: Pick<NodeItem, 'id' | 'version'>, reason: 'NODE_LOST' | 'NODE_DEREGISTERED' | 'NODE_QUARANTINED'): Promise<number> {
   let moved = 0;
   for (const stale of await d.jobs.liveOnNode(node.id)) {
     const job = await d.jobs.get(stale.id);
     if (!job?.liveAttemptId || job.nodeId !== node.id) continue;
     try {
-      const after = await applyTransition(d, job, (j) => lose(j, j.liveAttemptId!, reason, d.now()));
+      // fenced on the node's version: if it opened a new session meanwhile, its work stays with it
+      const after = await applyTransition(d, job, (j) => lose(j, j.liveAttemptId!, reason, d.now()), {}, { nodeId: node.id, version: node.version });
       moved++;
       if (after.status === 'QUEUED') await tryPlace(d, after);
     } catch (e) {

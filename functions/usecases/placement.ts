@@ -6,21 +6,55 @@ import { place } from '../domain/job/transitions';
 import { explain, rank } from '../domain/matcher/pipeline';
 import type { Job } from '../domain/model';
 import { CapacityRaceError } from '../store/jobs-store';
+import type { NodeItem } from '../store/nodes-store';
 import type { Deps } from './deps';
 import { applyTransition } from './effects';
 
 /** How many ranked candidates to try before leaving the job for the sweep. */
 const MAX_CLAIM_TRIES = 5;
 
-export async function tryPlace(d: Deps, job: Job): Promise<Job> {
+/**
+ * Candidate nodes read once per sweep and kept current by the sweep's own claims, so placing a hundred
+ * jobs costs one index read per model set rather than one per job. Staleness is safe: every claim is
+ * conditioned on the node's exact free count, and a node that lost a race is dropped from the view.
+ */
+export class CandidateView {
+  private readonly byModels = new Map<string, NodeItem[]>();
+  constructor(private readonly d: Deps) {}
+
+  async for(job: Job): Promise<NodeItem[]> {
+    const key = job.resources.gpuModels?.slice().sort().join(',') ?? '*';
+    let nodes = this.byModels.get(key);
+    if (!nodes) {
+      nodes = await this.d.nodes.available(job.resources.gpuModels, this.d.settings.candidatesPerShard);
+      this.byModels.set(key, nodes);
+    }
+    return nodes.filter((n) => n.freeGpus > 0);
+  }
+
+  claimed(nodeId: string, gpus: number) {
+    for (const list of this.byModels.values()) for (const n of list) if (n.id === nodeId) n.freeGpus -= gpus;
+  }
+
+  raced(nodeId: string) {
+    for (const [k, list] of this.byModels) this.byModels.set(k, list.filter((n) => n.id !== nodeId));
+  }
+}
+
+export async function tryPlace(d: Deps, job: Job, view?: CandidateView): Promise<Job> {
   if (job.status !== 'QUEUED' || (job.notBefore && job.notBefore > d.now())) return job;
-  const candidates = await d.nodes.available(job.resources.gpuModels, d.settings.candidatesPerShard);
+  const candidates = view ? await view.for(job) : await d.nodes.available(job.resources.gpuModels, d.settings.candidatesPerShard);
   const result = rank(job, candidates, d.random);
   for (const { node } of result.ranked.slice(0, MAX_CLAIM_TRIES)) {
     try {
-      return await applyTransition(d, job, (j) => place(j, node, d.newId(), d.now()), { [node.id]: node });
+      const placed = await applyTransition(d, job, (j) => place(j, node, d.newId(), d.now()), { [node.id]: node });
+      view?.claimed(node.id, job.resources.gpus);
+      return placed;
     } catch (e) {
-      if (e instanceof CapacityRaceError) continue;
+      if (e instanceof CapacityRaceError) {
+        view?.raced(node.id);
+        continue;
+      }
       if (e instanceof DomainError && e.code === 'conflict') return (await d.jobs.get(job.id)) ?? job;
       throw e;
     }
@@ -46,10 +80,11 @@ export async function sweep(d: Deps, opts: { maxJobs?: number } = {}): Promise<n
     return pa - pb || ca - cb;
   });
   let placed = 0;
+  const view = new CandidateView(d);
   for (const j of queued.slice(0, opts.maxJobs ?? 200)) {
-    const fresh = await d.jobs.get(j.id);
-    if (!fresh || fresh.status !== 'QUEUED') continue;
-    const after = await tryPlace(d, fresh);
+    // the index is eventually consistent; the claim is conditioned on the job's version anyway
+    if (j.status !== 'QUEUED') continue;
+    const after = await tryPlace(d, j, view);
     if (after.status === 'ASSIGNED') placed++;
   }
   return placed;

@@ -132,11 +132,11 @@ describe('agent loop', () => {
     expect(cp.of('finish', msg.attemptId)).toEqual([]);
   });
 
-  it('finishes an attempt asking for more GPUs than are free as an error, without running it', async () => {
+  it('finishes an attempt asking for more GPUs than are free as lost (re-placed elsewhere), without running it', async () => {
     const msg = dispatch(['sh', '-c', 'echo must-not-run'], { gpus: 3 });
     await sqs.send(msg);
     const finish = await cp.waitFor('finish', (c) => c.body.attemptId === msg.attemptId);
-    expect(finish.body).toMatchObject({ outcome: 'error', exitCode: null, error: 'node has 2 free GPUs, attempt needs 3', lines: [] });
+    expect(finish.body).toMatchObject({ outcome: 'lost', exitCode: null, error: 'node has 2 free GPUs, attempt needs 3', lines: [] });
   });
 
   it('opens a new session when a heartbeat answers 409', async () => {

@@ -120,7 +120,7 @@ describe('startup', () => {
     expect(cp.calls.filter((c) => c.route === 'session').at(-1)).toMatchObject({ key: NODE_KEY, body: { running: ['attStale', 'attLost'] } });
     await until(() => !isAlive(orphan.pid!), 2_000, 'the stale orphan to be killed');
     expect(cp.of('finish', 'attStale')).toEqual([]);
-    expect(cp.of('finish', 'attLost')[0]).toMatchObject({ jobId: 'jobL', body: { outcome: 'error', exitCode: null, error: 'agent restarted; attempt lost' } });
+    expect(cp.of('finish', 'attLost')[0]).toMatchObject({ jobId: 'jobL', body: { outcome: 'lost', exitCode: null, error: 'agent restarted; attempt lost' } });
     expect(JSON.parse(readFileSync(join(stateDir, 'attempts.json'), 'utf8'))).toEqual([]);
     expect(await second.stop()).toBe(0);
     stale = [];

@@ -104,7 +104,7 @@ describe('Session', () => {
     expect(session).toHaveBeenCalledTimes(1);
     await vi.advanceTimersByTimeAsync(1);
     expect(session).toHaveBeenCalledTimes(2);
-    expect(session).toHaveBeenLastCalledWith({ running: ['att1'], agentVersion: expect.any(String) });
+    expect(session).toHaveBeenLastCalledWith({ running: ['att1'], agentVersion: expect.any(String), bootId: expect.any(String) });
     s.close();
   });
 

@@ -28,11 +28,19 @@ describe('matcher', () => {
     ['price', { maxPricePerGpuHour: 1 }, {}, 'price above cap'],
     ['region', { placement: { regions: ['us-east'] } }, {}, 'region not allowed'],
     ['self', { accountId: 'p' }, {}, 'node belongs to the consumer'],
-    ['failed', { attempts: [{ id: 'a', n: 0, nodeId: 'n', status: 'LOST', assignedAt: 0, pricePerGpuHour: 0 }] }, {}, 'already failed this job'],
   ])('filter %s rejects with its reason', (_name, j, n, reason) => {
     const r = rank(job(j), [node(n)], zero);
     expect(r.ranked).toHaveLength(0);
     expect(r.rejected).toEqual({ [reason]: 1 });
+  });
+
+  it('avoids a node that lost the job, unless no other node fits', () => {
+    const lost = { attempts: [{ id: 'a', n: 0, nodeId: 'n', status: 'LOST' as const, assignedAt: 0, pricePerGpuHour: 0 }] };
+    const both = rank(job(lost), [node({ id: 'n', pricePerGpuHour: 1 }), node({ id: 'other', pricePerGpuHour: 9_000_000 })], zero);
+    expect(both.ranked.map((x) => x.node.id)).toEqual(['other']);
+    expect(both.rejected).toEqual({ 'already failed this job': 1 });
+    const only = rank(job(lost), [node({ id: 'n' })], zero);
+    expect(only.ranked.map((x) => x.node.id)).toEqual(['n']);
   });
 
   it('ranks the cheapest first and explains rejections', () => {

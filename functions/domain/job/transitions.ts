@@ -27,7 +27,7 @@ export interface Transition {
   effects: Effect[];
 }
 
-export type FinishOutcome = 'exited' | 'timed_out' | 'cancelled' | 'error';
+export type FinishOutcome = 'exited' | 'timed_out' | 'cancelled' | 'error' | 'lost';
 
 const isFinal = (j: Job) => ['SUCCEEDED', 'FAILED', 'CANCELLED', 'TIMED_OUT'].includes(j.status);
 
@@ -86,6 +86,8 @@ export function start(job: Job, attemptId: string, now: number): Transition {
 export function finish(job: Job, attemptId: string, r: { exitCode: number | null; outcome: FinishOutcome }, now: number): Transition {
   const a = liveAttempt(job, attemptId);
   const exitCode = r.exitCode ?? undefined;
+  // the node lost the attempt (agent restart, capacity mismatch): an infrastructure failure
+  if (r.outcome === 'lost') return lose(job, attemptId, 'NODE_LOST', now);
   if (r.outcome === 'cancelled' && !job.cancelRequested) {
     // the agent gave the attempt back (drain): not the job's fault, so it goes back to the queue
     return lose(job, attemptId, 'NODE_DRAINED', now);

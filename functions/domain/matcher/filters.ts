@@ -8,10 +8,12 @@ export type Candidate = Pick<
   'id' | 'providerId' | 'status' | 'gpuModel' | 'vramGb' | 'freeGpus' | 'totalGpus' | 'pricePerGpuHour' | 'region' | 'reputation'
 > & Partial<Pick<Node, 'location' | 'labels'>>;
 
-export type MatchJob = Pick<Job, 'id' | 'accountId' | 'resources' | 'placement' | 'maxPricePerGpuHour' | 'attempts'>;
+export type MatchJob = Pick<Job, 'id' | 'accountId' | 'resources' | 'placement' | 'maxPricePerGpuHour' | 'attempts'> & Partial<Pick<Job, 'pinNodeId'>>;
 
 export interface Filter {
   name: string;
+  /** relaxed when no node passes the filters otherwise (a preference that must not strand a job) */
+  soft?: boolean;
   /** undefined when the node passes, else the reason shown to the user */
   check(job: MatchJob, node: Candidate): string | undefined;
 }
@@ -19,6 +21,8 @@ export interface Filter {
 export const FILTERS: readonly Filter[] = [
   // cheapest checks first: most nodes are rejected by state or capacity
   { name: 'state', check: (_j, n) => (isSchedulable(n) ? undefined : `node ${n.status.toLowerCase()}`) },
+  // internal: checker canaries run on the one node they test
+  { name: 'pinned', check: (j, n) => (!j.pinNodeId || j.pinNodeId === n.id ? undefined : 'pinned to another node') },
   { name: 'freeGpus', check: (j, n) => (n.freeGpus >= j.resources.gpus ? undefined : `fewer than ${j.resources.gpus} free GPUs`) },
   {
     name: 'model',
@@ -36,6 +40,7 @@ export const FILTERS: readonly Filter[] = [
   {
     // a node that already lost this job is avoided (DESIGN: re-placement avoids nodes that failed it)
     name: 'avoidFailed',
+    soft: true,
     check: (j, n) => (j.attempts.some((a) => a.nodeId === n.id && a.status === 'LOST') ? 'already failed this job' : undefined),
   },
   { name: 'selfDealing', check: (j, n) => (n.providerId === j.accountId ? 'node belongs to the consumer' : undefined) },

@@ -23,6 +23,14 @@ export interface MatchResult {
 }
 
 export function rank(job: MatchJob, nodes: readonly Candidate[], random: () => number, pipeline: Pipeline = defaultPipeline()): MatchResult {
+  const strict = rankWith(job, nodes, random, pipeline);
+  if (strict.ranked.length > 0 || !pipeline.filters.some((f) => f.soft)) return strict;
+  // nothing fits: relax the soft filters (e.g. a job that every node already lost may retry on one)
+  const relaxed = rankWith(job, nodes, random, { ...pipeline, filters: pipeline.filters.filter((f) => !f.soft) });
+  return relaxed.ranked.length > 0 ? relaxed : strict;
+}
+
+function rankWith(job: MatchJob, nodes: readonly Candidate[], random: () => number, pipeline: Pipeline): MatchResult {
   const rejected: Record<string, number> = {};
   const feasible: Candidate[] = [];
   for (const n of nodes) {

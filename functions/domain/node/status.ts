@@ -3,7 +3,8 @@
 //   ONLINE ⇄ DEGRADED ──(missed heartbeats)──► OFFLINE ──(new session)──► ONLINE
 //     │ drain ▲ undrain
 //     ▼       │
-//   DRAINING ─┘            QUARANTINED: checkers proved it wrong; only an admin releases it
+//   DRAINING ─┘            QUARANTINED: checkers proved it wrong; only an admin releases it (→ OFFLINE)
+//   ONLINE ─(degrade: failed probes)─► DEGRADED ─(recover: good probes)─► ONLINE
 //   any ──(deregister)──► DEREGISTERED (final)
 import { conflict } from '../errors';
 import type { Node, NodeStatus } from '../model';
@@ -16,7 +17,7 @@ export const WATCHED: readonly NodeStatus[] = ['ONLINE', 'DEGRADED', 'DRAINING']
 export const isSchedulable = (n: Pick<Node, 'status'>) => SCHEDULABLE.includes(n.status);
 export const isWatched = (n: Pick<Node, 'status'>) => WATCHED.includes(n.status);
 
-export type NodeEvent = 'session' | 'missedHeartbeats' | 'drain' | 'undrain' | 'deregister' | 'quarantine' | 'release';
+export type NodeEvent = 'session' | 'missedHeartbeats' | 'drain' | 'undrain' | 'deregister' | 'quarantine' | 'release' | 'degrade' | 'recover';
 
 /** The next status, or a conflict. Repeating an event that already holds is allowed (idempotent). */
 export function nextNodeStatus(status: NodeStatus, event: NodeEvent): NodeStatus {
@@ -40,5 +41,11 @@ export function nextNodeStatus(status: NodeStatus, event: NodeEvent): NodeStatus
     case 'release':
       if (status !== 'QUARANTINED') return status;
       return 'OFFLINE';
+    // the checker's probe verdicts: only between ONLINE and DEGRADED; drained, offline and quarantined
+    // nodes keep their status (the reaper, the provider or an admin moves those)
+    case 'degrade':
+      return status === 'ONLINE' ? 'DEGRADED' : status;
+    case 'recover':
+      return status === 'DEGRADED' ? 'ONLINE' : status;
   }
 }

@@ -1,0 +1,53 @@
+// gpupool accounts create | get ID | credit ID (admins, except `get` of one's own account).
+import { seg, type Ctx } from '../context';
+import { UsageError } from '../errors';
+import { details, formatCredits, formatTime, parseCredits } from '../format';
+
+interface Account {
+  id: string;
+  name: string;
+  role: string;
+  createdAt: number;
+  available: number;
+  held: number;
+  staked: number;
+}
+
+export async function create(ctx: Ctx, _args: string[], o: { name: string; role: string }) {
+  const r = await ctx.api().post<{ account: Account; apiKey: string; keyId: string }>('/v1/accounts', { name: o.name, role: o.role });
+  if (ctx.json) return ctx.printJson(r);
+  ctx.out(details([
+    ['account', r.account.id],
+    ['name', r.account.name],
+    ['role', r.account.role],
+    ['key id', r.keyId],
+    ['api key', r.apiKey],
+  ], ctx.c));
+  const url = ctx.profile().apiUrl ?? 'URL';
+  ctx.note(`The API key is shown only now. To use it: gpupool login --profile ${o.name.replace(/[^A-Za-z0-9_.-]/g, '-')} --api ${url} --key ${r.apiKey} --account ${r.account.id}`);
+}
+
+export async function get(ctx: Ctx, [id]: string[]) {
+  const r = await ctx.api().get<Account>(`/v1/accounts/${seg(id)}`);
+  if (ctx.json) return ctx.printJson(r);
+  ctx.out(details([
+    ['account', r.id],
+    ['name', r.name],
+    ['role', r.role],
+    ['created', formatTime(r.createdAt)],
+    ['available', formatCredits(r.available)],
+    ['held', formatCredits(r.held)],
+    ['staked', formatCredits(r.staked)],
+  ], ctx.c));
+}
+
+export async function credit(ctx: Ctx, [id]: string[], o: { amount: string; memo?: string }) {
+  const amount = parseCredits(o.amount);
+  if (amount === undefined || amount < 1) throw new UsageError(`--amount takes a positive number of credits, e.g. 100 or 2.5 (at most 6 decimals), got "${o.amount}"`);
+  const r = await ctx.api().post<{ accountId: string; available: number; held: number; staked: number }>(`/v1/accounts/${seg(id)}/credits`, {
+    amount,
+    ...(o.memo ? { memo: o.memo } : {}),
+  });
+  if (ctx.json) return ctx.printJson(r);
+  ctx.out(`credited ${formatCredits(amount, amount % 10_000 ? 6 : 2)} to ${r.accountId ?? id}; available now ${formatCredits(r.available)}`);
+}

@@ -1,0 +1,152 @@
+// gpupool jobs ls | get ID | logs ID [-f] | cancel ID
+import { seg, type Ctx } from '../context';
+import { details, formatAge, formatCost, formatDuration, formatStatus, formatTime, table, truncate } from '../format';
+import { parseInteger } from '../run-spec';
+import type { ApiClient } from '../http';
+import { watchJob, type ApiLike, type JobView, type LogItem, type LogsPage } from '../watch';
+
+interface JobsPage {
+  items: JobView[];
+  nextCursor: string | null;
+}
+
+const runtimeOf = (j: JobView, now: number) => (j.startedAt ? (j.finishedAt ?? now) - j.startedAt : undefined);
+
+export async function ls(ctx: Ctx, _args: string[], o: { limit?: string; cursor?: string }) {
+  const r = await ctx.api().get<JobsPage>('/v1/jobs', { limit: parseInteger(o.limit, '--limit', 1, 100), cursor: o.cursor });
+  if (ctx.json) return ctx.printJson(r);
+  const now = ctx.io.now();
+  if (!r.items.length) ctx.note('No jobs.');
+  else {
+    ctx.out(
+      table(
+        ['ID', 'NAME', 'STATUS', 'GPUS>', 'NODE', 'CREATED', 'RUNTIME>', 'EXIT>', 'COST>'],
+        r.items.map((j) => [
+          j.id,
+          truncate(j.name, 24),
+          formatStatus(j.status, ctx.c),
+          j.resources?.gpus,
+          j.nodeId,
+          formatAge(j.createdAt, now),
+          formatDuration(runtimeOf(j, now)),
+          j.exitCode,
+          formatCost(j.cost?.charged),
+        ]),
+        ctx.c,
+      ),
+    );
+  }
+  if (r.nextCursor) ctx.note(`More: gpupool jobs ls --cursor ${r.nextCursor}`);
+}
+
+export async function get(ctx: Ctx, [id]: string[]) {
+  const r = await ctx.api().get<{ job: JobView & Record<string, any> }>(`/v1/jobs/${seg(id)}`);
+  if (ctx.json) return ctx.printJson(r);
+  const j = r.job;
+  const now = ctx.io.now();
+  const c = ctx.c;
+  ctx.out(
+    details(
+      [
+        ['id', j.id],
+        ['name', j.name ?? undefined],
+        ['status', formatStatus(j.status, c) + (j.reason ? ` (${j.reason})` : '')],
+        ['pending', j.pendingReason ?? undefined],
+        ['command', Array.isArray(j.command) ? j.command.map(shellQuote).join(' ') : undefined],
+        ['image', j.image ?? undefined],
+        ['gpus', `${j.resources?.gpus ?? '?'}${j.resources?.gpuModels ? ` × ${j.resources.gpuModels.join('|')}` : ''}${j.resources?.minVramGb ? `, ≥${j.resources.minVramGb} GB` : ''}`],
+        ['regions', j.placement?.regions?.join(', ') ?? undefined],
+        ['node', j.nodeId ?? '-'],
+        ['created', `${formatTime(j.createdAt)} (${formatAge(j.createdAt, now)})`],
+        ['started', formatTime(j.startedAt)],
+        ['finished', formatTime(j.finishedAt)],
+        ['runtime', formatDuration(runtimeOf(j, now))],
+        ['exit code', j.exitCode ?? '-'],
+        ['cost', `${formatCost(j.cost?.charged)} credits (${j.cost?.gpuSeconds ?? 0} GPU-seconds)`],
+      ],
+      c,
+    ),
+  );
+  const attempts: any[] = j.attempts ?? [];
+  if (attempts.length) {
+    ctx.out(
+      '\n' +
+        table(
+          ['#>', 'ATTEMPT', 'NODE', 'STATUS', 'REASON', 'ASSIGNED', 'RUNTIME>', 'EXIT>'],
+          attempts.map((a, i) => [
+            (a.n ?? i) + 1,
+            a.id,
+            a.nodeId,
+            formatStatus(a.status, c),
+            a.reason,
+            formatTime(a.assignedAt),
+            formatDuration(a.startedAt ? (a.finishedAt ?? now) - a.startedAt : undefined),
+            a.exitCode,
+          ]),
+          c,
+        ),
+    );
+  }
+}
+
+export async function logs(ctx: Ctx, [id]: string[], o: { follow?: boolean }) {
+  const api = ctx.api();
+  const path = `/v1/jobs/${seg(id)}`;
+  if (o.follow) {
+    // the same follower as `gpupool run`, without the status line or summary; Ctrl-C just stops.
+    // With --json: one JSON object per line (NDJSON), as the lines arrive.
+    const line = (l: LogItem) => ctx.out(JSON.stringify(l));
+    await watchJob({
+      api: ctx.json ? jsonLinesApi(api, line) : api,
+      jobId: id,
+      stdout: (t) => (ctx.json ? undefined : ctx.out(t)),
+      stderr: (t) => (ctx.json ? undefined : ctx.err(t)),
+      colors: ctx.ce,
+      summary: false,
+    });
+    return;
+  }
+  const all = await allLogs(ctx, path);
+  if (ctx.json) return ctx.printJson(all);
+  for (const l of all.items) {
+    if (l.stream === 'stdout') ctx.out(l.text);
+    else ctx.err(l.stream === 'system' ? ctx.ce.dim(l.text) : l.text);
+  }
+}
+
+/** An API that hands every log line it fetches to `onLine` as well (for `logs -f --json`). */
+function jsonLinesApi(api: ApiClient, onLine: (l: LogItem) => void): ApiLike {
+  return {
+    del: (p) => api.del(p),
+    get: async <T>(p: string, q?: Record<string, string | number | undefined>) => {
+      const r = await api.get<T>(p, q);
+      if (p.endsWith('/logs')) for (const l of (r as LogsPage).items ?? []) onLine(l);
+      return r;
+    },
+  };
+}
+
+/** Every stored line, page by page. */
+async function allLogs(ctx: Ctx, path: string): Promise<LogsPage> {
+  const items: LogsPage['items'] = [];
+  let after = -1;
+  for (;;) {
+    const page = await ctx.api().get<LogsPage>(`${path}/logs`, { after, limit: 1000 });
+    items.push(...page.items);
+    const last = Math.max(after, page.last ?? after);
+    if (page.items.length < 1000 || last === after) return { items, last };
+    after = last;
+  }
+}
+
+export async function cancel(ctx: Ctx, [id]: string[]) {
+  const r = await ctx.api().del<{ job: JobView }>(`/v1/jobs/${seg(id)}`);
+  if (ctx.json) return ctx.printJson(r);
+  const s = r.job.status;
+  ctx.out(s === 'CANCELLED' ? `job ${id} cancelled` : `job ${id}: cancel requested (now ${s}); it ends CANCELLED once its node stops it`);
+}
+
+/** Quotes a word for display like a POSIX shell would need it. */
+export function shellQuote(w: string): string {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(w) ? w : `'${w.replace(/'/g, `'\\''`)}'`;
+}

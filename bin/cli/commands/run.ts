@@ -1,0 +1,89 @@
+// gpupool run [options] -- CMD ARGS...: POST /v1/jobs, then follow the job to its end and exit with its
+// exit code. On a terminal: a live status line, and Ctrl-C asks before cancelling; without one: only the
+// job's output and a summary line on stderr, and Ctrl-C cancels at once.
+// --json: stdout carries one JSON document (the final {job}, or the 202 answer with --detach); the job's
+// output goes to stderr.
+import { randomUUID } from 'node:crypto';
+import type { Ctx } from '../context';
+import { isTransient } from '../http';
+import { buildJobBody, parseInteger, type RunOptions } from '../run-spec';
+import { processInterrupts, ttyStatusLine, watchJob, type JobView } from '../watch';
+
+export interface RunCommandOptions extends RunOptions {
+  detach?: boolean;
+  pollInterval?: string;
+}
+
+export async function run(ctx: Ctx, command: string[], o: RunCommandOptions): Promise<number> {
+  const body = buildJobBody(command, o, ctx.io.env);
+  const pollMs = parseInteger(o.pollInterval, '--poll-interval', 10, 60_000) ?? 500;
+  const api = ctx.api();
+
+  // the same Idempotency-Key on every try: a retried submit never makes a second job
+  const idem = randomUUID();
+  let submitted: { job: JobView };
+  for (let attempt = 1; ; attempt++) {
+    try {
+      submitted = await api.post<{ job: JobView }>('/v1/jobs', body, { 'idempotency-key': idem });
+      break;
+    } catch (e) {
+      if (!isTransient(e) || attempt >= 3) throw e;
+      await new Promise((r) => setTimeout(r, 500 * attempt));
+    }
+  }
+  const job = submitted.job;
+
+  if (o.detach) {
+    if (ctx.json) ctx.printJson(submitted);
+    else {
+      ctx.out(job.id);
+      ctx.note(`Job ${job.id} ${job.status.toLowerCase()}. Follow it: gpupool jobs logs -f ${job.id}`);
+    }
+    return 0;
+  }
+
+  const { stdin, stderr } = ctx.io;
+  const tty = Boolean(stderr.isTTY) && !ctx.json;
+  const canAsk = tty && Boolean(stdin.isTTY);
+  if (tty) ctx.note(`Job ${job.id} submitted; Ctrl-C asks whether to cancel it.`);
+  const result = await watchJob({
+    api,
+    jobId: job.id,
+    initial: job,
+    pollMs,
+    now: ctx.io.now,
+    stdout: (t) => (ctx.json ? ctx.err(t) : ctx.out(t)),
+    stderr: (t) => ctx.err(t),
+    colors: ctx.ce,
+    status: tty ? ttyStatusLine(stderr) : undefined,
+    interrupts: processInterrupts,
+    confirm: canAsk ? (q) => ttyConfirm(stdin, stderr, q) : undefined,
+  });
+  if (ctx.json) ctx.printJson({ job: result.job });
+  return result.exitCode;
+}
+
+/** Asks a yes/no question on the terminal; a Ctrl-C while asking answers 'interrupt'. */
+async function ttyConfirm(
+  input: NodeJS.ReadableStream,
+  output: { write(s: string): unknown },
+  question: string,
+): Promise<boolean | 'interrupt'> {
+  const { createInterface } = await import('node:readline');
+  const rl = createInterface({ input, output: output as NodeJS.WritableStream, terminal: true });
+  return new Promise((resolve) => {
+    let done = false;
+    const finish = (v: boolean | 'interrupt') => {
+      if (done) return;
+      done = true;
+      rl.close();
+      resolve(v);
+    };
+    rl.on('SIGINT', () => {
+      output.write('\n');
+      finish('interrupt');
+    });
+    rl.on('close', () => finish(false));
+    rl.question(question, (a) => finish(/^y(es)?$/i.test(a.trim())));
+  });
+}

@@ -1,0 +1,153 @@
+// The command tree. Only commander is loaded up front: each action imports its command module when it
+// runs, so `gpupool --help` and usage errors stay fast.
+import { Command, Option } from 'commander';
+import type { Ctx } from './context';
+import type { Io } from './io';
+
+type Loader = () => Promise<Record<string, unknown>>;
+const MODULES = {
+  login: () => import('./commands/login'),
+  offers: () => import('./commands/offers'),
+  run: () => import('./commands/run'),
+  jobs: () => import('./commands/jobs'),
+  nodes: () => import('./commands/nodes'),
+  balance: () => import('./commands/balance'),
+  keys: () => import('./commands/keys'),
+  accounts: () => import('./commands/accounts'),
+} satisfies Record<string, Loader>;
+
+/** A command implementation: positional arguments and options in, an exit code (or nothing for 0) out. */
+export type CommandFn = (ctx: Ctx, args: string[], opts: Record<string, any>) => Promise<number | void>;
+
+export interface RunState {
+  exitCode: number;
+}
+
+const collect = (v: string, prev: string[] | undefined) => [...(prev ?? []), v];
+
+export function buildProgram(io: Io, state: RunState, version = '0.1.0'): Command {
+  const program = new Command('gpupool');
+  program
+    .description('Command-line client of the gpupool API: find GPUs, run jobs, manage nodes, keys and credits.')
+    .version(version, '-V, --version')
+    .option('--json', 'print the raw API answer as JSON (also after the command)')
+    .option('--profile <name>', 'use this saved profile (also after the command)')
+    .enablePositionalOptions()
+    .showSuggestionAfterError()
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => void io.stdout.write(s),
+      writeErr: (s) => void io.stderr.write(s),
+    })
+    .addHelpText(
+      'after',
+      `
+Profiles live in $XDG_CONFIG_HOME/gpupool/config.json (default ~/.config/gpupool/config.json);
+GPUPOOL_API_URL, GPUPOOL_API_KEY, GPUPOOL_ACCOUNT_ID and GPUPOOL_PROFILE override them.
+Amounts and prices are in credits (1 credit = 1,000,000 micro-credits); --json prints the API's raw answers.
+
+Examples:
+  gpupool login --api http://127.0.0.1:8787 --key gp_...
+  gpupool offers --gpu H100
+  gpupool run --gpus 1 --gpu-model A100 -- python train.py --epochs 3
+  gpupool jobs logs -f JOB_ID`,
+    );
+
+  const common = (cmd: Command) =>
+    cmd.option('--json', 'print the raw API answer as JSON').option('--profile <name>', 'use this saved profile');
+
+  /** the action: load the module, build the context, run the function, keep its exit code */
+  const act =
+    (mod: keyof typeof MODULES, fn: string) =>
+    async (...args: unknown[]) => {
+      const cmd = args[args.length - 1] as Command;
+      const opts = cmd.optsWithGlobals();
+      const positional = (args.slice(0, -2) as (string | string[])[]).flat();
+      const [{ Ctx }, m] = await Promise.all([import('./context'), MODULES[mod]()]);
+      const ctx = new Ctx(io, { json: opts.json, profile: opts.profile });
+      const code = await ((m as unknown as Record<string, CommandFn>)[fn])(ctx, positional, opts);
+      state.exitCode = typeof code === 'number' ? code : 0;
+    };
+
+  common(
+    program
+      .command('login')
+      .description('check an API key against the API and save it as a profile')
+      .option('--api <url>', 'API URL, e.g. http://127.0.0.1:8787 (default: $GPUPOOL_API_URL or the saved one)')
+      .option('--key <key>', 'API key (gp_...); "-" reads it from stdin (default: $GPUPOOL_API_KEY)')
+      .option('--account <id>', 'the key\'s account id, kept for `gpupool keys`'),
+  ).action(act('login', 'login'));
+
+  common(
+    program
+      .command('offers')
+      .description('free capacity by GPU model, VRAM and region, with prices')
+      .option('--gpu <model>', 'GPU model, e.g. H100')
+      .option('--gpus <n>', 'at least this many free GPUs')
+      .option('--region <region>', 'region, e.g. eu-west')
+      .option('--max-price <credits>', 'at most this price, in credits per GPU-hour'),
+  ).action(act('offers', 'offers'));
+
+  common(
+    program
+      .command('run')
+      .description('submit a job and follow it: live status, its output, its exit code')
+      .usage('[options] -- COMMAND [ARGS...]')
+      .argument('[command...]', 'the command to run and its arguments (after --)')
+      .option('--gpus <n>', 'GPUs', '1')
+      .option('--gpu-model <model>', 'acceptable GPU model (repeatable, or comma-separated)', collect)
+      .option('--min-vram <gb>', 'minimum VRAM per GPU, in GB')
+      .option('--region <region>', 'acceptable region (repeatable, or comma-separated)', collect)
+      .option('--max-price <credits>', 'highest price, in credits per GPU-hour')
+      .option('--image <image>', 'container image (docker runtime)')
+      .option('-e, --env <K=V>', 'environment variable (repeatable); a bare K copies it from your environment', collect)
+      .option('--max-duration <duration>', 'time limit: seconds, or 90s, 30m, 2h, 1h30m')
+      .option('--max-attempts <n>', 'placements to try when nodes fail')
+      .option('--priority <n>', 'queue priority, -100..100')
+      .option('--name <name>', 'a name for the job')
+      .option('-d, --detach', 'print the job id and return at once')
+      .addOption(new Option('--poll-interval <ms>', 'ms between status polls').default('500').hideHelp())
+      .passThroughOptions(),
+  ).action(act('run', 'run'));
+
+  const jobs = program.command('jobs').description('your jobs: list, show, logs, cancel');
+  common(jobs.command('ls').alias('list').description('list jobs, newest first').option('--limit <n>', 'at most this many').option('--cursor <cursor>', 'the next page, from a previous answer')).action(act('jobs', 'ls'));
+  common(jobs.command('get').description('one job with its attempts').argument('<id>')).action(act('jobs', 'get'));
+  common(jobs.command('logs').description("a job's output").argument('<id>').option('-f, --follow', 'keep printing until the job ends')).action(act('jobs', 'logs'));
+  common(jobs.command('cancel').description('cancel a job').argument('<id>')).action(act('jobs', 'cancel'));
+
+  const nodes = program.command('nodes').description('your nodes (providers) or all nodes (admins)');
+  common(nodes.command('ls').alias('list').description('list nodes').option('--limit <n>', 'at most this many').option('--cursor <cursor>', 'the next page')).action(act('nodes', 'ls'));
+  common(nodes.command('get').description('one node').argument('<id>')).action(act('nodes', 'get'));
+  common(nodes.command('drain').description('take no new work on a node').argument('<id>')).action(act('nodes', 'drain'));
+  common(nodes.command('undrain').description('let a drained node take work again').argument('<id>')).action(act('nodes', 'undrain'));
+  common(nodes.command('scores').description("a node's checker results over time").argument('<id>')).action(act('nodes', 'scores'));
+
+  common(program.command('balance').description('your credits: available, held in escrow, staked')).action(act('balance', 'balance'));
+
+  const keys = program.command('keys').description('API keys of an account');
+  const accountOpt = (cmd: Command) => cmd.option('--account <id>', 'the account (default: the profile\'s account)');
+  common(accountOpt(keys.command('create').description('issue another API key (shown once)'))).action(act('keys', 'create'));
+  common(accountOpt(keys.command('ls').alias('list').description('list keys'))).action(act('keys', 'ls'));
+  common(keys.command('revoke').description('revoke a key').argument('<keyId>')).action(act('keys', 'revoke'));
+
+  const accounts = program.command('accounts').description('accounts (admins)');
+  common(
+    accounts
+      .command('create')
+      .description('create an account and its first API key (shown once)')
+      .requiredOption('--name <name>', 'account name')
+      .addOption(new Option('--role <role>', 'role').choices(['consumer', 'provider', 'admin']).makeOptionMandatory()),
+  ).action(act('accounts', 'create'));
+  common(accounts.command('get').description('an account with its balance').argument('<id>')).action(act('accounts', 'get'));
+  common(
+    accounts
+      .command('credit')
+      .description('mint credits to an account')
+      .argument('<id>')
+      .requiredOption('--amount <credits>', 'credits to add, e.g. 100 or 2.5')
+      .option('--memo <text>', 'a note for the ledger'),
+  ).action(act('accounts', 'credit'));
+
+  return program;
+}

@@ -1,0 +1,75 @@
+// The checker's settings, and the control plane's signing key. On AWS the key comes from the stack's
+// generated secret (CHECKER_SIGNING_SECRET_ARN), read once per process; the local stack hands a random
+// secret in directly. The Ed25519 key pair is derived from the secret (domain/checker/signing.ts).
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { AddressClass } from '../domain/checker/address';
+import { keyPairFromSecret, type KeyPair } from '../domain/checker/signing';
+
+export interface CheckerSettings {
+  /** per probe, DNS, connect and answer together, ms */
+  probeTimeoutMs: number;
+  /** probes in flight at once per checker run */
+  concurrency: number;
+  /** chance per probed node and run that a canary job is sent (0 disables canaries) */
+  canaryRate: number;
+  /** the schedule's period, ms: each good probe vouches for this much uptime */
+  periodMs: number;
+  /** rewards are settled per epoch of this length, ms */
+  epochMs: number;
+  /** a run stops starting probes after this long, so it ends well inside the function timeout, ms */
+  maxRunMs: number;
+  /** address classes probes may reach besides public ones: [] in the cloud, ['loopback'] locally */
+  allowAddresses: AddressClass[];
+  /** the container image canaries name (runtimes that need one); the process runtime ignores it */
+  canaryImage: string;
+  /** the signing secret itself (local stack) */
+  signingSecret?: string;
+  /** or the Secrets Manager secret holding it (AWS) */
+  signingSecretArn?: string;
+}
+
+export const DEFAULT_CHECKER: CheckerSettings = {
+  probeTimeoutMs: 3_000,
+  concurrency: 100,
+  canaryRate: 0.002,
+  periodMs: 60_000,
+  epochMs: 3_600_000,
+  maxRunMs: 40_000,
+  allowAddresses: [],
+  canaryImage: 'busybox:1.36',
+};
+
+export function checkerSettingsFromEnv(env: NodeJS.ProcessEnv): CheckerSettings {
+  const num = (k: string, d: number) => (env[k] ? Number(env[k]) : d);
+  return {
+    ...DEFAULT_CHECKER,
+    probeTimeoutMs: num('CHECKER_PROBE_TIMEOUT_MS', DEFAULT_CHECKER.probeTimeoutMs),
+    concurrency: num('CHECKER_CONCURRENCY', DEFAULT_CHECKER.concurrency),
+    canaryRate: num('CHECKER_CANARY_RATE', DEFAULT_CHECKER.canaryRate),
+    periodMs: num('CHECKER_PERIOD_SECONDS', DEFAULT_CHECKER.periodMs / 1000) * 1000,
+    epochMs: num('CHECKER_EPOCH_SECONDS', DEFAULT_CHECKER.epochMs / 1000) * 1000,
+    ...(env.CHECKER_CANARY_IMAGE ? { canaryImage: env.CHECKER_CANARY_IMAGE } : {}),
+    ...(env.CHECKER_SIGNING_SECRET_ARN ? { signingSecretArn: env.CHECKER_SIGNING_SECRET_ARN } : {}),
+  };
+}
+
+const loaded = new Map<string, Promise<KeyPair>>();
+
+/** The control plane's signing key pair, or undefined where none is configured (probing is then off). */
+export function controlPlaneKey(s: Pick<CheckerSettings, 'signingSecret' | 'signingSecretArn'>): Promise<KeyPair | undefined> {
+  if (s.signingSecret) {
+    const secret = s.signingSecret;
+    if (!loaded.has(`v:${secret}`)) loaded.set(`v:${secret}`, Promise.resolve(keyPairFromSecret(secret)));
+    return loaded.get(`v:${secret}`)!;
+  }
+  const arn = s.signingSecretArn;
+  if (!arn) return Promise.resolve(undefined);
+  let p = loaded.get(`arn:${arn}`);
+  if (!p) {
+    p = new SecretsManagerClient({}).send(new GetSecretValueCommand({ SecretId: arn })).then((r) => keyPairFromSecret(r.SecretString ?? ''));
+    // a failed read is tried again on the next call, not cached
+    p.catch(() => loaded.delete(`arn:${arn}`));
+    loaded.set(`arn:${arn}`, p);
+  }
+  return p;
+}
