@@ -3,6 +3,7 @@
 //   npm start -- --agents 0     no demo agents
 //   PORT=9000 npm start         another port (default 8787)
 import { parseArgs } from 'node:util';
+import { createServer } from 'node:net';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { formatApiKey } from '../functions/domain/api-key';
@@ -29,6 +30,8 @@ const DEMO_AGENTS = [
 
 interface LocalState {
   apiUrl?: string;
+  /** kept across restarts so running agents find the queue server where they left it */
+  sqsPort?: number;
   adminKey: string;
   demoProviderKey?: string;
 }
@@ -45,13 +48,18 @@ async function main() {
   const agentCount = Math.max(0, Math.min(DEMO_AGENTS.length, Number(values.agents)));
   const log = (m: string) => console.log(`[gpupool] ${m}`);
 
-  const stack = await startLocalStack({ port, dataDir, adminKey, log });
+  const stack = await startLocalStack({ port, dataDir, adminKey, log, sqsPort: await reusablePort(saved.sqsPort) });
   let demoProviderKey = saved.demoProviderKey;
   if (agentCount > 0 && !(demoProviderKey && (await stack.deps.keys.resolve(demoProviderKey)))) {
     const provider = await createAccount(stack.deps, { name: 'demo provider', role: 'provider' });
     demoProviderKey = provider.apiKey;
   }
-  const state: LocalState = { apiUrl: stack.apiUrl, adminKey, ...(demoProviderKey ? { demoProviderKey } : {}) };
+  const state: LocalState = {
+    apiUrl: stack.apiUrl,
+    adminKey,
+    sqsPort: Number(new URL(stack.sqsEndpoint).port),
+    ...(demoProviderKey ? { demoProviderKey } : {}),
+  };
   writeFileSync(stateFile, JSON.stringify(state, null, 2) + '\n', { mode: 0o600 });
 
   const agents: AgentProcess[] = DEMO_AGENTS.slice(0, agentCount).map((a) =>
@@ -79,6 +87,16 @@ Try:  curl -s ${stack.apiUrl}/v1/health
   };
   process.on('SIGINT', shutdown);
   process.on('SIGTERM', shutdown);
+}
+
+/** The saved port if it is free now, else 0 (any free port). */
+async function reusablePort(port: number | undefined): Promise<number> {
+  if (!port) return 0;
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.once('error', () => resolve(0));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(port)));
+  });
 }
 
 /** Waits until `count` nodes are ONLINE, so "ready" means the demo pool can take work. */

@@ -49,6 +49,16 @@ export class Queues {
     return r.QueueUrl!;
   }
 
+  /** Sends to a node's queue, re-creating it if it vanished (e.g. the local SQS server restarted). */
+  async sendToNode(nodeId: string, queueUrl: string, message: QueueMessage): Promise<void> {
+    try {
+      await this.send(queueUrl, message);
+    } catch (e) {
+      if (!/QueueDoesNotExist|NonExistentQueue/.test((e as Error).name)) throw e;
+      await this.send(await this.ensure(nodeId), message);
+    }
+  }
+
   async send(queueUrl: string, message: QueueMessage): Promise<void> {
     const body = JSON.stringify(message);
     await this.sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: body }));

@@ -51,14 +51,14 @@ async function sendMessages(d: Deps, job: Job, effects: Effect[], reads: Record<
     if (!queueUrl) continue;
     try {
       if (e.kind === 'dispatch') {
-        await d.queues.send(queueUrl, {
+        await d.queues.sendToNode(e.nodeId, queueUrl, {
           type: 'dispatch',
           jobId: job.id,
           attemptId: e.attemptId,
           spec: { image: job.image, command: job.command, env: job.env, gpus: job.resources.gpus, maxDurationSeconds: job.maxDurationSeconds },
         });
       } else {
-        await d.queues.send(queueUrl, { type: 'cancel', jobId: job.id, attemptId: e.attemptId });
+        await d.queues.sendToNode(e.nodeId, queueUrl, { type: 'cancel', jobId: job.id, attemptId: e.attemptId });
       }
     } catch (err) {
       console.warn(JSON.stringify({ level: 'warn', msg: 'queue send failed; the reaper will recover', jobId: job.id, error: (err as Error).message }));

@@ -2,7 +2,8 @@
 // local gateway, and the schedules on timers. `npm start` and the end-to-end tests both use this.
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateQueueCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { mkdirSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { authorize } from '../../functions/http/authorizer';
@@ -17,6 +18,8 @@ import { ensureAdmin } from '../../functions/usecases/accounts';
 import { buildDeps, setDeps, settingsFromEnv, type Deps, type Settings } from '../../functions/usecases/deps';
 import { sweep } from '../../functions/usecases/placement';
 import { reap } from '../../functions/usecases/reaper';
+import { runChecker } from '../../functions/usecases/checker';
+import type { CheckerSettings } from '../../functions/usecases/checker-settings';
 import { tableNamesFor, createTables } from './create-tables';
 import { startDynamoDbLocal } from './dynamodb-local';
 import { startGateway } from './gateway';
@@ -30,9 +33,15 @@ export interface LocalStackOptions {
   /** where DynamoDB Local keeps its data; undefined keeps it in memory */
   dataDir?: string;
   adminKey: string;
+  /** port of the in-process SQS server; 0 picks a free one. Keeping it across restarts spares agents a new session */
+  sqsPort?: number;
   /** ms between sweep and reaper runs */
   sweepMs?: number;
   reaperMs?: number;
+  /** ms between checker runs (probes, canaries); also the period rewards count per good probe. @default 5000 */
+  checkerMs?: number;
+  /** overrides of the checker's local settings (canaryRate defaults to 0 here: set it to send canaries) */
+  checker?: Partial<CheckerSettings>;
   /** overrides of the control plane's settings (heartbeats, deadlines, queues) */
   settings?: Partial<Settings>;
   log?: (msg: string) => void;
@@ -49,6 +58,21 @@ export interface LocalStack {
 
 const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
 
+/**
+ * The control plane's probe-signing secret: random per start, or kept (0600) under the data dir so agents
+ * that survive a restart of the stack still trust its probes.
+ */
+function localSigningSecret(dataDir: string | undefined): string {
+  const file = dataDir ? path.join(dataDir, 'checker-signing-secret') : undefined;
+  if (file && existsSync(file)) {
+    const kept = readFileSync(file, 'utf8').trim();
+    if (kept.length >= 32) return kept;
+  }
+  const secret = randomBytes(32).toString('hex');
+  if (file) writeFileSync(file, secret + '\n', { mode: 0o600 });
+  return secret;
+}
+
 export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack> {
   const stops: (() => Promise<void> | void)[] = [];
   const stop = async () => {
@@ -58,7 +82,7 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
     if (o.dataDir) mkdirSync(o.dataDir, { recursive: true });
     const ddb = await startDynamoDbLocal({ port: 0, dbPath: o.dataDir ? path.join(o.dataDir, 'dynamodb') : undefined });
     stops.push(() => ddb.stop());
-    const sqs = await startSqsLocal({ port: 0 });
+    const sqs = await startSqsLocal({ port: o.sqsPort ?? 0 });
     stops.push(() => sqs.stop());
 
     const region = 'us-east-1';
@@ -78,6 +102,18 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
       region,
       ...o.settings,
       queues: { ...base.queues, ...o.settings?.queues },
+      checker: {
+        ...base.checker,
+        // agents of the local stack listen on loopback; the cloud refuses it (SSRF guard)
+        allowAddresses: ['loopback'],
+        probeTimeoutMs: 2_000,
+        concurrency: 32,
+        canaryRate: 0,
+        periodMs: o.checkerMs ?? 5_000,
+        epochMs: 5 * 60_000,
+        signingSecret: localSigningSecret(o.dataDir),
+        ...o.checker,
+      },
     };
     const deps = buildDeps({
       db: makeDocClient(ddbClient),
@@ -108,6 +144,12 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
       every(o.reaperMs ?? 2000, async () => {
         const r = await reap(deps);
         if (r.nodesOffline || r.jobsEnded) log(`reaper: ${r.nodesOffline} node(s) offline, ${r.attemptsLost} attempt(s) lost, ${r.jobsEnded} job(s) past deadline`);
+      }),
+      every(o.checkerMs ?? 5000, async () => {
+        const r = await runChecker(deps);
+        if (r.failed || r.degraded || r.recovered || r.quarantined || r.canariesJudged) {
+          log(`checker: ${r.ok}/${r.probed} probes ok, ${r.degraded} degraded, ${r.recovered} recovered, ${r.quarantined} quarantined, ${r.canariesJudged} canaries judged`);
+        }
       }),
     ];
     stops.push(() => Promise.all(timers.map((t) => t.stop())).then(() => undefined));
