@@ -71,8 +71,8 @@ export interface JobSpec {
   image?: string;
   command: string[];
   env: Record<string, string>;
-  resources: { gpus: number; gpuModels?: string[]; minVramGb?: number; nodes: number };
-  placement?: { regions?: string[]; near?: { lat: number; lon: number } };
+  resources: { gpus: number; gpuModels?: string[]; minVramGb?: number; minComputeCapability?: string; minCudaVersion?: string; nodes: number };
+  placement?: { regions?: string[]; near?: { lat: number; lon: number }; labels?: Record<string, string>; minReputation?: number };
   maxPricePerGpuHour?: number;
   maxDurationSeconds: number;
   maxAttempts: number;

@@ -30,12 +30,20 @@ export const SubmitJobSchema = z
       gpus: z.number().int().min(1).max(64),
       gpuModels: z.array(z.string().min(1).max(32).regex(/^[A-Za-z0-9-]+$/)).min(1).max(16).optional(),
       minVramGb: z.number().int().min(1).max(4096).optional(),
+      /** e.g. "8.0" (Ampere) or "9.0" (Hopper) */
+      minComputeCapability: z.string().regex(/^\d{1,2}\.\d$/, 'like 8.0').optional(),
+      /** e.g. "12.2": the node's CUDA driver version must be at least this */
+      minCudaVersion: z.string().regex(/^\d{1,2}\.\d{1,2}$/, 'like 12.2').optional(),
       nodes: z.number().int().min(1).max(64).default(1),
     }),
     placement: z
       .strictObject({
         regions: z.array(z.string().min(1).max(64).regex(/^[a-z0-9-]+$/)).min(1).max(32).optional(),
         near: z.strictObject({ lat: z.number().min(-90).max(90), lon: z.number().min(-180).max(180) }).optional(),
+        /** the node must carry every one of these labels with these values */
+        labels: z.record(z.string().min(1).max(64), z.string().max(256)).refine((l) => Object.keys(l).length <= 16, 'at most 16 labels').optional(),
+        /** reputation floor in [0,1] */
+        minReputation: z.number().min(0).max(1).optional(),
       })
       .optional(),
     maxPricePerGpuHour: z.number().int().min(0).max(1_000_000_000).optional(),

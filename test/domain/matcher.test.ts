@@ -28,6 +28,10 @@ describe('matcher', () => {
     ['price', { maxPricePerGpuHour: 1 }, {}, 'price above cap'],
     ['region', { placement: { regions: ['us-east'] } }, {}, 'region not allowed'],
     ['self', { accountId: 'p' }, {}, 'node belongs to the consumer'],
+    ['compute capability', { resources: { gpus: 1, nodes: 1, minComputeCapability: '9.0' } }, { gpus: [{ index: 0, uuid: 'u', model: 'A100', vramGb: 80, computeCap: '8.0' }] }, 'compute capability below 9.0'],
+    ['cuda', { resources: { gpus: 1, nodes: 1, minCudaVersion: '12.4' } }, { cudaVersion: '12.2' }, 'CUDA below 12.4'],
+    ['labels', { placement: { labels: { tier: 'secure' } } }, { labels: { tier: 'community' } }, 'labels do not match'],
+    ['reputation', { placement: { minReputation: 0.9 } }, { reputation: 0.5 }, 'reputation below floor'],
   ])('filter %s rejects with its reason', (_name, j, n, reason) => {
     const r = rank(job(j), [node(n)], zero);
     expect(r.ranked).toHaveLength(0);
@@ -56,6 +60,15 @@ describe('matcher', () => {
     const berlin = { lat: 52.5, lon: 13.4 };
     const near = rank(job({ placement: { near: berlin } }), [node({ id: 'syd', location: { lat: -33.9, lon: 151.2 } }), node({ id: 'ams', location: { lat: 52.4, lon: 4.9 } })], zero);
     expect(near.ranked[0].node.id).toBe('ams');
+  });
+
+  it('passes nodes that meet capability, CUDA, label and reputation floors', () => {
+    const j = job({
+      resources: { gpus: 1, nodes: 1, minComputeCapability: '8.9', minCudaVersion: '12.2' },
+      placement: { labels: { tier: 'secure' }, minReputation: 0.8 },
+    });
+    const n = node({ gpus: [{ index: 0, uuid: 'u', model: 'H100', vramGb: 80, computeCap: '9.0' }], cudaVersion: '12.10', labels: { tier: 'secure', x: 'y' }, reputation: 0.85 });
+    expect(rank(j, [n], zero).ranked).toHaveLength(1);
   });
 
   it('computes great-circle distances', () => {

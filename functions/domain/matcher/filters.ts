@@ -6,7 +6,20 @@ import { isSchedulable } from '../node/status';
 export type Candidate = Pick<
   Node,
   'id' | 'providerId' | 'status' | 'gpuModel' | 'vramGb' | 'freeGpus' | 'totalGpus' | 'pricePerGpuHour' | 'region' | 'reputation'
-> & Partial<Pick<Node, 'location' | 'labels'>>;
+> & Partial<Pick<Node, 'location' | 'labels' | 'gpus' | 'cudaVersion'>>;
+
+/** "8.9" < "9.0", "12.10" > "12.2": compares dotted versions numerically */
+export function versionAtLeast(have: string | undefined, want: string): boolean {
+  if (!have) return false;
+  const a = have.split('.').map(Number);
+  const b = want.split('.').map(Number);
+  for (let i = 0; i < Math.max(a.length, b.length); i++) {
+    const x = a[i] ?? 0;
+    const y = b[i] ?? 0;
+    if (x !== y) return x > y;
+  }
+  return true;
+}
 
 export type MatchJob = Pick<Job, 'id' | 'accountId' | 'resources' | 'placement' | 'maxPricePerGpuHour' | 'attempts'> & Partial<Pick<Job, 'pinNodeId'>>;
 
@@ -29,6 +42,31 @@ export const FILTERS: readonly Filter[] = [
     check: (j, n) => (!j.resources.gpuModels || j.resources.gpuModels.includes(n.gpuModel) ? undefined : `model not in [${j.resources.gpuModels.join(', ')}]`),
   },
   { name: 'vram', check: (j, n) => (!j.resources.minVramGb || n.vramGb >= j.resources.minVramGb ? undefined : `less than ${j.resources.minVramGb} GB VRAM`) },
+  {
+    name: 'computeCapability',
+    check: (j, n) => {
+      const want = j.resources.minComputeCapability;
+      if (!want) return undefined;
+      const caps = n.gpus?.map((g) => g.computeCap) ?? [];
+      return caps.length > 0 && caps.every((c) => versionAtLeast(c, want)) ? undefined : `compute capability below ${want}`;
+    },
+  },
+  {
+    name: 'cuda',
+    check: (j, n) => (!j.resources.minCudaVersion || versionAtLeast(n.cudaVersion, j.resources.minCudaVersion) ? undefined : `CUDA below ${j.resources.minCudaVersion}`),
+  },
+  {
+    name: 'labels',
+    check: (j, n) => {
+      const want = j.placement?.labels;
+      if (!want) return undefined;
+      return Object.entries(want).every(([k, v]) => n.labels?.[k] === v) ? undefined : 'labels do not match';
+    },
+  },
+  {
+    name: 'reputation',
+    check: (j, n) => (j.placement?.minReputation === undefined || n.reputation >= j.placement.minReputation ? undefined : 'reputation below floor'),
+  },
   {
     name: 'price',
     check: (j, n) => (j.maxPricePerGpuHour === undefined || n.pricePerGpuHour <= j.maxPricePerGpuHour ? undefined : 'price above cap'),
