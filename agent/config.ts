@@ -49,7 +49,12 @@ const EnvSchema = z
     GPUPOOL_PRICE_PER_GPU_HOUR: intFrom(0, 1_000_000_000).default(2_000_000),
     GPUPOOL_RUNTIME: z.enum(['docker', 'process']).default('docker'),
     GPUPOOL_SIMULATED_GPUS: simulatedGpus.optional(),
-    GPUPOOL_PROBE_PORT: intFrom(1, 65_535).optional(),
+    /** 0: any free port (the session tells the control plane where) */
+    GPUPOOL_PROBE_PORT: intFrom(0, 65_535).optional(),
+    /** address the probe server binds; default 0.0.0.0, or 127.0.0.1 against a control plane on this host */
+    GPUPOOL_PROBE_HOST: z.string().min(1).max(255).regex(/^[A-Za-z0-9.:_-]+$/, 'an IP address or host name').optional(),
+    /** the URL the checker should probe, when the host is reached through NAT or a port forward */
+    GPUPOOL_PROBE_URL: z.url({ protocol: /^https?$/ }).max(512).optional(),
     GPUPOOL_STATE_DIR: z.string().min(1).default('/var/lib/gpupool'),
     /** what a simulated node lies about, for checker tests; stored now, used by the probe server */
     GPUPOOL_SIMULATED_DISHONEST: z.enum(['gpus', 'challenge', 'canary']).optional(),
@@ -75,6 +80,8 @@ export interface AgentConfig {
   runtime: 'docker' | 'process';
   simulatedGpus?: SimulatedSpec;
   probePort?: number;
+  probeHost?: string;
+  probeUrl?: string;
   stateDir: string;
   simulatedDishonest?: 'gpus' | 'challenge' | 'canary';
   labels: Record<string, string>;
@@ -93,6 +100,8 @@ export function loadConfig(env: NodeJS.ProcessEnv): ConfigResult {
   const parsed = EnvSchema.safeParse(present);
   // Checked apart from the schema so it is reported together with any other problem, not only when the rest is fine.
   const keyProblem = present.GPUPOOL_PROVIDER_KEY || present.GPUPOOL_NODE_KEY ? [] : ['GPUPOOL_PROVIDER_KEY: set GPUPOOL_PROVIDER_KEY (to register this node) or GPUPOOL_NODE_KEY'];
+  // the lying switch is for simulated nodes in tests only
+  if (present.GPUPOOL_SIMULATED_DISHONEST && !present.GPUPOOL_SIMULATED_GPUS) keyProblem.push('GPUPOOL_SIMULATED_DISHONEST: only with GPUPOOL_SIMULATED_GPUS (a test switch)');
   if (!parsed.success || keyProblem.length > 0) {
     const issues = parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join('.') || 'env'}: ${i.message}`);
     return { ok: false, problems: [...issues, ...keyProblem] };
@@ -111,6 +120,8 @@ export function loadConfig(env: NodeJS.ProcessEnv): ConfigResult {
       runtime: e.GPUPOOL_RUNTIME,
       simulatedGpus: e.GPUPOOL_SIMULATED_GPUS,
       probePort: e.GPUPOOL_PROBE_PORT,
+      probeHost: e.GPUPOOL_PROBE_HOST,
+      probeUrl: e.GPUPOOL_PROBE_URL,
       stateDir: e.GPUPOOL_STATE_DIR,
       simulatedDishonest: e.GPUPOOL_SIMULATED_DISHONEST,
       labels: e.GPUPOOL_LABELS,

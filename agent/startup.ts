@@ -44,7 +44,16 @@ export interface Identity {
 }
 
 /** GPUPOOL_NODE_KEY first, then the stored identity, else register with the provider key and store it. */
-export async function resolveIdentity(config: AgentConfig, inventory: Inventory, api: ControlPlane, state: StateStore, log: Logger, signal?: AbortSignal): Promise<Identity> {
+export async function resolveIdentity(
+  config: AgentConfig,
+  inventory: Inventory,
+  api: ControlPlane,
+  state: StateStore,
+  log: Logger,
+  signal?: AbortSignal,
+  /** the probe server's URL and the node's public key, registered with the node */
+  probe: { probeUrl?: string; publicKey?: string } = {},
+): Promise<Identity> {
   if (config.nodeKey) return { nodeKey: config.nodeKey, registered: false };
   const stored = await state.readIdentity();
   if (stored) return { ...stored, registered: false };
@@ -57,6 +66,8 @@ export async function resolveIdentity(config: AgentConfig, inventory: Inventory,
     pricePerGpuHour: config.pricePerGpuHour,
     labels: config.labels,
     ...(inventory.driverVersion ? { driverVersion: inventory.driverVersion } : {}),
+    ...(probe.probeUrl ? { probeUrl: probe.probeUrl } : {}),
+    ...(probe.publicKey ? { publicKey: probe.publicKey } : {}),
   };
   const answer = await withStartupRetry('registration', config.startupTimeoutMs, log, () => api.register(body), signal);
   await state.writeIdentity(answer);
@@ -80,7 +91,7 @@ export async function reapLeftovers(
   for (const rec of leftovers) {
     await killLeftover(rec).catch((err) => log.warn('could not kill leftover attempt', { attemptId: rec.attemptId, err }));
     if (!stale.has(rec.attemptId)) {
-      const body = { attemptId: rec.attemptId, exitCode: null, outcome: 'error' as const, error: 'agent restarted; attempt lost' };
+      const body = { attemptId: rec.attemptId, exitCode: null, outcome: 'lost' as const, error: 'agent restarted; attempt lost' };
       await api.finish(rec.jobId, body).catch((err) => {
         if (!(err instanceof ApiError && err.status === 409)) log.warn('could not report leftover attempt', { attemptId: rec.attemptId, err });
       });

@@ -23,7 +23,11 @@ const routes: Record<string, RouteFn> = {
     const a = await mint(d, parseWith(IdSchema, req.params.id, 'id'), body.amount);
     return { status: 201, body: { accountId: a.id, ...balance(a) } };
   },
-  'GET /v1/balance': async (req, d) => ({ status: 200, body: balance(await getAccount(d, req.caller, req.caller.accountId)) }),
+  'GET /v1/balance': async (req, d) => {
+    const a = await getAccount(d, req.caller, req.caller.accountId);
+    // who the key speaks for, so a client can tell which account and role it holds
+    return { status: 200, body: { accountId: a.id, role: a.role, ...balance(a) } };
+  },
 };
 
 export const handler = routeGroup('accounts', routes);

@@ -1,7 +1,7 @@
 // Providers' nodes.
 import { RegisterNodeSchema } from '../domain/agent-protocol';
 import { IdSchema, ListQuerySchema, PatchNodeSchema } from '../domain/schemas';
-import { deregisterNode, getOwnNode, nodeView, patchNode, registerNode } from '../usecases/nodes';
+import { deregisterNode, getOwnNode, listNodes, nodeView, patchNode, registerNode } from '../usecases/nodes';
 import { nodeScores, releaseNode, ScoresQuerySchema } from '../usecases/checker-scores';
 import { parseWith } from './kit/problem';
 import { routeGroup, type RouteFn } from './kit/router';
@@ -13,7 +13,7 @@ const routes: Record<string, RouteFn> = {
   },
   'GET /v1/nodes': async (req, d) => {
     const q = parseWith(ListQuerySchema, req.query, 'query');
-    const page = await d.nodes.listByProvider(req.caller.accountId, q.limit, q.cursor);
+    const page = await listNodes(d, req.caller, q.limit, q.cursor);
     return { status: 200, body: { items: page.items.map((n) => nodeView(n, req.caller)), nextCursor: page.nextCursor ?? null } };
   },
   'GET /v1/nodes/{id}': async (req, d) => ({ status: 200, body: { node: nodeView(await getOwnNode(d, req.caller, parseWith(IdSchema, req.params.id, 'id')), req.caller) } }),

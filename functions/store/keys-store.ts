@@ -12,7 +12,12 @@ export interface KeyRecord {
   hash: string;
   createdAt: number;
   revokedAt?: number;
+  /** when the authorizer last resolved it, to the minute: written at most once a minute per key */
+  lastUsedAt?: number;
 }
+
+/** lastUsedAt is kept to this precision: one conditional write per key and minute at most */
+export const LAST_USED_PRECISION_MS = 60_000;
 
 export const newKeyId = () => randomBytes(8).toString('hex');
 /** 192 bits, base64url */
@@ -33,13 +38,18 @@ export class KeysStore {
     return { record, apiKey: formatApiKey(keyId, secret) };
   }
 
-  /** Resolves a raw key into its caller, or undefined for malformed, unknown, wrong or revoked keys. */
-  async resolve(raw: string): Promise<Caller | undefined> {
+  /**
+   * Resolves a raw key into its caller, or undefined for malformed, unknown, wrong or revoked keys.
+   * It runs only when the authorizer's cache misses (≤ once per key and TTL), and notes the use then.
+   */
+  async resolve(raw: string, now = Date.now()): Promise<Caller | undefined> {
     const parsed = parseApiKey(raw);
     if (!parsed) return undefined;
     const r = await this.db.send(new GetCommand({ TableName: this.table, Key: { id: parsed.keyId } }));
     const rec = r.Item as KeyRecord | undefined;
     if (!rec || rec.revokedAt || !secretMatches(parsed.secret, rec.hash)) return undefined;
+    // the read tells whether a write is due, so a key in steady use costs no failed conditional writes
+    if (!(rec.lastUsedAt !== undefined && rec.lastUsedAt > now - LAST_USED_PRECISION_MS)) await this.touch(rec.id, now).catch(() => undefined);
     return { accountId: rec.accountId, role: rec.role, keyId: rec.id, ...(rec.nodeId ? { nodeId: rec.nodeId } : {}) };
   }
 
@@ -59,6 +69,25 @@ export class KeysStore {
       }),
     );
     return (r.Items ?? []) as KeyRecord[];
+  }
+
+  /** Sets lastUsedAt unless it is already within the last minute (the condition settles races). */
+  async touch(keyId: string, now: number): Promise<boolean> {
+    try {
+      await this.db.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: { id: keyId },
+          UpdateExpression: 'SET lastUsedAt = :n',
+          ConditionExpression: 'attribute_exists(id) AND (attribute_not_exists(lastUsedAt) OR lastUsedAt <= :cutoff)',
+          ExpressionAttributeValues: { ':n': now, ':cutoff': now - LAST_USED_PRECISION_MS },
+        }),
+      );
+      return true;
+    } catch (e) {
+      if ((e as Error).name === 'ConditionalCheckFailedException') return false;
+      throw e;
+    }
   }
 
   async revoke(keyId: string, now: number): Promise<void> {

@@ -4,12 +4,13 @@
 // - livenessShard/heartbeatDeadline (`liveness`): present while the node must heartbeat.
 // Capacity changes are conditional on the exact freeGpus read, so the sparse index never lies for long
 // and no two claims can take the same GPU.
-import { GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, QueryCommand, ScanCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { TransactWriteItem } from '@aws-sdk/client-dynamodb';
 import type { Node, NodeStatus } from '../domain/model';
 import { heartbeatDeadline } from '../domain/node/liveness';
 import { isSchedulable, isWatched, SCHEDULABLE } from '../domain/node/status';
 import { decodeCursor, encodeCursor } from './cursor';
+import { DomainError } from '../domain/errors';
 import { allShards, shardOf } from './shard';
 
 type Update = NonNullable<TransactWriteItem['Update']>;
@@ -80,6 +81,17 @@ export class NodesStore {
         ExclusiveStartKey: decodeCursor(cursor, { providerId }),
       }),
     );
+    return { items: (r.Items ?? []).map((i) => fromItem(i)!), nextCursor: encodeCursor(r.LastEvaluatedKey) };
+  }
+
+  /**
+   * Every node, for admins: a paginated Scan (`limit` items read per page, cursor = the last node id).
+   * Pages come in the table's hash order, not newest first; an admin tool, not a hot path (docs/api.md).
+   */
+  async listAll(limit: number, cursor?: string): Promise<{ items: NodeItem[]; nextCursor?: string }> {
+    const start = decodeCursor(cursor, {});
+    if (start && (Object.keys(start).length !== 1 || typeof start.id !== 'string')) throw new DomainError('bad_request', 'invalid cursor');
+    const r = await this.db.send(new ScanCommand({ TableName: this.table, Limit: limit, ExclusiveStartKey: start, ConsistentRead: false }));
     return { items: (r.Items ?? []).map((i) => fromItem(i)!), nextCursor: encodeCursor(r.LastEvaluatedKey) };
   }
 

@@ -84,6 +84,11 @@ export interface ScoresPort {
   watchedNodes(shard: number): Promise<NodeItem[]>;
   /** reputation and counters, if the node is still at `version`; false when it moved */
   recordNodeCheck(nodeId: string, version: number, f: NodeCheckFields): Promise<boolean>;
+  /**
+   * Reputation alone, from `from` to `to`, conditioned on the reputation itself and leaving the node's
+   * version alone (the version fences the reaper's re-placement); false when it moved or the node is gone.
+   */
+  nudgeReputation(nodeId: string, from: number, to: number): Promise<boolean>;
   putScore(item: ScoreItem): Promise<void>;
   /** false when this settlement was already written (idempotent per node and epoch) */
   putReward(item: RewardItem): Promise<boolean>;
@@ -141,6 +146,24 @@ export class ScoresStore implements ScoresPort {
           UpdateExpression: 'SET reputation = :r, probe = :p, version = :next',
           ConditionExpression: 'version = :v',
           ExpressionAttributeValues: { ':r': f.reputation, ':p': f.probe, ':v': version, ':next': version + 1 },
+        }),
+      );
+      return true;
+    } catch (e) {
+      if (isConditionFailure(e)) return false;
+      throw e;
+    }
+  }
+
+  async nudgeReputation(nodeId: string, from: number, to: number): Promise<boolean> {
+    try {
+      await this.db.send(
+        new UpdateCommand({
+          TableName: this.nodesTable,
+          Key: { id: nodeId },
+          UpdateExpression: 'SET reputation = :to',
+          ConditionExpression: 'reputation = :from',
+          ExpressionAttributeValues: { ':from': from, ':to': to },
         }),
       );
       return true;

@@ -33,7 +33,15 @@ export async function issueKey(d: Deps, caller: Caller, accountId: string) {
 export async function listKeys(d: Deps, caller: Caller, accountId: string) {
   await getAccount(d, caller, accountId);
   const keys = await d.keys.listByAccount(accountId);
-  return keys.map((k) => ({ keyId: k.id, role: k.role, nodeId: k.nodeId ?? null, createdAt: k.createdAt, revokedAt: k.revokedAt ?? null }));
+  // never the secret nor its hash; lastUsedAt is to the minute (written by the authorizer on a cache miss)
+  return keys.map((k) => ({
+    keyId: k.id,
+    role: k.role,
+    nodeId: k.nodeId ?? null,
+    createdAt: k.createdAt,
+    lastUsedAt: k.lastUsedAt ?? null,
+    revokedAt: k.revokedAt ?? null,
+  }));
 }
 
 export async function revokeKey(d: Deps, caller: Caller, keyId: string) {

@@ -74,6 +74,8 @@ export async function openSession(
     leaseSeconds: DEADLINE_PERIODS * (busy ? hb.busySeconds : hb.idleSeconds),
     ...(d.settings.agentSqsEndpoint ? { sqsEndpoint: d.settings.agentSqsEndpoint } : {}),
     region: d.settings.region,
+    // on AWS: STS credentials for this node's queue only, ≤ 1 h (functions/store/agent-credentials.ts)
+    ...(d.settings.agentRoleArn && d.agentCredentials ? { credentials: await d.agentCredentials.issue(before.id, queueUrl) } : {}),
     heartbeat: hb,
     stale: running.filter((a) => !liveIds.has(a)),
     ...(await controlPlaneKey(d.settings.checker).then((k) => (k ? { controlPlanePublicKey: k.publicKeyText } : {}))),

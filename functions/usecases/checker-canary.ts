@@ -5,14 +5,12 @@
 // lowers it a little. Pending canaries wait in the scores table under `canary#<shard>`.
 import { randomInt } from 'node:crypto';
 import { canarySpec, judgeCanaryOutput } from '../domain/checker/canary';
-import { observe, type Observation } from '../domain/checker/reputation';
-import { DomainError } from '../domain/errors';
 import { FINAL_JOB_STATUSES, type Caller, type Job, type Node } from '../domain/model';
 import { SCORE_RETENTION_S } from '../store/scores-store';
 import { shardOf } from '../store/shard';
 import type { Deps } from './deps';
 import { submitJob } from './jobs';
-import { updateNode } from './nodes';
+import { observeNode } from './checker-reputation';
 
 export const SYSTEM_CHECKER_ACCOUNT = 'system-checker';
 const SYSTEM_CALLER: Caller = { accountId: SYSTEM_CHECKER_ACCOUNT, role: 'consumer', keyId: 'system' };
@@ -72,11 +70,4 @@ export async function judgeCanaries(d: Deps, shard: number, quarantine: (d: Deps
     await d.scores.removePendingCanary(c);
   }
   return judged;
-}
-
-/** Moves a node's reputation by one observation (canaries, job outcomes). */
-export async function observeNode(d: Deps, nodeId: string, o: Observation): Promise<void> {
-  await updateNode(d, nodeId, (n) => (n.status === 'QUARANTINED' ? n : { ...n, reputation: observe(n.reputation, o) })).catch((e) => {
-    if (!(e instanceof DomainError)) throw e;
-  });
 }

@@ -5,7 +5,7 @@
 // conditional, so two runs over the same node (a late one and the next) cannot double anything.
 import { randomBytes } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
-import { DomainError } from '../domain/errors';
+import { conflict, DomainError } from '../domain/errors';
 import { failedProbe, judgeAnswer, type ProbeVerdict } from '../domain/checker/verify';
 import { SignedProbeAnswerSchema, NONCE_BYTES, type Probe } from '../domain/checker/probe';
 import { afterProbe, settleEpoch, rewardKey, QUARANTINE_SLASH_FRACTION, type EpochCounts } from '../domain/checker/reputation';
@@ -177,6 +177,9 @@ async function changeStatus(ctx: RunCtx, id: string, verdict: ProbeVerdict, at: 
   const { d, result } = ctx;
   let event: 'degrade' | 'recover' | 'quarantine' | undefined;
   const node = await updateNode(d, id, (n) => {
+    // a node that left the watched states since it was probed is not touched: its version fences the
+    // reaper's re-placement of its work (a proof still quarantines it)
+    if (!isWatched(n) && !verdict.proof) throw conflict('node no longer watched');
     const o = afterProbe(n, verdict, at, d.settings.checker.epochMs);
     event = o.event;
     const base: Node = { ...n, reputation: o.reputation, probe: o.probe };
@@ -199,9 +202,10 @@ async function changeStatus(ctx: RunCtx, id: string, verdict: ProbeVerdict, at: 
  * reputation 0, no more work, its live attempts lost and re-placed, a slash recorded for the ledger.
  */
 export async function quarantineNode(d: Deps, nodeId: string, evidence: string): Promise<boolean> {
-  const node = await updateNode(d, nodeId, (n) =>
-    n.status === 'QUARANTINED' || n.status === 'DEREGISTERED' ? n : { ...withStatus(n, 'quarantine', `checker: ${evidence}`), reputation: 0 },
-  ).catch((e) => (e instanceof DomainError ? undefined : Promise.reject(e)));
+  const node = await updateNode(d, nodeId, (n) => {
+    if (n.status === 'QUARANTINED' || n.status === 'DEREGISTERED') throw conflict(`node is ${n.status}`);
+    return { ...withStatus(n, 'quarantine', `checker: ${evidence}`), reputation: 0 };
+  }).catch((e) => (e instanceof DomainError ? undefined : Promise.reject(e)));
   if (node?.status !== 'QUARANTINED') return false;
   await afterQuarantine(d, node, evidence, d.now());
   return true;

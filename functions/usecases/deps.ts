@@ -5,6 +5,7 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { DEFAULT_DEADLINES, type DeadlineConfig } from '../domain/job/deadlines';
 import { AccountsStore } from '../store/accounts-store';
+import { agentCredentialsFor, type AgentCredentialsPort } from '../store/agent-credentials';
 import { makeDocClient, makeSqsClient } from '../store/clients';
 import { IdempotencyStore } from '../store/idempotency-store';
 import { JobsStore } from '../store/jobs-store';
@@ -22,6 +23,8 @@ export interface Settings {
   queues: QueuesConfig;
   /** SQS endpoint handed to agents (local stack only; on AWS agents use the regional endpoint) */
   agentSqsEndpoint?: string;
+  /** the role agents get queue credentials from (STS AssumeRole); unset in the local stack: no credentials */
+  agentRoleArn?: string;
   region: string;
   /** cheapest candidates read per index partition when placing */
   candidatesPerShard: number;
@@ -38,6 +41,8 @@ export interface Deps {
   idempotency: IdempotencyStore;
   scores: ScoresPort;
   queues: Queues;
+  /** short-lived credentials for a node's own queue; present when settings.agentRoleArn is set */
+  agentCredentials?: AgentCredentialsPort;
   settings: Settings;
   now: () => number;
   newId: () => string;
@@ -61,6 +66,7 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): Settings 
       duplicateSends: env.GPUPOOL_TEST_DUPLICATE_DISPATCH === '1',
     },
     agentSqsEndpoint: env.AGENT_SQS_ENDPOINT,
+    agentRoleArn: env.AGENT_ROLE_ARN || undefined,
     region: env.AWS_REGION ?? 'us-east-1',
     candidatesPerShard: num('MATCH_CANDIDATES_PER_SHARD', 16),
     checker: checkerSettingsFromEnv(env),
@@ -78,6 +84,7 @@ export function buildDeps(p: { db: DynamoDBDocumentClient; sqs: SQSClient; table
     idempotency: new IdempotencyStore(p.db, p.tables.idempotency),
     scores: new ScoresStore(p.db, p.tables.scores, p.tables.nodes),
     queues: new Queues(p.sqs, p.settings.queues),
+    agentCredentials: agentCredentialsFor(p.settings.agentRoleArn, p.settings.region),
     settings: p.settings,
     now: Date.now,
     newId,

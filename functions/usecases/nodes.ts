@@ -9,6 +9,7 @@ import type { Deps } from './deps';
 import { applyTransition } from './effects';
 import { lose } from '../domain/job/transitions';
 import { tryPlace } from './placement';
+import { observeNode } from './checker-reputation';
 
 export async function registerNode(d: Deps, caller: Caller, body: RegisterNode): Promise<{ node: Node; nodeKey: string }> {
   const models = [...new Set(body.gpus.map((g) => g.model))];
@@ -40,6 +41,11 @@ export async function registerNode(d: Deps, caller: Caller, body: RegisterNode):
   await d.nodes.create(node);
   const { apiKey } = await d.keys.issue({ accountId: caller.accountId, role: 'node', nodeId: node.id, now });
   return { node, nodeKey: apiKey };
+}
+
+/** GET /v1/nodes: a provider's own nodes, newest first; an admin's answer lists every node (a scan). */
+export async function listNodes(d: Deps, caller: Caller, limit: number, cursor?: string) {
+  return caller.role === 'admin' ? d.nodes.listAll(limit, cursor) : d.nodes.listByProvider(caller.accountId, limit, cursor);
 }
 
 export async function getOwnNode(d: Deps, caller: Caller, id: string): Promise<NodeItem> {
@@ -102,6 +108,8 @@ export async function loseLiveAttempts(d: Deps, node: Pick<NodeItem, 'id' | 'ver
       if (!(e instanceof DomainError)) throw e;
     }
   }
+  // work the node lost counts against its reputation (docs/checkers.md); the version is left alone
+  if (moved > 0 && reason === 'NODE_LOST') await observeNode(d, node.id, 'jobLost', moved);
   return moved;
 }
 

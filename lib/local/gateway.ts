@@ -11,6 +11,7 @@ import type { Caller } from '../../functions/domain/model';
 import { problem } from '../../functions/http/kit/problem';
 import { MAX_BODY_BYTES } from '../../functions/http/kit/request';
 import { matchPath, ROUTES, type Route, type RouteGroup } from '../../functions/http/routes';
+import { RateLimiter, type RateLimitOptions } from './rate-limit';
 
 export type LambdaHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
 
@@ -33,6 +34,8 @@ export interface GatewayOptions {
   timeoutMs?: number;
   now?: () => number;
   extraRoutes?: ExtraRoute[];
+  /** the usage plan: per-account rate, burst and daily quota (429 + Retry-After beyond); none: unlimited */
+  rateLimit?: RateLimitOptions;
   log?: (msg: string, err?: unknown) => void;
 }
 
@@ -174,6 +177,7 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
   const timeoutMs = o.timeoutMs ?? 29_000;
   const log = o.log ?? ((msg, err) => console.error(`[gateway] ${msg}`, err ?? ''));
   const cache = new Map<string, { caller: Caller; until: number }>();
+  const limiter = o.rateLimit ? new RateLimiter(o.rateLimit, now) : undefined;
   const authorize = async (key: string): Promise<Caller | undefined> => {
     const hit = cache.get(key);
     if (hit && hit.until > now()) return hit.caller;
@@ -223,6 +227,13 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
       const key = req.headers['x-api-key'];
       caller = typeof key === 'string' && key ? await authorize(key) : undefined;
       if (!caller) return send(res, problem(401, 'missing or unknown API key', 'unauthorized'), requestId);
+      // as a usage plan meters a key the authorizer accepted: per account (node keys count for their provider)
+      const verdict = limiter?.take(caller.accountId);
+      if (verdict && !verdict.ok) {
+        const detail = verdict.reason === 'quota' ? 'the daily request quota of this account is used up' : 'too many requests for this account; slow down';
+        const r = problem(429, detail, 'throttled');
+        return send(res, { ...r, headers: { ...r.headers, 'retry-after': String(verdict.retryAfterSeconds) } }, requestId);
+      }
       if (!route.roles.includes(caller.role)) return send(res, problem(403, `this route is not for ${caller.role} keys`, 'forbidden'), requestId);
     }
     const event = toEvent(req, url, route, params ?? {}, body.toString('utf8'), caller, requestId, now());

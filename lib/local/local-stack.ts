@@ -23,6 +23,7 @@ import type { CheckerSettings } from '../../functions/usecases/checker-settings'
 import { tableNamesFor, createTables } from './create-tables';
 import { startDynamoDbLocal } from './dynamodb-local';
 import { startGateway } from './gateway';
+import type { RateLimitOptions } from './rate-limit';
 import { startSqsLocal } from './sqs-local';
 import { every, type Timer } from './timers';
 
@@ -44,6 +45,13 @@ export interface LocalStackOptions {
   checker?: Partial<CheckerSettings>;
   /** overrides of the control plane's settings (heartbeats, deadlines, queues) */
   settings?: Partial<Settings>;
+  /** how long the gateway caches an accepted key (API Gateway's authorizer cache TTL). @default 60000 */
+  cacheTtlMs?: number;
+  /**
+   * the usage plan per account (rate, burst, daily quota), as the CDK tier in cdk.json; false: none.
+   * @default GENEROUS_RATE_LIMIT, so tests that hammer the API are not throttled
+   */
+  rateLimit?: RateLimitOptions | false;
   log?: (msg: string) => void;
 }
 
@@ -55,6 +63,9 @@ export interface LocalStack {
   sqsEndpoint: string;
   stop(): Promise<void>;
 }
+
+/** The local stack's default usage plan: high enough that no test or demo meets it; `npm start` passes cdk.json's tier. */
+export const GENEROUS_RATE_LIMIT: RateLimitOptions = { rateLimit: 10_000, burstLimit: 20_000, quotaPerDay: 100_000_000 };
 
 const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
 
@@ -132,7 +143,14 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
       nodes,
       public: publicRoutes,
     };
-    const gateway = await startGateway({ port: o.port, host: o.host ?? '127.0.0.1', handlers, authorize: (k) => authorize(deps, k) });
+    const gateway = await startGateway({
+      port: o.port,
+      host: o.host ?? '127.0.0.1',
+      handlers,
+      authorize: (k) => authorize(deps, k),
+      cacheTtlMs: o.cacheTtlMs,
+      rateLimit: o.rateLimit === false ? undefined : (o.rateLimit ?? GENEROUS_RATE_LIMIT),
+    });
     stops.push(() => gateway.close());
 
     const log = o.log ?? (() => undefined);

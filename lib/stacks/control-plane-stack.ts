@@ -6,9 +6,10 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { ROUTE_GROUPS, type RouteGroup } from '../../functions/http/routes';
-import type { TableId } from '../../functions/store/tables';
+import { SHARDS, type TableId } from '../../functions/store/tables';
 import type { StageConfig } from '../config';
 import { AgentQueueRole } from '../constructs/agent-queue-role';
+import { Checker } from '../constructs/checker';
 import { GpupoolApi, usageIdentifierKeyValue } from '../constructs/api';
 import { type FunctionKind, NodeFunction } from '../constructs/node-function';
 import { Schedules } from '../constructs/schedules';
@@ -17,7 +18,7 @@ import type { TableRefs } from '../constructs/tables';
 /** The bootstrap admin key's id: fixed, so operators know what to revoke (DELETE /v1/keys/bootstrapadmin). */
 export const ADMIN_KEY_ID = 'bootstrapadmin';
 
-export type FunctionName = RouteGroup | 'authorizer' | 'sweep' | 'reaper';
+export type FunctionName = RouteGroup | 'authorizer' | 'sweep' | 'reaper' | 'checker';
 type Grants = Partial<Record<TableId, 'read' | 'write'>>;
 
 /**
@@ -33,12 +34,15 @@ export const TABLE_GRANTS: Readonly<Record<FunctionName, Grants>> = {
   accounts: { accounts: 'write', keys: 'write', idempotency: 'write', jobs: 'read', nodes: 'read' },
   // submit matches inline: claims a node and holds escrow in one transaction
   jobs: { jobs: 'write', nodes: 'write', accounts: 'write', idempotency: 'write', logs: 'read' },
-  // register issues a node key; stake moves credits; deregister re-queues the node's jobs
-  nodes: { nodes: 'write', keys: 'write', accounts: 'write', jobs: 'write', idempotency: 'write' },
+  // register issues a node key; stake moves credits; deregister re-queues the node's jobs; reads scores
+  nodes: { nodes: 'write', keys: 'write', accounts: 'write', jobs: 'write', idempotency: 'write', scores: 'read' },
   // start, heartbeat, logs, finish: attempt and node state, output lines, settlement
   agent: { nodes: 'write', jobs: 'write', logs: 'write', accounts: 'write', idempotency: 'write' },
   sweep: { jobs: 'write', nodes: 'write', accounts: 'write' },
   reaper: { jobs: 'write', nodes: 'write', accounts: 'write' },
+  // probes: scores and node reputation; canaries: submits (jobs, nodes, the system account), reads their
+  // logs; quarantine: re-queues the node's jobs
+  checker: { scores: 'write', nodes: 'write', jobs: 'write', accounts: 'write', logs: 'read' },
 };
 
 /** SQS actions on the per-node queues (`${prefix}*`), per function; absent: none. */
@@ -49,6 +53,7 @@ export const QUEUE_GRANTS: Readonly<Partial<Record<FunctionName, readonly string
   jobs: ['GetQueueUrl', 'SendMessage'], // inline dispatch and cancel
   sweep: ['GetQueueUrl', 'SendMessage'],
   reaper: ['GetQueueUrl', 'SendMessage'],
+  checker: ['GetQueueUrl', 'SendMessage'], // canary dispatch, re-placement after a quarantine
 };
 
 export interface ControlPlaneStackProps extends StackProps {
@@ -62,6 +67,7 @@ export class ControlPlaneStack extends Stack {
   public readonly api: GpupoolApi;
   public readonly agentRole: AgentQueueRole;
   public readonly adminKey: secretsmanager.Secret;
+  public readonly checker: Checker;
 
   constructor(scope: Construct, id: string, props: ControlPlaneStackProps) {
     super(scope, id, props);
@@ -97,6 +103,7 @@ export class ControlPlaneStack extends Stack {
       authorizer: make('authorizer', 'functions/http/authorizer.ts', 'api', 'gpupool API key authorizer'),
       sweep: make('sweep', 'functions/scheduled/sweep.ts', 'scheduled', 'gpupool sweep: place queued jobs'),
       reaper: make('reaper', 'functions/scheduled/reaper.ts', 'scheduled', 'gpupool reaper: lost heartbeats and missed deadlines'),
+      checker: make('checker', 'functions/scheduled/checker.ts', 'scheduled', 'gpupool checker: probes, canaries, reputation, quarantine'),
     };
     this.functions = fns;
 
@@ -142,6 +149,9 @@ export class ControlPlaneStack extends Stack {
         { name: 'Reaper', description: 'gpupool: fail lost attempts, re-queue their jobs', fn: fns.reaper.fn, rateMinutes: config.reaperRateMinutes },
       ],
     });
+
+    // signs probes (checker) and hands its public key to agents in their session answer (agent API)
+    this.checker = new Checker(this, 'Checker', { checker: fns.checker, publishers: [fns.agent], shards: SHARDS, stage: config.stage });
 
     new CfnOutput(this, 'ApiUrl', { value: this.api.api.url, description: 'gpupool API base URL (GPUPOOL_API_URL)' });
     new CfnOutput(this, 'AdminKeySecretArn', {

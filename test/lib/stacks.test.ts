@@ -9,7 +9,7 @@ import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROUTE_GROUPS } from '../../functions/http/routes';
-import { TABLES, tableEnvVar, type TableId } from '../../functions/store/tables';
+import { SHARDS, TABLES, tableEnvVar, type TableId } from '../../functions/store/tables';
 import { type RawContext, resolveStageConfig } from '../../lib/config';
 import { gatewayRoutes } from '../../lib/constructs/api';
 import { ControlPlaneStack, type FunctionName, TABLE_GRANTS } from '../../lib/stacks/control-plane-stack';
@@ -84,13 +84,13 @@ function methodIndex(): Map<string, Resource> {
 describe('functions', () => {
   it('are all nodejs22.x on arm64, with source maps on, an own log group and the right timeout', () => {
     const fns = ofType('AWS::Lambda::Function');
-    expect(fns).toHaveLength(ROUTE_GROUPS.length + 3);
+    expect(fns).toHaveLength(ROUTE_GROUPS.length + 4);
     for (const [id, f] of fns) {
       expect(f.Properties, id).toMatchObject({ Runtime: 'nodejs22.x', Architectures: ['arm64'], Handler: 'index.handler', MemorySize: 512 });
       expect(f.Properties.Environment.Variables.NODE_OPTIONS).toBe('--enable-source-maps');
       expect(cpRes[f.Properties.LoggingConfig.LogGroup.Ref].Type).toBe('AWS::Logs::LogGroup');
     }
-    for (const n of ['sweep', 'reaper'] as const) expect(cpRes[fnId(n)].Properties.Timeout).toBe(60);
+    for (const n of ['sweep', 'reaper', 'checker'] as const) expect(cpRes[fnId(n)].Properties.Timeout).toBe(60);
     for (const n of [...ROUTE_GROUPS, 'authorizer'] as const) expect(cpRes[fnId(n)].Properties.Timeout).toBe(10);
   });
 
@@ -133,7 +133,7 @@ describe('functions', () => {
     const bundles = readdirSync(outdir)
       .filter((d) => d.startsWith('asset.'))
       .map((d) => path.join(outdir, d, 'index.mjs'));
-    expect(bundles).toHaveLength(ROUTE_GROUPS.length + 3);
+    expect(bundles).toHaveLength(ROUTE_GROUPS.length + 4);
     for (const b of bundles) {
       expect(statSync(b).size, b).toBeLessThanOrEqual(1024 * 1024);
       expect(readFileSync(b, 'utf8').startsWith("import { createRequire as __gpupoolCreateRequire } from 'node:module';")).toBe(true);
@@ -150,6 +150,7 @@ describe('data stack', () => {
       jobs: 'TablesJobsTable5ECCB73A',
       logs: 'TablesLogsTableF3283560',
       idempotency: 'TablesIdempotencyTable9CFEB1A0',
+      scores: 'TablesScoresTableB583179D',
     });
   });
 
@@ -330,3 +331,27 @@ describe('schedules', () => {
   });
 });
 
+
+describe('checker', () => {
+  it('runs one rule per shard every minute, each with its shard as input, without retries', () => {
+    const rules = ofType('AWS::Events::Rule').filter(([, r]) => JSON.stringify(r.Properties.Targets).includes(fnId('checker')));
+    expect(rules).toHaveLength(SHARDS);
+    const inputs = rules.map(([, r]) => {
+      expect(r.Properties).toMatchObject({ ScheduleExpression: 'rate(1 minute)', State: 'ENABLED' });
+      expect(r.Properties.Targets).toEqual([expect.objectContaining({ RetryPolicy: expect.objectContaining({ MaximumRetryAttempts: 0 }) })]);
+      return JSON.parse(r.Properties.Targets[0].Input).shard;
+    });
+    expect(inputs.sort((a, b) => a - b)).toEqual(Array.from({ length: SHARDS }, (_, i) => i));
+    expect(cpRes[fnId('checker')].Properties.Environment.Variables.CHECKER_PERIOD_SECONDS).toBe('60');
+  });
+
+  it('keeps the signing seed in a generated secret that only the checker and the agent API read', () => {
+    const secretId = logicalId(cp, cp.checker.signingSecret);
+    expect(cpRes[secretId].Properties.GenerateSecretString).toMatchObject({ PasswordLength: 64, ExcludePunctuation: true });
+    const readers = (Object.keys(TABLE_GRANTS) as FunctionName[]).filter((n) =>
+      fnStatements(n).some((s) => list(s.Action).includes('secretsmanager:GetSecretValue') && JSON.stringify(s.Resource).includes(secretId)),
+    );
+    expect(readers.sort()).toEqual(['agent', 'checker']);
+    for (const n of readers) expect(cpRes[fnId(n)].Properties.Environment.Variables.CHECKER_SIGNING_SECRET_ARN).toEqual({ Ref: secretId });
+  });
+});
