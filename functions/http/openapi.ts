@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { FinishRequestSchema, HeartbeatRequestSchema, LogsRequestSchema, RegisterNodeSchema, SessionRequestSchema, StartRequestSchema } from '../domain/agent-protocol';
 import { CreateAccountSchema, ListQuerySchema, LogsQuerySchema, MintSchema, PatchNodeSchema, SubmitJobSchema } from '../domain/schemas';
+import { ScoresQuerySchema } from '../usecases/checker-scores';
 import { OffersQuerySchema } from '../usecases/offers';
 import { ProblemSchema } from './kit/problem';
 import { ROUTES } from './routes';
@@ -23,8 +24,14 @@ const QUERIES: Record<string, z.ZodObject> = {
   'GET /v1/nodes': ListQuerySchema,
   'GET /v1/jobs/{id}/logs': LogsQuerySchema,
   'GET /v1/offers': OffersQuerySchema,
+  'GET /v1/nodes/{id}/scores': ScoresQuerySchema,
 };
-const SUCCESS: Record<string, number> = { 'POST /v1/jobs': 202, 'DELETE /v1/jobs/{id}': 202, 'DELETE /v1/keys/{keyId}': 204 };
+const SUCCESS: Record<string, number> = {
+  'POST /v1/jobs': 202,
+  'DELETE /v1/jobs/{id}': 202,
+  'DELETE /v1/keys/{keyId}': 204,
+  'POST /v1/nodes/{id}/release': 200,
+};
 
 const schema = (s: z.ZodType) => z.toJSONSchema(s, { target: 'draft-2020-12', io: 'input', unrepresentable: 'any' });
 const problemRef = { $ref: '#/components/schemas/Problem' };

@@ -43,7 +43,15 @@ export class CandidateView {
 
 export async function tryPlace(d: Deps, job: Job, view?: CandidateView): Promise<Job> {
   if (job.status !== 'QUEUED' || (job.notBefore && job.notBefore > d.now())) return job;
-  const candidates = view ? await view.for(job) : await d.nodes.available(job.resources.gpuModels, d.settings.candidatesPerShard);
+  // a pinned job (a checker's canary) looks only at its node, which need not be among the cheapest
+  const pinned = job.pinNodeId ? await d.nodes.get(job.pinNodeId) : undefined;
+  const candidates = job.pinNodeId
+    ? pinned
+      ? [pinned]
+      : []
+    : view
+      ? await view.for(job)
+      : await d.nodes.available(job.resources.gpuModels, d.settings.candidatesPerShard);
   const result = rank(job, candidates, d.random);
   for (const { node } of result.ranked.slice(0, MAX_CLAIM_TRIES)) {
     try {
