@@ -62,11 +62,23 @@ function placementsPerSecond(nodeCount: number, jobCount: number): number {
 async function localStackFigures(jobs: number) {
   const dir = mkdtempSync(path.join(tmpdir(), 'gpupool-bench-'));
   const adminKey = formatApiKey(newKeyId(), newSecret());
-  const counts = { api: 0, dynamodb: 0, sqs: 0 };
+  const counts = { api: 0, dynamodb: 0, sqs: 0, ddbReads: 0, ddbWriteItems: 0 };
   const stack = await startLocalStack({ port: 0, adminKey, sweepMs: 1000, reaperMs: 2000 });
   // count every DynamoDB request the control plane sends, by an SDK middleware
   const ddb = (stack.deps.jobs as unknown as { db: { middlewareStack: any } }).db;
-  ddb.middlewareStack.add((next: any) => (args: any) => ((counts.dynamodb += 1), next(args)), { step: 'finalizeRequest', name: 'benchCount' });
+  ddb.middlewareStack.add(
+    (next: any, context: any) => (args: any) => {
+      counts.dynamodb += 1;
+      const name: string = context.commandName ?? '';
+      if (/^(Get|Query|Scan|BatchGet)/.test(name)) counts.ddbReads += 1;
+      // a transaction writes each of its items (and bills them twice); a batch writes each put
+      else if (name.startsWith('TransactWrite')) counts.ddbWriteItems += 2 * (args.input?.TransactItems?.length ?? 1);
+      else if (name.startsWith('BatchWrite')) counts.ddbWriteItems += Object.values(args.input?.RequestItems ?? {}).flat().length;
+      else counts.ddbWriteItems += 1;
+      return next(args);
+    },
+    { step: 'initialize', name: 'benchCount' },
+  );
   const admin = client(stack.apiUrl, adminKey);
   const provider = (await admin.post('/v1/accounts', { name: 'bench provider', role: 'provider' })).body;
   const consumer = (await admin.post('/v1/accounts', { name: 'bench consumer', role: 'consumer' })).body;
@@ -106,7 +118,12 @@ async function localStackFigures(jobs: number) {
   const elapsed = (Date.now() - t0) / 1000;
   const per = (k: keyof typeof counts) => (counts[k] - base[k]) / jobs;
   // the bench's own polling reads go through the same client: they are not the control plane's
-  const result = { toRunning, toDone, perJob: { api: per('api'), dynamodb: per('dynamodb') - benchReads / jobs, sqs: per('sqs') }, elapsed };
+  const result = {
+    toRunning,
+    toDone,
+    perJob: { api: per('api'), dynamodb: per('dynamodb') - benchReads / jobs, sqs: per('sqs'), ddbReads: per('ddbReads') - benchReads / jobs, ddbWriteItems: per('ddbWriteItems') },
+    elapsed,
+  };
   await Promise.all(agents.map((a) => a.stop('SIGTERM')));
   await stack.stop();
   rmSync(dir, { recursive: true, force: true });
@@ -125,10 +142,21 @@ async function main() {
   console.log(`   submit → SUCCEEDED  p50 ${pct(r.toDone, 50)} ms   p99 ${pct(r.toDone, 99)} ms`);
 
   console.log('\n3. requests per short job over its whole lifecycle (counted; includes idle agents\' long polls and heartbeats in the window)');
-  console.log(`   API (gateway) ${r.perJob.api.toFixed(2)}   SQS ${r.perJob.sqs.toFixed(2)}   DynamoDB ${r.perJob.dynamodb.toFixed(2)}`);
-  const prices = { apiGateway: 3.5, sqs: 0.4, ddbWrite: 1.25, ddbRead: 0.25, lambdaReq: 0.2 };
-  const cost = r.perJob.api * prices.apiGateway + r.perJob.api * prices.lambdaReq + r.perJob.sqs * prices.sqs + r.perJob.dynamodb * prices.ddbWrite;
-  console.log(`   cost per million jobs ≤ $${cost.toFixed(2)} (list prices per million: API Gateway REST $${prices.apiGateway}, Lambda requests $${prices.lambdaReq}, SQS $${prices.sqs}, DynamoDB on-demand writes $${prices.ddbWrite} — every DynamoDB request priced as a write, an upper bound; Lambda duration not included)`);
+  const p = r.perJob;
+  console.log(`   API (gateway) ${p.api.toFixed(2)}   SQS ${p.sqs.toFixed(2)}   DynamoDB ${p.dynamodb.toFixed(2)} requests (${p.ddbReads.toFixed(2)} reads, ${p.ddbWriteItems.toFixed(2)} item writes)`);
+  console.log(`   billable requests per job: ${(p.api + p.sqs + p.dynamodb).toFixed(1)} (budget 12)`);
+  // us-east-1 list prices per million; DynamoDB on-demand after the Nov 2024 cut. Items are ~2 KB: 2 WRU each.
+  const prices = { apiGateway: 3.5, lambdaReq: 0.2, sqs: 0.4, wru: 0.625, rru: 0.125 };
+  const lines = {
+    'API Gateway': p.api * prices.apiGateway,
+    'Lambda requests': p.api * prices.lambdaReq,
+    SQS: p.sqs * prices.sqs,
+    'DynamoDB writes': p.ddbWriteItems * 2 * prices.wru,
+    'DynamoDB reads': p.ddbReads * prices.rru,
+  };
+  const total = Object.values(lines).reduce((a, b) => a + b, 0);
+  console.log(`   cost per million short jobs ≈ $${total.toFixed(2)} (budget $10): ${Object.entries(lines).map(([k, v]) => `${k} $${v.toFixed(2)}`).join(', ')}`);
+  console.log(`   prices per million: API Gateway REST $${prices.apiGateway}, Lambda requests $${prices.lambdaReq}, SQS $${prices.sqs}, DynamoDB $${prices.wru}/WRU (2 WRU per item write) and $${prices.rru}/RRU (1 per read); Lambda duration not included`);
 }
 
 main().then(
