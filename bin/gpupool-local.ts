@@ -10,6 +10,7 @@ import { formatApiKey } from '../functions/domain/api-key';
 import { newKeyId, newSecret } from '../functions/store/keys-store';
 import { startLocalStack } from '../lib/local/local-stack';
 import { startAgent, type AgentProcess } from '../lib/local/agent-process';
+import { usagePlanFromCdkJson } from '../lib/local/rate-limit';
 import { createAccount } from '../functions/usecases/accounts';
 
 const { values } = parseArgs({
@@ -48,7 +49,8 @@ async function main() {
   const agentCount = Math.max(0, Math.min(DEMO_AGENTS.length, Number(values.agents)));
   const log = (m: string) => console.log(`[gpupool] ${m}`);
 
-  const stack = await startLocalStack({ port, dataDir, adminKey, log, sqsPort: await reusablePort(saved.sqsPort) });
+  // the same usage plan as the deployed API: cdk.json's tier, per account
+  const stack = await startLocalStack({ port, dataDir, adminKey, log, sqsPort: await reusablePort(saved.sqsPort), rateLimit: usagePlanFromCdkJson() });
   let demoProviderKey = saved.demoProviderKey;
   if (agentCount > 0 && !(demoProviderKey && (await stack.deps.keys.resolve(demoProviderKey)))) {
     const provider = await createAccount(stack.deps, { name: 'demo provider', role: 'provider' });

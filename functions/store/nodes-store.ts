@@ -10,7 +10,6 @@ import type { Node, NodeStatus } from '../domain/model';
 import { heartbeatDeadline } from '../domain/node/liveness';
 import { isSchedulable, isWatched, SCHEDULABLE } from '../domain/node/status';
 import { decodeCursor, encodeCursor } from './cursor';
-import { DomainError } from '../domain/errors';
 import { allShards, shardOf } from './shard';
 
 type Update = NonNullable<TransactWriteItem['Update']>;
@@ -78,7 +77,7 @@ export class NodesStore {
         ExpressionAttributeValues: { ':p': providerId },
         ScanIndexForward: false,
         Limit: limit,
-        ExclusiveStartKey: decodeCursor(cursor, { providerId }),
+        ExclusiveStartKey: decodeCursor(cursor, { providerId }, { id: 'string', providerId: 'string', createdAt: 'number' }),
       }),
     );
     return { items: (r.Items ?? []).map((i) => fromItem(i)!), nextCursor: encodeCursor(r.LastEvaluatedKey) };
@@ -89,9 +88,9 @@ export class NodesStore {
    * Pages come in the table's hash order, not newest first; an admin tool, not a hot path (docs/api.md).
    */
   async listAll(limit: number, cursor?: string): Promise<{ items: NodeItem[]; nextCursor?: string }> {
-    const start = decodeCursor(cursor, {});
-    if (start && (Object.keys(start).length !== 1 || typeof start.id !== 'string')) throw new DomainError('bad_request', 'invalid cursor');
-    const r = await this.db.send(new ScanCommand({ TableName: this.table, Limit: limit, ExclusiveStartKey: start, ConsistentRead: false }));
+    const r = await this.db.send(
+      new ScanCommand({ TableName: this.table, Limit: limit, ExclusiveStartKey: decodeCursor(cursor, {}, { id: 'string' }) }),
+    );
     return { items: (r.Items ?? []).map((i) => fromItem(i)!), nextCursor: encodeCursor(r.LastEvaluatedKey) };
   }
 

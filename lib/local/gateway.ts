@@ -45,6 +45,8 @@ export interface Gateway {
   close(): Promise<void>;
 }
 
+const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
 /** A body this much over the limit is not drained: we answer 413 and close the connection. */
 const DRAIN_LIMIT = 4 * 1024 * 1024;
 
@@ -98,15 +100,16 @@ function findRoute(method: string, path: string): { route?: Route; params?: Reco
 
 function toEvent(req: IncomingMessage, url: RequestUrl, route: Route, params: Record<string, string>, body: string, caller: Caller | undefined, requestId: string, now: number): APIGatewayProxyEvent {
   // API Gateway keeps the client's header names; a repeated header's last value is in `headers`
-  const headers: Record<string, string> = {};
-  const multiValueHeaders: Record<string, string[]> = {};
+  // null-prototype maps: a header or query key such as `__proto__` or `constructor` is just a name
+  const headers: Record<string, string> = Object.create(null);
+  const multiValueHeaders: Record<string, string[]> = Object.create(null);
   for (let i = 0; i < req.rawHeaders.length; i += 2) {
     const [k, v] = [req.rawHeaders[i], req.rawHeaders[i + 1]];
     headers[k] = v;
     (multiValueHeaders[k] ??= []).push(v);
   }
-  const query: Record<string, string> = {};
-  const multiQuery: Record<string, string[]> = {};
+  const query: Record<string, string> = Object.create(null);
+  const multiQuery: Record<string, string[]> = Object.create(null);
   for (const [k, v] of url.searchParams) {
     query[k] = v;
     (multiQuery[k] ??= []).push(v);
@@ -236,7 +239,14 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
       }
       if (!route.roles.includes(caller.role)) return send(res, problem(403, `this route is not for ${caller.role} keys`, 'forbidden'), requestId);
     }
-    const event = toEvent(req, url, route, params ?? {}, body.toString('utf8'), caller, requestId, now());
+    // bytes that are not UTF-8 would reach the handler as U+FFFD and could pass validation: refuse them
+    let text: string;
+    try {
+      text = UTF8.decode(body);
+    } catch {
+      return send(res, problem(400, 'the body is not valid UTF-8', 'bad_request'), requestId);
+    }
+    const event = toEvent(req, url, route, params ?? {}, text, caller, requestId, now());
     send(res, await invoke(route, event, requestId), requestId);
   };
 

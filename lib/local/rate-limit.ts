@@ -2,7 +2,9 @@
 // burst size) and a daily quota (UTC days, as API Gateway's DAY period), with the same numbers as the
 // CDK usage-plan tier (lib/config.ts `usagePlan`). A throttled caller gets the 429 API Gateway gives,
 // as a problem document with Retry-After. docs/api.md says how this maps to AWS.
-import type { UsagePlanTier } from '../config';
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { resolveStageConfig, type RawContext, type UsagePlanTier } from '../config';
 
 export type RateLimitOptions = UsagePlanTier;
 
@@ -61,4 +63,10 @@ export class RateLimiter {
       if (full && b.day !== day) this.buckets.delete(id);
     }
   }
+}
+
+/** The default tier as `cdk deploy` would use it: cdk.json's context through the same validation (lib/config.ts). */
+export function usagePlanFromCdkJson(file = fileURLToPath(new URL('../../cdk.json', import.meta.url))): RateLimitOptions {
+  const context = existsSync(file) ? ((JSON.parse(readFileSync(file, 'utf8')) as { context?: RawContext }).context ?? {}) : {};
+  return resolveStageConfig(context).usagePlan;
 }

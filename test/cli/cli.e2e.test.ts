@@ -75,7 +75,7 @@ describe('gpupool CLI on the local stack', () => {
     expect(statSync(path.dirname(file)).mode & 0o777).toBe(0o700);
     const b = await cli(['balance', '--json']);
     expect(b.code).toBe(0);
-    expect(JSON.parse(b.stdout)).toEqual({ available: 0, held: 0, staked: 0 });
+    expect(JSON.parse(b.stdout)).toEqual({ accountId: expect.any(String), role: 'consumer', available: 0, held: 0, staked: 0 });
     const keys = await cli(['keys', 'ls']);
     expect(keys.code).toBe(0);
     expect(keys.stdout).toMatch(/consumer/);

@@ -5,6 +5,8 @@ import { DomainError } from '../../domain/errors';
 import { ROLES, type Caller, type Role } from '../../domain/model';
 
 export const MAX_BODY_BYTES = 256 * 1024;
+/** object keys no body may contain, at any depth */
+const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 
 export interface Request {
   caller?: Caller;
@@ -33,12 +35,19 @@ function parseBody(event: APIGatewayProxyEvent, headers: Record<string, string>)
   if (Buffer.byteLength(raw) > MAX_BODY_BYTES) throw new DomainError('payload_too_large', `bodies are limited to ${MAX_BODY_BYTES} bytes`);
   const type = (headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
   if (type !== 'application/json' && !type.endsWith('+json')) throw new DomainError('unsupported_media_type', 'send the body as application/json');
+  let forbiddenKey: string | undefined;
   try {
-    // a reviver that drops __proto__ keeps prototype pollution out of every handler
-    return { body: JSON.parse(raw, (k, v) => (k === '__proto__' ? undefined : v)), raw };
+    // keys that reach into prototypes are refused anywhere in a body: `__proto__` would pollute, and a
+    // `constructor` key fools the DynamoDB marshaller (it reads `value.constructor.name`) into a 500
+    const body: unknown = JSON.parse(raw, (k, v) => {
+      if (FORBIDDEN_KEYS.has(k)) forbiddenKey ??= k;
+      return forbiddenKey ? undefined : v;
+    });
+    if (forbiddenKey === undefined) return { body, raw };
   } catch {
     throw new DomainError('bad_request', 'the body is not valid JSON');
   }
+  throw new DomainError('bad_request', `the key ${JSON.stringify(forbiddenKey)} is not allowed anywhere in a body`);
 }
 
 export function toRequest(event: APIGatewayProxyEvent): Request {

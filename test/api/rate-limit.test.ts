@@ -1,0 +1,69 @@
+// The local gateway's usage plan: a token bucket per account (rate, burst) and a daily quota; beyond
+// them a 429 problem document with Retry-After, as API Gateway throttles a usage-plan key.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RateLimiter, usagePlanFromCdkJson } from '../../lib/local/rate-limit';
+import { DEFAULTS } from '../../lib/config';
+import { client, eventually } from '../helpers/api';
+import { startPool, type Pool } from '../helpers/local-pool';
+import { expectProblem } from './helpers';
+
+describe('RateLimiter', () => {
+  it('allows a burst, then the steady rate, and says when to retry', () => {
+    let now = Date.UTC(2030, 0, 1, 12);
+    const l = new RateLimiter({ rateLimit: 2, burstLimit: 4, quotaPerDay: 1_000 }, () => now);
+    for (let i = 0; i < 4; i++) expect(l.take('a')).toEqual({ ok: true });
+    expect(l.take('a')).toEqual({ ok: false, reason: 'rate', retryAfterSeconds: 1 });
+    expect(l.take('b')).toEqual({ ok: true }); // per caller
+    now += 500; // one token back at 2/s
+    expect(l.take('a')).toEqual({ ok: true });
+    expect(l.take('a').ok).toBe(false);
+    now += 10_000; // refills to the burst, not beyond
+    for (let i = 0; i < 4; i++) expect(l.take('a').ok).toBe(true);
+    expect(l.take('a').ok).toBe(false);
+  });
+
+  it('enforces the daily quota until the next UTC day', () => {
+    let now = Date.UTC(2030, 0, 1, 23, 59, 0);
+    const l = new RateLimiter({ rateLimit: 100, burstLimit: 100, quotaPerDay: 3 }, () => now);
+    for (let i = 0; i < 3; i++) expect(l.take('a').ok).toBe(true);
+    expect(l.take('a')).toEqual({ ok: false, reason: 'quota', retryAfterSeconds: 60 });
+    now = Date.UTC(2030, 0, 2, 0, 0, 1);
+    expect(l.take('a').ok).toBe(true);
+  });
+
+  it('refuses nonsense limits, and reads the same tier as cdk.json for npm start', () => {
+    expect(() => new RateLimiter({ rateLimit: 0, burstLimit: 1, quotaPerDay: 1 })).toThrow();
+    expect(usagePlanFromCdkJson()).toEqual(DEFAULTS.usagePlan);
+  });
+});
+
+describe('the local gateway with a tiny usage plan', () => {
+  let pool: Pool;
+  beforeAll(async () => {
+    // one token every 2 s: the four quick requests below cannot be rescued by a refill, even on a slow machine
+    pool = await startPool({ rateLimit: { rateLimit: 0.5, burstLimit: 3, quotaPerDay: 1_000 } });
+  });
+  afterAll(async () => {
+    await pool?.stop();
+  });
+
+  it('answers 429 with Retry-After when an account exceeds its rate; other accounts go on', async () => {
+    const [a, b] = [await pool.newAccount('consumer', 'greedy'), await pool.newAccount('consumer', 'modest')];
+    const answers = [];
+    for (let i = 0; i < 4; i++) answers.push(await a.api.get('/v1/jobs'));
+    expect(answers.slice(0, 3).map((r) => r.status)).toEqual([200, 200, 200]);
+    const throttled = answers[3];
+    expectProblem(throttled, 429);
+    expect(throttled.body.type).toBe('https://gpupool.dev/problems/throttled');
+    expect(Number(throttled.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    // a second key of the same account shares the account's bucket
+    const second = client(pool.stack.apiUrl, (await pool.stack.deps.keys.issue({ accountId: a.id, role: 'consumer', now: Date.now() })).apiKey);
+    expectProblem(await second.get('/v1/balance'), 429);
+    // another account is not affected; public routes and unknown keys are not metered
+    expect((await b.api.get('/v1/jobs')).status).toBe(200);
+    expect((await client(pool.stack.apiUrl).get('/v1/health')).status).toBe(200);
+    expectProblem(await client(pool.stack.apiUrl, 'gp_0000000000_' + 'x'.repeat(22)).get('/v1/jobs'), 401);
+    // the bucket refills at the steady rate
+    await eventually(async () => ((await a.api.get('/v1/jobs')).status === 200 ? true : undefined), 5_000, 'a token back');
+  });
+});
