@@ -95,11 +95,21 @@ export const FinishRequestSchema = z.strictObject({
 });
 export type FinishRequest = z.infer<typeof FinishRequestSchema>;
 
+/** What a heartbeat may say about the host: bounded, so it can be stored on the node item as it is. */
+const figure = (max: number) => z.number().min(0).max(max).nullable();
+export const TelemetrySchema = z.strictObject({
+  agentRssMb: z.number().min(0).max(1_000_000),
+  gpus: z
+    .array(z.strictObject({ index: z.number().int().min(0).max(255), utilPct: figure(100), memUsedMiB: figure(10_000_000), tempC: z.number().min(-100).max(300).nullable(), powerW: figure(100_000) }))
+    .max(64)
+    .optional(),
+});
+
 export const HeartbeatRequestSchema = z.strictObject({
   running: z.array(id).max(256),
   freeGpus: z.number().int().min(0).max(64).optional(),
   draining: z.boolean().optional(),
-  telemetry: z.unknown().optional(),
+  telemetry: TelemetrySchema.optional(),
 });
 export const HeartbeatResponseSchema = z.object({
   /** seconds until the next heartbeat is expected */

@@ -8,6 +8,26 @@ import type { Request } from './request';
 
 const WAIT_MS = 5_000;
 
+/**
+ * Keys are shown once and stored only as hashes: a replayed answer says the key was already shown
+ * instead of carrying it. A client that lost the first answer issues a new key.
+ */
+function redactSecrets(body: string): string {
+  try {
+    const parsed = JSON.parse(body) as Record<string, unknown>;
+    let redacted = false;
+    for (const field of ['apiKey', 'nodeKey']) {
+      if (typeof parsed[field] === 'string') {
+        parsed[field] = null;
+        redacted = true;
+      }
+    }
+    return redacted ? JSON.stringify({ ...parsed, secretShownOnce: true }) : body;
+  } catch {
+    return body;
+  }
+}
+
 export async function withIdempotency(d: Deps, req: Request, routeKey: string, run: () => Promise<APIGatewayProxyResult>): Promise<APIGatewayProxyResult> {
   const idem = req.headers['idempotency-key'];
   if (idem === undefined) return run();
@@ -17,7 +37,7 @@ export async function withIdempotency(d: Deps, req: Request, routeKey: string, r
   if (await d.idempotency.claim(key, bodyHash, d.now())) {
     try {
       const res = await run();
-      if (res.statusCode < 300) await d.idempotency.complete(key, { statusCode: res.statusCode, body: res.body });
+      if (res.statusCode < 300) await d.idempotency.complete(key, { statusCode: res.statusCode, body: redactSecrets(res.body) });
       else await d.idempotency.release(key);
       return res;
     } catch (e) {
