@@ -1,6 +1,12 @@
 // The agent's whole configuration, read once from the environment (the install script writes
 // /etc/gpupool/agent.env). Anything wrong here is terminal: the agent exits 2 with every problem listed.
-import { hostname } from 'node:os';
+import { homedir, hostname } from 'node:os';
+import path from 'node:path';
+
+/** /var/lib/gpupool for the service (root or the unit's StateDirectory); a user's own dir for `npm run agent` */
+function defaultStateDir(): string {
+  return process.getuid?.() === 0 ? '/var/lib/gpupool' : path.join(homedir(), '.local', 'state', 'gpupool');
+}
 import { z } from 'zod';
 import { parseSimulatedSpec, type SimulatedSpec } from './gpu/simulated';
 
@@ -55,7 +61,7 @@ const EnvSchema = z
     GPUPOOL_PROBE_HOST: z.string().min(1).max(255).regex(/^[A-Za-z0-9.:_-]+$/, 'an IP address or host name').optional(),
     /** the URL the checker should probe, when the host is reached through NAT or a port forward */
     GPUPOOL_PROBE_URL: z.url({ protocol: /^https?$/ }).max(512).optional(),
-    GPUPOOL_STATE_DIR: z.string().min(1).default('/var/lib/gpupool'),
+    GPUPOOL_STATE_DIR: z.string().min(1).default(defaultStateDir),
     /** what a simulated node lies about, for checker tests; stored now, used by the probe server */
     GPUPOOL_SIMULATED_DISHONEST: z.enum(['gpus', 'challenge', 'canary']).optional(),
     GPUPOOL_LABELS: labels.default({}),
