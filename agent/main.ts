@@ -2,6 +2,7 @@
 // session (which also names stale leftovers) → reap leftovers → heartbeat + poll. SIGTERM or SIGINT
 // drains; a second signal stops running attempts at once. Exit codes: 0 clean, 2 bad configuration or
 // rejected credentials (a person must act), 3 transient startup failure (systemd restarts us).
+import { cpus, totalmem } from 'node:os';
 import { Agent } from './agent';
 import { loadConfig, type AgentConfig } from './config';
 import { GpuAllocator } from './gpu/allocator';
@@ -91,7 +92,7 @@ async function startNode(config: AgentConfig, log: Logger, drain: AbortSignal): 
   // re-place those jobs at once, and two live copies of one job must never overlap.
   if (config.runtime === 'process') await killOwnedProcesses(config.stateDir, log);
   const allocator = new GpuAllocator(inventory.devices);
-  const runtime = dishonestRuntime(config.runtime === 'docker' ? new DockerRuntime(log) : new ProcessRuntime(config.stateDir, log), config.simulatedDishonest);
+  const runtime = dishonestRuntime(config.runtime === 'docker' ? new DockerRuntime(log, 'docker', { cpus: cpus().length, memoryBytes: totalmem(), totalGpus: inventory.devices.length }) : new ProcessRuntime(config.stateDir, log), config.simulatedDishonest);
   let heartbeat: Heartbeat | undefined;
   const agent = new Agent({ api, runtime, allocator, state, log, stopGraceMs: config.stopGraceMs, logMaxLines: config.logMaxLines, onBusyChange: () => heartbeat?.reschedule() });
   probe.server.setLoad(() => ({ running: agent.running().length, freeGpus: agent.freeGpus() }));

@@ -14,7 +14,22 @@ const DOCKER_ERROR_EXIT = 125;
 
 export const containerName = (attemptId: string) => `gpupool-${attemptId}`;
 
-export function dockerRunArgs(a: Omit<RuntimeAttempt, 'onLine'>, warn: (line: string) => void = () => {}): string[] {
+/** The host's CPUs and memory, shared out in proportion to the GPUs an attempt takes. */
+export interface HostShare {
+  cpus: number;
+  memoryBytes: number;
+  totalGpus: number;
+}
+
+/** `--cpus`/`--memory` for an attempt taking `gpus` of the host's GPUs (a 0-GPU job gets one GPU's share). */
+export function resourceLimits(host: HostShare, gpus: number): string[] {
+  const share = Math.max(1, gpus) / Math.max(1, host.totalGpus);
+  const cpus = Math.max(1, Math.floor(host.cpus * share * 100) / 100);
+  const memory = Math.max(512 * 1024 * 1024, Math.floor(host.memoryBytes * share));
+  return ['--cpus', String(cpus), '--memory', String(memory)];
+}
+
+export function dockerRunArgs(a: Omit<RuntimeAttempt, 'onLine'>, warn: (line: string) => void = () => {}, host?: HostShare): string[] {
   const gpus = a.devices.map((d) => d.uuid);
   const env: string[] = [];
   const ours = { GPUPOOL_JOB_ID: a.jobId, GPUPOOL_ATTEMPT_ID: a.attemptId };
@@ -34,6 +49,9 @@ export function dockerRunArgs(a: Omit<RuntimeAttempt, 'onLine'>, warn: (line: st
     '--cap-drop', 'ALL',
     '--pids-limit', '4096',
     '--shm-size', '1g',
+    ...(host ? resourceLimits(host, gpus.length) : []),
+    // per-attempt scratch space: an anonymous volume, removed with the container by --rm
+    '--mount', 'type=volume,dst=/scratch',
     ...env,
     a.spec.image ?? '',
     ...a.spec.command,
@@ -46,6 +64,8 @@ export class DockerRuntime implements Runtime {
   constructor(
     private readonly log: Logger,
     private readonly docker = 'docker',
+    /** the host's resources; undefined leaves containers unlimited (tests) */
+    private readonly host?: HostShare,
   ) {}
 
   start(a: RuntimeAttempt): RuntimeHandle {
@@ -59,7 +79,7 @@ export class DockerRuntime implements Runtime {
       if (state.stopping) return { exitCode: null, signal: null };
       if (pulled) return { exitCode: null, signal: null, error: pulled };
       state.running = true;
-      const run = await this.exec(dockerRunArgs(a, system), a.onLine, (c) => (state.current = c));
+      const run = await this.exec(dockerRunArgs(a, system, this.host), a.onLine, (c) => (state.current = c));
       if (run.exitCode === DOCKER_ERROR_EXIT) return { ...run, error: `docker run failed (exit ${DOCKER_ERROR_EXIT}); see the system lines` };
       return run;
     })();

@@ -6,7 +6,7 @@ import type { AttemptSpec } from '../../functions/domain/agent-protocol';
 import type { GpuDevice } from '../../functions/domain/model';
 import { GpuAllocator } from '../../agent/gpu/allocator';
 import { silentLogger } from '../../agent/log';
-import { DockerRuntime } from '../../agent/runtime/docker';
+import { DockerRuntime, dockerRunArgs, resourceLimits } from '../../agent/runtime/docker';
 import { pathWithFakes } from './helpers/fixtures';
 import { lineCollector } from './helpers/lines';
 
@@ -35,7 +35,7 @@ function start(attemptId: string, devices: GpuDevice[], spec: Partial<AttemptSpe
   return { out, handle: runtime.start({ jobId: 'job1', attemptId, spec: full, devices, onLine: out.onLine }) };
 }
 
-const SECURITY = ['--security-opt', 'no-new-privileges', '--cap-drop', 'ALL', '--pids-limit', '4096', '--shm-size', '1g'];
+const SECURITY = ['--security-opt', 'no-new-privileges', '--cap-drop', 'ALL', '--pids-limit', '4096', '--shm-size', '1g', '--mount', 'type=volume,dst=/scratch'];
 
 describe('docker runtime (fake docker on PATH)', () => {
   it('pulls, then runs one GPU by uuid with the exact argv', async () => {
@@ -63,7 +63,7 @@ describe('docker runtime (fake docker on PATH)', () => {
 
   it('passes two GPUs as one quoted device list', async () => {
     await start('att2', [gpus[1], gpus[2]]).handle.wait();
-    expect(runCalls()[0].slice(0, 18)).toEqual([
+    expect(runCalls()[0].slice(0, 20)).toEqual([
       'run', '--rm', '--name', 'gpupool-att2', '--label', 'gpupool.job=job1', '--label', 'gpupool.attempt=att2',
       '--gpus', '"device=GPU-bbb,GPU-ccc"', ...SECURITY,
     ]);
@@ -136,5 +136,25 @@ describe('docker runtime (fake docker on PATH)', () => {
   it('removes a leftover container by name', async () => {
     await runtime.killLeftover({ container: 'gpupool-old', attemptId: 'old' });
     expect(calls()).toEqual([['rm', '-f', 'gpupool-old']]);
+  });
+});
+
+describe('resource limits', () => {
+  it.each([
+    [1, ['--cpus', '4', '--memory', String(16 * 2 ** 30)]],
+    [2, ['--cpus', '8', '--memory', String(32 * 2 ** 30)]],
+    [4, ['--cpus', '16', '--memory', String(64 * 2 ** 30)]],
+    [0, ['--cpus', '4', '--memory', String(16 * 2 ** 30)]],
+  ])('gives an attempt with %i of 4 GPUs its share of 16 CPUs and 64 GiB', (gpus, flags) => {
+    expect(resourceLimits({ cpus: 16, memoryBytes: 64 * 2 ** 30, totalGpus: 4 }, gpus)).toEqual(flags);
+  });
+
+  it('puts the limits into docker run when the runtime knows the host', () => {
+    const args = dockerRunArgs(
+      { jobId: 'j', attemptId: 'a', devices: [{ index: 0, uuid: 'GPU-1', model: 'A100', vramGb: 80 }], spec: { image: 'img', command: ['x'], env: {}, gpus: 1, maxDurationSeconds: 60 } } as never,
+      () => {},
+      { cpus: 8, memoryBytes: 32 * 2 ** 30, totalGpus: 2 },
+    );
+    expect(args.join(' ')).toContain(`--cpus 4 --memory ${16 * 2 ** 30} --mount type=volume,dst=/scratch`);
   });
 });
