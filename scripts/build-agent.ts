@@ -82,6 +82,13 @@ export async function buildAgent(root = REPO_ROOT, outfile = join(root, AGENT_BU
 }
 
 async function main(): Promise<void> {
+  // --outfile PATH: only the bundle, to PATH (the CDK stack puts it beside the public function's code)
+  const at = process.argv.indexOf('--outfile');
+  if (at > 0) {
+    const { outfile, bytes } = await buildAgent(REPO_ROOT, process.argv[at + 1]);
+    console.log(`built ${outfile}: ${(bytes / 1024).toFixed(0)} KiB`);
+    return;
+  }
   const file = writeInstallScriptModule();
   console.log(`wrote ${file}`);
   if (process.argv.includes('--install-script-only')) return;

@@ -1,4 +1,7 @@
 // Routes that need no key: liveness, the API description and the agent's install script.
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { INSTALL_SCRIPT } from './install-script.generated';
 import { openApiDocument } from './openapi';
 import { problem } from './kit/problem';
@@ -13,7 +16,26 @@ const routes: Record<string, PublicRouteFn> = {
     headers: { 'content-type': 'text/x-shellscript; charset=utf-8', 'cache-control': 'public, max-age=300' },
     body: INSTALL_SCRIPT,
   }),
+  // the bundled agent install.sh fetches: beside this function's code on AWS, dist/ in a checkout
+  'GET /agent/gpupool-agent.mjs': async () => {
+    const bundle = await readAgentBundle();
+    if (bundle === undefined) return problem(404, 'the agent bundle is not built here: run npm run build:agent', 'not_found');
+    return { statusCode: 200, headers: { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'public, max-age=300' }, body: bundle };
+  },
   'GET /console': async () => problem(404, 'the web console is not part of this build yet', 'not_found'),
 };
+
+/** GPUPOOL_AGENT_BUNDLE, else the file beside this module (Lambda), else the checkout's dist/. */
+async function readAgentBundle(): Promise<string | undefined> {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  const candidates = process.env.GPUPOOL_AGENT_BUNDLE
+    ? [process.env.GPUPOOL_AGENT_BUNDLE]
+    : [path.join(here, 'gpupool-agent.mjs'), path.join(here, '../../dist/gpupool-agent.mjs')];
+  for (const file of candidates) {
+    const text = await readFile(file, 'utf8').catch(() => undefined);
+    if (text !== undefined) return text;
+  }
+  return undefined;
+}
 
 export const handler = routeGroup('public', routes);

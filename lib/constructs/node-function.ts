@@ -56,6 +56,8 @@ export interface NodeFunctionProps {
   readonly memoryMb?: number;
   /** variables every gpupool function reads (stage, heartbeat periods, queue prefix…). @default none */
   readonly environment?: Readonly<Record<string, string>>;
+  /** shell commands run after esbuild, e.g. to put a file beside the bundle */
+  readonly afterBundling?: (inputDir: string, outputDir: string) => string[];
 }
 
 export class NodeFunction extends Construct {
@@ -101,6 +103,9 @@ export class NodeFunction extends Construct {
         sourceMap: true,
         sourcesContent: false,
         forceDockerBundling: false,
+        ...(props.afterBundling
+          ? { commandHooks: { beforeBundling: () => [], beforeInstall: () => [], afterBundling: props.afterBundling } }
+          : {}),
         logLevel: nodejs.LogLevel.ERROR,
       },
     });

@@ -89,6 +89,10 @@ export class ControlPlaneStack extends Stack {
           NODE_QUEUE_PREFIX: config.nodeQueuePrefix,
           NODE_DLQ_ARN: props.nodeDlq.queueArn,
         },
+        // the public function also serves the bundled agent that install.sh downloads
+        ...(name === 'public'
+          ? { afterBundling: (input: string, output: string) => [`npx tsx "${input}/scripts/build-agent.ts" --outfile "${output}/gpupool-agent.mjs"`] }
+          : {}),
       }).bindTables(tables, TABLE_GRANTS[name]);
       const queueActions = QUEUE_GRANTS[name];
       if (queueActions) fn.allowNodeQueues(config.nodeQueuePrefix, queueActions);

@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { INSTALL_SCRIPT } from '../../functions/http/install-script.generated';
 import { handler as publicHandler } from '../../functions/http/public';
 import { setDeps, type Deps } from '../../functions/usecases/deps';
@@ -416,6 +416,35 @@ describe('the script the API serves', () => {
       expect(res.body.startsWith('#!/usr/bin/env bash\n')).toBe(true);
     } finally {
       setDeps(undefined);
+    }
+  });
+
+  it('serves the bundled agent at GET /agent/gpupool-agent.mjs, or says how to build it', async () => {
+    setDeps({} as Deps);
+    const dir = mkdtempSync(join(tmpdir(), 'gpupool-bundle-'));
+    const get = () =>
+      publicHandler(
+        {
+          httpMethod: 'GET', resource: '/agent/gpupool-agent.mjs', path: '/agent/gpupool-agent.mjs', headers: {}, multiValueHeaders: {}, body: null,
+          isBase64Encoded: false, pathParameters: null, queryStringParameters: null, multiValueQueryStringParameters: null,
+          stageVariables: null, requestContext: { requestId: 'req-2' },
+        } as unknown as APIGatewayProxyEvent,
+        {} as Context,
+      );
+    try {
+      vi.stubEnv('GPUPOOL_AGENT_BUNDLE', join(dir, 'gpupool-agent.mjs'));
+      const missing = await get();
+      expect(missing.statusCode).toBe(404);
+      expect(JSON.parse(missing.body).detail).toMatch(/npm run build:agent/);
+      writeFileSync(join(dir, 'gpupool-agent.mjs'), 'console.log("agent");\n');
+      const found = await get();
+      expect(found.statusCode).toBe(200);
+      expect(found.headers?.['content-type']).toBe('text/javascript; charset=utf-8');
+      expect(found.body).toBe('console.log("agent");\n');
+    } finally {
+      vi.unstubAllEnvs();
+      setDeps(undefined);
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 

@@ -2,6 +2,9 @@
 // role (admin, consumer, provider, node, no key) × own / another tenant's object → the status the
 // design gives. Another tenant's job, node, key or account answers 404 exactly as a missing one does;
 // a wrong role is 403; no key is 401. A node key acts only on attempts assigned to its own node.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_DEADLINES } from '../../functions/domain/job/deadlines';
 import { ROUTES } from '../../functions/http/routes';
@@ -140,6 +143,7 @@ const ROWS: Row[] = [
   { method: 'GET', path: '/v1/health', who: 'public', ok: 200 },
   { method: 'GET', path: '/v1/openapi.json', who: 'public', ok: 200 },
   { method: 'GET', path: '/install.sh', who: 'public', ok: 200 },
+  { method: 'GET', path: '/agent/gpupool-agent.mjs', who: 'public', ok: 200 },
   // the console is not in this build yet: a public 404 problem, the same for everyone
   { method: 'GET', path: '/console', who: 'public', ok: 404 },
 
@@ -210,7 +214,12 @@ const ROWS: Row[] = [
   },
 ];
 
+let bundleDir: string;
 beforeAll(async () => {
+  // the agent bundle the public route serves: a stand-in file, so the answer does not depend on a build
+  bundleDir = mkdtempSync(path.join(tmpdir(), 'gpupool-bundle-'));
+  writeFileSync(path.join(bundleDir, 'gpupool-agent.mjs'), '// agent\n');
+  process.env.GPUPOOL_AGENT_BUNDLE = path.join(bundleDir, 'gpupool-agent.mjs');
   // attempts on the hand-driven nodes stay ASSIGNED as long as the test needs them
   pool = await startPool({ settings: { deadlines: { ...DEFAULT_DEADLINES, dispatchTimeoutMs: 300_000 } } });
   url = pool.stack.apiUrl;
@@ -242,6 +251,8 @@ afterAll(async () => {
   m1?.stop();
   m2?.stop();
   await pool?.stop();
+  delete process.env.GPUPOOL_AGENT_BUNDLE;
+  rmSync(bundleDir, { recursive: true, force: true });
 });
 
 describe('tenant isolation matrix', () => {

@@ -19,7 +19,7 @@ type Resource = { Type: string; Properties: Record<string, any>; DeletionPolicy?
 
 const cdkJson = JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.url), 'utf8')) as { context: RawContext };
 const config = resolveStageConfig(cdkJson.context);
-const PUBLIC_ROUTES = ['GET /v1/health', 'GET /v1/openapi.json', 'GET /install.sh', 'GET /console'];
+const PUBLIC_ROUTES = ['GET /v1/health', 'GET /v1/openapi.json', 'GET /install.sh', 'GET /agent/gpupool-agent.mjs', 'GET /console'];
 
 let outdir: string;
 let app: App;
