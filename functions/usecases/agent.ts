@@ -2,17 +2,16 @@
 // anything about an attempt that is no longer live is a 409, and the agent then kills that work (fencing).
 import type { FinishRequest, LogLine, SessionResponse } from '../domain/agent-protocol';
 import { conflict, DomainError, forbidden, notFound } from '../domain/errors';
-import { finish as finishT, start as startT } from '../domain/job/transitions';
+import { finish as finishT, lose, start as startT } from '../domain/job/transitions';
 import type { Attempt, Caller, Job } from '../domain/model';
-import type { NodeItem } from '../store/nodes-store';
-import type { Deps } from './deps';
-import { applyTransition } from './effects';
-import { lose } from '../domain/job/transitions';
-import { updateNode, withStatus } from './nodes';
 import { DEADLINE_PERIODS, heartbeatDeadline, mustWriteHeartbeat } from '../domain/node/liveness';
 import { isSchedulable, isWatched } from '../domain/node/status';
-import { sweep } from './placement';
+import type { NodeItem } from '../store/nodes-store';
 import { controlPlaneKey } from './checker-settings';
+import type { Deps } from './deps';
+import { applyTransition } from './effects';
+import { updateNode, withStatus } from './nodes';
+import { sweep } from './placement';
 
 /** statusReason of a node whose own agent is draining (SIGTERM), as opposed to a provider's drain */
 export const AGENT_DRAINING = 'agent draining';
