@@ -62,6 +62,9 @@ const EnvSchema = z
     /** the URL the checker should probe, when the host is reached through NAT or a port forward */
     GPUPOOL_PROBE_URL: z.url({ protocol: /^https?$/ }).max(512).optional(),
     GPUPOOL_STATE_DIR: z.string().min(1).default(defaultStateDir),
+    /** optional benchmark whose last output line is TFLOPS per GPU; run while idle, reported in probe answers */
+    GPUPOOL_BENCH_COMMAND: z.string().min(1).max(4096).optional(),
+    GPUPOOL_BENCH_INTERVAL_SECONDS: intFrom(60, 7 * 24 * 3600).default(3600),
     /** what a simulated node lies about, for checker tests; stored now, used by the probe server */
     GPUPOOL_SIMULATED_DISHONEST: z.enum(['gpus', 'challenge', 'canary']).optional(),
     GPUPOOL_LABELS: labels.default({}),
@@ -89,6 +92,8 @@ export interface AgentConfig {
   probeHost?: string;
   probeUrl?: string;
   stateDir: string;
+  benchCommand?: string;
+  benchIntervalMs: number;
   simulatedDishonest?: 'gpus' | 'challenge' | 'canary';
   labels: Record<string, string>;
   drainSeconds: number;
@@ -129,6 +134,8 @@ export function loadConfig(env: NodeJS.ProcessEnv): ConfigResult {
       probeHost: e.GPUPOOL_PROBE_HOST,
       probeUrl: e.GPUPOOL_PROBE_URL,
       stateDir: e.GPUPOOL_STATE_DIR,
+      benchCommand: e.GPUPOOL_BENCH_COMMAND,
+      benchIntervalMs: e.GPUPOOL_BENCH_INTERVAL_SECONDS * 1000,
       simulatedDishonest: e.GPUPOOL_SIMULATED_DISHONEST,
       labels: e.GPUPOOL_LABELS,
       drainSeconds: e.GPUPOOL_DRAIN_SECONDS,

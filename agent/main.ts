@@ -96,6 +96,7 @@ async function startNode(config: AgentConfig, log: Logger, drain: AbortSignal): 
   let heartbeat: Heartbeat | undefined;
   const agent = new Agent({ api, runtime, allocator, state, log, stopGraceMs: config.stopGraceMs, logMaxLines: config.logMaxLines, onBusyChange: () => heartbeat?.reschedule() });
   probe.server.setLoad(() => ({ running: agent.running().length, freeGpus: agent.freeGpus() }));
+  probe.setIdle(() => agent.running().length === 0);
   const session = new Session({
     api, log,
     running: () => agent.running(),

@@ -7,6 +7,7 @@ import type { AgentConfig } from '../config';
 import { discoverGpus } from '../gpu/discover';
 import type { Inventory } from '../gpu/nvidia-smi';
 import type { Logger } from '../log';
+import { BenchRunner } from './bench';
 import { loadOrCreateNodeKey } from './node-key';
 import { ProbeServer, type ProbeInventory } from './server';
 
@@ -15,7 +16,8 @@ export const DEFAULT_PROBE_PORT = 8790;
 /** nvidia-smi is asked again at most this often for probe answers */
 const INVENTORY_CACHE_MS = 60_000;
 
-type ProbeConfig = Pick<AgentConfig, 'apiUrl' | 'probePort' | 'probeHost' | 'probeUrl' | 'simulatedGpus' | 'nodeName' | 'simulatedDishonest' | 'stateDir'>;
+type ProbeConfig = Pick<AgentConfig, 'apiUrl' | 'probePort' | 'probeHost' | 'probeUrl' | 'simulatedGpus' | 'nodeName' | 'simulatedDishonest' | 'stateDir'> &
+  Partial<Pick<AgentConfig, 'benchCommand' | 'benchIntervalMs'>>;
 
 const isLoopbackUrl = (url: string) => /^(127\.\d+\.\d+\.\d+|localhost|\[::1\])$/i.test(new URL(url).hostname);
 
@@ -47,17 +49,32 @@ export interface RunningProbe {
   server: ProbeServer;
   url: string;
   publicKey: string;
+  /** tells the benchmark runner whether the node is idle (it never runs beside a job) */
+  setIdle(idle: () => boolean): void;
   close(): Promise<void>;
 }
 
 export async function startProbe(config: ProbeConfig, startup: Inventory, log: Logger): Promise<RunningProbe> {
   const nodeKey = await loadOrCreateNodeKey(config.stateDir);
-  const server = new ProbeServer({ nodeKey, inventory: inventorySource(config, startup), log, dishonest: config.simulatedDishonest });
+  let idle = () => true;
+  const bench = config.benchCommand ? new BenchRunner(config.benchCommand, config.benchIntervalMs ?? 3_600_000, () => idle(), log) : undefined;
+  const server = new ProbeServer({ nodeKey, inventory: inventorySource(config, startup), log, dishonest: config.simulatedDishonest, bench: bench && (() => bench.result()) });
   const { host, port } = probeBinding(config);
   const bound = await server.listen(host, port);
   const url = advertisedProbeUrl(config, host, bound);
   log.info('probe server listening', { host, port: bound, url });
-  return { server, url, publicKey: nodeKey.publicKey, close: () => server.close() };
+  bench?.start();
+  return {
+    server,
+    url,
+    publicKey: nodeKey.publicKey,
+    // the benchmark runs only while the node has no attempt
+    setIdle: (f: () => boolean) => (idle = f),
+    close: () => {
+      bench?.stop();
+      return server.close();
+    },
+  };
 }
 
 /** Simulated GPUs never change; real ones are asked again (cached), so a probe reports what is there now. */

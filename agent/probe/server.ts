@@ -35,6 +35,8 @@ export interface ProbeServerDeps {
   log: Logger;
   /** test switch: GPUPOOL_SIMULATED_DISHONEST */
   dishonest?: Dishonesty;
+  /** the latest GPUPOOL_BENCH_COMMAND figure, if one is configured */
+  bench?: () => { tflops: number } | undefined;
   now?: () => number;
 }
 
@@ -155,6 +157,7 @@ export class ProbeServer {
       ...(inv.driverVersion ? { driverVersion: inv.driverVersion } : {}),
       ...(inv.cudaVersion ? { cudaVersion: inv.cudaVersion } : {}),
       load: this.load(),
+      ...(this.deps.bench?.() ? { bench: this.deps.bench()! } : {}),
       challenge: challengeAnswer(challengeNonce(probe.nonce, mode), [...gpus].sort((a, b) => a.index - b.index).map((g) => g.uuid)),
       at: now,
     };

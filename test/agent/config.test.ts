@@ -21,6 +21,8 @@ describe('loadConfig', () => {
         simulatedGpus: undefined,
         probePort: undefined,
         stateDir: '/var/lib/gpupool',
+        benchCommand: undefined,
+        benchIntervalMs: 3_600_000,
         simulatedDishonest: undefined,
         labels: {},
         drainSeconds: 600,
