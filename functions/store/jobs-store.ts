@@ -9,7 +9,7 @@ import type { Transition } from '../domain/job/transitions';
 import type { Job, Node } from '../domain/model';
 import { decodeCursor, encodeCursor } from './cursor';
 import type { NodesStore } from './nodes-store';
-import { allShards, shardOf } from './shard';
+import { allShards, queryPartitions, shardOf } from './shard';
 
 const INTERNAL = ['queueShard', 'queueOrder', 'activeShard', 'deadlineAt', 'deadlineKind', 'liveNodeId'];
 
@@ -123,38 +123,27 @@ export class JobsStore {
 
   /** Oldest, highest-priority QUEUED jobs, `perShard` from each shard. */
   async queued(perShard: number): Promise<Job[]> {
-    const pages = await Promise.all(
-      allShards().map((s) =>
-        this.db.send(
-          new QueryCommand({
-            TableName: this.table,
-            IndexName: 'queued',
-            KeyConditionExpression: 'queueShard = :s',
-            ExpressionAttributeValues: { ':s': `q#${s}` },
-            Limit: perShard,
-          }),
-        ),
-      ),
-    );
-    return pages.flatMap((r) => (r.Items ?? []).map((i) => this.fromItem(i)!));
+    const items = await queryPartitions(this.db, {
+      table: this.table,
+      index: 'queued',
+      partitionAttr: 'queueShard',
+      partitions: allShards().map((s) => `q#${s}`),
+      limit: perShard,
+    });
+    return items.map((i) => this.fromItem(i)!);
   }
 
   /** Live jobs whose deadline (dispatch ack, max duration, cancel grace) passed. */
   async overdue(now: number, perShard = 100): Promise<Job[]> {
-    const pages = await Promise.all(
-      allShards().map((s) =>
-        this.db.send(
-          new QueryCommand({
-            TableName: this.table,
-            IndexName: 'active',
-            KeyConditionExpression: 'activeShard = :s AND deadlineAt < :now',
-            ExpressionAttributeValues: { ':s': `a#${s}`, ':now': now },
-            Limit: perShard,
-          }),
-        ),
-      ),
-    );
-    return pages.flatMap((r) => (r.Items ?? []).map((i) => this.fromItem(i)!));
+    const items = await queryPartitions(this.db, {
+      table: this.table,
+      index: 'active',
+      partitionAttr: 'activeShard',
+      partitions: allShards().map((s) => `a#${s}`),
+      sortBelow: { attr: 'deadlineAt', value: now },
+      limit: perShard,
+    });
+    return items.map((i) => this.fromItem(i)!);
   }
 
   /** Jobs with a live attempt on `nodeId` (eventually consistent index: callers re-read each job). */

@@ -10,7 +10,7 @@ import type { Node, NodeStatus } from '../domain/model';
 import { heartbeatDeadline } from '../domain/node/liveness';
 import { isSchedulable, isWatched, SCHEDULABLE } from '../domain/node/status';
 import { decodeCursor, encodeCursor } from './cursor';
-import { allShards, shardOf } from './shard';
+import { allShards, queryPartitions, shardOf } from './shard';
 
 type Update = NonNullable<TransactWriteItem['Update']>;
 export type NodeItem = Node & { version: number };
@@ -29,7 +29,8 @@ function derived(n: Node) {
 }
 
 const INTERNAL = ['availBase', 'availAnyBase', 'availKey', 'availAnyKey', 'livenessShard', 'heartbeatDeadline'];
-function fromItem(item: Record<string, unknown> | undefined): NodeItem | undefined {
+/** A stored node item without its derived index attributes. */
+export function fromItem(item: Record<string, unknown> | undefined): NodeItem | undefined {
   if (!item) return undefined;
   const n = { ...item };
   for (const k of INTERNAL) delete n[k];
@@ -96,42 +97,24 @@ export class NodesStore {
 
   /** Cheapest schedulable nodes with free GPUs, `perShard` from each shard of each model (or of all). */
   async available(models: string[] | undefined, perShard: number): Promise<NodeItem[]> {
-    const parts = models
-      ? models.flatMap((m) => allShards().map((s) => ({ index: 'available', attr: 'availKey', key: `${m}#${s}` })))
-      : allShards().map((s) => ({ index: 'availableAny', attr: 'availAnyKey', key: `${s}` }));
-    const pages = await Promise.all(
-      parts.map((p) =>
-        this.db.send(
-          new QueryCommand({
-            TableName: this.table,
-            IndexName: p.index,
-            KeyConditionExpression: '#k = :k',
-            ExpressionAttributeNames: { '#k': p.attr },
-            ExpressionAttributeValues: { ':k': p.key },
-            Limit: perShard,
-          }),
-        ),
-      ),
-    );
-    return pages.flatMap((r) => (r.Items ?? []).map((i) => fromItem(i)!));
+    const [index, partitionAttr, partitions] = models
+      ? ['available', 'availKey', models.flatMap((m) => allShards().map((s) => `${m}#${s}`))]
+      : ['availableAny', 'availAnyKey', allShards().map((s) => `${s}`)];
+    const items = await queryPartitions(this.db, { table: this.table, index, partitionAttr, partitions, limit: perShard });
+    return items.map((i) => fromItem(i)!);
   }
 
   /** Watched nodes whose heartbeat deadline passed. */
   async overdue(now: number, limit = 100): Promise<NodeItem[]> {
-    const pages = await Promise.all(
-      allShards().map((s) =>
-        this.db.send(
-          new QueryCommand({
-            TableName: this.table,
-            IndexName: 'liveness',
-            KeyConditionExpression: 'livenessShard = :s AND heartbeatDeadline < :now',
-            ExpressionAttributeValues: { ':s': `l#${s}`, ':now': now },
-            Limit: limit,
-          }),
-        ),
-      ),
-    );
-    return pages.flatMap((r) => (r.Items ?? []).map((i) => fromItem(i)!));
+    const items = await queryPartitions(this.db, {
+      table: this.table,
+      index: 'liveness',
+      partitionAttr: 'livenessShard',
+      partitions: allShards().map((s) => `l#${s}`),
+      sortBelow: { attr: 'heartbeatDeadline', value: now },
+      limit,
+    });
+    return items.map((i) => fromItem(i)!);
   }
 
   /** Records a heartbeat: only for a node that is still watched. Returns undefined if it is not. */

@@ -8,7 +8,7 @@
 // every node ever registered, OFFLINE and DEREGISTERED ones included, on every run.
 import { DeleteCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { ProbeCounters } from '../domain/checker/reputation';
-import type { NodeItem } from './nodes-store';
+import { fromItem as nodeFromItem, type NodeItem } from './nodes-store';
 
 /** probe and canary results are kept this long (the TTL deletes them) */
 export const SCORE_RETENTION_S = 30 * 24 * 3600;
@@ -102,7 +102,6 @@ export interface ScoresPort {
   rewards(nodeId: string, limit: number): Promise<RewardItem[]>;
 }
 
-const INTERNAL_NODE_ATTRS = ['availBase', 'availAnyBase', 'availKey', 'availAnyKey', 'livenessShard', 'heartbeatDeadline'];
 const isConditionFailure = (e: unknown) => (e as Error).name === 'ConditionalCheckFailedException';
 
 export class ScoresStore implements ScoresPort {
@@ -125,11 +124,7 @@ export class ScoresStore implements ScoresPort {
           ExclusiveStartKey: start,
         }),
       );
-      for (const item of r.Items ?? []) {
-        const n = { ...item };
-        for (const k of INTERNAL_NODE_ATTRS) delete n[k];
-        out.push(n as NodeItem);
-      }
+      for (const item of r.Items ?? []) out.push(nodeFromItem(item)!);
       start = r.LastEvaluatedKey;
     } while (start);
     return out;

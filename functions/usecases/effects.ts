@@ -21,10 +21,12 @@ export async function applyTransition(
   fence?: { nodeId: string; version: number },
 ): Promise<Job> {
   let job = before;
+  // node reads still trusted; one whose release raced is dropped and read again on the next try
+  const known: Record<string, NodeRead> = { ...nodes };
   // releases are conditioned on the node's status; if it moved, re-read the node and try again
   for (let tries = 0; ; tries++) {
     const t = make(job);
-    const reads: Record<string, NodeRead> = { ...nodes };
+    const reads: Record<string, NodeRead> = { ...known };
     for (const e of t.effects) {
       if (e.kind === 'releaseGpus' && !reads[e.nodeId]) {
         const n = await d.nodes.get(e.nodeId);
@@ -38,7 +40,7 @@ export async function applyTransition(
       return after;
     } catch (e) {
       if (!(e instanceof CapacityRaceError) || tries >= 4 || t.effects.some((x) => x.kind === 'claimGpus')) throw e;
-      for (const x of t.effects) if (x.kind === 'releaseGpus') delete nodes[x.nodeId];
+      for (const x of t.effects) if (x.kind === 'releaseGpus') delete known[x.nodeId];
       job = (await d.jobs.get(job.id)) ?? job;
     }
   }
