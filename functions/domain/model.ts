@@ -81,6 +81,8 @@ export interface JobSpec {
   retry?: { onExitCodes: number[]; max: number; backoffSeconds: number };
   /** a job that waits QUEUED longer than this ends QUEUE_TTL_EXPIRED */
   queueTtlSeconds: number;
+  /** POSTed the final job when it ends (docs/webhooks.md); deliveries are kept apart, in the webhooks table */
+  webhook?: { url: string };
   /** internal, never in the public schema: the only node this job may run on (checker canaries) */
   pinNodeId?: string;
 }

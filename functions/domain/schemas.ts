@@ -14,6 +14,13 @@ export const MintSchema = z.strictObject({
   memo: z.string().max(256).optional(),
 });
 
+// syntax only; which schemes and addresses are allowed depends on the deployment (domain/webhook/target.ts)
+const WebhookUrlSchema = z
+  .string()
+  .min(1)
+  .max(2048)
+  .refine((u) => URL.canParse(u) && /^https?:$/.test(new URL(u).protocol), 'must be an http(s) URL');
+
 const envName = z.string().min(1).max(128).regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be a valid environment variable name');
 
 export const SubmitJobSchema = z
@@ -58,6 +65,8 @@ export const SubmitJobSchema = z
       })
       .optional(),
     queueTtlSeconds: z.number().int().min(1).max(7 * 24 * 3600).default(24 * 3600),
+    /** POSTed the final job when it ends (docs/webhooks.md); https and public addresses in the cloud, checked on submit */
+    webhook: z.strictObject({ url: WebhookUrlSchema }).optional(),
   })
   .refine((j) => j.resources.nodes === 1, {
     message: 'multi-node (gang) jobs are not supported yet',

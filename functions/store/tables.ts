@@ -14,12 +14,14 @@ export interface IndexDef {
 }
 export interface TableDef {
   /** logical name: the env var is TABLE_<UPPER>, the CDK id is <Pascal>Table */
-  id: 'accounts' | 'keys' | 'nodes' | 'jobs' | 'logs' | 'idempotency' | 'scores';
+  id: 'accounts' | 'keys' | 'nodes' | 'jobs' | 'logs' | 'idempotency' | 'scores' | 'webhooks';
   partitionKey: KeyDef;
   sortKey?: KeyDef;
   indexes: IndexDef[];
   /** attribute holding an epoch-seconds expiry */
   ttlAttribute?: string;
+  /** a DynamoDB Stream of every change, both images: the webhooks function reacts to jobs that end */
+  stream?: 'NEW_AND_OLD_IMAGES';
 }
 
 /** Queue, liveness and deadline indexes are spread over this many partitions so no item is hot. */
@@ -48,6 +50,7 @@ export const TABLES: readonly TableDef[] = [
   {
     id: 'jobs',
     partitionKey: { name: 'id', type: 'S' },
+    stream: 'NEW_AND_OLD_IMAGES',
     indexes: [
       { name: 'byAccount', partitionKey: { name: 'accountId', type: 'S' }, sortKey: { name: 'createdAt', type: 'N' } },
       // sparse: QUEUED jobs only; sort key orders by priority, then age
@@ -68,6 +71,9 @@ export const TABLES: readonly TableDef[] = [
   { id: 'idempotency', partitionKey: { name: 'key', type: 'S' }, indexes: [], ttlAttribute: 'expiresAt' },
   // checker results per node (and the checker's rewards and pending canaries): functions/store/scores-store.ts
   { id: 'scores', partitionKey: { name: 'nodeId', type: 'S' }, sortKey: { name: 'at', type: 'N' }, indexes: [], ttlAttribute: 'expiresAt' },
+  // webhook delivery attempts per job (`job#<id>` / `attempt#<n>`) and each account's signing secret
+  // (`secret#<accountId>` / `secret`): functions/store/webhooks-store.ts
+  { id: 'webhooks', partitionKey: { name: 'pk', type: 'S' }, sortKey: { name: 'sk', type: 'S' }, indexes: [], ttlAttribute: 'expiresAt' },
 ];
 
 export type TableId = TableDef['id'];

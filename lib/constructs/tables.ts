@@ -46,6 +46,7 @@ export class GpupoolTables extends Construct {
         billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
         pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
         timeToLiveAttribute: def.ttlAttribute,
+        ...(def.stream ? { stream: dynamodb.StreamViewType[def.stream] } : {}),
         removalPolicy: RemovalPolicy.RETAIN,
       });
       for (const index of def.indexes) {

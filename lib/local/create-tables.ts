@@ -52,6 +52,7 @@ async function ensureTable(client: DynamoDBClient, t: TableDef, name: string): P
         AttributeDefinitions: attributes([t.partitionKey, t.sortKey, ...t.indexes.flatMap((i) => [i.partitionKey, i.sortKey])]),
         KeySchema: keySchema(t.partitionKey, t.sortKey),
         ...(t.indexes.length ? { GlobalSecondaryIndexes: t.indexes.map(gsi) } : {}),
+        ...(t.stream ? { StreamSpecification: { StreamEnabled: true, StreamViewType: t.stream } } : {}),
       }),
     );
   } catch (e) {
@@ -69,6 +70,11 @@ async function ensureTable(client: DynamoDBClient, t: TableDef, name: string): P
       }),
     );
     table = await waitActive(client, name);
+  }
+  if (t.stream && !table.StreamSpecification?.StreamEnabled) {
+    // a table kept under .gpupool/ from before streams were used
+    await client.send(new UpdateTableCommand({ TableName: name, StreamSpecification: { StreamEnabled: true, StreamViewType: t.stream } }));
+    await waitActive(client, name);
   }
   if (t.ttlAttribute) await ensureTtl(client, name, t.ttlAttribute);
 }
