@@ -4,11 +4,13 @@
 import { SHARDS } from '../store/tables';
 import { runChecker } from '../usecases/checker';
 import { deps } from '../usecases/deps';
+import { recordCheckerRun, withMetrics } from '../usecases/metrics';
 
-export const handler = async (event?: { shard?: unknown }) => {
+export const handler = withMetrics(async (event?: { shard?: unknown }) => {
   const s = event?.shard;
   const shards = Number.isInteger(s) && (s as number) >= 0 && (s as number) < SHARDS ? [s as number] : undefined;
   const result = await runChecker(deps(), { shards });
   console.log(JSON.stringify({ level: 'info', msg: 'checker', ...result }));
+  recordCheckerRun(result);
   return result;
-};
+});

@@ -10,6 +10,7 @@ import type { NodeItem } from '../store/nodes-store';
 import { controlPlaneKey } from './checker-settings';
 import type { Deps } from './deps';
 import { applyTransition } from './effects';
+import { recordIfLost, recordStarted } from './metrics';
 import { updateNode, withStatus } from './nodes';
 import { sweep } from './placement';
 
@@ -64,7 +65,8 @@ export async function openSession(
   for (const j of restarted ? live : []) {
     const fresh = await d.jobs.get(j.id);
     if (fresh?.status === 'RUNNING' && fresh.nodeId === before.id && !reported.has(fresh.liveAttemptId!)) {
-      await applyTransition(d, fresh, (x) => lose(x, x.liveAttemptId!, 'NODE_LOST', d.now())).catch(ignoreConflict);
+      const after = await applyTransition(d, fresh, (x) => lose(x, x.liveAttemptId!, 'NODE_LOST', d.now())).catch(ignoreConflict);
+      if (after) recordIfLost(after, fresh.liveAttemptId!);
     }
   }
   return {
@@ -108,6 +110,7 @@ export async function heartbeat(d: Deps, caller: Caller, b: { running: string[];
 export async function startAttempt(d: Deps, caller: Caller, jobId: string, attemptId: string) {
   const { job } = await assignedAttempt(d, caller, jobId, attemptId);
   const after = await applyTransition(d, job, (j) => startT(j, attemptId, d.now()));
+  recordStarted(after, attemptId);
   return { status: after.status, attemptId };
 }
 
@@ -124,6 +127,7 @@ export async function finishAttempt(d: Deps, caller: Caller, jobId: string, body
   // output first, so a consumer who sees the final state also sees every line
   if (body.lines.length) await d.logs.append(jobId, attempt.n, body.lines, d.now());
   const after = await applyTransition(d, job, (j) => finishT(j, body.attemptId, body, d.now()));
+  recordIfLost(after, body.attemptId);
   // GPUs came free: place waiting jobs now rather than at the next sweep tick
   await sweep(d, { maxJobs: 8 });
   return { status: after.status, reason: after.reason ?? null };

@@ -19,6 +19,7 @@ import { judgeCanaries, maybeSendCanary } from './checker-canary';
 import { controlPlaneKey } from './checker-settings';
 import { httpProber, probeFailureReason, type Prober, type ProbeReply } from './checker-probe-client';
 import type { Deps } from './deps';
+import { recordQuarantine } from './metrics';
 import { loseLiveAttempts, updateNode, withStatus } from './nodes';
 
 export interface CheckerRunResult {
@@ -213,6 +214,7 @@ export async function quarantineNode(d: Deps, nodeId: string, evidence: string):
 
 async function afterQuarantine(d: Deps, node: NodeItem, evidence: string, at: number): Promise<void> {
   console.warn(JSON.stringify({ level: 'warn', msg: 'checker: node quarantined', nodeId: node.id, providerId: node.providerId, evidence }));
+  recordQuarantine();
   await loseLiveAttempts(d, node, 'NODE_QUARANTINED');
   await d.scores.putReward({
     nodeId: node.id,

@@ -10,6 +10,7 @@ import { applyTransition } from './effects';
 import { lose } from '../domain/job/transitions';
 import { tryPlace } from './placement';
 import { observeNode } from './checker-reputation';
+import { recordLostAttempts } from './metrics';
 
 export async function registerNode(d: Deps, caller: Caller, body: RegisterNode): Promise<{ node: Node; nodeKey: string }> {
   const models = [...new Set(body.gpus.map((g) => g.model))];
@@ -110,6 +111,7 @@ export async function loseLiveAttempts(d: Deps, node: Pick<NodeItem, 'id' | 'ver
   }
   // work the node lost counts against its reputation (docs/checkers.md); the version is left alone
   if (moved > 0 && reason === 'NODE_LOST') await observeNode(d, node.id, 'jobLost', moved);
+  recordLostAttempts(reason, moved);
   return moved;
 }
 

@@ -9,6 +9,7 @@ import { CapacityRaceError } from '../store/jobs-store';
 import type { NodeItem } from '../store/nodes-store';
 import type { Deps } from './deps';
 import { applyTransition } from './effects';
+import { recordPlacement, recordPlacementFailure, recordQueuedJobs } from './metrics';
 
 /** How many ranked candidates to try before leaving the job for the sweep. */
 const MAX_CLAIM_TRIES = 5;
@@ -43,6 +44,7 @@ export class CandidateView {
 
 export async function tryPlace(d: Deps, job: Job, view?: CandidateView): Promise<Job> {
   if (job.status !== 'QUEUED' || (job.notBefore && job.notBefore > d.now())) return job;
+  const t0 = performance.now();
   // a pinned job (a checker's canary) looks only at its node, which need not be among the cheapest
   const pinned = job.pinNodeId ? await d.nodes.get(job.pinNodeId) : undefined;
   const candidates = job.pinNodeId
@@ -57,6 +59,7 @@ export async function tryPlace(d: Deps, job: Job, view?: CandidateView): Promise
     try {
       const placed = await applyTransition(d, job, (j) => place(j, node, d.newId(), d.now()), { [node.id]: node });
       view?.claimed(node.id, job.resources.gpus);
+      recordPlacement(performance.now() - t0);
       return placed;
     } catch (e) {
       if (e instanceof CapacityRaceError) {
@@ -67,6 +70,7 @@ export async function tryPlace(d: Deps, job: Job, view?: CandidateView): Promise
       throw e;
     }
   }
+  if (result.ranked.length) recordPlacementFailure();
   const pendingReason = result.ranked.length ? 'candidates were taken concurrently; waiting for the next sweep' : explain(result);
   if (pendingReason === job.pendingReason) return job;
   try {
@@ -95,5 +99,7 @@ export async function sweep(d: Deps, opts: { maxJobs?: number } = {}): Promise<n
     const after = await tryPlace(d, j, view);
     if (after.status === 'ASSIGNED') placed++;
   }
+  // only the scheduled (full) sweep reports the queue: a bounded one after a finish sees a sample
+  if (opts.maxJobs === undefined) recordQueuedJobs(queued.length - placed);
   return placed;
 }

@@ -8,6 +8,7 @@ import { heartbeatDeadline } from '../domain/node/liveness';
 import { isWatched } from '../domain/node/status';
 import type { Deps } from './deps';
 import { applyTransition } from './effects';
+import { recordIfLost } from './metrics';
 import { loseLiveAttempts, updateNode, withStatus } from './nodes';
 import { tryPlace } from './placement';
 
@@ -45,6 +46,7 @@ export async function reap(d: Deps): Promise<ReapResult> {
               : timeOut(j, now),
       );
       result.jobsEnded++;
+      if (deadline.kind === 'dispatch') recordIfLost(after, job.liveAttemptId!);
       if (after.status === 'QUEUED') await tryPlace(d, after);
     } catch (e) {
       if (!(e instanceof DomainError)) throw e;

@@ -6,6 +6,7 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-l
 import { DomainError } from '../../domain/errors';
 import type { Caller } from '../../domain/model';
 import { deps, type Deps } from '../../usecases/deps';
+import { withMetrics } from '../../usecases/metrics';
 import { ROUTES, type RouteGroup } from '../routes';
 import { withIdempotency } from './idempotency';
 import { errorToProblem, problem } from './problem';
@@ -47,7 +48,8 @@ export function routeGroup(group: RouteGroup, fns: Record<string, RouteFn | Publ
     const run = async () => toResult(await (fn as PublicRouteFn)(req, d));
     return CREATING.has(routeKey) ? withIdempotency(d, req, routeKey, run) : run();
   };
-  return middy<APIGatewayProxyEvent, APIGatewayProxyResult>().handler(base).onError(async (request) => {
+  // withMetrics: what the use cases recorded (placements, starts, lost attempts) is written per invocation
+  return middy<APIGatewayProxyEvent, APIGatewayProxyResult>().handler(withMetrics(base)).onError(async (request) => {
     request.response = errorToProblem(request.error, request.event?.requestContext?.requestId);
   });
 }
