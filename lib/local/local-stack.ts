@@ -22,10 +22,15 @@ import { runChecker } from '../../functions/usecases/checker';
 import type { CheckerSettings } from '../../functions/usecases/checker-settings';
 import { tableNamesFor, createTables } from './create-tables';
 import { startDynamoDbLocal } from './dynamodb-local';
+import { consoleRoutes } from './console-static';
 import { startGateway } from './gateway';
 import type { RateLimitOptions } from './rate-limit';
 import { startSqsLocal } from './sqs-local';
 import { every, type Timer } from './timers';
+import { startJobStream, startRetryPoller } from './job-stream';
+import { handleWebhookEvent } from '../../functions/scheduled/webhooks';
+import { webhookPorts } from '../../functions/usecases/webhooks';
+import type { WebhookSettings } from '../../functions/usecases/webhook-settings';
 
 export interface LocalStackOptions {
   /** HTTP port of the gateway; 0 picks a free one */
@@ -43,6 +48,8 @@ export interface LocalStackOptions {
   checkerMs?: number;
   /** overrides of the checker's local settings (canaryRate defaults to 0 here: set it to send canaries) */
   checker?: Partial<CheckerSettings>;
+  /** overrides of the webhook settings (tests shorten retryDelaysSeconds) */
+  webhooks?: Partial<WebhookSettings>;
   /** overrides of the control plane's settings (heartbeats, deadlines, queues) */
   settings?: Partial<Settings>;
   /** how long the gateway caches an accepted key (API Gateway's authorizer cache TTL). @default 60000 */
@@ -52,6 +59,8 @@ export interface LocalStackOptions {
    * @default GENEROUS_RATE_LIMIT, so tests that hammer the API are not throttled
    */
   rateLimit?: RateLimitOptions | false;
+  /** the built web console served at /console. @default dist/console of the checkout */
+  consoleDir?: string;
   log?: (msg: string) => void;
 }
 
@@ -103,6 +112,8 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
     const sqsClient = new SQSClient({ endpoint: sqs.endpoint, region, credentials: LOCAL_CREDENTIALS });
     // the shared dead-letter queue the per-node queues redrive to, as on AWS
     await sqsClient.send(new CreateQueueCommand({ QueueName: 'gpupool-node-dlq' }));
+    // failed webhook attempts wait here for their next try (DelaySeconds), as on AWS
+    const webhookQueueUrl = (await sqsClient.send(new CreateQueueCommand({ QueueName: 'gpupool-webhook-retries' }))).QueueUrl!;
     const base = settingsFromEnv({ NODE_DLQ_ARN: `arn:aws:sqs:${region}:123456789012:gpupool-node-dlq` });
     const settings: Settings = {
       ...base,
@@ -124,6 +135,14 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
         epochMs: 5 * 60_000,
         signingSecret: localSigningSecret(o.dataDir),
         ...o.checker,
+      },
+      webhooks: {
+        ...base.webhooks,
+        // a receiver on this machine, over plain http; the cloud allows https to public addresses only
+        allowAddresses: ['loopback'],
+        httpAllowedFor: ['loopback'],
+        retryQueueUrl: webhookQueueUrl,
+        ...o.webhooks,
       },
     };
     const deps = buildDeps({
@@ -150,6 +169,8 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
       authorize: (k) => authorize(deps, k),
       cacheTtlMs: o.cacheTtlMs,
       rateLimit: o.rateLimit === false ? undefined : (o.rateLimit ?? GENEROUS_RATE_LIMIT),
+      // the web console's files, same origin as the API so it needs no CORS and no configured URL
+      extraRoutes: consoleRoutes(o.consoleDir),
     });
     stops.push(() => gateway.close());
 
@@ -171,6 +192,14 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
       }),
     ];
     stops.push(() => Promise.all(timers.map((t) => t.stop())).then(() => undefined));
+
+    // completion webhooks: the jobs table's stream and the retry queue, fed to the webhooks function's code
+    const ports = webhookPorts(deps);
+    const handle = (e: Parameters<typeof handleWebhookEvent>[1]) => handleWebhookEvent(ports, e);
+    const jobStream = await startJobStream({ ddb: ddbClient, endpoint: ddb.endpoint, table: tables.jobs, handle, log });
+    stops.push(() => jobStream.stop());
+    const retries = startRetryPoller({ sqs: sqsClient, queueUrl: webhookQueueUrl, handle, log });
+    stops.push(() => retries.stop());
 
     return { apiUrl: gateway.url, port: gateway.port, deps, ddbEndpoint: ddb.endpoint, sqsEndpoint: sqs.endpoint, stop };
   } catch (e) {

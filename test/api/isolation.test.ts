@@ -2,12 +2,13 @@
 // role (admin, consumer, provider, node, no key) × own / another tenant's object → the status the
 // design gives. Another tenant's job, node, key or account answers 404 exactly as a missing one does;
 // a wrong role is 403; no key is 401. A node key acts only on attempts assigned to its own node.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_DEADLINES } from '../../functions/domain/job/deadlines';
 import { ROUTES } from '../../functions/http/routes';
+import { DEFAULT_CONSOLE_DIR } from '../../lib/local/console-static';
 import { newId } from '../../functions/usecases/deps';
 import { client, eventually, type ApiResponse } from '../helpers/api';
 import { startPool, type Pool } from '../helpers/local-pool';
@@ -144,8 +145,8 @@ const ROWS: Row[] = [
   { method: 'GET', path: '/v1/openapi.json', who: 'public', ok: 200 },
   { method: 'GET', path: '/install.sh', who: 'public', ok: 200 },
   { method: 'GET', path: '/agent/gpupool-agent.mjs', who: 'public', ok: 200 },
-  // the console is not in this build yet: a public 404 problem, the same for everyone
-  { method: 'GET', path: '/console', who: 'public', ok: 404 },
+  // the web console: public and the same for everyone; a checkout that has not built it answers a 404 problem
+  { method: 'GET', path: '/console', who: 'public', ok: existsSync(path.join(DEFAULT_CONSOLE_DIR, 'index.html')) ? 200 : 404 },
 
   { method: 'POST', path: '/v1/accounts', who: ['admin'], ok: 201, body: () => ({ name: 'matrix', role: 'consumer' }) },
   {
