@@ -4,6 +4,13 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 
 const KEY_RE = /^gp_([a-z0-9]{10,32})_([A-Za-z0-9_-]{22,64})$/;
 
+/**
+ * Key ids of one-time registration tokens start with this; ordinary key ids are hex, so they never do.
+ * A registration token may only register a node (functions/http/kit/router.ts).
+ */
+export const REGISTRATION_KEY_PREFIX = 'reg';
+export const isRegistrationKeyId = (keyId: string) => keyId.startsWith(REGISTRATION_KEY_PREFIX);
+
 export function formatApiKey(keyId: string, secret: string): string {
   return `gp_${keyId}_${secret}`;
 }

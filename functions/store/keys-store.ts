@@ -1,7 +1,7 @@
 // API keys and node keys. Only the SHA-256 of the secret is stored; the key id is the item's key.
 import { GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { randomBytes } from 'node:crypto';
-import { formatApiKey, hashSecret, parseApiKey, secretMatches } from '../domain/api-key';
+import { formatApiKey, hashSecret, parseApiKey, REGISTRATION_KEY_PREFIX, secretMatches } from '../domain/api-key';
 import type { Caller, Role } from '../domain/model';
 
 export interface KeyRecord {
@@ -14,6 +14,10 @@ export interface KeyRecord {
   revokedAt?: number;
   /** when the authorizer last resolved it, to the minute: written at most once a minute per key */
   lastUsedAt?: number;
+  /** a one-time registration token (burst instances): valid until `notAfter` (epoch ms) and only until consumed */
+  singleUse?: boolean;
+  notAfter?: number;
+  consumedAt?: number;
 }
 
 /** lastUsedAt is kept to this precision: one conditional write per key and minute at most */
@@ -48,9 +52,41 @@ export class KeysStore {
     const r = await this.db.send(new GetCommand({ TableName: this.table, Key: { id: parsed.keyId } }));
     const rec = r.Item as KeyRecord | undefined;
     if (!rec || rec.revokedAt || !secretMatches(parsed.secret, rec.hash)) return undefined;
+    if (rec.singleUse && (rec.consumedAt !== undefined || (rec.notAfter ?? 0) <= now)) return undefined;
     // the read tells whether a write is due, so a key in steady use costs no failed conditional writes
     if (!(rec.lastUsedAt !== undefined && rec.lastUsedAt > now - LAST_USED_PRECISION_MS)) await this.touch(rec.id, now).catch(() => undefined);
     return { accountId: rec.accountId, role: rec.role, keyId: rec.id, ...(rec.nodeId ? { nodeId: rec.nodeId } : {}) };
+  }
+
+  /**
+   * Issues a one-time registration token for `accountId` (a provider): it may register one node, before
+   * `notAfter`. Its id starts with REGISTRATION_KEY_PREFIX, which no ordinary (hex) key id can.
+   */
+  async issueRegistrationToken(p: { accountId: string; now: number; ttlMs: number }): Promise<{ record: KeyRecord; apiKey: string }> {
+    const keyId = `${REGISTRATION_KEY_PREFIX}${newKeyId()}`;
+    const secret = newSecret();
+    const record: KeyRecord = { id: keyId, accountId: p.accountId, role: 'provider', hash: hashSecret(secret), createdAt: p.now, singleUse: true, notAfter: p.now + p.ttlMs };
+    await this.db.send(new PutCommand({ TableName: this.table, Item: record, ConditionExpression: 'attribute_not_exists(id)' }));
+    return { record, apiKey: formatApiKey(keyId, secret) };
+  }
+
+  /** Spends a registration token: true for exactly one caller, however many race, and only before it expires. */
+  async consumeRegistrationToken(keyId: string, now: number): Promise<boolean> {
+    try {
+      await this.db.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: { id: keyId },
+          UpdateExpression: 'SET consumedAt = :n',
+          ConditionExpression: 'singleUse = :t AND attribute_not_exists(consumedAt) AND attribute_not_exists(revokedAt) AND notAfter > :n',
+          ExpressionAttributeValues: { ':n': now, ':t': true },
+        }),
+      );
+      return true;
+    } catch (e) {
+      if ((e as Error).name === 'ConditionalCheckFailedException') return false;
+      throw e;
+    }
   }
 
   async get(keyId: string): Promise<KeyRecord | undefined> {

@@ -14,7 +14,7 @@ export interface IndexDef {
 }
 export interface TableDef {
   /** logical name: the env var is TABLE_<UPPER>, the CDK id is <Pascal>Table */
-  id: 'accounts' | 'keys' | 'nodes' | 'jobs' | 'logs' | 'idempotency' | 'scores' | 'webhooks';
+  id: 'accounts' | 'keys' | 'nodes' | 'jobs' | 'logs' | 'idempotency' | 'scores' | 'webhooks' | 'burst';
   partitionKey: KeyDef;
   sortKey?: KeyDef;
   indexes: IndexDef[];
@@ -74,6 +74,8 @@ export const TABLES: readonly TableDef[] = [
   // webhook delivery attempts per job (`job#<id>` / `attempt#<n>`) and each account's signing secret
   // (`secret#<accountId>` / `secret`): functions/store/webhooks-store.ts
   { id: 'webhooks', partitionKey: { name: 'pk', type: 'S' }, sortKey: { name: 'sk', type: 'S' }, indexes: [], ttlAttribute: 'expiresAt' },
+  // burst EC2 instances (one item per launch) and their limit, budget and lease counters: functions/store/burst-store.ts
+  { id: 'burst', partitionKey: { name: 'id', type: 'S' }, indexes: [], ttlAttribute: 'expiresAt' },
 ];
 
 export type TableId = TableDef['id'];

@@ -1,6 +1,7 @@
 // Provider-facing node use cases: register, read, change, deregister. A provider sees only its own
 // nodes; another provider's node is "not found".
 import type { RegisterNode } from '../domain/agent-protocol';
+import { isRegistrationKeyId } from '../domain/api-key';
 import { conflict, DomainError, notFound } from '../domain/errors';
 import type { Caller, Node } from '../domain/model';
 import { nextNodeStatus, type NodeEvent } from '../domain/node/status';
@@ -16,6 +17,11 @@ export async function registerNode(d: Deps, caller: Caller, body: RegisterNode):
   const models = [...new Set(body.gpus.map((g) => g.model))];
   if (models.length > 1) throw new DomainError('validation_failed', 'all GPUs of a node must be one model; register mixed hosts as several nodes');
   const now = d.now();
+  // a one-time registration token (burst instances) registers one node: spent here, before the node exists,
+  // so any number of racing registrations with it make exactly one node
+  if (isRegistrationKeyId(caller.keyId) && !(await d.keys.consumeRegistrationToken(caller.keyId, now))) {
+    throw new DomainError('unauthorized', 'registration token already used or expired');
+  }
   const node: Node = {
     id: d.newId(),
     providerId: caller.accountId,

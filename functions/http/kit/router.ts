@@ -3,6 +3,7 @@
 // creating POSTs, and maps every error to a problem document.
 import middy from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import { isRegistrationKeyId } from '../../domain/api-key';
 import { DomainError } from '../../domain/errors';
 import type { Caller } from '../../domain/model';
 import { deps, type Deps } from '../../usecases/deps';
@@ -43,6 +44,10 @@ export function routeGroup(group: RouteGroup, fns: Record<string, RouteFn | Publ
     if (route.roles.length) {
       if (!req.caller) throw new DomainError('unauthorized', 'missing or unknown API key');
       if (!route.roles.includes(req.caller.role)) throw new DomainError('forbidden', `this route is not for ${req.caller.role} keys`);
+      // a one-time registration token registers its node and does nothing else
+      if (req.caller.role === 'provider' && isRegistrationKeyId(req.caller.keyId) && routeKey !== 'POST /v1/nodes') {
+        throw new DomainError('forbidden', 'a registration token may only register a node');
+      }
     }
     const d = deps();
     const run = async () => toResult(await (fn as PublicRouteFn)(req, d));
