@@ -8,12 +8,39 @@ import type { GeometryCollection, Topology } from 'topojson-specification';
 import worldUrl from 'world-atlas/countries-110m.json?url';
 import type { PoolNode } from './types';
 
+type Position = GeoJSON.Position;
+
+/**
+ * Rings that cross the antimeridian (Russia's Chukotka, Fiji) jump from +180 to -180; Leaflet would
+ * draw that jump as a line across the whole map. Continue such a ring past ±180 instead.
+ */
+function unwrapRing(ring: Position[]): Position[] {
+  let shift = 0;
+  return ring.map((p, i) => {
+    if (i > 0) {
+      const step = p[0] - ring[i - 1][0];
+      if (step > 180) shift -= 360;
+      else if (step < -180) shift += 360;
+    }
+    return [p[0] + shift, p[1]];
+  });
+}
+
+function unwrap(fc: GeoJSON.FeatureCollection): GeoJSON.FeatureCollection {
+  for (const f of fc.features) {
+    const g = f.geometry;
+    if (g.type === 'Polygon') g.coordinates = g.coordinates.map(unwrapRing);
+    else if (g.type === 'MultiPolygon') g.coordinates = g.coordinates.map((poly) => poly.map(unwrapRing));
+  }
+  return fc;
+}
+
 /** one fetch per page load: the outlines never change */
 let outlines: Promise<GeoJSON.GeoJsonObject> | undefined;
 function loadOutlines(): Promise<GeoJSON.GeoJsonObject> {
   outlines ??= fetch(worldUrl)
     .then((r) => r.json() as Promise<Topology<{ countries: GeometryCollection }>>)
-    .then((topo) => feature(topo, topo.objects.countries));
+    .then((topo) => unwrap(feature(topo, topo.objects.countries)));
   return outlines;
 }
 
@@ -62,7 +89,7 @@ export function worldMap(el: HTMLElement, onSelect: (id: string) => void): World
       const key = placed.map((n) => n.id).sort().join();
       if (placed.length && key !== fitted) {
         fitted = key;
-        map.fitBounds(L.latLngBounds(placed.map((n) => [n.location!.lat, n.location!.lon])), { padding: [60, 60], maxZoom: 4 });
+        map.fitBounds(L.latLngBounds(placed.map((n) => [n.location!.lat, n.location!.lon])), { padding: [60, 60], maxZoom: 4, animate: false });
       }
     },
     dispose: () => map.remove(),

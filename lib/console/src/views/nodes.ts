@@ -69,7 +69,7 @@ export function renderNodes(who: Balance): View {
   let map: ReturnType<typeof worldMap> | undefined;
   const poller = poll(
     async () => {
-      const nodes = await allNodes();
+      const nodes = (await allNodes()).sort((a, b) => a.name.localeCompare(b.name));
       map ??= worldMap(mapEl, (id) => go(`/nodes/${id}`));
       map.show(nodes);
       const now = Date.now();
