@@ -34,6 +34,8 @@ export interface StageConfig {
   readonly nodeQueuePrefix: string;
   /** memory of every function, MB: more memory is more CPU, which shortens cold starts. @default 512 */
   readonly functionMemoryMb: number;
+  /** where the alarm topic sends e-mail; unset: the topic has no subscription. @default none */
+  readonly alarmEmail?: string;
 }
 
 /** The context keys bin/app.ts reads (cdk.json or `-c key=value`), one per StageConfig field. */
@@ -51,6 +53,7 @@ export const CONTEXT_KEYS = {
   logRetentionDays: 'gpupool:logRetentionDays',
   nodeQueuePrefix: 'gpupool:nodeQueuePrefix',
   functionMemoryMb: 'gpupool:functionMemoryMb',
+  alarmEmail: 'gpupool:alarmEmail',
 } as const;
 export type ContextKey = (typeof CONTEXT_KEYS)[keyof typeof CONTEXT_KEYS];
 
@@ -128,6 +131,12 @@ export function resolveStageConfig(raw: RawContext = {}): StageConfig {
     problems.push(`${CONTEXT_KEYS.nodeQueuePrefix} must expand to 1..${MAX_QUEUE_PREFIX} of [A-Za-z0-9_-], got ${JSON.stringify(nodeQueuePrefix)}`);
   }
 
+  // deliberately loose (one @, a dot after it): SNS checks the address by asking its owner to confirm
+  const alarmEmail = str(CONTEXT_KEYS.alarmEmail, '');
+  if (alarmEmail && !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(alarmEmail)) {
+    problems.push(`${CONTEXT_KEYS.alarmEmail} must be an e-mail address or empty, got ${JSON.stringify(alarmEmail)}`);
+  }
+
   const config: StageConfig = {
     stage,
     heartbeatBusySeconds,
@@ -145,6 +154,7 @@ export function resolveStageConfig(raw: RawContext = {}): StageConfig {
     logRetentionDays,
     nodeQueuePrefix,
     functionMemoryMb: int(CONTEXT_KEYS.functionMemoryMb, DEFAULTS.functionMemoryMb, 128, 10_240),
+    ...(alarmEmail ? { alarmEmail } : {}),
   };
   if (problems.length > 0) throw new Error(`invalid gpupool settings:\n  - ${problems.join('\n  - ')}`);
   return Object.freeze({ ...config, usagePlan: Object.freeze(config.usagePlan) });

@@ -80,6 +80,8 @@ export class GpupoolApi extends Construct {
         loggingLevel: apigw.MethodLoggingLevel.ERROR,
         dataTraceEnabled: false,
         metricsEnabled: true,
+        // X-Ray: the stage starts the trace that the functions' active tracing continues
+        tracingEnabled: true,
       },
     });
     addProblemResponses(this.api);

@@ -13,6 +13,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { tableEnvVar, type TableId } from '../../functions/store/tables';
+import { METRICS_NAMESPACE } from '../../functions/usecases/metrics';
 import type { TableRef, TableRefs } from './tables';
 
 /** The repository root: entries and the lock file are resolved from here, never from the cwd. */
@@ -56,6 +57,8 @@ export interface NodeFunctionProps {
   readonly memoryMb?: number;
   /** variables every gpupool function reads (stage, heartbeat periods, queue prefix…). @default none */
   readonly environment?: Readonly<Record<string, string>>;
+  /** the `service` dimension of its metrics (POWERTOOLS_SERVICE_NAME). @default 'gpupool' */
+  readonly serviceName?: string;
   /** shell commands run after esbuild, e.g. to put a file beside the bundle */
   readonly afterBundling?: (inputDir: string, outputDir: string) => string[];
 }
@@ -92,7 +95,17 @@ export class NodeFunction extends Construct {
       logGroup: this.logGroup,
       projectRoot: REPO_ROOT,
       depsLockFilePath: path.join(REPO_ROOT, 'package-lock.json'),
-      environment: { NODE_OPTIONS: '--enable-source-maps', ...props.environment },
+      environment: {
+        NODE_OPTIONS: '--enable-source-maps',
+        // EMF metrics (functions/usecases/metrics.ts): a namespace turns them on; the service names the stage
+        POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
+        POWERTOOLS_SERVICE_NAME: props.serviceName ?? 'gpupool',
+        ...props.environment,
+      },
+      // X-Ray segments for every invocation (the API stage traces too, so a request is one trace). The
+      // Powertools Tracer, which would add per-call SDK subsegments, is left out: it adds ~124 KiB of
+      // aws-xray-sdk-core and would push the largest bundles past the 1 MB budget (docs/operations.md).
+      tracing: lambda.Tracing.ACTIVE,
       bundling: {
         format: nodejs.OutputFormat.ESM,
         target: 'node22',
@@ -108,6 +121,11 @@ export class NodeFunction extends Construct {
           : {}),
         logLevel: nodejs.LogLevel.ERROR,
       },
+    });
+    Validations.of(this.role).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason:
+        'Active tracing: xray:PutTraceSegments and xray:PutTelemetryRecords support no resource-level permissions, so AWS requires Resource "*"; the statement holds only those two write actions.',
     });
     Validations.of(this.fn).acknowledge({
       id: 'AwsSolutions-L1',

@@ -7,11 +7,13 @@ import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { ROUTE_GROUPS, type RouteGroup } from '../../functions/http/routes';
 import { SHARDS, type TableId } from '../../functions/store/tables';
+import { serviceName } from '../../functions/usecases/metrics';
 import type { StageConfig } from '../config';
 import { AgentQueueRole } from '../constructs/agent-queue-role';
 import { Checker } from '../constructs/checker';
 import { GpupoolApi, usageIdentifierKeyValue } from '../constructs/api';
 import { type FunctionKind, NodeFunction } from '../constructs/node-function';
+import { Observability } from '../constructs/observability';
 import { Schedules } from '../constructs/schedules';
 import type { TableRefs } from '../constructs/tables';
 
@@ -68,6 +70,7 @@ export class ControlPlaneStack extends Stack {
   public readonly agentRole: AgentQueueRole;
   public readonly adminKey: secretsmanager.Secret;
   public readonly checker: Checker;
+  public readonly observability: Observability;
 
   constructor(scope: Construct, id: string, props: ControlPlaneStackProps) {
     super(scope, id, props);
@@ -80,6 +83,7 @@ export class ControlPlaneStack extends Stack {
         description,
         memoryMb: config.functionMemoryMb,
         logRetentionDays: config.logRetentionDays,
+        serviceName: serviceName(config.stage),
         environment: {
           GPUPOOL_STAGE: config.stage,
           HEARTBEAT_BUSY_SECONDS: String(config.heartbeatBusySeconds),
@@ -156,6 +160,18 @@ export class ControlPlaneStack extends Stack {
 
     // signs probes (checker) and hands its public key to agents in their session answer (agent API)
     this.checker = new Checker(this, 'Checker', { checker: fns.checker, publishers: [fns.agent], shards: SHARDS, stage: config.stage });
+
+    // the operator's dashboard and alarms (docs/operations.md)
+    this.observability = new Observability(this, 'Observability', {
+      serviceName: serviceName(config.stage),
+      stage: config.stage,
+      api: this.api.api,
+      nodeDlq: props.nodeDlq,
+      sweep: fns.sweep.fn,
+      alarmEmail: config.alarmEmail,
+    });
+    new CfnOutput(this, 'DashboardName', { value: this.observability.dashboard.dashboardName, description: 'CloudWatch dashboard of this stage' });
+    new CfnOutput(this, 'AlarmTopicArn', { value: this.observability.topic.topicArn, description: 'SNS topic every gpupool alarm notifies' });
 
     new CfnOutput(this, 'ApiUrl', { value: this.api.api.url, description: 'gpupool API base URL (GPUPOOL_API_URL)' });
     new CfnOutput(this, 'AdminKeySecretArn', {
