@@ -3,6 +3,7 @@ import { CreateAccountSchema, IdSchema, MintSchema } from '../domain/schemas';
 import { createAccount, getAccount, issueKey, listKeys, mint, revokeKey } from '../usecases/accounts';
 import { parseWith } from './kit/problem';
 import { routeGroup, type RouteFn } from './kit/router';
+import { webhookSecretRoutes } from './webhook-secret';
 
 const balance = (a: { available: number; held: number; staked: number }) => ({ available: a.available, held: a.held, staked: a.staked });
 
@@ -28,6 +29,7 @@ const routes: Record<string, RouteFn> = {
     // who the key speaks for, so a client can tell which account and role it holds
     return { status: 200, body: { accountId: a.id, role: a.role, ...balance(a) } };
   },
+  ...webhookSecretRoutes,
 };
 
 export const handler = routeGroup('accounts', routes);

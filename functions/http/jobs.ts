@@ -3,13 +3,17 @@ import { IdSchema, ListQuerySchema, LogsQuerySchema, SubmitJobSchema } from '../
 import { jobView } from '../domain/job/view';
 import { cancelJob, getOwnJob, jobLogs, listJobs, submitJob } from '../usecases/jobs';
 import { offers } from '../usecases/offers';
+import { checkWebhookUrl, deliveriesOf } from '../usecases/webhooks';
 import { parseWith } from './kit/problem';
 import { routeGroup, type RouteFn } from './kit/router';
 import { OffersQuerySchema } from '../usecases/offers';
 
 const routes: Record<string, RouteFn> = {
   'POST /v1/jobs': async (req, d) => {
-    const job = await submitJob(d, req.caller, parseWith(SubmitJobSchema, req.body));
+    const body = parseWith(SubmitJobSchema, req.body);
+    // which schemes and addresses a webhook may use depends on the deployment (https only in the cloud)
+    if (body.webhook) checkWebhookUrl(body.webhook.url, d.settings.webhooks);
+    const job = await submitJob(d, req.caller, body);
     return { status: 202, body: { job: jobView(job, d.now()) }, headers: { location: `/v1/jobs/${job.id}` } };
   },
   'GET /v1/jobs': async (req, d) => {
@@ -17,7 +21,11 @@ const routes: Record<string, RouteFn> = {
     const page = await listJobs(d, req.caller, q.limit, q.cursor);
     return { status: 200, body: { items: page.items.map((j) => jobView(j, d.now())), nextCursor: page.nextCursor ?? null } };
   },
-  'GET /v1/jobs/{id}': async (req, d) => ({ status: 200, body: { job: jobView(await getOwnJob(d, req.caller, parseWith(IdSchema, req.params.id, 'id')), d.now()) } }),
+  'GET /v1/jobs/{id}': async (req, d) => {
+    const job = await getOwnJob(d, req.caller, parseWith(IdSchema, req.params.id, 'id'));
+    const deliveries = await deliveriesOf(d, job);
+    return { status: 200, body: { job: { ...jobView(job, d.now()), ...(job.webhook ? { webhook: { ...job.webhook, deliveries } } : {}) } } };
+  },
   'DELETE /v1/jobs/{id}': async (req, d) => ({ status: 202, body: { job: jobView(await cancelJob(d, req.caller, parseWith(IdSchema, req.params.id, 'id')), d.now()) } }),
   'GET /v1/jobs/{id}/logs': async (req, d) => {
     const q = parseWith(LogsQuerySchema, req.query, 'query');

@@ -31,6 +31,7 @@ const SUCCESS: Record<string, number> = {
   'DELETE /v1/jobs/{id}': 202,
   'DELETE /v1/keys/{keyId}': 204,
   'POST /v1/nodes/{id}/release': 200,
+  'POST /v1/accounts/{id}/webhook-secret': 200,
 };
 
 const schema = (s: z.ZodType) => z.toJSONSchema(s, { target: 'draft-2020-12', io: 'input', unrepresentable: 'any' });

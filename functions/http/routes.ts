@@ -27,6 +27,8 @@ export const ROUTES: readonly Route[] = [
   { method: 'POST', path: '/v1/accounts/{id}/keys', group: 'accounts', roles: ADMIN_SELF },
   { method: 'GET', path: '/v1/accounts/{id}/keys', group: 'accounts', roles: ADMIN_SELF },
   { method: 'DELETE', path: '/v1/keys/{keyId}', group: 'accounts', roles: ADMIN_SELF },
+  { method: 'GET', path: '/v1/accounts/{id}/webhook-secret', group: 'accounts', roles: ADMIN_SELF },
+  { method: 'POST', path: '/v1/accounts/{id}/webhook-secret', group: 'accounts', roles: ADMIN_SELF },
   { method: 'POST', path: '/v1/accounts/{id}/credits', group: 'accounts', roles: ['admin'] },
   { method: 'GET', path: '/v1/balance', group: 'accounts', roles: ANY_USER },
 

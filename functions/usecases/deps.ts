@@ -15,6 +15,9 @@ import { NodesStore } from '../store/nodes-store';
 import { Queues, type QueuesConfig } from '../store/queues';
 import { tableNamesFromEnv, type TableNames } from '../store/tables';
 import { ScoresStore, type ScoresPort } from '../store/scores-store';
+import { WebhookRetryQueue, type RetryQueuePort } from '../store/webhook-retries';
+import { WebhooksStore } from '../store/webhooks-store';
+import { webhookSettingsFromEnv, type WebhookSettings } from './webhook-settings';
 import { checkerSettingsFromEnv, type CheckerSettings } from './checker-settings';
 
 export interface Settings {
@@ -30,6 +33,8 @@ export interface Settings {
   candidatesPerShard: number;
   /** probes, canaries, rewards: functions/usecases/checker-settings.ts */
   checker: CheckerSettings;
+  /** completion webhooks: functions/usecases/webhook-settings.ts */
+  webhooks: WebhookSettings;
 }
 
 export interface Deps {
@@ -40,6 +45,10 @@ export interface Deps {
   logs: LogsStore;
   idempotency: IdempotencyStore;
   scores: ScoresPort;
+  /** webhook delivery attempts and account signing secrets */
+  webhooks: WebhooksStore;
+  /** where failed webhook attempts are queued again; absent without settings.webhooks.retryQueueUrl */
+  webhookRetries?: RetryQueuePort;
   queues: Queues;
   /** short-lived credentials for a node's own queue; present when settings.agentRoleArn is set */
   agentCredentials?: AgentCredentialsPort;
@@ -70,6 +79,7 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): Settings 
     region: env.AWS_REGION ?? 'us-east-1',
     candidatesPerShard: num('MATCH_CANDIDATES_PER_SHARD', 16),
     checker: checkerSettingsFromEnv(env),
+    webhooks: webhookSettingsFromEnv(env),
   };
 }
 
@@ -83,6 +93,8 @@ export function buildDeps(p: { db: DynamoDBDocumentClient; sqs: SQSClient; table
     logs: new LogsStore(p.db, p.tables.logs),
     idempotency: new IdempotencyStore(p.db, p.tables.idempotency),
     scores: new ScoresStore(p.db, p.tables.scores, p.tables.nodes),
+    webhooks: new WebhooksStore(p.db, p.tables.webhooks),
+    webhookRetries: p.settings.webhooks.retryQueueUrl ? new WebhookRetryQueue(p.sqs, p.settings.webhooks.retryQueueUrl) : undefined,
     queues: new Queues(p.sqs, p.settings.queues),
     agentCredentials: agentCredentialsFor(p.settings.agentRoleArn, p.settings.region),
     settings: p.settings,
