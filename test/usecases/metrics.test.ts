@@ -1,0 +1,246 @@
+// The metrics port: the EMF lines Powertools writes (captured from stdout: names, units, dimensions,
+// values), that nothing is written unless POWERTOOLS_METRICS_NAMESPACE turns metrics on, and that the
+// real use cases (placement, agent start, losing a node's attempts) record through it.
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import type { Caller, Job, Node } from '../../functions/domain/model';
+import { SubmitJobSchema } from '../../functions/domain/schemas';
+import { startAttempt } from '../../functions/usecases/agent';
+import { submitJob } from '../../functions/usecases/jobs';
+import {
+  flushMetrics,
+  METRIC,
+  noopSink,
+  powertoolsSink,
+  recordCheckerRun,
+  recordIfLost,
+  recordLostAttempts,
+  recordPlacement,
+  recordQueuedJobs,
+  recordStarted,
+  setMetricsSink,
+  sinkFromEnv,
+  withMetrics,
+  type MetricsSink,
+} from '../../functions/usecases/metrics';
+import { loseLiveAttempts } from '../../functions/usecases/nodes';
+import { tryPlace } from '../../functions/usecases/placement';
+import { startPool, type Pool } from '../helpers/local-pool';
+
+type Emf = { _aws: { Timestamp: number; CloudWatchMetrics: { Namespace: string; Dimensions: string[][]; Metrics: { Name: string; Unit: string }[] }[] } } & Record<string, unknown>;
+
+/** Every EMF line written to stdout while `fn` runs (and what went to stderr, which must stay empty). */
+function capture(fn: () => void): { lines: Emf[]; stderr: string } {
+  const out: string[] = [];
+  const err: string[] = [];
+  const o = vi.spyOn(process.stdout, 'write').mockImplementation((c: any) => (out.push(String(c)), true));
+  const e = vi.spyOn(process.stderr, 'write').mockImplementation((c: any) => (err.push(String(c)), true));
+  try {
+    fn();
+  } finally {
+    o.mockRestore();
+    e.mockRestore();
+  }
+  const lines = out.join('').split('\n').filter((l) => l.startsWith('{'));
+  return { lines: lines.map((l) => JSON.parse(l) as Emf), stderr: err.join('') };
+}
+
+const job = (attempts: Partial<Job['attempts'][number]>[], createdAt = 1_000) =>
+  ({ createdAt, attempts: attempts.map((a, n) => ({ id: `a${n}`, n, nodeId: 'x', status: 'ASSIGNED', assignedAt: createdAt, pricePerGpuHour: 1, ...a })) }) as Job;
+
+describe('EMF output (Powertools)', () => {
+  beforeEach(() => {
+    vi.stubEnv('POWERTOOLS_METRICS_NAMESPACE', 'Gpupool');
+    vi.stubEnv('POWERTOOLS_SERVICE_NAME', 'gpupool-test');
+    vi.stubEnv('POWERTOOLS_METRICS_DISABLED', undefined as never);
+    vi.stubEnv('POWERTOOLS_DEV', undefined as never);
+    setMetricsSink(powertoolsSink(new Metrics()));
+  });
+  afterEach(() => {
+    setMetricsSink(undefined);
+    vi.unstubAllEnvs();
+  });
+
+  it('batches an invocation into one line: namespace, service dimension, units, every value', () => {
+    const { lines, stderr } = capture(() => {
+      recordPlacement(12.4);
+      recordPlacement(3);
+      recordQueuedJobs(7);
+      recordStarted(job([{ status: 'RUNNING', startedAt: 1_080 }]), 'a0');
+      recordCheckerRun({ probed: 10, failed: 2 });
+      flushMetrics();
+    });
+    expect(stderr).toBe('');
+    expect(lines).toHaveLength(1);
+    const [emf] = lines;
+    const [def] = emf._aws.CloudWatchMetrics;
+    expect(def.Namespace).toBe('Gpupool');
+    expect(def.Dimensions).toEqual([['service']]);
+    expect(emf.service).toBe('gpupool-test');
+    expect(Object.fromEntries(def.Metrics.map((m) => [m.Name, m.Unit]))).toEqual({
+      [METRIC.placements]: 'Count',
+      [METRIC.placementLatency]: 'Milliseconds',
+      [METRIC.queuedJobs]: 'Count',
+      [METRIC.submitToRunning]: 'Milliseconds',
+      [METRIC.probes]: 'Count',
+      [METRIC.probesFailed]: 'Count',
+    });
+    expect(emf).toMatchObject({ Placements: [1, 1], PlacementLatency: [12, 3], QueuedJobs: 7, SubmitToRunning: 80, Probes: 10, ProbesFailed: 2 });
+    expect(Math.abs(emf._aws.Timestamp - Date.now())).toBeLessThan(60_000);
+  });
+
+  it('writes a lost attempt twice: per reason at once, and in the stage total at the flush', () => {
+    const now = capture(() => recordLostAttempts('NODE_LOST', 2));
+    expect(now.lines).toHaveLength(1);
+    expect(now.lines[0]._aws.CloudWatchMetrics[0]).toMatchObject({ Dimensions: [['service', 'reason']], Metrics: [{ Name: 'LostAttempts', Unit: 'Count' }] });
+    expect(now.lines[0]).toMatchObject({ service: 'gpupool-test', reason: 'NODE_LOST', LostAttempts: 2 });
+    const later = capture(() => flushMetrics());
+    expect(later.lines).toHaveLength(1);
+    expect(later.lines[0]._aws.CloudWatchMetrics[0].Dimensions).toEqual([['service']]);
+    expect(later.lines[0]).toMatchObject({ LostAttempts: 2 });
+    expect(later.lines[0].reason).toBeUndefined();
+  });
+
+  it('writes nothing, and warns about nothing, when an invocation recorded nothing', () => {
+    const { lines, stderr } = capture(() => flushMetrics());
+    expect(lines).toEqual([]);
+    expect(stderr).toBe('');
+  });
+
+  it('flushes when the wrapped handler throws', async () => {
+    const failing = withMetrics(async () => {
+      recordQueuedJobs(3);
+      throw new Error('boom');
+    });
+    const out: string[] = [];
+    const spy = vi.spyOn(process.stdout, 'write').mockImplementation((c: any) => (out.push(String(c)), true));
+    await expect(failing()).rejects.toThrow('boom');
+    spy.mockRestore();
+    expect(out.join('')).toContain('"QueuedJobs":3');
+  });
+
+  it('drops values that are not finite non-negative numbers instead of throwing', () => {
+    const { lines } = capture(() => {
+      recordQueuedJobs(Number.NaN);
+      recordQueuedJobs(-1);
+      recordLostAttempts('NODE_LOST', 0);
+      flushMetrics();
+    });
+    expect(lines).toEqual([]);
+  });
+
+  it('honours POWERTOOLS_METRICS_DISABLED inside Powertools too', () => {
+    vi.stubEnv('POWERTOOLS_METRICS_DISABLED', 'true');
+    setMetricsSink(powertoolsSink(new Metrics()));
+    const { lines } = capture(() => {
+      recordQueuedJobs(1);
+      flushMetrics();
+    });
+    expect(lines).toEqual([]);
+  });
+});
+
+describe('choosing the sink', () => {
+  afterEach(() => vi.unstubAllEnvs());
+
+  it.each([
+    [{}, 'off'],
+    [{ POWERTOOLS_METRICS_NAMESPACE: 'Gpupool' }, 'on'],
+    [{ POWERTOOLS_METRICS_NAMESPACE: 'Gpupool', POWERTOOLS_METRICS_DISABLED: 'true' }, 'off'],
+    [{ POWERTOOLS_METRICS_NAMESPACE: 'Gpupool', POWERTOOLS_METRICS_DISABLED: 'false' }, 'on'],
+  ])('%j → metrics %s', (env, want) => {
+    expect(sinkFromEnv(env as NodeJS.ProcessEnv) === noopSink ? 'off' : 'on').toBe(want);
+  });
+
+  it('prints nothing by default (the local stack and tests set no namespace)', () => {
+    vi.stubEnv('POWERTOOLS_METRICS_NAMESPACE', undefined as never);
+    setMetricsSink(undefined);
+    const { lines } = capture(() => {
+      recordPlacement(5);
+      recordLostAttempts('NODE_LOST');
+      flushMetrics();
+    });
+    expect(lines).toEqual([]);
+  });
+});
+
+describe('what the helpers record', () => {
+  let seen: [string, number, Record<string, string> | undefined][];
+  const memory: MetricsSink = { add: (name, _u, value, dims) => void seen.push([name, value, dims]), flush: () => undefined };
+  beforeEach(() => {
+    seen = [];
+    setMetricsSink(memory);
+  });
+  afterEach(() => setMetricsSink(undefined));
+
+  it.each([
+    ['a first attempt', [{ status: 'RUNNING', startedAt: 1_250 }], 'a0', [[METRIC.submitToRunning, 250, undefined]]],
+    ['a re-placed attempt (counted as lost instead)', [{ status: 'LOST' }, { status: 'RUNNING', startedAt: 9_000 }], 'a1', []],
+    ['an attempt not started', [{ status: 'ASSIGNED' }], 'a0', []],
+  ] as const)('submit → running: %s', (_, attempts, id, want) => {
+    recordStarted(job(attempts as never), id);
+    expect(seen).toEqual(want);
+  });
+
+  it.each([
+    ['LOST', 'NODE_DRAINED', [[METRIC.lostAttempts, 1, undefined], [METRIC.lostAttempts, 1, { reason: 'NODE_DRAINED' }]]],
+    ['SUCCEEDED', undefined, []],
+  ] as const)('an attempt that ended %s', (status, reason, want) => {
+    recordIfLost(job([{ status, reason }] as never), 'a0');
+    expect(seen).toEqual(want);
+  });
+});
+
+describe('the use cases record through the port (DynamoDB Local)', () => {
+  let pool: Pool;
+  let seen: string[];
+  let consumer: Caller;
+  beforeAll(async () => {
+    // no timers: the test drives placement itself; a funded consumer, since placement holds escrow
+    pool = await startPool({ sweepMs: 3_600_000, reaperMs: 3_600_000 });
+    consumer = { accountId: (await pool.newAccount('consumer', 'metrics')).id, role: 'consumer', keyId: 'k' };
+  }, 60_000);
+  afterAll(async () => pool?.stop());
+  beforeEach(() => {
+    seen = [];
+    setMetricsSink({ add: (name, _u, _v, dims) => void seen.push(dims ? `${name}/${dims.reason}` : name), flush: () => undefined });
+  });
+  afterEach(() => setMetricsSink(undefined));
+
+  it('placement, start and a lost node each leave their metric', async () => {
+    const d = pool.stack.deps;
+    const id = 'metrics-node';
+    const node: Node = {
+      id,
+      providerId: 'metrics-provider',
+      name: id,
+      status: 'ONLINE',
+      region: 'local',
+      gpus: [{ index: 0, uuid: `GPU-${id}`, model: 'V100', vramGb: 32 }],
+      gpuModel: 'V100',
+      vramGb: 32,
+      totalGpus: 1,
+      freeGpus: 1,
+      pricePerGpuHour: 1_000_000,
+      labels: {},
+      reputation: 0.5,
+      queueUrl: await d.queues.ensure(id),
+      createdAt: Date.now(),
+      lastSeenAt: Date.now(),
+      heartbeatSeconds: 3600,
+    };
+    await d.nodes.create(node);
+    const submitted = await submitJob(d, consumer, SubmitJobSchema.parse({ command: ['true'], resources: { gpus: 1, gpuModels: ['V100'] } }));
+    let j = (await d.jobs.get(submitted.id))!;
+    if (j.status === 'QUEUED') j = await tryPlace(d, j);
+    expect(j.status, j.pendingReason).toBe('ASSIGNED');
+    expect(seen).toEqual([METRIC.placements, METRIC.placementLatency]);
+
+    await startAttempt(d, { accountId: 'metrics-provider', role: 'node', keyId: 'n', nodeId: id }, j.id, j.liveAttemptId!);
+    expect(seen.at(-1)).toBe(METRIC.submitToRunning);
+
+    seen = [];
+    expect(await loseLiveAttempts(d, (await d.nodes.get(id))!, 'NODE_LOST')).toBe(1);
+    expect(seen).toEqual(expect.arrayContaining([METRIC.lostAttempts, `${METRIC.lostAttempts}/NODE_LOST`]));
+  }, 30_000);
+});
