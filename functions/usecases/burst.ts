@@ -33,8 +33,8 @@ export async function burstTick(b: BurstDeps, holder = b.d.newId()): Promise<Tic
   if (!(await b.store.lease(holder, b.d.now(), LEASE_MS))) return { ...result, busy: true };
   try {
     await ensureBurstAccount(b);
-    await tend(b, result);
-    await plan(b, result);
+    const nodes = await tend(b, result);
+    await plan(b, result, nodes);
     return result;
   } finally {
     await b.store.release(holder);
@@ -64,9 +64,9 @@ async function burstNodes(b: BurstDeps): Promise<Map<string, NodeItem>> {
   return byLaunch;
 }
 
-async function tend(b: BurstDeps, result: TickResult): Promise<void> {
+async function tend(b: BurstDeps, result: TickResult): Promise<Map<string, NodeItem>> {
   const live = (await b.store.all()).filter(isLive);
-  if (live.length === 0) return;
+  if (live.length === 0) return new Map();
   const nodes = await burstNodes(b);
   const ec2 = new Map<string, Ec2State>();
   const byLaunch = new Map<string, string>();
@@ -82,9 +82,12 @@ async function tend(b: BurstDeps, result: TickResult): Promise<void> {
       r = { ...next, version: r.version + 1 };
     }
     const view: InstanceView = { record: r, node: nodes.get(r.id), ec2: r.instanceId ? ec2.get(r.instanceId) : undefined };
-    r = await chargeBudget(b, r, result);
+    const charged = await chargeBudget(b, r, result);
+    if (charged.state === 'terminating' && r.state !== 'terminating') continue; // retired for the budget just now
+    r = charged;
     await apply(b, { ...view, record: r }, nextStep({ ...view, record: r }, b.run.settings, b.d.now()), result);
   }
+  return nodes;
 }
 
 /** Charges each started hour of a live instance to the day's budget; past the cap the instance goes. */
@@ -151,11 +154,14 @@ async function terminate(b: BurstDeps, r: BurstInstance, reason: string): Promis
 
 const ignoreDomain = (e: unknown) => (e instanceof DomainError ? undefined : Promise.reject(e));
 
-async function plan(b: BurstDeps, result: TickResult): Promise<void> {
+async function plan(b: BurstDeps, result: TickResult, nodes: Map<string, NodeItem>): Promise<void> {
   const now = b.d.now();
   const backlog = await b.d.jobs.queued(BACKLOG_PER_SHARD);
   if (backlog.length === 0) return;
-  const live = (await b.store.all()).filter(isLive);
+  // until its agent opens a session the node is invisible to the matcher: count it as still booting
+  const live = (await b.store.all())
+    .filter(isLive)
+    .map((r) => (r.state === 'running' && !nodes.get(r.id)?.lastSeenAt ? { ...r, state: 'booting' as const } : r));
   const p = planLaunches({ now, backlog, settings: b.run.settings, burstAccountId: b.run.burstAccountId, live, committedTodayUsd: await b.store.committedTodayUsd(now) });
   result.skipped.push(...p.skipped);
   for (const l of p.launches) {
