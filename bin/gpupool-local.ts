@@ -12,6 +12,8 @@ import { startLocalStack } from '../lib/local/local-stack';
 import { startAgent, type AgentProcess } from '../lib/local/agent-process';
 import { usagePlanFromCdkJson } from '../lib/local/rate-limit';
 import { createAccount } from '../functions/usecases/accounts';
+import { mint, stake as stakeCredits } from '../functions/usecases/ledger';
+import { ledgerFromCdkJson } from '../lib/local/ledger-config';
 
 const { values } = parseArgs({
   options: {
@@ -50,11 +52,19 @@ async function main() {
   const log = (m: string) => console.log(`[gpupool] ${m}`);
 
   // the same usage plan as the deployed API: cdk.json's tier, per account
-  const stack = await startLocalStack({ port, dataDir, adminKey, log, sqsPort: await reusablePort(saved.sqsPort), rateLimit: usagePlanFromCdkJson() });
+  // ... and cdk.json's ledger: fees, the minimum stake per GPU, the unstaking cooldown
+  const ledger = ledgerFromCdkJson();
+  const stack = await startLocalStack({ port, dataDir, adminKey, log, sqsPort: await reusablePort(saved.sqsPort), rateLimit: usagePlanFromCdkJson(), settings: { ledger } });
   let demoProviderKey = saved.demoProviderKey;
   if (agentCount > 0 && !(demoProviderKey && (await stack.deps.keys.resolve(demoProviderKey)))) {
     const provider = await createAccount(stack.deps, { name: 'demo provider', role: 'provider' });
     demoProviderKey = provider.apiKey;
+    // the demo provider funds and stakes itself, enough for every demo GPU
+    const stake = DEMO_AGENTS.reduce((n, a) => n + Number(a.gpus.split('x')[0]), 0) * ledger.minStakePerGpu;
+    if (stake > 0) {
+      await mint(stack.deps, provider.account.id, stake, 'demo provider stake');
+      await stakeCredits(stack.deps, { accountId: provider.account.id, role: 'provider', keyId: provider.keyId }, stake);
+    }
   }
   const state: LocalState = {
     apiUrl: stack.apiUrl,

@@ -11,6 +11,23 @@ export interface UsagePlanTier {
   readonly quotaPerDay: number;
 }
 
+export interface LedgerConfig {
+  /** the credits' symbol. @default 'ATH' */
+  readonly symbol: string;
+  /** protocol fee on each charge, basis points. @default 500 (5%) */
+  readonly feeBps: number;
+  /** share of each fee that feeds the checkers' reward pool, basis points of the fee. @default 5000 */
+  readonly rewardShareBps: number;
+  /** stake per GPU a node's provider must lock before the node takes work, whole credits. @default 100 */
+  readonly minStakePerGpu: number;
+  /** how long unstaked credits wait before they are available, hours. @default 168 */
+  readonly unstakeCooldownHours: number;
+  /** share of a node's locked stake a proof of dishonesty slashes, basis points. @default 1000 */
+  readonly slashBps: number;
+  /** what harmed consumers get on top of a refund, basis points of what they paid. @default 1000 */
+  readonly slashCompensationBps: number;
+}
+
 export interface StageConfig {
   /** stage name: stack names, the API stage and default resource prefixes. @default 'dev' */
   readonly stage: string;
@@ -34,6 +51,8 @@ export interface StageConfig {
   readonly nodeQueuePrefix: string;
   /** memory of every function, MB: more memory is more CPU, which shortens cold starts. @default 512 */
   readonly functionMemoryMb: number;
+  /** the ledger: fees, stake, unstaking and slashing (docs/ledger.md) */
+  readonly ledger: LedgerConfig;
   /** where the alarm topic sends e-mail; unset: the topic has no subscription. @default none */
   readonly alarmEmail?: string;
 }
@@ -54,6 +73,13 @@ export const CONTEXT_KEYS = {
   nodeQueuePrefix: 'gpupool:nodeQueuePrefix',
   functionMemoryMb: 'gpupool:functionMemoryMb',
   alarmEmail: 'gpupool:alarmEmail',
+  creditSymbol: 'gpupool:creditSymbol',
+  feeBps: 'gpupool:feeBps',
+  rewardShareBps: 'gpupool:rewardShareBps',
+  minStakePerGpu: 'gpupool:minStakePerGpu',
+  unstakeCooldownHours: 'gpupool:unstakeCooldownHours',
+  slashBps: 'gpupool:slashBps',
+  slashCompensationBps: 'gpupool:slashCompensationBps',
 } as const;
 export type ContextKey = (typeof CONTEXT_KEYS)[keyof typeof CONTEXT_KEYS];
 
@@ -69,6 +95,7 @@ export const DEFAULTS = {
   logRetentionDays: 30,
   nodeQueuePrefix: 'gpupool-{stage}-node-',
   functionMemoryMb: 512,
+  ledger: { symbol: 'ATH', feeBps: 500, rewardShareBps: 5000, minStakePerGpu: 100, unstakeCooldownHours: 168, slashBps: 1000, slashCompensationBps: 1000 },
 } as const satisfies StageConfig;
 
 /** The retention periods CloudWatch Logs accepts, days. */
@@ -154,8 +181,17 @@ export function resolveStageConfig(raw: RawContext = {}): StageConfig {
     logRetentionDays,
     nodeQueuePrefix,
     functionMemoryMb: int(CONTEXT_KEYS.functionMemoryMb, DEFAULTS.functionMemoryMb, 128, 10_240),
+    ledger: {
+      symbol: str(CONTEXT_KEYS.creditSymbol, DEFAULTS.ledger.symbol).slice(0, 8),
+      feeBps: int(CONTEXT_KEYS.feeBps, DEFAULTS.ledger.feeBps, 0, 10_000),
+      rewardShareBps: int(CONTEXT_KEYS.rewardShareBps, DEFAULTS.ledger.rewardShareBps, 0, 10_000),
+      minStakePerGpu: int(CONTEXT_KEYS.minStakePerGpu, DEFAULTS.ledger.minStakePerGpu, 0, 10_000_000),
+      unstakeCooldownHours: int(CONTEXT_KEYS.unstakeCooldownHours, DEFAULTS.ledger.unstakeCooldownHours, 0, 24 * 365),
+      slashBps: int(CONTEXT_KEYS.slashBps, DEFAULTS.ledger.slashBps, 0, 10_000),
+      slashCompensationBps: int(CONTEXT_KEYS.slashCompensationBps, DEFAULTS.ledger.slashCompensationBps, 0, 10_000),
+    },
     ...(alarmEmail ? { alarmEmail } : {}),
   };
   if (problems.length > 0) throw new Error(`invalid gpupool settings:\n  - ${problems.join('\n  - ')}`);
-  return Object.freeze({ ...config, usagePlan: Object.freeze(config.usagePlan) });
+  return Object.freeze({ ...config, usagePlan: Object.freeze(config.usagePlan), ledger: Object.freeze(config.ledger) });
 }

@@ -15,7 +15,10 @@ export interface Account {
   /** micro-credits */
   available: number;
   held: number;
+  /** free stake; stake bound to nodes is `locked`, unstaked stake waiting out the cooldown `unbonding` */
   staked: number;
+  locked?: number;
+  unbonding?: number;
 }
 
 /** What the authorizer resolves an API key or node key into. */
@@ -64,6 +67,12 @@ export interface Attempt {
   exitCode?: number;
   /** micro-credits per GPU-hour on the node when placed */
   pricePerGpuHour: number;
+  /** the node's provider, paid at settlement */
+  providerId?: string;
+  /** micro-credits held from the consumer when placed (escrow) */
+  hold?: number;
+  /** micro-credits charged when the attempt ended (settled); the rest of the hold went back */
+  charged?: number;
 }
 
 export interface JobSpec {
@@ -152,6 +161,8 @@ export interface Node {
   /** the agent process that opened the last session */
   agentBootId?: string;
   telemetry?: unknown;
+  /** stake locked for this node while it is registered (GPUs × the minimum per GPU), micro-credits */
+  stakeLocked?: number;
   /** the node's Ed25519 public key (base64 SPKI DER): probe answers must carry its signature */
   publicKey?: string;
   /** the checker's counters; registered GPUs (`gpus`, uuids included) are what probes are compared with */

@@ -9,10 +9,15 @@ export const CreateAccountSchema = z.strictObject({
   role: z.enum(['admin', 'consumer', 'provider']),
 });
 
+/** at most 10 million credits per call: sums of many stay exact in JavaScript numbers */
+const CreditAmount = z.number().int().min(1).max(10_000_000_000_000);
+
 export const MintSchema = z.strictObject({
-  amount: z.number().int().min(1).max(1_000_000_000_000_000),
+  amount: CreditAmount,
   memo: z.string().max(256).optional(),
 });
+
+export const StakeSchema = z.strictObject({ amount: CreditAmount });
 
 // syntax only; which schemes and addresses are allowed depends on the deployment (domain/webhook/target.ts)
 const WebhookUrlSchema = z

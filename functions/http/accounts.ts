@@ -1,11 +1,10 @@
-// Accounts, keys and balances.
-import { CreateAccountSchema, IdSchema, MintSchema } from '../domain/schemas';
-import { createAccount, getAccount, issueKey, listKeys, mint, revokeKey } from '../usecases/accounts';
+// Accounts, keys, balances and the ledger.
+import { CreateAccountSchema, IdSchema, ListQuerySchema, MintSchema, StakeSchema } from '../domain/schemas';
+import { createAccount, getAccount, issueKey, listKeys, revokeKey } from '../usecases/accounts';
+import { auditLedger, balance, mint, stake, statement, unstake } from '../usecases/ledger';
 import { parseWith } from './kit/problem';
 import { routeGroup, type RouteFn } from './kit/router';
 import { webhookSecretRoutes } from './webhook-secret';
-
-const balance = (a: { available: number; held: number; staked: number }) => ({ available: a.available, held: a.held, staked: a.staked });
 
 const routes: Record<string, RouteFn> = {
   'POST /v1/accounts': async (req, d) => {
@@ -21,14 +20,21 @@ const routes: Record<string, RouteFn> = {
   },
   'POST /v1/accounts/{id}/credits': async (req, d) => {
     const body = parseWith(MintSchema, req.body);
-    const a = await mint(d, parseWith(IdSchema, req.params.id, 'id'), body.amount);
-    return { status: 201, body: { accountId: a.id, ...balance(a) } };
+    const a = await mint(d, parseWith(IdSchema, req.params.id, 'id'), body.amount, body.memo);
+    return { status: 201, body: { accountId: a.id, available: a.available, held: a.held, staked: a.staked + (a.locked ?? 0) } };
   },
   'GET /v1/balance': async (req, d) => {
     const a = await getAccount(d, req.caller, req.caller.accountId);
     // who the key speaks for, so a client can tell which account and role it holds
-    return { status: 200, body: { accountId: a.id, role: a.role, ...balance(a) } };
+    return { status: 200, body: { accountId: a.id, role: a.role, ...(await balance(d, req.caller)) } };
   },
+  'GET /v1/accounts/{id}/entries': async (req, d) => {
+    const q = parseWith(ListQuerySchema, req.query, 'query');
+    return { status: 200, body: await statement(d, req.caller, parseWith(IdSchema, req.params.id, 'id'), q.limit, q.cursor) };
+  },
+  'GET /v1/ledger/audit': async (_req, d) => ({ status: 200, body: await auditLedger(d) }),
+  'POST /v1/stake': async (req, d) => ({ status: 200, body: await stake(d, req.caller, parseWith(StakeSchema, req.body).amount) }),
+  'POST /v1/unstake': async (req, d) => ({ status: 200, body: await unstake(d, req.caller, parseWith(StakeSchema, req.body).amount) }),
   ...webhookSecretRoutes,
 };
 

@@ -1,7 +1,7 @@
 // The OpenAPI 3.1 document, generated from the same zod schemas the handlers validate with.
 import { z } from 'zod';
 import { FinishRequestSchema, HeartbeatRequestSchema, LogsRequestSchema, RegisterNodeSchema, SessionRequestSchema, StartRequestSchema } from '../domain/agent-protocol';
-import { CreateAccountSchema, ListQuerySchema, LogsQuerySchema, MintSchema, PatchNodeSchema, SubmitJobSchema } from '../domain/schemas';
+import { CreateAccountSchema, ListQuerySchema, LogsQuerySchema, MintSchema, PatchNodeSchema, StakeSchema, SubmitJobSchema } from '../domain/schemas';
 import { ScoresQuerySchema } from '../usecases/checker-scores';
 import { OffersQuerySchema } from '../usecases/offers';
 import { ProblemSchema } from './kit/problem';
@@ -10,6 +10,8 @@ import { ROUTES } from './routes';
 const BODIES: Record<string, z.ZodType> = {
   'POST /v1/accounts': CreateAccountSchema,
   'POST /v1/accounts/{id}/credits': MintSchema,
+  'POST /v1/stake': StakeSchema,
+  'POST /v1/unstake': StakeSchema,
   'POST /v1/jobs': SubmitJobSchema,
   'POST /v1/nodes': RegisterNodeSchema,
   'PATCH /v1/nodes/{id}': PatchNodeSchema,
@@ -22,6 +24,8 @@ const BODIES: Record<string, z.ZodType> = {
 const QUERIES: Record<string, z.ZodObject> = {
   'GET /v1/jobs': ListQuerySchema,
   'GET /v1/nodes': ListQuerySchema,
+  'GET /v1/burst': ListQuerySchema,
+  'GET /v1/accounts/{id}/entries': ListQuerySchema,
   'GET /v1/jobs/{id}/logs': LogsQuerySchema,
   'GET /v1/offers': OffersQuerySchema,
   'GET /v1/nodes/{id}/scores': ScoresQuerySchema,
@@ -32,6 +36,8 @@ const SUCCESS: Record<string, number> = {
   'DELETE /v1/keys/{keyId}': 204,
   'POST /v1/nodes/{id}/release': 200,
   'POST /v1/accounts/{id}/webhook-secret': 200,
+  'POST /v1/stake': 200,
+  'POST /v1/unstake': 200,
 };
 
 const schema = (s: z.ZodType) => z.toJSONSchema(s, { target: 'draft-2020-12', io: 'input', unrepresentable: 'any' });

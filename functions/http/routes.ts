@@ -31,6 +31,10 @@ export const ROUTES: readonly Route[] = [
   { method: 'POST', path: '/v1/accounts/{id}/webhook-secret', group: 'accounts', roles: ADMIN_SELF },
   { method: 'POST', path: '/v1/accounts/{id}/credits', group: 'accounts', roles: ['admin'] },
   { method: 'GET', path: '/v1/balance', group: 'accounts', roles: ANY_USER },
+  { method: 'GET', path: '/v1/accounts/{id}/entries', group: 'accounts', roles: ADMIN_SELF },
+  { method: 'GET', path: '/v1/ledger/audit', group: 'accounts', roles: ['admin'] },
+  { method: 'POST', path: '/v1/stake', group: 'accounts', roles: ['provider'] },
+  { method: 'POST', path: '/v1/unstake', group: 'accounts', roles: ['provider'] },
 
   { method: 'POST', path: '/v1/jobs', group: 'jobs', roles: ['consumer'] },
   { method: 'GET', path: '/v1/jobs', group: 'jobs', roles: ['consumer', 'admin'] },
@@ -46,6 +50,8 @@ export const ROUTES: readonly Route[] = [
   { method: 'DELETE', path: '/v1/nodes/{id}', group: 'nodes', roles: ['provider', 'admin'] },
   { method: 'GET', path: '/v1/nodes/{id}/scores', group: 'nodes', roles: ['provider', 'admin'] },
   { method: 'POST', path: '/v1/nodes/{id}/release', group: 'nodes', roles: ['admin'] },
+  // burst EC2 instances (docs/burst.md): the operator's view
+  { method: 'GET', path: '/v1/burst', group: 'nodes', roles: ['admin'] },
 
   { method: 'POST', path: '/v1/agent/session', group: 'agent', roles: ['node'] },
   { method: 'POST', path: '/v1/agent/heartbeat', group: 'agent', roles: ['node'] },

@@ -1,6 +1,6 @@
-// Accounts and their balances. Balance changes are conditional updates (never below zero); the ledger
-// issue turns them into double-entry postings.
-import { GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+// Accounts. Their balances change only through the ledger (functions/store/ledger-store.ts), which
+// updates them in the same transaction as the entries that explain each change.
+import { GetCommand, PutCommand, ScanCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Account } from '../domain/model';
 
 export class AccountsStore {
@@ -13,22 +13,18 @@ export class AccountsStore {
     await this.db.send(new PutCommand({ TableName: this.table, Item: account, ConditionExpression: 'attribute_not_exists(id)' }));
   }
 
-  async get(id: string): Promise<Account | undefined> {
-    const r = await this.db.send(new GetCommand({ TableName: this.table, Key: { id } }));
+  async get(id: string, consistent = true): Promise<Account | undefined> {
+    const r = await this.db.send(new GetCommand({ TableName: this.table, Key: { id }, ConsistentRead: consistent }));
     return r.Item as Account | undefined;
   }
 
-  async credit(id: string, amount: number): Promise<Account> {
-    const r = await this.db.send(
-      new UpdateCommand({
-        TableName: this.table,
-        Key: { id },
-        UpdateExpression: 'ADD available :a',
-        ConditionExpression: 'attribute_exists(id)',
-        ExpressionAttributeValues: { ':a': amount },
-        ReturnValues: 'ALL_NEW',
-      }),
-    );
-    return r.Attributes as Account;
+  /** Every account item, system accounts included (the audit reads them all). */
+  async *all(): AsyncGenerator<Account> {
+    let start: Record<string, unknown> | undefined;
+    do {
+      const r = await this.db.send(new ScanCommand({ TableName: this.table, ExclusiveStartKey: start, ConsistentRead: true }));
+      for (const i of r.Items ?? []) yield i as Account;
+      start = r.LastEvaluatedKey;
+    } while (start);
   }
 }

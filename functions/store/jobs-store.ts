@@ -6,8 +6,10 @@ import { TransactionCanceledException, TransactWriteItemsCommand, type TransactW
 import { conflict } from '../domain/errors';
 import { jobDeadline, type DeadlineConfig } from '../domain/job/deadlines';
 import type { Transition } from '../domain/job/transitions';
+import type { Posting } from '../domain/ledger/model';
 import type { Job, Node } from '../domain/model';
 import { decodeCursor, encodeCursor } from './cursor';
+import { InsufficientFundsError, type LedgerStore } from './ledger-store';
 import type { NodesStore } from './nodes-store';
 import { allShards, queryPartitions, shardOf } from './shard';
 
@@ -24,6 +26,7 @@ export class JobsStore {
     private readonly table: string,
     private readonly nodes: NodesStore,
     private readonly deadlines: DeadlineConfig,
+    private readonly ledger: LedgerStore,
   ) {}
 
   private toItem(job: Job) {
@@ -73,13 +76,16 @@ export class JobsStore {
   /**
    * Writes `t.job` if the job is still at `before.version`, together with the GPU claims and releases
    * of the transition. `nodes` holds the node reads the capacity items are conditioned on.
-   * Throws 409 when the job moved, CapacityRaceError when a node moved.
+   * `postings` (escrow holds, settlements) join the same transaction.
+   * Throws 409 when the job moved, CapacityRaceError when a node moved, InsufficientFundsError when the
+   * consumer cannot cover a hold.
    */
   async apply(
     before: Job,
     t: Transition,
     nodes: Record<string, Pick<Node, 'id' | 'status' | 'freeGpus' | 'totalGpus'>>,
     fence?: { nodeId: string; version: number },
+    postings: readonly Posting[] = [],
   ): Promise<Job> {
     const items: TransactWriteItem[] = [
       {
@@ -92,10 +98,14 @@ export class JobsStore {
       },
     ];
     for (const e of t.effects) {
+      if (e.kind !== 'claimGpus' && e.kind !== 'releaseGpus') continue;
       const node = nodes[e.nodeId];
       if (e.kind === 'claimGpus') items.push({ Update: this.nodes.claimItem(node, e.gpus) });
       if (e.kind === 'releaseGpus' && node) items.push({ Update: this.nodes.releaseItem(node, e.gpus, fence?.nodeId === e.nodeId ? fence.version : undefined) });
     }
+    const nodeItems = items.length;
+    const ledger = this.ledger.items(postings);
+    items.push(...ledger.items);
     if (items.length === 1) {
       // one item: a conditional put does it, at half a transaction's write cost
       try {
@@ -115,7 +125,11 @@ export class JobsStore {
       if (e instanceof TransactionCanceledException || (e as Error).name === 'TransactionCanceledException') {
         const reasons = (e as TransactionCanceledException).CancellationReasons ?? [];
         if (reasons[0]?.Code === 'ConditionalCheckFailed') throw conflict('job changed concurrently');
-        if (reasons.slice(1).some((r) => r.Code === 'ConditionalCheckFailed')) throw new CapacityRaceError('node capacity moved');
+        if (reasons.slice(1, nodeItems).some((r) => r.Code === 'ConditionalCheckFailed')) throw new CapacityRaceError('node capacity moved');
+        const short = reasons.findIndex((r, i) => i >= nodeItems && r.Code === 'ConditionalCheckFailed' && ledger.kinds[i - nodeItems] === 'account');
+        if (short >= 0) throw new InsufficientFundsError(items[short].Update!.Key!.id.S!);
+        // an entry already there: this transition's posting was written before, so the job moved too
+        if (reasons.some((r) => r.Code === 'ConditionalCheckFailed')) throw conflict('posting already written');
       }
       throw e;
     }

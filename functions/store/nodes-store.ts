@@ -54,6 +54,19 @@ export class NodesStore {
     return fromItem(r.Item);
   }
 
+  /** A transaction item setting the stake locked for the node, under its version (the ledger moves the credits). */
+  stakeLockItem(node: Pick<NodeItem, 'id' | 'version'>, stakeLocked: number): TransactWriteItem {
+    return {
+      Update: {
+        TableName: this.table,
+        Key: { id: { S: node.id } },
+        UpdateExpression: 'SET stakeLocked = :s, version = :next',
+        ConditionExpression: 'version = :v',
+        ExpressionAttributeValues: { ':s': { N: String(stakeLocked) }, ':next': { N: String(node.version + 1) }, ':v': { N: String(node.version) } },
+      },
+    };
+  }
+
   /** Replaces the node as read, under its version: for status, price and label changes. */
   async save(before: NodeItem, next: Node): Promise<NodeItem> {
     const item = { ...next, ...derived(next), version: before.version + 1 };

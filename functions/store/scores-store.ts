@@ -64,6 +64,9 @@ export interface RewardItem {
   penalty: number;
   /** share of the provider's stake to slash (slash items) */
   slashFraction?: number;
+  /** micro-credits the ledger slashed, and how much of it went back to harmed consumers (slash items) */
+  slashed?: number;
+  refunded?: number;
   evidence?: string;
   /** what the ledger posts this under, once: `epoch/<n>/node/<id>/reward` */
   idempotencyKey: string;

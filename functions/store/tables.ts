@@ -14,7 +14,7 @@ export interface IndexDef {
 }
 export interface TableDef {
   /** logical name: the env var is TABLE_<UPPER>, the CDK id is <Pascal>Table */
-  id: 'accounts' | 'keys' | 'nodes' | 'jobs' | 'logs' | 'idempotency' | 'scores' | 'webhooks' | 'burst';
+  id: 'accounts' | 'keys' | 'nodes' | 'jobs' | 'logs' | 'idempotency' | 'scores' | 'ledger' | 'webhooks' | 'burst';
   partitionKey: KeyDef;
   sortKey?: KeyDef;
   indexes: IndexDef[];
@@ -69,6 +69,16 @@ export const TABLES: readonly TableDef[] = [
     ttlAttribute: 'expiresAt',
   },
   { id: 'idempotency', partitionKey: { name: 'key', type: 'S' }, indexes: [], ttlAttribute: 'expiresAt' },
+  // ledger entries, one item per entry keyed `<posting key>#<leg>`; statements read them by either side
+  // (functions/store/ledger-store.ts; balances are on the account items)
+  {
+    id: 'ledger',
+    partitionKey: { name: 'id', type: 'S' },
+    indexes: [
+      { name: 'byDebit', partitionKey: { name: 'debitAccount', type: 'S' }, sortKey: { name: 'seqKey', type: 'S' } },
+      { name: 'byCredit', partitionKey: { name: 'creditAccount', type: 'S' }, sortKey: { name: 'seqKey', type: 'S' } },
+    ],
+  },
   // checker results per node (and the checker's rewards and pending canaries): functions/store/scores-store.ts
   { id: 'scores', partitionKey: { name: 'nodeId', type: 'S' }, sortKey: { name: 'at', type: 'N' }, indexes: [], ttlAttribute: 'expiresAt' },
   // webhook delivery attempts per job (`job#<id>` / `attempt#<n>`) and each account's signing secret

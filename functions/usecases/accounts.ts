@@ -50,11 +50,6 @@ export async function revokeKey(d: Deps, caller: Caller, keyId: string) {
   await d.keys.revoke(keyId, d.now());
 }
 
-export async function mint(d: Deps, accountId: string, amount: number) {
-  if (!(await d.accounts.get(accountId))) throw notFound('account');
-  return d.accounts.credit(accountId, amount);
-}
-
 /** Makes sure the operator's bootstrap admin key exists (local stack env, or the stack's secret on AWS). */
 export async function ensureAdmin(d: Deps, rawKey: string): Promise<void> {
   const parsed = parseApiKey(rawKey);

@@ -12,6 +12,7 @@ import type { Deps } from './deps';
 import { applyTransition } from './effects';
 import { recordIfLost, recordStarted } from './metrics';
 import { updateNode, withStatus } from './nodes';
+import { ensureStakeLock } from './ledger';
 import { sweep } from './placement';
 
 /** statusReason of a node whose own agent is draining (SIGTERM), as opposed to a provider's drain */
@@ -46,10 +47,14 @@ export async function openSession(
   const liveIds = new Set(live.map((j) => j.liveAttemptId));
   const busy = live.length > 0;
   const hb = d.settings.heartbeat;
+  // a node takes work only while its provider's stake covers it: the lock is taken once and kept until deregistration
+  const stakeShort = d.settings.ledger.minStakePerGpu > 0 ? await ensureStakeLock(d, before.id) : undefined;
   await updateNode(d, before.id, (n) => ({
-    ...(n.status === 'DRAINING' && n.statusReason === AGENT_DRAINING
-      ? withStatus(n, 'undrain')
-      : withStatus(n, 'session', n.status === 'OFFLINE' ? undefined : n.statusReason)),
+    ...(stakeShort && n.status === 'OFFLINE'
+      ? { ...n, statusReason: stakeShort }
+      : n.status === 'DRAINING' && n.statusReason === AGENT_DRAINING
+        ? withStatus(n, 'undrain')
+        : withStatus(n, 'session', n.status === 'OFFLINE' ? undefined : n.statusReason)),
     queueUrl,
     ...(probe.bootId ? { agentBootId: probe.bootId } : {}),
     lastSeenAt: now,

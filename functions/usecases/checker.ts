@@ -8,7 +8,8 @@ import type { KeyObject } from 'node:crypto';
 import { conflict, DomainError } from '../domain/errors';
 import { failedProbe, judgeAnswer, type ProbeVerdict } from '../domain/checker/verify';
 import { SignedProbeAnswerSchema, NONCE_BYTES, type Probe } from '../domain/checker/probe';
-import { afterProbe, settleEpoch, rewardKey, QUARANTINE_SLASH_FRACTION, type EpochCounts } from '../domain/checker/reputation';
+import { afterProbe, settleEpoch, rewardKey, type EpochCounts } from '../domain/checker/reputation';
+import { postReward, slashNode } from './ledger';
 import { parsePublicKey, signPayload, verifyPayload, type KeyPair } from '../domain/checker/signing';
 import type { Node } from '../domain/model';
 import { isWatched } from '../domain/node/status';
@@ -216,6 +217,8 @@ async function afterQuarantine(d: Deps, node: NodeItem, evidence: string, at: nu
   console.warn(JSON.stringify({ level: 'warn', msg: 'checker: node quarantined', nodeId: node.id, providerId: node.providerId, evidence }));
   recordQuarantine();
   await loseLiveAttempts(d, node, 'NODE_QUARANTINED');
+  const key = `quarantine/${node.id}/${at}/slash`;
+  const slash = await slashNode(d, node.id, key, evidence);
   await d.scores.putReward({
     nodeId: node.id,
     providerId: node.providerId,
@@ -224,16 +227,20 @@ async function afterQuarantine(d: Deps, node: NodeItem, evidence: string, at: nu
     at: at % 2 === 1 ? at : at + 1,
     reward: 0,
     penalty: 0,
-    slashFraction: QUARANTINE_SLASH_FRACTION,
+    slashFraction: d.settings.ledger.slashBps / 10_000,
+    ...(slash ? { slashed: slash.slashed, refunded: slash.refunded } : {}),
     evidence: evidence.slice(0, 200),
-    idempotencyKey: `quarantine/${node.id}/${at}/slash`,
-    posted: false,
+    idempotencyKey: key,
+    posted: slash !== undefined,
   });
 }
 
 async function settle(d: Deps, node: Node, closed: EpochCounts): Promise<void> {
   const { periodMs, epochMs } = d.settings.checker;
   const s = settleEpoch(closed, { periodMs, epochMs, totalGpus: node.totalGpus, reputation: node.reputation });
+  const key = rewardKey(s.epoch, node.id);
+  // paid from the reward pool while it has funds; an unfunded reward stays recorded, unposted
+  const posted = await postReward(d, key, node.providerId, node.id, s.reward, s.penalty);
   await d.scores.putReward({
     nodeId: node.id,
     providerId: node.providerId,
@@ -245,7 +252,7 @@ async function settle(d: Deps, node: Node, closed: EpochCounts): Promise<void> {
     healthyGpuSeconds: s.healthyGpuSeconds,
     reward: s.reward,
     penalty: s.penalty,
-    idempotencyKey: rewardKey(s.epoch, node.id),
-    posted: false,
+    idempotencyKey: key,
+    posted,
   });
 }

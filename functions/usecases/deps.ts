@@ -4,7 +4,9 @@ import { monotonicFactory } from 'ulid';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { DEFAULT_DEADLINES, type DeadlineConfig } from '../domain/job/deadlines';
+import { DEFAULT_LEDGER, type LedgerSettings } from '../domain/ledger/model';
 import { AccountsStore } from '../store/accounts-store';
+import { LedgerStore } from '../store/ledger-store';
 import { agentCredentialsFor, type AgentCredentialsPort } from '../store/agent-credentials';
 import { makeDocClient, makeSqsClient } from '../store/clients';
 import { IdempotencyStore } from '../store/idempotency-store';
@@ -35,10 +37,13 @@ export interface Settings {
   checker: CheckerSettings;
   /** completion webhooks: functions/usecases/webhook-settings.ts */
   webhooks: WebhookSettings;
+  /** fees, stake, unstaking and slashing: functions/domain/ledger/model.ts */
+  ledger: LedgerSettings;
 }
 
 export interface Deps {
   accounts: AccountsStore;
+  ledger: LedgerStore;
   keys: KeysStore;
   nodes: NodesStore;
   jobs: JobsStore;
@@ -80,16 +85,28 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): Settings 
     candidatesPerShard: num('MATCH_CANDIDATES_PER_SHARD', 16),
     checker: checkerSettingsFromEnv(env),
     webhooks: webhookSettingsFromEnv(env),
+    ledger: {
+      feeBps: num('LEDGER_FEE_BPS', DEFAULT_LEDGER.feeBps),
+      rewardShareBps: num('LEDGER_REWARD_SHARE_BPS', DEFAULT_LEDGER.rewardShareBps),
+      minStakePerGpu: num('LEDGER_MIN_STAKE_PER_GPU', DEFAULT_LEDGER.minStakePerGpu),
+      unstakeCooldownMs: num('LEDGER_UNSTAKE_COOLDOWN_SECONDS', DEFAULT_LEDGER.unstakeCooldownMs / 1000) * 1000,
+      slashCompensationBps: num('LEDGER_SLASH_COMPENSATION_BPS', DEFAULT_LEDGER.slashCompensationBps),
+      slashBps: num('LEDGER_SLASH_BPS', DEFAULT_LEDGER.slashBps),
+      slashWindowMs: num('LEDGER_SLASH_WINDOW_SECONDS', DEFAULT_LEDGER.slashWindowMs / 1000) * 1000,
+      symbol: env.LEDGER_SYMBOL ?? DEFAULT_LEDGER.symbol,
+    },
   };
 }
 
 export function buildDeps(p: { db: DynamoDBDocumentClient; sqs: SQSClient; tables: TableNames; settings: Settings }): Deps {
   const nodes = new NodesStore(p.db, p.tables.nodes);
+  const ledger = new LedgerStore(p.db, p.tables.ledger, p.tables.accounts);
   return {
     accounts: new AccountsStore(p.db, p.tables.accounts),
+    ledger,
     keys: new KeysStore(p.db, p.tables.keys),
     nodes,
-    jobs: new JobsStore(p.db, p.tables.jobs, nodes, p.settings.deadlines),
+    jobs: new JobsStore(p.db, p.tables.jobs, nodes, p.settings.deadlines, ledger),
     logs: new LogsStore(p.db, p.tables.logs),
     idempotency: new IdempotencyStore(p.db, p.tables.idempotency),
     scores: new ScoresStore(p.db, p.tables.scores, p.tables.nodes),

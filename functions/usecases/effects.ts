@@ -2,6 +2,8 @@
 // A message that fails to send is not retried here: the reaper's dispatch timeout re-places the job and
 // the next heartbeat answer repeats a cancel, so DynamoDB alone decides what happens.
 import type { Effect, Transition } from '../domain/job/transitions';
+import type { Posting } from '../domain/ledger/model';
+import { holdPosting, settlementPosting } from '../domain/ledger/postings';
 import type { Job, Node } from '../domain/model';
 import { conflict } from '../domain/errors';
 import { CapacityRaceError } from '../store/jobs-store';
@@ -35,7 +37,7 @@ export async function applyTransition(
     }
     if (fence && reads[fence.nodeId] && reads[fence.nodeId].version !== fence.version) throw conflict('the node came back');
     try {
-      const after = await d.jobs.apply(job, t, reads, fence);
+      const after = await d.jobs.apply(job, t, reads, fence, ledgerPostings(d, t));
       await sendMessages(d, after, t.effects, reads);
       return after;
     } catch (e) {
@@ -66,4 +68,28 @@ async function sendMessages(d: Deps, job: Job, effects: Effect[], reads: Record<
       console.warn(JSON.stringify({ level: 'warn', msg: 'queue send failed; the reaper will recover', jobId: job.id, error: (err as Error).message }));
     }
   }
+}
+
+/** The escrow holds and settlements a transition implies, from the attempts as they are after it. */
+export function ledgerPostings(d: Pick<Deps, 'settings'>, t: Transition): Posting[] {
+  const out: Posting[] = [];
+  const job = t.job;
+  for (const e of t.effects) {
+    if (e.kind !== 'hold' && e.kind !== 'settle') continue;
+    const a = job.attempts.find((x) => x.n === e.attempt);
+    if (!a?.hold) continue;
+    const at = (e.kind === 'hold' ? a.assignedAt : a.finishedAt) ?? a.assignedAt;
+    if (e.kind === 'hold') {
+      out.push(holdPosting({ jobId: job.id, attempt: a.n, consumerId: job.accountId, nodeId: a.nodeId, amount: a.hold, at }));
+    } else {
+      if (!a.providerId) throw new Error(`attempt ${a.id} has a hold but no provider`);
+      out.push(
+        settlementPosting(
+          { jobId: job.id, attempt: a.n, consumerId: job.accountId, providerId: a.providerId, nodeId: a.nodeId, hold: a.hold, charge: a.charged ?? 0, at },
+          d.settings.ledger,
+        ),
+      );
+    }
+  }
+  return out;
 }

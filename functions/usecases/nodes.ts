@@ -11,6 +11,7 @@ import { applyTransition } from './effects';
 import { lose } from '../domain/job/transitions';
 import { tryPlace } from './placement';
 import { observeNode } from './checker-reputation';
+import { releaseStakeLock } from './ledger';
 import { recordLostAttempts } from './metrics';
 
 export async function registerNode(d: Deps, caller: Caller, body: RegisterNode): Promise<{ node: Node; nodeKey: string }> {
@@ -97,7 +98,9 @@ export async function deregisterNode(d: Deps, caller: Caller, id: string): Promi
   const node = await updateNode(d, id, (n) => withStatus(n, 'deregister', 'deregistered'));
   await loseLiveAttempts(d, node, 'NODE_DEREGISTERED');
   if (node.queueUrl) await d.queues.remove(node.queueUrl).catch(() => undefined);
-  return node;
+  // the node's stake lock goes back to the provider's free stake (a quarantined node's lock was slashed first)
+  await releaseStakeLock(d, node.id);
+  return (await d.nodes.get(node.id)) ?? node;
 }
 
 /** Ends every live attempt on a node that is gone and re-places the jobs at once. */

@@ -5,7 +5,9 @@ import { DomainError } from '../domain/errors';
 import { place } from '../domain/job/transitions';
 import { explain, rank } from '../domain/matcher/pipeline';
 import type { Job } from '../domain/model';
+import { holdAmount } from '../domain/ledger/postings';
 import { CapacityRaceError } from '../store/jobs-store';
+import { InsufficientFundsError } from '../store/ledger-store';
 import type { NodeItem } from '../store/nodes-store';
 import type { Deps } from './deps';
 import { applyTransition } from './effects';
@@ -55,7 +57,11 @@ export async function tryPlace(d: Deps, job: Job, view?: CandidateView): Promise
       ? await view.for(job)
       : await d.nodes.available(job.resources.gpuModels, d.settings.candidatesPerShard);
   const result = rank(job, candidates, d.random);
+  let short: number | undefined;
   for (const { node } of result.ranked.slice(0, MAX_CLAIM_TRIES)) {
+    const hold = job.pinNodeId ? 0 : holdAmount(node.pricePerGpuHour, job.resources.gpus, job.maxDurationSeconds);
+    // the consumer could not cover a cheaper hold: this one will not fit either
+    if (short !== undefined && hold >= short) continue;
     try {
       const placed = await applyTransition(d, job, (j) => place(j, node, d.newId(), d.now()), { [node.id]: node });
       view?.claimed(node.id, job.resources.gpus);
@@ -66,12 +72,21 @@ export async function tryPlace(d: Deps, job: Job, view?: CandidateView): Promise
         view?.raced(node.id);
         continue;
       }
+      if (e instanceof InsufficientFundsError) {
+        short = hold;
+        continue;
+      }
       if (e instanceof DomainError && e.code === 'conflict') return (await d.jobs.get(job.id)) ?? job;
       throw e;
     }
   }
   if (result.ranked.length) recordPlacementFailure();
-  const pendingReason = result.ranked.length ? 'candidates were taken concurrently; waiting for the next sweep' : explain(result);
+  const pendingReason =
+    short !== undefined
+      ? `insufficient credits: the escrow hold is ${short / 1_000_000} ${d.settings.ledger.symbol} (price × ${job.resources.gpus} GPUs × ${job.maxDurationSeconds} s)`
+      : result.ranked.length
+        ? 'candidates were taken concurrently; waiting for the next sweep'
+        : explain(result);
   if (pendingReason === job.pendingReason) return job;
   try {
     return await d.jobs.apply(job, { job: { ...job, pendingReason, version: job.version + 1 }, effects: [] }, {});

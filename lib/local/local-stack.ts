@@ -15,6 +15,7 @@ import { handler as publicRoutes } from '../../functions/http/public';
 import type { RouteGroup } from '../../functions/http/routes';
 import { makeDocClient } from '../../functions/store/clients';
 import { ensureAdmin } from '../../functions/usecases/accounts';
+import { ensureSystemAccounts } from '../../functions/usecases/ledger';
 import { buildDeps, setDeps, settingsFromEnv, type Deps, type Settings } from '../../functions/usecases/deps';
 import { sweep } from '../../functions/usecases/placement';
 import { reap } from '../../functions/usecases/reaper';
@@ -27,6 +28,7 @@ import { startGateway } from './gateway';
 import type { RateLimitOptions } from './rate-limit';
 import { startSqsLocal } from './sqs-local';
 import { every, type Timer } from './timers';
+import { startLocalBurst, type LocalBurst, type LocalBurstOptions } from './burst-local';
 import { startJobStream, startRetryPoller } from './job-stream';
 import { handleWebhookEvent } from '../../functions/scheduled/webhooks';
 import { webhookPorts } from '../../functions/usecases/webhooks';
@@ -62,6 +64,8 @@ export interface LocalStackOptions {
   /** the built web console served at /console. @default dist/console of the checkout */
   consoleDir?: string;
   log?: (msg: string) => void;
+  /** burst in its test mode: the burst tick against a fake EC2 whose instances are agent processes (docs/burst.md) */
+  burst?: LocalBurstOptions;
 }
 
 export interface LocalStack {
@@ -70,6 +74,8 @@ export interface LocalStack {
   deps: Deps;
   ddbEndpoint: string;
   sqsEndpoint: string;
+  /** the burst table (always) and, with options.burst, the fake EC2 */
+  burst: LocalBurst;
   stop(): Promise<void>;
 }
 
@@ -154,6 +160,7 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
     setDeps(deps);
     stops.push(() => setDeps(undefined));
     await ensureAdmin(deps, o.adminKey);
+    await ensureSystemAccounts(deps);
 
     const handlers: Record<RouteGroup, (e: APIGatewayProxyEvent, c: Context) => Promise<APIGatewayProxyResult>> = {
       accounts,
@@ -173,6 +180,8 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
       extraRoutes: consoleRoutes(o.consoleDir),
     });
     stops.push(() => gateway.close());
+    const burst = startLocalBurst({ deps, db: makeDocClient(ddbClient), table: tables.burst, apiUrl: gateway.url, options: o.burst, log: o.log ?? (() => undefined) });
+    stops.push(() => burst.stop());
 
     const log = o.log ?? (() => undefined);
     const timers: Timer[] = [
@@ -201,7 +210,7 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
     const retries = startRetryPoller({ sqs: sqsClient, queueUrl: webhookQueueUrl, handle, log });
     stops.push(() => retries.stop());
 
-    return { apiUrl: gateway.url, port: gateway.port, deps, ddbEndpoint: ddb.endpoint, sqsEndpoint: sqs.endpoint, stop };
+    return { apiUrl: gateway.url, port: gateway.port, deps, ddbEndpoint: ddb.endpoint, sqsEndpoint: sqs.endpoint, burst, stop };
   } catch (e) {
     await stop();
     throw e;

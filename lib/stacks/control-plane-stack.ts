@@ -8,19 +8,20 @@ import type { Construct } from 'constructs';
 import { ROUTE_GROUPS, type RouteGroup } from '../../functions/http/routes';
 import { SHARDS, type TableId } from '../../functions/store/tables';
 import { serviceName } from '../../functions/usecases/metrics';
-import type { StageConfig } from '../config';
+import type { LedgerConfig, StageConfig } from '../config';
 import { AgentQueueRole } from '../constructs/agent-queue-role';
 import { Checker } from '../constructs/checker';
 import { GpupoolApi, usageIdentifierKeyValue } from '../constructs/api';
 import { type FunctionKind, NodeFunction } from '../constructs/node-function';
 import { Observability } from '../constructs/observability';
 import { Schedules } from '../constructs/schedules';
+import { Webhooks } from '../constructs/webhooks';
 import type { TableRefs } from '../constructs/tables';
 
 /** The bootstrap admin key's id: fixed, so operators know what to revoke (DELETE /v1/keys/bootstrapadmin). */
 export const ADMIN_KEY_ID = 'bootstrapadmin';
 
-export type FunctionName = RouteGroup | 'authorizer' | 'sweep' | 'reaper' | 'checker';
+export type FunctionName = RouteGroup | 'authorizer' | 'sweep' | 'reaper' | 'checker' | 'webhooks';
 type Grants = Partial<Record<TableId, 'read' | 'write'>>;
 
 /**
@@ -33,18 +34,20 @@ export const TABLE_GRANTS: Readonly<Record<FunctionName, Grants>> = {
   authorizer: { keys: 'write', accounts: 'write', nodes: 'read' },
   public: {},
   // accounts, keys, minting and statements; reads jobs and nodes for the balance's held and staked parts
-  accounts: { accounts: 'write', keys: 'write', idempotency: 'write', jobs: 'read', nodes: 'read' },
+  accounts: { accounts: 'write', keys: 'write', idempotency: 'write', jobs: 'read', nodes: 'read', webhooks: 'write', ledger: 'write' },
   // submit matches inline: claims a node and holds escrow in one transaction
-  jobs: { jobs: 'write', nodes: 'write', accounts: 'write', idempotency: 'write', logs: 'read' },
+  jobs: { jobs: 'write', nodes: 'write', accounts: 'write', idempotency: 'write', logs: 'read', webhooks: 'read', ledger: 'write' },
   // register issues a node key; stake moves credits; deregister re-queues the node's jobs; reads scores
-  nodes: { nodes: 'write', keys: 'write', accounts: 'write', jobs: 'write', idempotency: 'write', scores: 'read' },
+  nodes: { nodes: 'write', keys: 'write', accounts: 'write', jobs: 'write', idempotency: 'write', scores: 'read', ledger: 'write' },
   // start, heartbeat, logs, finish: attempt and node state, output lines, settlement
-  agent: { nodes: 'write', jobs: 'write', logs: 'write', accounts: 'write', idempotency: 'write' },
-  sweep: { jobs: 'write', nodes: 'write', accounts: 'write' },
-  reaper: { jobs: 'write', nodes: 'write', accounts: 'write' },
+  agent: { nodes: 'write', jobs: 'write', logs: 'write', accounts: 'write', idempotency: 'write', ledger: 'write' },
+  sweep: { jobs: 'write', nodes: 'write', accounts: 'write', ledger: 'write' },
+  reaper: { jobs: 'write', nodes: 'write', accounts: 'write', ledger: 'write' },
   // probes: scores and node reputation; canaries: submits (jobs, nodes, the system account), reads their
   // logs; quarantine: re-queues the node's jobs
-  checker: { scores: 'write', nodes: 'write', jobs: 'write', accounts: 'write', logs: 'read' },
+  // completion webhooks: reads the ended job; claims and records delivery attempts, creates account secrets
+  webhooks: { jobs: 'read', webhooks: 'write' },
+  checker: { scores: 'write', nodes: 'write', jobs: 'write', accounts: 'write', logs: 'read', ledger: 'write' },
 };
 
 /** SQS actions on the per-node queues (`${prefix}*`), per function; absent: none. */
@@ -70,6 +73,7 @@ export class ControlPlaneStack extends Stack {
   public readonly agentRole: AgentQueueRole;
   public readonly adminKey: secretsmanager.Secret;
   public readonly checker: Checker;
+  public readonly webhooks: Webhooks;
   public readonly observability: Observability;
 
   constructor(scope: Construct, id: string, props: ControlPlaneStackProps) {
@@ -92,6 +96,7 @@ export class ControlPlaneStack extends Stack {
           // names, not grants: every function builds the same queue adapter; QUEUE_GRANTS says who may use it
           NODE_QUEUE_PREFIX: config.nodeQueuePrefix,
           NODE_DLQ_ARN: props.nodeDlq.queueArn,
+          ...ledgerEnvironment(config.ledger),
         },
         // the public function also serves the bundled agent that install.sh downloads
         ...(name === 'public'
@@ -112,6 +117,7 @@ export class ControlPlaneStack extends Stack {
       sweep: make('sweep', 'functions/scheduled/sweep.ts', 'scheduled', 'gpupool sweep: place queued jobs'),
       reaper: make('reaper', 'functions/scheduled/reaper.ts', 'scheduled', 'gpupool reaper: lost heartbeats and missed deadlines'),
       checker: make('checker', 'functions/scheduled/checker.ts', 'scheduled', 'gpupool checker: probes, canaries, reputation, quarantine'),
+      webhooks: make('webhooks', 'functions/scheduled/webhooks.ts', 'scheduled', 'gpupool webhooks: POST ended jobs to their webhook, retry with backoff'),
     };
     this.functions = fns;
 
@@ -161,6 +167,9 @@ export class ControlPlaneStack extends Stack {
     // signs probes (checker) and hands its public key to agents in their session answer (agent API)
     this.checker = new Checker(this, 'Checker', { checker: fns.checker, publishers: [fns.agent], shards: SHARDS, stage: config.stage });
 
+    // the jobs table's stream and a retry queue feed the webhooks function (docs/webhooks.md)
+    this.webhooks = new Webhooks(this, 'Webhooks', { fn: fns.webhooks, jobsTable: tables.jobs.table });
+
     // the operator's dashboard and alarms (docs/operations.md)
     this.observability = new Observability(this, 'Observability', {
       serviceName: serviceName(config.stage),
@@ -180,4 +189,17 @@ export class ControlPlaneStack extends Stack {
     });
     new CfnOutput(this, 'AgentRoleArn', { value: this.agentRole.role.roleArn, description: 'role agents receive queue credentials from' });
   }
+}
+
+/** The ledger's settings as the functions read them (functions/usecases/deps.ts). */
+export function ledgerEnvironment(l: LedgerConfig): Record<string, string> {
+  return {
+    LEDGER_SYMBOL: l.symbol,
+    LEDGER_FEE_BPS: String(l.feeBps),
+    LEDGER_REWARD_SHARE_BPS: String(l.rewardShareBps),
+    LEDGER_MIN_STAKE_PER_GPU: String(l.minStakePerGpu * 1_000_000),
+    LEDGER_UNSTAKE_COOLDOWN_SECONDS: String(l.unstakeCooldownHours * 3600),
+    LEDGER_SLASH_BPS: String(l.slashBps),
+    LEDGER_SLASH_COMPENSATION_BPS: String(l.slashCompensationBps),
+  };
 }

@@ -39,9 +39,12 @@ describe('job transitions', () => {
     const t = place(queued({ pendingReason: 'x' }), node, 'at1', 10);
     expect(t.job).toMatchObject({ status: 'ASSIGNED', nodeId: 'n1', liveAttemptId: 'at1', version: 1 });
     expect(t.job.pendingReason).toBeUndefined();
-    expect(t.job.attempts).toEqual([{ id: 'at1', n: 0, nodeId: 'n1', status: 'ASSIGNED', assignedAt: 10, pricePerGpuHour: 3_600_000 }]);
+    // escrow: price × 2 GPUs × maxDurationSeconds, held in the same transaction as the claim
+    const hold = 2 * 3_600_000 * (queued().maxDurationSeconds / 3600);
+    expect(t.job.attempts).toEqual([{ id: 'at1', n: 0, nodeId: 'n1', status: 'ASSIGNED', assignedAt: 10, pricePerGpuHour: 3_600_000, hold }]);
     expect(t.effects).toEqual([
       { kind: 'claimGpus', nodeId: 'n1', gpus: 2 },
+      { kind: 'hold', attempt: 0 },
       { kind: 'dispatch', nodeId: 'n1', attemptId: 'at1' },
     ]);
   });
@@ -64,14 +67,14 @@ describe('job transitions', () => {
     expect(t.job).toMatchObject({ status, finishedAt: 30 });
     expect(t.job.reason).toBe(reason);
     expect(t.job.liveAttemptId).toBeUndefined();
-    expect(t.effects).toEqual([{ kind: 'releaseGpus', nodeId: 'n1', gpus: 2 }]);
+    expect(t.effects).toEqual([{ kind: 'releaseGpus', nodeId: 'n1', gpus: 2 }, { kind: 'settle', attempt: 0 }]);
   });
 
   it('re-queues a lost attempt while attempts remain, then fails with MAX_ATTEMPTS', () => {
     const first = lose(running(), 'at1', 'NODE_LOST', 40);
     expect(first.job).toMatchObject({ status: 'QUEUED' });
     expect(first.job.attempts[0]).toMatchObject({ status: 'LOST', reason: 'NODE_LOST', finishedAt: 40 });
-    expect(first.effects).toEqual([{ kind: 'releaseGpus', nodeId: 'n1', gpus: 2 }]);
+    expect(first.effects).toEqual([{ kind: 'releaseGpus', nodeId: 'n1', gpus: 2 }, { kind: 'settle', attempt: 0 }]);
     const again = start(place(first.job, { id: 'n2', pricePerGpuHour: 1 }, 'at2', 50).job, 'at2', 51).job;
     const second = lose(again, 'at2', 'NODE_LOST', 60);
     expect(second.job).toMatchObject({ status: 'FAILED', reason: 'MAX_ATTEMPTS' });
@@ -85,7 +88,7 @@ describe('job transitions', () => {
     expect(cancel(queued(), 5).job).toMatchObject({ status: 'CANCELLED', reason: 'CANCELLED_BY_USER' });
     const a = cancel(assigned(), 15);
     expect(a.job.status).toBe('CANCELLED');
-    expect(a.effects.map((e) => e.kind)).toEqual(['releaseGpus', 'sendCancel']);
+    expect(a.effects.map((e) => e.kind)).toEqual(['releaseGpus', 'settle', 'sendCancel']);
     const r = cancel(running(), 25);
     expect(r.job).toMatchObject({ status: 'RUNNING', cancelRequested: 25 });
     expect(r.effects).toEqual([{ kind: 'sendCancel', nodeId: 'n1', attemptId: 'at1' }]);

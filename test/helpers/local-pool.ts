@@ -16,10 +16,13 @@ export interface Pool {
   dir: string;
   agents: AgentProcess[];
   logs: string[];
-  newAccount(role: 'consumer' | 'provider' | 'admin', name?: string): Promise<{ id: string; key: string; api: ReturnType<typeof client> }>;
+  newAccount(role: 'consumer' | 'provider' | 'admin', name?: string, fund?: boolean): Promise<{ id: string; key: string; api: ReturnType<typeof client> }>;
   addAgent(o: Partial<AgentOptions> & { name: string; gpus: string; providerKey: string }): Promise<AgentProcess & { nodeId: string }>;
   stop(): Promise<void>;
 }
+
+/** what newAccount mints to a consumer: a million credits */
+export const CONSUMER_FUNDS = 1_000_000 * 1_000_000;
 
 export async function startPool(o: Partial<LocalStackOptions> = {}): Promise<Pool> {
   const dir = mkdtempSync(path.join(tmpdir(), 'gpupool-test-'));
@@ -35,9 +38,14 @@ export async function startPool(o: Partial<LocalStackOptions> = {}): Promise<Poo
     dir,
     agents,
     logs,
-    async newAccount(role, name = role) {
+    async newAccount(role, name = role, fund = true) {
       const r = await admin.post('/v1/accounts', { name, role });
       if (r.status !== 201) throw new Error(`account: ${r.status} ${JSON.stringify(r.body)}`);
+      // consumers pay escrow for every placement: give them plenty (ledger tests mint exact amounts themselves)
+      if (role === 'consumer' && fund) {
+        const m = await admin.post(`/v1/accounts/${r.body.account.id}/credits`, { amount: CONSUMER_FUNDS, memo: 'test funds' });
+        if (m.status !== 201) throw new Error(`credits: ${m.status} ${JSON.stringify(m.body)}`);
+      }
       return { id: r.body.account.id, key: r.body.apiKey, api: client(stack.apiUrl, r.body.apiKey) };
     },
     async addAgent(a) {

@@ -8,6 +8,8 @@ import { sweep, tryPlace } from '../../functions/usecases/placement';
 import { SubmitJobSchema } from '../../functions/domain/schemas';
 import { applyTransition } from '../../functions/usecases/effects';
 import { cancel, lose } from '../../functions/domain/job/transitions';
+import { mintPosting } from '../../functions/domain/ledger/postings';
+import { auditLedger } from '../../functions/usecases/ledger';
 import { startPool, type Pool } from '../helpers/local-pool';
 
 let pool: Pool;
@@ -56,12 +58,23 @@ async function checkInvariants(nodeIds: string[], jobIds: string[]) {
     expect(j.attempts.filter((a) => a.status === 'ASSIGNED' || a.status === 'RUNNING').length).toBeLessThanOrEqual(1);
     expect(Boolean(j.liveAttemptId)).toBe(j.status === 'ASSIGNED' || j.status === 'RUNNING');
   }
+  // escrow: every hold and settlement was posted once, and the consumer's held balance is the live holds
+  const audit = await auditLedger(d);
+  expect(audit.differences).toEqual([]);
+  expect(audit.ok).toBe(true);
+  const all = (await Promise.all((await d.jobs.listByAccount(consumer.accountId, 100)).items.map((j) => d.jobs.get(j.id)))) as Job[];
+  const liveHolds = all.flatMap((j) => j.attempts).filter((a) => a.finishedAt === undefined).reduce((s, a) => s + (a.hold ?? 0), 0);
+  expect((await d.accounts.get(consumer.accountId))!.held).toBe(liveHolds);
   return jobs;
 }
 
 beforeAll(async () => {
   // no timers: the test drives placement itself
   pool = await startPool({ sweepMs: 3_600_000, reaperMs: 3_600_000 });
+  // placements hold escrow: the consumer needs an account with credits
+  const d = pool.stack.deps;
+  await d.accounts.create({ id: consumer.accountId, name: 'race consumer', role: 'consumer', createdAt: Date.now(), available: 0, held: 0, staked: 0 });
+  await d.ledger.post([mintPosting('mint/race-consumer', consumer.accountId, 1_000_000_000_000, Date.now())]);
 }, 60_000);
 afterAll(async () => pool?.stop());
 

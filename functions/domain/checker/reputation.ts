@@ -96,8 +96,6 @@ export function afterProbe(
 export const REWARD_PER_HEALTHY_GPU_HOUR = MICRO / 100;
 /** Penalty per GPU-hour of failed probes: twice the reward, so flapping costs more than it earns. */
 export const PENALTY_PER_FAILED_GPU_HOUR = MICRO / 50;
-/** Share of the provider's stake the ledger slashes when a node is quarantined. */
-export const QUARANTINE_SLASH_FRACTION = 0.1;
 
 export interface EpochSettlement {
   epoch: number;

@@ -14,13 +14,18 @@
 //     └── finish(exit code listed in `retry`) while retries remain, after a doubling backoff
 //   QUEUED past queueTtlSeconds → FAILED (QUEUE_TTL_EXPIRED)
 import { conflict } from '../errors';
+import { holdAmount, meteredCharge } from '../ledger/postings';
 import type { Attempt, AttemptStatus, Job, Node, Reason } from '../model';
 
 export type Effect =
   | { kind: 'claimGpus'; nodeId: string; gpus: number }
   | { kind: 'releaseGpus'; nodeId: string; gpus: number }
   | { kind: 'dispatch'; nodeId: string; attemptId: string }
-  | { kind: 'sendCancel'; nodeId: string; attemptId: string };
+  | { kind: 'sendCancel'; nodeId: string; attemptId: string }
+  /** escrow: hold the attempt's `hold` from the consumer, in the same transaction as the claim */
+  | { kind: 'hold'; attempt: number }
+  /** the attempt ended: pay its `charged` to the provider and give the rest of its hold back */
+  | { kind: 'settle'; attempt: number };
 
 export interface Transition {
   job: Job;
@@ -41,16 +46,29 @@ function replaceAttempt(job: Job, attempt: Attempt): Attempt[] {
   return job.attempts.map((a) => (a.id === attempt.id ? attempt : a));
 }
 
+/**
+ * Metered GPU time from RUNNING to the end, at the node's price, never more than the hold. Attempts lost
+ * through the node's fault cost nothing (DESIGN: faults lose no credit).
+ */
+export function attemptCharge(job: Pick<Job, 'resources'>, a: Attempt, status: AttemptStatus, now: number): number {
+  if (status === 'LOST' || a.startedAt === undefined || !a.hold) return 0;
+  return Math.min(a.hold, meteredCharge(a.pricePerGpuHour, job.resources.gpus, now - a.startedAt));
+}
+
 function endAttempt(job: Job, a: Attempt, status: AttemptStatus, reason: Reason | undefined, now: number, exitCode?: number): Job {
-  const ended: Attempt = { ...a, status, reason, finishedAt: now, ...(exitCode === undefined ? {} : { exitCode }) };
+  const charged = attemptCharge(job, a, status, now);
+  const ended: Attempt = { ...a, status, reason, finishedAt: now, ...(exitCode === undefined ? {} : { exitCode }), ...(a.hold ? { charged } : {}) };
   const { liveAttemptId: _gone, cancelRequested: _c, ...rest } = job;
   return { ...rest, attempts: replaceAttempt(job, ended), version: job.version + 1 };
 }
 
 const release = (job: Job, a: Attempt): Effect => ({ kind: 'releaseGpus', nodeId: a.nodeId, gpus: job.resources.gpus });
+const settle = (a: Attempt): Effect => ({ kind: 'settle', attempt: a.n });
+/** Every attempt that ends gives its GPUs back and settles its escrow. */
+const endEffects = (job: Job, a: Attempt): Effect[] => [release(job, a), settle(a)];
 
 /** QUEUED → ASSIGNED on `node`, with a fresh attempt. */
-export function place(job: Job, node: Pick<Node, 'id' | 'pricePerGpuHour'>, attemptId: string, now: number): Transition {
+export function place(job: Job, node: Pick<Node, 'id' | 'pricePerGpuHour'> & Partial<Pick<Node, 'providerId'>>, attemptId: string, now: number): Transition {
   if (job.status !== 'QUEUED') throw conflict(`job is ${job.status}, not QUEUED`);
   const attempt: Attempt = {
     id: attemptId,
@@ -59,6 +77,9 @@ export function place(job: Job, node: Pick<Node, 'id' | 'pricePerGpuHour'>, atte
     status: 'ASSIGNED',
     assignedAt: now,
     pricePerGpuHour: node.pricePerGpuHour,
+    ...(node.providerId ? { providerId: node.providerId } : {}),
+    // a checker's canary (pinned) is a probe, not a purchase: it holds and pays nothing
+    hold: job.pinNodeId ? 0 : holdAmount(node.pricePerGpuHour, job.resources.gpus, job.maxDurationSeconds),
   };
   if (job.notBefore && now < job.notBefore) throw conflict('job is waiting out its retry backoff');
   const { pendingReason: _p, notBefore: _n, ...rest } = job;
@@ -66,6 +87,7 @@ export function place(job: Job, node: Pick<Node, 'id' | 'pricePerGpuHour'>, atte
     job: { ...rest, status: 'ASSIGNED', nodeId: node.id, liveAttemptId: attemptId, attempts: [...job.attempts, attempt], version: job.version + 1 },
     effects: [
       { kind: 'claimGpus', nodeId: node.id, gpus: job.resources.gpus },
+      { kind: 'hold', attempt: attempt.n },
       { kind: 'dispatch', nodeId: node.id, attemptId },
     ],
   };
@@ -108,12 +130,12 @@ export function finish(job: Job, attemptId: string, r: { exitCode: number | null
     const n = retriesUsed(job) + 1;
     return {
       job: { ...ended, status: 'QUEUED', queuedAt: now, notBefore: now + retry, pendingReason: `retry ${n} of ${job.retry!.max} after exit code ${exitCode}` },
-      effects: [release(job, a)],
+      effects: endEffects(job, a),
     };
   }
   return {
     job: { ...ended, status, reason, finishedAt: now, ...(exitCode === undefined ? {} : { exitCode }) },
-    effects: [release(job, a)],
+    effects: endEffects(job, a),
   };
 }
 
@@ -137,7 +159,7 @@ export function lose(job: Job, attemptId: string, reason: Reason, now: number): 
   const next: Job = exhausted
     ? { ...ended, status: 'FAILED', reason: 'MAX_ATTEMPTS', finishedAt: now }
     : { ...ended, status: 'QUEUED', queuedAt: now, pendingReason: `re-queued after ${reason}` };
-  return { job: next, effects: [release(job, a)] };
+  return { job: next, effects: endEffects(job, a) };
 }
 
 /**
@@ -157,7 +179,7 @@ export function cancel(job: Job, now: number): Transition {
     const ended = endAttempt(job, a, 'CANCELLED', 'CANCELLED_BY_USER', now);
     return {
       job: { ...ended, status: 'CANCELLED', reason: 'CANCELLED_BY_USER', finishedAt: now },
-      effects: [release(job, a), { kind: 'sendCancel', nodeId: a.nodeId, attemptId: a.id }],
+      effects: [...endEffects(job, a), { kind: 'sendCancel', nodeId: a.nodeId, attemptId: a.id }],
     };
   }
   if (job.cancelRequested) return { job, effects: [{ kind: 'sendCancel', nodeId: a.nodeId, attemptId: a.id }] };
@@ -178,12 +200,12 @@ export function expire(job: Job, now: number): Transition {
 export function forceCancel(job: Job, now: number): Transition {
   const a = liveAttempt(job, job.liveAttemptId!);
   const ended = endAttempt(job, a, 'CANCELLED', 'CANCELLED_BY_USER', now);
-  return { job: { ...ended, status: 'CANCELLED', reason: 'CANCELLED_BY_USER', finishedAt: now }, effects: [release(job, a)] };
+  return { job: { ...ended, status: 'CANCELLED', reason: 'CANCELLED_BY_USER', finishedAt: now }, effects: endEffects(job, a) };
 }
 
 /** The reaper's backstop for maxDurationSeconds when the agent did not enforce it. */
 export function timeOut(job: Job, now: number): Transition {
   const a = liveAttempt(job, job.liveAttemptId!);
   const ended = endAttempt(job, a, 'TIMED_OUT', 'TIMED_OUT', now);
-  return { job: { ...ended, status: 'TIMED_OUT', reason: 'TIMED_OUT', finishedAt: now }, effects: [release(job, a)] };
+  return { job: { ...ended, status: 'TIMED_OUT', reason: 'TIMED_OUT', finishedAt: now }, effects: endEffects(job, a) };
 }

@@ -1,32 +1,43 @@
-// What the API shows of a job: no internal fields, with the metered cost of its attempts.
+// What the API shows of a job: no internal fields, with its cost as the ledger sees it.
 // Attempts lost through the node's fault are not charged (DESIGN: faults lose no credit).
 import type { Attempt, Job } from '../model';
+import { attemptCharge } from './transitions';
 
 export interface JobCost {
-  /** micro-credits for metered GPU-seconds so far */
+  /** micro-credits in escrow for the live attempt */
+  held: number;
+  /** micro-credits charged: settled attempts, plus the metered time of the live one so far */
   charged: number;
+  /** micro-credits of holds given back at settlement */
+  refunded: number;
   gpuSeconds: number;
 }
 
-const CHARGED: readonly Attempt['status'][] = ['RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELLED', 'TIMED_OUT'];
+const METERED: readonly Attempt['status'][] = ['RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELLED', 'TIMED_OUT'];
 
 export function meteredCost(job: Job, now: number): JobCost {
-  let charged = 0;
-  let gpuSeconds = 0;
+  const cost: JobCost = { held: 0, charged: 0, refunded: 0, gpuSeconds: 0 };
   for (const a of job.attempts) {
-    if (!a.startedAt || !CHARGED.includes(a.status)) continue;
-    const seconds = Math.max(0, ((a.finishedAt ?? now) - a.startedAt) / 1000);
-    gpuSeconds += seconds * job.resources.gpus;
-    // integer micro-credits, rounded down per attempt so the consumer is never over-charged
-    charged += Math.floor((seconds * job.resources.gpus * a.pricePerGpuHour) / 3600);
+    const live = a.finishedAt === undefined;
+    if (a.startedAt && METERED.includes(a.status)) cost.gpuSeconds += (Math.max(0, (a.finishedAt ?? now) - a.startedAt) / 1000) * job.resources.gpus;
+    if (live) {
+      cost.held += a.hold ?? 0;
+      cost.charged += attemptCharge(job, a, a.status, now);
+    } else if (a.hold) {
+      cost.charged += a.charged ?? 0;
+      cost.refunded += a.hold - (a.charged ?? 0);
+    }
   }
-  return { charged, gpuSeconds: Math.round(gpuSeconds * 1000) / 1000 };
+  cost.gpuSeconds = Math.round(cost.gpuSeconds * 1000) / 1000;
+  return cost;
 }
 
 export function jobView(job: Job, now: number) {
   const { version: _v, cancelRequested, ...rest } = job;
   return {
     ...rest,
+    // which provider account a node belongs to is the provider's business
+    attempts: job.attempts.map(({ providerId: _p, ...a }) => a),
     reason: job.reason ?? null,
     pendingReason: job.status === 'QUEUED' ? (job.pendingReason ?? null) : null,
     nodeId: job.nodeId ?? null,

@@ -1,0 +1,240 @@
+// The ledger's use cases: minting, balances and statements, the audit, stake (with node locks and the
+// unstaking cooldown), slashing and checker rewards. Every movement is a posting with an idempotency key
+// derived from its cause; functions/domain/ledger/postings.ts builds them, the ledger store writes them.
+import { BUCKETS, SYSTEM_ACCOUNTS, type Bucket, type Entry } from '../domain/ledger/model';
+import { audit } from '../domain/ledger/audit';
+import { balanceDeltas, mintPosting, moveWithin, rewardPosting, slashPosting, type Harmed } from '../domain/ledger/postings';
+import { conflict, DomainError, forbidden, notFound } from '../domain/errors';
+import type { Account, Caller } from '../domain/model';
+import { InsufficientFundsError } from '../store/ledger-store';
+import type { NodeItem } from '../store/nodes-store';
+import type { Deps } from './deps';
+
+export type Balances = Record<Bucket, number>;
+const balancesOf = (a: Partial<Account> | undefined): Balances =>
+  Object.fromEntries(BUCKETS.map((b) => [b, (a as Record<string, number> | undefined)?.[b] ?? 0])) as Balances;
+
+/** Creates the system accounts (fees, reward pool, treasury) if they are missing. Idempotent. */
+export async function ensureSystemAccounts(d: Deps): Promise<void> {
+  const names: Record<string, string> = { [SYSTEM_ACCOUNTS.fees]: 'protocol fees', [SYSTEM_ACCOUNTS.rewards]: 'checker reward pool', [SYSTEM_ACCOUNTS.treasury]: 'treasury' };
+  for (const [id, name] of Object.entries(names)) {
+    if (await d.accounts.get(id)) continue;
+    await d.accounts.create({ id, name, role: 'admin', createdAt: d.now(), available: 0, held: 0, staked: 0 }).catch((e) => {
+      // a settlement may have created the item first (ADD on a missing item): that is fine too
+      if ((e as Error).name !== 'ConditionalCheckFailedException') throw e;
+    });
+  }
+}
+
+/** Admin mint: the only way credits come into being. */
+export async function mint(d: Deps, accountId: string, amount: number, memo?: string): Promise<Account> {
+  if (!(await d.accounts.get(accountId))) throw notFound('account');
+  await d.ledger.post([mintPosting(`mint/${accountId}/${d.newId()}`, accountId, amount, d.now(), memo)]);
+  return (await d.accounts.get(accountId))!;
+}
+
+export async function balance(d: Deps, caller: Caller) {
+  if (caller.role === 'node') throw forbidden();
+  await releaseUnbonded(d, caller.accountId);
+  const a = await d.accounts.get(caller.accountId);
+  if (!a) throw notFound('account');
+  const b = balancesOf(a);
+  // staked shows all stake (free and locked for nodes); the parts are listed too
+  return { available: b.available, held: b.held, staked: b.staked + b.locked, stakeFree: b.staked, stakeLocked: b.locked, unbonding: b.unbonding, symbol: d.settings.ledger.symbol };
+}
+
+interface StatementCursor {
+  k: string;
+  b: Balances;
+}
+
+/** An account's entries, newest first, each with its change to the account and the balances after it. */
+export async function statement(d: Deps, caller: Caller, accountId: string, limit: number, cursor?: string) {
+  if (caller.role !== 'admin' && caller.accountId !== accountId) throw notFound('account');
+  let after: Balances;
+  let key: string | undefined;
+  if (cursor) {
+    const c = decodeStatementCursor(cursor);
+    key = c.k;
+    after = c.b;
+  } else {
+    const a = await d.accounts.get(accountId);
+    if (!a) throw notFound('account');
+    after = balancesOf(a);
+  }
+  const page = await d.ledger.statement(accountId, limit, key);
+  const items = page.items.map((e) => {
+    const delta = balanceDeltas([{ key: e.id, at: e.at, entries: [e] }]).get(accountId) ?? {};
+    const row = { id: e.id, at: e.at, kind: e.kind, amount: e.amount, debit: e.debit, credit: e.credit, cause: e.cause, change: delta, balanceAfter: { ...after } };
+    for (const [b, v] of Object.entries(delta)) after[b as Bucket] -= v;
+    return row;
+  });
+  const nextCursor = page.nextCursor ? Buffer.from(JSON.stringify({ k: page.nextCursor, b: after } satisfies StatementCursor)).toString('base64url') : undefined;
+  return { items, nextCursor: nextCursor ?? null };
+}
+
+function decodeStatementCursor(cursor: string): StatementCursor {
+  try {
+    const c = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as StatementCursor;
+    if (typeof c.k !== 'string' || c.k.length > 200 || !c.b || BUCKETS.some((b) => !Number.isSafeInteger(c.b[b]))) throw new Error('shape');
+    return c;
+  } catch {
+    throw new DomainError('bad_request', 'cursor is not valid');
+  }
+}
+
+/** Recomputes every balance from the entries and compares (admin; a full scan of both tables). */
+export async function auditLedger(d: Deps) {
+  const entries: Entry[] = [];
+  for await (const e of d.ledger.all()) entries.push(e);
+  const accounts: Account[] = [];
+  for await (const a of d.accounts.all()) accounts.push(a);
+  const r = audit(entries, accounts);
+  return { ...r, symbol: d.settings.ledger.symbol };
+}
+
+function mustBeProvider(caller: Caller) {
+  if (caller.role !== 'provider') throw forbidden('only providers stake');
+}
+
+export async function stake(d: Deps, caller: Caller, amount: number) {
+  mustBeProvider(caller);
+  await releaseUnbonded(d, caller.accountId);
+  await postOrExplain(d, () => d.ledger.post([moveWithin(`stake/${caller.accountId}/${d.newId()}`, 'stake', caller.accountId, amount, d.now())]), 'available');
+  return balance(d, caller);
+}
+
+/** Moves free stake to unbonding; it becomes available after the cooldown. Stake locked for nodes cannot be unstaked. */
+export async function unstake(d: Deps, caller: Caller, amount: number) {
+  mustBeProvider(caller);
+  await releaseUnbonded(d, caller.accountId);
+  const now = d.now();
+  const releaseAt = now + d.settings.ledger.unstakeCooldownMs;
+  await postOrExplain(
+    d,
+    () => d.ledger.post([moveWithin(`unstake/${caller.accountId}/${d.newId()}`, 'unstake', caller.accountId, amount, now, { releaseAt })]),
+    'free stake (stake locked for registered nodes stays until they are deregistered)',
+  );
+  return { ...(await balance(d, caller)), releaseAt };
+}
+
+async function postOrExplain(d: Deps, post: () => Promise<unknown>, what: string) {
+  try {
+    await post();
+  } catch (e) {
+    if (e instanceof InsufficientFundsError) throw conflict(`not enough ${what}`);
+    throw e;
+  }
+}
+
+/** Unbonding credits whose cooldown passed become available (each release keyed by its unstake entry). */
+export async function releaseUnbonded(d: Deps, accountId: string): Promise<number> {
+  const a = await d.accounts.get(accountId);
+  if (!a?.unbonding) return 0;
+  const [unstakes, released] = await Promise.all([d.ledger.ofKind(accountId, 'credit', 'unstake'), d.ledger.ofKind(accountId, 'debit', 'unbonded')]);
+  const done = new Set(released.map((e) => e.cause.memo));
+  const now = d.now();
+  const due = unstakes.filter((e) => (e.cause.releaseAt ?? Infinity) <= now && !done.has(e.id));
+  for (const e of due) {
+    await d.ledger.post([moveWithin(`unbonded/${e.id}`, 'unbonded', accountId, e.amount, now, { memo: e.id })]).catch((err) => {
+      if (!(err instanceof InsufficientFundsError)) throw err;
+    });
+  }
+  return due.length;
+}
+
+/** Stake a node needs locked before it takes work: its GPUs × the minimum per GPU. */
+export const stakeNeeded = (d: Deps, node: Pick<NodeItem, 'totalGpus'>) => node.totalGpus * d.settings.ledger.minStakePerGpu;
+
+/**
+ * Locks the provider's stake for a node (free stake → locked, and the node item records it, in one
+ * transaction). Returns undefined when the node is covered, else why not.
+ */
+export async function ensureStakeLock(d: Deps, nodeId: string): Promise<string | undefined> {
+  for (let tries = 0; tries < 5; tries++) {
+    const node = await d.nodes.get(nodeId);
+    if (!node) throw notFound('node');
+    const need = stakeNeeded(d, node);
+    const have = node.stakeLocked ?? 0;
+    if (have >= need) return undefined;
+    try {
+      await d.ledger.post(
+        [moveWithin(`node/${node.id}/lock/${node.version}`, 'lock', node.providerId, need - have, d.now(), { nodeId: node.id })],
+        [d.nodes.stakeLockItem(node, need)],
+      );
+      return undefined;
+    } catch (e) {
+      if (e instanceof InsufficientFundsError) {
+        const sym = d.settings.ledger.symbol;
+        return `waiting for stake: ${fmt(need - have)} ${sym} more free stake needed (${node.totalGpus} GPUs × ${fmt(d.settings.ledger.minStakePerGpu)} ${sym}); POST /v1/stake`;
+      }
+      if (!(e instanceof DomainError && e.code === 'conflict')) throw e;
+    }
+  }
+  throw conflict('node changed concurrently; try again');
+}
+
+const fmt = (micro: number) => String(micro / 1_000_000);
+
+/** Gives a deregistered node's lock back to its provider's free stake. */
+export async function releaseStakeLock(d: Deps, nodeId: string): Promise<void> {
+  for (let tries = 0; tries < 5; tries++) {
+    const node = await d.nodes.get(nodeId);
+    if (!node?.stakeLocked) return;
+    try {
+      await d.ledger.post([moveWithin(`node/${node.id}/unlock/${node.version}`, 'unlock', node.providerId, node.stakeLocked, d.now(), { nodeId: node.id })], [d.nodes.stakeLockItem(node, 0)]);
+      return;
+    } catch (e) {
+      if (!(e instanceof DomainError && e.code === 'conflict')) throw e;
+    }
+  }
+  throw conflict('node changed concurrently; try again');
+}
+
+/** The most harmed consumers a slash pays back in one transaction (DynamoDB takes 100 items). */
+const MAX_HARMED = 28;
+
+/**
+ * A proof of dishonesty: a share of the node's locked stake (or, with no lock, of its provider's free
+ * stake) goes back to the consumers it charged in the evidence window — what they paid plus
+ * compensation, the most harmed first — and the rest to the treasury. Idempotent by `key`.
+ */
+export async function slashNode(d: Deps, nodeId: string, key: string, evidence: string): Promise<{ slashed: number; refunded: number } | undefined> {
+  const l = d.settings.ledger;
+  for (let tries = 0; tries < 5; tries++) {
+    const node = await d.nodes.get(nodeId);
+    if (!node) return undefined;
+    const provider = await d.accounts.get(node.providerId);
+    const fromLock = (node.stakeLocked ?? 0) > 0;
+    const base = fromLock ? node.stakeLocked! : (provider?.staked ?? 0);
+    const amount = Math.floor((base * l.slashBps) / 10_000);
+    if (amount <= 0) return { slashed: 0, refunded: 0 };
+    const paid = new Map<string, number>();
+    for (const e of await d.ledger.creditsSince(node.providerId, d.now() - l.slashWindowMs)) {
+      if (e.kind !== 'charge' || e.cause.nodeId !== node.id || !e.cause.consumerId) continue;
+      paid.set(e.cause.consumerId, (paid.get(e.cause.consumerId) ?? 0) + (e.cause.paid ?? e.amount));
+    }
+    const harmed: Harmed[] = [...paid].map(([consumerId, p]) => ({ consumerId, paid: p })).sort((a, b) => b.paid - a.paid).slice(0, MAX_HARMED);
+    const p = slashPosting({ key, providerId: node.providerId, from: fromLock ? 'locked' : 'staked', nodeId: node.id, amount, harmed, compensationBps: l.slashCompensationBps, evidence: evidence.slice(0, 200), at: d.now() });
+    try {
+      const posted = await d.ledger.post([p], fromLock ? [d.nodes.stakeLockItem(node, node.stakeLocked! - amount)] : []);
+      if (!posted) return undefined;
+      return { slashed: amount, refunded: p.entries.filter((e) => e.kind === 'slash_refund').reduce((s, e) => s + e.amount, 0) };
+    } catch (e) {
+      if (e instanceof InsufficientFundsError) return undefined;
+      if (!(e instanceof DomainError && e.code === 'conflict')) throw e;
+    }
+  }
+  return undefined;
+}
+
+/** A node's epoch reward (net of its penalty), paid from the reward pool. False when the pool (or the provider, for a penalty) cannot cover it. */
+export async function postReward(d: Deps, key: string, providerId: string, nodeId: string, reward: number, penalty: number): Promise<boolean> {
+  try {
+    await d.ledger.post([rewardPosting(key, providerId, nodeId, reward, penalty, d.now())]);
+    return true;
+  } catch (e) {
+    if (e instanceof InsufficientFundsError) return false;
+    throw e;
+  }
+}
