@@ -3,6 +3,8 @@ import { RegisterNodeSchema } from '../domain/agent-protocol';
 import { IdSchema, ListQuerySchema, PatchNodeSchema } from '../domain/schemas';
 import { deregisterNode, getOwnNode, listNodes, nodeView, patchNode, registerNode } from '../usecases/nodes';
 import { nodeScores, releaseNode, ScoresQuerySchema } from '../usecases/checker-scores';
+import { burstStore } from '../usecases/burst-deps';
+import { listBurst } from '../usecases/burst-view';
 import { parseWith } from './kit/problem';
 import { routeGroup, type RouteFn } from './kit/router';
 
@@ -27,6 +29,10 @@ const routes: Record<string, RouteFn> = {
     body: await nodeScores(d, req.caller, parseWith(IdSchema, req.params.id, 'id'), parseWith(ScoresQuerySchema, req.query, 'query')),
   }),
   'POST /v1/nodes/{id}/release': async (req, d) => ({ status: 200, body: { node: await releaseNode(d, req.caller, parseWith(IdSchema, req.params.id, 'id')) } }),
+  'GET /v1/burst': async (req, d) => {
+    const q = parseWith(ListQuerySchema, req.query, 'query');
+    return { status: 200, body: await listBurst(burstStore(), req.caller, d.now(), q.limit, q.cursor) };
+  },
 };
 
 export const handler = routeGroup('nodes', routes);

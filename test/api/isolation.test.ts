@@ -201,6 +201,8 @@ const ROWS: Row[] = [
   { method: 'GET', path: '/v1/nodes/{id}/scores', who: ['provider', 'admin'], ok: 200, object: 'node' },
   // releasing a node that is not quarantined changes nothing
   { method: 'POST', path: '/v1/nodes/{id}/release', who: ['admin'], ok: 200, object: 'node' },
+  // the operator's burst instances (none here: burst is off in this pool)
+  { method: 'GET', path: '/v1/burst', who: ['admin'], ok: 200, check: (r) => expect(r.body).toEqual({ items: [], nextCursor: null }) },
 
   {
     method: 'POST', path: '/v1/agent/session', who: ['node'], ok: 200, body: () => ({ bootId: 'boot-n1' }),
