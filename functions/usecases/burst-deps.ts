@@ -58,6 +58,11 @@ export function burstDeps(): BurstDeps {
   return cached;
 }
 
+/** The local stack's burst table, for GET /v1/burst even when burst itself is off. */
+export function setBurstStore(store: BurstStore | undefined) {
+  cachedStore = store;
+}
+
 /** Lets the local stack and tests inject theirs (undefined resets). */
 export function setBurstDeps(b: BurstDeps | undefined) {
   cached = b;

@@ -40,8 +40,8 @@ export const BurstSettingsSchema = z
     spotFallback: z.boolean().default(true),
     maxInstances: z.number().int().min(0).max(1000).default(2),
     maxGpus: z.number().int().min(0).max(8000).default(8),
-    /** an instance with no running work this long is drained and terminated */
-    idleMinutes: z.number().int().min(1).max(1440).default(15),
+    /** an instance with no running work this long is drained and terminated (fractions allowed: tests) */
+    idleMinutes: z.number().min(0.05).max(1440).default(15),
     /** an instance whose agent has not registered this long after launch is terminated */
     bootTimeoutMinutes: z.number().int().min(1).max(120).default(20),
     /** jobs must have waited this long, with no capacity, before they cause a launch */
