@@ -3,6 +3,7 @@
 import { App, Tags, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { CONTEXT_KEYS, type RawContext, resolveStageConfig } from '../lib/config';
+import { ConsoleStack } from '../lib/stacks/console-stack';
 import { ControlPlaneStack } from '../lib/stacks/control-plane-stack';
 import { DataStack } from '../lib/stacks/data-stack';
 
@@ -17,12 +18,21 @@ const data = new DataStack(app, `${prefix}-Data`, {
   env,
   description: `gpupool ${config.stage}: tables and the node dead-letter queue (stateful, retained)`,
 });
-new ControlPlaneStack(app, `${prefix}-ControlPlane`, {
+const controlPlane = new ControlPlaneStack(app, `${prefix}-ControlPlane`, {
   env,
   description: `gpupool ${config.stage}: API, functions, schedules`,
   config,
   tables: data.tables,
   nodeDlq: data.nodeDlq,
+});
+
+// the web console on CloudFront, which also routes /v1/* to this stage's API (docs/console.md)
+new ConsoleStack(app, `${prefix}-Console`, {
+  env,
+  description: `gpupool ${config.stage}: web console (S3 + CloudFront, /v1/* to the API)`,
+  api: controlPlane.api.api,
+  apiStageName: config.stage,
+  logRetentionDays: config.logRetentionDays,
 });
 
 Tags.of(app).add('gpupool:stage', config.stage);

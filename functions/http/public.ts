@@ -22,7 +22,9 @@ const routes: Record<string, PublicRouteFn> = {
     if (bundle === undefined) return problem(404, 'the agent bundle is not built here: run npm run build:agent', 'not_found');
     return { statusCode: 200, headers: { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'public, max-age=300' }, body: bundle };
   },
-  'GET /console': async () => problem(404, 'the web console is not part of this build yet', 'not_found'),
+  // the console is not in this function: on AWS CloudFront serves it (the Console stack, which depends
+  // on this API, so the API cannot know its URL to redirect); locally the gateway serves dist/console
+  'GET /console': async () => problem(404, 'the web console is served by CloudFront: open the ConsoleUrl output of the Console stack', 'not_found'),
 };
 
 /** GPUPOOL_AGENT_BUNDLE, else the file beside this module (Lambda), else the checkout's dist/. */
