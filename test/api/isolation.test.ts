@@ -155,6 +155,14 @@ const ROWS: Row[] = [
   },
   { method: 'POST', path: '/v1/accounts/{id}/keys', who: USERS, ok: 201, object: 'account' },
   {
+    method: 'GET', path: '/v1/accounts/{id}/webhook-secret', who: USERS, ok: 200, object: 'account',
+    check: (r, c) => expect(r.body).toMatchObject({ accountId: c.target!.id, secret: expect.stringMatching(/^whsec_/) }),
+  },
+  {
+    method: 'POST', path: '/v1/accounts/{id}/webhook-secret', who: USERS, ok: 200, object: 'account',
+    check: (r, c) => expect(r.body).toMatchObject({ accountId: c.target!.id, secret: expect.stringMatching(/^whsec_/) }),
+  },
+  {
     method: 'GET', path: '/v1/accounts/{id}/keys', who: USERS, ok: 200, object: 'account',
     check: (r) => {
       expect(r.body.items.length).toBeGreaterThan(0);
