@@ -6,6 +6,7 @@ import { CONTEXT_KEYS, type RawContext, resolveStageConfig } from '../lib/config
 import { ConsoleStack } from '../lib/stacks/console-stack';
 import { ControlPlaneStack } from '../lib/stacks/control-plane-stack';
 import { DataStack } from '../lib/stacks/data-stack';
+import { parseBurstSettings } from '../functions/domain/burst/settings';
 
 const app = new App();
 const raw: RawContext = Object.fromEntries(Object.values(CONTEXT_KEYS).map((key) => [key, app.node.tryGetContext(key)]));
@@ -24,6 +25,8 @@ const controlPlane = new ControlPlaneStack(app, `${prefix}-ControlPlane`, {
   config,
   tables: data.tables,
   nodeDlq: data.nodeDlq,
+  // off unless cdk.json's "gpupool:burst" says {"enabled": true, ...} (docs/burst.md)
+  burst: parseBurstSettings(app.node.tryGetContext('gpupool:burst')),
 });
 
 // the web console on CloudFront, which also routes /v1/* to this stage's API (docs/console.md)

@@ -11,6 +11,8 @@ import { serviceName } from '../../functions/usecases/metrics';
 import type { LedgerConfig, StageConfig } from '../config';
 import { AgentQueueRole } from '../constructs/agent-queue-role';
 import { Checker } from '../constructs/checker';
+import { Burst } from '../constructs/burst';
+import type { BurstSettings } from '../../functions/domain/burst/settings';
 import { GpupoolApi, usageIdentifierKeyValue } from '../constructs/api';
 import { type FunctionKind, NodeFunction } from '../constructs/node-function';
 import { Observability } from '../constructs/observability';
@@ -38,7 +40,7 @@ export const TABLE_GRANTS: Readonly<Record<FunctionName, Grants>> = {
   // submit matches inline: claims a node and holds escrow in one transaction
   jobs: { jobs: 'write', nodes: 'write', accounts: 'write', idempotency: 'write', logs: 'read', webhooks: 'read', ledger: 'write' },
   // register issues a node key; stake moves credits; deregister re-queues the node's jobs; reads scores
-  nodes: { nodes: 'write', keys: 'write', accounts: 'write', jobs: 'write', idempotency: 'write', scores: 'read', ledger: 'write' },
+  nodes: { nodes: 'write', keys: 'write', accounts: 'write', jobs: 'write', idempotency: 'write', scores: 'read', ledger: 'write', burst: 'read' },
   // start, heartbeat, logs, finish: attempt and node state, output lines, settlement
   agent: { nodes: 'write', jobs: 'write', logs: 'write', accounts: 'write', idempotency: 'write', ledger: 'write' },
   sweep: { jobs: 'write', nodes: 'write', accounts: 'write', ledger: 'write' },
@@ -65,6 +67,8 @@ export interface ControlPlaneStackProps extends StackProps {
   readonly config: StageConfig;
   readonly tables: TableRefs;
   readonly nodeDlq: sqs.IQueue;
+  /** burst capacity on EC2 (docs/burst.md); off unless `enabled` */
+  readonly burst?: BurstSettings;
 }
 
 export class ControlPlaneStack extends Stack {
@@ -181,6 +185,27 @@ export class ControlPlaneStack extends Stack {
     });
     new CfnOutput(this, 'DashboardName', { value: this.observability.dashboard.dashboardName, description: 'CloudWatch dashboard of this stage' });
     new CfnOutput(this, 'AlarmTopicArn', { value: this.observability.topic.topicArn, description: 'SNS topic every gpupool alarm notifies' });
+
+    // burst capacity on EC2 (off by default): its own function, schedule, instance profile and IAM boundary
+    if (props.burst?.enabled) {
+      new Burst(this, 'Burst', {
+        settings: props.burst,
+        stage: config.stage,
+        tables,
+        apiUrl: this.api.api.url,
+        environment: {
+          GPUPOOL_STAGE: config.stage,
+          HEARTBEAT_BUSY_SECONDS: String(config.heartbeatBusySeconds),
+          HEARTBEAT_IDLE_SECONDS: String(config.heartbeatIdleSeconds),
+          DISPATCH_TIMEOUT_SECONDS: String(config.dispatchTimeoutSeconds),
+          NODE_QUEUE_PREFIX: config.nodeQueuePrefix,
+          NODE_DLQ_ARN: props.nodeDlq.queueArn,
+        },
+        nodeQueuePrefix: config.nodeQueuePrefix,
+        logRetentionDays: config.logRetentionDays,
+        memoryMb: config.functionMemoryMb,
+      });
+    }
 
     new CfnOutput(this, 'ApiUrl', { value: this.api.api.url, description: 'gpupool API base URL (GPUPOOL_API_URL)' });
     new CfnOutput(this, 'AdminKeySecretArn', {

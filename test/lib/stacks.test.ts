@@ -152,6 +152,7 @@ describe('data stack', () => {
       logs: 'TablesLogsTableF3283560',
       idempotency: 'TablesIdempotencyTable9CFEB1A0',
       scores: 'TablesScoresTableB583179D',
+      burst: 'TablesBurstTable82DD04E5',
       webhooks: 'TablesWebhooksTableXXXX',
     });
   });
