@@ -21,7 +21,7 @@ export function httpWebhookSender(o: { rules: WebhookAddressRules; timeoutMs: nu
     const target = webhookTarget(url, o.rules);
     if ('problem' in target) return { error: target.problem };
     const signal = AbortSignal.timeout(o.timeoutMs);
-    let address = target.address;
+    let address: { address: string; family: 4 | 6 } | undefined = target.address;
     if (!address) {
       let answers: { address: string }[];
       try {
@@ -31,7 +31,7 @@ export function httpWebhookSender(o: { rules: WebhookAddressRules; timeoutMs: nu
       }
       const checked = resolvedProblem(target, answers, o.rules);
       if ('problem' in checked) return { error: checked.problem };
-      address = { ...checked, class: 'public' };
+      address = checked;
     }
     const defaultPort = target.protocol === 'https:' ? 443 : 80;
     const options: https.RequestOptions = {
