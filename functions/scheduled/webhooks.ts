@@ -9,8 +9,11 @@ import { deliver, onJobChange, webhookPorts, type ChangedJob, type WebhookPorts 
 
 type WebhookEvent = { Records: (DynamoDBRecord | SQSRecord)[] };
 
-/** deliveries in flight at once per invocation: each may take the whole send timeout */
-const CONCURRENCY = 10;
+/**
+ * Deliveries in flight at once per invocation, each up to the 10 s send timeout: as large as the stream's
+ * batch (lib/constructs/webhooks.ts), so a batch of slow receivers takes one timeout, not several.
+ */
+export const WEBHOOK_CONCURRENCY = 25;
 
 const isMessage = (r: DynamoDBRecord | SQSRecord): r is SQSRecord => 'messageId' in r;
 type Image = Record<string, { S?: string; M?: Record<string, { S?: string }> } | undefined>;
@@ -61,7 +64,7 @@ export async function handleWebhookEvent(p: WebhookPorts, event: WebhookEvent) {
       }
     }
   };
-  await Promise.all(Array.from({ length: Math.min(CONCURRENCY, queue.length) }, worker));
+  await Promise.all(Array.from({ length: Math.min(WEBHOOK_CONCURRENCY, queue.length) }, worker));
   return { batchItemFailures: failures };
 }
 

@@ -68,7 +68,9 @@ export class Webhooks extends Construct {
       target: fn,
       eventSourceArn: streamArn,
       startingPosition: lambda.StartingPosition.LATEST,
-      batchSize: 100,
+      // with WEBHOOK_CONCURRENCY (25) sends in flight, a batch of slow receivers (10 s each) ends in about
+      // one send timeout, far inside the 60 s function timeout
+      batchSize: 25,
       maxBatchingWindow: Duration.seconds(1),
       bisectBatchOnError: true,
       retryAttempts: 10,

@@ -6,6 +6,7 @@ import { App } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type RawContext, resolveStageConfig } from '../../lib/config';
+import { WEBHOOK_CONCURRENCY } from '../../functions/scheduled/webhooks';
 import { ControlPlaneStack, type FunctionName } from '../../lib/stacks/control-plane-stack';
 import { DataStack } from '../../lib/stacks/data-stack';
 
@@ -47,6 +48,8 @@ describe('webhooks on AWS', () => {
     const m = maps[0].Properties;
     expect(m.FunctionName).toEqual({ Ref: fnId('webhooks') });
     expect(m).toMatchObject({ StartingPosition: 'LATEST', BisectBatchOnFunctionError: true, MaximumRetryAttempts: 10, FunctionResponseTypes: ['ReportBatchItemFailures'] });
+    // every record of a batch is sent at once, so slow receivers cost one send timeout per batch
+    expect(m.BatchSize).toBeLessThanOrEqual(WEBHOOK_CONCURRENCY);
     expect(JSON.stringify(m.EventSourceArn)).toContain('StreamArn');
     expect(m.DestinationConfig.OnFailure.Destination).toEqual({ 'Fn::GetAtt': [id(cp, cp.webhooks.deadLetterQueue), 'Arn'] });
     const pattern = JSON.parse(m.FilterCriteria.Filters[0].Pattern);
