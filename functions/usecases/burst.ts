@@ -162,7 +162,9 @@ async function plan(b: BurstDeps, result: TickResult, nodes: Map<string, NodeIte
   const live = (await b.store.all())
     .filter(isLive)
     .map((r) => (r.state === 'running' && !nodes.get(r.id)?.lastSeenAt ? { ...r, state: 'booting' as const } : r));
-  const p = planLaunches({ now, backlog, settings: b.run.settings, burstAccountId: b.run.burstAccountId, live, committedTodayUsd: await b.store.committedTodayUsd(now) });
+  // a job's pendingReason may predate a burst node coming online: its free GPUs are the sweep's to fill
+  const spareGpus = Object.fromEntries([...nodes].filter(([, n]) => n.status === 'ONLINE' || n.status === 'DEGRADED').map(([id, n]) => [id, n.freeGpus]));
+  const p = planLaunches({ now, backlog, settings: b.run.settings, burstAccountId: b.run.burstAccountId, live, committedTodayUsd: await b.store.committedTodayUsd(now), spareGpus });
   result.skipped.push(...p.skipped);
   for (const l of p.launches) {
     const out = await launch(b, l);

@@ -96,6 +96,12 @@ describe('planLaunches', () => {
     expect(types(plan([j, job({ models: ['H100'] })], {}, [booting]))).toEqual(['p5.48xlarge']);
   });
 
+  it('counts free GPUs of running burst nodes: a stale pendingReason does not launch again', () => {
+    const running = rec({ id: 'r1', state: 'running', gpus: 1 });
+    expect(planLaunches({ now: NOW, backlog: [job()], settings: settings(), burstAccountId: 'b', live: [running], committedTodayUsd: 0, spareGpus: { r1: 1 } }).launches).toEqual([]);
+    expect(planLaunches({ now: NOW, backlog: [job()], settings: settings(), burstAccountId: 'b', live: [running], committedTodayUsd: 0, spareGpus: { r1: 0 } }).launches).toHaveLength(1);
+  });
+
   it('says why it launched', () => {
     const j = job({ gpus: 2, models: ['A10G'], vram: 24 });
     expect(plan([j]).launches[0]).toMatchObject({ jobIds: [j.id], market: 'spot', hourlyCostUsd: 2.1, reason: expect.stringContaining(`${j.id} (2×A10G ≥24GB)`) });

@@ -42,7 +42,8 @@ describe('burst (local test mode)', () => {
     // the cheapest fitting types: two 1-GPU A10G boxes (cheaper than one 4-GPU box) and one 4×L4 box
     const launched = await eventually(async () => {
       const r = await pool.admin.get('/v1/burst');
-      return r.body.items.length >= 3 ? r.body.items : undefined;
+      // the record is written before RunInstances: wait until all three have their instance
+      return r.body.items.length >= 3 && r.body.items.every((i: { instanceId?: string }) => i.instanceId) ? r.body.items : undefined;
     }, 30_000, 'three launches');
     expect(launched.map((i: { instanceType: string }) => i.instanceType).sort()).toEqual(['g5.xlarge', 'g5.xlarge', 'g6.12xlarge']);
     for (const i of launched) expect(i.reason).toMatch(/cheapest allowed type for 1 job\(s\) waiting without capacity/);
@@ -56,7 +57,7 @@ describe('burst (local test mode)', () => {
       }, 60_000, `job ${id} succeeded`);
     }
     const nodes = (await pool.admin.get('/v1/nodes?limit=100')).body.items.filter((n: { providerId: string }) => n.providerId === 'burst-provider');
-    expect(nodes).toHaveLength(3);
+    expect(nodes, JSON.stringify((await pool.admin.get('/v1/burst')).body.items.map((i: any) => [i.instanceType, i.state, i.stateReason, i.reason.slice(-60)]))).toHaveLength(3);
     for (const n of nodes) expect(n.labels['gpupool.burst']).toBe('true');
 
     // idle past the timeout: drained, terminated, nodes deregistered, records ended

@@ -27,6 +27,8 @@ export interface PlanInput {
   live: readonly BurstInstance[];
   /** USD already committed today (the store's day counter) */
   committedTodayUsd: number;
+  /** free GPUs of running instances' nodes, by launch id: the sweep will use them, so they count as spare */
+  spareGpus?: Readonly<Record<string, number>>;
 }
 
 export interface Launch {
@@ -91,7 +93,8 @@ export function planLaunches(input: PlanInput): Plan {
   // instances launched but not yet serving count as spare capacity, so one backlog does not launch twice
   const slots: Slot[] = input.live
     .filter((i) => (i.state === 'launching' || i.state === 'booting') && specs.has(i.instanceType))
-    .map((i) => ({ spec: specs.get(i.instanceType)!, free: i.gpus }));
+    .map((i) => ({ spec: specs.get(i.instanceType)!, free: i.gpus }))
+    .concat(input.live.filter((i) => i.state === 'running' && (input.spareGpus?.[i.id] ?? 0) > 0 && specs.has(i.instanceType)).map((i) => ({ spec: specs.get(i.instanceType)!, free: input.spareGpus![i.id] })));
   let instances = input.live.length;
   let gpus = input.live.reduce((n, i) => n + i.gpus, 0);
   let budgetLeft = s.dailyBudgetUsd - input.committedTodayUsd;
