@@ -38,9 +38,9 @@ export async function startJobStream(o: {
 }): Promise<Poller> {
   const arn = (await o.ddb.send(new DescribeTableCommand({ TableName: o.table }))).Table?.LatestStreamArn;
   if (!arn) throw new Error(`table ${o.table} has no stream`);
-  const config = await o.ddb.config.region();
+  const region = await o.ddb.config.region();
   const credentials = await o.ddb.config.credentials();
-  const streams = new DynamoDBStreamsClient({ endpoint: o.endpoint, region: config, credentials });
+  const streams = new DynamoDBStreamsClient({ endpoint: o.endpoint, region, credentials });
   const iterators = new Map<string, string>();
   const closed = new Set<string>();
   const tries = new Map<string, number>();
