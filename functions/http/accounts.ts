@@ -2,6 +2,7 @@
 import { CreateAccountSchema, IdSchema, ListQuerySchema, MintSchema, StakeSchema } from '../domain/schemas';
 import { createAccount, getAccount, issueKey, listKeys, revokeKey } from '../usecases/accounts';
 import { auditLedger, balance, mint, stake, statement, unstake } from '../usecases/ledger';
+import { activateStakedNodes } from '../usecases/nodes';
 import { parseWith } from './kit/problem';
 import { routeGroup, type RouteFn } from './kit/router';
 import { webhookSecretRoutes } from './webhook-secret';
@@ -33,7 +34,12 @@ const routes: Record<string, RouteFn> = {
     return { status: 200, body: await statement(d, req.caller, parseWith(IdSchema, req.params.id, 'id'), q.limit, q.cursor) };
   },
   'GET /v1/ledger/audit': async (_req, d) => ({ status: 200, body: await auditLedger(d) }),
-  'POST /v1/stake': async (req, d) => ({ status: 200, body: await stake(d, req.caller, parseWith(StakeSchema, req.body).amount) }),
+  'POST /v1/stake': async (req, d) => {
+    const body = await stake(d, req.caller, parseWith(StakeSchema, req.body).amount);
+    // nodes that waited for this stake come online at once
+    await activateStakedNodes(d, req.caller.accountId);
+    return { status: 200, body };
+  },
   'POST /v1/unstake': async (req, d) => ({ status: 200, body: await unstake(d, req.caller, parseWith(StakeSchema, req.body).amount) }),
   ...webhookSecretRoutes,
 };

@@ -9,9 +9,9 @@ import type { NodeItem } from '../store/nodes-store';
 import type { Deps } from './deps';
 import { applyTransition } from './effects';
 import { lose } from '../domain/job/transitions';
-import { tryPlace } from './placement';
+import { sweep, tryPlace } from './placement';
 import { observeNode } from './checker-reputation';
-import { releaseStakeLock } from './ledger';
+import { ensureStakeLock, releaseStakeLock, STAKE_WAIT } from './ledger';
 import { recordLostAttempts } from './metrics';
 
 export async function registerNode(d: Deps, caller: Caller, body: RegisterNode): Promise<{ node: Node; nodeKey: string }> {
@@ -122,6 +122,23 @@ export async function loseLiveAttempts(d: Deps, node: Pick<NodeItem, 'id' | 'ver
   if (moved > 0 && reason === 'NODE_LOST') await observeNode(d, node.id, 'jobLost', moved);
   recordLostAttempts(reason, moved);
   return moved;
+}
+
+/**
+ * After a provider stakes: its nodes that were held back for stake take their lock and come online now,
+ * rather than at their agent's next session.
+ */
+export async function activateStakedNodes(d: Deps, providerId: string): Promise<number> {
+  let activated = 0;
+  const { items } = await d.nodes.listByProvider(providerId, 100);
+  for (const n of items) {
+    if (n.status !== 'OFFLINE' || !n.statusReason?.startsWith(STAKE_WAIT)) continue;
+    if (await ensureStakeLock(d, n.id)) continue;
+    await updateNode(d, n.id, (x) => (x.status === 'OFFLINE' && x.statusReason?.startsWith(STAKE_WAIT) ? { ...withStatus(x, 'session'), lastSeenAt: d.now() } : x));
+    activated++;
+  }
+  if (activated) await sweep(d, { maxJobs: 8 });
+  return activated;
 }
 
 export function nodeView(n: NodeItem, caller: Caller) {

@@ -23,7 +23,7 @@ import type { TableRefs } from '../constructs/tables';
 /** The bootstrap admin key's id: fixed, so operators know what to revoke (DELETE /v1/keys/bootstrapadmin). */
 export const ADMIN_KEY_ID = 'bootstrapadmin';
 
-export type FunctionName = RouteGroup | 'authorizer' | 'sweep' | 'reaper' | 'checker' | 'webhooks';
+export type FunctionName = RouteGroup | 'authorizer' | 'sweep' | 'reaper' | 'checker' | 'webhooks' | 'audit';
 type Grants = Partial<Record<TableId, 'read' | 'write'>>;
 
 /**
@@ -45,6 +45,8 @@ export const TABLE_GRANTS: Readonly<Record<FunctionName, Grants>> = {
   agent: { nodes: 'write', jobs: 'write', logs: 'write', accounts: 'write', idempotency: 'write', ledger: 'write' },
   sweep: { jobs: 'write', nodes: 'write', accounts: 'write', ledger: 'write' },
   reaper: { jobs: 'write', nodes: 'write', accounts: 'write', ledger: 'write' },
+  // recomputes balances from entries: reads both, writes nothing
+  audit: { ledger: 'read', accounts: 'read' },
   // probes: scores and node reputation; canaries: submits (jobs, nodes, the system account), reads their
   // logs; quarantine: re-queues the node's jobs
   // completion webhooks: reads the ended job; claims and records delivery attempts, creates account secrets
@@ -121,6 +123,7 @@ export class ControlPlaneStack extends Stack {
       sweep: make('sweep', 'functions/scheduled/sweep.ts', 'scheduled', 'gpupool sweep: place queued jobs'),
       reaper: make('reaper', 'functions/scheduled/reaper.ts', 'scheduled', 'gpupool reaper: lost heartbeats and missed deadlines'),
       checker: make('checker', 'functions/scheduled/checker.ts', 'scheduled', 'gpupool checker: probes, canaries, reputation, quarantine'),
+      audit: make('audit', 'functions/scheduled/audit.ts', 'scheduled', 'gpupool ledger audit: balances recomputed from entries'),
       webhooks: make('webhooks', 'functions/scheduled/webhooks.ts', 'scheduled', 'gpupool webhooks: POST ended jobs to their webhook, retry with backoff'),
     };
     this.functions = fns;
@@ -165,6 +168,8 @@ export class ControlPlaneStack extends Stack {
       jobs: [
         { name: 'Sweep', description: 'gpupool: place queued jobs', fn: fns.sweep.fn, rateMinutes: config.sweepRateMinutes },
         { name: 'Reaper', description: 'gpupool: fail lost attempts, re-queue their jobs', fn: fns.reaper.fn, rateMinutes: config.reaperRateMinutes },
+        // a full scan of entries and accounts: hourly matches the audit alarm's period (docs/ledger.md has its cost)
+        { name: 'LedgerAudit', description: 'gpupool: recompute balances from ledger entries', fn: fns.audit.fn, rateMinutes: 60 },
       ],
     });
 

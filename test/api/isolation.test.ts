@@ -176,6 +176,15 @@ const ROWS: Row[] = [
     method: 'GET', path: '/v1/balance', who: USERS, ok: 200,
     check: (r, c) => expect(r.body).toMatchObject({ accountId: actor(c.role).accountId, role: c.role }),
   },
+  {
+    method: 'GET', path: '/v1/accounts/{id}/entries', who: USERS, ok: 200, object: 'account',
+    // a statement lists only entries that touch the account asked for
+    check: (r, c) =>
+      expect(r.body.items.every((e: { debit: { account: string }; credit: { account: string } }) => [e.debit.account, e.credit.account].includes(c.target!.id))).toBe(true),
+  },
+  { method: 'GET', path: '/v1/ledger/audit', who: ['admin'], ok: 200, check: (r) => expect(r.body).toMatchObject({ ok: true, differences: [] }) },
+  { method: 'POST', path: '/v1/stake', who: ['provider'], ok: 200, body: () => ({ amount: 1 }) },
+  { method: 'POST', path: '/v1/unstake', who: ['provider'], ok: 200, body: () => ({ amount: 1 }) },
 
   { method: 'POST', path: '/v1/jobs', who: ['consumer'], ok: 202, body: () => UNPLACEABLE },
   {
@@ -236,6 +245,9 @@ beforeAll(async () => {
   url = pool.stack.apiUrl;
   [C1, C2, P1, P2] = await Promise.all([pool.newAccount('consumer', 'c1'), pool.newAccount('consumer', 'c2'), pool.newAccount('provider', 'p1'), pool.newAccount('provider', 'p2')]);
   adminId = (await pool.admin.get('/v1/balance')).body.accountId;
+  // the acting provider can stake and unstake a little in every cell
+  expect((await pool.admin.post(`/v1/accounts/${P1.id}/credits`, { amount: 1000 })).status).toBe(201);
+  expect((await P1.api.post('/v1/stake', { amount: 500 })).status).toBe(200);
   // one real agent (P1's A100 node) runs the consumers' jobs; N1 (P1) and N2 (P2) are driven by hand
   const agentStart = pool.addAgent({ name: 'iso-a100', gpus: '2xA100-80', providerKey: P1.key });
   [N1, N2] = await Promise.all([registerNode(P1.api, 'iso-n1', 'T4', 4), registerNode(P2.api, 'iso-n2', 'L4', 4)]);

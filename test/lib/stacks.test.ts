@@ -153,7 +153,8 @@ describe('data stack', () => {
       idempotency: 'TablesIdempotencyTable9CFEB1A0',
       scores: 'TablesScoresTableB583179D',
       burst: 'TablesBurstTable82DD04E5',
-      webhooks: 'TablesWebhooksTableXXXX',
+      webhooks: 'TablesWebhooksTableAC86AECF',
+      ledger: 'TablesLedgerTableDAA6E5E4',
     });
   });
 

@@ -149,7 +149,7 @@ async function scenario(ops: Array<{ o: Op; twice: boolean }>) {
 
   for (const [i, { o, twice }] of ops.entries()) {
     await Promise.all((twice ? [0, 1] : [0]).map(() => step(o, i).catch(expected)));
-    const a = await auditLedger(d);
+    const a = await auditLedger(d, 0);
     expect(a.negative, `step ${i} ${JSON.stringify(o)}`).toEqual([]);
     expect(a.duplicates, `step ${i}`).toEqual([]);
     expect(a.differences, `step ${i} ${JSON.stringify(o)}`).toEqual([]);
