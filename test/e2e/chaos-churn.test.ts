@@ -116,5 +116,8 @@ describe('churn', () => {
       expect(list.some((s) => s.end !== undefined)).toBe(true);
     }
     console.log(`churn: 200 jobs, ${retried} ran more than one attempt`);
+    // money survives the churn: the audit finds no difference, and every hold was settled
+    expect((await pool.admin.get('/v1/ledger/audit')).body).toMatchObject({ ok: true, differences: [] });
+    expect((await consumer.api.get('/v1/balance')).body.held).toBe(0);
   }, 300_000);
 });

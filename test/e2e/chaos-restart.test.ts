@@ -40,6 +40,7 @@ describe('restarting the local stack', () => {
     const admin = client(stack.apiUrl, adminKey);
     const provider = (await admin.post('/v1/accounts', { name: 'p', role: 'provider' })).body;
     const consumer = (await admin.post('/v1/accounts', { name: 'c', role: 'consumer' })).body;
+    expect((await admin.post(`/v1/accounts/${consumer.account.id}/credits`, { amount: 1_000_000_000_000 })).status).toBe(201);
     const api = client(stack.apiUrl, consumer.apiKey);
     for (const [i, gpus] of ['2xA100-80', '1xA100-80'].entries()) {
       agents.push(startAgent({ name: `restart-${i}`, gpus, apiUrl: stack.apiUrl, providerKey: provider.apiKey, stateDir: path.join(dir, `a${i}`), env: { GPUPOOL_DRAIN_SECONDS: '0' } }));
@@ -74,5 +75,9 @@ describe('restarting the local stack', () => {
     }
     // the agents are still the same processes
     for (const a of agents) expect(a.proc.exitCode).toBeNull();
+    // and no credit was lost or made across the restart: every hold settled, balances equal their entries
+    const audit = (await client(stack.apiUrl, adminKey).get('/v1/ledger/audit')).body;
+    expect(audit).toMatchObject({ ok: true, differences: [] });
+    expect((await api.get('/v1/balance')).body.held).toBe(0);
   }, 150_000);
 });

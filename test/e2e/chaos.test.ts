@@ -32,7 +32,11 @@ beforeAll(async () => {
   provider = await pool.newAccount('provider');
   consumer = await pool.newAccount('consumer');
 }, 60_000);
-afterAll(async () => pool?.stop());
+afterAll(async () => {
+  // after every fault above, the ledger still balances (issue #7: the audit after the chaos tests)
+  if (pool) expect((await pool.admin.get('/v1/ledger/audit')).body).toMatchObject({ ok: true, differences: [] });
+  await pool?.stop();
+});
 
 describe('chaos on the local stack', () => {
   it('re-places the job of a kill -9ed agent on another node', async () => {
