@@ -101,7 +101,7 @@ describe('API keys', () => {
 
   it('GET /v1/balance says which account and role the key speaks for', async () => {
     const p = await pool.newAccount('provider', 'who');
-    expect((await p.api.get('/v1/balance')).body).toEqual({ accountId: p.id, role: 'provider', available: 0, held: 0, staked: 0 });
+    expect((await p.api.get('/v1/balance')).body).toEqual({ accountId: p.id, role: 'provider', available: 0, held: 0, staked: 0, stakeFree: 0, stakeLocked: 0, unbonding: 0, symbol: 'ATH' });
     const admin = await pool.admin.get('/v1/balance');
     expect(admin.body).toMatchObject({ accountId: expect.stringMatching(/^admin-/), role: 'admin' });
   });

@@ -64,6 +64,9 @@ beforeAll(async () => {
   pool = await startPool({ checkerMs: PERIOD_MS, checker: { canaryRate: 1, epochMs: 3_000, probeTimeoutMs: 1_000 } });
   provider = await pool.newAccount('provider', 'checked provider');
   consumer = await pool.newAccount('consumer');
+  // the provider's stake is what a proof of dishonesty slashes
+  expect((await pool.admin.post(`/v1/accounts/${provider.id}/credits`, { amount: 100_000_000 })).status).toBe(201);
+  expect((await provider.api.post('/v1/stake', { amount: 100_000_000 })).status).toBe(200);
 }, 60_000);
 
 afterAll(async () => {
@@ -100,7 +103,10 @@ describe('the checker on the local stack', () => {
     expect(bad.length).toBeGreaterThanOrEqual(1);
     if (mode !== 'canary') expect(bad[0]).toMatchObject({ kind: 'probe', specMatch: mode !== 'gpus', challengeOk: false });
     else expect(bad[0]).toMatchObject({ kind: 'canary', jobId: expect.any(String) });
-    expect(q.scores.rewards[0]).toMatchObject({ kind: 'slash', slashFraction: 0.1, posted: false });
+    // the ledger slashed 10% of the provider's stake at once, to the treasury (a canary harms no consumer)
+    expect(q.scores.rewards[0]).toMatchObject({ kind: 'slash', slashFraction: 0.1, posted: true, slashed: expect.any(Number), refunded: 0 });
+    expect(q.scores.rewards[0].slashed).toBeGreaterThan(0);
+    expect((await pool.admin.get('/v1/ledger/audit')).body).toMatchObject({ ok: true, differences: [] });
   }, 30_000);
 
   it('gives a quarantined node no more work', async () => {
