@@ -12,6 +12,10 @@ const MODULES = {
   jobs: () => import('./commands/jobs'),
   nodes: () => import('./commands/nodes'),
   balance: () => import('./commands/balance'),
+  statement: () => import('./commands/statement'),
+  stake: () => import('./commands/stake'),
+  credits: () => import('./commands/credits'),
+  audit: () => import('./commands/audit'),
   keys: () => import('./commands/keys'),
   accounts: () => import('./commands/accounts'),
 } satisfies Record<string, Loader>;
@@ -50,7 +54,8 @@ Examples:
   gpupool login --api http://127.0.0.1:8787 --key gp_...
   gpupool offers --gpu H100
   gpupool run --gpus 1 --gpu-model A100 -- python train.py --epochs 3
-  gpupool jobs logs -f JOB_ID`,
+  gpupool jobs logs -f JOB_ID
+  gpupool credits mint ACCOUNT_ID 100     (admins: consumers need credits before jobs are placed)`,
     );
 
   const common = (cmd: Command) =>
@@ -123,7 +128,27 @@ Examples:
   common(nodes.command('undrain').description('let a drained node take work again').argument('<id>')).action(act('nodes', 'undrain'));
   common(nodes.command('scores').description("a node's checker results over time").argument('<id>')).action(act('nodes', 'scores'));
 
-  common(program.command('balance').description('your credits: available, held in escrow, staked')).action(act('balance', 'balance'));
+  common(program.command('balance').description('your credits: available, held in escrow, staked, unbonding')).action(act('balance', 'balance'));
+  common(
+    program
+      .command('statement')
+      .description('ledger entries, newest first, with the balances after each')
+      .option('--account <id>', 'the account (default: the profile\'s, else the key\'s own)')
+      .option('--limit <n>', 'at most this many entries (1-100)')
+      .option('--cursor <cursor>', 'the next page, from a previous answer'),
+  ).action(act('statement', 'statement'));
+  common(program.command('stake').description('lock credits as stake so your nodes can take work (providers)').argument('<amount>', 'credits, e.g. 100 or 12.5')).action(act('stake', 'stake'));
+  common(program.command('unstake').description('release free stake; it becomes available after the cooldown (providers)').argument('<amount>', 'credits, e.g. 100 or 12.5')).action(act('stake', 'unstake'));
+  const credits = program.command('credits').description('credits (admins)');
+  common(
+    credits
+      .command('mint')
+      .description('mint credits to an account: the only way credits come into being')
+      .argument('<account>', 'the account id')
+      .argument('<amount>', 'credits, e.g. 100 or 12.5 (at most 6 decimals)')
+      .option('--memo <text>', 'a note for the ledger'),
+  ).action(act('credits', 'mint'));
+  common(program.command('audit').description('recompute every balance from the ledger entries; exit 1 if they disagree (admins)')).action(act('audit', 'audit'));
 
   const keys = program.command('keys').description('API keys of an account');
   const accountOpt = (cmd: Command) => cmd.option('--account <id>', 'the account (default: the profile\'s account)');

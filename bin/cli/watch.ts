@@ -30,8 +30,13 @@ export interface JobView {
   startedAt?: number | null;
   finishedAt?: number | null;
   exitCode?: number | null;
-  cost?: { charged: number; gpuSeconds: number };
+  /** micro-credits: `held` in escrow for the live attempt, `charged` so far (settled attempts plus the live
+   * one's metered time), `refunded` holds given back */
+  cost?: { held?: number; charged: number; refunded?: number; gpuSeconds: number };
 }
+
+/** The job waits because its consumer cannot cover the escrow hold (pendingReason from the placement). */
+export const isCreditWait = (job: Pick<JobView, 'status' | 'pendingReason'>) => job.status === 'QUEUED' && /^insufficient credits/i.test(job.pendingReason ?? '');
 
 export interface LogItem {
   seq: number;
@@ -74,13 +79,13 @@ export function statusText(job: JobView, elapsedMs: number, frame: number, c: Co
   const parts: string[] = [];
   switch (job.status) {
     case 'QUEUED':
-      parts.push(`${spin} queued`, formatDuration(elapsedMs), ...extra, job.pendingReason ?? 'waiting for a node');
+      parts.push(`${spin} queued`, formatDuration(elapsedMs), ...extra, isCreditWait(job) ? c.yellow(job.pendingReason!) : (job.pendingReason ?? 'waiting for a node'));
       break;
     case 'ASSIGNED':
       parts.push(`${spin} assigned to node ${job.nodeId ?? '?'}`, formatDuration(elapsedMs), ...extra);
       break;
     case 'RUNNING':
-      parts.push(`${spin} running on node ${job.nodeId ?? '?'}`, formatDuration(elapsedMs), `cost ${formatCost(job.cost?.charged ?? 0)}`, ...extra);
+      parts.push(`${spin} running on node ${job.nodeId ?? '?'}`, formatDuration(elapsedMs), `cost so far ${formatCost(job.cost?.charged ?? 0)}`, ...extra);
       break;
     default:
       parts.push(`${spin} ${job.status.toLowerCase()}`, formatDuration(elapsedMs), ...extra);
@@ -192,6 +197,7 @@ export async function watchJob(o: WatchOptions): Promise<WatchResult> {
   let held: (() => void)[] = [];
   let trouble: { since: number; message: string } | undefined;
   let seenAttempts = job?.attempts?.length ?? 0;
+  let creditNote: string | undefined;
 
   /** output waits while the cancel prompt is open, so the question is not buried under log lines */
   const emit = (f: () => void) => {
@@ -310,6 +316,13 @@ export async function watchJob(o: WatchOptions): Promise<WatchResult> {
       if (detached) break;
       if (job && fresh) {
         if (job.status === 'RUNNING') runningSince ??= now();
+        // said once per reason, with or without a terminal: without one, a job short of credits would
+        // otherwise wait in silence until someone mints
+        if (!isCreditWait(job)) creditNote = undefined;
+        else if (!creditNote) {
+          const why = (creditNote = job.pendingReason!);
+          emit(() => o.stderr(c.yellow(`gpupool: job ${id} waits: ${why}; it starts once the account has the credits (an admin runs: gpupool credits mint ACCOUNT AMOUNT)`)));
+        }
         const attempts = job.attempts ?? [];
         if (attempts.length > seenAttempts) {
           for (const a of attempts.slice(Math.max(0, seenAttempts - 1), -1)) {

@@ -80,12 +80,35 @@ describe('watchJob', () => {
     const drawn = o.status.filter((x): x is string => x !== null);
     expect(drawn[0]).toBe('⠋ queued · 0ms · no nodes with free capacity');
     expect(drawn[1]).toBe('⠙ assigned to node n1 · 500ms');
-    expect(drawn[2]).toMatch(/^⠹ running on node n1 · \d.*cost 0\.01$/);
+    expect(drawn[2]).toMatch(/^⠹ running on node n1 · \d.*cost so far 0\.01$/);
     // the status line is cleared before other output and at the end
     expect(o.status.at(-1)).toBeNull();
     // follows the log with after=last
     const afters = s.calls.filter((x) => x.includes('/logs')).map((x) => x.split('after=')[1]);
     expect(afters).toEqual(['-1', '-1', '-1', '2']);
+  });
+
+  it('says once, even without a terminal, that the job waits for credits; the status line shows the cost so far', async () => {
+    const why = 'insufficient credits: the escrow hold is 7.2 ATH (price × 1 GPUs × 3600 s)';
+    const s = scripted([
+      { status: 'QUEUED', pendingReason: why },
+      { status: 'QUEUED', pendingReason: why },
+      { status: 'RUNNING', nodeId: 'n1', startedAt: 2_000, cost: { held: 7_200_000, charged: 20_000, refunded: 0, gpuSeconds: 10 } },
+      { status: 'SUCCEEDED', nodeId: 'n1', startedAt: 2_000, finishedAt: 12_000, exitCode: 0, cost: { held: 0, charged: 20_000, refunded: 7_180_000, gpuSeconds: 10 } },
+    ]);
+    const c = clock();
+    const plain = sink();
+    await watchJob({ api: s.api, jobId: 'j1', now: c.now, sleep: c.sleep, stdout: plain.stdout, stderr: plain.stderr });
+    expect(plain.err).toEqual([
+      `gpupool: job j1 waits: ${why}; it starts once the account has the credits (an admin runs: gpupool credits mint ACCOUNT AMOUNT)`,
+      'job j1 SUCCEEDED, exit code 0, ran 10s on node n1, cost 0.02',
+    ]);
+    const t = scripted([{ status: 'QUEUED', pendingReason: why }, { status: 'RUNNING', nodeId: 'n1', cost: { held: 7_200_000, charged: 20_000, refunded: 0, gpuSeconds: 10 } }, { status: 'SUCCEEDED', exitCode: 0 }]);
+    const tty = sink();
+    await watchJob({ api: t.api, jobId: 'j1', now: c.now, sleep: c.sleep, stdout: tty.stdout, stderr: tty.stderr, status: tty.draw });
+    const drawn = tty.status.filter((x): x is string => x !== null);
+    expect(drawn[0]).toBe(`⠋ queued · 0ms · ${why}`);
+    expect(drawn[1]).toMatch(/^⠙ running on node n1 · .* · cost so far 0\.02$/);
   });
 
   it('without a terminal: no status line, just the lines and one summary', async () => {

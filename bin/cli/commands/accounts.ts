@@ -44,10 +44,8 @@ export async function get(ctx: Ctx, [id]: string[]) {
 export async function credit(ctx: Ctx, [id]: string[], o: { amount: string; memo?: string }) {
   const amount = parseCredits(o.amount);
   if (amount === undefined || amount < 1) throw new UsageError(`--amount takes a positive number of credits, e.g. 100 or 2.5 (at most 6 decimals), got "${o.amount}"`);
-  const r = await ctx.api().post<{ accountId: string; available: number; held: number; staked: number }>(`/v1/accounts/${seg(id)}/credits`, {
-    amount,
-    ...(o.memo ? { memo: o.memo } : {}),
-  });
+  const { mintCredits } = await import('./credits');
+  const r = await mintCredits(ctx, id, amount, o.memo);
   if (ctx.json) return ctx.printJson(r);
   ctx.out(`credited ${formatCredits(amount, amount % 10_000 ? 6 : 2)} to ${r.accountId ?? id}; available now ${formatCredits(r.available)}`);
 }

@@ -3,7 +3,7 @@ import { seg, type Ctx } from '../context';
 import { details, formatAge, formatCost, formatDuration, formatStatus, formatTime, table, truncate } from '../format';
 import { parseInteger } from '../run-spec';
 import type { ApiClient } from '../http';
-import { watchJob, type ApiLike, type JobView, type LogItem, type LogsPage } from '../watch';
+import { FINAL_STATUSES as FINAL, watchJob, type ApiLike, type JobView, type LogItem, type LogsPage } from '../watch';
 
 interface JobsPage {
   items: JobView[];
@@ -62,7 +62,9 @@ export async function get(ctx: Ctx, [id]: string[]) {
         ['finished', formatTime(j.finishedAt)],
         ['runtime', formatDuration(runtimeOf(j, now))],
         ['exit code', j.exitCode ?? '-'],
-        ['cost', `${formatCost(j.cost?.charged)} credits (${j.cost?.gpuSeconds ?? 0} GPU-seconds)`],
+        ['cost', `${formatCost(j.cost?.charged)} credits${FINAL.has(j.status) ? '' : ' so far'} (${j.cost?.gpuSeconds ?? 0} GPU-seconds)`],
+        ['held', j.cost?.held ? `${formatCost(j.cost.held)} credits in escrow` : undefined],
+        ['refunded', j.cost?.refunded ? `${formatCost(j.cost.refunded)} credits` : undefined],
       ],
       c,
     ),
