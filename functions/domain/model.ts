@@ -51,6 +51,8 @@ export const REASONS = [
   'NODE_DRAINED',
   'RUNTIME_ERROR',
   'NODE_QUARANTINED',
+  /** a gang's rank ended because another rank of the same gang failed or was lost (docs/scheduling.md) */
+  'GANG_ABORTED',
 ] as const;
 export type Reason = (typeof REASONS)[number];
 
@@ -58,6 +60,8 @@ export interface Attempt {
   id: string;
   /** 0-based position in the job's attempts list */
   n: number;
+  /** a gang's attempt: its rank in [0, resources.nodes); absent for single-node jobs */
+  rank?: number;
   nodeId: string;
   status: AttemptStatus;
   reason?: Reason;
@@ -103,8 +107,13 @@ export interface Job extends JobSpec {
   reason?: Reason;
   pendingReason?: string;
   nodeId?: string;
-  /** id of the one live attempt; absent when none is live */
+  /** id of the one live attempt (for a gang: its lowest live rank); absent when none is live */
   liveAttemptId?: string;
+  /**
+   * a gang (resources.nodes > 1): the attempts of its current generation by rank and the rendezvous each
+   * was told. Replaced when the gang is placed again; kept after it ends (docs/scheduling.md).
+   */
+  gang?: { attemptIds: string[]; masterPort: number; peers: string[] };
   attempts: Attempt[];
   createdAt: number;
   /** when the job last entered QUEUED (its queue TTL counts from here) */

@@ -1,6 +1,7 @@
 // Request bodies and query strings of the public API, as zod schemas. Handlers validate with these and
 // the OpenAPI document is generated from them: one definition, no drift. Unknown fields are rejected.
 import { z } from 'zod';
+import { MAX_GANG_NODES } from './job/gang';
 
 export const IdSchema = z.string().min(1).max(64).regex(/^[A-Za-z0-9_-]+$/);
 
@@ -46,7 +47,8 @@ export const SubmitJobSchema = z
       minComputeCapability: z.string().regex(/^\d{1,2}\.\d$/, 'like 8.0').optional(),
       /** e.g. "12.2": the node's CUDA driver version must be at least this */
       minCudaVersion: z.string().regex(/^\d{1,2}\.\d{1,2}$/, 'like 12.2').optional(),
-      nodes: z.number().int().min(1).max(64).default(1),
+      /** > 1: a gang, placed on that many distinct nodes at once (docs/scheduling.md); bounded by one DynamoDB transaction */
+      nodes: z.number().int().min(1).max(MAX_GANG_NODES).default(1),
     }),
     placement: z
       .strictObject({
@@ -72,10 +74,6 @@ export const SubmitJobSchema = z
     queueTtlSeconds: z.number().int().min(1).max(7 * 24 * 3600).default(24 * 3600),
     /** POSTed the final job when it ends (docs/webhooks.md); https and public addresses in the cloud, checked on submit */
     webhook: z.strictObject({ url: WebhookUrlSchema }).optional(),
-  })
-  .refine((j) => j.resources.nodes === 1, {
-    message: 'multi-node (gang) jobs are not supported yet',
-    path: ['resources', 'nodes'],
   });
 export type SubmitJob = z.infer<typeof SubmitJobSchema>;
 

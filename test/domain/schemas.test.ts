@@ -17,10 +17,15 @@ describe('job submission schema', () => {
     ['bad env name', { ...ok, env: { 'A B': '1' } }],
     ['huge duration', { ...ok, maxDurationSeconds: 1e12 }],
     ['negative price', { ...ok, maxPricePerGpuHour: -1 }],
-    ['gang (not yet)', { ...ok, resources: { gpus: 1, nodes: 2 } }],
+    // a gang's placement and its end must each fit one DynamoDB transaction (docs/scheduling.md)
+    ['gang above the bound', { ...ok, resources: { gpus: 1, nodes: 13 } }],
     ['string gpus', { ...ok, resources: { gpus: '2' } }],
   ])('rejects %s', (_n, body) => {
     expect(SubmitJobSchema.safeParse(body).success).toBe(false);
+  });
+  it('accepts gangs of 2 to 12 nodes', () => {
+    expect(SubmitJobSchema.parse({ ...ok, resources: { gpus: 1, nodes: 2 } }).resources.nodes).toBe(2);
+    expect(SubmitJobSchema.parse({ ...ok, resources: { gpus: 8, nodes: 12 } }).resources.nodes).toBe(12);
   });
 });
 

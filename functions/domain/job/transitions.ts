@@ -13,9 +13,14 @@
 //     │                       lose with no attempts left → FAILED (MAX_ATTEMPTS)
 //     └── finish(exit code listed in `retry`) while retries remain, after a doubling backoff
 //   QUEUED past queueTtlSeconds → FAILED (QUEUE_TTL_EXPIRED)
+// Gangs (resources.nodes > 1) follow the same diagram with one attempt per rank: gang.ts.
 import { conflict } from '../errors';
-import { holdAmount, meteredCharge } from '../ledger/postings';
+import { holdAmount } from '../ledger/postings';
 import type { Attempt, AttemptStatus, Job, Node, Reason } from '../model';
+import { attemptsExhausted, endEffects, endedAttempt, replaceAttempt, retriesUsed, retryAfter } from './attempt-end';
+import { cancelGang, finishGang, forceCancelGang, isGang, loseGang, startGang, timeOutGang } from './gang';
+
+export { attemptCharge } from './attempt-end';
 
 export type Effect =
   | { kind: 'claimGpus'; nodeId: string; gpus: number }
@@ -42,34 +47,16 @@ function liveAttempt(job: Job, attemptId: string): Attempt {
   return a;
 }
 
-function replaceAttempt(job: Job, attempt: Attempt): Attempt[] {
-  return job.attempts.map((a) => (a.id === attempt.id ? attempt : a));
-}
-
-/**
- * Metered GPU time from RUNNING to the end, at the node's price, never more than the hold. Attempts lost
- * through the node's fault cost nothing (DESIGN: faults lose no credit).
- */
-export function attemptCharge(job: Pick<Job, 'resources'>, a: Attempt, status: AttemptStatus, now: number): number {
-  if (status === 'LOST' || a.startedAt === undefined || !a.hold) return 0;
-  return Math.min(a.hold, meteredCharge(a.pricePerGpuHour, job.resources.gpus, now - a.startedAt));
-}
-
 function endAttempt(job: Job, a: Attempt, status: AttemptStatus, reason: Reason | undefined, now: number, exitCode?: number): Job {
-  const charged = attemptCharge(job, a, status, now);
-  const ended: Attempt = { ...a, status, reason, finishedAt: now, ...(exitCode === undefined ? {} : { exitCode }), ...(a.hold ? { charged } : {}) };
+  const ended = endedAttempt(job, a, status, reason, now, exitCode);
   const { liveAttemptId: _gone, cancelRequested: _c, ...rest } = job;
   return { ...rest, attempts: replaceAttempt(job, ended), version: job.version + 1 };
 }
 
-const release = (job: Job, a: Attempt): Effect => ({ kind: 'releaseGpus', nodeId: a.nodeId, gpus: job.resources.gpus });
-const settle = (a: Attempt): Effect => ({ kind: 'settle', attempt: a.n });
-/** Every attempt that ends gives its GPUs back and settles its escrow. */
-const endEffects = (job: Job, a: Attempt): Effect[] => [release(job, a), settle(a)];
-
 /** QUEUED → ASSIGNED on `node`, with a fresh attempt. */
 export function place(job: Job, node: Pick<Node, 'id' | 'pricePerGpuHour'> & Partial<Pick<Node, 'providerId'>>, attemptId: string, now: number): Transition {
   if (job.status !== 'QUEUED') throw conflict(`job is ${job.status}, not QUEUED`);
+  if (isGang(job)) throw conflict('a gang is placed on all its nodes at once (placeGang)');
   const attempt: Attempt = {
     id: attemptId,
     n: job.attempts.length,
@@ -95,6 +82,7 @@ export function place(job: Job, node: Pick<Node, 'id' | 'pricePerGpuHour'> & Par
 
 /** ASSIGNED → RUNNING, only for the live attempt. A second start (duplicate delivery) is a conflict. */
 export function start(job: Job, attemptId: string, now: number): Transition {
+  if (isGang(job)) return startGang(job, attemptId, now);
   const a = liveAttempt(job, attemptId);
   if (job.status !== 'ASSIGNED' || a.status !== 'ASSIGNED') throw conflict(`attempt ${attemptId} already started`);
   const running: Attempt = { ...a, status: 'RUNNING', startedAt: now };
@@ -106,6 +94,7 @@ export function start(job: Job, attemptId: string, now: number): Transition {
 
 /** The agent reports the end of the live attempt. */
 export function finish(job: Job, attemptId: string, r: { exitCode: number | null; outcome: FinishOutcome }, now: number): Transition {
+  if (isGang(job)) return finishGang(job, attemptId, r, now);
   const a = liveAttempt(job, attemptId);
   const exitCode = r.exitCode ?? undefined;
   // the node lost the attempt (agent restart, capacity mismatch): an infrastructure failure
@@ -139,24 +128,13 @@ export function finish(job: Job, attemptId: string, r: { exitCode: number | null
   };
 }
 
-/** Attempts that ended because the job's own command failed and were retried. */
-const retriesUsed = (job: Job) => job.attempts.filter((a) => a.status === 'FAILED' && a.reason === 'EXIT_NONZERO').length;
-
-/** ms to wait before a retry, or undefined when the job does not retry this exit. Backoff doubles per retry. */
-function retryAfter(job: Job, outcome: FinishOutcome, exitCode: number | undefined): number | undefined {
-  if (!job.retry || outcome !== 'exited' || exitCode === undefined || !job.retry.onExitCodes.includes(exitCode)) return undefined;
-  const used = retriesUsed(job);
-  if (used >= job.retry.max) return undefined;
-  return job.retry.backoffSeconds * 1000 * 2 ** used;
-}
-
 /** The live attempt was lost to its node: back to the queue while attempts remain, else FAILED. */
 export function lose(job: Job, attemptId: string, reason: Reason, now: number): Transition {
+  if (isGang(job)) return loseGang(job, attemptId, reason, now);
   const a = liveAttempt(job, attemptId);
   const ended = endAttempt(job, a, 'LOST', reason, now);
   // retries the consumer asked for do not use up the attempts that cover infrastructure failures
-  const exhausted = job.attempts.length - retriesUsed(job) >= job.maxAttempts;
-  const next: Job = exhausted
+  const next: Job = attemptsExhausted(job)
     ? { ...ended, status: 'FAILED', reason: 'MAX_ATTEMPTS', finishedAt: now }
     : { ...ended, status: 'QUEUED', queuedAt: now, pendingReason: `re-queued after ${reason}` };
   return { job: next, effects: endEffects(job, a) };
@@ -174,6 +152,7 @@ export function cancel(job: Job, now: number): Transition {
     const { pendingReason: _p, ...rest } = job;
     return { job: { ...rest, status: 'CANCELLED', reason: 'CANCELLED_BY_USER', finishedAt: now, version: job.version + 1 }, effects: [] };
   }
+  if (isGang(job)) return cancelGang(job, now);
   const a = liveAttempt(job, job.liveAttemptId!);
   if (job.status === 'ASSIGNED') {
     const ended = endAttempt(job, a, 'CANCELLED', 'CANCELLED_BY_USER', now);
@@ -198,6 +177,7 @@ export function expire(job: Job, now: number): Transition {
 
 /** The reaper's backstop when a cancelled attempt's agent never reports back. */
 export function forceCancel(job: Job, now: number): Transition {
+  if (isGang(job)) return forceCancelGang(job, now);
   const a = liveAttempt(job, job.liveAttemptId!);
   const ended = endAttempt(job, a, 'CANCELLED', 'CANCELLED_BY_USER', now);
   return { job: { ...ended, status: 'CANCELLED', reason: 'CANCELLED_BY_USER', finishedAt: now }, effects: endEffects(job, a) };
@@ -205,6 +185,7 @@ export function forceCancel(job: Job, now: number): Transition {
 
 /** The reaper's backstop for maxDurationSeconds when the agent did not enforce it. */
 export function timeOut(job: Job, now: number): Transition {
+  if (isGang(job)) return timeOutGang(job, now);
   const a = liveAttempt(job, job.liveAttemptId!);
   const ended = endAttempt(job, a, 'TIMED_OUT', 'TIMED_OUT', now);
   return { job: { ...ended, status: 'TIMED_OUT', reason: 'TIMED_OUT', finishedAt: now }, effects: endEffects(job, a) };

@@ -1,0 +1,46 @@
+// What ending an attempt means, shared by single-node jobs (transitions.ts) and gangs (gang.ts): its
+// metered charge, its effects (GPUs back, escrow settled) and the retry rules that count attempts.
+import { meteredCharge } from '../ledger/postings';
+import type { Attempt, AttemptStatus, Job, Reason } from '../model';
+import type { Effect, FinishOutcome } from './transitions';
+
+/**
+ * Metered GPU time from RUNNING to the end, at the node's price, never more than the hold. Attempts lost
+ * through the node's fault cost nothing (DESIGN: faults lose no credit).
+ */
+export function attemptCharge(job: Pick<Job, 'resources'>, a: Attempt, status: AttemptStatus, now: number): number {
+  if (status === 'LOST' || a.startedAt === undefined || !a.hold) return 0;
+  return Math.min(a.hold, meteredCharge(a.pricePerGpuHour, job.resources.gpus, now - a.startedAt));
+}
+
+/** The attempt as it ends: status, reason, exit code and (for attempts that held escrow) its charge. */
+export function endedAttempt(job: Pick<Job, 'resources'>, a: Attempt, status: AttemptStatus, reason: Reason | undefined, now: number, exitCode?: number): Attempt {
+  const charged = attemptCharge(job, a, status, now);
+  return { ...a, status, reason, finishedAt: now, ...(exitCode === undefined ? {} : { exitCode }), ...(a.hold ? { charged } : {}) };
+}
+
+export function replaceAttempt(job: Job, attempt: Attempt): Attempt[] {
+  return job.attempts.map((a) => (a.id === attempt.id ? attempt : a));
+}
+
+const release = (job: Job, a: Attempt): Effect => ({ kind: 'releaseGpus', nodeId: a.nodeId, gpus: job.resources.gpus });
+const settle = (a: Attempt): Effect => ({ kind: 'settle', attempt: a.n });
+/** Every attempt that ends gives its GPUs back and settles its escrow. */
+export const endEffects = (job: Job, a: Attempt): Effect[] => [release(job, a), settle(a)];
+
+/** Attempts that ended because the job's own command failed and were retried. */
+export const retriesUsed = (job: Job) => job.attempts.filter((a) => a.status === 'FAILED' && a.reason === 'EXIT_NONZERO').length;
+
+/** Placements so far: a gang places `resources.nodes` attempts at a time, a single-node job one. */
+export const placements = (job: Job) => Math.ceil(job.attempts.length / Math.max(1, job.resources.nodes));
+
+/** Whether a lost placement uses up the job's attempts (retries the consumer asked for do not count). */
+export const attemptsExhausted = (job: Job) => placements(job) - retriesUsed(job) >= job.maxAttempts;
+
+/** ms to wait before a retry, or undefined when the job does not retry this exit. Backoff doubles per retry. */
+export function retryAfter(job: Job, outcome: FinishOutcome, exitCode: number | undefined): number | undefined {
+  if (!job.retry || outcome !== 'exited' || exitCode === undefined || !job.retry.onExitCodes.includes(exitCode)) return undefined;
+  const used = retriesUsed(job);
+  if (used >= job.retry.max) return undefined;
+  return job.retry.backoffSeconds * 1000 * 2 ** used;
+}
