@@ -43,6 +43,8 @@ export interface StageConfig {
   readonly reaperRateMinutes: number;
   /** the default usage plan tier. @default 50 rps, burst 100, 1,000,000 per day */
   readonly usagePlan: UsagePlanTier;
+  /** usage keys the tier is spread over (accounts hash into one): per-bucket throttling without a key per tenant. @default 16 */
+  readonly usageKeyBuckets: number;
   /** authorizer result cache; also the upper bound on key-revocation latency, seconds (0..60). @default 60 */
   readonly authorizerCacheTtlSeconds: number;
   /** retention of function and access log groups, days (a value CloudWatch Logs accepts). @default 30 */
@@ -68,6 +70,7 @@ export const CONTEXT_KEYS = {
   usagePlanRateLimit: 'gpupool:usagePlanRateLimit',
   usagePlanBurstLimit: 'gpupool:usagePlanBurstLimit',
   usagePlanQuotaPerDay: 'gpupool:usagePlanQuotaPerDay',
+  usageKeyBuckets: 'gpupool:usageKeyBuckets',
   authorizerCacheTtlSeconds: 'gpupool:authorizerCacheTtlSeconds',
   logRetentionDays: 'gpupool:logRetentionDays',
   nodeQueuePrefix: 'gpupool:nodeQueuePrefix',
@@ -91,6 +94,7 @@ export const DEFAULTS = {
   sweepRateMinutes: 1,
   reaperRateMinutes: 1,
   usagePlan: { rateLimit: 50, burstLimit: 100, quotaPerDay: 1_000_000 },
+  usageKeyBuckets: 16,
   authorizerCacheTtlSeconds: 60,
   logRetentionDays: 30,
   nodeQueuePrefix: 'gpupool-{stage}-node-',
@@ -176,6 +180,8 @@ export function resolveStageConfig(raw: RawContext = {}): StageConfig {
       burstLimit,
       quotaPerDay: int(CONTEXT_KEYS.usagePlanQuotaPerDay, DEFAULTS.usagePlan.quotaPerDay, 1, 1_000_000_000),
     },
+    // API Gateway holds 10,000 keys per account and region: stay far below, whatever the tenants
+    usageKeyBuckets: int(CONTEXT_KEYS.usageKeyBuckets, DEFAULTS.usageKeyBuckets, 1, 100),
     // the design bounds revocation latency by this TTL: never above 60 s
     authorizerCacheTtlSeconds: int(CONTEXT_KEYS.authorizerCacheTtlSeconds, DEFAULTS.authorizerCacheTtlSeconds, 0, 60),
     logRetentionDays,

@@ -6,6 +6,7 @@ import type { APIGatewayAuthorizerResult, APIGatewayTokenAuthorizerEvent } from 
 import type { Caller } from '../domain/model';
 import { ensureAdmin } from '../usecases/accounts';
 import { deps, type Deps } from '../usecases/deps';
+import { usageBucketOf, usageKeyValue } from '../domain/usage-bucket';
 
 let bootstrapped = false;
 
@@ -28,6 +29,12 @@ export async function authorize(d: Deps, rawKey: string | undefined): Promise<Ca
   return (await bootstrapAdmin(d)) ? d.keys.resolve(rawKey) : undefined;
 }
 
+/** The usage key metering this account: one of USAGE_KEY_BUCKETS keys, by a hash of the account id. */
+function usageKeyFor(accountId: string): string {
+  const buckets = Number(process.env.USAGE_KEY_BUCKETS ?? 1);
+  return usageKeyValue(process.env.USAGE_IDENTIFIER_KEY!, usageBucketOf(accountId, buckets));
+}
+
 export const handler = async (event: APIGatewayTokenAuthorizerEvent): Promise<APIGatewayAuthorizerResult> => {
   const caller = await authorize(deps(), event.authorizationToken);
   // API Gateway turns this error into a 401 for the client
@@ -41,6 +48,6 @@ export const handler = async (event: APIGatewayTokenAuthorizerEvent): Promise<AP
       Statement: [{ Action: 'execute-api:Invoke', Effect: 'Allow', Resource: `${arnBase}/${stage}/*/*` }],
     },
     context: { accountId: caller.accountId, role: caller.role, keyId: caller.keyId, nodeId: caller.nodeId ?? '' },
-    ...(process.env.USAGE_IDENTIFIER_KEY ? { usageIdentifierKey: process.env.USAGE_IDENTIFIER_KEY } : {}),
+    ...(process.env.USAGE_IDENTIFIER_KEY ? { usageIdentifierKey: usageKeyFor(caller.accountId) } : {}),
   };
 };

@@ -47,8 +47,10 @@ export interface GpupoolApiProps {
   /** 0..60 s: also how long a revoked key may still pass */
   readonly authorizerCacheTtl: Duration;
   readonly usagePlan: UsagePlanTier;
-  /** the value the authorizer returns as usageIdentifierKey: see usageIdentifierKeyValue() */
+  /** the base of the values the authorizer returns as usageIdentifierKey: see usageIdentifierKeyValue() */
   readonly usageIdentifierKey: string;
+  /** how many usage keys share the tier (accounts hash into them); each gets the tier's rate and quota */
+  readonly usageKeyBuckets: number;
   readonly logRetentionDays: number;
   /** @default gatewayRoutes() */
   readonly routes?: readonly Route[];
@@ -57,7 +59,8 @@ export interface GpupoolApiProps {
 export class GpupoolApi extends Construct {
   public readonly api: apigw.RestApi;
   public readonly usagePlan: apigw.UsagePlan;
-  public readonly apiKey: apigw.IApiKey;
+  /** one usage key per bucket; the authorizer puts each account in one by a hash of its id */
+  public readonly apiKeys: apigw.IApiKey[];
   /** `METHOD /path` → method, for tests and for later per-route settings */
   public readonly methods: ReadonlyMap<string, apigw.Method>;
 
@@ -101,12 +104,15 @@ export class GpupoolApi extends Construct {
       quota: { limit: props.usagePlan.quotaPerDay, period: apigw.Period.DAY },
       apiStages: [{ api: this.api, stage: this.api.deploymentStage }],
     });
-    this.apiKey = new apigw.ApiKey(this, 'DefaultTierKey', {
-      description: 'usage identifier of the default tier (returned by the authorizer, never sent by clients)',
-      value: props.usageIdentifierKey,
-      enabled: true,
+    this.apiKeys = Array.from({ length: props.usageKeyBuckets }, (_, i) => {
+      const key = new apigw.ApiKey(this, `DefaultTierKey${i}`, {
+        description: `usage bucket ${i} of the default tier (returned by the authorizer, never sent by clients)`,
+        value: Fn.join('', [props.usageIdentifierKey, `-${i}`]),
+        enabled: true,
+      });
+      this.usagePlan.addApiKey(key, { overrideLogicalId: `DefaultTierUsageKey${i}` });
+      return key;
     });
-    this.usagePlan.addApiKey(this.apiKey);
   }
 
   private addRoutes(

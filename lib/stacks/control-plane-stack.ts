@@ -37,12 +37,14 @@ export const TABLE_GRANTS: Readonly<Record<FunctionName, Grants>> = {
   public: {},
   // accounts, keys, minting and statements; reads jobs and nodes for the balance's held and staked parts
   accounts: { accounts: 'write', keys: 'write', idempotency: 'write', jobs: 'read', nodes: 'read', webhooks: 'write', ledger: 'write' },
-  // submit matches inline: claims a node and holds escrow in one transaction
-  jobs: { jobs: 'write', nodes: 'write', accounts: 'write', idempotency: 'write', logs: 'read', webhooks: 'read', ledger: 'write' },
+  // submit matches inline: claims a node and holds escrow in one transaction; a replicated job's answer
+  // may decide its verdict (scores: verify#<group>), which can quarantine and slash a node
+  jobs: { jobs: 'write', nodes: 'write', accounts: 'write', idempotency: 'write', logs: 'read', webhooks: 'read', ledger: 'write', scores: 'write' },
   // register issues a node key; stake moves credits; deregister re-queues the node's jobs; reads scores
   nodes: { nodes: 'write', keys: 'write', accounts: 'write', jobs: 'write', idempotency: 'write', scores: 'read', ledger: 'write', burst: 'read' },
-  // start, heartbeat, logs, finish: attempt and node state, output lines, settlement
-  agent: { nodes: 'write', jobs: 'write', logs: 'write', accounts: 'write', idempotency: 'write', ledger: 'write' },
+  // start, heartbeat, logs, finish: attempt and node state, output lines, settlement; a replica's finish
+  // stores its result and the last one decides the verdict (scores: verify#<group>, quarantine, slash)
+  agent: { nodes: 'write', jobs: 'write', logs: 'write', accounts: 'write', idempotency: 'write', ledger: 'write', scores: 'write' },
   sweep: { jobs: 'write', nodes: 'write', accounts: 'write', ledger: 'write' },
   reaper: { jobs: 'write', nodes: 'write', accounts: 'write', ledger: 'write' },
   // recomputes balances from entries: reads both, writes nothing
@@ -150,6 +152,7 @@ export class ControlPlaneStack extends Stack {
 
     const usageIdentifierKey = usageIdentifierKeyValue();
     fns.authorizer.addEnvironment('USAGE_IDENTIFIER_KEY', usageIdentifierKey);
+    fns.authorizer.addEnvironment('USAGE_KEY_BUCKETS', String(config.usageKeyBuckets));
 
     this.agentRole = new AgentQueueRole(this, 'AgentQueueRole', { nodeQueuePrefix: config.nodeQueuePrefix, assumedBy: fns.agent.role });
     fns.agent.allowAssumeRole(this.agentRole.role, 'AGENT_ROLE_ARN');
@@ -161,6 +164,7 @@ export class ControlPlaneStack extends Stack {
       authorizerCacheTtl: Duration.seconds(config.authorizerCacheTtlSeconds),
       usagePlan: config.usagePlan,
       usageIdentifierKey,
+      usageKeyBuckets: config.usageKeyBuckets,
       logRetentionDays: config.logRetentionDays,
     });
 

@@ -246,15 +246,22 @@ describe('API', () => {
     expect(responses.find((r) => r.ResponseType === 'MISSING_AUTHENTICATION_TOKEN')?.StatusCode).toBe('404');
   });
 
-  it('meters every caller in the default usage plan through one API key the authorizer knows', () => {
+  it('meters callers in the default usage plan through a fixed set of usage keys the authorizer hashes accounts into', () => {
     cpT.hasResourceProperties('AWS::ApiGateway::UsagePlan', {
       Throttle: { RateLimit: config.usagePlan.rateLimit, BurstLimit: config.usagePlan.burstLimit },
       Quota: { Limit: config.usagePlan.quotaPerDay, Period: 'DAY' },
       ApiStages: [Match.objectLike({ Stage: { Ref: ofType('AWS::ApiGateway::Stage')[0][0] } })],
     });
-    const [[keyId, key]] = ofType('AWS::ApiGateway::ApiKey');
-    cpT.hasResourceProperties('AWS::ApiGateway::UsagePlanKey', { KeyId: { Ref: keyId }, KeyType: 'API_KEY' });
-    expect(cpRes[fnId('authorizer')].Properties.Environment.Variables.USAGE_IDENTIFIER_KEY).toEqual(key.Properties.Value);
+    const keys = ofType('AWS::ApiGateway::ApiKey');
+    expect(keys).toHaveLength(config.usageKeyBuckets);
+    const env = cpRes[fnId('authorizer')].Properties.Environment.Variables;
+    expect(env.USAGE_KEY_BUCKETS).toBe(String(config.usageKeyBuckets));
+    for (const [i, [keyId, key]] of keys.entries()) {
+      cpT.hasResourceProperties('AWS::ApiGateway::UsagePlanKey', { KeyId: { Ref: keyId }, KeyType: 'API_KEY' });
+      // each key's value is the base the authorizer knows, plus its bucket number
+      // (CloudFormation's join of a join comes out flat)
+      expect(key.Properties.Value).toEqual({ 'Fn::Join': ['', [...env.USAGE_IDENTIFIER_KEY['Fn::Join'][1], `-${i}`]] });
+    }
   });
 });
 
