@@ -98,6 +98,14 @@ export interface JobSpec {
   webhook?: { url: string };
   /** internal, never in the public schema: the only node this job may run on (checker canaries) */
   pinNodeId?: string;
+  /** run on this many distinct nodes and compare their outputs (docs/checkers.md, replicated verification) */
+  verification?: { replicas: number };
+  /**
+   * internal, never in the public schema: the replica group this job belongs to (the id of the job the
+   * consumer submitted) and its place in it (0 = that job; siblings are `<group>-r<index>`)
+   */
+  replicaGroup?: string;
+  replicaIndex?: number;
 }
 
 export interface Job extends JobSpec {
@@ -170,6 +178,8 @@ export interface Node {
   /** the agent process that opened the last session */
   agentBootId?: string;
   telemetry?: unknown;
+  /** micro-credits its provider has earned with it (settlements, after the fee): a counter for display */
+  earned?: number;
   /** stake locked for this node while it is registered (GPUs × the minimum per GPU), micro-credits */
   stakeLocked?: number;
   /** the node's Ed25519 public key (base64 SPKI DER): probe answers must carry its signature */

@@ -178,12 +178,14 @@ export class NodesStore {
    * Transaction item giving `gpus` back. Whether the node re-enters the available index depends on its
    * status, which the condition pins; if the status moved, the caller re-reads and retries.
    */
-  releaseItem(node: Pick<Node, 'id' | 'status' | 'totalGpus'>, gpus: number, fenceVersion?: number): Update {
+  /** `earned`: what the settlement in the same transaction pays the provider for this node (a display counter) */
+  releaseItem(node: Pick<Node, 'id' | 'status' | 'totalGpus'>, gpus: number, fenceVersion?: number, earned = 0): Update {
     const schedulable = isSchedulable(node);
     return {
       TableName: this.table,
       Key: { id: { S: node.id } },
-      UpdateExpression: 'SET freeGpus = freeGpus + :g' + (schedulable ? ', availKey = availBase, availAnyKey = availAnyBase' : ''),
+      UpdateExpression:
+        'SET freeGpus = freeGpus + :g' + (schedulable ? ', availKey = availBase, availAnyKey = availAnyBase' : '') + (earned > 0 ? ' ADD earned :e' : ''),
       // with a fence, the release (and so the whole transition) applies only if the node has not moved
       // since it was written off: a node that opened a new session keeps its work
       ConditionExpression: '#s = :s AND freeGpus <= :max' + (fenceVersion === undefined ? '' : ' AND version = :v'),
@@ -193,6 +195,7 @@ export class NodesStore {
         ':s': { S: node.status },
         ':max': { N: String(node.totalGpus - gpus) },
         ...(fenceVersion === undefined ? {} : { ':v': { N: String(fenceVersion) } }),
+        ...(earned > 0 ? { ':e': { N: String(earned) } } : {}),
       },
     };
   }
