@@ -5,6 +5,7 @@ import type { GpuDevice } from '../functions/domain/model';
 import { ApiError, isConflict, isTransient, type ControlPlane } from './api';
 import { backoffDelay, sleep } from './backoff';
 import { LogBatcher } from './log-batcher';
+import { OutputDigest } from './output-digest';
 import type { Logger } from './log';
 import { endedHandle } from './runtime/process';
 import type { ExitResult, Runtime, RuntimeHandle } from './runtime/types';
@@ -38,6 +39,8 @@ export class AttemptRun {
   private timer?: NodeJS.Timeout;
   private readonly log: Logger;
   private readonly batcher: LogBatcher;
+  /** what replicated verification compares across nodes */
+  private readonly digest = new OutputDigest();
 
   constructor(
     private readonly msg: DispatchMessage,
@@ -62,7 +65,14 @@ export class AttemptRun {
     const { runtime, state } = this.deps;
     this.handle = this.failure
       ? endedHandle({ exitCode: null, signal: null, error: this.failure })
-      : runtime.start({ ...this.msg, devices: this.devices, onLine: (s, t) => this.batcher.push(s, t) });
+      : runtime.start({
+          ...this.msg,
+          devices: this.devices,
+          onLine: (s, t) => {
+            this.digest.push(s, t);
+            this.batcher.push(s, t);
+          },
+        });
     const { pid, container } = this.handle.ref;
     if (!this.failure) {
       const devices = this.devices.map((d) => d.index);
@@ -99,7 +109,7 @@ export class AttemptRun {
 
   private finishBody(result: ExitResult, lines: LogLine[]): FinishRequest {
     const exitCode = result.exitCode === null ? null : Math.max(-255, Math.min(255, result.exitCode));
-    const base = { attemptId: this.attemptId, exitCode, lines };
+    const base = { attemptId: this.attemptId, exitCode, lines, ...(this.failure ? {} : { outputDigest: this.digest.value() }) };
     switch (this.reason) {
       case 'timed_out':
         return { ...base, outcome: 'timed_out', error: `exceeded maxDurationSeconds (${this.msg.spec.maxDurationSeconds} s)` };

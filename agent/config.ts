@@ -66,7 +66,7 @@ const EnvSchema = z
     GPUPOOL_BENCH_COMMAND: z.string().min(1).max(4096).optional(),
     GPUPOOL_BENCH_INTERVAL_SECONDS: intFrom(60, 7 * 24 * 3600).default(3600),
     /** what a simulated node lies about, for checker tests; stored now, used by the probe server */
-    GPUPOOL_SIMULATED_DISHONEST: z.enum(['gpus', 'challenge', 'canary']).optional(),
+    GPUPOOL_SIMULATED_DISHONEST: z.enum(['gpus', 'challenge', 'canary', 'results']).optional(),
     GPUPOOL_LABELS: labels.default({}),
     GPUPOOL_DRAIN_SECONDS: intFrom(0, 86_400).default(600),
     /** SIGTERM → SIGKILL grace when stopping an attempt */
@@ -94,7 +94,7 @@ export interface AgentConfig {
   stateDir: string;
   benchCommand?: string;
   benchIntervalMs: number;
-  simulatedDishonest?: 'gpus' | 'challenge' | 'canary';
+  simulatedDishonest?: 'gpus' | 'challenge' | 'canary' | 'results';
   labels: Record<string, string>;
   drainSeconds: number;
   stopGraceMs: number;

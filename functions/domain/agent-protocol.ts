@@ -92,6 +92,8 @@ export const FinishRequestSchema = z.strictObject({
   error: z.string().max(2048).optional(),
   /** the last log lines ride along, saving a request for short jobs */
   lines: z.array(LogLineSchema).max(500).default([]),
+  /** SHA-256 over the attempt's stdout lines (agent/output-digest.ts): replicated verification compares it */
+  outputDigest: z.string().regex(/^sha256:[0-9a-f]{64}$/).optional(),
 });
 export type FinishRequest = z.infer<typeof FinishRequestSchema>;
 

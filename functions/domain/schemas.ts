@@ -74,6 +74,13 @@ export const SubmitJobSchema = z
     queueTtlSeconds: z.number().int().min(1).max(7 * 24 * 3600).default(24 * 3600),
     /** POSTed the final job when it ends (docs/webhooks.md); https and public addresses in the cloud, checked on submit */
     webhook: z.strictObject({ url: WebhookUrlSchema }).optional(),
+    /** replicated verification: run on this many distinct nodes (of distinct providers where possible), compare outputs; each replica is billed */
+    verification: z.strictObject({ replicas: z.number().int().min(2).max(5) }).optional(),
+  })
+  // replicas are compared output for output; a gang's ranks print different things
+  .refine((j) => !j.verification || j.resources.nodes === 1, {
+    message: 'replicated verification of multi-node (gang) jobs is not supported',
+    path: ['verification'],
   });
 export type SubmitJob = z.infer<typeof SubmitJobSchema>;
 

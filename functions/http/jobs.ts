@@ -4,6 +4,7 @@ import { jobView } from '../domain/job/view';
 import { cancelJob, getOwnJob, jobLogs, listJobs, submitJob } from '../usecases/jobs';
 import { offers } from '../usecases/offers';
 import { checkWebhookUrl, deliveriesOf } from '../usecases/webhooks';
+import { verificationView } from '../usecases/verification';
 import { parseWith } from './kit/problem';
 import { routeGroup, type RouteFn } from './kit/router';
 import { OffersQuerySchema } from '../usecases/offers';
@@ -14,7 +15,8 @@ const routes: Record<string, RouteFn> = {
     // which schemes and addresses a webhook may use depends on the deployment (https only in the cloud)
     if (body.webhook) checkWebhookUrl(body.webhook.url, d.settings.webhooks);
     const job = await submitJob(d, req.caller, body);
-    return { status: 202, body: { job: jobView(job, d.now()) }, headers: { location: `/v1/jobs/${job.id}` } };
+    const verification = await verificationView(d, job);
+    return { status: 202, body: { job: { ...jobView(job, d.now()), ...(verification ? { verification } : {}) } }, headers: { location: `/v1/jobs/${job.id}` } };
   },
   'GET /v1/jobs': async (req, d) => {
     const q = parseWith(ListQuerySchema, req.query, 'query');
@@ -23,8 +25,11 @@ const routes: Record<string, RouteFn> = {
   },
   'GET /v1/jobs/{id}': async (req, d) => {
     const job = await getOwnJob(d, req.caller, parseWith(IdSchema, req.params.id, 'id'));
-    const deliveries = await deliveriesOf(d, job);
-    return { status: 200, body: { job: { ...jobView(job, d.now()), ...(job.webhook ? { webhook: { ...job.webhook, deliveries } } : {}) } } };
+    const [deliveries, verification] = await Promise.all([deliveriesOf(d, job), verificationView(d, job)]);
+    return {
+      status: 200,
+      body: { job: { ...jobView(job, d.now()), ...(job.webhook ? { webhook: { ...job.webhook, deliveries } } : {}), ...(verification ? { verification } : {}) } },
+    };
   },
   'DELETE /v1/jobs/{id}': async (req, d) => ({ status: 202, body: { job: jobView(await cancelJob(d, req.caller, parseWith(IdSchema, req.params.id, 'id')), d.now()) } }),
   'GET /v1/jobs/{id}/logs': async (req, d) => {

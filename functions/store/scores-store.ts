@@ -1,8 +1,10 @@
 // Checker results (table `scores`: PK nodeId, SK at, TTL expiresAt) and the checker's own reads and
-// writes of nodes. One table holds four kinds of item, told apart by the partition key:
+// writes of nodes. One table holds five kinds of item, told apart by the partition key:
 //   <nodeId>             probe and canary results of a node, SK = epoch ms          (the scores API reads these)
 //   rewards#<nodeId>     epoch settlements (SK = epoch start ms) and quarantine slashes (SK = odd epoch ms)
 //   canary#<shard>       canary jobs waiting to be judged, SK = submit time           (one partition per shard)
+//   verify#<group>       a replicated job's reported results (SK = replica index + 1) and its verdict (SK = 0):
+//                        functions/store/verification-store.ts
 // Node listing uses the sparse `liveness` index: it holds exactly the nodes that must heartbeat (ONLINE,
 // DEGRADED, DRAINING), which are the nodes worth probing, spread over SHARDS partitions; a scan would read
 // every node ever registered, OFFLINE and DEREGISTERED ones included, on every run.
@@ -37,7 +39,17 @@ export interface CanaryScore {
   reason: string;
   expiresAt: number;
 }
-export type ScoreItem = ProbeScore | CanaryScore;
+/** a replicated job's verdict as it concerns this node (functions/usecases/verification.ts); jobId = the group */
+export interface VerificationScore {
+  nodeId: string;
+  at: number;
+  kind: 'verification';
+  jobId: string;
+  ok: boolean;
+  reason: string;
+  expiresAt: number;
+}
+export type ScoreItem = ProbeScore | CanaryScore | VerificationScore;
 
 export interface PendingCanary {
   shard: number;

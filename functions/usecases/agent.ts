@@ -14,6 +14,7 @@ import { recordIfLost, recordStarted } from './metrics';
 import { updateNode, withStatus } from './nodes';
 import { ensureStakeLock } from './ledger';
 import { sweep } from './placement';
+import { recordReplicaResult, verifyReplicas } from './verification';
 
 /** statusReason of a node whose own agent is draining (SIGTERM), as opposed to a provider's drain */
 export const AGENT_DRAINING = 'agent draining';
@@ -131,8 +132,12 @@ export async function finishAttempt(d: Deps, caller: Caller, jobId: string, body
   if (job.liveAttemptId !== body.attemptId) throw conflict(`attempt ${body.attemptId} is not live`);
   // output first, so a consumer who sees the final state also sees every line
   if (body.lines.length) await d.logs.append(jobId, attempt.n, body.lines, d.now());
+  // a replica's result is stored before its attempt ends, so whoever sees it ended also sees the result
+  await recordReplicaResult(d, job, attempt, body);
   const after = await applyTransition(d, job, (j) => finishT(j, body.attemptId, body, d.now()));
   recordIfLost(after, body.attemptId);
+  // the last replica to end decides the group's verdict (exactly once: a conditional put)
+  if (after.replicaGroup && !after.liveAttemptId) await verifyReplicas(d, after);
   // GPUs came free: place waiting jobs now rather than at the next sweep tick
   await sweep(d, { maxJobs: 8 });
   return { status: after.status, reason: after.reason ?? null };

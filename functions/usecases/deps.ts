@@ -17,6 +17,7 @@ import { NodesStore } from '../store/nodes-store';
 import { Queues, type QueuesConfig } from '../store/queues';
 import { tableNamesFromEnv, type TableNames } from '../store/tables';
 import { ScoresStore, type ScoresPort } from '../store/scores-store';
+import { VerificationStore } from '../store/verification-store';
 import { WebhookRetryQueue, type RetryQueuePort } from '../store/webhook-retries';
 import { WebhooksStore } from '../store/webhooks-store';
 import { webhookSettingsFromEnv, type WebhookSettings } from './webhook-settings';
@@ -50,6 +51,8 @@ export interface Deps {
   logs: LogsStore;
   idempotency: IdempotencyStore;
   scores: ScoresPort;
+  /** replicated verification's results and verdicts (in the scores table) */
+  verifications: VerificationStore;
   /** webhook delivery attempts and account signing secrets */
   webhooks: WebhooksStore;
   /** where failed webhook attempts are queued again; absent without settings.webhooks.retryQueueUrl */
@@ -110,6 +113,7 @@ export function buildDeps(p: { db: DynamoDBDocumentClient; sqs: SQSClient; table
     logs: new LogsStore(p.db, p.tables.logs),
     idempotency: new IdempotencyStore(p.db, p.tables.idempotency),
     scores: new ScoresStore(p.db, p.tables.scores, p.tables.nodes),
+    verifications: new VerificationStore(p.db, p.tables.scores),
     webhooks: new WebhooksStore(p.db, p.tables.webhooks),
     webhookRetries: p.settings.webhooks.retryQueueUrl ? new WebhookRetryQueue(p.sqs, p.settings.webhooks.retryQueueUrl) : undefined,
     queues: new Queues(p.sqs, p.settings.queues),

@@ -6,6 +6,7 @@ import type { SubmitJob } from '../domain/schemas';
 import type { Deps } from './deps';
 import { applyTransition } from './effects';
 import { tryPlace } from './placement';
+import { groupOf, replicaJobs } from './replicas';
 
 export async function submitJob(d: Deps, caller: Caller, body: SubmitJob): Promise<Job> {
   const now = d.now();
@@ -19,9 +20,14 @@ export async function submitJob(d: Deps, caller: Caller, body: SubmitJob): Promi
     queuedAt: now,
     version: 0,
   };
-  await d.jobs.create(job);
-  // inline match: a free node starts the job within this request
-  return tryPlace(d, job);
+  // a replicated job is its replicas, each an ordinary job (functions/usecases/replicas.ts)
+  const jobs = replicaJobs(job);
+  for (const j of jobs) await d.jobs.create(j);
+  // inline match: a free node starts the job within this request (replicas one after the other, so
+  // each sees where the previous ones went)
+  const placed = await tryPlace(d, jobs[0]);
+  for (const j of jobs.slice(1)) await tryPlace(d, j);
+  return placed;
 }
 
 export async function getOwnJob(d: Deps, caller: Caller, id: string): Promise<Job> {
@@ -35,6 +41,17 @@ export async function listJobs(d: Deps, caller: Caller, limit: number, cursor?: 
 }
 
 export async function cancelJob(d: Deps, caller: Caller, id: string): Promise<Job> {
+  const job = await cancelOne(d, caller, id);
+  // cancelling any replica cancels the group: a verification with replicas missing decides nothing
+  for (const other of groupOf(job)?.ids.filter((x) => x !== id) ?? []) {
+    await cancelOne(d, caller, other).catch((e) => {
+      if (!(e instanceof DomainError)) throw e; // already ended: nothing to cancel
+    });
+  }
+  return job;
+}
+
+async function cancelOne(d: Deps, caller: Caller, id: string): Promise<Job> {
   // the job may move (the agent starts it) between read and write: re-read and try again
   for (let tries = 0; ; tries++) {
     const job = await getOwnJob(d, caller, id);

@@ -12,6 +12,7 @@ import type { NodeItem } from '../store/nodes-store';
 import type { Deps } from './deps';
 import { applyTransition } from './effects';
 import { recordPlacement, recordPlacementFailure, recordQueuedJobs } from './metrics';
+import { replicaAvoid } from './replicas';
 
 /** How many ranked candidates to try before leaving the job for the sweep. */
 const MAX_CLAIM_TRIES = 5;
@@ -56,7 +57,8 @@ export async function tryPlace(d: Deps, job: Job, view?: CandidateView): Promise
     : view
       ? await view.for(job)
       : await d.nodes.available(job.resources.gpuModels, d.settings.candidatesPerShard);
-  const result = rank(job, candidates, d.random);
+  // a replica of a replicated job keeps off its siblings' nodes (and, if it can, their providers)
+  const result = rank(job.replicaGroup ? { ...job, replicaAvoid: await replicaAvoid(d, job) } : job, candidates, d.random);
   let short: number | undefined;
   for (const { node } of result.ranked.slice(0, MAX_CLAIM_TRIES)) {
     const hold = job.pinNodeId ? 0 : holdAmount(node.pricePerGpuHour, job.resources.gpus, job.maxDurationSeconds);

@@ -9,7 +9,7 @@ import { MICRO, type Node } from '../model';
 
 export const INITIAL_REPUTATION = 0.5;
 
-export type Observation = 'probeOk' | 'probeFailed' | 'canaryOk' | 'canaryInconclusive' | 'jobLost';
+export type Observation = 'probeOk' | 'probeFailed' | 'canaryOk' | 'canaryInconclusive' | 'jobLost' | 'replicaAgreed' | 'replicaUnsettled';
 
 /** α per observation and the value x it pulls toward. */
 export const ALPHA: Readonly<Record<Observation, { alpha: number; x: 0 | 1 }>> = {
@@ -22,6 +22,11 @@ export const ALPHA: Readonly<Record<Observation, { alpha: number; x: 0 | 1 }>> =
   canaryInconclusive: { alpha: 0.05, x: 0 },
   // an attempt the node lost (missed heartbeats): the consumer's work had to move
   jobLost: { alpha: 0.05, x: 0 },
+  // replicated verification: agreeing with the other replicas is real work checked, like a canary
+  replicaAgreed: { alpha: 0.1, x: 1 },
+  // a disagreement no strict majority settled: one of the nodes is wrong, we cannot tell which, so both
+  // lose a little (a proven minority is quarantined instead)
+  replicaUnsettled: { alpha: 0.05, x: 0 },
 };
 
 const round4 = (r: number) => Math.round(r * 10_000) / 10_000;

@@ -21,7 +21,15 @@ export function versionAtLeast(have: string | undefined, want: string): boolean 
   return true;
 }
 
-export type MatchJob = Pick<Job, 'id' | 'accountId' | 'resources' | 'placement' | 'maxPricePerGpuHour' | 'attempts'> & Partial<Pick<Job, 'pinNodeId'>>;
+export type MatchJob = Pick<Job, 'id' | 'accountId' | 'resources' | 'placement' | 'maxPricePerGpuHour' | 'attempts'> & Partial<Pick<Job, 'pinNodeId'>> & ReplicaAvoid;
+
+/**
+ * Internal, filled in by placement for a replica of a replicated job (functions/usecases/replicas.ts):
+ * the nodes and providers its sibling replicas run or ran on. Not part of the job item.
+ */
+export interface ReplicaAvoid {
+  replicaAvoid?: { nodes: readonly string[]; providers: readonly string[] };
+}
 
 export interface Filter {
   name: string;
@@ -81,5 +89,9 @@ export const FILTERS: readonly Filter[] = [
     soft: true,
     check: (j, n) => (j.attempts.some((a) => a.nodeId === n.id && a.status === 'LOST') ? 'already failed this job' : undefined),
   },
+  // replicated verification: replicas on one node prove nothing (a liar would agree with itself)
+  { name: 'replicaNodes', check: (j, n) => (j.replicaAvoid?.nodes.includes(n.id) ? 'runs another replica of this job' : undefined) },
+  // independent witnesses: prefer providers no sibling uses, but a pool with fewer providers still runs it
+  { name: 'replicaProviders', soft: true, check: (j, n) => (j.replicaAvoid?.providers.includes(n.providerId) ? 'provider runs another replica' : undefined) },
   { name: 'selfDealing', check: (j, n) => (n.providerId === j.accountId ? 'node belongs to the consumer' : undefined) },
 ];

@@ -1,0 +1,37 @@
+// The shape of a replicated job (verification: {replicas: N}): the job the consumer submitted is replica 0
+// and names the group (`replicaGroup` = its own id); N−1 siblings `<group>-r1` … `<group>-r<N-1>` carry
+// the same spec. Each is an ordinary job to the state machine, placement and the ledger (so each replica
+// holds and pays like a job: the consumer pays N runs). Deterministic sibling ids let any replica find
+// the others with plain reads, without a group index. Kept apart from verification.ts (the verdict), which
+// pulls in the checker and would make placement import it.
+import type { Job } from '../domain/model';
+import type { ReplicaAvoid } from '../domain/matcher/filters';
+import type { Deps } from './deps';
+
+/** Every job id of a group, replica 0 first. */
+export const replicaIds = (group: string, replicas: number): string[] => [group, ...Array.from({ length: replicas - 1 }, (_, i) => `${group}-r${i + 1}`)];
+
+/** The jobs a submit creates: the job itself, and for a replicated job its siblings (without the webhook, which the group's job alone carries). */
+export function replicaJobs(job: Job): Job[] {
+  const n = job.verification?.replicas;
+  if (!n || n < 2) return [job];
+  const { webhook: _w, ...spec } = job;
+  return replicaIds(job.id, n).map((id, k) => (k === 0 ? { ...job, replicaGroup: job.id, replicaIndex: 0 } : { ...spec, id, replicaGroup: job.id, replicaIndex: k }));
+}
+
+/** The group's member ids, if `job` is a replica. */
+export const groupOf = (job: Pick<Job, 'replicaGroup' | 'verification'>) =>
+  job.replicaGroup && job.verification ? { group: job.replicaGroup, ids: replicaIds(job.replicaGroup, job.verification.replicas) } : undefined;
+
+/**
+ * For placing a replica: the nodes and providers its siblings run or ran on (attempts lost to their
+ * node excepted: those produced nothing), read fresh. Two replicas placed at the same instant may still
+ * meet on one node; the verdict then counts that node once (domain/checker/replicas.ts).
+ */
+export async function replicaAvoid(d: Deps, job: Job): Promise<ReplicaAvoid['replicaAvoid']> {
+  const g = groupOf(job);
+  if (!g) return undefined;
+  const siblings = await Promise.all(g.ids.filter((id) => id !== job.id).map((id) => d.jobs.get(id)));
+  const used = siblings.flatMap((s) => s?.attempts.filter((a) => a.status !== 'LOST') ?? []);
+  return { nodes: [...new Set(used.map((a) => a.nodeId))], providers: [...new Set(used.flatMap((a) => (a.providerId ? [a.providerId] : [])))] };
+}
