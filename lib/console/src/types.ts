@@ -66,8 +66,8 @@ export interface PoolNode {
   reputation: number;
   lastSeenAt?: number;
   createdAt: number;
-  /** the ledger's figures for this node once it lands: micro-credits, shape not fixed yet */
-  earnings?: number | Record<string, unknown>;
+  /** micro-credits its provider earned with it (settlements after the fee; docs/ledger.md) */
+  earned?: number;
 }
 
 export interface ScoreRow {

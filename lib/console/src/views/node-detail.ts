@@ -22,7 +22,7 @@ function facts(n: PoolNode, s: Scores): HTMLElement {
     ['Location', n.location ? `${n.location.lat}, ${n.location.lon}` : 'not set (GPUPOOL_LOCATION)'],
     ['Price', `${credits(n.pricePerGpuHour)} credits per GPU-hour`],
     ['Last heartbeat', ago(n.lastSeenAt)],
-    ['Earnings', earningsText(n.earnings)],
+    ['Earnings', earningsText(n.earned)],
     ['Checker settlements pending', s.pending ? `reward ${credits(s.pending.reward)} · penalty ${credits(s.pending.penalty)}` : '–'],
   ];
   return h('dl', { class: 'facts', 'data-test': 'node-facts' }, pairs.flatMap(([k, v]) => [h('dt', null, k), h('dd', { 'data-fact': k }, v)]));

@@ -10,16 +10,9 @@ import { worldMap } from '../world-map';
 
 const REFRESH_MS = 5_000;
 
-/** Earnings as the ledger will report them: a number of micro-credits, or named figures of them. */
-export function earningsText(e: PoolNode['earnings']): string {
-  if (typeof e === 'number') return credits(e);
-  if (e && typeof e === 'object') {
-    return Object.entries(e)
-      .filter(([, v]) => typeof v === 'number')
-      .map(([k, v]) => `${k} ${credits(v as number)}`)
-      .join(' · ');
-  }
-  return '–';
+/** What the provider earned with the node, in credits (a node that never ran paid work shows 0). */
+export function earningsText(e: PoolNode['earned']): string {
+  return credits(e ?? 0);
 }
 
 /** Every page of GET /v1/nodes: an admin's pool can be larger than one page. */
@@ -46,7 +39,7 @@ function row(n: PoolNode, admin: boolean, now: number): HTMLElement {
     h('td', { class: 'num' }, credits(n.pricePerGpuHour)),
     h('td', { class: 'num' }, percent(n.reputation)),
     h('td', null, ago(n.lastSeenAt, now)),
-    h('td', { class: 'num' }, earningsText(n.earnings)),
+    h('td', { class: 'num' }, earningsText(n.earned)),
     admin ? h('td', { class: 'mono' }, n.providerId) : null,
   );
 }
