@@ -67,10 +67,20 @@ async function signIn(key: string): Promise<{ page: Page; context: BrowserContex
 }
 
 const markers = (page: Page) => page.locator('path.node-marker');
-// page.evaluate and waitForFunction take expressions as strings: this file is type-checked without DOM types
+// page.evaluate takes expressions as strings: this file is type-checked without DOM types.
+// waitForFunction is not used: when its predicate is not true at once it polls with eval inside the page,
+// which the console's CSP (script-src 'self') rightly refuses; poll page.evaluate from here instead.
+async function waitForExpr(page: Page, expr: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (let delay = 25; ; delay = Math.min(250, delay * 2)) {
+    if (await page.evaluate(`Boolean(${expr})`)) return;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${expr}`);
+    await new Promise((r) => setTimeout(r, delay));
+  }
+}
 /** all three nodes drawn and the country outlines loaded (hundreds of paths) */
 async function mapReady(page: Page) {
-  await page.waitForFunction(`document.querySelectorAll('path.node-marker').length === 3 && document.querySelectorAll('.leaflet-overlay-pane path').length > 100`);
+  await waitForExpr(page, `document.querySelectorAll('path.node-marker').length === 3 && document.querySelectorAll('.leaflet-overlay-pane path').length > 100`);
 }
 
 describe.skipIf(!haveBrowser)('web console in Chromium', () => {
@@ -80,7 +90,7 @@ describe.skipIf(!haveBrowser)('web console in Chromium', () => {
     await page.goto(`${pool.stack.apiUrl}/console/`);
     await page.fill('#api-key', 'gp_nobody_0000000000000000000000');
     await page.click('form[data-test=login] button');
-    await page.waitForFunction(`document.querySelector('form[data-test=login] .error')?.textContent?.includes('not known')`);
+    await waitForExpr(page, `document.querySelector('form[data-test=login] .error')?.textContent?.includes('not known')`);
     await page.fill('#api-key', keys.consumer);
     await page.click('form[data-test=login] button');
     await page.waitForSelector('[data-test=who]');
@@ -120,7 +130,7 @@ describe.skipIf(!haveBrowser)('web console in Chromium', () => {
     await page.click('[data-test=submit] button[type=submit]');
     // the job's page: RUNNING on one of the nodes, its first line of output streamed in
     await page.waitForSelector('[data-test=job-facts] [data-status=RUNNING]', { timeout: 20_000 });
-    await page.waitForFunction(`document.querySelector('[data-test=logs]')?.textContent?.includes('hello from the console')`, undefined, { timeout: 20_000 });
+    await waitForExpr(page, `document.querySelector('[data-test=logs]')?.textContent?.includes('hello from the console')`, 20_000);
     const node = await page.textContent('[data-test=job-facts] [data-fact=Node]');
     expect(node).toMatch(/\S+/);
     page.once('dialog', (d) => void d.accept());
