@@ -83,6 +83,8 @@ async function localStackFigures(jobs: number) {
   const provider = (await admin.post('/v1/accounts', { name: 'bench provider', role: 'provider' })).body;
   const consumer = (await admin.post('/v1/accounts', { name: 'bench consumer', role: 'consumer' })).body;
   const api = client(stack.apiUrl, consumer.apiKey);
+  // every placement holds escrow: the consumer needs credits (a million)
+  await admin.post(`/v1/accounts/${consumer.account.id}/credits`, { amount: 1_000_000_000_000, memo: 'bench' });
   const agents = ['2xA100-80', '1xH100-80', '2xL40S-48', '1xRTX4090-24'].map((gpus, i) =>
     startAgent({ name: `bench-${i}`, gpus, apiUrl: stack.apiUrl, providerKey: provider.apiKey, stateDir: path.join(dir, `a${i}`), env: { GPUPOOL_DRAIN_SECONDS: '0' } }),
   );
