@@ -76,6 +76,10 @@ const EnvSchema = z
     /** how long startup keeps retrying an unreachable control plane before exiting 3 */
     GPUPOOL_STARTUP_TIMEOUT_SECONDS: intFrom(1, 3_600).default(120),
     GPUPOOL_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+    /** 1: watch EC2's spot interruption notice and drain on it (agent/spot-watch.ts; burst instances set it) */
+    GPUPOOL_SPOT_WATCH: z.enum(['0', '1', 'true', 'false']).default('0').transform((v) => v === '1' || v === 'true'),
+    /** the instance metadata service's base URL; tests point it at a fake */
+    GPUPOOL_IMDS_ENDPOINT: z.url({ protocol: /^https?$/ }).default('http://169.254.169.254'),
   });
 
 export interface AgentConfig {
@@ -101,6 +105,8 @@ export interface AgentConfig {
   logMaxLines: number;
   startupTimeoutMs: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
+  spotWatch: boolean;
+  imdsEndpoint: string;
 }
 
 export type ConfigResult = { ok: true; config: AgentConfig } | { ok: false; problems: string[] };
@@ -143,6 +149,8 @@ export function loadConfig(env: NodeJS.ProcessEnv): ConfigResult {
       logMaxLines: e.GPUPOOL_LOG_MAX_LINES,
       startupTimeoutMs: e.GPUPOOL_STARTUP_TIMEOUT_SECONDS * 1000,
       logLevel: e.GPUPOOL_LOG_LEVEL,
+      spotWatch: e.GPUPOOL_SPOT_WATCH,
+      imdsEndpoint: e.GPUPOOL_IMDS_ENDPOINT,
     },
   };
 }

@@ -8,6 +8,7 @@ import { loadConfig, type AgentConfig } from './config';
 import { GpuAllocator } from './gpu/allocator';
 import { discoverGpus, NoGpusError } from './gpu/discover';
 import type { Inventory } from './gpu/nvidia-smi';
+import { installSimulatedSmi } from './gpu/simulated-smi';
 import { gpuTelemetrySource } from './gpu/telemetry';
 import { Heartbeat } from './heartbeat';
 import { createLogger, type Logger } from './log';
@@ -18,6 +19,7 @@ import { DockerRuntime } from './runtime/docker';
 import { ProcessRuntime } from './runtime/process';
 import { killQuietly, ownedProcesses } from './runtime/leftovers';
 import { Session } from './session';
+import { SpotWatcher } from './spot-watch';
 import { reapLeftovers, resolveIdentity, StartupError, withStartupRetry } from './startup';
 import { StateStore, type AttemptRecord } from './state';
 
@@ -56,7 +58,9 @@ export async function main(): Promise<void> {
 export async function runAgent(config: AgentConfig, log: Logger, signals: AgentSignals): Promise<number> {
   try {
     const node = await startNode(config, log, signals.drain);
+    const spot = config.spotWatch ? watchSpot(config, log, node) : undefined;
     await new Promise<void>((resolve) => (signals.drain.aborted ? resolve() : signals.drain.addEventListener('abort', () => resolve(), { once: true })));
+    await spot?.stop();
     await node.shutdown(signals.force);
     return 0;
   } catch (err) {
@@ -71,7 +75,32 @@ export async function runAgent(config: AgentConfig, log: Logger, signals: AgentS
   }
 }
 
-async function startNode(config: AgentConfig, log: Logger, drain: AbortSignal): Promise<{ shutdown(force?: AbortSignal): Promise<void> }> {
+interface RunningNode {
+  /** no new work; running attempts stopped and handed back now; heartbeats go on (as draining) */
+  handBack(): Promise<void>;
+  shutdown(force?: AbortSignal): Promise<void>;
+}
+
+/**
+ * On a spot interruption notice the node hands its work back at once (the instance has two minutes; work
+ * that waited would be lost with it) and then stays up, heartbeating as draining, until the instance stops
+ * it: exiting would let systemd restart the agent into a fresh session that takes new work.
+ */
+function watchSpot(config: AgentConfig, log: Logger, node: RunningNode): SpotWatcher {
+  const watcher = new SpotWatcher({
+    endpoint: config.imdsEndpoint,
+    log,
+    onNotice: (notice) => {
+      log.warn('spot interruption notice: draining and handing back running attempts', { ...notice });
+      log.human(`spot interruption notice (${notice.action}${notice.time ? ` at ${notice.time}` : ''}): draining; running jobs handed back to the pool`);
+      void node.handBack().then(() => log.info('spot drain done; waiting for the instance to stop'));
+    },
+  });
+  watcher.start();
+  return watcher;
+}
+
+async function startNode(config: AgentConfig, log: Logger, drain: AbortSignal): Promise<RunningNode> {
   const inventory = await inventoryOrExit(config, log);
   const state = new StateStore(config.stateDir, (err) => log.error('state write failed', { err }));
   await state.init().catch((err: Error) => {
@@ -92,7 +121,7 @@ async function startNode(config: AgentConfig, log: Logger, drain: AbortSignal): 
   // re-place those jobs at once, and two live copies of one job must never overlap.
   if (config.runtime === 'process') await killOwnedProcesses(config.stateDir, log);
   const allocator = new GpuAllocator(inventory.devices);
-  const runtime = dishonestRuntime(config.runtime === 'docker' ? new DockerRuntime(log, 'docker', { cpus: cpus().length, memoryBytes: totalmem(), totalGpus: inventory.devices.length }) : new ProcessRuntime(config.stateDir, log), config.simulatedDishonest);
+  const runtime = dishonestRuntime(config.runtime === 'docker' ? new DockerRuntime(log, 'docker', { cpus: cpus().length, memoryBytes: totalmem(), totalGpus: inventory.devices.length }) : new ProcessRuntime(config.stateDir, log, jobBaseEnv(config, inventory)), config.simulatedDishonest);
   let heartbeat: Heartbeat | undefined;
   const agent = new Agent({ api, runtime, allocator, state, log, stopGraceMs: config.stopGraceMs, logMaxLines: config.logMaxLines, onBusyChange: () => heartbeat?.reschedule() });
   probe.server.setLoad(() => ({ running: agent.running().length, freeGpus: agent.freeGpus() }));
@@ -130,6 +159,11 @@ async function startNode(config: AgentConfig, log: Logger, drain: AbortSignal): 
   poller.start();
   const hb = heartbeat;
   return {
+    async handBack() {
+      await poller.stop();
+      await hb.drain();
+      await agent.drain(0);
+    },
     async shutdown(force) {
       await poller.stop();
       await hb.drain();
@@ -140,6 +174,13 @@ async function startNode(config: AgentConfig, log: Logger, drain: AbortSignal): 
       log.info('agent stopped');
     },
   };
+}
+
+/** What process-runtime jobs inherit: on a simulated node, a fake nvidia-smi that shows the simulated GPUs. */
+function jobBaseEnv(config: AgentConfig, inventory: Inventory): NodeJS.ProcessEnv {
+  if (!config.simulatedGpus) return process.env;
+  const bin = installSimulatedSmi(config.stateDir, inventory.devices);
+  return { ...process.env, PATH: `${bin}:${process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin'}` };
 }
 
 async function inventoryOrExit(config: AgentConfig, log: Logger): Promise<Inventory> {

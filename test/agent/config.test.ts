@@ -30,8 +30,19 @@ describe('loadConfig', () => {
         logMaxLines: 10_000,
         startupTimeoutMs: 120_000,
         logLevel: 'info',
+        spotWatch: false,
+        imdsEndpoint: 'http://169.254.169.254',
       },
     });
+  });
+
+  it('turns the spot watch on with 1 or true, and takes another metadata endpoint', () => {
+    const on = loadConfig({ ...MIN, GPUPOOL_SPOT_WATCH: '1', GPUPOOL_IMDS_ENDPOINT: 'http://127.0.0.1:1338' });
+    expect(on.ok && [on.config.spotWatch, on.config.imdsEndpoint]).toEqual([true, 'http://127.0.0.1:1338']);
+    const t = loadConfig({ ...MIN, GPUPOOL_SPOT_WATCH: 'true' });
+    expect(t.ok && t.config.spotWatch).toBe(true);
+    const bad = loadConfig({ ...MIN, GPUPOOL_SPOT_WATCH: 'yes', GPUPOOL_IMDS_ENDPOINT: 'ftp://x' });
+    expect(bad.ok ? [] : bad.problems.map((p) => p.split(':')[0])).toEqual(['GPUPOOL_SPOT_WATCH', 'GPUPOOL_IMDS_ENDPOINT']);
   });
 
   it('parses every field given as text', () => {
