@@ -1,0 +1,155 @@
+// Replicated verification under concurrency, on DynamoDB Local: the replicas of a job finish at the same
+// moment (and consumers read the job meanwhile); the verdict is written once, the liar quarantined and
+// slashed once, every node scored once, and the ledger still balances.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Caller, Job, Node } from '../../functions/domain/model';
+import { SubmitJobSchema } from '../../functions/domain/schemas';
+import { mintPosting } from '../../functions/domain/ledger/postings';
+import { finishAttempt, startAttempt } from '../../functions/usecases/agent';
+import { submitJob } from '../../functions/usecases/jobs';
+import { auditLedger, stake } from '../../functions/usecases/ledger';
+import { verificationView, verifyReplicas } from '../../functions/usecases/verification';
+import { startPool, type Pool } from '../helpers/local-pool';
+
+let pool: Pool;
+const consumer: Caller = { accountId: 'verify-consumer', role: 'consumer', keyId: 'k' };
+const HONEST = 'sha256:' + '1'.repeat(64);
+const MADE_UP = 'sha256:' + '2'.repeat(64);
+const STAKE = 100_000_000;
+
+async function account(id: string, role: 'consumer' | 'provider', credits: number) {
+  const d = pool.stack.deps;
+  await d.accounts.create({ id, name: id, role, createdAt: Date.now(), available: 0, held: 0, staked: 0 });
+  await d.ledger.post([mintPosting(`mint/${id}`, id, credits, Date.now())]);
+}
+
+/** A node of its own provider (which stakes, so a slash has something to take). */
+async function addNode(id: string, model: string): Promise<Node> {
+  const d = pool.stack.deps;
+  await account(`prov-${id}`, 'provider', STAKE);
+  await stake(d, { accountId: `prov-${id}`, role: 'provider', keyId: 'k' }, STAKE);
+  const node: Node = {
+    id,
+    providerId: `prov-${id}`,
+    name: id,
+    status: 'ONLINE',
+    region: 'local',
+    gpus: [{ index: 0, uuid: `GPU-${id}`, model, vramGb: 80 }],
+    gpuModel: model,
+    vramGb: 80,
+    totalGpus: 1,
+    freeGpus: 1,
+    pricePerGpuHour: 3_600_000,
+    labels: {},
+    reputation: 0.5,
+    queueUrl: await d.queues.ensure(id),
+    createdAt: Date.now(),
+    lastSeenAt: Date.now(),
+    heartbeatSeconds: 3600,
+  };
+  await d.nodes.create(node);
+  return node;
+}
+
+const nodeCaller = (nodeId: string): Caller => ({ accountId: 'x', role: 'node', keyId: 'n', nodeId });
+
+/** Submits a replicated job on `model` and starts every replica; returns the running replicas. */
+async function runningGroup(model: string, replicas: number): Promise<Job[]> {
+  const d = pool.stack.deps;
+  const job = await submitJob(d, consumer, SubmitJobSchema.parse({ command: ['echo', '42'], resources: { gpus: 1, gpuModels: [model] }, verification: { replicas } }));
+  const ids = [job.id, ...Array.from({ length: replicas - 1 }, (_, i) => `${job.id}-r${i + 1}`)];
+  const jobs = (await Promise.all(ids.map((id) => d.jobs.get(id)))) as Job[];
+  for (const j of jobs) {
+    expect(j.status).toBe('ASSIGNED');
+    await startAttempt(d, nodeCaller(j.nodeId!), j.id, j.liveAttemptId!);
+  }
+  return (await Promise.all(ids.map((id) => d.jobs.get(id)))) as Job[];
+}
+
+beforeAll(async () => {
+  // no timers: the test drives everything itself
+  pool = await startPool({ sweepMs: 3_600_000, reaperMs: 3_600_000, checkerMs: 3_600_000 });
+  await account(consumer.accountId, 'consumer', 1_000_000_000_000);
+}, 60_000);
+afterAll(async () => pool?.stop());
+
+describe('replicated verification under concurrency (DynamoDB Local)', () => {
+  it.each([1, 2, 3])('decides once when three replicas finish at the same moment, one of them lying (round %i)', async (round) => {
+    const d = pool.stack.deps;
+    const model = `V${round}`;
+    const nodes = await Promise.all([0, 1, 2].map((i) => addNode(`vr${round}-${i}`, model)));
+    const jobs = await runningGroup(model, 3);
+    // three distinct nodes, three distinct providers
+    expect(new Set(jobs.map((j) => j.nodeId)).size).toBe(3);
+    const liar = jobs[round % 3];
+    const group = jobs[0].id;
+
+    // every replica finishes at once, while consumers read the job (which may decide too)
+    const finishing = jobs.map((j) =>
+      finishAttempt(d, nodeCaller(j.nodeId!), j.id, { attemptId: j.liveAttemptId!, exitCode: 0, outcome: 'exited', lines: [], outputDigest: j === liar ? MADE_UP : HONEST }),
+    );
+    const reading = Array.from({ length: 4 }, () => verifyReplicas(d, jobs[0]));
+    await Promise.all([...finishing, ...reading]);
+
+    const view = await verificationView(d, (await d.jobs.get(group))!);
+    expect(view).toMatchObject({ replicas: 3, status: 'disagreed', minority: [liar.nodeId], billing: 'per-replica' });
+    expect(view!.siblings.map((s) => s.outputDigest).sort()).toEqual([HONEST, HONEST, MADE_UP]);
+
+    // consequences exactly once: one score per node, one quarantine, one slash
+    for (const n of nodes) {
+      const scores = (await d.scores.list(n.id, 0, 100)).filter((s) => s.kind === 'verification');
+      expect(scores).toHaveLength(1);
+      expect(scores[0].ok).toBe(n.id !== liar.nodeId);
+    }
+    const liarNode = (await d.nodes.get(liar.nodeId!))!;
+    expect(liarNode.status).toBe('QUARANTINED');
+    expect(liarNode.statusReason).toMatch(/checker: replicated verification: job .* output differs from the majority/);
+    const slashes = (await d.scores.rewards(liar.nodeId!, 10)).filter((r) => r.kind === 'slash');
+    expect(slashes).toHaveLength(1);
+    expect(slashes[0]).toMatchObject({ posted: true, slashed: STAKE / 10 });
+    // the consumer paid the liar for a made-up answer: the slash paid it back first
+    expect(slashes[0].refunded).toBeGreaterThan(0);
+    for (const n of nodes.filter((x) => x.id !== liar.nodeId)) expect((await d.nodes.get(n.id))!.status).toBe('ONLINE');
+
+    const audit = await auditLedger(d);
+    expect(audit.differences).toEqual([]);
+    expect(audit.ok).toBe(true);
+  }, 60_000);
+
+  it('two replicas that disagree: inconclusive, both recorded, nobody quarantined', async () => {
+    const d = pool.stack.deps;
+    const nodes = await Promise.all([0, 1].map((i) => addNode(`v2-${i}`, 'V2R')));
+    const jobs = await runningGroup('V2R', 2);
+    await Promise.all(
+      jobs.map((j, i) => finishAttempt(d, nodeCaller(j.nodeId!), j.id, { attemptId: j.liveAttemptId!, exitCode: 0, outcome: 'exited', lines: [], outputDigest: i ? MADE_UP : HONEST })),
+    );
+    const view = await verificationView(d, (await d.jobs.get(jobs[1].id))!);
+    expect(view).toMatchObject({ replicas: 2, status: 'inconclusive' });
+    expect(view).not.toHaveProperty('minority');
+    for (const n of nodes) {
+      expect((await d.nodes.get(n.id))!.status).toBe('ONLINE');
+      const scores = (await d.scores.list(n.id, 0, 100)).filter((s) => s.kind === 'verification');
+      expect(scores).toMatchObject([{ ok: false, reason: expect.stringMatching(/inconclusive/) }]);
+    }
+  }, 60_000);
+
+  it('places no two replicas on one node, and leaves a replica waiting rather than break that', async () => {
+    const d = pool.stack.deps;
+    await Promise.all([0, 1].map((i) => addNode(`vw-${i}`, 'VW')));
+    const job = await submitJob(d, consumer, SubmitJobSchema.parse({ command: ['true'], resources: { gpus: 1, gpuModels: ['VW'] }, verification: { replicas: 3 } }));
+    const jobs = (await Promise.all([job.id, `${job.id}-r1`, `${job.id}-r2`].map((id) => d.jobs.get(id)))) as Job[];
+    expect(jobs.map((j) => j.status)).toEqual(['ASSIGNED', 'ASSIGNED', 'QUEUED']);
+    expect(jobs[0].nodeId).not.toBe(jobs[1].nodeId);
+    // the two nodes are busy anyway; free one by finishing its replica: the third still may not go there
+    await startAttempt(d, nodeCaller(jobs[0].nodeId!), jobs[0].id, jobs[0].liveAttemptId!);
+    await finishAttempt(d, nodeCaller(jobs[0].nodeId!), jobs[0].id, { attemptId: jobs[0].liveAttemptId!, exitCode: 0, outcome: 'exited', lines: [], outputDigest: HONEST });
+    const waiting = (await d.jobs.get(jobs[2].id))!;
+    expect(waiting.status).toBe('QUEUED');
+    expect(waiting.pendingReason).toMatch(/runs another replica of this job/);
+    // cancelling one replica cancels the group; the verdict has too few results to compare
+    await (await import('../../functions/usecases/jobs')).cancelJob(d, consumer, jobs[2].id);
+    const after = (await Promise.all(jobs.map((j) => d.jobs.get(j.id)))) as Job[];
+    expect(after.map((j) => j.status)).toEqual(['SUCCEEDED', 'CANCELLED', 'CANCELLED']);
+    expect((await verifyReplicas(d, after[0]))?.status).toBe('inconclusive');
+  }, 60_000);
+});
