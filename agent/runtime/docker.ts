@@ -4,6 +4,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { constants } from 'node:os';
 import type { Logger } from '../log';
+import { gangEnv } from './gang-env';
 import { signalExitCode, splitLines } from './lines';
 import { endedHandle } from './process';
 import type { ExitResult, Runtime, RuntimeAttempt, RuntimeHandle, Stream } from './types';
@@ -32,7 +33,7 @@ export function resourceLimits(host: HostShare, gpus: number): string[] {
 export function dockerRunArgs(a: Omit<RuntimeAttempt, 'onLine'>, warn: (line: string) => void = () => {}, host?: HostShare): string[] {
   const gpus = a.devices.map((d) => d.uuid);
   const env: string[] = [];
-  const ours = { GPUPOOL_JOB_ID: a.jobId, GPUPOOL_ATTEMPT_ID: a.attemptId };
+  const ours: Record<string, string> = { GPUPOOL_JOB_ID: a.jobId, GPUPOOL_ATTEMPT_ID: a.attemptId, ...gangEnv(a.spec) };
   for (const [k, v] of Object.entries(a.spec.env)) {
     if (!ENV_NAME.test(k)) warn(`skipped env ${JSON.stringify(k)}: not a valid variable name`);
     else if (!(k in ours)) env.push('-e', `${k}=${v}`);
@@ -49,6 +50,9 @@ export function dockerRunArgs(a: Omit<RuntimeAttempt, 'onLine'>, warn: (line: st
     '--cap-drop', 'ALL',
     '--pids-limit', '4096',
     '--shm-size', '1g',
+    // a gang's ranks reach each other on the hosts' addresses: NCCL and torchrun's rendezvous open ports
+    // of their own choosing, which published ports cannot cover, so ranks share the host's network
+    ...(a.spec.gang ? ['--network', 'host'] : []),
     ...(host ? resourceLimits(host, gpus.length) : []),
     // per-attempt scratch space: an anonymous volume, removed with the container by --rm
     '--mount', 'type=volume,dst=/scratch',

@@ -7,6 +7,7 @@ import { rm } from 'node:fs/promises';
 import { constants } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from '../log';
+import { gangEnv } from './gang-env';
 import { attemptProcesses, killQuietly } from './leftovers';
 import { signalExitCode, splitLines } from './lines';
 import type { ExitResult, Runtime, RuntimeAttempt, RuntimeHandle } from './types';
@@ -81,6 +82,8 @@ export class ProcessRuntime implements Runtime {
       CUDA_VISIBLE_DEVICES: a.devices.map((d) => d.index).join(','),
       GPUPOOL_JOB_ID: a.jobId,
       GPUPOOL_ATTEMPT_ID: a.attemptId,
+      // a gang's rank, world size, peers and rendezvous (absent for single-node jobs)
+      ...gangEnv(a.spec),
       // marks the process as this node's, so a restarted agent finds it even if it never got recorded
       GPUPOOL_NODE_STATE: this.stateDir,
     };

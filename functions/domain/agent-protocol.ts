@@ -24,6 +24,17 @@ export const AttemptSpecSchema = z.strictObject({
   env: z.record(z.string(), z.string()),
   gpus: z.number().int().min(0).max(64),
   maxDurationSeconds: z.number().int().min(1),
+  /** a gang's rank: the agent hands these to the job as GPUPOOL_RANK, _WORLD_SIZE, _PEERS, _MASTER_ADDR/_PORT */
+  gang: z
+    .strictObject({
+      rank: z.number().int().min(0),
+      worldSize: z.number().int().min(2),
+      /** host:port of every rank, by rank ([v6]:port for IPv6) */
+      peers: z.array(z.string().max(300)).min(2),
+      masterAddr: z.string().max(256),
+      masterPort: z.number().int().min(1).max(65535),
+    })
+    .optional(),
 });
 export type AttemptSpec = z.infer<typeof AttemptSpecSchema>;
 

@@ -1,5 +1,8 @@
 // Jobs, with their attempts inside the job item: every job transition is one conditional write of one
 // item (`version` = the version read), joined in a transaction with the node capacity it moves.
+// Two kinds of helper items share the table (ids with `#`, which no job id has; no accountId, so job
+// lists never show them): a gang's rank items (`<jobId>#rank<k>`, one per live rank, so the liveByNode
+// index finds every node of a gang) and the queue's account markers (queue-accounts.ts).
 import { GetCommand, PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { TransactionCanceledException, TransactWriteItemsCommand, type TransactWriteItem } from '@aws-sdk/client-dynamodb';
@@ -11,13 +14,22 @@ import type { Job, Node } from '../domain/model';
 import { decodeCursor, encodeCursor } from './cursor';
 import { InsufficientFundsError, type LedgerStore } from './ledger-store';
 import type { NodesStore } from './nodes-store';
+import { QueueAccounts } from './queue-accounts';
+import { rankItems, rankLookup } from './rank-items';
 import { allShards, queryPartitions, shardOf } from './shard';
 
-const INTERNAL = ['queueShard', 'queueOrder', 'activeShard', 'deadlineAt', 'deadlineKind', 'liveNodeId'];
+const INTERNAL = ['queueShard', 'queueOrder', 'queueAccount', 'activeShard', 'deadlineAt', 'deadlineKind', 'liveNodeId'];
 
 /** Raised when a node's capacity moved under a transition: re-read the node and try again (or another). */
 export class CapacityRaceError extends Error {
   override name = 'CapacityRaceError';
+  /** the node whose claim or release failed, when known */
+  constructor(
+    message: string,
+    readonly nodeId?: string,
+  ) {
+    super(message);
+  }
 }
 
 export class JobsStore {
@@ -27,7 +39,12 @@ export class JobsStore {
     private readonly nodes: NodesStore,
     private readonly deadlines: DeadlineConfig,
     private readonly ledger: LedgerStore,
-  ) {}
+  ) {
+    this.accounts = new QueueAccounts(db, table);
+  }
+
+  /** which accounts have queued jobs: the sweep's fair share reads them (queue-accounts.ts) */
+  readonly accounts: QueueAccounts;
 
   private toItem(job: Job) {
     const shard = shardOf(job.id);
@@ -36,9 +53,10 @@ export class JobsStore {
     const order = `${String(100 - job.priority).padStart(3, '0')}#${String(job.createdAt).padStart(15, '0')}#${job.id}`;
     return {
       ...job,
-      ...(job.status === 'QUEUED' ? { queueShard: `q#${shard}`, queueOrder: order } : {}),
+      ...(job.status === 'QUEUED' ? { queueShard: `q#${shard}`, queueOrder: order, queueAccount: QueueAccounts.partitionOf(job.accountId) } : {}),
       ...(deadline ? { activeShard: `a#${shard}`, deadlineAt: deadline.at, deadlineKind: deadline.kind } : {}),
-      ...(job.liveAttemptId && job.nodeId ? { liveNodeId: job.nodeId } : {}),
+      // a gang's nodes are found through its rank items instead (one item has one index key)
+      ...(job.liveAttemptId && job.nodeId && !job.gang ? { liveNodeId: job.nodeId } : {}),
     };
   }
 
@@ -51,6 +69,7 @@ export class JobsStore {
 
   async create(job: Job): Promise<void> {
     await this.db.send(new PutCommand({ TableName: this.table, Item: this.toItem(job), ConditionExpression: 'attribute_not_exists(id)' }));
+    if (job.status === 'QUEUED') await this.accounts.note(job.accountId);
   }
 
   async get(id: string): Promise<Job | undefined> {
@@ -97,21 +116,30 @@ export class JobsStore {
         },
       },
     ];
+    // the provider's earnings per node from this transaction's settlements, counted on the node item
+    const earned = new Map<string, number>();
+    for (const p of postings) for (const x of p.entries) if (x.kind === 'charge' && x.cause.nodeId) earned.set(x.cause.nodeId, (earned.get(x.cause.nodeId) ?? 0) + x.amount);
     for (const e of t.effects) {
       if (e.kind !== 'claimGpus' && e.kind !== 'releaseGpus') continue;
       const node = nodes[e.nodeId];
       if (e.kind === 'claimGpus') items.push({ Update: this.nodes.claimItem(node, e.gpus) });
-      if (e.kind === 'releaseGpus' && node) items.push({ Update: this.nodes.releaseItem(node, e.gpus, fence?.nodeId === e.nodeId ? fence.version : undefined) });
+      if (e.kind === 'releaseGpus' && node) {
+        items.push({ Update: this.nodes.releaseItem(node, e.gpus, fence?.nodeId === e.nodeId ? fence.version : undefined, earned.get(e.nodeId)) });
+        earned.delete(e.nodeId);
+      }
     }
     const nodeItems = items.length;
     const ledger = this.ledger.items(postings);
     items.push(...ledger.items);
+    // unconditional, so they never cancel the transaction: placed last, after every item that may
+    items.push(...rankItems(this.table, before, t.job));
     if (items.length === 1) {
       // one item: a conditional put does it, at half a transaction's write cost
       try {
         await this.db.send(
           new PutCommand({ TableName: this.table, Item: this.toItem(t.job), ConditionExpression: 'version = :v', ExpressionAttributeValues: { ':v': before.version } }),
         );
+        await this.requeued(before, t.job);
         return t.job;
       } catch (e) {
         if ((e as Error).name === 'ConditionalCheckFailedException') throw conflict('job changed concurrently');
@@ -120,12 +148,14 @@ export class JobsStore {
     }
     try {
       await this.db.send(new TransactWriteItemsCommand({ TransactItems: items }));
+      await this.requeued(before, t.job);
       return t.job;
     } catch (e) {
       if (e instanceof TransactionCanceledException || (e as Error).name === 'TransactionCanceledException') {
         const reasons = (e as TransactionCanceledException).CancellationReasons ?? [];
         if (reasons[0]?.Code === 'ConditionalCheckFailed') throw conflict('job changed concurrently');
-        if (reasons.slice(1, nodeItems).some((r) => r.Code === 'ConditionalCheckFailed')) throw new CapacityRaceError('node capacity moved');
+        const raced = reasons.findIndex((r, i) => i >= 1 && i < nodeItems && r.Code === 'ConditionalCheckFailed');
+        if (raced >= 0) throw new CapacityRaceError('node capacity moved', items[raced].Update?.Key?.id?.S);
         const short = reasons.findIndex((r, i) => i >= nodeItems && r.Code === 'ConditionalCheckFailed' && ledger.kinds[i - nodeItems] === 'account');
         if (short >= 0) throw new InsufficientFundsError(items[short].Update!.Key!.id.S!);
         // an entry already there: this transition's posting was written before, so the job moved too
@@ -133,6 +163,25 @@ export class JobsStore {
       }
       throw e;
     }
+  }
+
+  /** A job that went back to the queue: its account is waiting again (a marker write only when it was not). */
+  private async requeued(before: Job, after: Job): Promise<void> {
+    if (after.status === 'QUEUED' && before.status !== 'QUEUED') await this.accounts.note(after.accountId);
+  }
+
+  /** An account's oldest, highest-priority QUEUED jobs (eventually consistent, like every index read). */
+  async queuedOf(accountId: string, limit: number): Promise<Job[]> {
+    const r = await this.db.send(
+      new QueryCommand({
+        TableName: this.table,
+        IndexName: 'queuedByAccount',
+        KeyConditionExpression: 'queueAccount = :a',
+        ExpressionAttributeValues: { ':a': QueueAccounts.partitionOf(accountId) },
+        Limit: limit,
+      }),
+    );
+    return (r.Items ?? []).map((i) => this.fromItem(i)!);
   }
 
   /** Oldest, highest-priority QUEUED jobs, `perShard` from each shard. */
@@ -165,6 +214,7 @@ export class JobsStore {
     const r = await this.db.send(
       new QueryCommand({ TableName: this.table, IndexName: 'liveByNode', KeyConditionExpression: 'liveNodeId = :n', ExpressionAttributeValues: { ':n': nodeId } }),
     );
-    return (r.Items ?? []).map((i) => this.fromItem(i)!);
+    // a gang's rank item stands for its job with that rank's attempt
+    return (r.Items ?? []).map((i) => rankLookup(i) ?? this.fromItem(i)!);
   }
 }

@@ -55,6 +55,9 @@ export const TABLES: readonly TableDef[] = [
       { name: 'byAccount', partitionKey: { name: 'accountId', type: 'S' }, sortKey: { name: 'createdAt', type: 'N' } },
       // sparse: QUEUED jobs only; sort key orders by priority, then age
       { name: 'queued', partitionKey: { name: 'queueShard', type: 'S' }, sortKey: { name: 'queueOrder', type: 'S' } },
+      // sparse: each account's QUEUED jobs (`acct#<id>`, same order) and the markers of accounts that have
+      // some (`qa`, by account id): the sweep's fair share reads these (docs/scheduling.md)
+      { name: 'queuedByAccount', partitionKey: { name: 'queueAccount', type: 'S' }, sortKey: { name: 'queueOrder', type: 'S' } },
       // sparse: ASSIGNED/RUNNING jobs by the time they must have moved on (dispatch ack or max duration)
       { name: 'active', partitionKey: { name: 'activeShard', type: 'S' }, sortKey: { name: 'deadlineAt', type: 'N' } },
       // sparse: live attempts per node, for the reaper and the agent's session answer

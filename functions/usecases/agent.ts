@@ -2,6 +2,7 @@
 // anything about an attempt that is no longer live is a 409, and the agent then kills that work (fencing).
 import type { FinishRequest, LogLine, SessionResponse } from '../domain/agent-protocol';
 import { conflict, DomainError, forbidden, notFound } from '../domain/errors';
+import { isLiveAttempt, liveAttemptOn } from '../domain/job/gang';
 import { finish as finishT, lose, start as startT } from '../domain/job/transitions';
 import type { Attempt, Caller, Job } from '../domain/model';
 import { DEADLINE_PERIODS, heartbeatDeadline, mustWriteHeartbeat } from '../domain/node/liveness';
@@ -70,9 +71,11 @@ export async function openSession(
   const reported = new Set(running);
   for (const j of restarted ? live : []) {
     const fresh = await d.jobs.get(j.id);
-    if (fresh?.status === 'RUNNING' && fresh.nodeId === before.id && !reported.has(fresh.liveAttemptId!)) {
-      const after = await applyTransition(d, fresh, (x) => lose(x, x.liveAttemptId!, 'NODE_LOST', d.now())).catch(ignoreConflict);
-      if (after) recordIfLost(after, fresh.liveAttemptId!);
+    // the attempt this node runs for the job (a gang's rank here, which may run before the job is RUNNING)
+    const mine = fresh && liveAttemptOn(fresh, before.id);
+    if (fresh && mine?.status === 'RUNNING' && !reported.has(mine.id)) {
+      const after = await applyTransition(d, fresh, (x) => lose(x, mine.id, 'NODE_LOST', d.now())).catch(ignoreConflict);
+      if (after) recordIfLost(after, mine.id);
     }
   }
   return {
@@ -122,14 +125,14 @@ export async function startAttempt(d: Deps, caller: Caller, jobId: string, attem
 
 export async function appendLogs(d: Deps, caller: Caller, jobId: string, attemptId: string, lines: LogLine[]) {
   const { job, attempt } = await assignedAttempt(d, caller, jobId, attemptId);
-  if (job.liveAttemptId !== attemptId) throw conflict(`attempt ${attemptId} is not live`);
+  if (!isLiveAttempt(job, attemptId)) throw conflict(`attempt ${attemptId} is not live`);
   await d.logs.append(jobId, attempt.n, lines, d.now());
   return { accepted: lines.length };
 }
 
 export async function finishAttempt(d: Deps, caller: Caller, jobId: string, body: FinishRequest) {
   const { job, attempt } = await assignedAttempt(d, caller, jobId, body.attemptId);
-  if (job.liveAttemptId !== body.attemptId) throw conflict(`attempt ${body.attemptId} is not live`);
+  if (!isLiveAttempt(job, body.attemptId)) throw conflict(`attempt ${body.attemptId} is not live`);
   // output first, so a consumer who sees the final state also sees every line
   if (body.lines.length) await d.logs.append(jobId, attempt.n, body.lines, d.now());
   // a replica's result is stored before its attempt ends, so whoever sees it ended also sees the result

@@ -6,6 +6,7 @@ import type { Posting } from '../domain/ledger/model';
 import { holdPosting, settlementPosting } from '../domain/ledger/postings';
 import type { Job, Node } from '../domain/model';
 import { conflict } from '../domain/errors';
+import { gangSpec } from '../domain/job/gang';
 import { CapacityRaceError } from '../store/jobs-store';
 import type { Deps } from './deps';
 
@@ -55,11 +56,19 @@ async function sendMessages(d: Deps, job: Job, effects: Effect[], reads: Record<
     if (!queueUrl) continue;
     try {
       if (e.kind === 'dispatch') {
+        const gang = gangSpec(job, e.attemptId);
         await d.queues.sendToNode(e.nodeId, queueUrl, {
           type: 'dispatch',
           jobId: job.id,
           attemptId: e.attemptId,
-          spec: { image: job.image, command: job.command, env: job.env, gpus: job.resources.gpus, maxDurationSeconds: job.maxDurationSeconds },
+          spec: {
+            image: job.image,
+            command: job.command,
+            env: job.env,
+            gpus: job.resources.gpus,
+            maxDurationSeconds: job.maxDurationSeconds,
+            ...(gang ? { gang } : {}),
+          },
         });
       } else {
         await d.queues.sendToNode(e.nodeId, queueUrl, { type: 'cancel', jobId: job.id, attemptId: e.attemptId });

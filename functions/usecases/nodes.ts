@@ -9,6 +9,7 @@ import type { NodeItem } from '../store/nodes-store';
 import type { Deps } from './deps';
 import { applyTransition } from './effects';
 import { lose } from '../domain/job/transitions';
+import { liveAttemptOn } from '../domain/job/gang';
 import { sweep, tryPlace } from './placement';
 import { observeNode } from './checker-reputation';
 import { ensureStakeLock, releaseStakeLock, STAKE_WAIT } from './ledger';
@@ -108,10 +109,12 @@ export async function loseLiveAttempts(d: Deps, node: Pick<NodeItem, 'id' | 'ver
   let moved = 0;
   for (const stale of await d.jobs.liveOnNode(node.id)) {
     const job = await d.jobs.get(stale.id);
-    if (!job?.liveAttemptId || job.nodeId !== node.id) continue;
+    // the attempt on this node: the job's one live attempt, or a gang's rank here (losing it ends the gang)
+    const mine = job && liveAttemptOn(job, node.id);
+    if (!job || !mine) continue;
     try {
       // fenced on the node's version: if it opened a new session meanwhile, its work stays with it
-      const after = await applyTransition(d, job, (j) => lose(j, j.liveAttemptId!, reason, d.now()), {}, { nodeId: node.id, version: node.version });
+      const after = await applyTransition(d, job, (j) => lose(j, mine.id, reason, d.now()), {}, { nodeId: node.id, version: node.version });
       moved++;
       if (after.status === 'QUEUED') await tryPlace(d, after);
     } catch (e) {

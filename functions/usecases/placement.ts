@@ -12,6 +12,9 @@ import type { NodeItem } from '../store/nodes-store';
 import type { Deps } from './deps';
 import { applyTransition } from './effects';
 import { recordPlacement, recordPlacementFailure, recordQueuedJobs } from './metrics';
+import { tryPlaceGang } from './gang-placement';
+import { readQueue } from './fair-queue';
+import { isGang } from '../domain/job/gang';
 import { replicaAvoid } from './replicas';
 
 /** How many ranked candidates to try before leaving the job for the sweep. */
@@ -47,6 +50,8 @@ export class CandidateView {
 
 export async function tryPlace(d: Deps, job: Job, view?: CandidateView): Promise<Job> {
   if (job.status !== 'QUEUED' || (job.notBefore && job.notBefore > d.now())) return job;
+  // all ranks or none, in one transaction
+  if (isGang(job)) return tryPlaceGang(d, job, view);
   const t0 = performance.now();
   // a pinned job (a checker's canary) looks only at its node, which need not be among the cheapest
   const pinned = job.pinNodeId ? await d.nodes.get(job.pinNodeId) : undefined;
@@ -98,25 +103,21 @@ export async function tryPlace(d: Deps, job: Job, view?: CandidateView): Promise
   }
 }
 
-const queueOrder = (j: Job) => [-j.priority, j.createdAt] as const;
-
-/** Places waiting jobs, highest priority and oldest first. Returns how many were placed. */
+/**
+ * Places waiting jobs: higher priority first, and within a priority accounts in turn, each oldest first
+ * (fair-queue.ts, docs/scheduling.md). Returns how many were placed.
+ */
 export async function sweep(d: Deps, opts: { maxJobs?: number } = {}): Promise<number> {
-  const queued = await d.jobs.queued(Math.max(1, Math.ceil((opts.maxJobs ?? 200) / 4)));
-  queued.sort((a, b) => {
-    const [pa, ca] = queueOrder(a);
-    const [pb, cb] = queueOrder(b);
-    return pa - pb || ca - cb;
-  });
+  const { jobs: queued, read } = await readQueue(d, opts.maxJobs ?? 200);
   let placed = 0;
   const view = new CandidateView(d);
-  for (const j of queued.slice(0, opts.maxJobs ?? 200)) {
+  for (const j of queued) {
     // the index is eventually consistent; the claim is conditioned on the job's version anyway
     if (j.status !== 'QUEUED') continue;
     const after = await tryPlace(d, j, view);
     if (after.status === 'ASSIGNED') placed++;
   }
   // only the scheduled (full) sweep reports the queue: a bounded one after a finish sees a sample
-  if (opts.maxJobs === undefined) recordQueuedJobs(queued.length - placed);
+  if (opts.maxJobs === undefined) recordQueuedJobs(read - placed);
   return placed;
 }

@@ -207,3 +207,12 @@ function endAll(job: Job, status: 'CANCELLED' | 'TIMED_OUT', reason: Reason, now
   const { next, effects } = endRanks(job, live.map((x): [Attempt, AttemptStatus, Reason] => [x, status, reason]), now, live);
   return { job: { ...next, status, reason, finishedAt: now }, effects };
 }
+
+/** What a rank's agent is told about its gang (dispatch message), or undefined for a single-node attempt. */
+export function gangSpec(job: Job, attemptId: string) {
+  const a = job.attempts.find((x) => x.id === attemptId);
+  if (!job.gang || a?.rank === undefined || !job.gang.attemptIds.includes(attemptId)) return undefined;
+  const master = job.gang.peers[0];
+  const masterAddr = master.slice(0, master.lastIndexOf(':')).replace(/^\[(.*)\]$/, '$1');
+  return { rank: a.rank, worldSize: job.gang.peers.length, peers: job.gang.peers, masterAddr, masterPort: job.gang.masterPort };
+}

@@ -1,0 +1,61 @@
+// Placing a gang: pick `nodes` distinct nodes and claim them all in one transaction with the job's write
+// and every rank's escrow hold — all ranks or none. A lost race names the node that moved; the gang is
+// picked again without it, so a busy pool costs retries, never a partial gang.
+import { DomainError } from '../domain/errors';
+import { placeGang } from '../domain/job/gang';
+import { holdAmount } from '../domain/ledger/postings';
+import { pickGang } from '../domain/matcher/gang';
+import type { Job } from '../domain/model';
+import { CapacityRaceError } from '../store/jobs-store';
+import { InsufficientFundsError } from '../store/ledger-store';
+import type { Deps } from './deps';
+import { applyTransition } from './effects';
+import { recordPlacement, recordPlacementFailure } from './metrics';
+import type { CandidateView } from './placement';
+
+/** How many times a gang is picked again after losing a node to a concurrent claim. */
+const MAX_GANG_TRIES = 5;
+
+export async function tryPlaceGang(d: Deps, job: Job, view?: CandidateView): Promise<Job> {
+  const t0 = performance.now();
+  const candidates = view ? await view.for(job) : await d.nodes.available(job.resources.gpuModels, d.settings.candidatesPerShard);
+  const raced = new Set<string>();
+  let pendingReason = 'candidates were taken concurrently; waiting for the next sweep';
+  for (let tries = 0; tries < MAX_GANG_TRIES; tries++) {
+    const pick = pickGang(job, candidates.filter((n) => !raced.has(n.id)), d.random);
+    if (!pick.nodes) {
+      pendingReason = pick.reason;
+      break;
+    }
+    const nodes = pick.nodes;
+    try {
+      const ids = nodes.map(() => d.newId());
+      const placed = await applyTransition(d, job, (j) => placeGang(j, nodes, ids, d.now()), Object.fromEntries(nodes.map((n) => [n.id, n])));
+      for (const n of nodes) view?.claimed(n.id, job.resources.gpus);
+      recordPlacement(performance.now() - t0);
+      return placed;
+    } catch (e) {
+      if (e instanceof CapacityRaceError && e.nodeId) {
+        raced.add(e.nodeId);
+        view?.raced(e.nodeId);
+        continue;
+      }
+      if (e instanceof InsufficientFundsError) {
+        const hold = nodes.reduce((s, n) => s + holdAmount(n.pricePerGpuHour, job.resources.gpus, job.maxDurationSeconds), 0);
+        pendingReason = `insufficient credits: the escrow hold of the gang is ${hold / 1_000_000} ${d.settings.ledger.symbol} (price × ${job.resources.gpus} GPUs × ${job.maxDurationSeconds} s on each of ${nodes.length} nodes)`;
+        break;
+      }
+      if (e instanceof DomainError && e.code === 'conflict') return (await d.jobs.get(job.id)) ?? job;
+      if (e instanceof CapacityRaceError) break;
+      throw e;
+    }
+  }
+  if (raced.size) recordPlacementFailure();
+  if (pendingReason === job.pendingReason) return job;
+  try {
+    return await d.jobs.apply(job, { job: { ...job, pendingReason, version: job.version + 1 }, effects: [] }, {});
+  } catch (e) {
+    if (e instanceof DomainError && e.code === 'conflict') return (await d.jobs.get(job.id)) ?? job;
+    throw e;
+  }
+}
