@@ -1,12 +1,18 @@
-// The ledger in DynamoDB. Balances live on the account items (accounts table); entries in the ledger
-// table, one item per entry, keyed by `<posting key>#<leg>` and written under attribute_not_exists, in
-// the same transaction as the balance updates (and, for jobs, the job and node writes). Every debit is
-// conditioned on the bucket covering it, so no balance can go below zero.
+// The ledger in DynamoDB. Balances live on the account items (accounts table); entries live in the
+// ledger table, grouped by posting: one item per posting, keyed by its idempotency key and written under
+// attribute_not_exists, in the same transaction as the balance updates (and, for jobs, the job and node
+// writes). Every debit is conditioned on the bucket covering it, so no balance can go below zero.
+//
+// Why one item per posting and not per entry: a settlement has four entries; as four items, each copied
+// into two statement indexes, it cost 12 item writes, as one item with three index copies it costs 4
+// (docs/ledger.md). An item names at most two user accounts (party1, party2, each an index) and marks
+// system movements (sysParty): a posting touching more user accounts (a slash paying many consumers)
+// is stored as several items, all in the one transaction.
 import { QueryCommand, ScanCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { TransactionCanceledException, TransactWriteItemsCommand, type TransactWriteItem } from '@aws-sdk/client-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { balanceDeltas } from '../domain/ledger/postings';
-import type { Bucket, Entry, Posting } from '../domain/ledger/model';
+import { MINT_SOURCE, SYSTEM_ACCOUNTS, type Bucket, type Entry, type Posting } from '../domain/ledger/model';
 import { conflict, DomainError } from '../domain/errors';
 
 /** A debit its bucket does not cover. */
@@ -18,39 +24,72 @@ export class InsufficientFundsError extends DomainError {
 
 export type LedgerItemKind = 'account' | 'entry';
 
-interface EntryItem {
+interface Leg {
+  /** the entry's id: `<posting key>#<leg>` */
   id: string;
-  at: number;
   kind: Entry['kind'];
-  debitAccount: string;
-  debitBucket: Bucket;
-  creditAccount: string;
-  creditBucket: Bucket;
+  da: string;
+  db: Bucket;
+  ca: string;
+  cb: Bucket;
   amount: number;
-  cause: Entry['cause'];
-  /** sort key of both statement indexes: time, then id */
-  seqKey: string;
 }
 
+interface PostingItem {
+  id: string;
+  at: number;
+  cause: Entry['cause'];
+  legs: Leg[];
+  /** sort key of the statement indexes: time, then id */
+  seqKey: string;
+  party1?: string;
+  party2?: string;
+  sysParty?: 'sys';
+}
+
+const SYSTEM = new Set<string>(Object.values(SYSTEM_ACCOUNTS));
+const isUser = (a: string) => a !== MINT_SOURCE && !SYSTEM.has(a);
+const SYS_PARTY = 'sys';
 const seqKey = (at: number, id: string) => `${String(at).padStart(15, '0')}#${id}`;
 
-const toItem = (e: Entry): EntryItem => ({
-  id: e.id,
-  at: e.at,
-  kind: e.kind,
-  debitAccount: e.debit.account,
-  debitBucket: e.debit.bucket,
-  creditAccount: e.credit.account,
-  creditBucket: e.credit.bucket,
-  amount: e.amount,
-  cause: e.cause,
-  seqKey: seqKey(e.at, e.id),
-});
+/** A posting as items of at most two user accounts each (almost always exactly one item). */
+function toItems(p: Posting): PostingItem[] {
+  const chunks: Entry[][] = [];
+  let chunk: Entry[] = [];
+  let parties = new Set<string>();
+  for (const e of p.entries) {
+    const mine = [e.debit.account, e.credit.account].filter(isUser);
+    const next = new Set([...parties, ...mine]);
+    if (next.size > 2 && chunk.length) {
+      chunks.push(chunk);
+      chunk = [];
+      parties = new Set(mine);
+    } else parties = next;
+    chunk.push(e);
+  }
+  if (chunk.length) chunks.push(chunk);
+  return chunks.map((entries, i) => {
+    const id = i === 0 ? p.key : `${p.key}/part/${i}`;
+    const users = [...new Set(entries.flatMap((e) => [e.debit.account, e.credit.account]).filter(isUser))];
+    const sys = entries.some((e) => SYSTEM.has(e.debit.account) || SYSTEM.has(e.credit.account));
+    return {
+      id,
+      at: p.at,
+      cause: entries[0].cause,
+      legs: entries.map((e) => ({ id: e.id, kind: e.kind, da: e.debit.account, db: e.debit.bucket, ca: e.credit.account, cb: e.credit.bucket, amount: e.amount })),
+      seqKey: seqKey(p.at, id),
+      ...(users[0] ? { party1: users[0] } : {}),
+      ...(users[1] ? { party2: users[1] } : {}),
+      ...(sys ? { sysParty: SYS_PARTY as 'sys' } : {}),
+    };
+  });
+}
 
-const fromItem = (i: Record<string, unknown>): Entry => {
-  const x = i as unknown as EntryItem;
-  return { id: x.id, at: x.at, kind: x.kind, debit: { account: x.debitAccount, bucket: x.debitBucket }, credit: { account: x.creditAccount, bucket: x.creditBucket }, amount: x.amount, cause: x.cause ?? {} };
+const entriesOf = (i: Record<string, unknown>): Entry[] => {
+  const x = i as unknown as PostingItem;
+  return x.legs.map((l) => ({ id: l.id, at: x.at, kind: l.kind, debit: { account: l.da, bucket: l.db }, credit: { account: l.ca, bucket: l.cb }, amount: l.amount, cause: x.cause ?? {} }));
 };
+const touches = (e: Entry, account: string) => e.debit.account === account || e.credit.account === account;
 
 export class LedgerStore {
   constructor(
@@ -59,7 +98,7 @@ export class LedgerStore {
     private readonly accountsTable: string,
   ) {}
 
-  /** The transaction items that post `postings`: one conditional update per account, one put per entry. */
+  /** The transaction items that post `postings`: one conditional update per account, one put per posting item. */
   items(postings: readonly Posting[]): { items: TransactWriteItem[]; kinds: LedgerItemKind[] } {
     const items: TransactWriteItem[] = [];
     const kinds: LedgerItemKind[] = [];
@@ -93,11 +132,13 @@ export class LedgerStore {
       });
       kinds.push('account');
     }
-    for (const p of postings)
-      for (const e of p.entries) {
-        items.push({ Put: { TableName: this.table, Item: marshall(toItem(e), { removeUndefinedValues: true }), ConditionExpression: 'attribute_not_exists(id)' } });
+    for (const p of postings) {
+      if (!p.entries.length) continue;
+      for (const item of toItems(p)) {
+        items.push({ Put: { TableName: this.table, Item: marshall(item, { removeUndefinedValues: true }), ConditionExpression: 'attribute_not_exists(id)' } });
         kinds.push('entry');
       }
+    }
     return { items, kinds };
   }
 
@@ -123,71 +164,80 @@ export class LedgerStore {
     }
   }
 
-  /**
-   * An account's entries, newest first: merged from the debit-side and credit-side indexes (an entry
-   * within one account appears on both and is listed once). The cursor is the last seqKey returned.
-   */
-  async statement(accountId: string, limit: number, cursor?: string): Promise<{ items: Entry[]; nextCursor?: string }> {
-    const q = (index: 'byDebit' | 'byCredit', attr: string) =>
-      this.db.send(
-        new QueryCommand({
-          TableName: this.table,
-          IndexName: index,
-          KeyConditionExpression: cursor ? `${attr} = :a AND seqKey < :c` : `${attr} = :a`,
-          ExpressionAttributeValues: { ':a': accountId, ...(cursor ? { ':c': cursor } : {}) },
-          ScanIndexForward: false,
-          Limit: limit + 1,
-        }),
-      );
-    const [d, c] = await Promise.all([q('byDebit', 'debitAccount'), q('byCredit', 'creditAccount')]);
-    const byId = new Map<string, EntryItem>();
-    for (const i of [...(d.Items ?? []), ...(c.Items ?? [])]) byId.set(i.id as string, i as EntryItem);
-    const merged = [...byId.values()].sort((a, b) => (a.seqKey < b.seqKey ? 1 : a.seqKey > b.seqKey ? -1 : 0));
-    const page = merged.slice(0, limit);
-    const more = merged.length > limit || !!d.LastEvaluatedKey || !!c.LastEvaluatedKey;
-    return { items: page.map((i) => fromItem(i as unknown as Record<string, unknown>)), nextCursor: more && page.length ? page[page.length - 1].seqKey : undefined };
+  /** Posting items that name `accountId`, newest first, seqKey below `before` (all of them when `limit` is undefined). */
+  private async itemsOf(accountId: string, o: { before?: string; since?: string; limit?: number; newestFirst?: boolean }): Promise<{ items: PostingItem[]; more: boolean }> {
+    const indexes: Array<[string, string]> = SYSTEM.has(accountId)
+      ? [['bySystem', 'sysParty']]
+      : [
+          ['byParty1', 'party1'],
+          ['byParty2', 'party2'],
+        ];
+    const partition = SYSTEM.has(accountId) ? SYS_PARTY : accountId;
+    let more = false;
+    const all = await Promise.all(
+      indexes.map(async ([index, attr]) => {
+        const out: PostingItem[] = [];
+        let start: Record<string, unknown> | undefined;
+        do {
+          const r = await this.db.send(
+            new QueryCommand({
+              TableName: this.table,
+              IndexName: index,
+              KeyConditionExpression: `${attr} = :a` + (o.before ? ' AND seqKey < :c' : o.since ? ' AND seqKey >= :s' : ''),
+              ExpressionAttributeValues: { ':a': partition, ...(o.before ? { ':c': o.before } : {}), ...(o.since ? { ':s': o.since } : {}) },
+              ScanIndexForward: !o.newestFirst,
+              ...(o.limit ? { Limit: o.limit + 1 } : {}),
+              ExclusiveStartKey: start,
+            }),
+          );
+          out.push(...((r.Items ?? []) as PostingItem[]));
+          start = r.LastEvaluatedKey;
+          if (o.limit && start) more = true;
+        } while (start && !o.limit);
+        return out;
+      }),
+    );
+    const byId = new Map<string, PostingItem>();
+    for (const i of all.flat()) byId.set(i.id, i);
+    const sorted = [...byId.values()].sort((a, b) => (a.seqKey < b.seqKey ? -1 : a.seqKey > b.seqKey ? 1 : 0));
+    return { items: o.newestFirst ? sorted.reverse() : sorted, more };
   }
 
-  /** Entries paying `providerId` since `since` (ms), for finding whom a node served. */
+  /**
+   * An account's entries, newest first: the postings that name it (merged from its indexes), `limit`
+   * postings a page, each contributing the entries that touch the account. The cursor is a seqKey.
+   */
+  async statement(accountId: string, limit: number, cursor?: string): Promise<{ items: Entry[]; nextCursor?: string }> {
+    const mine = (i: PostingItem) => entriesOf(i as unknown as Record<string, unknown>).filter((e) => touches(e, accountId));
+    const collected: PostingItem[] = [];
+    let before = cursor;
+    // system accounts share one index partition (filtered here): read on until a page is full
+    for (let rounds = 0; rounds < 50; rounds++) {
+      const r = await this.itemsOf(accountId, { before, limit, newestFirst: true });
+      // each index gave its newest limit+1: the newest limit+1 of the merge are certainly the true ones
+      const safe = r.more ? r.items.slice(0, limit + 1) : r.items;
+      for (const i of safe) if (mine(i).length) collected.push(i);
+      if (collected.length > limit || !r.more || !safe.length) break;
+      before = safe[safe.length - 1].seqKey;
+    }
+    const page = collected.slice(0, limit);
+    // newest first, and within a posting its last entry first
+    const items = page.flatMap((i) => mine(i).reverse());
+    return { items, nextCursor: collected.length > limit ? page[page.length - 1].seqKey : undefined };
+  }
+
+  /** Entries paying `accountId` since `since` (ms), for finding whom a node served. */
   async creditsSince(accountId: string, since: number): Promise<Entry[]> {
-    const out: Entry[] = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      const r = await this.db.send(
-        new QueryCommand({
-          TableName: this.table,
-          IndexName: 'byCredit',
-          KeyConditionExpression: 'creditAccount = :a AND seqKey >= :s',
-          ExpressionAttributeValues: { ':a': accountId, ':s': seqKey(since, '') },
-          ExclusiveStartKey: start,
-        }),
-      );
-      out.push(...(r.Items ?? []).map((i) => fromItem(i)));
-      start = r.LastEvaluatedKey;
-    } while (start);
-    return out;
+    const { items } = await this.itemsOf(accountId, { since: seqKey(since, '') });
+    return items.flatMap((i) => entriesOf(i as unknown as Record<string, unknown>)).filter((e) => e.credit.account === accountId);
   }
 
   /** An account's entries of one kind on one side, oldest first. */
   async ofKind(accountId: string, on: 'debit' | 'credit', kind: Entry['kind']): Promise<Entry[]> {
-    const out: Entry[] = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      const r = await this.db.send(
-        new QueryCommand({
-          TableName: this.table,
-          IndexName: on === 'debit' ? 'byDebit' : 'byCredit',
-          KeyConditionExpression: `${on}Account = :a`,
-          FilterExpression: '#k = :k',
-          ExpressionAttributeNames: { '#k': 'kind' },
-          ExpressionAttributeValues: { ':a': accountId, ':k': kind },
-          ExclusiveStartKey: start,
-        }),
-      );
-      out.push(...(r.Items ?? []).map((i) => fromItem(i)));
-      start = r.LastEvaluatedKey;
-    } while (start);
-    return out;
+    const { items } = await this.itemsOf(accountId, {});
+    return items
+      .flatMap((i) => entriesOf(i as unknown as Record<string, unknown>))
+      .filter((e) => e.kind === kind && (on === 'debit' ? e.debit.account : e.credit.account) === accountId);
   }
 
   /** Every entry (the audit reads them all). */
@@ -195,7 +245,7 @@ export class LedgerStore {
     let start: Record<string, unknown> | undefined;
     do {
       const r = await this.db.send(new ScanCommand({ TableName: this.table, ExclusiveStartKey: start }));
-      for (const i of r.Items ?? []) yield fromItem(i);
+      for (const i of r.Items ?? []) yield* entriesOf(i);
       start = r.LastEvaluatedKey;
     } while (start);
   }

@@ -72,14 +72,16 @@ export const TABLES: readonly TableDef[] = [
     ttlAttribute: 'expiresAt',
   },
   { id: 'idempotency', partitionKey: { name: 'key', type: 'S' }, indexes: [], ttlAttribute: 'expiresAt' },
-  // ledger entries, one item per entry keyed `<posting key>#<leg>`; statements read them by either side
+  // ledger postings, one item per posting (its entries inside) keyed by the posting's idempotency key;
+  // statements read them by the (at most two) user accounts a posting touches, or all system movements
   // (functions/store/ledger-store.ts; balances are on the account items)
   {
     id: 'ledger',
     partitionKey: { name: 'id', type: 'S' },
     indexes: [
-      { name: 'byDebit', partitionKey: { name: 'debitAccount', type: 'S' }, sortKey: { name: 'seqKey', type: 'S' } },
-      { name: 'byCredit', partitionKey: { name: 'creditAccount', type: 'S' }, sortKey: { name: 'seqKey', type: 'S' } },
+      { name: 'byParty1', partitionKey: { name: 'party1', type: 'S' }, sortKey: { name: 'seqKey', type: 'S' } },
+      { name: 'byParty2', partitionKey: { name: 'party2', type: 'S' }, sortKey: { name: 'seqKey', type: 'S' } },
+      { name: 'bySystem', partitionKey: { name: 'sysParty', type: 'S' }, sortKey: { name: 'seqKey', type: 'S' } },
     ],
   },
   // checker results per node (and the checker's rewards and pending canaries): functions/store/scores-store.ts
