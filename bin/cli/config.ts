@@ -106,7 +106,9 @@ export function resolveProfile(o: { profile?: string; env?: NodeJS.ProcessEnv; w
     file,
     apiUrl: env.GPUPOOL_API_URL || p?.apiUrl,
     apiKey: env.GPUPOOL_API_KEY || p?.apiKey,
-    accountId: env.GPUPOOL_ACCOUNT_ID || p?.accountId,
+    // the saved account id belongs to the saved key: with another key from GPUPOOL_API_KEY it would name
+    // someone else's account (a 404 at best), so it is dropped unless GPUPOOL_ACCOUNT_ID gives one
+    accountId: env.GPUPOOL_ACCOUNT_ID || (env.GPUPOOL_API_KEY && env.GPUPOOL_API_KEY !== p?.apiKey ? undefined : p?.accountId),
   };
 }
 

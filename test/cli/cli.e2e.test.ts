@@ -8,7 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../helpers/api';
-import { startPool, type Pool } from '../helpers/local-pool';
+import { CONSUMER_FUNDS, startPool, type Pool } from '../helpers/local-pool';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const tsx = createRequire(import.meta.url).resolve('tsx');
@@ -28,7 +28,10 @@ interface Result {
 }
 
 /** Runs the CLI (asynchronously: the stack it talks to lives in this process). */
-function cli(args: string[], o: { env?: Record<string, string>; onStdout?: (all: string, child: ReturnType<typeof spawn>) => void } = {}): Promise<Result> {
+function cli(
+  args: string[],
+  o: { env?: Record<string, string>; onStdout?: (all: string, child: ReturnType<typeof spawn>) => void; onStderr?: (all: string) => void } = {},
+): Promise<Result> {
   const child = spawn(process.execPath, ['--import', tsx, entry, ...args], {
     cwd: root,
     env: {
@@ -46,7 +49,10 @@ function cli(args: string[], o: { env?: Record<string, string>; onStdout?: (all:
     stdout += d;
     o.onStdout?.(stdout, child);
   });
-  child.stderr.on('data', (d) => (stderr += d));
+  child.stderr.on('data', (d) => {
+    stderr += d;
+    o.onStderr?.(stderr);
+  });
   return new Promise((resolve) => child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr })));
 }
 
@@ -75,7 +81,17 @@ describe('gpupool CLI on the local stack', () => {
     expect(statSync(path.dirname(file)).mode & 0o777).toBe(0o700);
     const b = await cli(['balance', '--json']);
     expect(b.code).toBe(0);
-    expect(JSON.parse(b.stdout)).toEqual({ accountId: expect.any(String), role: 'consumer', available: 0, held: 0, staked: 0 });
+    expect(JSON.parse(b.stdout)).toEqual({
+      accountId: consumer.id,
+      role: 'consumer',
+      available: CONSUMER_FUNDS,
+      held: 0,
+      staked: 0,
+      stakeFree: 0,
+      stakeLocked: 0,
+      unbonding: 0,
+      symbol: expect.any(String),
+    });
     const keys = await cli(['keys', 'ls']);
     expect(keys.code).toBe(0);
     expect(keys.stdout).toMatch(/consumer/);
@@ -183,8 +199,59 @@ describe('gpupool CLI on the local stack', () => {
     const credit = await cli(['accounts', 'credit', account.id, '--amount', '25.5', '--memo', 'test'], { env });
     expect(credit.stdout).toMatch(/credited 25\.50 to .*available now 25\.50/);
     const b = await cli(['balance'], { env: as(apiKey) });
-    expect(b.stdout).toMatch(/available:\s+25\.50/);
+    expect(b.stdout).toMatch(/available:\s+25\.50 \w+/);
   });
+
+  it('a new user: login, run nvidia-smi (it waits for credits until an admin mints), sees the simulated GPU', async () => {
+    const admin = as(pool.adminKey);
+    const created = await cli(['accounts', 'create', '--name', 'newbie', '--role', 'consumer', '--json'], { env: admin });
+    const { account, apiKey } = JSON.parse(created.stdout);
+    const userHome = { HOME: path.join(home, 'newbie'), XDG_CONFIG_HOME: path.join(home, 'newbie', 'config') };
+    const login = await cli(['login', '--api', pool.stack.apiUrl, '--key', apiKey], { env: userHome });
+    expect(login.code).toBe(0);
+    let minted: Promise<Result> | undefined;
+    const r = await cli(['run', '--gpus', '1', '--', 'nvidia-smi'], {
+      env: userHome,
+      // the job cannot be placed without credits; the CLI says so, and the admin mints
+      onStderr: (all) => {
+        if (!minted && /waits: insufficient credits/.test(all)) minted = cli(['credits', 'mint', account.id, '100'], { env: admin });
+      },
+    });
+    expect(r.stderr).toMatch(/^gpupool: job \S+ waits: insufficient credits: the escrow hold is .*gpupool credits mint ACCOUNT AMOUNT\)$/m);
+    expect((await minted)?.stdout).toBe(`minted 100.00 to ${account.id}; available now 100.00\n`);
+    expect(r.code).toBe(0);
+    // the real table captured on an A100 machine, with the one GPU the job was given
+    expect(r.stdout).toMatch(/^\| NVIDIA-SMI 555\.42\.02 +Driver Version: 555\.42\.02 +CUDA Version: 12\.5 +\|$/m);
+    expect(r.stdout).toMatch(/^\|   0  NVIDIA A100-SXM4-80GB          On  \|/m);
+    expect(r.stdout.match(/NVIDIA A100/g)).toHaveLength(1);
+    expect(r.stderr).toMatch(/SUCCEEDED, exit code 0/);
+    const st = await cli(['statement'], { env: userHome });
+    expect(st.stdout).toMatch(/\bmint\s+available \+100\.00/);
+    expect(st.stdout).toMatch(/\bhold\s+available -[\d.]+, held \+/);
+  }, 60_000);
+
+  it('providers stake and unstake in credits; admins audit the ledger', async () => {
+    const admin = as(pool.adminKey);
+    const env = as(provider.key);
+    expect((await cli(['credits', 'mint', provider.id, '50', '--memo', 'stake money'], { env: admin })).code).toBe(0);
+    const s = await cli(['stake', '12.5'], { env });
+    expect(s.stdout).toMatch(/^staked 12\.50 \w+; stake now \S+ \w+/);
+    const u = await cli(['unstake', '2.000001'], { env });
+    expect(u.stdout).toMatch(/^unstaking 2\.000001 \w+: available again after \d{4}-/);
+    expect((await cli(['stake', '1.0000001'], { env })).code).toBe(2);
+    const b = await cli(['balance'], { env });
+    expect(b.stdout).toMatch(/^staked:\s+[\d.,]+ \w+$/m);
+    expect(b.stdout).toMatch(/^unbonding:\s+2\.00 \w+$/m);
+    const st = await cli(['statement', '--json'], { env });
+    expect(st.stderr).toBe('');
+    expect(JSON.parse(st.stdout).items.map((e: { kind: string }) => e.kind).slice(0, 2)).toEqual(['unstake', 'stake']);
+    const a = await cli(['audit'], { env: admin });
+    expect(a.stdout).toMatch(/^ledger ok: /);
+    expect(a.code).toBe(0);
+    const denied = await cli(['audit'], { env });
+    expect(denied.code).toBe(1);
+    expect(denied.stderr).toMatch(/^error: Forbidden/);
+  }, 30_000);
 
   it('a bad key prints the problem and exits 1, without a stack trace', async () => {
     const r = await cli(['jobs', 'ls'], { env: as('gp_aaaaaaaaaa_bbbbbbbbbbbbbbbbbbbbbbbbbbbb') });

@@ -90,6 +90,9 @@ describe('choosing the profile', () => {
     const env = setup();
     const p = resolveProfile({ env: { ...env, GPUPOOL_API_URL: 'http://other', GPUPOOL_API_KEY: 'k-env', GPUPOOL_ACCOUNT_ID: 'a-env' }, profile: 'staging' });
     expect(p).toMatchObject({ name: 'staging', apiUrl: 'http://other', apiKey: 'k-env', accountId: 'a-env' });
+    // another key without GPUPOOL_ACCOUNT_ID: the saved account is the saved key's, not this one's
+    expect(resolveProfile({ env: { ...env, GPUPOOL_API_KEY: 'k-env' }, profile: 'staging' }).accountId).toBeUndefined();
+    expect(resolveProfile({ env: { ...env }, profile: 'staging' }).accountId).toBe('s1');
   });
 
   it('works from the environment alone, without a file', () => {
