@@ -3,7 +3,7 @@
 import type { FinishRequest, LogLine, SessionResponse } from '../domain/agent-protocol';
 import { conflict, DomainError, forbidden, notFound } from '../domain/errors';
 import { isLiveAttempt, liveAttemptOn } from '../domain/job/gang';
-import { finish as finishT, lose, start as startT } from '../domain/job/transitions';
+import { finish as finishT, lose, start as startT, type Transition } from '../domain/job/transitions';
 import type { Attempt, Caller, Job } from '../domain/model';
 import { DEADLINE_PERIODS, heartbeatDeadline, mustWriteHeartbeat } from '../domain/node/liveness';
 import { isSchedulable, isWatched } from '../domain/node/status';
@@ -118,7 +118,7 @@ export async function heartbeat(d: Deps, caller: Caller, b: { running: string[];
 
 export async function startAttempt(d: Deps, caller: Caller, jobId: string, attemptId: string) {
   const { job } = await assignedAttempt(d, caller, jobId, attemptId);
-  const after = await applyTransition(d, job, (j) => startT(j, attemptId, d.now()));
+  const after = await applyRetrying(d, job, (j) => startT(j, attemptId, d.now()));
   recordStarted(after, attemptId);
   return { status: after.status, attemptId };
 }
@@ -137,13 +137,29 @@ export async function finishAttempt(d: Deps, caller: Caller, jobId: string, body
   if (body.lines.length) await d.logs.append(jobId, attempt.n, body.lines, d.now());
   // a replica's result is stored before its attempt ends, so whoever sees it ended also sees the result
   await recordReplicaResult(d, job, attempt, body);
-  const after = await applyTransition(d, job, (j) => finishT(j, body.attemptId, body, d.now()));
+  const after = await applyRetrying(d, job, (j) => finishT(j, body.attemptId, body, d.now()));
   recordIfLost(after, body.attemptId);
   // the last replica to end decides the group's verdict (exactly once: a conditional put)
   if (after.replicaGroup && !after.liveAttemptId) await verifyReplicas(d, after);
   // GPUs came free: place waiting jobs now rather than at the next sweep tick
   await sweep(d, { maxJobs: 8 });
   return { status: after.status, reason: after.reason ?? null };
+}
+
+/**
+ * The ranks of a gang all report on one job item, so a start or finish may lose to another rank's write
+ * (the version moved): read again and retry. The transition still refuses an attempt no longer live, so
+ * a duplicate start or a finish after the reaper is a 409 as before.
+ */
+async function applyRetrying(d: Deps, job: Job, make: (j: Job) => Transition): Promise<Job> {
+  for (let tries = 0; ; tries++) {
+    try {
+      return await applyTransition(d, job, make);
+    } catch (e) {
+      if (!(e instanceof DomainError && e.message === 'job changed concurrently') || tries >= 8) throw e;
+      job = (await d.jobs.get(job.id)) ?? job;
+    }
+  }
 }
 
 function ignoreConflict(e: unknown) {
