@@ -63,13 +63,19 @@ async function localStackFigures(jobs: number) {
   const dir = mkdtempSync(path.join(tmpdir(), 'gpupool-bench-'));
   const adminKey = formatApiKey(newKeyId(), newSecret());
   const counts = { api: 0, dynamodb: 0, sqs: 0, ddbReads: 0, ddbWriteItems: 0 };
-  const stack = await startLocalStack({ port: 0, adminKey, sweepMs: 1000, reaperMs: 2000 });
+  // the schedules at their AWS periods (one minute): their reads are shared by every job of that minute
+  // (700 at a million jobs a day), so counting a local 1-second sweep against 40 jobs would mislead
+  const stack = await startLocalStack({ port: 0, adminKey, sweepMs: 60_000, reaperMs: 60_000, checkerMs: 60_000 });
+  const byOp = new Map<string, number>();
   // count every DynamoDB request the control plane sends, by an SDK middleware
   const ddb = (stack.deps.jobs as unknown as { db: { middlewareStack: any } }).db;
   ddb.middlewareStack.add(
     (next: any, context: any) => (args: any) => {
       counts.dynamodb += 1;
       const name: string = context.commandName ?? '';
+      const tables = args.input?.TableName ?? (args.input?.TransactItems ?? []).map((t: any) => Object.values(t)[0] && (Object.values(t)[0] as any).TableName).join('+');
+      const op = `${name.replace('Command', '')} ${String(tables).replace(/gpupool-/g, '')}${args.input?.IndexName ? `/${args.input.IndexName}` : ''}`;
+      byOp.set(op, (byOp.get(op) ?? 0) + 1);
       if (/^(Get|Query|Scan|BatchGet)/.test(name)) counts.ddbReads += 1;
       // a transaction writes each of its items (and bills them twice); a batch writes each put
       else if (name.startsWith('TransactWrite')) counts.ddbWriteItems += 2 * (args.input?.TransactItems?.length ?? 1);
@@ -123,6 +129,7 @@ async function localStackFigures(jobs: number) {
   const result = {
     toRunning,
     toDone,
+    byOp: [...byOp].map(([op, n]) => [op, n / jobs] as const).sort((a, b) => b[1] - a[1]),
     perJob: { api: per('api'), dynamodb: per('dynamodb') - benchReads / jobs, sqs: per('sqs'), ddbReads: per('ddbReads') - benchReads / jobs, ddbWriteItems: per('ddbWriteItems') },
     elapsed,
   };
@@ -147,6 +154,7 @@ async function main() {
   const p = r.perJob;
   console.log(`   API (gateway) ${p.api.toFixed(2)}   SQS ${p.sqs.toFixed(2)}   DynamoDB ${p.dynamodb.toFixed(2)} requests (${p.ddbReads.toFixed(2)} reads, ${p.ddbWriteItems.toFixed(2)} item writes)`);
   console.log(`   billable requests per job: ${(p.api + p.sqs + p.dynamodb).toFixed(1)} (budget 12)`);
+  console.log(`   DynamoDB requests per job by operation (bench polling included in Get jobs): ${r.byOp.filter(([, n]) => n >= 0.05).map(([op, n]) => `${op} ${n.toFixed(2)}`).join(' · ')}`);
   // us-east-1 list prices per million; DynamoDB on-demand after the Nov 2024 cut. Items are ~2 KB: 2 WRU each.
   const prices = { apiGateway: 3.5, lambdaReq: 0.2, sqs: 0.4, wru: 0.625, rru: 0.125 };
   const lines = {
