@@ -2,6 +2,7 @@
 //   npm start -- --reset        wipe .gpupool/ first
 //   npm start -- --agents 0     no demo agents
 //   PORT=9000 npm start         another port (default 8787)
+//   npm start -- --burst-test-mode   burst against a fake EC2 whose instances are local agents (docs/burst.md)
 import { parseArgs } from 'node:util';
 import { createServer } from 'node:net';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -14,6 +15,7 @@ import { usagePlanFromCdkJson } from '../lib/local/rate-limit';
 import { createAccount } from '../functions/usecases/accounts';
 import { mint, stake as stakeCredits } from '../functions/usecases/ledger';
 import { ledgerFromCdkJson } from '../lib/local/ledger-config';
+import { burstTestModeOptions, LOCAL_MAX_GPUS, stakeBurstProvider } from '../lib/local/burst-test-mode';
 
 const { values } = parseArgs({
   options: {
@@ -21,6 +23,7 @@ const { values } = parseArgs({
     agents: { type: 'string', default: '2' },
     port: { type: 'string' },
     'data-dir': { type: 'string', default: '.gpupool' },
+    'burst-test-mode': { type: 'boolean', default: false },
   },
 });
 
@@ -54,7 +57,9 @@ async function main() {
   // the same usage plan as the deployed API: cdk.json's tier, per account
   // ... and cdk.json's ledger: fees, the minimum stake per GPU, the unstaking cooldown
   const ledger = ledgerFromCdkJson();
-  const stack = await startLocalStack({ port, dataDir, adminKey, log, sqsPort: await reusablePort(saved.sqsPort), rateLimit: usagePlanFromCdkJson(), settings: { ledger } });
+  const burst = values['burst-test-mode'] ? burstTestModeOptions(dataDir) : undefined;
+  const stack = await startLocalStack({ port, dataDir, adminKey, log, sqsPort: await reusablePort(saved.sqsPort), rateLimit: usagePlanFromCdkJson(), settings: { ledger }, ...(burst ? { burst } : {}) });
+  if (burst) await stakeBurstProvider(stack.deps, ledger, LOCAL_MAX_GPUS);
   let demoProviderKey = saved.demoProviderKey;
   if (agentCount > 0 && !(demoProviderKey && (await stack.deps.keys.resolve(demoProviderKey)))) {
     const provider = await createAccount(stack.deps, { name: 'demo provider', role: 'provider' });
@@ -84,7 +89,8 @@ gpupool is up in ${((Date.now() - started) / 1000).toFixed(1)} s
   API        ${stack.apiUrl}
   admin key  ${adminKey}
   agents     ${agents.map((a) => a.name).join(', ') || 'none'}
-  state      ${stateFile}
+  state      ${stateFile}${burst ? `
+  burst      test mode: fake EC2 from ${burst.source}; watch: curl -s ${stack.apiUrl}/v1/burst -H "x-api-key: $ADMIN"` : ''}
 Try:  curl -s ${stack.apiUrl}/v1/health
 `);
 
