@@ -25,6 +25,8 @@ export interface AgentDeps {
 
 /** After the drain deadline stops everything, finish requests get this long before the agent exits anyway. */
 const FINISH_AFTER_DRAIN_MS = 30_000;
+/** How much longer than the stop grace a dispatch waits for GPUs still held by a stopping attempt (a heartbeat period or so). */
+const ALLOCATE_WAIT_EXTRA_MS = 15_000;
 
 export class Agent {
   private readonly attempts = new Map<string, { run: AttemptRun; done: Promise<void> }>();
@@ -101,7 +103,7 @@ export class Agent {
       log.error('start rejected; dropping the dispatch', { ...ids, err });
       return 'delete';
     }
-    const devices = allocator.allocate(msg.attemptId, msg.spec.gpus);
+    const devices = await this.allocateWaiting(msg.attemptId, msg.spec.gpus);
     const failure = devices ? undefined : `node has ${allocator.free} free GPUs, attempt needs ${msg.spec.gpus}`;
     const releaseDevices = () => allocator.release(msg.attemptId);
     const run = new AttemptRun(msg, devices ?? [], { ...this.deps, exitSignal: this.exit.signal, releaseDevices }, failure);
@@ -117,6 +119,21 @@ export class Agent {
     this.starting.delete(msg.attemptId);
     this.deps.onBusyChange?.();
     return 'delete';
+  }
+
+  /**
+   * The control plane counted these GPUs free when it placed this attempt, so an attempt still holding
+   * them here is on its way out: a gang's rank told to stop a moment ago (its cancel came first), or one
+   * the next heartbeat will call stale. Wait for it to let go rather than hand a fresh placement back.
+   */
+  private async allocateWaiting(attemptId: string, gpus: number) {
+    const deadline = Date.now() + this.deps.stopGraceMs + ALLOCATE_WAIT_EXTRA_MS;
+    for (;;) {
+      const devices = this.deps.allocator.allocate(attemptId, gpus);
+      if (devices || this.attempts.size === 0 || Date.now() >= deadline) return devices;
+      await sleep(50, this.exit.signal);
+      if (this.exit.signal.aborted) return undefined;
+    }
   }
 
   private cancel(msg: CancelMessage): Disposition {
