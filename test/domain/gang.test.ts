@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { DomainError } from '../../functions/domain/errors';
 import { gangPort, GANG_BASE_PORT, GANG_PORT_SPAN, isLiveAttempt, liveAttemptOn, liveRanks, placeGang } from '../../functions/domain/job/gang';
 import { cancel, finish, forceCancel, lose, place, start, timeOut, type Effect } from '../../functions/domain/job/transitions';
+import { nodeAddress, pickGang } from '../../functions/domain/matcher/gang';
 import type { Job } from '../../functions/domain/model';
 
 const nodes = [
@@ -179,5 +180,38 @@ describe('gang cancel', () => {
     expect(liveAttemptOn(j, 'n1')!.id).toBe('r1');
     expect(liveAttemptOn(j, 'n9')).toBeUndefined();
     expect(liveAttemptOn(finish(j, 'r1', { exitCode: 0, outcome: 'exited' }, 30).job, 'n1')).toBeUndefined();
+  });
+});
+
+describe('picking a gang', () => {
+  const cand = (id: string, over: Record<string, unknown> = {}) => ({
+    id, providerId: 'p', status: 'ONLINE' as const, gpuModel: 'A100', vramGb: 80, freeGpus: 2, totalGpus: 2,
+    pricePerGpuHour: 1_000_000, region: 'r', reputation: 0.5, probeUrl: `http://10.0.0.${id.slice(1)}:7000/probe`, ...over,
+  });
+  const want = queued({ resources: { gpus: 2, nodes: 2 } });
+
+  it('takes the best distinct nodes that other ranks can reach, rank 0 the best', () => {
+    const pick = pickGang(want, [cand('n1', { pricePerGpuHour: 3_000_000 }), cand('n2'), cand('n3', { probeUrl: undefined }), cand('n4', { freeGpus: 1 })], () => 0);
+    expect(pick.nodes!.map((n) => [n.id, n.address])).toEqual([
+      ['n2', '10.0.0.2'],
+      ['n1', '10.0.0.1'],
+    ]);
+  });
+
+  it('says why a gang waits', () => {
+    const pick = pickGang(want, [cand('n1'), cand('n3', { probeUrl: undefined }), cand('n4', { freeGpus: 1 })], () => 0);
+    expect(pick.reason).toBe('a gang of 2 needs 2 nodes: 1 of 2 nodes fit: 1 fewer than 2 free GPUs; 1 without an address for peers');
+  });
+
+  it('does not hold a stopped rank against its node, but does hold a lost one', () => {
+    const lost = lose(running(), 'r1', 'NODE_LOST', 40).job; // r1 on n1 lost, r0 on n0 aborted
+    const pick = pickGang(lost, [cand('n0'), cand('n1'), cand('n2')], () => 0);
+    expect(pick.nodes!.map((n) => n.id).sort()).toEqual(['n0', 'n2']);
+  });
+
+  it('reads the address from the probe URL, IPv6 included', () => {
+    expect(nodeAddress({ probeUrl: 'http://[fd00::7]:7000/probe' })).toBe('fd00::7');
+    expect(nodeAddress({ probeUrl: 'not a url' })).toBeUndefined();
+    expect(nodeAddress({})).toBeUndefined();
   });
 });

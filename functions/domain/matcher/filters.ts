@@ -87,7 +87,8 @@ export const FILTERS: readonly Filter[] = [
     // a node that already lost this job is avoided (DESIGN: re-placement avoids nodes that failed it)
     name: 'avoidFailed',
     soft: true,
-    check: (j, n) => (j.attempts.some((a) => a.nodeId === n.id && a.status === 'LOST') ? 'already failed this job' : undefined),
+    // a gang's rank stopped because another rank failed (GANG_ABORTED) says nothing against its node
+    check: (j, n) => (j.attempts.some((a) => a.nodeId === n.id && a.status === 'LOST' && a.reason !== 'GANG_ABORTED') ? 'already failed this job' : undefined),
   },
   // replicated verification: replicas on one node prove nothing (a liar would agree with itself)
   { name: 'replicaNodes', check: (j, n) => (j.replicaAvoid?.nodes.includes(n.id) ? 'runs another replica of this job' : undefined) },
