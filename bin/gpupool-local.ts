@@ -15,7 +15,7 @@ import { usagePlanFromCdkJson } from '../lib/local/rate-limit';
 import { createAccount } from '../functions/usecases/accounts';
 import { mint, stake as stakeCredits } from '../functions/usecases/ledger';
 import { ledgerFromCdkJson } from '../lib/local/ledger-config';
-import { burstTestModeOptions, LOCAL_MAX_GPUS, stakeBurstProvider } from '../lib/local/burst-test-mode';
+import { burstTestModeOptions } from '../lib/local/burst-test-mode';
 
 const { values } = parseArgs({
   options: {
@@ -59,7 +59,6 @@ async function main() {
   const ledger = ledgerFromCdkJson();
   const burst = values['burst-test-mode'] ? burstTestModeOptions(dataDir) : undefined;
   const stack = await startLocalStack({ port, dataDir, adminKey, log, sqsPort: await reusablePort(saved.sqsPort), rateLimit: usagePlanFromCdkJson(), settings: { ledger }, ...(burst ? { burst } : {}) });
-  if (burst) await stakeBurstProvider(stack.deps, ledger, LOCAL_MAX_GPUS);
   let demoProviderKey = saved.demoProviderKey;
   if (agentCount > 0 && !(demoProviderKey && (await stack.deps.keys.resolve(demoProviderKey)))) {
     const provider = await createAccount(stack.deps, { name: 'demo provider', role: 'provider' });

@@ -1,7 +1,7 @@
 // The ledger's use cases: minting, balances and statements, the audit, stake (with node locks and the
 // unstaking cooldown), slashing and checker rewards. Every movement is a posting with an idempotency key
 // derived from its cause; functions/domain/ledger/postings.ts builds them, the ledger store writes them.
-import { BUCKETS, SYSTEM_ACCOUNTS, type Bucket, type Entry } from '../domain/ledger/model';
+import { BUCKETS, STAKE_EXEMPT_PROVIDERS, SYSTEM_ACCOUNTS, type Bucket, type Entry } from '../domain/ledger/model';
 import { audit } from '../domain/ledger/audit';
 import { balanceDeltas, mintPosting, moveWithin, rewardPosting, slashPosting, type Harmed } from '../domain/ledger/postings';
 import { conflict, DomainError, forbidden, notFound } from '../domain/errors';
@@ -154,7 +154,8 @@ export async function releaseUnbonded(d: Deps, accountId: string): Promise<numbe
 export const STAKE_WAIT = 'waiting for stake:';
 
 /** Stake a node needs locked before it takes work: its GPUs × the minimum per GPU. */
-export const stakeNeeded = (d: Deps, node: Pick<NodeItem, 'totalGpus'>) => node.totalGpus * d.settings.ledger.minStakePerGpu;
+export const stakeNeeded = (d: Deps, node: Pick<NodeItem, 'totalGpus' | 'providerId'>) =>
+  STAKE_EXEMPT_PROVIDERS.includes(node.providerId) ? 0 : node.totalGpus * d.settings.ledger.minStakePerGpu;
 
 /**
  * Locks the provider's stake for a node (free stake → locked, and the node item records it, in one

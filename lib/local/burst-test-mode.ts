@@ -6,10 +6,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { LedgerSettings } from '../../functions/domain/ledger/model';
-import { BURST_ACCOUNT_ID } from '../../functions/usecases/burst-deps';
-import type { Deps } from '../../functions/usecases/deps';
-import { mint, stake } from '../../functions/usecases/ledger';
 import type { LocalBurstOptions } from './burst-local';
 
 /** g5/g6 shapes as in docs/burst.md; prices in micro-credits per GPU-hour, EC2 costs in USD (list prices) */
@@ -34,27 +30,6 @@ export function burstTestModeOptions(dataDir: string, cdkJson = fileURLToPath(ne
     agentEnv: { GPUPOOL_DRAIN_SECONDS: '5' },
     source: fromCdk ? 'cdk.json gpupool:burst' : 'the demo catalogue (g5.xlarge, g6.12xlarge)',
   };
-}
-
-/**
- * Burst nodes are nodes of the `burst-provider` account, and a node takes work only while its provider's
- * stake covers `minStakePerGpu` per GPU (docs/ledger.md). The test mode mints and stakes that for `maxGpus`
- * so its instances come online; a deployed stage needs the operator to do the same (docs/burst.md).
- */
-export async function stakeBurstProvider(deps: Deps, ledger: LedgerSettings, maxGpus: number): Promise<number> {
-  const need = maxGpus * ledger.minStakePerGpu;
-  if (need === 0) return 0;
-  if (!(await deps.accounts.get(BURST_ACCOUNT_ID))) {
-    await deps.accounts
-      .create({ id: BURST_ACCOUNT_ID, name: 'burst capacity (EC2)', role: 'provider', createdAt: deps.now(), available: 0, held: 0, staked: 0 })
-      .catch((e: Error) => (e.name === 'ConditionalCheckFailedException' ? undefined : Promise.reject(e)));
-  }
-  const a = (await deps.accounts.get(BURST_ACCOUNT_ID))!;
-  const short = need - (a.staked ?? 0) - (a.locked ?? 0);
-  if (short <= 0) return 0;
-  await mint(deps, BURST_ACCOUNT_ID, short, 'burst test mode: stake for the fake instances');
-  await stake(deps, { accountId: BURST_ACCOUNT_ID, role: 'provider', keyId: 'burst-test-mode' }, short);
-  return short;
 }
 
 export const LOCAL_MAX_GPUS = LOCAL_PACE.maxGpus;

@@ -11,6 +11,13 @@ export type Bucket = (typeof BUCKETS)[number];
 
 /** The system's own accounts: protocol fees, the checkers' reward pool and the treasury (slashes). */
 export const SYSTEM_ACCOUNTS = { fees: 'sys-fees', rewards: 'sys-rewards', treasury: 'sys-treasury' } as const;
+/**
+ * Providers whose nodes need no stake: the operator's own burst capacity on EC2 (functions/usecases/
+ * burst-deps.ts BURST_ACCOUNT_ID). Stake protects consumers from providers they cannot trust; the
+ * operator is the control plane itself.
+ */
+export const STAKE_EXEMPT_PROVIDERS: readonly string[] = ['burst-provider'];
+
 /** The source of minted credits: it has no account item and no balance. */
 export const MINT_SOURCE = 'mint';
 
