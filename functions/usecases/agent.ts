@@ -2,7 +2,7 @@
 // anything about an attempt that is no longer live is a 409, and the agent then kills that work (fencing).
 import type { FinishRequest, LogLine, SessionResponse } from '../domain/agent-protocol';
 import { conflict, DomainError, forbidden, notFound } from '../domain/errors';
-import { isLiveAttempt, liveAttemptOn } from '../domain/job/gang';
+import { isLiveAttempt, liveAttemptOn, MAX_GANG_NODES } from '../domain/job/gang';
 import { finish as finishT, lose, start as startT, type Transition } from '../domain/job/transitions';
 import type { Attempt, Caller, Job } from '../domain/model';
 import { DEADLINE_PERIODS, heartbeatDeadline, mustWriteHeartbeat } from '../domain/node/liveness';
@@ -156,7 +156,8 @@ async function applyRetrying(d: Deps, job: Job, make: (j: Job) => Transition): P
     try {
       return await applyTransition(d, job, make);
     } catch (e) {
-      if (!(e instanceof DomainError && e.message === 'job changed concurrently') || tries >= 8) throw e;
+      // each round of a race lets one rank through, so a gang's ranks all get through within its size
+      if (!(e instanceof DomainError && e.message === 'job changed concurrently') || tries >= 2 * MAX_GANG_NODES) throw e;
       job = (await d.jobs.get(job.id)) ?? job;
     }
   }
