@@ -251,7 +251,7 @@ describe('gpupool CLI on the local stack', () => {
     const denied = await cli(['audit'], { env });
     expect(denied.code).toBe(1);
     expect(denied.stderr).toMatch(/^error: Forbidden/);
-  }, 30_000);
+  }, 60_000);
 
   it('a bad key prints the problem and exits 1, without a stack trace', async () => {
     const r = await cli(['jobs', 'ls'], { env: as('gp_aaaaaaaaaa_bbbbbbbbbbbbbbbbbbbbbbbbbbbb') });
