@@ -80,21 +80,24 @@ describe('fair share across accounts (DynamoDB Local)', () => {
     const d = pool.stack.deps;
     const listed = async () => (await d.jobs.accounts.list(100)).find((a) => a.accountId === 'fair-b');
     await freeNode('fair-node');
-    // B's queue is empty now: the next sweep that reads it stamps the marker, and keeps it
+    // a bounded sweep (after a finish) leaves the markers alone: it writes nothing
     await sweep(d, { maxJobs: 4 });
+    expect((await listed())?.emptySince).toBeUndefined();
+    // B's queue is empty now: the next full sweep that reads it stamps the marker, and keeps it
+    await sweep(d, { maxJobs: 4, full: true });
     expect(await listed()).toMatchObject({ emptySince: expect.any(Number) });
     // a job that arrives now renews the marker; B is read again
     await queue('fair-b', 'fair-b-two', Date.now());
     expect((await listed())?.emptySince).toBeUndefined();
     await freeNode('fair-node');
-    await sweep(d, { maxJobs: 4 });
+    await sweep(d, { maxJobs: 4, full: true });
     expect((await d.jobs.get('fair-b-two'))!.status).toBe('ASSIGNED');
     // empty again: stamped by one sweep, removed only by a sweep after the grace
-    await sweep(d, { maxJobs: 4 });
+    await sweep(d, { maxJobs: 4, full: true });
     expect(await listed()).toMatchObject({ emptySince: expect.any(Number) });
-    await sweep(d, { maxJobs: 4 });
+    await sweep(d, { maxJobs: 4, full: true });
     expect(await listed()).toBeDefined();
-    await sweep({ ...d, now: () => Date.now() + EMPTY_GRACE_MS + 1 }, { maxJobs: 4 });
+    await sweep({ ...d, now: () => Date.now() + EMPTY_GRACE_MS + 1 }, { maxJobs: 4, full: true });
     expect(await listed()).toBeUndefined();
     // A still has its backlog: its marker stays
     expect((await d.jobs.accounts.list(100)).map((a) => a.accountId)).toContain('fair-a');
