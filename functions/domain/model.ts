@@ -185,5 +185,5 @@ export interface Node {
   /** the node's Ed25519 public key (base64 SPKI DER): probe answers must carry its signature */
   publicKey?: string;
   /** the checker's counters; registered GPUs (`gpus`, uuids included) are what probes are compared with */
-  probe?: { consecutiveFailures: number; consecutiveSuccesses: number; lastAt: number; epoch?: number; epochOk?: number; epochFailed?: number };
+  probe?: { consecutiveFailures: number; consecutiveSuccesses: number; lastAt: number; epoch?: number; epochOk?: number; epochFailed?: number; rttMs?: number };
 }

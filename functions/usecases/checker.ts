@@ -108,7 +108,7 @@ async function checkNode(ctx: RunCtx, node: NodeItem): Promise<void> {
       ...(verdict.benchFlag ? { benchFlag: verdict.benchFlag } : {}),
       expiresAt: Math.floor(at / 1000) + SCORE_RETENTION_S,
     });
-    const after = await applyVerdict(ctx, node, verdict, at);
+    const after = await applyVerdict(ctx, node, { ...verdict, rttMs }, at);
     if (verdict.ok && after && (await maybeSendCanary(d, after))) result.canariesSent++;
   } catch (e) {
     // one node's trouble (a store error, a conflict) must not stop the run for the others
@@ -158,7 +158,7 @@ function judgeReply(node: Pick<Node, 'id' | 'publicKey' | 'gpus'>, probe: Probe,
  * and recomputed when the node moved since it was listed), or a status change through updateNode. Returns
  * the node as written, or undefined when it is gone or no longer watched.
  */
-async function applyVerdict(ctx: RunCtx, listed: NodeItem, verdict: ProbeVerdict, at: number): Promise<NodeItem | undefined> {
+async function applyVerdict(ctx: RunCtx, listed: NodeItem, verdict: ProbeVerdict & { rttMs?: number }, at: number): Promise<NodeItem | undefined> {
   const { d } = ctx;
   const epochMs = d.settings.checker.epochMs;
   let node: NodeItem | undefined = listed;

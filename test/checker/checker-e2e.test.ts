@@ -46,7 +46,11 @@ async function quarantined(s: Started) {
     const n = await nodeOf(s.nodeId);
     return n.status === 'QUARANTINED' ? n : undefined;
   }, 20_000, `${s.name} quarantined`);
-  const scores = await scoresOf(s.nodeId);
+  // the slash is recorded right after the status changes (once the ledger has posted it)
+  const scores = await eventually(async () => {
+    const sc = await scoresOf(s.nodeId);
+    return sc.rewards.some((r: { kind: string }) => r.kind === 'slash') ? sc : undefined;
+  }, 10_000, `${s.name} slash recorded`);
   const slash = scores.rewards.find((r: { kind: string }) => r.kind === 'slash');
   const probes = scores.items.filter((i: { kind: string }) => i.kind === 'probe');
   return {

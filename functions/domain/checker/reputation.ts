@@ -51,7 +51,12 @@ export interface ProbeCounters {
   epoch: number;
   epochOk: number;
   epochFailed: number;
+  /** round trip of good probes, ms, smoothed (EWMA): the indexer's latency scorer reads it */
+  rttMs?: number;
 }
+
+/** Weight of the newest round trip in the smoothed one: a few probes move it, one outlier does not. */
+export const RTT_ALPHA = 0.3;
 
 export interface EpochCounts {
   epoch: number;
@@ -73,7 +78,7 @@ export const epochOf = (at: number, epochMs: number) => Math.floor(at / epochMs)
 /** Counters, reputation and status change after one probe judged `ok` (or not, or proof). */
 export function afterProbe(
   node: Pick<Node, 'status' | 'reputation'> & { probe?: Partial<ProbeCounters> },
-  verdict: { ok: boolean; proof: boolean },
+  verdict: { ok: boolean; proof: boolean; rttMs?: number },
   at: number,
   epochMs: number,
 ): ProbeOutcome {
@@ -88,6 +93,7 @@ export function afterProbe(
     epoch,
     epochOk: (sameEpoch ? (prev.epochOk ?? 0) : 0) + (verdict.ok ? 1 : 0),
     epochFailed: (sameEpoch ? (prev.epochFailed ?? 0) : 0) + (verdict.ok ? 0 : 1),
+    ...smoothedRtt(prev.rttMs, verdict.ok ? verdict.rttMs : undefined),
   };
   if (verdict.proof) return { probe, reputation: 0, event: node.status === 'QUARANTINED' ? undefined : 'quarantine', closed };
   const reputation = observe(node.reputation, verdict.ok ? 'probeOk' : 'probeFailed');
@@ -95,6 +101,11 @@ export function afterProbe(
   if (!verdict.ok && node.status === 'ONLINE' && probe.consecutiveFailures >= DEGRADE_AFTER_FAILURES) event = 'degrade';
   if (verdict.ok && node.status === 'DEGRADED' && probe.consecutiveSuccesses >= RECOVER_AFTER_SUCCESSES) event = 'recover';
   return { probe, reputation, event, closed };
+}
+
+function smoothedRtt(prev: number | undefined, rtt: number | undefined): { rttMs?: number } {
+  if (rtt === undefined || !Number.isFinite(rtt)) return prev === undefined ? {} : { rttMs: prev };
+  return { rttMs: Math.round(prev === undefined ? rtt : prev + RTT_ALPHA * (rtt - prev)) };
 }
 
 /** Reward for healthy uptime, per GPU-hour vouched for by a good probe, in micro-credits (before reputation). */

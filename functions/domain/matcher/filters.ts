@@ -6,7 +6,7 @@ import { isSchedulable } from '../node/status';
 export type Candidate = Pick<
   Node,
   'id' | 'providerId' | 'status' | 'gpuModel' | 'vramGb' | 'freeGpus' | 'totalGpus' | 'pricePerGpuHour' | 'region' | 'reputation'
-> & Partial<Pick<Node, 'location' | 'labels' | 'gpus' | 'cudaVersion'>>;
+> & Partial<Pick<Node, 'location' | 'labels' | 'gpus' | 'cudaVersion' | 'probe'>>;
 
 /** "8.9" < "9.0", "12.10" > "12.2": compares dotted versions numerically */
 export function versionAtLeast(have: string | undefined, want: string): boolean {

@@ -49,4 +49,23 @@ export const SCORERS: readonly Scorer[] = [
     score: (j, n) => (n.totalGpus === 0 ? 0 : 100 * (1 - (n.freeGpus - j.resources.gpus) / n.totalGpus)),
   },
   { name: 'degraded', weight: 2, score: (_j, n) => (n.status === 'DEGRADED' ? 0 : 100) },
+  {
+    // measured latency: the checkers' smoothed probe round trip, lowest first against the pool; a node
+    // not measured yet scores in the middle, so a new node is neither favoured nor shunned
+    name: 'latency',
+    weight: 1,
+    score: (_j, n, pool) => {
+      const rtt = n.probe?.rttMs;
+      if (rtt === undefined) return 50;
+      let lo = Infinity;
+      let hi = -Infinity;
+      for (const c of pool) {
+        const r = c.probe?.rttMs;
+        if (r === undefined) continue;
+        lo = Math.min(lo, r);
+        hi = Math.max(hi, r);
+      }
+      return hi === lo ? 100 : (100 * (hi - rtt)) / (hi - lo);
+    },
+  },
 ];
