@@ -67,9 +67,14 @@ export class JobsStore {
     return j as unknown as Job;
   }
 
-  async create(job: Job): Promise<void> {
+  /**
+   * `marker: false` leaves the account's queue marker to the caller: submit notes it only when the inline
+   * match left the job waiting (a write saved per placed job; a missing marker only delays a job to the
+   * next scheduled sweep's global read).
+   */
+  async create(job: Job, o: { marker?: boolean } = {}): Promise<void> {
     await this.db.send(new PutCommand({ TableName: this.table, Item: this.toItem(job), ConditionExpression: 'attribute_not_exists(id)' }));
-    if (job.status === 'QUEUED') await this.accounts.note(job.accountId);
+    if (job.status === 'QUEUED' && o.marker !== false) await this.accounts.note(job.accountId);
   }
 
   async get(id: string): Promise<Job | undefined> {

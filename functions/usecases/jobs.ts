@@ -22,11 +22,14 @@ export async function submitJob(d: Deps, caller: Caller, body: SubmitJob): Promi
   };
   // a replicated job is its replicas, each an ordinary job (functions/usecases/replicas.ts)
   const jobs = replicaJobs(job);
-  for (const j of jobs) await d.jobs.create(j);
+  for (const j of jobs) await d.jobs.create(j, { marker: false });
   // inline match: a free node starts the job within this request (replicas one after the other, so
   // each sees where the previous ones went)
   const placed = await tryPlace(d, jobs[0]);
-  for (const j of jobs.slice(1)) await tryPlace(d, j);
+  const rest = [];
+  for (const j of jobs.slice(1)) rest.push(await tryPlace(d, j));
+  // still waiting: the account's queue marker lets the next sweep read this account's queue
+  if ([placed, ...rest].some((j) => j.status === 'QUEUED')) await d.jobs.accounts.note(caller.accountId);
   return placed;
 }
 
