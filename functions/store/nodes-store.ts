@@ -109,10 +109,10 @@ export class NodesStore {
   }
 
   /** Cheapest schedulable nodes with free GPUs, `perShard` from each shard of each model (or of all). */
-  async available(models: string[] | undefined, perShard: number): Promise<NodeItem[]> {
+  async available(models: string[] | undefined, perShard: number, shards: readonly number[] = allShards()): Promise<NodeItem[]> {
     const [index, partitionAttr, partitions] = models
-      ? ['available', 'availKey', models.flatMap((m) => allShards().map((s) => `${m}#${s}`))]
-      : ['availableAny', 'availAnyKey', allShards().map((s) => `${s}`)];
+      ? ['available', 'availKey', models.flatMap((m) => shards.map((s) => `${m}#${s}`))]
+      : ['availableAny', 'availAnyKey', shards.map((s) => `${s}`)];
     const items = await queryPartitions(this.db, { table: this.table, index, partitionAttr, partitions, limit: perShard });
     return items.map((i) => fromItem(i)!);
   }

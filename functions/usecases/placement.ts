@@ -2,6 +2,7 @@
 // best with one conditional transaction. A lost race moves on to the next candidate; the job is never
 // placed twice because the claim is conditioned on the job's version.
 import { DomainError } from '../domain/errors';
+import { allShards } from '../store/shard';
 import { place } from '../domain/job/transitions';
 import { explain, rank } from '../domain/matcher/pipeline';
 import type { Job } from '../domain/model';
@@ -48,6 +49,27 @@ export class CandidateView {
   }
 }
 
+/** Index shards the inline match reads first; the others only when none of those has a node that fits. */
+const SAMPLE_SHARDS = 2;
+
+/**
+ * The inline match at submit: power of k choices over the candidate index. Two random shards of the
+ * cheapest nodes (a quarter of the reads) usually hold a good fit in a pool of any size; when they hold
+ * none, the other shards are read too, so a job that fits anywhere is still placed at once.
+ */
+async function sampledMatch(d: Deps, job: Job, matchJob: Parameters<typeof rank>[0]): Promise<ReturnType<typeof rank>> {
+  const order = allShards();
+  for (let i = order.length - 1; i > 0; i--) {
+    const k = Math.floor(d.random() * (i + 1));
+    [order[i], order[k]] = [order[k], order[i]];
+  }
+  const sample = await d.nodes.available(job.resources.gpuModels, d.settings.candidatesPerShard, order.slice(0, SAMPLE_SHARDS));
+  const first = rank(matchJob, sample, d.random);
+  if (first.ranked.length) return first;
+  const rest = await d.nodes.available(job.resources.gpuModels, d.settings.candidatesPerShard, order.slice(SAMPLE_SHARDS));
+  return rank(matchJob, [...sample, ...rest], d.random);
+}
+
 export async function tryPlace(d: Deps, job: Job, view?: CandidateView): Promise<Job> {
   if (job.status !== 'QUEUED' || (job.notBefore && job.notBefore > d.now())) return job;
   // all ranks or none, in one transaction
@@ -55,15 +77,13 @@ export async function tryPlace(d: Deps, job: Job, view?: CandidateView): Promise
   const t0 = performance.now();
   // a pinned job (a checker's canary) looks only at its node, which need not be among the cheapest
   const pinned = job.pinNodeId ? await d.nodes.get(job.pinNodeId) : undefined;
-  const candidates = job.pinNodeId
-    ? pinned
-      ? [pinned]
-      : []
-    : view
-      ? await view.for(job)
-      : await d.nodes.available(job.resources.gpuModels, d.settings.candidatesPerShard);
   // a replica of a replicated job keeps off its siblings' nodes (and, if it can, their providers)
-  const result = rank(job.replicaGroup ? { ...job, replicaAvoid: await replicaAvoid(d, job) } : job, candidates, d.random);
+  const matchJob = job.replicaGroup ? { ...job, replicaAvoid: await replicaAvoid(d, job) } : job;
+  const result = job.pinNodeId
+    ? rank(matchJob, pinned ? [pinned] : [], d.random)
+    : view
+      ? rank(matchJob, await view.for(job), d.random)
+      : await sampledMatch(d, job, matchJob);
   let short: number | undefined;
   for (const { node } of result.ranked.slice(0, MAX_CLAIM_TRIES)) {
     const hold = job.pinNodeId ? 0 : holdAmount(node.pricePerGpuHour, job.resources.gpus, job.maxDurationSeconds);
