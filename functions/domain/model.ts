@@ -53,6 +53,8 @@ export const REASONS = [
   'NODE_QUARANTINED',
   /** a gang's rank ended because another rank of the same gang failed or was lost (docs/scheduling.md) */
   'GANG_ABORTED',
+  /** a replicated job whose replicas' results differed (docs/checkers.md, replicated verification) */
+  'VERIFICATION_MISMATCH',
 ] as const;
 export type Reason = (typeof REASONS)[number];
 

@@ -24,8 +24,11 @@ const routes: Record<string, RouteFn> = {
     return { status: 200, body: { items: page.items.map((j) => jobView(j, d.now())), nextCursor: page.nextCursor ?? null } };
   },
   'GET /v1/jobs/{id}': async (req, d) => {
-    const job = await getOwnJob(d, req.caller, parseWith(IdSchema, req.params.id, 'id'));
-    const [deliveries, verification] = await Promise.all([deliveriesOf(d, job), verificationView(d, job)]);
+    const read = await getOwnJob(d, req.caller, parseWith(IdSchema, req.params.id, 'id'));
+    const [deliveries, verification] = await Promise.all([deliveriesOf(d, read), verificationView(d, read)]);
+    // deciding the verdict may have just failed this job (VERIFICATION_MISMATCH): show it as it now is
+    const now = verification?.siblings.find((s) => s.jobId === read.id)?.status;
+    const job = now && now !== read.status ? ((await d.jobs.get(read.id)) ?? read) : read;
     return {
       status: 200,
       body: { job: { ...jobView(job, d.now()), ...(job.webhook ? { webhook: { ...job.webhook, deliveries } } : {}), ...(verification ? { verification } : {}) } },

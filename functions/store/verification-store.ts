@@ -1,15 +1,21 @@
 // Replicated verification's records, in the `scores` table under the partition `verify#<group>`:
 //   SK = replica index + 1   the result the agent reported for that replica's latest attempt (overwritten
 //                            by a later attempt; the verifier only counts the one matching the last attempt)
-//   SK = 0                   the verdict: written once, under attribute_not_exists, by whichever caller first
-//                            sees every replica ended — so siblings finishing at the same moment, or a
-//                            finish racing a consumer's GET, decide exactly once
+//   SK = 0                   the verdict: written once per round by whichever caller first sees every
+//                            replica of the round ended — so siblings finishing at the same moment, or a
+//                            finish racing a consumer's GET, decide exactly once. Round 0 puts it under
+//                            attribute_not_exists; a round-0 `tiebreak` is replaced once, by round 1,
+//                            under `status = tiebreak AND round = 0`
 import { GetCommand, PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { ReplicaResult, ReplicaVerdict, VerificationStatus } from '../domain/checker/replicas';
 
 export interface StoredVerdict extends Omit<ReplicaVerdict, 'status'> {
   status: Exclude<VerificationStatus, 'pending'>;
   decidedAt: number;
+  /** 0: the replicas asked for; 1: after the tie-breaker (absent on verdicts written before rounds: 0) */
+  round?: 0 | 1;
+  /** the tie-breaker's job id, once round 0 called for one */
+  tiebreaker?: string;
 }
 
 const pk = (group: string) => `verify#${group}`;
@@ -44,12 +50,21 @@ export class VerificationStore {
     return { results, verdict };
   }
 
-  /** Writes the verdict unless one exists; true when this call wrote it (and so owns its consequences). */
+  /**
+   * Writes the verdict of its round unless that round is decided: round 0 when none exists, round 1 over
+   * round 0's `tiebreak` only. True when this call wrote it (and so owns its consequences).
+   */
   async decide(group: string, v: StoredVerdict): Promise<boolean> {
+    const cond =
+      (v.round ?? 0) === 0
+        ? { ConditionExpression: 'attribute_not_exists(nodeId)' }
+        : {
+            ConditionExpression: '#s = :tb AND #r = :r0',
+            ExpressionAttributeNames: { '#s': 'status', '#r': 'round' },
+            ExpressionAttributeValues: { ':tb': 'tiebreak', ':r0': 0 },
+          };
     try {
-      await this.db.send(
-        new PutCommand({ TableName: this.table, Item: { nodeId: pk(group), at: 0, kind: 'verdict', ...v }, ConditionExpression: 'attribute_not_exists(nodeId)' }),
-      );
+      await this.db.send(new PutCommand({ TableName: this.table, Item: { nodeId: pk(group), at: 0, kind: 'verdict', ...v }, ...cond }));
       return true;
     } catch (e) {
       if ((e as Error).name === 'ConditionalCheckFailedException') return false;

@@ -19,6 +19,21 @@ export function replicaJobs(job: Job): Job[] {
   return replicaIds(job.id, n).map((id, k) => (k === 0 ? { ...job, replicaGroup: job.id, replicaIndex: 0 } : { ...spec, id, replicaGroup: job.id, replicaIndex: k }));
 }
 
+/** The id of the group's one tie-breaker (docs/checkers.md): the next index after the replicas asked for. */
+export const tiebreakerId = (group: string, replicas: number): string => `${group}-r${replicas}`;
+
+/**
+ * The tie-breaker: one more sibling with the group job's spec (no webhook), queued now. Its placement
+ * avoids every node and provider of the replicas asked for (replicaAvoid reads them all), so it runs on a
+ * node of neither side. Held and charged like any replica.
+ */
+export function tiebreakerJob(groupJob: Job, now: number): Job {
+  const { webhook: _w, reason: _r, pendingReason: _p, nodeId: _n, liveAttemptId: _l, gang: _g, notBefore: _nb, startedAt: _s, finishedAt: _f, exitCode: _e, cancelRequested: _c, ...spec } = groupJob;
+  const group = groupJob.replicaGroup ?? groupJob.id;
+  const n = groupJob.verification!.replicas;
+  return { ...spec, id: tiebreakerId(group, n), replicaGroup: group, replicaIndex: n, status: 'QUEUED', attempts: [], createdAt: now, queuedAt: now, version: 0 };
+}
+
 /** The group's member ids, if `job` is a replica. */
 export const groupOf = (job: Pick<Job, 'replicaGroup' | 'verification'>) =>
   job.replicaGroup && job.verification ? { group: job.replicaGroup, ids: replicaIds(job.replicaGroup, job.verification.replicas) } : undefined;

@@ -3,14 +3,17 @@
 // siblings that finish at the same moment, or a finish racing a consumer's GET, all compute the same
 // verdict and exactly one writes it — and only that caller quarantines, slashes and scores.
 import type { FinishRequest } from '../domain/agent-protocol';
-import { judgeReplicas, type ReplicaResult } from '../domain/checker/replicas';
+import { judgeRound, type ReplicaResult } from '../domain/checker/replicas';
+import { DomainError } from '../domain/errors';
+import { failVerification } from '../domain/job/verification-transition';
 import type { Attempt, Job } from '../domain/model';
 import { SCORE_RETENTION_S } from '../store/scores-store';
 import type { StoredVerdict } from '../store/verification-store';
 import { quarantineNode } from './checker';
 import { observeNode } from './checker-reputation';
 import type { Deps } from './deps';
-import { groupOf } from './replicas';
+import { tryPlace } from './placement';
+import { groupOf, tiebreakerId, tiebreakerJob } from './replicas';
 
 /** Before the attempt ends: what its agent reported. Written first so a replica that is final always has its result stored. */
 export async function recordReplicaResult(d: Deps, job: Job, attempt: Attempt, body: FinishRequest): Promise<void> {
@@ -26,25 +29,67 @@ export async function recordReplicaResult(d: Deps, job: Job, attempt: Attempt, b
 }
 
 /**
- * The group's verdict: the stored one, or — when every replica has ended — decided now. Undefined while
- * a replica is still live (or missing: a submit cut short between its creates never decides).
+ * The group's verdict: the stored one, or — when every replica of the round has ended — decided now.
+ * Undefined while a replica of round 0 is still live (or missing: a submit cut short between its creates
+ * never decides); a `tiebreak` verdict while the tie-breaker runs.
+ *
+ * Round 0 judges the replicas asked for. If they differ without a strict majority, the caller whose
+ * conditional put wins records `tiebreak` and creates the one tie-breaker; round 1 judges them all when
+ * it ends and is written once more, conditionally, over the `tiebreak` (VerificationStore.decide). The
+ * first round that sees a mismatch fails the group's job (VERIFICATION_MISMATCH).
  */
 export async function verifyReplicas(d: Deps, job: Pick<Job, 'replicaGroup' | 'verification'>): Promise<StoredVerdict | undefined> {
   const g = groupOf(job);
   if (!g) return undefined;
   const known = await d.verifications.verdict(g.group);
-  if (known) return known;
+  if (known && known.status !== 'tiebreak') return known;
+  const round = known ? 1 : 0;
+  const ids = known ? [...g.ids, tiebreakerId(g.group, g.ids.length)] : g.ids;
+  // a decider that stopped between the `tiebreak` put and the tie-breaker's create is repaired here
+  if (known && !(await d.jobs.get(ids.at(-1)!))) await startTiebreaker(d, g.group);
   // jobs before results: a result is stored before its attempt ends, so every replica seen final here
   // has its result in the read that follows
-  const jobs = await Promise.all(g.ids.map((id) => d.jobs.get(id)));
-  if (jobs.some((j) => !j)) return undefined;
+  const jobs = await Promise.all(ids.map((id) => d.jobs.get(id)));
+  if (jobs.some((j) => !j)) return known;
   const { results } = await d.verifications.read(g.group);
-  const v = judgeReplicas(jobs.map((j, i) => ({ job: j!, result: results.get(i) })));
-  if (v.status === 'pending') return undefined;
-  const stored: StoredVerdict = { ...v, status: v.status, decidedAt: d.now() };
+  const v = judgeRound(jobs.map((j, i) => ({ job: j!, result: results.get(i) })), round);
+  if (v.status === 'pending') return known;
+  const stored: StoredVerdict = { ...v, status: v.status, round, decidedAt: d.now(), ...(v.status === 'tiebreak' || known ? { tiebreaker: tiebreakerId(g.group, g.ids.length) } : {}) };
   if (!(await d.verifications.decide(g.group, stored))) return d.verifications.verdict(g.group);
-  await actOn(d, g.group, stored);
+  // round 0 is where a mismatch is first seen (round 1 runs only after one)
+  if (round === 0 && v.mismatch) await failGroupJob(d, g.group);
+  if (v.status === 'tiebreak') await startTiebreaker(d, g.group);
+  else await actOn(d, g.group, stored);
   return stored;
+}
+
+/** The submitted job ends FAILED / VERIFICATION_MISMATCH (from SUCCEEDED only; a version race is read again). */
+async function failGroupJob(d: Deps, group: string): Promise<void> {
+  for (let tries = 0; tries < 5; tries++) {
+    const job = await d.jobs.get(group);
+    if (!job || job.status !== 'SUCCEEDED') return;
+    try {
+      await d.jobs.apply(job, failVerification(job, d.now()), {});
+      return;
+    } catch (e) {
+      if (!(e instanceof DomainError && e.message === 'job changed concurrently')) throw e;
+    }
+  }
+}
+
+/** Creates the group's one tie-breaker (a conditional create: only one can exist) and places it if a node is free. */
+async function startTiebreaker(d: Deps, group: string): Promise<void> {
+  const groupJob = await d.jobs.get(group);
+  if (!groupJob) return;
+  const tb = tiebreakerJob(groupJob, d.now());
+  try {
+    await d.jobs.create(tb);
+  } catch (e) {
+    if ((e as Error).name === 'ConditionalCheckFailedException') return; // created already
+    throw e;
+  }
+  console.info(JSON.stringify({ level: 'info', msg: 'replicated verification: tie-breaker queued', group, jobId: tb.id }));
+  await tryPlace(d, tb);
 }
 
 /** The consequences, run once by the caller that wrote the verdict. */
@@ -75,20 +120,32 @@ export async function verificationView(d: Deps, job: Job) {
   const g = groupOf(job);
   if (!g) return undefined;
   const verdict = await verifyReplicas(d, job);
-  const jobs = await Promise.all(g.ids.map((id) => d.jobs.get(id)));
+  // the tie-breaker, once there is one, is listed after the replicas asked for
+  const ids = verdict?.tiebreaker ? [...g.ids, verdict.tiebreaker] : g.ids;
+  const jobs = await Promise.all(ids.map((id) => d.jobs.get(id)));
+  // the decider fails the job just after its verdict put: a reader in between (or after a decider that
+  // stopped there) does it too (idempotent: only from SUCCEEDED, under the job's version)
+  if (verdict?.mismatch && jobs[0]?.status === 'SUCCEEDED') {
+    await failGroupJob(d, g.group);
+    jobs[0] = await d.jobs.get(g.group);
+  }
   const { results } = await d.verifications.read(g.group);
+  const decided = verdict && verdict.status !== 'tiebreak' ? verdict : undefined;
   return {
     replicas: g.ids.length,
-    status: verdict?.status ?? 'pending',
+    // while the tie-breaker runs the verdict is still to come
+    status: decided?.status ?? 'pending',
     // every replica is a job held, metered and settled on its own: the consumer pays each run
     billing: 'per-replica' as const,
-    siblings: g.ids.map((id, i) => {
+    ...(verdict?.tiebreaker ? { tiebreaker: verdict.tiebreaker } : {}),
+    siblings: ids.map((id, i) => {
       const j = jobs[i];
       const r = results.get(i);
       const current = r && j?.attempts.at(-1)?.id === r.attemptId;
       return { jobId: id, status: j?.status ?? null, nodeId: j?.nodeId ?? null, exitCode: current ? r.exitCode : null, outputDigest: current ? (r.outputDigest ?? null) : null };
     }),
-    ...(verdict?.status === 'disagreed' ? { minority: verdict.minority } : {}),
-    ...(verdict ? { detail: verdict.detail, decidedAt: verdict.decidedAt } : {}),
+    ...(decided?.status === 'disagreed' ? { minority: decided.minority } : {}),
+    ...(verdict ? { detail: verdict.detail } : {}),
+    ...(decided ? { decidedAt: decided.decidedAt } : {}),
   };
 }

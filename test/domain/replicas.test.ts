@@ -1,12 +1,13 @@
 // Replicated verification's pure parts: the verdict over replicas (majority, ties, inconclusive, votes per
 // node and per provider), the placement filters that spread replicas, and the sibling jobs of a submit.
 import { describe, expect, it } from 'vitest';
-import { judgeReplicas, type Replica } from '../../functions/domain/checker/replicas';
+import { judgeReplicas, judgeRound, type Replica } from '../../functions/domain/checker/replicas';
+import { failVerification } from '../../functions/domain/job/verification-transition';
 import type { Candidate, MatchJob } from '../../functions/domain/matcher/filters';
 import { rank } from '../../functions/domain/matcher/pipeline';
 import type { Attempt, Job } from '../../functions/domain/model';
 import { SubmitJobSchema } from '../../functions/domain/schemas';
-import { replicaIds, replicaJobs } from '../../functions/usecases/replicas';
+import { replicaIds, replicaJobs, tiebreakerId, tiebreakerJob } from '../../functions/usecases/replicas';
 
 const A = 'sha256:' + 'a'.repeat(64);
 const B = 'sha256:' + 'b'.repeat(64);
@@ -57,6 +58,52 @@ describe('judgeReplicas', () => {
   });
 });
 
+describe('judgeRound: the tie-breaker', () => {
+  it.each<[string, Replica[], { status: string; mismatch: boolean }]>([
+    ['2 replicas that differ call for a tie-breaker', [ran(0, 'n1', 'p1', A), ran(1, 'n2', 'p2', B)], { status: 'tiebreak', mismatch: true }],
+    ['2 vs 2 calls for a tie-breaker', [ran(0, 'n1', 'p1', A), ran(1, 'n2', 'p2', B), ran(2, 'n3', 'p3', A), ran(3, 'n4', 'p4', B)], { status: 'tiebreak', mismatch: true }],
+    ['two nodes of one provider against a third: a tie-breaker', [ran(0, 'n1', 'p1', A), ran(1, 'n2', 'p1', A), ran(2, 'n3', 'p3', B)], { status: 'tiebreak', mismatch: true }],
+    ['a strict majority needs none (but is a mismatch)', [ran(0, 'n1', 'p1', A), ran(1, 'n2', 'p2', B), ran(2, 'n3', 'p3', A)], { status: 'disagreed', mismatch: true }],
+    ['agreement needs none', [ran(0, 'n1', 'p1', A), ran(1, 'n2', 'p2', A)], { status: 'agreed', mismatch: false }],
+    ['too few results to compare: no tie-breaker', [ran(0, 'n1', 'p1', A), ran(1, 'n2', 'p2', undefined)], { status: 'inconclusive', mismatch: false }],
+    ['a cancelled group gets no tie-breaker', [ran(0, 'n1', 'p1', A), ran(1, 'n2', 'p2', B), ran(2, 'n3', 'p3', A, 0, 'CANCELLED')], { status: 'inconclusive', mismatch: true }],
+  ])('round 0: %s', (_name, replicas, want) => {
+    expect(judgeRound(replicas, 0)).toMatchObject(want);
+  });
+
+  it('round 1 decides with the tie-breaker: the liar is the minority', () => {
+    const v = judgeRound([ran(0, 'n1', 'p1', A), ran(1, 'n2', 'p2', B), ran(2, 'n3', 'p3', A)], 1);
+    expect(v).toMatchObject({ status: 'disagreed', minority: ['n2'], agreeing: ['n1', 'n3'], mismatch: true });
+  });
+
+  it('round 1 never calls for a second tie-breaker: still no majority is inconclusive', () => {
+    const v = judgeRound([ran(0, 'n1', 'p1', A), ran(1, 'n2', 'p2', B), ran(2, 'n3', 'p3', C)], 1);
+    expect(v).toMatchObject({ status: 'inconclusive', minority: [], unsettled: ['n1', 'n2', 'n3'], mismatch: true });
+  });
+
+  it('round 1 waits for the tie-breaker', () => {
+    const tb = ran(2, 'n3', 'p3', A);
+    expect(judgeRound([ran(0, 'n1', 'p1', A), ran(1, 'n2', 'p2', B), { job: { ...tb.job, status: 'QUEUED', attempts: [] } }], 1).status).toBe('pending');
+  });
+});
+
+describe('failVerification', () => {
+  const job = (status: Job['status']): Job => ({
+    ...SubmitJobSchema.parse({ command: ['x'], resources: { gpus: 1 }, verification: { replicas: 2 } }),
+    id: 'g1', accountId: 'c', status, attempts: [], createdAt: 1, queuedAt: 1, finishedAt: 5, exitCode: 0, version: 7,
+  });
+
+  it('turns a SUCCEEDED job FAILED with VERIFICATION_MISMATCH, no effects, one version on', () => {
+    const t = failVerification(job('SUCCEEDED'), 9);
+    expect(t.effects).toEqual([]);
+    expect(t.job).toMatchObject({ status: 'FAILED', reason: 'VERIFICATION_MISMATCH', version: 8, finishedAt: 5, exitCode: 0 });
+  });
+
+  it.each<Job['status']>(['QUEUED', 'RUNNING', 'FAILED', 'CANCELLED', 'TIMED_OUT'])('refuses a %s job', (status) => {
+    expect(() => failVerification(job(status), 9)).toThrow(/not SUCCEEDED/);
+  });
+});
+
 describe('placement filters for replicas', () => {
   const node = (id: string, providerId: string): Candidate => ({ id, providerId, status: 'ONLINE', gpuModel: 'A100', vramGb: 80, freeGpus: 1, totalGpus: 1, pricePerGpuHour: 1, region: 'r', reputation: 0.5 });
   const job = (avoid?: MatchJob['replicaAvoid']): MatchJob => ({ id: 'j', accountId: 'c', resources: { gpus: 1, nodes: 1 }, attempts: [], ...(avoid ? { replicaAvoid: avoid } : {}) });
@@ -97,6 +144,15 @@ describe('replica jobs of a submit', () => {
     expect(jobs.map((j) => [j.replicaGroup, j.replicaIndex])).toEqual([['g1', 0], ['g1', 1], ['g1', 2]]);
     expect(jobs.map((j) => Boolean(j.webhook))).toEqual([true, false, false]);
     expect(new Set(jobs.map((j) => JSON.stringify(j.command)))).toEqual(new Set(['["echo","42"]']));
+  });
+
+  it('makes the tie-breaker the next sibling, queued, with the spec and without the webhook or run state', () => {
+    const [first] = replicaJobs(base({ verification: { replicas: 2 } }));
+    const ran: Job = { ...first, status: 'SUCCEEDED', nodeId: 'n1', exitCode: 0, startedAt: 3, finishedAt: 4, attempts: [{ id: 'a', n: 0, nodeId: 'n1', status: 'SUCCEEDED', assignedAt: 2, pricePerGpuHour: 1 }], version: 5 };
+    const tb = tiebreakerJob(ran, 10);
+    expect(tiebreakerId('g1', 2)).toBe('g1-r2');
+    expect(tb).toMatchObject({ id: 'g1-r2', replicaGroup: 'g1', replicaIndex: 2, status: 'QUEUED', attempts: [], createdAt: 10, queuedAt: 10, version: 0, command: ['echo', '42'], verification: { replicas: 2 } });
+    for (const k of ['webhook', 'nodeId', 'exitCode', 'startedAt', 'finishedAt', 'reason']) expect(tb).not.toHaveProperty(k);
   });
 
   it('leaves a plain job alone', () => {

@@ -1,12 +1,14 @@
 // Replicated verification under concurrency, on DynamoDB Local: the replicas of a job finish at the same
 // moment (and consumers read the job meanwhile); the verdict is written once, the liar quarantined and
-// slashed once, every node scored once, and the ledger still balances.
+// slashed once, every node scored once, and the ledger still balances. Two replicas that differ get one
+// tie-breaker however many callers see them end, and its round is decided once too.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Caller, Job, Node } from '../../functions/domain/model';
 import { SubmitJobSchema } from '../../functions/domain/schemas';
 import { mintPosting } from '../../functions/domain/ledger/postings';
 import { finishAttempt, startAttempt } from '../../functions/usecases/agent';
 import { submitJob } from '../../functions/usecases/jobs';
+import { sweep } from '../../functions/usecases/placement';
 import { auditLedger, stake } from '../../functions/usecases/ledger';
 import { verificationView, verifyReplicas } from '../../functions/usecases/verification';
 import { startPool, type Pool } from '../helpers/local-pool';
@@ -116,21 +118,70 @@ describe('replicated verification under concurrency (DynamoDB Local)', () => {
     expect(audit.ok).toBe(true);
   }, 60_000);
 
-  it('two replicas that disagree: inconclusive, both recorded, nobody quarantined', async () => {
+  it('two replicas that disagree, finishing at once among readers: one tie-breaker, the job FAILED, then one final verdict', async () => {
     const d = pool.stack.deps;
     const nodes = await Promise.all([0, 1].map((i) => addNode(`v2-${i}`, 'V2R')));
     const jobs = await runningGroup('V2R', 2);
-    await Promise.all(
-      jobs.map((j, i) => finishAttempt(d, nodeCaller(j.nodeId!), j.id, { attemptId: j.liveAttemptId!, exitCode: 0, outcome: 'exited', lines: [], outputDigest: i ? MADE_UP : HONEST })),
-    );
-    const view = await verificationView(d, (await d.jobs.get(jobs[1].id))!);
-    expect(view).toMatchObject({ replicas: 2, status: 'inconclusive' });
-    expect(view).not.toHaveProperty('minority');
+    const group = jobs[0].id;
+    const liar = jobs[1];
+    // round 0: both finish at the same moment while readers decide too
+    await Promise.all([
+      ...jobs.map((j) =>
+        finishAttempt(d, nodeCaller(j.nodeId!), j.id, { attemptId: j.liveAttemptId!, exitCode: 0, outcome: 'exited', lines: [], outputDigest: j === liar ? MADE_UP : HONEST }),
+      ),
+      ...Array.from({ length: 4 }, () => verifyReplicas(d, jobs[0])),
+      ...Array.from({ length: 2 }, async () => verificationView(d, (await d.jobs.get(jobs[1].id))!)),
+    ]);
+    // exactly one tie-breaker, the next sibling; it waits: both V2R nodes ran a replica of this job
+    const mine = (await d.jobs.listByAccount(consumer.accountId, 100)).items.filter((j) => j.replicaGroup === group);
+    expect(mine.map((j) => j.id).sort()).toEqual([group, `${group}-r1`, `${group}-r2`]);
+    const waiting = (await d.jobs.get(`${group}-r2`))!;
+    expect(waiting).toMatchObject({ status: 'QUEUED', replicaGroup: group, replicaIndex: 2, pendingReason: expect.stringMatching(/runs another replica of this job/) });
+    // the submitted job failed verification; its sibling keeps what it did
+    expect(await d.jobs.get(group)).toMatchObject({ status: 'FAILED', reason: 'VERIFICATION_MISMATCH', exitCode: 0 });
+    expect((await d.jobs.get(liar.id))!.status).toBe('SUCCEEDED');
+    let view = await verificationView(d, (await d.jobs.get(group))!);
+    expect(view).toMatchObject({ replicas: 2, status: 'pending', tiebreaker: `${group}-r2`, detail: expect.stringMatching(/tie-breaker/) });
+    expect(view!.siblings.map((s) => s.jobId)).toEqual([group, `${group}-r1`, `${group}-r2`]);
+    // nobody scored or quarantined yet
     for (const n of nodes) {
       expect((await d.nodes.get(n.id))!.status).toBe('ONLINE');
-      const scores = (await d.scores.list(n.id, 0, 100)).filter((s) => s.kind === 'verification');
-      expect(scores).toMatchObject([{ ok: false, reason: expect.stringMatching(/inconclusive/) }]);
+      expect((await d.scores.list(n.id, 0, 100)).filter((s) => s.kind === 'verification')).toEqual([]);
     }
+
+    // a third node comes: the tie-breaker goes there (neither disagreeing node)
+    const third = await addNode('v2-2', 'V2R');
+    await sweep(d);
+    const tb = (await d.jobs.get(`${group}-r2`))!;
+    expect(tb).toMatchObject({ status: 'ASSIGNED', nodeId: third.id });
+    await startAttempt(d, nodeCaller(third.id), tb.id, tb.liveAttemptId!);
+    // round 1: the tie-breaker finishes while readers (and a late reader of round 0) decide too
+    await Promise.all([
+      finishAttempt(d, nodeCaller(third.id), tb.id, { attemptId: tb.liveAttemptId!, exitCode: 0, outcome: 'exited', lines: [], outputDigest: HONEST }),
+      ...Array.from({ length: 4 }, () => verifyReplicas(d, jobs[1])),
+      ...Array.from({ length: 2 }, async () => verificationView(d, (await d.jobs.get(group))!)),
+    ]);
+    view = await verificationView(d, (await d.jobs.get(group))!);
+    // without the round-1 condition in VerificationStore.decide, each caller here decides again (seen:
+    // four verification scores per node instead of one)
+    expect(view).toMatchObject({ replicas: 2, status: 'disagreed', minority: [liar.nodeId], tiebreaker: `${group}-r2`, billing: 'per-replica' });
+    expect((await d.verifications.verdict(group))).toMatchObject({ round: 1, status: 'disagreed' });
+    // still one tie-breaker; one score per node, one quarantine, one slash
+    expect((await d.jobs.listByAccount(consumer.accountId, 100)).items.filter((j) => j.replicaGroup === group)).toHaveLength(3);
+    for (const n of [...nodes, third]) {
+      const scores = (await d.scores.list(n.id, 0, 100)).filter((s) => s.kind === 'verification');
+      expect(scores).toHaveLength(1);
+      expect(scores[0].ok).toBe(n.id !== liar.nodeId);
+    }
+    expect((await d.nodes.get(liar.nodeId!))!.status).toBe('QUARANTINED');
+    expect((await d.scores.rewards(liar.nodeId!, 10)).filter((r) => r.kind === 'slash')).toHaveLength(1);
+    for (const n of [...nodes, third].filter((x) => x.id !== liar.nodeId)) expect((await d.nodes.get(n.id))!.status).toBe('ONLINE');
+    // the consumer paid three runs
+    const charged = (await Promise.all([group, `${group}-r1`, `${group}-r2`].map((id) => d.jobs.get(id)))).map((j) => j!.attempts[0].charged);
+    expect(charged.every((c) => typeof c === 'number')).toBe(true);
+    const audit = await auditLedger(d);
+    expect(audit.differences).toEqual([]);
+    expect(audit.ok).toBe(true);
   }, 60_000);
 
   it('places no two replicas on one node, and leaves a replica waiting rather than break that', async () => {

@@ -7,7 +7,9 @@
 // provider into a slash (they can still agree, and a lone liar is still recorded against).
 import { FINAL_JOB_STATUSES, type Job } from '../model';
 
-export const VERIFICATION_STATUSES = ['pending', 'agreed', 'disagreed', 'inconclusive'] as const;
+// `tiebreak`: the replicas disagreed without a strict majority and one more replica (the tie-breaker)
+// runs; the verdict is decided again when it ends. Shown to consumers as `pending`.
+export const VERIFICATION_STATUSES = ['pending', 'tiebreak', 'agreed', 'disagreed', 'inconclusive'] as const;
 export type VerificationStatus = (typeof VERIFICATION_STATUSES)[number];
 
 /** What an agent reported at the end of an attempt of a replica (recorded before the attempt ends). */
@@ -35,6 +37,8 @@ export interface ReplicaVerdict {
   agreeing: string[];
   /** nodes in a disagreement no strict majority settled, or that gave two answers: recorded, not quarantined */
   unsettled: string[];
+  /** the counted nodes gave different results (whatever the outcome): the group's job failed verification */
+  mismatch: boolean;
   /** why, in a line */
   detail: string;
 }
@@ -56,7 +60,7 @@ export function countedResult(r: Replica): ReplicaVerdict['counted'][number] | u
 }
 
 export function judgeReplicas(replicas: readonly Replica[]): ReplicaVerdict {
-  const empty = { counted: [], minority: [], agreeing: [], unsettled: [] };
+  const empty = { counted: [], minority: [], agreeing: [], unsettled: [], mismatch: false };
   if (replicas.some((r) => !FINAL_JOB_STATUSES.includes(r.job.status))) return { status: 'pending', ...empty, detail: 'replicas still running' };
   const counted = replicas.map(countedResult).filter((c) => c !== undefined);
   const providerOf = new Map(replicas.flatMap((r) => (r.result ? [[r.result.nodeId, r.result.providerId ?? r.result.nodeId] as const] : [])));
@@ -74,13 +78,13 @@ export function judgeReplicas(replicas: readonly Replica[]): ReplicaVerdict {
   const ranked = [...groups.values()].sort((a, b) => b.length - a.length);
   const top = ranked[0];
   if (ranked.length === 1) {
-    return { status: 'agreed', counted, minority: [], agreeing: top, unsettled: inconsistent, detail: `${top.length} of ${votes.length} nodes agree` };
+    return { status: 'agreed', counted, minority: [], agreeing: top, unsettled: inconsistent, mismatch: false, detail: `${top.length} of ${votes.length} nodes agree` };
   }
   const rest = ranked.slice(1).flat();
   const providers = (nodes: string[]) => new Set(nodes.map((n) => providerOf.get(n) ?? n)).size;
   const strict = top.length * 2 > votes.length && providers(top) > providers(rest);
   if (strict) {
-    return { status: 'disagreed', counted, minority: rest, agreeing: top, unsettled: inconsistent, detail: `${top.length} of ${votes.length} nodes (${providers(top)} providers) agree; ${rest.length} differ` };
+    return { status: 'disagreed', counted, minority: rest, agreeing: top, unsettled: inconsistent, mismatch: true, detail: `${top.length} of ${votes.length} nodes (${providers(top)} providers) agree; ${rest.length} differ` };
   }
   return {
     status: 'inconclusive',
@@ -88,6 +92,22 @@ export function judgeReplicas(replicas: readonly Replica[]): ReplicaVerdict {
     minority: [],
     agreeing: [],
     unsettled: [...votes.map((v) => v.node), ...inconsistent],
+    mismatch: true,
     detail: `no strict majority of nodes and providers: ${ranked.map((g) => g.length).join(' vs ')}`,
   };
+}
+
+/**
+ * The verdict of a decision round. Round 0 judges the replicas the consumer asked for; when their
+ * results differ and no strict majority settles it, the verdict is `tiebreak`: one more replica (the
+ * tie-breaker) runs on a node of none of them, and round 1 judges them all. There is one tie-breaker at
+ * most: round 1 is final (`inconclusive` if still unsettled). A group with a cancelled replica gets no
+ * tie-breaker (its consumer stopped it; nobody runs work it did not ask for).
+ */
+export function judgeRound(replicas: readonly Replica[], round: 0 | 1): ReplicaVerdict {
+  const v = judgeReplicas(replicas);
+  if (round === 0 && v.status === 'inconclusive' && v.mismatch && !replicas.some((r) => r.job.status === 'CANCELLED')) {
+    return { ...v, status: 'tiebreak', detail: `${v.detail}; a tie-breaker replica runs` };
+  }
+  return v;
 }
