@@ -74,7 +74,9 @@ describe('churn', () => {
         const counts: Record<string, number> = {};
         for (const j of jobs) counts[j!.status] = (counts[j!.status] ?? 0) + 1;
         const stuck = jobs.filter((j) => !FINAL.includes(j!.status)).slice(0, 2);
-        console.log('churn progress', JSON.stringify(counts), JSON.stringify(stuck).slice(0, 1500));
+        // enough to see a stuck job in a CI log without the whole item
+        const brief = stuck.map((j) => ({ id: j!.id, status: j!.status, pendingReason: j!.pendingReason, attempts: j!.attempts.map((a) => [a.nodeId, a.status, a.reason]) }));
+        console.log('churn progress', JSON.stringify(counts), JSON.stringify(brief));
         const nodes = await Promise.all(agents.map((a) => pool.stack.deps.nodes.get((a as AgentProcess & { nodeId: string }).nodeId)));
         console.log('nodes', JSON.stringify(nodes.map((n) => [n?.name, n?.status, n?.freeGpus, n?.statusReason])));
       }
