@@ -10,6 +10,7 @@ import { CapacityRaceError } from '../store/jobs-store';
 import { InsufficientFundsError } from '../store/ledger-store';
 import type { Deps } from './deps';
 import { applyTransition } from './effects';
+import { savePendingReason } from './pending-reason';
 import { recordPlacement, recordPlacementFailure } from './metrics';
 import type { CandidateView } from './placement';
 
@@ -51,11 +52,5 @@ export async function tryPlaceGang(d: Deps, job: Job, view?: CandidateView): Pro
     }
   }
   if (raced.size) recordPlacementFailure();
-  if (pendingReason === job.pendingReason) return job;
-  try {
-    return await d.jobs.apply(job, { job: { ...job, pendingReason, version: job.version + 1 }, effects: [] }, {});
-  } catch (e) {
-    if (e instanceof DomainError && e.code === 'conflict') return (await d.jobs.get(job.id)) ?? job;
-    throw e;
-  }
+  return savePendingReason(d, job, pendingReason);
 }

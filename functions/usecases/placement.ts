@@ -12,6 +12,7 @@ import { InsufficientFundsError } from '../store/ledger-store';
 import type { NodeItem } from '../store/nodes-store';
 import type { Deps } from './deps';
 import { applyTransition } from './effects';
+import { savePendingReason } from './pending-reason';
 import { recordPlacement, recordPlacementFailure, recordQueuedJobs } from './metrics';
 import { tryPlaceGang } from './gang-placement';
 import { readQueue } from './fair-queue';
@@ -114,14 +115,9 @@ export async function tryPlace(d: Deps, job: Job, view?: CandidateView): Promise
       : result.ranked.length
         ? 'candidates were taken concurrently; waiting for the next sweep'
         : explain(result);
-  if (pendingReason === job.pendingReason) return job;
-  try {
-    return await d.jobs.apply(job, { job: { ...job, pendingReason, version: job.version + 1 }, effects: [] }, {});
-  } catch (e) {
-    if (e instanceof DomainError && e.code === 'conflict') return (await d.jobs.get(job.id)) ?? job;
-    throw e;
-  }
+  return savePendingReason(d, job, pendingReason);
 }
+
 
 /**
  * Places waiting jobs: higher priority first, and within a priority accounts in turn, each oldest first

@@ -96,16 +96,7 @@ export class ControlPlaneStack extends Stack {
         memoryMb: config.functionMemoryMb,
         logRetentionDays: config.logRetentionDays,
         serviceName: serviceName(config.stage),
-        environment: {
-          GPUPOOL_STAGE: config.stage,
-          HEARTBEAT_BUSY_SECONDS: String(config.heartbeatBusySeconds),
-          HEARTBEAT_IDLE_SECONDS: String(config.heartbeatIdleSeconds),
-          DISPATCH_TIMEOUT_SECONDS: String(config.dispatchTimeoutSeconds),
-          // names, not grants: every function builds the same queue adapter; QUEUE_GRANTS says who may use it
-          NODE_QUEUE_PREFIX: config.nodeQueuePrefix,
-          NODE_DLQ_ARN: props.nodeDlq.queueArn,
-          ...ledgerEnvironment(config.ledger),
-        },
+        environment: functionEnvironment(config, props.nodeDlq.queueArn),
         // the public function also serves the bundled agent that install.sh downloads
         ...(name === 'public'
           ? { afterBundling: (input: string, output: string) => [`npx tsx "${input}/scripts/build-agent.ts" --outfile "${output}/gpupool-agent.mjs"`] }
@@ -202,14 +193,8 @@ export class ControlPlaneStack extends Stack {
         stage: config.stage,
         tables,
         apiUrl: this.api.api.url,
-        environment: {
-          GPUPOOL_STAGE: config.stage,
-          HEARTBEAT_BUSY_SECONDS: String(config.heartbeatBusySeconds),
-          HEARTBEAT_IDLE_SECONDS: String(config.heartbeatIdleSeconds),
-          DISPATCH_TIMEOUT_SECONDS: String(config.dispatchTimeoutSeconds),
-          NODE_QUEUE_PREFIX: config.nodeQueuePrefix,
-          NODE_DLQ_ARN: props.nodeDlq.queueArn,
-        },
+        // the same settings as every other function: burst re-queues and settles jobs too
+        environment: functionEnvironment(config, props.nodeDlq.queueArn),
         nodeQueuePrefix: config.nodeQueuePrefix,
         logRetentionDays: config.logRetentionDays,
         memoryMb: config.functionMemoryMb,
@@ -223,6 +208,20 @@ export class ControlPlaneStack extends Stack {
     });
     new CfnOutput(this, 'AgentRoleArn', { value: this.agentRole.role.roleArn, description: 'role agents receive queue credentials from' });
   }
+}
+
+/** What every function of the stage reads from its environment (functions/usecases/deps.ts settingsFromEnv). */
+export function functionEnvironment(config: StageConfig, nodeDlqArn: string): Record<string, string> {
+  return {
+    GPUPOOL_STAGE: config.stage,
+    HEARTBEAT_BUSY_SECONDS: String(config.heartbeatBusySeconds),
+    HEARTBEAT_IDLE_SECONDS: String(config.heartbeatIdleSeconds),
+    DISPATCH_TIMEOUT_SECONDS: String(config.dispatchTimeoutSeconds),
+    // names, not grants: every function builds the same queue adapter; QUEUE_GRANTS says who may use it
+    NODE_QUEUE_PREFIX: config.nodeQueuePrefix,
+    NODE_DLQ_ARN: nodeDlqArn,
+    ...ledgerEnvironment(config.ledger),
+  };
 }
 
 /** The ledger's settings as the functions read them (functions/usecases/deps.ts). */

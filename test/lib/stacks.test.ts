@@ -109,6 +109,9 @@ describe('functions', () => {
         HEARTBEAT_IDLE_SECONDS: String(config.heartbeatIdleSeconds),
         DISPATCH_TIMEOUT_SECONDS: String(config.dispatchTimeoutSeconds),
         NODE_QUEUE_PREFIX: config.nodeQueuePrefix,
+        // every function may post to the ledger (settlements ride on any transition): one fee, one stake rule
+        LEDGER_FEE_BPS: String(config.ledger.feeBps),
+        LEDGER_MIN_STAKE_PER_GPU: String(config.ledger.minStakePerGpu * 1_000_000),
       });
       expect(JSON.stringify(env.NODE_DLQ_ARN)).toContain(logicalId(data, data.nodeDlq as never));
     }
