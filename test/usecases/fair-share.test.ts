@@ -6,18 +6,14 @@ import { lose } from '../../functions/domain/job/transitions';
 import type { Job, Node } from '../../functions/domain/model';
 import { SubmitJobSchema } from '../../functions/domain/schemas';
 import { EMPTY_GRACE_MS } from '../../functions/store/queue-accounts';
-import { mintPosting } from '../../functions/domain/ledger/postings';
 import { sweep } from '../../functions/usecases/placement';
+import { fundedAccount, insertNode } from '../helpers/fixtures';
 import { startPool, type Pool } from '../helpers/local-pool';
 
 let pool: Pool;
 const BACKLOG = 500;
 
-async function account(id: string) {
-  const d = pool.stack.deps;
-  await d.accounts.create({ id, name: id, role: 'consumer', createdAt: Date.now(), available: 0, held: 0, staked: 0 });
-  await d.ledger.post([mintPosting(`mint/${id}`, id, 10_000_000_000_000, Date.now())]);
-}
+const account = (id: string) => fundedAccount(pool.stack.deps, id, 10_000_000_000_000);
 
 /** A queued job as submit stores it (the inline match is left out: no node fits yet). */
 async function queue(accountId: string, id: string, createdAt: number): Promise<Job> {
@@ -26,17 +22,7 @@ async function queue(accountId: string, id: string, createdAt: number): Promise<
   return job;
 }
 
-async function addNode(id: string, gpus: number): Promise<Node> {
-  const d = pool.stack.deps;
-  const node: Node = {
-    id, providerId: 'fair-provider', name: id, status: 'ONLINE', region: 'local',
-    gpus: Array.from({ length: gpus }, (_, i) => ({ index: i, uuid: `GPU-${id}-${i}`, model: 'FAIR', vramGb: 80 })),
-    gpuModel: 'FAIR', vramGb: 80, totalGpus: gpus, freeGpus: gpus, pricePerGpuHour: 1_000_000, labels: {}, reputation: 0.5,
-    queueUrl: await pool.stack.deps.queues.ensure(id), createdAt: Date.now(), lastSeenAt: Date.now(), heartbeatSeconds: 3600,
-  };
-  await d.nodes.create(node);
-  return node;
-}
+const addNode = (id: string, gpus: number): Promise<Node> => insertNode(pool.stack.deps, id, { gpus, model: 'FAIR', provider: 'fair-provider' });
 
 /** Gives the node's GPUs back (the placed jobs end without using an attempt), so the next sweep has room again. */
 async function freeNode(nodeId: string) {

@@ -3,7 +3,6 @@
 // ledger balances — whatever interleaving the placers, sweeps, finishes and node losses take.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { liveRanks } from '../../functions/domain/job/gang';
-import { mintPosting } from '../../functions/domain/ledger/postings';
 import type { Caller, Job, Node } from '../../functions/domain/model';
 import { SubmitJobSchema } from '../../functions/domain/schemas';
 import { finishAttempt, startAttempt } from '../../functions/usecases/agent';
@@ -11,38 +10,16 @@ import { submitJob } from '../../functions/usecases/jobs';
 import { auditLedger } from '../../functions/usecases/ledger';
 import { loseLiveAttempts, updateNode, withStatus } from '../../functions/usecases/nodes';
 import { sweep, tryPlace } from '../../functions/usecases/placement';
+import { fundedAccount, insertNode } from '../helpers/fixtures';
 import { startPool, type Pool } from '../helpers/local-pool';
 
 let pool: Pool;
 const consumer: Caller = { accountId: 'gang-consumer', role: 'consumer', keyId: 'k' };
 const nodeCaller = (nodeId: string): Caller => ({ accountId: 'p', role: 'node', keyId: 'n', nodeId });
 
-async function addNode(id: string, gpus: number, model: string, o: { provider?: string; price?: number } = {}): Promise<Node> {
-  const d = pool.stack.deps;
-  const node: Node = {
-    id,
-    providerId: o.provider ?? 'gang-provider',
-    name: id,
-    status: 'ONLINE',
-    region: 'local',
-    gpus: Array.from({ length: gpus }, (_, i) => ({ index: i, uuid: `GPU-${id}-${i}`, model, vramGb: 80 })),
-    gpuModel: model,
-    vramGb: 80,
-    totalGpus: gpus,
-    freeGpus: gpus,
-    pricePerGpuHour: o.price ?? 1_000_000,
-    labels: {},
-    reputation: 0.5,
-    queueUrl: await d.queues.ensure(id),
-    // the other ranks reach a node at its probe URL's host
-    probeUrl: `http://10.0.0.${id.length}:7000`,
-    createdAt: Date.now(),
-    lastSeenAt: Date.now(),
-    heartbeatSeconds: 3600,
-  };
-  await d.nodes.create(node);
-  return node;
-}
+// the other ranks reach a node at its probe URL's host
+const addNode = (id: string, gpus: number, model: string, o: { provider?: string; price?: number } = {}): Promise<Node> =>
+  insertNode(pool.stack.deps, id, { gpus, model, provider: o.provider ?? 'gang-provider', price: o.price, probeUrl: `http://10.0.0.${id.length}:7000` });
 
 const spec = (model: string, gpus: number, nodes = 1, over: Record<string, unknown> = {}) =>
   SubmitJobSchema.parse({ command: ['true'], resources: { gpus, nodes, gpuModels: [model] }, maxDurationSeconds: 60, ...over });
@@ -88,9 +65,7 @@ async function checkInvariants(nodeIds: string[], jobIds: string[]): Promise<Job
 
 beforeAll(async () => {
   pool = await startPool({ sweepMs: 3_600_000, reaperMs: 3_600_000 });
-  const d = pool.stack.deps;
-  await d.accounts.create({ id: consumer.accountId, name: 'gang consumer', role: 'consumer', createdAt: Date.now(), available: 0, held: 0, staked: 0 });
-  await d.ledger.post([mintPosting('mint/gang-consumer', consumer.accountId, 10_000_000_000_000, Date.now())]);
+  await fundedAccount(pool.stack.deps, consumer.accountId, 10_000_000_000_000);
 }, 60_000);
 afterAll(async () => pool?.stop());
 

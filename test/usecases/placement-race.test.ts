@@ -8,38 +8,14 @@ import { sweep, tryPlace } from '../../functions/usecases/placement';
 import { SubmitJobSchema } from '../../functions/domain/schemas';
 import { applyTransition } from '../../functions/usecases/effects';
 import { cancel, lose } from '../../functions/domain/job/transitions';
-import { mintPosting } from '../../functions/domain/ledger/postings';
 import { auditLedger } from '../../functions/usecases/ledger';
+import { fundedAccount, insertNode } from '../helpers/fixtures';
 import { startPool, type Pool } from '../helpers/local-pool';
 
 let pool: Pool;
 const consumer: Caller = { accountId: 'race-consumer', role: 'consumer', keyId: 'k' };
 
-async function addNode(id: string, gpus: number, model = 'A100', provider = 'race-provider'): Promise<Node> {
-  const d = pool.stack.deps;
-  const queueUrl = await d.queues.ensure(id);
-  const node: Node = {
-    id,
-    providerId: provider,
-    name: id,
-    status: 'ONLINE',
-    region: 'local',
-    gpus: Array.from({ length: gpus }, (_, i) => ({ index: i, uuid: `GPU-${id}-${i}`, model, vramGb: 80 })),
-    gpuModel: model,
-    vramGb: 80,
-    totalGpus: gpus,
-    freeGpus: gpus,
-    pricePerGpuHour: 1_000_000,
-    labels: {},
-    reputation: 0.5,
-    queueUrl,
-    createdAt: Date.now(),
-    lastSeenAt: Date.now(),
-    heartbeatSeconds: 3600,
-  };
-  await d.nodes.create(node);
-  return node;
-}
+const addNode = (id: string, gpus: number, model = 'A100', provider = 'race-provider'): Promise<Node> => insertNode(pool.stack.deps, id, { gpus, model, provider });
 
 const spec = (gpus: number) => SubmitJobSchema.parse({ command: ['true'], resources: { gpus, gpuModels: ['A100'] } });
 
@@ -72,9 +48,7 @@ beforeAll(async () => {
   // no timers: the test drives placement itself
   pool = await startPool({ sweepMs: 3_600_000, reaperMs: 3_600_000 });
   // placements hold escrow: the consumer needs an account with credits
-  const d = pool.stack.deps;
-  await d.accounts.create({ id: consumer.accountId, name: 'race consumer', role: 'consumer', createdAt: Date.now(), available: 0, held: 0, staked: 0 });
-  await d.ledger.post([mintPosting('mint/race-consumer', consumer.accountId, 1_000_000_000_000, Date.now())]);
+  await fundedAccount(pool.stack.deps, consumer.accountId);
 }, 60_000);
 afterAll(async () => pool?.stop());
 
