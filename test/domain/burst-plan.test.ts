@@ -2,7 +2,9 @@
 import { describe, expect, it } from 'vitest';
 import { nextStep, REASON_BOOT_TIMEOUT, type InstanceView } from '../../functions/domain/burst/lifecycle';
 import type { BurstInstance } from '../../functions/domain/burst/model';
-import { planLaunches, SKIP_BUDGET, SKIP_MAX_GPUS, SKIP_MAX_INSTANCES, SKIP_NO_TYPE, type BacklogJob } from '../../functions/domain/burst/plan';
+import { planLaunches, SKIP_BUDGET, SKIP_MAX_GPUS, SKIP_MAX_INSTANCES, SKIP_NO_TYPE, waitsForCapacity, type BacklogJob } from '../../functions/domain/burst/plan';
+import type { Candidate, MatchJob } from '../../functions/domain/matcher/filters';
+import { pickGang } from '../../functions/domain/matcher/gang';
 import { parseBurstSettings, type InstanceTypeSpec } from '../../functions/domain/burst/settings';
 
 const NOW = 1_700_000_000_000;
@@ -52,6 +54,8 @@ describe('planLaunches', () => {
     ['waiting for another reason (retry backoff) → nothing', [job({ pendingReason: 'retry 1 of 3 after exit code 1' })], {}, []],
     ['canaries (pinned) never burst', [job({ pinNodeId: 'n1' })], {}, []],
     ['0 of 3 nodes fit counts as no capacity', [job({ pendingReason: '0 of 3 nodes fit: 3 fewer than 1 free GPUs' })], {}, ['g5.xlarge']],
+    // the gang matcher's words when too few distinct nodes fit (functions/domain/matcher/gang.ts)
+    ['a gang short of nodes counts as no capacity', [job({ nodes: 2, pendingReason: 'a gang of 2 needs 2 nodes: 1 of 3 nodes fit: 2 fewer than 1 free GPUs' })], {}, ['g5.xlarge', 'g5.xlarge']],
     ['price cap below every type → nothing', [job({ maxPricePerGpuHour: 1_000_000 })], {}, []],
     ['region not allowed → nothing', [job({ placement: { regions: ['eu-west'] } })], {}, []],
     ['the burst region allowed → launch', [job({ placement: { regions: ['aws'] } })], {}, ['g5.xlarge']],
@@ -138,5 +142,18 @@ describe('parseBurstSettings', () => {
   });
   it('lists every problem', () => {
     expect(() => parseBurstSettings({ enabled: true, maxInstances: -1, securityGroupId: 'sg-1' })).toThrow(/instanceTypes[\s\S]*maxInstances[\s\S]*securityGroupId|maxInstances[\s\S]*instanceTypes/);
+  });
+});
+
+describe('what counts as waiting for capacity', () => {
+  it('takes the gang matcher’s own words for too few nodes', () => {
+    const gang: MatchJob = { id: 'g', accountId: 'c', resources: { gpus: 1, nodes: 2 }, attempts: [] };
+    const one: Candidate & { probeUrl: string } = {
+      id: 'n1', providerId: 'p', status: 'ONLINE', gpuModel: 'A100', vramGb: 80, freeGpus: 1, totalGpus: 1, pricePerGpuHour: 1, region: 'r', reputation: 0.5, probeUrl: 'http://10.0.0.1:7000',
+    };
+    const pick = pickGang(gang, [one], () => 0);
+    expect(pick.reason).toBeDefined();
+    expect(waitsForCapacity(pick.reason)).toBe(true);
+    expect(waitsForCapacity('retry 1 of 3 after exit code 1')).toBe(false);
   });
 });

@@ -47,9 +47,15 @@ export interface Plan {
   skipped: { jobId: string; reason: string }[];
 }
 
-/** The matcher says "no capacity" with these; other reasons (concurrent claims, retry backoff) are not burst's business. */
+/**
+ * The matcher says "no capacity" with these (a gang: too few distinct nodes fit, functions/domain/matcher/
+ * gang.ts); other reasons (concurrent claims, retry backoff) are not burst's business.
+ */
 export function waitsForCapacity(pendingReason: string | undefined): boolean {
-  return !!pendingReason && (pendingReason.startsWith('no nodes with free capacity') || /^0 of \d+ nodes fit/.test(pendingReason));
+  return (
+    !!pendingReason &&
+    (pendingReason.startsWith('no nodes with free capacity') || /^0 of \d+ nodes fit/.test(pendingReason) || /^a gang of \d+ needs \d+ nodes: /.test(pendingReason))
+  );
 }
 
 // the soft filter (avoid nodes that failed the job) and pinning (canaries) do not apply to a node not yet born
