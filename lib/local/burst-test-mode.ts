@@ -3,10 +3,9 @@
 // simulated GPUs of the instance type's shape. The settings are cdk.json's `gpupool:burst` when it lists
 // instance types, else a small demo catalogue; either way sped up so a session shows launch → join → run →
 // idle → terminate within minutes, and nothing reaches AWS.
-import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { LocalBurstOptions } from './burst-local';
+import { CDK_JSON, cdkJsonContext } from './cdk-json';
 
 /** g5/g6 shapes as in docs/burst.md; prices in micro-credits per GPU-hour, EC2 costs in USD (list prices) */
 export const DEMO_CATALOGUE = [
@@ -17,9 +16,8 @@ export const DEMO_CATALOGUE = [
 /** What makes the test mode watchable: a job waits 10 s before it counts as backlog, an instance idle 2 min is retired. */
 const LOCAL_PACE = { waitSeconds: 10, idleMinutes: 2, bootTimeoutMinutes: 5, maxInstances: 2, maxGpus: 8, dailyBudgetUsd: 50 };
 
-export function burstTestModeOptions(dataDir: string, cdkJson = fileURLToPath(new URL('../../cdk.json', import.meta.url))): LocalBurstOptions & { source: string } {
-  const context = existsSync(cdkJson) ? ((JSON.parse(readFileSync(cdkJson, 'utf8')) as { context?: Record<string, unknown> }).context ?? {}) : {};
-  const configured = context['gpupool:burst'] as { instanceTypes?: unknown[] } | undefined;
+export function burstTestModeOptions(dataDir: string, cdkJson = CDK_JSON): LocalBurstOptions & { source: string } {
+  const configured = cdkJsonContext(cdkJson)['gpupool:burst'] as { instanceTypes?: unknown[] } | undefined;
   const fromCdk = Array.isArray(configured?.instanceTypes) && configured.instanceTypes.length > 0;
   return {
     // the fake EC2 cannot use subnets, AMIs or the pool's real region: only the shapes and limits matter
@@ -31,5 +29,3 @@ export function burstTestModeOptions(dataDir: string, cdkJson = fileURLToPath(ne
     source: fromCdk ? 'cdk.json gpupool:burst' : 'the demo catalogue (g5.xlarge, g6.12xlarge)',
   };
 }
-
-export const LOCAL_MAX_GPUS = LOCAL_PACE.maxGpus;

@@ -1,9 +1,8 @@
 // The local stack's ledger settings: cdk.json's, as `npm start` deploys nothing but should price,
 // fee and stake exactly like the stage it stands in for.
-import { existsSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { DEFAULT_LEDGER, type LedgerSettings } from '../../functions/domain/ledger/model';
-import { resolveStageConfig, type LedgerConfig, type RawContext } from '../config';
+import { resolveStageConfig, type LedgerConfig } from '../config';
+import { CDK_JSON, cdkJsonContext } from './cdk-json';
 
 export function ledgerSettingsOf(l: LedgerConfig): LedgerSettings {
   return {
@@ -18,7 +17,6 @@ export function ledgerSettingsOf(l: LedgerConfig): LedgerSettings {
   };
 }
 
-export function ledgerFromCdkJson(file = fileURLToPath(new URL('../../cdk.json', import.meta.url))): LedgerSettings {
-  const context = existsSync(file) ? ((JSON.parse(readFileSync(file, 'utf8')) as { context?: RawContext }).context ?? {}) : {};
-  return ledgerSettingsOf(resolveStageConfig(context).ledger);
+export function ledgerFromCdkJson(file = CDK_JSON): LedgerSettings {
+  return ledgerSettingsOf(resolveStageConfig(cdkJsonContext(file)).ledger);
 }

@@ -2,9 +2,8 @@
 // burst size) and a daily quota (UTC days, as API Gateway's DAY period), with the same numbers as the
 // CDK usage-plan tier (lib/config.ts `usagePlan`). A throttled caller gets the 429 API Gateway gives,
 // as a problem document with Retry-After. docs/api.md says how this maps to AWS.
-import { existsSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { resolveStageConfig, type RawContext, type UsagePlanTier } from '../config';
+import { resolveStageConfig, type UsagePlanTier } from '../config';
+import { CDK_JSON, cdkJsonContext } from './cdk-json';
 
 export type RateLimitOptions = UsagePlanTier;
 
@@ -66,7 +65,6 @@ export class RateLimiter {
 }
 
 /** The default tier as `cdk deploy` would use it: cdk.json's context through the same validation (lib/config.ts). */
-export function usagePlanFromCdkJson(file = fileURLToPath(new URL('../../cdk.json', import.meta.url))): RateLimitOptions {
-  const context = existsSync(file) ? ((JSON.parse(readFileSync(file, 'utf8')) as { context?: RawContext }).context ?? {}) : {};
-  return resolveStageConfig(context).usagePlan;
+export function usagePlanFromCdkJson(file = CDK_JSON): RateLimitOptions {
+  return resolveStageConfig(cdkJsonContext(file)).usagePlan;
 }

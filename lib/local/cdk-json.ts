@@ -1,0 +1,10 @@
+// cdk.json's context for the local stack: `npm start` deploys nothing, yet prices, throttles and bursts
+// with the settings `cdk deploy` would use. A missing file (or one without context) is no settings.
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+export const CDK_JSON = fileURLToPath(new URL('../../cdk.json', import.meta.url));
+
+export function cdkJsonContext(file = CDK_JSON): Record<string, unknown> {
+  return existsSync(file) ? ((JSON.parse(readFileSync(file, 'utf8')) as { context?: Record<string, unknown> }).context ?? {}) : {};
+}
