@@ -2,7 +2,7 @@
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FakeControlPlane, NODE_KEY } from './helpers/fake-control-plane';
+import { FakeControlPlane, NODE_KEY, sessionOn } from './helpers/fake-control-plane';
 import { dispatch, startAgent, type RunningAgent } from './helpers/agent';
 import { startSqs, type LocalSqs } from './helpers/sqs';
 import { until } from './helpers/lines';
@@ -13,14 +13,7 @@ let agent: RunningAgent;
 
 beforeAll(async () => {
   sqs = await startSqs();
-  cp = new FakeControlPlane(() => ({
-    nodeId: 'node-1',
-    queueUrl: sqs.queueUrl,
-    sqsEndpoint: sqs.endpoint,
-    region: 'us-east-1',
-    heartbeat: { busySeconds: 1, idleSeconds: 1 },
-    stale: [],
-  }));
+  cp = new FakeControlPlane(() => sessionOn(sqs, { heartbeat: { busySeconds: 1, idleSeconds: 1 } }));
   await cp.start();
   // Heartbeats every second, so the tests that act through heartbeat answers stay fast.
   cp.responders.set('heartbeat', () => ({ status: 200, body: { nextHeartbeatSeconds: 1, stale: [], cancel: [] } }));

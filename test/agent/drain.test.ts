@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnAgent, type AgentProcess } from './helpers/child';
-import { FakeControlPlane } from './helpers/fake-control-plane';
+import { FakeControlPlane, sessionOn } from './helpers/fake-control-plane';
 import { agentEnv, dispatch } from './helpers/agent';
 import { startSqs, type LocalSqs } from './helpers/sqs';
 
@@ -15,14 +15,7 @@ const stateDir = mkdtempSync(join(tmpdir(), 'gpupool-drain-'));
 
 beforeAll(async () => {
   sqs = await startSqs('node-drain', 30);
-  cp = new FakeControlPlane(() => ({
-    nodeId: 'node-1',
-    queueUrl: sqs.queueUrl,
-    sqsEndpoint: sqs.endpoint,
-    region: 'us-east-1',
-    heartbeat: { busySeconds: 30, idleSeconds: 60 },
-    stale: [],
-  }));
+  cp = new FakeControlPlane(() => sessionOn(sqs));
   await cp.start();
 });
 

@@ -14,7 +14,7 @@ import { handler as publicHandler } from '../../functions/http/public';
 import { setDeps, type Deps } from '../../functions/usecases/deps';
 import { buildAgent, INSTALL_SCRIPT_MODULE, installScriptModule, REPO_ROOT, servedInstallScript } from '../../scripts/build-agent';
 import { FAKE_BIN } from './helpers/fixtures';
-import { FakeControlPlane } from './helpers/fake-control-plane';
+import { FakeControlPlane, sessionOn } from './helpers/fake-control-plane';
 import { startSqs } from './helpers/sqs';
 
 const SCRIPT = join(REPO_ROOT, 'agent/install/install.sh');
@@ -485,10 +485,7 @@ describe('the bundled agent', () => {
 
   it('runs idle with a simulated GPU, heartbeats telemetry and stays under 80 MB RSS', { timeout: 60_000 }, async () => {
     const sqs = await startSqs('node-bundle');
-    const cp = new FakeControlPlane(() => ({
-      nodeId: 'node-1', queueUrl: sqs.queueUrl, sqsEndpoint: sqs.endpoint, region: 'us-east-1',
-      heartbeat: { busySeconds: 30, idleSeconds: 1 }, stale: [],
-    }));
+    const cp = new FakeControlPlane(() => sessionOn(sqs, { heartbeat: { busySeconds: 30, idleSeconds: 1 } }));
     cp.responders.set('heartbeat', () => ({ status: 200, body: { nextHeartbeatSeconds: 1, stale: [], cancel: [] } }));
     await cp.start();
     const state = tempDir('gpupool-bundle-state-');

@@ -3,7 +3,7 @@
 // attempt back at once, then stays up until it is stopped.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { agentEnv, dispatch, startAgent, type RunningAgent } from './helpers/agent';
-import { FakeControlPlane } from './helpers/fake-control-plane';
+import { FakeControlPlane, sessionOn } from './helpers/fake-control-plane';
 import { FakeImds } from './helpers/fake-imds';
 import { startSqs, type LocalSqs } from './helpers/sqs';
 
@@ -14,14 +14,7 @@ let agent: RunningAgent | undefined;
 
 beforeAll(async () => {
   sqs = await startSqs('node-spot', 30);
-  cp = new FakeControlPlane(() => ({
-    nodeId: 'node-1',
-    queueUrl: sqs.queueUrl,
-    sqsEndpoint: sqs.endpoint,
-    region: 'us-east-1',
-    heartbeat: { busySeconds: 30, idleSeconds: 60 },
-    stale: [],
-  }));
+  cp = new FakeControlPlane(() => sessionOn(sqs));
   await cp.start();
   imds = await new FakeImds().start();
 });

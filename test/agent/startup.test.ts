@@ -8,7 +8,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { startAgent } from './helpers/agent';
 import { spawnAgent } from './helpers/child';
 import { pathWithFakes } from './helpers/fixtures';
-import { FakeControlPlane, NODE_KEY } from './helpers/fake-control-plane';
+import { FakeControlPlane, NODE_KEY, sessionOn } from './helpers/fake-control-plane';
 import { isAlive, until } from './helpers/lines';
 import { startSqs, type LocalSqs } from './helpers/sqs';
 
@@ -24,10 +24,7 @@ const tempDir = () => {
 
 beforeAll(async () => {
   sqs = await startSqs('node-startup');
-  cp = new FakeControlPlane(() => ({
-    nodeId: 'node-1', queueUrl: sqs.queueUrl, sqsEndpoint: sqs.endpoint, region: 'us-east-1',
-    heartbeat: { busySeconds: 30, idleSeconds: 60 }, stale,
-  }));
+  cp = new FakeControlPlane(() => sessionOn(sqs, { stale }));
   await cp.start();
 });
 

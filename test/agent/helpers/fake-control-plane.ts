@@ -18,6 +18,19 @@ export type Responder = (call: Call) => Answer | Promise<Answer>;
 
 export const NODE_KEY = 'nk_test_node_key';
 
+/** A session answer that points the agent at `sqs` (heartbeats 30 s busy, 60 s idle); `extra` replaces or adds fields. */
+export function sessionOn(sqs: { queueUrl: string; endpoint: string }, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    nodeId: 'node-1',
+    queueUrl: sqs.queueUrl,
+    sqsEndpoint: sqs.endpoint,
+    region: 'us-east-1',
+    heartbeat: { busySeconds: 30, idleSeconds: 60 },
+    stale: [],
+    ...extra,
+  };
+}
+
 export class FakeControlPlane {
   readonly calls: Call[] = [];
   readonly responders = new Map<Route, Responder>();
