@@ -1,6 +1,6 @@
 // Gangs in the job state machine: placed, started, finished, lost and cancelled as a whole.
 import { describe, expect, it } from 'vitest';
-import { DomainError } from '../../functions/domain/errors';
+import { domainErrorCode } from './helpers';
 import { gangPort, GANG_BASE_PORT, GANG_PORT_SPAN, isLiveAttempt, liveAttemptOn, liveRanks, placeGang } from '../../functions/domain/job/gang';
 import { cancel, finish, forceCancel, lose, place, start, timeOut, type Effect } from '../../functions/domain/job/transitions';
 import { nodeAddress, pickGang } from '../../functions/domain/matcher/gang';
@@ -31,15 +31,7 @@ const assigned = (over: Partial<Job> = {}) => placeGang(queued(over), nodes, ['r
 const running = () => start(start(assigned(), 'r0', 20).job, 'r1', 21).job;
 const kinds = (effects: Effect[]) => effects.map((e) => `${e.kind}:${'nodeId' in e ? e.nodeId : e.attempt}`).sort();
 
-function codeOf(f: () => unknown): string {
-  try {
-    f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(DomainError);
-    return (e as DomainError).code;
-  }
-  throw new Error('expected an error');
-}
+const codeOf = domainErrorCode;
 
 describe('gang placement', () => {
   it('places every rank at once: one attempt, claim, hold and dispatch per node', () => {

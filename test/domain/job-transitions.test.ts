@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { domainErrorCode } from './helpers';
 import { cancel, expire, finish, forceCancel, lose, place, start, timeOut } from '../../functions/domain/job/transitions';
 import type { Job } from '../../functions/domain/model';
-import { DomainError } from '../../functions/domain/errors';
 
 const node = { id: 'n1', pricePerGpuHour: 3_600_000 };
 const queued = (over: Partial<Job> = {}): Job => ({
@@ -24,15 +24,7 @@ const queued = (over: Partial<Job> = {}): Job => ({
 const assigned = () => place(queued(), node, 'at1', 10).job;
 const running = () => start(assigned(), 'at1', 20).job;
 
-function conflictOf(f: () => unknown): string {
-  try {
-    f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(DomainError);
-    return (e as DomainError).code;
-  }
-  throw new Error('expected a conflict');
-}
+const conflictOf = domainErrorCode;
 
 describe('job transitions', () => {
   it('places a queued job with a new attempt, claiming GPUs and dispatching', () => {

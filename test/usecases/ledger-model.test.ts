@@ -15,6 +15,7 @@ import { applyTransition } from '../../functions/usecases/effects';
 import { submitJob } from '../../functions/usecases/jobs';
 import { auditLedger, ensureStakeLock, postReward, releaseStakeLock, slashNode, stake, unstake } from '../../functions/usecases/ledger';
 import { sweep } from '../../functions/usecases/placement';
+import { insertNode } from '../helpers/fixtures';
 import { startPool, type Pool } from '../helpers/local-pool';
 
 let pool: Pool;
@@ -69,13 +70,7 @@ async function scenario(ops: Array<{ o: Op; twice: boolean }>) {
   const nodes: Node[] = [];
   for (const [i, p] of providers.entries()) {
     const id = `m${r}-n${i}`;
-    const node: Node = {
-      id, providerId: p.accountId, name: id, status: 'ONLINE', region: 'local', gpuModel: `M${r}`, vramGb: 80, totalGpus: 2, freeGpus: 2,
-      gpus: [0, 1].map((g) => ({ index: g, uuid: `GPU-${id}-${g}`, model: `M${r}`, vramGb: 80 })),
-      pricePerGpuHour: 3_600_000 * (i + 1), labels: {}, reputation: 0.5, queueUrl: await d.queues.ensure(id), createdAt: clock, lastSeenAt: clock, heartbeatSeconds: 3600,
-    };
-    await d.nodes.create(node);
-    nodes.push(node);
+    nodes.push(await insertNode(d, id, { gpus: 2, model: `M${r}`, provider: p.accountId, price: 3_600_000 * (i + 1) }));
   }
   const jobs: string[] = [];
   const holders = [...consumers, ...providers];

@@ -3,7 +3,7 @@
 // real use cases (placement, agent start, losing a node's attempts) record through it.
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import type { Caller, Job, Node } from '../../functions/domain/model';
+import type { Caller, Job } from '../../functions/domain/model';
 import { SubmitJobSchema } from '../../functions/domain/schemas';
 import { startAttempt } from '../../functions/usecases/agent';
 import { submitJob } from '../../functions/usecases/jobs';
@@ -25,6 +25,7 @@ import {
 } from '../../functions/usecases/metrics';
 import { loseLiveAttempts } from '../../functions/usecases/nodes';
 import { tryPlace } from '../../functions/usecases/placement';
+import { insertNode } from '../helpers/fixtures';
 import { startPool, type Pool } from '../helpers/local-pool';
 
 type Emf = { _aws: { Timestamp: number; CloudWatchMetrics: { Namespace: string; Dimensions: string[][]; Metrics: { Name: string; Unit: string }[] }[] } } & Record<string, unknown>;
@@ -210,26 +211,7 @@ describe('the use cases record through the port (DynamoDB Local)', () => {
   it('placement, start and a lost node each leave their metric', async () => {
     const d = pool.stack.deps;
     const id = 'metrics-node';
-    const node: Node = {
-      id,
-      providerId: 'metrics-provider',
-      name: id,
-      status: 'ONLINE',
-      region: 'local',
-      gpus: [{ index: 0, uuid: `GPU-${id}`, model: 'V100', vramGb: 32 }],
-      gpuModel: 'V100',
-      vramGb: 32,
-      totalGpus: 1,
-      freeGpus: 1,
-      pricePerGpuHour: 1_000_000,
-      labels: {},
-      reputation: 0.5,
-      queueUrl: await d.queues.ensure(id),
-      createdAt: Date.now(),
-      lastSeenAt: Date.now(),
-      heartbeatSeconds: 3600,
-    };
-    await d.nodes.create(node);
+    const node = await insertNode(d, id, { model: 'V100', vramGb: 32, provider: 'metrics-provider' });
     const submitted = await submitJob(d, consumer, SubmitJobSchema.parse({ command: ['true'], resources: { gpus: 1, gpuModels: ['V100'] } }));
     let j = (await d.jobs.get(submitted.id))!;
     if (j.status === 'QUEUED') j = await tryPlace(d, j);

@@ -5,12 +5,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Caller, Job, Node } from '../../functions/domain/model';
 import { SubmitJobSchema } from '../../functions/domain/schemas';
-import { mintPosting } from '../../functions/domain/ledger/postings';
 import { finishAttempt, startAttempt } from '../../functions/usecases/agent';
 import { submitJob } from '../../functions/usecases/jobs';
 import { sweep } from '../../functions/usecases/placement';
 import { auditLedger, stake } from '../../functions/usecases/ledger';
 import { verificationView, verifyReplicas } from '../../functions/usecases/verification';
+import { fundedAccount, insertNode } from '../helpers/fixtures';
 import { startPool, type Pool } from '../helpers/local-pool';
 
 let pool: Pool;
@@ -19,38 +19,14 @@ const HONEST = 'sha256:' + '1'.repeat(64);
 const MADE_UP = 'sha256:' + '2'.repeat(64);
 const STAKE = 100_000_000;
 
-async function account(id: string, role: 'consumer' | 'provider', credits: number) {
-  const d = pool.stack.deps;
-  await d.accounts.create({ id, name: id, role, createdAt: Date.now(), available: 0, held: 0, staked: 0 });
-  await d.ledger.post([mintPosting(`mint/${id}`, id, credits, Date.now())]);
-}
+const account = (id: string, role: 'consumer' | 'provider', credits: number) => fundedAccount(pool.stack.deps, id, credits, role);
 
 /** A node of its own provider (which stakes, so a slash has something to take). */
 async function addNode(id: string, model: string): Promise<Node> {
   const d = pool.stack.deps;
   await account(`prov-${id}`, 'provider', STAKE);
   await stake(d, { accountId: `prov-${id}`, role: 'provider', keyId: 'k' }, STAKE);
-  const node: Node = {
-    id,
-    providerId: `prov-${id}`,
-    name: id,
-    status: 'ONLINE',
-    region: 'local',
-    gpus: [{ index: 0, uuid: `GPU-${id}`, model, vramGb: 80 }],
-    gpuModel: model,
-    vramGb: 80,
-    totalGpus: 1,
-    freeGpus: 1,
-    pricePerGpuHour: 3_600_000,
-    labels: {},
-    reputation: 0.5,
-    queueUrl: await d.queues.ensure(id),
-    createdAt: Date.now(),
-    lastSeenAt: Date.now(),
-    heartbeatSeconds: 3600,
-  };
-  await d.nodes.create(node);
-  return node;
+  return insertNode(d, id, { model, provider: `prov-${id}`, price: 3_600_000 });
 }
 
 const nodeCaller = (nodeId: string): Caller => ({ accountId: 'x', role: 'node', keyId: 'n', nodeId });
