@@ -151,8 +151,9 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
         ...o.webhooks,
       },
     };
+    const db = makeDocClient(ddbClient);
     const deps = buildDeps({
-      db: makeDocClient(ddbClient),
+      db,
       sqs: sqsClient,
       tables,
       settings,
@@ -180,10 +181,10 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
       extraRoutes: consoleRoutes(o.consoleDir),
     });
     stops.push(() => gateway.close());
-    const burst = startLocalBurst({ deps, db: makeDocClient(ddbClient), table: tables.burst, apiUrl: gateway.url, options: o.burst, log: o.log ?? (() => undefined) });
+    const log = o.log ?? (() => undefined);
+    const burst = startLocalBurst({ deps, db, table: tables.burst, apiUrl: gateway.url, options: o.burst, log });
     stops.push(() => burst.stop());
 
-    const log = o.log ?? (() => undefined);
     const timers: Timer[] = [
       every(o.sweepMs ?? 1000, async () => {
         const placed = await sweep(deps);
