@@ -138,21 +138,37 @@ export interface ProbeTarget {
   address?: { address: string; family: 4 | 6 };
 }
 
-/** Parses and checks a probe URL up to name resolution; resolved names go through `addressProblem` too. */
-export function probeTarget(url: string, allow: readonly AddressClass[] = []): ProbeTarget | { problem: string } {
+/** The parts of an http(s) URL the checker and webhooks connect by, and what its host is. */
+export interface ParsedTarget {
+  target: Omit<ProbeTarget, 'address'>;
+  host: HostKind;
+}
+
+/**
+ * Parses an outbound http(s) URL (a probe or a webhook) up to name resolution: no other scheme, no
+ * credentials, a host that is a valid name or IP literal. `what` names the URL in the problems.
+ */
+export function parseTarget(url: string, what: string): ParsedTarget | { problem: string; badScheme?: true } {
   let u: URL;
   try {
     u = new URL(url);
   } catch {
-    return { problem: 'probe URL is not a URL' };
+    return { problem: `${what} is not a URL` };
   }
-  if (u.protocol !== 'http:' && u.protocol !== 'https:') return { problem: `probe URL scheme ${u.protocol} refused` };
-  if (u.username || u.password) return { problem: 'probe URL with credentials refused' };
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') return { problem: `${what} scheme ${u.protocol} refused`, badScheme: true };
+  if (u.username || u.password) return { problem: `${what} with credentials refused` };
   const host = classifyHost(u.hostname);
-  if (!host) return { problem: 'probe URL host is not a valid name or address' };
+  if (!host) return { problem: `${what} host is not a valid name or address` };
   const port = u.port ? Number(u.port) : u.protocol === 'https:' ? 443 : 80;
-  const base = { protocol: u.protocol, host: u.hostname, port, path: `${u.pathname}${u.search}` } as const;
-  if (host.kind === 'name') return base;
+  return { target: { protocol: u.protocol, host: u.hostname, port, path: `${u.pathname}${u.search}` }, host };
+}
+
+/** Parses and checks a probe URL up to name resolution; resolved names go through `addressProblem` too. */
+export function probeTarget(url: string, allow: readonly AddressClass[] = []): ProbeTarget | { problem: string } {
+  const parsed = parseTarget(url, 'probe URL');
+  if ('problem' in parsed) return { problem: parsed.problem };
+  const { target, host } = parsed;
+  if (host.kind === 'name') return target;
   const problem = addressProblem(host.class, allow);
-  return problem ? { problem } : { ...base, address: { address: host.address, family: host.family } };
+  return problem ? { problem } : { ...target, address: { address: host.address, family: host.family } };
 }

@@ -3,7 +3,7 @@
 // allows loopback, over plain http, so a receiver on the developer's machine works. The URL is checked when
 // the job is submitted (no DNS there: names may change) and again, with DNS, before every attempt, and the
 // request goes to the address that was checked.
-import { addressProblem, classifyHost, type AddressClass } from '../checker/address';
+import { addressProblem, classifyHost, parseTarget, type AddressClass } from '../checker/address';
 
 export const MAX_WEBHOOK_URL_LENGTH = 2048;
 
@@ -29,18 +29,10 @@ export interface WebhookTarget {
 /** Parses and checks a webhook URL up to name resolution: a target, or why it is refused. */
 export function webhookTarget(url: string, rules: WebhookAddressRules): WebhookTarget | { problem: string } {
   if (url.length > MAX_WEBHOOK_URL_LENGTH) return { problem: 'webhook URL too long' };
-  let u: URL;
-  try {
-    u = new URL(url);
-  } catch {
-    return { problem: 'webhook URL is not a URL' };
-  }
-  if (u.protocol !== 'https:' && u.protocol !== 'http:') return { problem: 'webhook URL must be https' };
-  if (u.username || u.password) return { problem: 'webhook URL with credentials refused' };
-  const host = classifyHost(u.hostname);
-  if (!host) return { problem: 'webhook URL host is not a valid name or address' };
-  const protocol = u.protocol;
-  const target: WebhookTarget = { protocol, host: u.hostname, port: u.port ? Number(u.port) : protocol === 'https:' ? 443 : 80, path: `${u.pathname}${u.search}` };
+  const parsed = parseTarget(url, 'webhook URL');
+  if ('problem' in parsed) return { problem: parsed.badScheme ? 'webhook URL must be https' : parsed.problem };
+  const { target, host } = parsed;
+  const protocol = target.protocol;
   if (host.kind === 'name') {
     // a name is judged by what it resolves to (resolvedProblem); plain http needs a class that allows it at all
     if (protocol === 'http:' && rules.httpAllowedFor.length === 0) return { problem: 'webhook URL must be https' };
