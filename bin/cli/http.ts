@@ -1,4 +1,5 @@
 // The API client: fetch with the caller's key, JSON in and out, problem documents turned into ApiError.
+import { randomUUID } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
 import { ApiError, CliError, type Problem } from './errors';
 
@@ -146,4 +147,20 @@ export class NetworkError extends CliError {
 export function isTransient(e: unknown): boolean {
   if (e instanceof NetworkError) return true;
   return e instanceof ApiError && (e.status === 429 || e.status >= 500);
+}
+
+/**
+ * A POST that must take effect once (submit a job, mint credits): one Idempotency-Key for every try, so a
+ * retry after a lost answer never acts twice. Up to three tries, 0.5 s then 1 s apart, on transient errors.
+ */
+export async function postIdempotent<T>(api: Pick<ApiClient, 'post'>, path: string, body: unknown): Promise<T> {
+  const key = randomUUID();
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await api.post<T>(path, body, { 'idempotency-key': key });
+    } catch (e) {
+      if (!isTransient(e) || attempt >= 3) throw e;
+      await new Promise((r) => setTimeout(r, 500 * attempt));
+    }
+  }
 }

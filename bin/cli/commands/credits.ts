@@ -1,9 +1,8 @@
 // gpupool credits mint ACCOUNT AMOUNT [--memo M] (admins): POST /v1/accounts/{id}/credits, the only way
 // credits come into being. Also `accounts credit ID --amount` (the older spelling).
-import { randomUUID } from 'node:crypto';
 import { seg, type Ctx } from '../context';
 import { formatCredits } from '../format';
-import { isTransient } from '../http';
+import { postIdempotent } from '../http';
 import { creditsArg, exactCredits } from '../ledger-view';
 
 interface MintAnswer {
@@ -22,14 +21,6 @@ export async function mint(ctx: Ctx, [account, amount]: string[], o: { memo?: st
 
 /** One Idempotency-Key for every try: a retry after a lost answer never mints twice. */
 export async function mintCredits(ctx: Ctx, account: string, micro: number, memo?: string): Promise<MintAnswer> {
-  const key = randomUUID();
   const body = { amount: micro, ...(memo ? { memo } : {}) };
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await ctx.api().post<MintAnswer>(`/v1/accounts/${seg(account)}/credits`, body, { 'idempotency-key': key });
-    } catch (e) {
-      if (!isTransient(e) || attempt >= 3) throw e;
-      await new Promise((r) => setTimeout(r, 500 * attempt));
-    }
-  }
+  return postIdempotent<MintAnswer>(ctx.api(), `/v1/accounts/${seg(account)}/credits`, body);
 }

@@ -3,9 +3,8 @@
 // job's output and a summary line on stderr, and Ctrl-C cancels at once.
 // --json: stdout carries one JSON document (the final {job}, or the 202 answer with --detach); the job's
 // output goes to stderr.
-import { randomUUID } from 'node:crypto';
 import type { Ctx } from '../context';
-import { isTransient } from '../http';
+import { postIdempotent } from '../http';
 import { buildJobBody, parseInteger, type RunOptions } from '../run-spec';
 import { processInterrupts, ttyStatusLine, watchJob, type JobView } from '../watch';
 
@@ -20,17 +19,7 @@ export async function run(ctx: Ctx, command: string[], o: RunCommandOptions): Pr
   const api = ctx.api();
 
   // the same Idempotency-Key on every try: a retried submit never makes a second job
-  const idem = randomUUID();
-  let submitted: { job: JobView };
-  for (let attempt = 1; ; attempt++) {
-    try {
-      submitted = await api.post<{ job: JobView }>('/v1/jobs', body, { 'idempotency-key': idem });
-      break;
-    } catch (e) {
-      if (!isTransient(e) || attempt >= 3) throw e;
-      await new Promise((r) => setTimeout(r, 500 * attempt));
-    }
-  }
+  const submitted = await postIdempotent<{ job: JobView }>(api, '/v1/jobs', body);
   const job = submitted.job;
 
   if (o.detach) {
