@@ -6,6 +6,7 @@
 import { GetCommand, PutCommand, ScanCommand, UpdateCommand, TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { budgetDay, type BurstInstance } from '../domain/burst/model';
 import { decodeCursor, encodeCursor } from './cursor';
+import { ignoreConditionFailure, isConditionFailure } from './conditions';
 
 const LIMITS = 'limits';
 const LEASE = 'lease';
@@ -114,7 +115,7 @@ export class BurstStore {
       await this.db.send(new PutCommand({ TableName: this.table, Item: item, ConditionExpression: 'version = :v', ExpressionAttributeValues: { ':v': before.version } }));
       return true;
     } catch (e) {
-      if ((e as Error).name === 'ConditionalCheckFailedException') return false;
+      if (isConditionFailure(e)) return false;
       throw e;
     }
   }
@@ -199,7 +200,7 @@ export class BurstStore {
       );
       return true;
     } catch (e) {
-      if ((e as Error).name === 'ConditionalCheckFailedException') return false;
+      if (isConditionFailure(e)) return false;
       throw e;
     }
   }
@@ -207,7 +208,7 @@ export class BurstStore {
   async release(holder: string): Promise<void> {
     await this.db
       .send(new UpdateCommand({ TableName: this.table, Key: { id: LEASE }, UpdateExpression: 'REMOVE #until', ConditionExpression: 'holder = :h', ExpressionAttributeNames: { '#until': 'until' }, ExpressionAttributeValues: { ':h': holder } }))
-      .catch((e: Error) => (e.name === 'ConditionalCheckFailedException' ? undefined : Promise.reject(e)));
+      .catch(ignoreConditionFailure);
   }
 }
 

@@ -1,6 +1,7 @@
 // Idempotency records for creating POSTs: the first request claims the key with a conditional put;
 // repeats within 24 h get the stored response, or 422 if they carry another body.
 import { GetCommand, PutCommand, UpdateCommand, DeleteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { isConditionFailure } from './conditions';
 
 export interface IdempotencyRecord {
   key: string;
@@ -35,7 +36,7 @@ export class IdempotencyStore {
       );
       return true;
     } catch (e) {
-      if ((e as Error).name === 'ConditionalCheckFailedException') return false;
+      if (isConditionFailure(e)) return false;
       throw e;
     }
   }

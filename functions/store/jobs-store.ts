@@ -11,6 +11,7 @@ import { jobDeadline, type DeadlineConfig } from '../domain/job/deadlines';
 import type { Transition } from '../domain/job/transitions';
 import type { Posting } from '../domain/ledger/model';
 import type { Job, Node } from '../domain/model';
+import { isConditionFailure } from './conditions';
 import { decodeCursor, encodeCursor } from './cursor';
 import { InsufficientFundsError, type LedgerStore } from './ledger-store';
 import type { NodesStore } from './nodes-store';
@@ -147,7 +148,7 @@ export class JobsStore {
         await this.requeued(before, t.job);
         return t.job;
       } catch (e) {
-        if ((e as Error).name === 'ConditionalCheckFailedException') throw conflict('job changed concurrently');
+        if (isConditionFailure(e)) throw conflict('job changed concurrently');
         throw e;
       }
     }

@@ -3,6 +3,7 @@ import { GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocum
 import { randomBytes } from 'node:crypto';
 import { formatApiKey, hashSecret, parseApiKey, REGISTRATION_KEY_PREFIX, secretMatches } from '../domain/api-key';
 import type { Caller, Role } from '../domain/model';
+import { isConditionFailure } from './conditions';
 
 export interface KeyRecord {
   id: string;
@@ -84,7 +85,7 @@ export class KeysStore {
       );
       return true;
     } catch (e) {
-      if ((e as Error).name === 'ConditionalCheckFailedException') return false;
+      if (isConditionFailure(e)) return false;
       throw e;
     }
   }
@@ -121,7 +122,7 @@ export class KeysStore {
       );
       return true;
     } catch (e) {
-      if ((e as Error).name === 'ConditionalCheckFailedException') return false;
+      if (isConditionFailure(e)) return false;
       throw e;
     }
   }

@@ -11,6 +11,7 @@ import { heartbeatDeadline } from '../domain/node/liveness';
 import { isSchedulable, isWatched, SCHEDULABLE } from '../domain/node/status';
 import { decodeCursor, encodeCursor } from './cursor';
 import { allShards, queryPartitions, shardOf } from './shard';
+import { isConditionFailure } from './conditions';
 
 type Update = NonNullable<TransactWriteItem['Update']>;
 export type NodeItem = Node & { version: number };
@@ -156,7 +157,7 @@ export class NodesStore {
       );
       return true;
     } catch (e) {
-      if ((e as Error).name === 'ConditionalCheckFailedException') return false;
+      if (isConditionFailure(e)) return false;
       throw e;
     }
   }

@@ -11,6 +11,7 @@
 // any job entering the queue replaces the marker (clearing the stamp); a later sweep deletes it only if
 // the queue is still empty, the stamp is unchanged and older than EMPTY_GRACE_MS (the index's lag).
 import { DeleteCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { ignoreConditionFailure } from './conditions';
 
 export const MARKERS = 'qa';
 /** longer than any index lag seen: an account's queue must look empty this long before its marker goes */
@@ -22,9 +23,6 @@ export interface QueueAccount {
 }
 
 const markerId = (accountId: string) => `qacct#${accountId}`;
-const ignoreCondition = (e: unknown) => {
-  if ((e as Error).name !== 'ConditionalCheckFailedException') throw e;
-};
 
 export class QueueAccounts {
   constructor(
@@ -47,7 +45,7 @@ export class QueueAccounts {
           ConditionExpression: 'attribute_not_exists(id) OR attribute_exists(emptySince)',
         }),
       )
-      .catch(ignoreCondition);
+      .catch(ignoreConditionFailure);
   }
 
   /** Up to `limit` accounts with queued jobs, in account-id order after `after` (wrapping to the start). */
@@ -75,7 +73,7 @@ export class QueueAccounts {
       if (a.emptySince === undefined) return;
       await this.db
         .send(new UpdateCommand({ TableName: this.table, Key, UpdateExpression: 'REMOVE emptySince', ConditionExpression: 'emptySince = :e', ExpressionAttributeValues: { ':e': a.emptySince } }))
-        .catch(ignoreCondition);
+        .catch(ignoreConditionFailure);
       return;
     }
     if (a.emptySince === undefined) {
@@ -89,11 +87,11 @@ export class QueueAccounts {
             ExpressionAttributeValues: { ':now': now },
           }),
         )
-        .catch(ignoreCondition);
+        .catch(ignoreConditionFailure);
     } else if (now - a.emptySince >= EMPTY_GRACE_MS) {
       await this.db
         .send(new DeleteCommand({ TableName: this.table, Key, ConditionExpression: 'emptySince = :e', ExpressionAttributeValues: { ':e': a.emptySince } }))
-        .catch(ignoreCondition);
+        .catch(ignoreConditionFailure);
     }
   }
 }

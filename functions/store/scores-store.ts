@@ -11,6 +11,7 @@
 import { DeleteCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { ProbeCounters } from '../domain/checker/reputation';
 import { fromItem as nodeFromItem, type NodeItem } from './nodes-store';
+import { isConditionFailure } from './conditions';
 
 /** probe and canary results are kept this long (the TTL deletes them) */
 export const SCORE_RETENTION_S = 30 * 24 * 3600;
@@ -116,8 +117,6 @@ export interface ScoresPort {
   window(nodeId: string, since: number): Promise<WindowRow[]>;
   rewards(nodeId: string, limit: number): Promise<RewardItem[]>;
 }
-
-const isConditionFailure = (e: unknown) => (e as Error).name === 'ConditionalCheckFailedException';
 
 export class ScoresStore implements ScoresPort {
   constructor(

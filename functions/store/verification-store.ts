@@ -8,6 +8,7 @@
 //                            under `status = tiebreak AND round = 0`
 import { GetCommand, PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { ReplicaResult, ReplicaVerdict, VerificationStatus } from '../domain/checker/replicas';
+import { isConditionFailure } from './conditions';
 
 export interface StoredVerdict extends Omit<ReplicaVerdict, 'status'> {
   status: Exclude<VerificationStatus, 'pending'>;
@@ -67,7 +68,7 @@ export class VerificationStore {
       await this.db.send(new PutCommand({ TableName: this.table, Item: { nodeId: pk(group), at: 0, kind: 'verdict', ...v }, ...cond }));
       return true;
     } catch (e) {
-      if ((e as Error).name === 'ConditionalCheckFailedException') return false;
+      if (isConditionFailure(e)) return false;
       throw e;
     }
   }

@@ -6,6 +6,7 @@
 //  - `secret#<accountId>` / `secret`: the current secret and, for a grace period after a rotation, the one before.
 import { GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { randomBytes } from 'node:crypto';
+import { isConditionFailure } from './conditions';
 
 export type DeliveryState = 'SENDING' | 'DELIVERED' | 'FAILED';
 
@@ -44,7 +45,6 @@ export const newWebhookSecret = () => `whsec_${randomBytes(32).toString('base64u
 const jobPk = (jobId: string) => `job#${jobId}`;
 const attemptSk = (n: number) => `attempt#${String(n).padStart(2, '0')}`;
 const secretKey = (accountId: string) => ({ pk: `secret#${accountId}`, sk: 'secret' });
-const isConditionFailure = (e: unknown) => (e as Error).name === 'ConditionalCheckFailedException';
 
 export class WebhooksStore {
   constructor(

@@ -5,6 +5,7 @@ import { isRegistrationKeyId } from '../domain/api-key';
 import { conflict, DomainError, notFound } from '../domain/errors';
 import type { Caller, Node } from '../domain/model';
 import { nextNodeStatus, type NodeEvent } from '../domain/node/status';
+import { isConditionFailure } from '../store/conditions';
 import type { NodeItem } from '../store/nodes-store';
 import type { Deps } from './deps';
 import { applyTransition } from './effects';
@@ -71,7 +72,7 @@ export async function updateNode(d: Deps, id: string, change: (n: NodeItem) => N
     try {
       return await d.nodes.save(node, change(node));
     } catch (e) {
-      if ((e as Error).name !== 'ConditionalCheckFailedException') throw e;
+      if (!isConditionFailure(e)) throw e;
       if (tries >= 8) throw conflict('node changed concurrently; try again');
     }
   }

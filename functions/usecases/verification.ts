@@ -7,6 +7,7 @@ import { judgeRound, type ReplicaResult } from '../domain/checker/replicas';
 import { DomainError } from '../domain/errors';
 import { failVerification } from '../domain/job/verification-transition';
 import type { Attempt, Job } from '../domain/model';
+import { isConditionFailure } from '../store/conditions';
 import { SCORE_RETENTION_S } from '../store/scores-store';
 import type { StoredVerdict } from '../store/verification-store';
 import { quarantineNode } from './checker';
@@ -85,7 +86,7 @@ async function startTiebreaker(d: Deps, group: string): Promise<void> {
   try {
     await d.jobs.create(tb);
   } catch (e) {
-    if ((e as Error).name === 'ConditionalCheckFailedException') return; // created already
+    if (isConditionFailure(e)) return; // created already
     throw e;
   }
   console.info(JSON.stringify({ level: 'info', msg: 'replicated verification: tie-breaker queued', group, jobId: tb.id }));
