@@ -2,6 +2,7 @@
 // updates them in the same transaction as the entries that explain each change.
 import { GetCommand, PutCommand, ScanCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Account } from '../domain/model';
+import { ignoreConditionFailure } from './conditions';
 
 export class AccountsStore {
   constructor(
@@ -16,6 +17,12 @@ export class AccountsStore {
   async get(id: string, consistent = true): Promise<Account | undefined> {
     const r = await this.db.send(new GetCommand({ TableName: this.table, Key: { id }, ConsistentRead: consistent }));
     return r.Item as Account | undefined;
+  }
+
+  /** Creates the account `make()` describes unless `id` exists (a racing create counts as existing). */
+  async ensure(id: string, make: () => Account): Promise<void> {
+    if (await this.get(id)) return;
+    await this.create(make()).catch(ignoreConditionFailure);
   }
 
   /** Every account item, system accounts included (the audit reads them all). */

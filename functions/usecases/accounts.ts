@@ -3,6 +3,7 @@
 import { DomainError, forbidden, notFound } from '../domain/errors';
 import type { Account, Caller } from '../domain/model';
 import { parseApiKey } from '../domain/api-key';
+import { ignoreConditionFailure } from '../store/conditions';
 import type { Deps } from './deps';
 
 export function assertSelfOrAdmin(caller: Caller, accountId: string) {
@@ -57,14 +58,6 @@ export async function ensureAdmin(d: Deps, rawKey: string): Promise<void> {
   const existing = await d.keys.get(parsed.keyId);
   if (existing) return;
   const accountId = `admin-${parsed.keyId}`;
-  if (!(await d.accounts.get(accountId))) {
-    await d.accounts
-      .create({ id: accountId, name: 'bootstrap admin', role: 'admin', createdAt: d.now(), available: 0, held: 0, staked: 0 })
-      .catch(ignoreExists);
-  }
-  await d.keys.issue({ accountId, role: 'admin', now: d.now(), keyId: parsed.keyId, secret: parsed.secret }).catch(ignoreExists);
-}
-
-function ignoreExists(e: unknown) {
-  if ((e as Error).name !== 'ConditionalCheckFailedException') throw e;
+  await d.accounts.ensure(accountId, () => ({ id: accountId, name: 'bootstrap admin', role: 'admin', createdAt: d.now(), available: 0, held: 0, staked: 0 }));
+  await d.keys.issue({ accountId, role: 'admin', now: d.now(), keyId: parsed.keyId, secret: parsed.secret }).catch(ignoreConditionFailure);
 }

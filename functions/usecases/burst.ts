@@ -43,10 +43,8 @@ export async function burstTick(b: BurstDeps, holder = b.d.newId()): Promise<Tic
 
 /** The operator's "burst" provider account; created once, conditionally. */
 async function ensureBurstAccount(b: BurstDeps): Promise<void> {
-  if (await b.d.accounts.get(b.run.burstAccountId)) return;
-  await b.d.accounts
-    .create({ id: b.run.burstAccountId, name: 'burst capacity (EC2)', role: 'provider', createdAt: b.d.now(), available: 0, held: 0, staked: 0 })
-    .catch((e: Error) => (e.name === 'ConditionalCheckFailedException' ? undefined : Promise.reject(e)));
+  const id = b.run.burstAccountId;
+  await b.d.accounts.ensure(id, () => ({ id, name: 'burst capacity (EC2)', role: 'provider', createdAt: b.d.now(), available: 0, held: 0, staked: 0 }));
 }
 
 async function burstNodes(b: BurstDeps): Promise<Map<string, NodeItem>> {

@@ -19,17 +19,12 @@ const CANARY_GIVE_UP_MS = 60 * 60_000;
 
 let accountReady: Promise<void> | undefined;
 function ensureSystemAccount(d: Deps): Promise<void> {
-  accountReady ??= (async () => {
-    if (await d.accounts.get(SYSTEM_CHECKER_ACCOUNT)) return;
-    await d.accounts
-      .create({ id: SYSTEM_CHECKER_ACCOUNT, name: 'checker canaries', role: 'consumer', createdAt: d.now(), available: 0, held: 0, staked: 0 })
-      .catch((e) => {
-        if ((e as Error).name !== 'ConditionalCheckFailedException') throw e;
-      });
-  })().catch((e) => {
-    accountReady = undefined;
-    throw e;
-  });
+  accountReady ??= d.accounts
+    .ensure(SYSTEM_CHECKER_ACCOUNT, () => ({ id: SYSTEM_CHECKER_ACCOUNT, name: 'checker canaries', role: 'consumer', createdAt: d.now(), available: 0, held: 0, staked: 0 }))
+    .catch((e) => {
+      accountReady = undefined;
+      throw e;
+    });
   return accountReady;
 }
 

@@ -18,11 +18,8 @@ const balancesOf = (a: Partial<Account> | undefined): Balances =>
 export async function ensureSystemAccounts(d: Deps): Promise<void> {
   const names: Record<string, string> = { [SYSTEM_ACCOUNTS.fees]: 'protocol fees', [SYSTEM_ACCOUNTS.rewards]: 'checker reward pool', [SYSTEM_ACCOUNTS.treasury]: 'treasury' };
   for (const [id, name] of Object.entries(names)) {
-    if (await d.accounts.get(id)) continue;
-    await d.accounts.create({ id, name, role: 'admin', createdAt: d.now(), available: 0, held: 0, staked: 0 }).catch((e) => {
-      // a settlement may have created the item first (ADD on a missing item): that is fine too
-      if ((e as Error).name !== 'ConditionalCheckFailedException') throw e;
-    });
+    // a settlement may have created the item first (ADD on a missing item): that is fine too
+    await d.accounts.ensure(id, () => ({ id, name, role: 'admin', createdAt: d.now(), available: 0, held: 0, staked: 0 }));
   }
 }
 
