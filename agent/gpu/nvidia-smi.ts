@@ -7,12 +7,15 @@ export const QUERY_FIELDS = ['index', 'uuid', 'name', 'memory.total', 'driver_ve
 
 export type CsvRow = Record<string, string>;
 
-/** Splits `--format=csv` output into rows keyed by field name; units (`[MiB]`, `MiB`) are stripped. */
-export function parseQueryCsv(text: string): CsvRow[] {
+/**
+ * Splits `--format=csv` output into rows keyed by field name; units (`[MiB]`, `MiB`) are stripped. The header
+ * must name `required` (the discovery query's `name`, the telemetry query's `index`).
+ */
+export function parseQueryCsv(text: string, required = 'name'): CsvRow[] {
   const lines = text.split(/\r?\n/).filter((l) => l.trim() !== '');
   if (lines.length === 0) return [];
   const header = splitCsvLine(lines[0]).map((h) => h.replace(/\s*\[[^\]]*\]$/, ''));
-  if (!header.includes('name')) throw new Error(`nvidia-smi output has no CSV header with "name": ${lines[0].slice(0, 80)}`);
+  if (!header.includes(required)) throw new Error(`nvidia-smi output has no CSV header with "${required}": ${lines[0].slice(0, 80)}`);
   return lines.slice(1).map((line) => {
     const cells = splitCsvLine(line);
     return Object.fromEntries(header.map((h, i) => [h, stripUnit(cells[i] ?? '')]));

@@ -6,6 +6,7 @@
 import { execFile } from 'node:child_process';
 import type { GpuDevice } from '../../functions/domain/model';
 import type { Logger } from '../log';
+import { parseQueryCsv } from './nvidia-smi';
 
 export const TELEMETRY_FIELDS = ['index', 'utilization.gpu', 'memory.used', 'temperature.gpu', 'power.draw'] as const;
 
@@ -25,22 +26,16 @@ export interface Telemetry {
 
 /** Parses the telemetry query's `--format=csv` output (header and units included) by column name. */
 export function parseTelemetryCsv(text: string): GpuTelemetry[] {
-  const lines = text.split(/\r?\n/).filter((l) => l.trim() !== '');
-  if (lines.length === 0) return [];
-  const header = lines[0].split(',').map((h) => h.trim().replace(/\s*\[[^\]]*\]$/, ''));
-  const col = (field: string) => header.indexOf(field);
-  if (col('index') < 0) throw new Error(`nvidia-smi output has no CSV header with "index": ${lines[0].slice(0, 80)}`);
-  const at = (cells: string[], field: string) => (col(field) < 0 ? undefined : cells[col(field)]);
-  return lines.slice(1).map((line) => {
-    const cells = line.split(',').map((c) => c.trim());
-    const index = Number(at(cells, 'index'));
-    if (!Number.isInteger(index) || index < 0) throw new Error(`unreadable GPU index in "${line.slice(0, 80)}"`);
-    const power = figure(at(cells, 'power.draw'));
+  return parseQueryCsv(text, 'index').map((row) => {
+    // an empty or missing cell is unreadable too (Number('') would be 0)
+    const index = row.index === '' ? NaN : Number(row.index);
+    if (!Number.isInteger(index) || index < 0) throw new Error(`unreadable GPU index in "${Object.values(row).join(', ').slice(0, 80)}"`);
+    const power = figure(row['power.draw']);
     return {
       index,
-      utilPct: figure(at(cells, 'utilization.gpu')),
-      memUsedMiB: figure(at(cells, 'memory.used')),
-      tempC: figure(at(cells, 'temperature.gpu')),
+      utilPct: figure(row['utilization.gpu']),
+      memUsedMiB: figure(row['memory.used']),
+      tempC: figure(row['temperature.gpu']),
       // one decimal is all a dashboard needs, and keeps the heartbeat small
       powerW: power === null ? null : Math.round(power * 10) / 10,
     };
