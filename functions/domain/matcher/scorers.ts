@@ -16,20 +16,28 @@ export function haversineKm(a: { lat: number; lon: number }, b: { lat: number; l
   return 2 * 6371 * Math.asin(Math.sqrt(h));
 }
 
+/**
+ * 100 for the lowest `of` the pool, 0 for the highest, linear between (100 when all are equal); candidates
+ * without a figure are left out. No array is built: this runs for every candidate of every match.
+ */
+function lowestFirst(value: number, pool: readonly Candidate[], of: (c: Candidate) => number | undefined): number {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const c of pool) {
+    const v = of(c);
+    if (v === undefined) continue;
+    lo = Math.min(lo, v);
+    hi = Math.max(hi, v);
+  }
+  return hi === lo ? 100 : (100 * (hi - value)) / (hi - lo);
+}
+
 export const SCORERS: readonly Scorer[] = [
   {
     // cheapest first: normalised against the candidate pool, reversed
     name: 'price',
     weight: 3,
-    score: (_j, n, pool) => {
-      let lo = Infinity;
-      let hi = -Infinity;
-      for (const c of pool) {
-        lo = Math.min(lo, c.pricePerGpuHour);
-        hi = Math.max(hi, c.pricePerGpuHour);
-      }
-      return hi === lo ? 100 : (100 * (hi - n.pricePerGpuHour)) / (hi - lo);
-    },
+    score: (_j, n, pool) => lowestFirst(n.pricePerGpuHour, pool, (c) => c.pricePerGpuHour),
   },
   { name: 'reputation', weight: 1, score: (_j, n) => 100 * n.reputation },
   {
@@ -57,15 +65,7 @@ export const SCORERS: readonly Scorer[] = [
     score: (_j, n, pool) => {
       const rtt = n.probe?.rttMs;
       if (rtt === undefined) return 50;
-      let lo = Infinity;
-      let hi = -Infinity;
-      for (const c of pool) {
-        const r = c.probe?.rttMs;
-        if (r === undefined) continue;
-        lo = Math.min(lo, r);
-        hi = Math.max(hi, r);
-      }
-      return hi === lo ? 100 : (100 * (hi - rtt)) / (hi - lo);
+      return lowestFirst(rtt, pool, (c) => c.probe?.rttMs);
     },
   },
 ];
