@@ -6,6 +6,7 @@ import { audit } from '../domain/ledger/audit';
 import { balanceDeltas, mintPosting, moveWithin, rewardPosting, slashPosting, type Harmed } from '../domain/ledger/postings';
 import { conflict, DomainError, forbidden, notFound } from '../domain/errors';
 import type { Account, Caller } from '../domain/model';
+import { encodeCursor } from '../store/cursor';
 import { InsufficientFundsError } from '../store/ledger-store';
 import type { NodeItem } from '../store/nodes-store';
 import type { Deps } from './deps';
@@ -66,7 +67,7 @@ export async function statement(d: Deps, caller: Caller, accountId: string, limi
     for (const [b, v] of Object.entries(delta)) after[b as Bucket] -= v;
     return row;
   });
-  const nextCursor = page.nextCursor ? Buffer.from(JSON.stringify({ k: page.nextCursor, b: after } satisfies StatementCursor)).toString('base64url') : undefined;
+  const nextCursor = page.nextCursor ? encodeCursor({ k: page.nextCursor, b: after } satisfies StatementCursor) : undefined;
   return { items, nextCursor: nextCursor ?? null };
 }
 

@@ -118,14 +118,11 @@ export async function tryPlace(d: Deps, job: Job, view?: CandidateView): Promise
   return savePendingReason(d, job, pendingReason);
 }
 
-
 /**
  * Places waiting jobs: higher priority first, and within a priority accounts in turn, each oldest first
- * (fair-queue.ts, docs/scheduling.md). Returns how many were placed.
- */
-/**
- * `full` (the scheduled sweep; the default without maxJobs) also reads the global queue head and keeps the
- * account markers; a bounded sweep after a finish reads only the queues the markers name.
+ * (fair-queue.ts, docs/scheduling.md). Returns how many were placed. `full` (the scheduled sweep; the
+ * default without maxJobs) also reads the global queue head and keeps the account markers; a bounded
+ * sweep after a finish reads only the queues the markers name.
  */
 export async function sweep(d: Deps, opts: { maxJobs?: number; full?: boolean } = {}): Promise<number> {
   const { jobs: queued, read } = await readQueue(d, opts.maxJobs ?? 200, opts.full ?? opts.maxJobs === undefined);
