@@ -4,6 +4,7 @@
 // rejected credentials (a person must act), 3 transient startup failure (systemd restarts us).
 import { cpus, totalmem } from 'node:os';
 import { Agent } from './agent';
+import { sleep } from './backoff';
 import { loadConfig, type AgentConfig } from './config';
 import { GpuAllocator } from './gpu/allocator';
 import { discoverGpus, NoGpusError } from './gpu/discover';
@@ -207,7 +208,7 @@ async function killOwnedProcesses(stateDir: string, log: Logger): Promise<void> 
     if (pids.length === 0) return;
     if (i === 0) log.info('killing processes left by a previous run', { pids });
     for (const pid of pids) killQuietly(pid, 'SIGKILL');
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
   }
   log.warn('processes of a previous run survive SIGKILL');
 }
