@@ -13,8 +13,11 @@ export const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const AGENT_BUNDLE = 'dist/gpupool-agent.mjs';
 export const INSTALL_SCRIPT_MODULE = 'functions/http/install-script.generated.ts';
 
-/** Some CommonJS dependencies call `require` for Node built-ins; an ESM bundle has none unless given one. */
-const ESM_REQUIRE_BANNER = "import { createRequire as __gpupoolCreateRequire } from 'node:module'; const require = __gpupoolCreateRequire(import.meta.url);";
+/**
+ * Some CommonJS dependencies call `require` for Node built-ins; an ESM bundle has none unless given one.
+ * The Lambda bundles (lib/constructs/node-function.ts) start with the same line.
+ */
+export const ESM_REQUIRE_BANNER = "import { createRequire as __gpupoolCreateRequire } from 'node:module'; const require = __gpupoolCreateRequire(import.meta.url);";
 
 /** The line of install.sh the unit replaces; it must stand there exactly once. */
 const UNIT_MARKER = "UNIT_INLINE=''";

@@ -5,8 +5,8 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { DockerImage } from 'aws-cdk-lib';
 import * as s3deploy from 'aws-cdk-lib/aws-s3-deployment';
+import { REPO_ROOT } from '../../scripts/build-agent';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const CONSOLE_DIR = fileURLToPath(new URL('../console', import.meta.url));
 
 export function consoleBuild(): s3deploy.ISource {
@@ -16,7 +16,7 @@ export function consoleBuild(): s3deploy.ISource {
       image: DockerImage.fromRegistry('scratch'),
       local: {
         tryBundle(outputDir: string): boolean {
-          const run = spawnSync('npx', ['vite', 'build', '-c', 'lib/console/vite.config.ts', '--outDir', outputDir], { cwd: ROOT, encoding: 'utf8', timeout: 180_000 });
+          const run = spawnSync('npx', ['vite', 'build', '-c', 'lib/console/vite.config.ts', '--outDir', outputDir], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 180_000 });
           if (run.status !== 0) throw new Error(`building the web console failed (npm run build:console shows why):\n${run.stdout}${run.stderr}`);
           return true;
         },

@@ -4,7 +4,6 @@
 // bindSecret, allowAssumeRole) grant and set the matching environment variable together, so a
 // function never has a name without the grant or a grant without the name.
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { ArnFormat, Duration, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -14,10 +13,8 @@ import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { tableEnvVar, type TableId } from '../../functions/store/tables';
 import { METRICS_NAMESPACE } from '../../functions/usecases/metrics';
+import { ESM_REQUIRE_BANNER, REPO_ROOT } from '../../scripts/build-agent';
 import type { TableRef, TableRefs } from './tables';
-
-/** The repository root: entries and the lock file are resolved from here, never from the cwd. */
-export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 /** API handlers answer a person or an agent; scheduled ones walk shards of a table. */
 export type FunctionKind = 'api' | 'scheduled';
@@ -41,9 +38,6 @@ const READ_ACTIONS = [
 ];
 // TransactWriteItems has no IAM action of its own: it is authorised per item by these.
 const WRITE_ACTIONS = [...READ_ACTIONS, 'dynamodb:BatchWriteItem', 'dynamodb:DeleteItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'];
-
-/** Requires `require` in an ESM bundle: some CommonJS dependencies call it for Node built-ins. */
-const ESM_REQUIRE_BANNER = "import { createRequire as __gpupoolCreateRequire } from 'node:module'; const require = __gpupoolCreateRequire(import.meta.url);";
 
 export interface NodeFunctionProps {
   /** handler file relative to the repository root; it exports `handler` */
@@ -84,6 +78,7 @@ export class NodeFunction extends Construct {
     this.logGroup.grantWrite(this.role);
 
     this.fn = new nodejs.NodejsFunction(this, 'Function', {
+      // the entry and the lock file are resolved from the repository root, never from the cwd
       entry: path.join(REPO_ROOT, props.entry),
       handler: 'handler',
       description: props.description,
