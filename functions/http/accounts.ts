@@ -27,7 +27,7 @@ const routes: Record<string, RouteFn> = {
   'GET /v1/balance': async (req, d) => {
     const a = await getAccount(d, req.caller, req.caller.accountId);
     // who the key speaks for, so a client can tell which account and role it holds
-    return { status: 200, body: { accountId: a.id, role: a.role, ...(await balance(d, req.caller)) } };
+    return { status: 200, body: { accountId: a.id, role: a.role, ...(await balance(d, req.caller, a)) } };
   },
   'GET /v1/accounts/{id}/entries': async (req, d) => {
     const q = parseWith(ListQuerySchema, req.query, 'query');

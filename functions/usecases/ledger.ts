@@ -31,10 +31,12 @@ export async function mint(d: Deps, accountId: string, amount: number, memo?: st
   return (await d.accounts.get(accountId))!;
 }
 
-export async function balance(d: Deps, caller: Caller) {
+/** `known`: the account as the caller just read it (one read per request when nothing is released). */
+export async function balance(d: Deps, caller: Caller, known?: Account) {
   if (caller.role === 'node') throw forbidden();
-  await releaseUnbonded(d, caller.accountId);
-  const a = await d.accounts.get(caller.accountId);
+  const read = known ?? (await d.accounts.get(caller.accountId));
+  if (!read) throw notFound('account');
+  const a = (await releaseUnbonded(d, caller.accountId, read)) ? await d.accounts.get(caller.accountId) : read;
   if (!a) throw notFound('account');
   const b = balancesOf(a);
   // staked shows all stake (free and locked for nodes); the parts are listed too
@@ -133,8 +135,8 @@ async function postOrExplain(d: Deps, post: () => Promise<unknown>, what: string
 }
 
 /** Unbonding credits whose cooldown passed become available (each release keyed by its unstake entry). */
-export async function releaseUnbonded(d: Deps, accountId: string): Promise<number> {
-  const a = await d.accounts.get(accountId);
+export async function releaseUnbonded(d: Deps, accountId: string, known?: Account): Promise<number> {
+  const a = known ?? (await d.accounts.get(accountId));
   if (!a?.unbonding) return 0;
   const [unstakes, released] = await Promise.all([d.ledger.ofKind(accountId, 'credit', 'unstake'), d.ledger.ofKind(accountId, 'debit', 'unbonded')]);
   const done = new Set(released.map((e) => e.cause.memo));
