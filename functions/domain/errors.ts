@@ -46,3 +46,12 @@ export class DomainError extends Error {
 export const notFound = (what: string) => new DomainError('not_found', `${what} not found`);
 export const conflict = (message: string) => new DomainError('conflict', message);
 export const forbidden = (message = 'this key may not do that') => new DomainError('forbidden', message);
+
+/**
+ * For `.catch(ignoreDomainError)`: an expected refusal (conflict, not found …) means there is nothing to do;
+ * anything else (a store fault) still fails the caller.
+ */
+export function ignoreDomainError(e: unknown): undefined {
+  if (e instanceof DomainError) return undefined;
+  throw e;
+}

@@ -1,7 +1,7 @@
 // What a node's agent may do. A node key acts only for its own node and only on attempts assigned to it;
 // anything about an attempt that is no longer live is a 409, and the agent then kills that work (fencing).
 import type { FinishRequest, LogLine, SessionResponse } from '../domain/agent-protocol';
-import { conflict, DomainError, forbidden, notFound } from '../domain/errors';
+import { conflict, DomainError, forbidden, ignoreDomainError, notFound } from '../domain/errors';
 import { isLiveAttempt, liveAttemptOn, MAX_GANG_NODES } from '../domain/job/gang';
 import { finish as finishT, lose, start as startT, type Transition } from '../domain/job/transitions';
 import type { Attempt, Caller, Job } from '../domain/model';
@@ -74,7 +74,7 @@ export async function openSession(
     // the attempt this node runs for the job (a gang's rank here, which may run before the job is RUNNING)
     const mine = fresh && liveAttemptOn(fresh, before.id);
     if (fresh && mine?.status === 'RUNNING' && !reported.has(mine.id)) {
-      const after = await applyTransition(d, fresh, (x) => lose(x, mine.id, 'NODE_LOST', d.now())).catch(ignoreConflict);
+      const after = await applyTransition(d, fresh, (x) => lose(x, mine.id, 'NODE_LOST', d.now())).catch(ignoreDomainError);
       if (after) recordIfLost(after, mine.id);
     }
   }
@@ -161,8 +161,4 @@ async function applyRetrying(d: Deps, job: Job, make: (j: Job) => Transition): P
       job = (await d.jobs.get(job.id)) ?? job;
     }
   }
-}
-
-function ignoreConflict(e: unknown) {
-  if (!(e instanceof DomainError)) throw e;
 }

@@ -2,7 +2,7 @@
 // instance (link its node, retire it when idle, deregister the node of one that is gone, charge the
 // budget by the hour), then launch for the backlog no node fits. One tick plans at a time (a lease);
 // every step that spends money or capacity is conditional, so a second tick running anyway is harmless.
-import { DomainError } from '../domain/errors';
+import { ignoreDomainError } from '../domain/errors';
 import { hoursDue, nextStep, REASON_BUDGET, type Ec2State, type InstanceView, type Step } from '../domain/burst/lifecycle';
 import { isLive, launchIdOfNodeName, type BurstInstance } from '../domain/burst/model';
 import { planLaunches } from '../domain/burst/plan';
@@ -128,7 +128,7 @@ async function apply(b: BurstDeps, v: InstanceView, step: Step, result: TickResu
       return;
     case 'drain': {
       // conditional on the node read: a job claimed meanwhile makes this a no-op (and the claim fails after it)
-      const node = await updateNode(b.d, v.node!.id, (n) => (n.status === 'ONLINE' || n.status === 'DEGRADED') && n.freeGpus === n.totalGpus ? withStatus(n, 'drain', `burst: ${step.reason}`) : n).catch(ignoreDomain);
+      const node = await updateNode(b.d, v.node!.id, (n) => (n.status === 'ONLINE' || n.status === 'DEGRADED') && n.freeGpus === n.totalGpus ? withStatus(n, 'drain', `burst: ${step.reason}`) : n).catch(ignoreDomainError);
       if (node?.status === 'DRAINING' && (await b.store.save(r, { ...r, state: 'draining', stateReason: step.reason }))) result.drained++;
       return;
     }
@@ -137,7 +137,7 @@ async function apply(b: BurstDeps, v: InstanceView, step: Step, result: TickResu
       result.terminated++;
       return;
     case 'gone':
-      if (r.nodeId || v.node) await deregisterNode(b.d, burstCaller(b), (r.nodeId ?? v.node?.id)!).catch(ignoreDomain);
+      if (r.nodeId || v.node) await deregisterNode(b.d, burstCaller(b), (r.nodeId ?? v.node?.id)!).catch(ignoreDomainError);
       if (await b.store.end(r, 'terminated', step.reason, now)) result.ended++;
       return;
   }
@@ -147,10 +147,9 @@ async function apply(b: BurstDeps, v: InstanceView, step: Step, result: TickResu
 async function terminate(b: BurstDeps, r: BurstInstance, reason: string): Promise<void> {
   if (r.state !== 'terminating' && !(await b.store.save(r, { ...r, state: 'terminating', stateReason: reason }))) return;
   if (r.instanceId) await b.ec2.terminate([r.instanceId]);
-  if (r.nodeId) await deregisterNode(b.d, burstCaller(b), r.nodeId).catch(ignoreDomain);
+  if (r.nodeId) await deregisterNode(b.d, burstCaller(b), r.nodeId).catch(ignoreDomainError);
 }
 
-const ignoreDomain = (e: unknown) => (e instanceof DomainError ? undefined : Promise.reject(e));
 
 async function plan(b: BurstDeps, result: TickResult, nodes: Map<string, NodeItem>): Promise<void> {
   const now = b.d.now();

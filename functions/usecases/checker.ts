@@ -5,7 +5,7 @@
 // conditional, so two runs over the same node (a late one and the next) cannot double anything.
 import { randomBytes } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
-import { conflict, DomainError } from '../domain/errors';
+import { conflict, ignoreDomainError } from '../domain/errors';
 import { failedProbe, judgeAnswer, type ProbeVerdict } from '../domain/checker/verify';
 import { SignedProbeAnswerSchema, NONCE_BYTES, type Probe } from '../domain/checker/probe';
 import { afterProbe, settleEpoch, rewardKey, type EpochCounts } from '../domain/checker/reputation';
@@ -188,7 +188,7 @@ async function changeStatus(ctx: RunCtx, id: string, verdict: ProbeVerdict, at: 
     if (!o.event) return base;
     const reason = o.event === 'quarantine' ? `checker: ${verdict.reason}` : o.event === 'degrade' ? `checker: ${o.probe.consecutiveFailures} failed probes (${verdict.reason})` : undefined;
     return withStatus(base, o.event, reason);
-  }).catch((e) => (e instanceof DomainError ? undefined : Promise.reject(e)));
+  }).catch(ignoreDomainError);
   if (!node) return undefined;
   if (event === 'degrade' && node.status === 'DEGRADED') result.degraded++;
   if (event === 'recover' && node.status === 'ONLINE') result.recovered++;
@@ -207,7 +207,7 @@ export async function quarantineNode(d: Deps, nodeId: string, evidence: string):
   const node = await updateNode(d, nodeId, (n) => {
     if (n.status === 'QUARANTINED' || n.status === 'DEREGISTERED') throw conflict(`node is ${n.status}`);
     return { ...withStatus(n, 'quarantine', `checker: ${evidence}`), reputation: 0 };
-  }).catch((e) => (e instanceof DomainError ? undefined : Promise.reject(e)));
+  }).catch(ignoreDomainError);
   if (node?.status !== 'QUARANTINED') return false;
   await afterQuarantine(d, node, evidence, d.now());
   return true;

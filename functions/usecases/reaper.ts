@@ -1,7 +1,7 @@
 // The reaper: finds nodes that stopped heartbeating and live jobs past a deadline, and ends what they
 // hold so the work moves elsewhere. Each action is a conditional write, so a reaper running twice at
 // once, or racing an agent that comes back, cannot double anything.
-import { DomainError } from '../domain/errors';
+import { DomainError, ignoreDomainError } from '../domain/errors';
 import { jobDeadline } from '../domain/job/deadlines';
 import { expire, forceCancel, lose, timeOut } from '../domain/job/transitions';
 import { heartbeatDeadline } from '../domain/node/liveness';
@@ -26,7 +26,7 @@ export async function reap(d: Deps): Promise<ReapResult> {
       isWatched(x) && (heartbeatDeadline(x) ?? Infinity) < now
         ? withStatus(x, 'missedHeartbeats', 'missed 3 heartbeats')
         : x,
-    ).catch((e) => (e instanceof DomainError ? undefined : Promise.reject(e)));
+    ).catch(ignoreDomainError);
     if (node?.status !== 'OFFLINE') continue;
     result.nodesOffline++;
     result.attemptsLost += await loseLiveAttempts(d, node, 'NODE_LOST');
