@@ -1,21 +1,19 @@
 // The console's deployment, asserted on the synthesized template: a private, encrypted, SSL-only
 // bucket read by CloudFront through OAC; /v1/* routed uncached to the API; the console's CSP; the build
 // made by Vite at synth; cdk-nag AwsSolutions and cfn-lint clean.
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
-import { AwsSolutionsChecks } from 'cdk-nag';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CONSOLE_CSP } from '../../lib/console/security-headers';
 import { ROUTER_CODE } from '../../lib/constructs/console';
 import { ConsoleStack } from '../../lib/stacks/console-stack';
+import { cdkContext, cfnLint, cfnLintMissing, nagErrors } from './cdk-helpers';
 
 type Resource = { Type: string; Properties: Record<string, any> };
 
-const cdkJson = JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.url), 'utf8')) as { context: Record<string, unknown> };
 // AWS's managed policies, by their fixed ids
 const CACHING_DISABLED = '4135ea2d-6df8-44a3-9df3-4b5a84be39ad';
 const ALL_VIEWER_EXCEPT_HOST = 'b689b0a8-53d0-40ab-baf2-68738e2966ac';
@@ -30,7 +28,7 @@ let res: Record<string, Resource>;
 
 beforeAll(() => {
   outdir = mkdtempSync(path.join(tmpdir(), 'gpupool-console-cdk-'));
-  app = new App({ outdir, context: cdkJson.context });
+  app = new App({ outdir, context: cdkContext });
   // the site needs only the API's id; the control plane's real API is wired in bin/app.ts
   stack = new ConsoleStack(app, 'Console', { api: { restApiId: 'abc123def4' }, apiStageName: 'dev', logRetentionDays: 30 });
   placed = new ConsoleStack(app, 'PlacedConsole', {
@@ -137,18 +135,13 @@ describe('deployment', () => {
 describe('checks', () => {
   it('passes cdk-nag AwsSolutions with no unacknowledged error', () => {
     for (const s of [stack, placed]) {
-      const report = new AwsSolutionsChecks(app).validateScope(s);
-      const errors = report.violations
-        .filter((v) => v.severity === 'error')
-        .map((v) => `${v.ruleName} at ${v.violatingResources.map((r) => r.constructPath).join(', ')}`);
-      expect(errors).toEqual([]);
+      expect(nagErrors(app, s)).toEqual([]);
       expect(Annotations.fromStack(s).findError('*', Match.anyValue())).toEqual([]);
     }
   });
 
-  const cfnLint = spawnSync('cfn-lint', ['--version'], { encoding: 'utf8' });
-  it.skipIf(cfnLint.status !== 0)('passes cfn-lint with no error', () => {
-    const run = spawnSync('cfn-lint', ['--format', 'parseable', path.join(outdir, 'Console.template.json')], { encoding: 'utf8', timeout: 60_000 });
+  it.skipIf(cfnLintMissing())('passes cfn-lint with no error', () => {
+    const run = cfnLint([path.join(outdir, 'Console.template.json')]);
     // exit status is a bit set: 2 error, 4 warning, 8 informational; only errors fail
     expect(run.status, run.stdout + run.stderr).not.toBeNull();
     expect(run.status! & 2, run.stdout).toBe(0);

@@ -1,24 +1,22 @@
 // The deployed shape of gpupool, asserted on the synthesized templates. The app is synthesized once
 // (with real esbuild bundling) and shared by every test in this file.
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { App } from 'aws-cdk-lib';
+import type { App } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
-import { AwsSolutionsChecks } from 'cdk-nag';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROUTE_GROUPS } from '../../functions/http/routes';
 import { SHARDS, TABLES, tableEnvVar, type TableId } from '../../functions/store/tables';
-import { type RawContext, resolveStageConfig } from '../../lib/config';
+import { resolveStageConfig } from '../../lib/config';
 import { gatewayRoutes } from '../../lib/constructs/api';
-import { ControlPlaneStack, type FunctionName, TABLE_GRANTS } from '../../lib/stacks/control-plane-stack';
-import { DataStack } from '../../lib/stacks/data-stack';
+import { type ControlPlaneStack, type FunctionName, TABLE_GRANTS } from '../../lib/stacks/control-plane-stack';
+import type { DataStack } from '../../lib/stacks/data-stack';
+import { cdkContext, cfnLint, cfnLintMissing, list, nagErrors, roleStatements, synthStages } from './cdk-helpers';
 
 type Resource = { Type: string; Properties: Record<string, any>; DeletionPolicy?: string; UpdateReplacePolicy?: string };
 
-const cdkJson = JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.url), 'utf8')) as { context: RawContext };
-const config = resolveStageConfig(cdkJson.context);
+const config = resolveStageConfig(cdkContext);
 const PUBLIC_ROUTES = ['GET /v1/health', 'GET /v1/openapi.json', 'GET /install.sh', 'GET /agent/gpupool-agent.mjs', 'GET /console'];
 
 let outdir: string;
@@ -32,9 +30,7 @@ let cpRes: Record<string, Resource>;
 beforeAll(() => {
   outdir = mkdtempSync(path.join(tmpdir(), 'gpupool-cdk-'));
   // the same context (feature flags, gpupool settings) and stacks as bin/app.ts
-  app = new App({ outdir, context: cdkJson.context as Record<string, unknown> });
-  data = new DataStack(app, 'Data');
-  cp = new ControlPlaneStack(app, 'ControlPlane', { config, tables: data.tables, nodeDlq: data.nodeDlq });
+  ({ app, data, cp } = synthStages({ outdir, bundle: true }));
   dataT = Template.fromStack(data);
   cpT = Template.fromStack(cp);
   cpRes = cpT.toJSON().Resources;
@@ -61,15 +57,9 @@ function statements(resources: Record<string, Resource>): { owner: string; s: Re
   }
   return out;
 }
-const list = <T>(v: T | T[]): T[] => (Array.isArray(v) ? v : [v]);
 
 /** Statements of the policy attached to a function's role. */
-function fnStatements(name: FunctionName) {
-  const roleId = cpRes[fnId(name)].Properties.Role['Fn::GetAtt'][0];
-  return statements(cpRes)
-    .filter(({ owner }) => cpRes[owner].Type === 'AWS::IAM::Policy' && JSON.stringify(cpRes[owner].Properties.Roles).includes(roleId))
-    .map(({ s }) => s);
-}
+const fnStatements = (name: FunctionName) => roleStatements(cpRes, cpRes[fnId(name)].Properties.Role['Fn::GetAtt'][0]);
 
 /** `METHOD /full/path` for every API Gateway method, resolved through the resource tree. */
 function methodIndex(): Map<string, Resource> {
@@ -320,19 +310,14 @@ describe('security', () => {
   });
 
   it('passes cdk-nag AwsSolutions with no unacknowledged error', () => {
-    const report = new AwsSolutionsChecks(app).validateScope(app);
-    const errors = report.violations
-      .filter((v) => v.severity === 'error')
-      .map((v) => `${v.ruleName} at ${v.violatingResources.map((r) => r.constructPath).join(', ')}`);
-    expect(errors).toEqual([]);
+    expect(nagErrors(app)).toEqual([]);
     for (const stack of [data, cp]) expect(Annotations.fromStack(stack).findError('*', Match.anyValue())).toEqual([]);
   });
 
-  const cfnLint = spawnSync('cfn-lint', ['--version'], { encoding: 'utf8' });
-  it.skipIf(cfnLint.status !== 0)('passes cfn-lint with no error', () => {
+  it.skipIf(cfnLintMissing())('passes cfn-lint with no error', () => {
     const templates = readdirSync(outdir).filter((f) => f.endsWith('.template.json')).map((f) => path.join(outdir, f));
     expect(templates).toHaveLength(2);
-    const run = spawnSync('cfn-lint', ['--format', 'parseable', ...templates], { encoding: 'utf8', timeout: 60_000 });
+    const run = cfnLint(templates);
     // exit status is a bit set: 2 error, 4 warning, 8 informational; only errors fail
     expect(run.status, run.stdout + run.stderr).not.toBeNull();
     expect(run.status! & 2, run.stdout).toBe(0);

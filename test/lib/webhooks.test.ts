@@ -1,39 +1,28 @@
 // The webhooks deployment, asserted on the synthesized stacks (bundling skipped: only the wiring counts
 // here; test/lib/stacks.test.ts bundles): the jobs table's stream, the filtered stream mapping, the retry
 // queue and its DLQ, and that only the webhooks function may read the stream or use the queue.
-import { readFileSync } from 'node:fs';
-import { App } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { type RawContext, resolveStageConfig } from '../../lib/config';
 import { WEBHOOK_CONCURRENCY } from '../../functions/scheduled/webhooks';
-import { ControlPlaneStack, type FunctionName } from '../../lib/stacks/control-plane-stack';
-import { DataStack } from '../../lib/stacks/data-stack';
+import type { ControlPlaneStack, FunctionName } from '../../lib/stacks/control-plane-stack';
+import type { DataStack } from '../../lib/stacks/data-stack';
+import { list, roleStatements, synthStages } from './cdk-helpers';
 
-const cdkJson = JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.url), 'utf8')) as { context: RawContext };
 let data: DataStack;
 let cp: ControlPlaneStack;
 let cpT: Template;
 let res: Record<string, { Type: string; Properties: Record<string, any> }>;
 
 beforeAll(() => {
-  const app = new App({ context: { ...(cdkJson.context as Record<string, unknown>), 'aws:cdk:bundling-stacks': [] } });
-  data = new DataStack(app, 'Data');
-  cp = new ControlPlaneStack(app, 'ControlPlane', { config: resolveStageConfig(cdkJson.context), tables: data.tables, nodeDlq: data.nodeDlq });
+  ({ data, cp } = synthStages());
   cpT = Template.fromStack(cp);
   res = cpT.toJSON().Resources;
 });
 
 const id = (stack: DataStack | ControlPlaneStack, c: { node: { defaultChild?: unknown } }) => stack.getLogicalId(c.node.defaultChild as never);
 const fnId = (n: FunctionName) => id(cp, cp.functions[n].fn);
-const list = <T>(v: T | T[]): T[] => (Array.isArray(v) ? v : [v]);
 /** policy statements attached to each function's role */
-function statementsOf(n: FunctionName): Record<string, any>[] {
-  const roleId = res[fnId(n)].Properties.Role['Fn::GetAtt'][0];
-  return Object.values(res)
-    .filter((r) => r.Type === 'AWS::IAM::Policy' && JSON.stringify(r.Properties.Roles).includes(roleId))
-    .flatMap((r) => r.Properties.PolicyDocument.Statement);
-}
+const statementsOf = (n: FunctionName) => roleStatements(res, res[fnId(n)].Properties.Role['Fn::GetAtt'][0]);
 
 describe('webhooks on AWS', () => {
   it('the jobs table streams both images', () => {
