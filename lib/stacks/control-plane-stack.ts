@@ -8,7 +8,7 @@ import type { Construct } from 'constructs';
 import { ROUTE_GROUPS, type RouteGroup } from '../../functions/http/routes';
 import { SHARDS, type TableId } from '../../functions/store/tables';
 import { serviceName } from '../../functions/usecases/metrics';
-import type { LedgerConfig, StageConfig } from '../config';
+import { ledgerEnvironment, type StageConfig } from '../config';
 import { AgentQueueRole } from '../constructs/agent-queue-role';
 import { Checker } from '../constructs/checker';
 import { Burst } from '../constructs/burst';
@@ -221,18 +221,5 @@ export function functionEnvironment(config: StageConfig, nodeDlqArn: string): Re
     NODE_QUEUE_PREFIX: config.nodeQueuePrefix,
     NODE_DLQ_ARN: nodeDlqArn,
     ...ledgerEnvironment(config.ledger),
-  };
-}
-
-/** The ledger's settings as the functions read them (functions/usecases/deps.ts). */
-export function ledgerEnvironment(l: LedgerConfig): Record<string, string> {
-  return {
-    LEDGER_SYMBOL: l.symbol,
-    LEDGER_FEE_BPS: String(l.feeBps),
-    LEDGER_REWARD_SHARE_BPS: String(l.rewardShareBps),
-    LEDGER_MIN_STAKE_PER_GPU: String(l.minStakePerGpu * 1_000_000),
-    LEDGER_UNSTAKE_COOLDOWN_SECONDS: String(l.unstakeCooldownHours * 3600),
-    LEDGER_SLASH_BPS: String(l.slashBps),
-    LEDGER_SLASH_COMPENSATION_BPS: String(l.slashCompensationBps),
   };
 }
