@@ -50,13 +50,16 @@ export class CandidateView {
   }
 }
 
-/** Index shards the inline match reads first; the others only when none of those has a node that fits. */
+/** Index shards the inline match reads first; the others only when those hold too few nodes that fit. */
 const SAMPLE_SHARDS = 2;
+/** Fitting nodes the sample must hold to be trusted; fewer, and the other shards are read too. */
+const SAMPLE_MIN_FITS = 4;
 
 /**
  * The inline match at submit: power of k choices over the candidate index. Two random shards of the
- * cheapest nodes (a quarter of the reads) usually hold a good fit in a pool of any size; when they hold
- * none, the other shards are read too, so a job that fits anywhere is still placed at once.
+ * cheapest nodes (a quarter of the reads) hold a real choice in a large pool; when they hold fewer than
+ * SAMPLE_MIN_FITS fitting nodes (a small pool), the other shards are read too, so a job that fits anywhere
+ * is placed at once and a small pool's cheapest node is never missed by chance.
  */
 async function sampledMatch(d: Deps, job: Job, matchJob: Parameters<typeof rank>[0]): Promise<ReturnType<typeof rank>> {
   const order = allShards();
@@ -66,7 +69,8 @@ async function sampledMatch(d: Deps, job: Job, matchJob: Parameters<typeof rank>
   }
   const sample = await d.nodes.available(job.resources.gpuModels, d.settings.candidatesPerShard, order.slice(0, SAMPLE_SHARDS));
   const first = rank(matchJob, sample, d.random);
-  if (first.ranked.length) return first;
+  // a real choice in the sample (a large pool): take it; a small pool must not lose its cheapest node to chance
+  if (first.ranked.length >= SAMPLE_MIN_FITS) return first;
   const rest = await d.nodes.available(job.resources.gpuModels, d.settings.candidatesPerShard, order.slice(SAMPLE_SHARDS));
   return rank(matchJob, [...sample, ...rest], d.random);
 }
