@@ -38,12 +38,17 @@ function attributes(keys: (KeyDef | undefined)[]): AttributeDefinition[] {
 
 const isName = (e: unknown, name: string) => (e as Error | undefined)?.name === name;
 
-/** Creates what is missing and waits until every table and index is ACTIVE. */
+/**
+ * Creates what is missing and waits until every table and index is ACTIVE. New tables are created side by
+ * side; indexes added to older tables come after, one table at a time: DynamoDB Local can leave an index
+ * added by UpdateTable in CREATING for good when other tables are being created at that moment.
+ */
 export async function createTables(client: DynamoDBClient, names: TableNames): Promise<void> {
-  await Promise.all(TABLES.map((t) => ensureTable(client, t, names[t.id])));
+  await Promise.all(TABLES.map((t) => createTable(client, t, names[t.id])));
+  for (const t of TABLES) await upgradeTable(client, t, names[t.id]);
 }
 
-async function ensureTable(client: DynamoDBClient, t: TableDef, name: string): Promise<void> {
+async function createTable(client: DynamoDBClient, t: TableDef, name: string): Promise<void> {
   try {
     await client.send(
       new CreateTableCommand({
@@ -58,6 +63,11 @@ async function ensureTable(client: DynamoDBClient, t: TableDef, name: string): P
   } catch (e) {
     if (!isName(e, 'ResourceInUseException')) throw e;
   }
+  await waitActive(client, name);
+}
+
+/** Brings a table made by an older version up to its definition: indexes, stream, TTL. */
+async function upgradeTable(client: DynamoDBClient, t: TableDef, name: string): Promise<void> {
   let table = await waitActive(client, name);
   // DynamoDB takes one new index per UpdateTable
   for (const index of t.indexes) {

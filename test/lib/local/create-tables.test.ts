@@ -63,7 +63,7 @@ describe('createTables', () => {
     await createTables(engines.ddb, names);
     const { Table } = await engines.ddb.send(new DescribeTableCommand({ TableName: names.keys }));
     expect(Table?.GlobalSecondaryIndexes?.map((g) => g.IndexName).sort()).toEqual(keys.indexes.map((i) => i.name).sort());
-  }, 90_000);
+  });
 });
 
 describe('transactions on DynamoDB Local', () => {
