@@ -2,6 +2,7 @@
 // the OpenAPI document is generated from them: one definition, no drift. Unknown fields are rejected.
 import { z } from 'zod';
 import { MAX_GANG_NODES } from './job/gang';
+import { IMAGE_REFERENCE_RULE, isImageReference } from './image-ref';
 
 export const IdSchema = z.string().min(1).max(64).regex(/^[A-Za-z0-9_-]+$/);
 
@@ -32,7 +33,7 @@ const envName = z.string().min(1).max(128).regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'mu
 export const SubmitJobSchema = z
   .strictObject({
     name: z.string().min(1).max(128).optional(),
-    image: z.string().min(1).max(512).optional(),
+    image: z.string().min(1).max(512).refine(isImageReference, IMAGE_REFERENCE_RULE).optional(),
     command: z.array(z.string().max(8192)).min(1).max(256),
     env: z
       .record(envName, z.string().max(32_768))
