@@ -1,6 +1,7 @@
 // Collects an attempt's output and ships it in batches: one request per 250 ms or per 100 lines, whichever
-// comes first. Sending never blocks the workload: lines queue in memory (bounded by the per-attempt cap),
-// failed sends retry with backoff, and whatever is unsent at the end rides on the finish request.
+// comes first. Sending never blocks the workload: lines queue in memory (bounded by the per-attempt caps on
+// lines and on bytes), failed sends retry with backoff, and whatever is unsent at the end rides on the
+// finish request. The byte cap matters: 10,000 lines of 16 KiB each held 157 MB of heap under a line cap alone.
 import type { LogLine } from '../functions/domain/agent-protocol';
 import { backoffDelay, sleep } from './backoff';
 import { MAX_LINE_CHARS } from './runtime/lines';
@@ -15,6 +16,8 @@ export interface BatcherOptions {
   onError?: (err: unknown, failures: number) => void;
   /** lines accepted per attempt; later output is dropped and the cut reported */
   maxLines?: number;
+  /** UTF-8 bytes of output accepted per attempt, the same way */
+  maxBytes?: number;
   flushMs?: number;
   batchLines?: number;
   now?: () => number;
@@ -23,6 +26,8 @@ export interface BatcherOptions {
 /** LogsRequestSchema allows 500 lines; the API rejects bodies over 256 KB, so stay well under both. */
 export const MAX_REQUEST_LINES = 500;
 export const MAX_REQUEST_CHARS = 192 * 1024;
+/** 8 MiB of output per attempt: a full log view's worth, and a bound on what an unreachable control plane leaves in memory */
+export const DEFAULT_MAX_BYTES = 8 * 1024 * 1024;
 /** close() tries this many times to ship an overflow that cannot ride on finish before giving it up */
 const CLOSE_SEND_TRIES = 4;
 
@@ -30,7 +35,11 @@ export class LogBatcher {
   private pending: LogLine[] = [];
   private seq = 0;
   private accepted = 0;
+  private acceptedBytes = 0;
   private dropped = 0;
+  private droppedBytes = 0;
+  /** why output is being dropped, once a cap is reached */
+  private cut?: string;
   private failures = 0;
   private timer?: NodeJS.Timeout;
   private inFlight?: Promise<void>;
@@ -39,20 +48,34 @@ export class LogBatcher {
   private readonly o: Required<Omit<BatcherOptions, 'onFenced' | 'onError'>> & BatcherOptions;
 
   constructor(opts: BatcherOptions) {
-    this.o = { maxLines: 10_000, flushMs: 250, batchLines: 100, now: Date.now, ...opts };
+    this.o = { maxLines: 10_000, maxBytes: DEFAULT_MAX_BYTES, flushMs: 250, batchLines: 100, now: Date.now, ...opts };
   }
 
+  /** Never waits and never throws: the workload's output must not stall on the log path. */
   push(stream: Stream, text: string): void {
     if (this.closed) return;
-    if (stream !== 'system' && this.accepted >= this.o.maxLines) {
+    if (stream === 'system') {
+      this.add(stream, text);
+      return this.schedule();
+    }
+    const line = text.slice(0, MAX_LINE_CHARS);
+    const bytes = Buffer.byteLength(line);
+    if (!this.cut && this.acceptedBytes + bytes > this.o.maxBytes) this.cutAt(`${this.o.maxBytes} bytes`);
+    if (this.cut) {
       this.dropped++;
+      this.droppedBytes += bytes;
       return;
     }
-    this.add(stream, text);
-    if (stream !== 'system' && ++this.accepted === this.o.maxLines) {
-      this.add('system', `gpupool: log limit of ${this.o.maxLines} lines reached; further output is dropped`);
-    }
+    this.add(stream, line);
+    this.acceptedBytes += bytes;
+    if (++this.accepted === this.o.maxLines) this.cutAt(`${this.o.maxLines} lines`);
     this.schedule();
+  }
+
+  /** The marker goes into the log itself, so whoever reads it knows that output is missing and why. */
+  private cutAt(limit: string): void {
+    this.cut = limit;
+    this.add('system', `gpupool: log limit of ${limit} reached; further output is dropped`);
   }
 
   /** Stops sending and returns what finish must carry; ships any overflow beyond one request first. */
@@ -60,7 +83,7 @@ export class LogBatcher {
     this.closed = true;
     clearTimeout(this.timer);
     await this.inFlight;
-    if (this.dropped > 0) this.add('system', `gpupool: ${this.dropped} lines dropped after the log limit`);
+    if (this.dropped > 0) this.add('system', `gpupool: ${this.dropped} lines (${this.droppedBytes} bytes) dropped after the log limit`);
     for (let tries = 0; !this.fenced && this.overflows() && tries < CLOSE_SEND_TRIES; tries++) {
       if (tries > 0) await sleep(backoffDelay(tries));
       await this.sendBatch().catch((err) => this.o.onError?.(err, ++this.failures));

@@ -88,10 +88,47 @@ describe('LogBatcher', () => {
     expect(texts(all)).toEqual([
       'l0', 'l1', 'l2', 'l3', 'l4',
       'gpupool: log limit of 5 lines reached; further output is dropped',
-      'gpupool: 3 lines dropped after the log limit',
+      'gpupool: 3 lines (6 bytes) dropped after the log limit',
     ]);
     expect(all.map((l) => l.seq)).toEqual([0, 1, 2, 3, 4, 5, 6]);
     expect(all.slice(5).every((l) => l.stream === 'system')).toBe(true);
+  });
+
+  it('caps bytes per attempt as well: 10,000 lines of 16 KiB keep at most 8 MiB, with a marker, while the control plane hangs', async () => {
+    // the control plane never answers: everything accepted stays in memory, so the cap is what bounds the heap
+    const sends: LogLine[][] = [];
+    const send: SendLogs = (lines) => {
+      sends.push(lines);
+      return new Promise(() => undefined);
+    };
+    const b = new LogBatcher({ send });
+    const started = performance.now();
+    for (let i = 0; i < 10_000; i++) b.push('stdout', `${i} `.padEnd(16_384, 'x'));
+    const pushMs = performance.now() - started;
+    const held = (b as unknown as { pending: LogLine[] }).pending;
+    const bytes = held.reduce((n, l) => n + Buffer.byteLength(l.text), 0);
+    expect(bytes).toBeLessThanOrEqual(8 * 1024 * 1024 + 1024);
+    expect(held.filter((l) => l.stream === 'stdout')).toHaveLength(512); // 8 MiB / 16 KiB
+    expect(held[512]).toMatchObject({ stream: 'system', text: 'gpupool: log limit of 8388608 bytes reached; further output is dropped' });
+    expect(held).toHaveLength(513);
+    expect(pushMs).toBeLessThan(5_000); // pushing never waits on the hung send
+  });
+
+  it('counts bytes as UTF-8 and reports the dropped lines and bytes at close', async () => {
+    const r = recorder();
+    const b = new LogBatcher({ send: r.send, maxBytes: 10 });
+    b.push('stdout', 'ééé'); // 6 bytes
+    b.push('stdout', 'abc'); // 9
+    b.push('stdout', 'de'); // 11: over
+    b.push('stderr', 'fgh');
+    b.push('system', 'gpupool: stopping attempt (cancelled)'); // the agent's own lines are never dropped
+    const all = await b.close();
+    expect(texts(all)).toEqual([
+      'ééé', 'abc',
+      'gpupool: log limit of 10 bytes reached; further output is dropped',
+      'gpupool: stopping attempt (cancelled)',
+      'gpupool: 2 lines (5 bytes) dropped after the log limit',
+    ]);
   });
 
   it('retries a failed send with backoff, losing and repeating nothing', async () => {
