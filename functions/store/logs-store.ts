@@ -9,6 +9,26 @@ export const SEQ_PER_ATTEMPT = 1_000_000_000;
 const MAX_CHUNK_LINES = 500;
 const MAX_CHUNK_BYTES = 300_000;
 const RETENTION_S = 30 * 24 * 3600;
+/**
+ * BatchWriteItem answers a throttled partition with UnprocessedItems rather than an error; AWS asks callers
+ * to retry those with exponential backoff. Eight tries take at most about 2.5 s, well inside the API's 29 s.
+ */
+const BATCH_TRIES = 8;
+const BACKOFF_BASE_MS = 25;
+const BACKOFF_CAP_MS = 1_000;
+
+/** Full jitter: a throttled partition is not hit again by every writer in step. */
+export function unprocessedBackoffMs(retry: number, random = Math.random): number {
+  return Math.round(random() * Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** retry));
+}
+
+/** Some lines could not be stored: the request fails, so the agent keeps them and posts them again. */
+export class LogsNotStoredError extends Error {
+  constructor(readonly chunks: number) {
+    super(`${chunks} log chunk(s) were not stored after ${BATCH_TRIES} tries (throttled); post them again`);
+    this.name = 'LogsNotStoredError';
+  }
+}
 
 export interface StoredLine {
   seq: number;
@@ -39,6 +59,7 @@ export class LogsStore {
   constructor(
     private readonly db: DynamoDBDocumentClient,
     private readonly table: string,
+    private readonly pause: (ms: number) => Promise<void> = (ms) => new Promise((r) => setTimeout(r, ms)),
   ) {}
 
   async append(jobId: string, attemptN: number, lines: LogLine[], now: number): Promise<void> {
@@ -54,12 +75,17 @@ export class LogsStore {
         },
       },
     }));
-    for (let i = 0; i < puts.length; i += 25) {
-      let req: Record<string, unknown[]> | undefined = { [this.table]: puts.slice(i, i + 25) };
-      for (let tries = 0; req && Object.keys(req).length && tries < 5; tries++) {
-        const r = await this.db.send(new BatchWriteCommand({ RequestItems: req as never }));
-        req = r.UnprocessedItems as never;
-      }
+    for (let i = 0; i < puts.length; i += 25) await this.writeAll(puts.slice(i, i + 25));
+  }
+
+  /** One BatchWrite of up to 25 puts, its UnprocessedItems retried with backoff; throws rather than drop any. */
+  private async writeAll(puts: Array<{ PutRequest: { Item: Record<string, unknown> } }>): Promise<void> {
+    let left: unknown[] = puts;
+    for (let tries = 0; left.length > 0; tries++) {
+      if (tries === BATCH_TRIES) throw new LogsNotStoredError(left.length);
+      if (tries > 0) await this.pause(unprocessedBackoffMs(tries));
+      const r = await this.db.send(new BatchWriteCommand({ RequestItems: { [this.table]: left as never } }));
+      left = r.UnprocessedItems?.[this.table] ?? [];
     }
   }
 
