@@ -1,7 +1,7 @@
 // The ledger's use cases: minting, balances and statements, the audit, stake (with node locks and the
 // unstaking cooldown), slashing and checker rewards. Every movement is a posting with an idempotency key
 // derived from its cause; functions/domain/ledger/postings.ts builds them, the ledger store writes them.
-import { BUCKETS, STAKE_EXEMPT_PROVIDERS, SYSTEM_ACCOUNTS, type Bucket, type Entry } from '../domain/ledger/model';
+import { BUCKETS, MINT_SOURCE, STAKE_EXEMPT_PROVIDERS, SYSTEM_ACCOUNTS, type Bucket, type Entry } from '../domain/ledger/model';
 import { audit } from '../domain/ledger/audit';
 import { balanceDeltas, mintPosting, moveWithin, rewardPosting, slashPosting, type Harmed } from '../domain/ledger/postings';
 import { conflict, DomainError, forbidden, notFound } from '../domain/errors';
@@ -65,13 +65,29 @@ export async function statement(d: Deps, caller: Caller, accountId: string, limi
   const page = await d.ledger.statement(accountId, limit, key);
   const items = page.items.map((e) => {
     const delta = balanceDeltas([{ key: e.id, at: e.at, entries: [e] }]).get(accountId) ?? {};
-    const row = { id: e.id, at: e.at, kind: e.kind, amount: e.amount, debit: e.debit, credit: e.credit, cause: e.cause, change: delta, balanceAfter: { ...after } };
+    const seen = caller.role === 'admin' ? e : tenantView(e, accountId);
+    const row = { id: e.id, at: e.at, kind: e.kind, amount: e.amount, debit: seen.debit, credit: seen.credit, cause: seen.cause, change: delta, balanceAfter: { ...after } };
     for (const [b, v] of Object.entries(delta)) after[b as Bucket] -= v;
     return row;
   });
   const nextCursor = page.nextCursor ? encodeCursor({ k: page.nextCursor, b: after } satisfies StatementCursor) : undefined;
   return { items, nextCursor: nextCursor ?? null };
 }
+
+/**
+ * What a tenant may see of an entry: its own account and the system's by name, any other tenant only by
+ * the role it plays (a consumer is paid by a slash, a provider is paid a charge), because account ids are
+ * what API keys belong to and say who trades with whom. Admins see the entry as stored.
+ */
+function tenantView(e: Entry, accountId: string): Pick<Entry, 'debit' | 'credit' | 'cause'> {
+  const counterparty = (side: Entry['debit'], role: 'consumer' | 'provider') =>
+    side.account === accountId || side.account === MINT_SOURCE || SYSTEM_IDS.has(side.account) ? side : { ...side, account: role };
+  // the only kinds that move credits between two tenants: charges (consumer → provider), slash refunds (provider → consumer)
+  const [from, to]: ['consumer' | 'provider', 'consumer' | 'provider'] = e.kind === 'slash_refund' ? ['provider', 'consumer'] : ['consumer', 'provider'];
+  const { consumerId, ...cause } = e.cause;
+  return { debit: counterparty(e.debit, from), credit: counterparty(e.credit, to), cause: consumerId === accountId ? e.cause : cause };
+}
+const SYSTEM_IDS: ReadonlySet<string> = new Set(Object.values(SYSTEM_ACCOUNTS));
 
 function decodeStatementCursor(cursor: string): StatementCursor {
   try {
