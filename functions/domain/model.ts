@@ -173,6 +173,8 @@ export interface Node {
   probeUrl?: string;
   driverVersion?: string;
   cudaVersion?: string;
+  /** how the agent runs jobs, as registered; absent (an older agent) is treated as `process` */
+  runtime?: 'docker' | 'process';
   createdAt: number;
   lastSeenAt?: number;
   /** seconds between heartbeats the node was last told to use */
@@ -184,6 +186,8 @@ export interface Node {
   earned?: number;
   /** stake locked for this node while it is registered (GPUs × the minimum per GPU), micro-credits */
   stakeLocked?: number;
+  /** taking the node out of service: what is left to do (functions/domain/node/removal.ts) */
+  removal?: import('./node/removal').Removal;
   /** the node's Ed25519 public key (base64 SPKI DER): probe answers must carry its signature */
   publicKey?: string;
   /** the checker's counters; registered GPUs (`gpus`, uuids included) are what probes are compared with */

@@ -8,7 +8,7 @@
 // (docs/ledger.md). An item names at most two user accounts (party1, party2, each an index) and marks
 // system movements (sysParty): a posting touching more user accounts (a slash paying many consumers)
 // is stored as several items, all in the one transaction.
-import { QueryCommand, ScanCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, QueryCommand, ScanCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { TransactionCanceledException, TransactWriteItemsCommand, type TransactWriteItem } from '@aws-sdk/client-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { balanceDeltas } from '../domain/ledger/postings';
@@ -238,6 +238,16 @@ export class LedgerStore {
     return items
       .flatMap((i) => entriesOf(i as unknown as Record<string, unknown>))
       .filter((e) => e.kind === kind && (on === 'debit' ? e.debit.account : e.credit.account) === accountId);
+  }
+
+  /** The entries of one posting by its key (all its items), empty when it was never posted. */
+  async posting(key: string): Promise<Entry[]> {
+    const out: Entry[] = [];
+    for (let i = 0; ; i++) {
+      const r = await this.db.send(new GetCommand({ TableName: this.table, Key: { id: i === 0 ? key : `${key}/part/${i}` }, ConsistentRead: true }));
+      if (!r.Item) return out;
+      out.push(...entriesOf(r.Item));
+    }
   }
 
   /** Every entry (the audit reads them all). */

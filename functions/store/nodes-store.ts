@@ -9,6 +9,7 @@ import type { TransactWriteItem } from '@aws-sdk/client-dynamodb';
 import type { Node, NodeStatus } from '../domain/model';
 import { heartbeatDeadline } from '../domain/node/liveness';
 import { isSchedulable, isWatched, SCHEDULABLE } from '../domain/node/status';
+import { removalDueAt, type Removal } from '../domain/node/removal';
 import { decodeCursor, encodeCursor } from './cursor';
 import { allShards, queryPartitions, shardOf } from './shard';
 import { isConditionFailure } from './conditions';
@@ -25,8 +26,19 @@ function derived(n: Node) {
     availBase,
     availAnyBase,
     ...(avail ? { availKey: availBase, availAnyKey: availAnyBase } : {}),
-    ...(isWatched(n) && n.lastSeenAt ? { livenessShard: `l#${shard}`, heartbeatDeadline: heartbeatDeadline(n) } : {}),
+    ...reaperDue(n, shard),
   };
+}
+
+/**
+ * The `liveness` index holds every node the reaper must look at, keyed by when: a watched node at its
+ * heartbeat deadline, a node with removal steps left at when the next one is due (docs/failure-handling.md).
+ */
+function reaperDue(n: Node, shard = shardOf(n.id)): { livenessShard: string; heartbeatDeadline: number } | Record<string, never> {
+  const heartbeat = isWatched(n) && n.lastSeenAt ? heartbeatDeadline(n) : undefined;
+  const removal = removalDueAt(n.removal);
+  const due = heartbeat === undefined ? removal : removal === undefined ? heartbeat : Math.min(heartbeat, removal);
+  return due === undefined ? {} : { livenessShard: `l#${shard}`, heartbeatDeadline: due };
 }
 
 const INTERNAL = ['availBase', 'availAnyBase', 'availKey', 'availAnyKey', 'livenessShard', 'heartbeatDeadline'];
@@ -66,6 +78,35 @@ export class NodesStore {
         ExpressionAttributeValues: { ':s': { N: String(stakeLocked) }, ':next': { N: String(node.version + 1) }, ':v': { N: String(node.version) } },
       },
     };
+  }
+
+  /**
+   * Records a removal's progress on the node as read, under its version, without bumping it: the version
+   * fences the re-placement of the node's work, and progress is no change of the node's state. A writer
+   * that read the node before this and saves after it puts steps back; they are idempotent and redone.
+   * False when the node changed since it was read.
+   */
+  async setRemoval(before: NodeItem, removal: Removal): Promise<boolean> {
+    const due = reaperDue({ ...before, removal });
+    try {
+      await this.db.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: { id: before.id },
+          UpdateExpression: 'SET removal = :r' + (due.heartbeatDeadline === undefined ? ' REMOVE livenessShard, heartbeatDeadline' : ', livenessShard = :ls, heartbeatDeadline = :d'),
+          ConditionExpression: 'version = :v',
+          ExpressionAttributeValues: {
+            ':r': removal,
+            ':v': before.version,
+            ...(due.heartbeatDeadline === undefined ? {} : { ':ls': due.livenessShard, ':d': due.heartbeatDeadline }),
+          },
+        }),
+      );
+      return true;
+    } catch (e) {
+      if (isConditionFailure(e)) return false;
+      throw e;
+    }
   }
 
   /** Replaces the node as read, under its version: for status, price and label changes. */
@@ -118,7 +159,7 @@ export class NodesStore {
     return items.map((i) => fromItem(i)!);
   }
 
-  /** Watched nodes whose heartbeat deadline passed. */
+  /** Watched nodes whose heartbeat deadline passed, and nodes whose next removal step is due. */
   async overdue(now: number, limit = 100): Promise<NodeItem[]> {
     const items = await queryPartitions(this.db, {
       table: this.table,

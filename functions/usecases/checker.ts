@@ -9,7 +9,7 @@ import { conflict, ignoreDomainError } from '../domain/errors';
 import { failedProbe, judgeAnswer, type ProbeVerdict } from '../domain/checker/verify';
 import { SignedProbeAnswerSchema, NONCE_BYTES, type Probe } from '../domain/checker/probe';
 import { afterProbe, settleEpoch, rewardKey, type EpochCounts } from '../domain/checker/reputation';
-import { postReward, slashNode } from './ledger';
+import { postReward } from './ledger';
 import { parsePublicKey, signPayload, verifyPayload, type KeyPair } from '../domain/checker/signing';
 import type { Node } from '../domain/model';
 import { isWatched } from '../domain/node/status';
@@ -21,7 +21,9 @@ import { controlPlaneKey } from './checker-settings';
 import { httpProber, probeFailureReason, type Prober, type ProbeReply } from './checker-probe-client';
 import type { Deps } from './deps';
 import { recordQuarantine } from './metrics';
-import { loseLiveAttempts, updateNode, withStatus } from './nodes';
+import { updateNode, withStatus } from './nodes';
+import { finishRemoval, startRemoval } from './node-removal';
+import { acceptEvidence, holdMs } from '../domain/node/removal';
 
 export interface CheckerRunResult {
   shards: number[];
@@ -64,7 +66,9 @@ export async function runChecker(d: Deps, o: { shards?: number[]; prober?: Probe
   };
   const perShard = await Promise.all(shards.map((s) => d.scores.watchedNodes(s)));
   for (const s of shards) result.canariesJudged += await judgeCanaries(d, s, quarantineNode);
-  const nodes = perShard.flat();
+  // the liveness index also holds nodes the reaper must finish removing (a deregistered node's held
+  // stake): only watched nodes are probed
+  const nodes = perShard.flat().filter(isWatched);
   result.nodes = nodes.length;
   await mapLimit(nodes, d.settings.checker.concurrency, (n) => checkNode(ctx, n));
   result.ms = Date.now() - started;
@@ -186,53 +190,38 @@ async function changeStatus(ctx: RunCtx, id: string, verdict: ProbeVerdict, at: 
     event = o.event;
     const base: Node = { ...n, reputation: o.reputation, probe: o.probe };
     if (!o.event) return base;
-    const reason = o.event === 'quarantine' ? `checker: ${verdict.reason}` : o.event === 'degrade' ? `checker: ${o.probe.consecutiveFailures} failed probes (${verdict.reason})` : undefined;
-    return withStatus(base, o.event, reason);
+    // a proof takes the node out (and slashes it) in the same write; a deregistered node is still slashed
+    if (o.event === 'quarantine') return acceptEvidence(base, verdict.reason, at, holdMs(d.settings.ledger));
+    return withStatus(base, o.event, o.event === 'degrade' ? `checker: ${o.probe.consecutiveFailures} failed probes (${verdict.reason})` : undefined);
   }).catch(ignoreDomainError);
   if (!node) return undefined;
   if (event === 'degrade' && node.status === 'DEGRADED') result.degraded++;
   if (event === 'recover' && node.status === 'ONLINE') result.recovered++;
-  if (event === 'quarantine' && node.status === 'QUARANTINED') {
+  if (event === 'quarantine' && node.removal?.evidenceAt === at) {
     result.quarantined++;
-    await afterQuarantine(d, node, verdict.reason, at);
+    await afterEvidence(d, node, verdict.reason);
   }
   return node;
 }
 
 /**
  * Quarantines a node on signed evidence (a canary's wrong answer; probes go through changeStatus):
- * reputation 0, no more work, its live attempts lost and re-placed, a slash recorded for the ledger.
+ * reputation 0, no more work, its live attempts lost and re-placed, its stake slashed — all one removal
+ * (functions/usecases/node-removal.ts) written with the status. A node deregistered since the work the
+ * evidence is about is still slashed while its stake is held. False when the evidence changes nothing.
  */
 export async function quarantineNode(d: Deps, nodeId: string, evidence: string): Promise<boolean> {
-  const node = await updateNode(d, nodeId, (n) => {
-    if (n.status === 'QUARANTINED' || n.status === 'DEREGISTERED') throw conflict(`node is ${n.status}`);
-    return { ...withStatus(n, 'quarantine', `checker: ${evidence}`), reputation: 0 };
-  }).catch(ignoreDomainError);
-  if (node?.status !== 'QUARANTINED') return false;
-  await afterQuarantine(d, node, evidence, d.now());
+  const at = d.now();
+  const node = await startRemoval(d, nodeId, (n) => acceptEvidence(n, evidence, at, holdMs(d.settings.ledger))).catch(ignoreDomainError);
+  if (!node || node.removal?.evidenceAt !== at) return false;
+  await afterEvidence(d, node, evidence);
   return true;
 }
 
-async function afterQuarantine(d: Deps, node: NodeItem, evidence: string, at: number): Promise<void> {
-  console.warn(JSON.stringify({ level: 'warn', msg: 'checker: node quarantined', nodeId: node.id, providerId: node.providerId, evidence }));
+async function afterEvidence(d: Deps, node: NodeItem, evidence: string): Promise<void> {
+  console.warn(JSON.stringify({ level: 'warn', msg: 'checker: node quarantined', nodeId: node.id, providerId: node.providerId, status: node.status, evidence }));
   recordQuarantine();
-  await loseLiveAttempts(d, node, 'NODE_QUARANTINED');
-  const key = `quarantine/${node.id}/${at}/slash`;
-  const slash = await slashNode(d, node.id, key, evidence);
-  await d.scores.putReward({
-    nodeId: node.id,
-    providerId: node.providerId,
-    kind: 'slash',
-    // odd ms: never the (even) start of an epoch, whose settlement shares this partition
-    at: at % 2 === 1 ? at : at + 1,
-    reward: 0,
-    penalty: 0,
-    slashFraction: d.settings.ledger.slashBps / 10_000,
-    ...(slash ? { slashed: slash.slashed, refunded: slash.refunded } : {}),
-    evidence: evidence.slice(0, 200),
-    idempotencyKey: key,
-    posted: slash !== undefined,
-  });
+  await finishRemoval(d, node.id);
 }
 
 async function settle(d: Deps, node: Node, closed: EpochCounts): Promise<void> {

@@ -34,6 +34,8 @@ export interface Settings {
   region: string;
   /** cheapest candidates read per index partition when placing */
   candidatesPerShard: number;
+  /** place work on process-runtime nodes (jobs there can read each other's environment): off on AWS, on in the local stack */
+  allowProcessRuntime: boolean;
   /** probes, canaries, rewards: functions/usecases/checker-settings.ts */
   checker: CheckerSettings;
   /** completion webhooks: functions/usecases/webhook-settings.ts */
@@ -64,6 +66,12 @@ export interface Deps {
   now: () => number;
   newId: () => string;
   random: () => number;
+  /**
+   * Failure injection for tests (never set in production): called at named points of multi-step
+   * operations (e.g. `removal:after:loseAttempts`); throwing there cuts the operation, as a crashed
+   * Lambda would, so a test can prove the operation resumes (test/usecases/node-removal-cut.test.ts).
+   */
+  faults?: (point: string, subject?: string) => void | Promise<void>;
 }
 
 const ulid = monotonicFactory();
@@ -86,6 +94,7 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): Settings 
     agentRoleArn: env.AGENT_ROLE_ARN || undefined,
     region: env.AWS_REGION ?? 'us-east-1',
     candidatesPerShard: num('MATCH_CANDIDATES_PER_SHARD', 16),
+    allowProcessRuntime: env.ALLOW_PROCESS_RUNTIME === 'true',
     checker: checkerSettingsFromEnv(env),
     webhooks: webhookSettingsFromEnv(env),
     ledger: {

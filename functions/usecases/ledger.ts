@@ -136,7 +136,7 @@ export async function unstake(d: Deps, caller: Caller, amount: number) {
   await postOrExplain(
     d,
     () => d.ledger.post([moveWithin(`unstake/${caller.accountId}/${d.newId()}`, 'unstake', caller.accountId, amount, now, { releaseAt })]),
-    'free stake (stake locked for registered nodes stays until they are deregistered)',
+    'free stake (stake locked for a node stays locked while it is registered and, after it is deregistered, for the unstaking cooldown: evidence against it may still come)',
   );
   return { ...(await balance(d, caller)), releaseAt };
 }
@@ -203,11 +203,14 @@ export async function ensureStakeLock(d: Deps, nodeId: string): Promise<string |
 
 const fmt = (micro: number) => String(micro / 1_000_000);
 
-/** Gives a deregistered node's lock back to its provider's free stake. */
-export async function releaseStakeLock(d: Deps, nodeId: string): Promise<void> {
+/**
+ * Gives a node's lock back to its provider's free stake, under the node's version and only while `when`
+ * holds for the node as read (a deregistered node's removal, once its hold has passed).
+ */
+export async function releaseStakeLock(d: Deps, nodeId: string, when: (n: NodeItem) => boolean = () => true): Promise<void> {
   for (let tries = 0; tries < 5; tries++) {
     const node = await d.nodes.get(nodeId);
-    if (!node?.stakeLocked) return;
+    if (!node?.stakeLocked || !when(node)) return;
     try {
       await d.ledger.post([moveWithin(`node/${node.id}/unlock/${node.version}`, 'unlock', node.providerId, node.stakeLocked, d.now(), { nodeId: node.id })], [d.nodes.stakeLockItem(node, 0)]);
       return;
@@ -221,19 +224,40 @@ export async function releaseStakeLock(d: Deps, nodeId: string): Promise<void> {
 /** The most harmed consumers a slash pays back in one transaction (DynamoDB takes 100 items). */
 const MAX_HARMED = 28;
 
+export interface SlashResult {
+  slashed: number;
+  refunded: number;
+}
+
+const slashFigures = (entries: readonly Entry[]): SlashResult => ({
+  slashed: entries.reduce((s, e) => s + e.amount, 0),
+  refunded: entries.filter((e) => e.kind === 'slash_refund').reduce((s, e) => s + e.amount, 0),
+});
+
 /**
- * A proof of dishonesty: a share of the node's locked stake (or, with no lock, of its provider's free
- * stake) goes back to the consumers it charged in the evidence window — what they paid plus
- * compensation, the most harmed first — and the rest to the treasury. Idempotent by `key`.
+ * A proof of dishonesty: a share of the stake that backed the node goes back to the consumers it charged
+ * in the evidence window — what they paid plus compensation, the most harmed first — and the rest to the
+ * treasury. The stake is the node's lock, which outlives a deregistration until the node's hold ends
+ * (domain/node/removal.ts); a node that never needed a lock is backed by its provider's free stake and,
+ * after an unstake, by the stake still unbonding (the cooldown is exactly so that it stays slashable).
+ * Idempotent by `key`: a repeat posts nothing and answers what the first one slashed.
  */
-export async function slashNode(d: Deps, nodeId: string, key: string, evidence: string): Promise<{ slashed: number; refunded: number } | undefined> {
+export async function slashNode(d: Deps, nodeId: string, key: string, evidence: string): Promise<SlashResult | undefined> {
   const l = d.settings.ledger;
   for (let tries = 0; tries < 5; tries++) {
+    const done = await d.ledger.posting(key);
+    if (done.length) return slashFigures(done);
     const node = await d.nodes.get(nodeId);
     if (!node) return undefined;
     const provider = await d.accounts.get(node.providerId);
     const fromLock = (node.stakeLocked ?? 0) > 0;
-    const base = fromLock ? node.stakeLocked! : (provider?.staked ?? 0);
+    const sources = fromLock
+      ? [{ bucket: 'locked' as const, amount: node.stakeLocked! }]
+      : [
+          { bucket: 'staked' as const, amount: provider?.staked ?? 0 },
+          { bucket: 'unbonding' as const, amount: provider?.unbonding ?? 0 },
+        ];
+    const base = sources.reduce((s, x) => s + x.amount, 0);
     const amount = Math.floor((base * l.slashBps) / 10_000);
     if (amount <= 0) return { slashed: 0, refunded: 0 };
     const paid = new Map<string, number>();
@@ -242,17 +266,17 @@ export async function slashNode(d: Deps, nodeId: string, key: string, evidence: 
       paid.set(e.cause.consumerId, (paid.get(e.cause.consumerId) ?? 0) + (e.cause.paid ?? e.amount));
     }
     const harmed: Harmed[] = [...paid].map(([consumerId, p]) => ({ consumerId, paid: p })).sort((a, b) => b.paid - a.paid).slice(0, MAX_HARMED);
-    const p = slashPosting({ key, providerId: node.providerId, from: fromLock ? 'locked' : 'staked', nodeId: node.id, amount, harmed, compensationBps: l.slashCompensationBps, evidence: evidence.slice(0, 200), at: d.now() });
+    const p = slashPosting({ key, providerId: node.providerId, from: sources, nodeId: node.id, amount, harmed, compensationBps: l.slashCompensationBps, evidence: evidence.slice(0, 200), at: d.now() });
     try {
-      const posted = await d.ledger.post([p], fromLock ? [d.nodes.stakeLockItem(node, node.stakeLocked! - amount)] : []);
-      if (!posted) return undefined;
-      return { slashed: amount, refunded: p.entries.filter((e) => e.kind === 'slash_refund').reduce((s, e) => s + e.amount, 0) };
+      // the lock is moved under the node's version; free and unbonding stake under the balance conditions
+      await d.ledger.post([p], fromLock ? [d.nodes.stakeLockItem(node, node.stakeLocked! - amount)] : []);
     } catch (e) {
-      if (e instanceof InsufficientFundsError) return undefined;
+      // a provider that unstaked or spent between the read and the post: read again
       if (!(e instanceof DomainError && e.code === 'conflict')) throw e;
     }
   }
-  return undefined;
+  const done = await d.ledger.posting(key);
+  return done.length ? slashFigures(done) : undefined;
 }
 
 /** A node's epoch reward (net of its penalty), paid from the reward pool. False when the pool (or the provider, for a penalty) cannot cover it. */

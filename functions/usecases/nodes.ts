@@ -13,7 +13,8 @@ import { lose } from '../domain/job/transitions';
 import { liveAttemptOn } from '../domain/job/gang';
 import { sweep, tryPlace } from './placement';
 import { observeNode } from './checker-reputation';
-import { ensureStakeLock, releaseStakeLock, STAKE_WAIT } from './ledger';
+import { ensureStakeLock, STAKE_WAIT } from './ledger';
+import { deregister } from './node-removal';
 import { recordLostAttempts } from './metrics';
 
 export async function registerNode(d: Deps, caller: Caller, body: RegisterNode): Promise<{ node: Node; nodeKey: string }> {
@@ -46,6 +47,7 @@ export async function registerNode(d: Deps, caller: Caller, body: RegisterNode):
     publicKey: body.publicKey,
     driverVersion: body.driverVersion,
     cudaVersion: body.cudaVersion,
+    ...(body.runtime ? { runtime: body.runtime } : {}),
     createdAt: now,
   };
   await d.nodes.create(node);
@@ -94,15 +96,15 @@ export async function patchNode(d: Deps, caller: Caller, id: string, p: { priceP
   });
 }
 
-/** Deregisters a node: it takes no work, its live attempts are re-placed, its queue is removed. */
+/**
+ * Deregisters a node (functions/usecases/node-removal.ts): it takes no work, is told to stop, its live
+ * attempts are re-placed, its queue is removed; its stake lock stays slashable for the unstaking cooldown.
+ * Idempotent: a repeat finishes whatever an earlier call left undone and answers the node.
+ */
 export async function deregisterNode(d: Deps, caller: Caller, id: string): Promise<NodeItem> {
-  await getOwnNode(d, caller, id);
-  const node = await updateNode(d, id, (n) => withStatus(n, 'deregister', 'deregistered'));
-  await loseLiveAttempts(d, node, 'NODE_DEREGISTERED');
-  if (node.queueUrl) await d.queues.remove(node.queueUrl).catch(() => undefined);
-  // the node's stake lock goes back to the provider's free stake (a quarantined node's lock was slashed first)
-  await releaseStakeLock(d, node.id);
-  return (await d.nodes.get(node.id)) ?? node;
+  const own = await getOwnNode(d, caller, id);
+  const { node } = await deregister(d, own);
+  return node ?? own;
 }
 
 /** Ends every live attempt on a node that is gone and re-places the jobs at once. */

@@ -6,30 +6,46 @@ import { jobDeadline } from '../domain/job/deadlines';
 import { expire, forceCancel, lose, timeOut } from '../domain/job/transitions';
 import { heartbeatDeadline } from '../domain/node/liveness';
 import { isWatched } from '../domain/node/status';
+import { beginRemoval, holdMs, isPending } from '../domain/node/removal';
 import type { Deps } from './deps';
 import { applyTransition } from './effects';
 import { recordIfLost } from './metrics';
-import { loseLiveAttempts, updateNode, withStatus } from './nodes';
+import { finishRemoval, startRemoval } from './node-removal';
 import { tryPlace } from './placement';
 
 export interface ReapResult {
   nodesOffline: number;
   attemptsLost: number;
+  /** removals left pending by an earlier call and finished now */
+  removalsFinished: number;
   jobsEnded: number;
 }
 
 export async function reap(d: Deps): Promise<ReapResult> {
   const now = d.now();
-  const result: ReapResult = { nodesOffline: 0, attemptsLost: 0, jobsEnded: 0 };
+  const result: ReapResult = { nodesOffline: 0, attemptsLost: 0, removalsFinished: 0, jobsEnded: 0 };
   for (const n of await d.nodes.overdue(now)) {
-    const node = await updateNode(d, n.id, (x) =>
-      isWatched(x) && (heartbeatDeadline(x) ?? Infinity) < now
-        ? withStatus(x, 'missedHeartbeats', 'missed 3 heartbeats')
-        : x,
-    ).catch(ignoreDomainError);
-    if (node?.status !== 'OFFLINE') continue;
-    result.nodesOffline++;
-    result.attemptsLost += await loseLiveAttempts(d, node, 'NODE_LOST');
+    try {
+      // a removal a crash or timeout cut short, or a deregistered node's stake whose hold has passed
+      if (isPending(n)) {
+        const f = await finishRemoval(d, n.id);
+        result.attemptsLost += f.attemptsLost;
+        if (!f.pending.length) result.removalsFinished++;
+      }
+      if (!isWatched(n) || (heartbeatDeadline(n) ?? Infinity) >= now) continue;
+      // the write-off is a removal: the status and the steps left (stop, lose the attempts) in one write
+      const node = await startRemoval(d, n.id, (x) =>
+        isWatched(x) && (heartbeatDeadline(x) ?? Infinity) < now
+          ? beginRemoval(x, 'lost', now, { statusReason: 'missed 3 heartbeats', holdMs: holdMs(d.settings.ledger) })
+          : x,
+      ).catch(ignoreDomainError);
+      if (node?.status !== 'OFFLINE' || node.removal?.at !== now) continue;
+      result.nodesOffline++;
+      result.attemptsLost += (await finishRemoval(d, node.id)).attemptsLost;
+    } catch (e) {
+      // one node's trouble must not stop the reaper for the others; its removal stays pending
+      console.warn(JSON.stringify({ level: 'warn', msg: 'reaper: node removal failed; retried next tick', nodeId: n.id, error: (e as Error).message }));
+    }
   }
   for (const stale of await d.jobs.overdue(now)) {
     const job = await d.jobs.get(stale.id);

@@ -88,6 +88,11 @@ export interface LedgerSettings {
   minStakePerGpu: number;
   /** how long unstaked credits wait before they are available again, ms */
   unstakeCooldownMs: number;
+  /**
+   * the longest a verdict on a node's work may stay pending, ms (default domain/node/removal.ts
+   * VERDICT_GRACE_MS, an hour): a deregistered node's stake is held for this plus the cooldown
+   */
+  verdictGraceMs?: number;
   /** a slash pays harmed consumers back what they paid plus this share (basis points) */
   slashCompensationBps: number;
   /** share of the node's locked stake a proof of dishonesty slashes, basis points */

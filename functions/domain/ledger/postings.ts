@@ -104,8 +104,11 @@ export interface Harmed {
 export function slashPosting(p: {
   key: string;
   providerId: string;
-  /** `locked` (the node's lock) or, for a node that never needed one, the provider's free `staked` */
-  from: 'locked' | 'staked';
+  /**
+   * `locked` (the node's lock) or, for a node that never needed one, the provider's free `staked`; or
+   * several buckets drawn in order, each up to its amount (free stake, then stake still unbonding)
+   */
+  from: 'locked' | 'staked' | Array<{ bucket: Bucket; amount: number }>;
   nodeId: string;
   amount: number;
   harmed: Harmed[];
@@ -113,16 +116,26 @@ export function slashPosting(p: {
   evidence: string;
   at: number;
 }): Posting {
-  let left = p.amount;
-  const from = side(p.providerId, p.from);
+  const sources = typeof p.from === 'string' ? [{ bucket: p.from, amount: p.amount }] : p.from.map((s) => ({ ...s }));
+  let left = Math.min(p.amount, sources.reduce((t, s) => t + s.amount, 0));
   const legs: Leg[] = [];
+  // pays `amount` to `to`, drawing on the sources in order (one leg per source it touches)
+  const pay = (kind: 'slash_refund' | 'slash_treasury', to: Side, amount: number) => {
+    for (const s of sources) {
+      const take = Math.min(s.amount, amount);
+      if (take <= 0) continue;
+      s.amount -= take;
+      amount -= take;
+      legs.push({ kind, from: side(p.providerId, s.bucket), to, amount: take });
+    }
+  };
   for (const h of p.harmed) {
     const owed = h.paid + bps(h.paid, p.compensationBps);
-    const pay = Math.min(left, owed);
-    left -= pay;
-    legs.push({ kind: 'slash_refund', from, to: side(h.consumerId, 'available'), amount: pay });
+    const refund = Math.min(left, owed);
+    left -= refund;
+    pay('slash_refund', side(h.consumerId, 'available'), refund);
   }
-  legs.push({ kind: 'slash_treasury', from, to: side(SYSTEM_ACCOUNTS.treasury, 'available'), amount: left });
+  pay('slash_treasury', side(SYSTEM_ACCOUNTS.treasury, 'available'), left);
   return posting(p.key, p.at, { nodeId: p.nodeId, evidence: p.evidence }, legs);
 }
 
