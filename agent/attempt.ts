@@ -12,7 +12,9 @@ import type { ExitResult, Runtime, RuntimeHandle } from './runtime/types';
 import type { StateStore } from './state';
 
 /** Why the agent ended an attempt itself; absent when the workload exited on its own. */
-export type EndReason = 'timed_out' | 'cancelled' | 'drained' | 'fenced' | 'lease_lost';
+export type EndReason = 'timed_out' | 'cancelled' | 'drained' | 'fenced' | 'lease_lost' | 'written_off';
+/** the control plane may already run the job elsewhere: kill at once, no grace period */
+const KILL_AT_ONCE: ReadonlySet<EndReason> = new Set(['lease_lost', 'written_off']);
 
 export interface AttemptDeps {
   api: ControlPlane;
@@ -80,15 +82,15 @@ export class AttemptRun {
     }
     this.log.info('attempt started', { pid, container, gpus: this.devices.map((d) => d.index) });
     this.armTimeout(Date.now() + this.msg.spec.maxDurationSeconds * 1000);
-    if (this.reason) void this.handle.stop(this.deps.stopGraceMs); // stopped before it started
+    if (this.reason) void this.handle.stop(KILL_AT_ONCE.has(this.reason) ? 0 : this.deps.stopGraceMs); // stopped before it started
     const result = await this.handle.wait();
     clearTimeout(this.timer);
     this.deps.releaseDevices?.();
     const lines = await this.batcher.close();
     const finish = this.finishBody(result, lines);
     this.log.info('attempt ended', { outcome: finish.outcome, exitCode: finish.exitCode, reason: this.reason, error: finish.error });
-    // A fenced attempt belongs to nobody: the control plane would answer 409, so save the request.
-    if (this.reason !== 'fenced') await this.finish(finish);
+    // A fenced or written-off attempt belongs to nobody: the control plane would answer 409, so save the request.
+    if (this.reason !== 'fenced' && this.reason !== 'written_off') await this.finish(finish);
     await state.remove(this.attemptId);
   }
 
@@ -99,7 +101,7 @@ export class AttemptRun {
     this.log.info('stopping attempt', { reason });
     this.batcher.push('system', `gpupool: stopping attempt (${reason.replace('_', ' ')})`);
     // a lost lease kills at once: the control plane may start the job elsewhere any moment now
-    void this.handle?.stop(reason === 'lease_lost' ? 0 : this.deps.stopGraceMs);
+    void this.handle?.stop(KILL_AT_ONCE.has(reason) ? 0 : this.deps.stopGraceMs);
   }
 
   private armTimeout(deadline: number): void {
@@ -122,6 +124,8 @@ export class AttemptRun {
     }
     // this node could not run it (no free GPUs here): the control plane places it elsewhere
     if (this.failure) return { ...base, outcome: 'lost', error: this.failure };
+    // the node could not run it (its engine failed): handed back and re-placed, the consumer not charged
+    if (result.error && result.infrastructure) return { ...base, outcome: 'lost', error: result.error.slice(0, 2048) };
     if (result.error) return { ...base, outcome: 'error', error: result.error.slice(0, 2048) };
     return { ...base, outcome: 'exited' };
   }

@@ -117,12 +117,17 @@ async function startNode(config: AgentConfig, log: Logger, drain: AbortSignal): 
   api.useKey(identity.nodeKey);
   if (identity.registered) log.human(`registered node ${identity.nodeId} (${describe(inventory)}) with ${config.apiUrl}`);
 
-  const leftovers = await state.loadAttempts();
   // Whatever a crashed run left must be dead before the session: the session lets the control plane
   // re-place those jobs at once, and two live copies of one job must never overlap.
   if (config.runtime === 'process') await killOwnedProcesses(config.stateDir, log);
+  const docker = new DockerRuntime(log, {
+    host: { cpus: cpus().length, memoryBytes: totalmem(), totalGpus: inventory.devices.length },
+    simulatedGpus: !!config.simulatedGpus,
+    owner: config.stateDir,
+  });
+  const leftovers = await withLabelledContainers(await state.loadAttempts(), config.runtime === 'docker' ? docker : undefined, log);
   const allocator = new GpuAllocator(inventory.devices);
-  const runtime = dishonestRuntime(config.runtime === 'docker' ? new DockerRuntime(log, 'docker', { cpus: cpus().length, memoryBytes: totalmem(), totalGpus: inventory.devices.length }) : new ProcessRuntime(config.stateDir, log, jobBaseEnv(config, inventory)), config.simulatedDishonest);
+  const runtime = dishonestRuntime(config.runtime === 'docker' ? docker : new ProcessRuntime(config.stateDir, log, jobBaseEnv(config, inventory)), config.simulatedDishonest);
   let heartbeat: Heartbeat | undefined;
   const agent = new Agent({ api, runtime, allocator, state, log, stopGraceMs: config.stopGraceMs, logMaxLines: config.logMaxLines, onBusyChange: () => heartbeat?.reschedule() });
   probe.server.setLoad(() => ({ running: agent.running().length, freeGpus: agent.freeGpus() }));
@@ -131,6 +136,7 @@ async function startNode(config: AgentConfig, log: Logger, drain: AbortSignal): 
     api, log,
     running: () => agent.running(),
     onStale: (ids) => agent.stop(ids, 'fenced'),
+    onRefused: () => agent.writtenOff(),
     onOpened: (r, sentAt) => heartbeat?.noteLease(sentAt, r.leaseSeconds),
   });
   const sessionSentAt = Date.now();
@@ -150,7 +156,10 @@ async function startNode(config: AgentConfig, log: Logger, drain: AbortSignal): 
     freeGpus: () => agent.freeGpus(),
     onStale: (ids) => agent.stop(ids, 'fenced'),
     onCancel: (ids) => agent.stop(ids, 'cancelled'),
-    onRejected: () => session.open(),
+    onRejected: (reported) => {
+      agent.writtenOff(reported);
+      return session.open();
+    },
     onLeaseLost: () => agent.stop(agent.running(), 'lease_lost'),
     gpuTelemetry: gpuTelemetrySource(config.simulatedGpus ? inventory.devices : undefined, log),
   });
@@ -198,8 +207,25 @@ async function inventoryOrExit(config: AgentConfig, log: Logger): Promise<Invent
 /** Leftovers are killed by the runtime that started them, even if the configured runtime changed since. */
 function leftoverKiller(config: AgentConfig, log: Logger): (rec: AttemptRecord) => Promise<void> {
   const process = new ProcessRuntime(config.stateDir, log);
-  const docker = new DockerRuntime(log);
+  const docker = new DockerRuntime(log, { owner: config.stateDir });
   return (rec) => (rec.runtime === 'docker' ? docker : process).killLeftover(rec);
+}
+
+/**
+ * attempts.json plus every container labelled with this agent's state dir, removed now: a container started
+ * just before a crash, never recorded, would otherwise run on beside the job's next placement. The labels
+ * name its job and attempt, so it is reported lost like a recorded leftover.
+ */
+async function withLabelledContainers(recorded: AttemptRecord[], docker: DockerRuntime | undefined, log: Logger): Promise<AttemptRecord[]> {
+  if (!docker) return recorded;
+  const found = await docker.ownedContainers().catch((err: Error) => {
+    throw new StartupError(`docker unusable: ${err.message}`, 3);
+  });
+  const known = new Set(recorded.map((r) => r.attemptId));
+  const extra = found.filter((c) => !known.has(c.attemptId));
+  if (found.length > 0) log.info('removing containers left by a previous run', { containers: found.map((c) => c.container) });
+  await Promise.all(found.map((c) => docker.killLeftover(c)));
+  return [...recorded, ...extra.map((c): AttemptRecord => ({ attemptId: c.attemptId, jobId: c.jobId, runtime: 'docker', container: c.container, devices: [], startedAt: 0 }))];
 }
 
 async function killOwnedProcesses(stateDir: string, log: Logger): Promise<void> {

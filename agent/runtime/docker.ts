@@ -1,8 +1,10 @@
 // Runs each attempt as one `docker run --rm` container named gpupool-<attemptId>: the name makes a
-// duplicate start fail instead of running twice, and lets a restarted agent find and remove it. The
-// container sees only its allocated GPUs (by uuid) and runs without capabilities or privilege escalation.
+// duplicate start fail instead of running twice, and the labels let a restarted agent find and remove it
+// even when it never got into attempts.json. The container sees only its allocated GPUs (by uuid), runs
+// without capabilities or privilege escalation, and shares no network with the host or other attempts.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { constants } from 'node:os';
+import { isImageReference } from '../../functions/domain/image-ref';
 import type { Logger } from '../log';
 import { gangEnv } from './gang-env';
 import { signalExitCode, splitLines } from './lines';
@@ -12,14 +14,29 @@ import type { ExitResult, Runtime, RuntimeAttempt, RuntimeHandle, Stream } from 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 /** docker's own failure (bad flag, name in use, GPU unavailable), as opposed to the workload's exit code */
 const DOCKER_ERROR_EXIT = 125;
+/** the label that says which agent (by its state dir) started a container or network */
+export const OWNER_LABEL = 'gpupool.state-dir';
 
 export const containerName = (attemptId: string) => `gpupool-${attemptId}`;
+/** a gang rank's own bridge network (single-node attempts get none at all) */
+export const networkName = (attemptId: string) => `gpupool-${attemptId}`;
 
 /** The host's CPUs and memory, shared out in proportion to the GPUs an attempt takes. */
 export interface HostShare {
   cpus: number;
   memoryBytes: number;
   totalGpus: number;
+}
+
+export interface DockerOptions {
+  /** the docker CLI; DOCKER_HOST in the agent's environment says which engine */
+  docker?: string;
+  /** the host's resources; undefined leaves containers unlimited (tests) */
+  host?: HostShare;
+  /** GPUs are simulated (GPUPOOL_SIMULATED_GPUS): no `--gpus`, the devices are named in the environment */
+  simulatedGpus?: boolean;
+  /** the agent's state dir, put on every container as OWNER_LABEL so a restart finds what it left */
+  owner?: string;
 }
 
 /** `--cpus`/`--memory` for an attempt taking `gpus` of the host's GPUs (a 0-GPU job gets one GPU's share). */
@@ -30,33 +47,72 @@ export function resourceLimits(host: HostShare, gpus: number): string[] {
   return ['--cpus', String(cpus), '--memory', String(memory)];
 }
 
-export function dockerRunArgs(a: Omit<RuntimeAttempt, 'onLine'>, warn: (line: string) => void = () => {}, host?: HostShare): string[] {
-  const gpus = a.devices.map((d) => d.uuid);
+/**
+ * The job's environment as `-e` flags. NVIDIA_* never passes: the NVIDIA container runtime reads
+ * NVIDIA_VISIBLE_DEVICES (and its driver-capability siblings) from the container's environment, so a job
+ * setting NVIDIA_VISIBLE_DEVICES=all would see every GPU on the host, not the ones it was given.
+ */
+function envFlags(a: Omit<RuntimeAttempt, 'onLine'>, simulated: boolean, warn: (line: string) => void): string[] {
+  const ours: Record<string, string> = {
+    ...(simulated ? simulatedDeviceEnv(a) : {}),
+    GPUPOOL_JOB_ID: a.jobId,
+    GPUPOOL_ATTEMPT_ID: a.attemptId,
+    ...gangEnv(a.spec),
+  };
   const env: string[] = [];
-  const ours: Record<string, string> = { GPUPOOL_JOB_ID: a.jobId, GPUPOOL_ATTEMPT_ID: a.attemptId, ...gangEnv(a.spec) };
   for (const [k, v] of Object.entries(a.spec.env)) {
     if (!ENV_NAME.test(k)) warn(`skipped env ${JSON.stringify(k)}: not a valid variable name`);
+    else if (k.startsWith('NVIDIA_')) warn(`skipped env ${k}: NVIDIA_* variables are set by the node, not the job`);
     else if (!(k in ours)) env.push('-e', `${k}=${v}`);
   }
   for (const [k, v] of Object.entries(ours)) env.push('-e', `${k}=${v}`);
+  return env;
+}
+
+/** What a container on a simulated node learns about its devices, as the NVIDIA runtime would tell it. */
+function simulatedDeviceEnv(a: Pick<RuntimeAttempt, 'devices'>): Record<string, string> {
+  // no devices: "void" is the NVIDIA runtime's "no GPU", and an empty CUDA_VISIBLE_DEVICES hides every GPU
+  return {
+    NVIDIA_VISIBLE_DEVICES: a.devices.length > 0 ? a.devices.map((d) => d.uuid).join(',') : 'void',
+    CUDA_VISIBLE_DEVICES: a.devices.map((d) => d.index).join(','),
+  };
+}
+
+/**
+ * The network flags. A single-node attempt gets `--network none`: only its own loopback, so neither the
+ * host's loopback services, nor the cloud metadata endpoint, nor the provider's networks, nor another
+ * attempt's containers are reachable. A gang rank gets its own bridge network (created before the run),
+ * and rank 0 publishes the rendezvous port on the host, which is how the other ranks reach it; nothing of
+ * the host's network is shared (docs/agent-hosts.md says what a provider must add on a real host).
+ */
+export function networkFlags(a: Pick<RuntimeAttempt, 'attemptId' | 'spec'>): string[] {
+  const g = a.spec.gang;
+  if (!g) return ['--network', 'none'];
+  return ['--network', networkName(a.attemptId), ...(g.rank === 0 ? ['--publish', `${g.masterPort}:${g.masterPort}`] : [])];
+}
+
+export function dockerRunArgs(a: Omit<RuntimeAttempt, 'onLine'>, warn: (line: string) => void = () => {}, opts: Omit<DockerOptions, 'docker'> = {}): string[] {
+  const simulated = opts.simulatedGpus ?? false;
+  const gpus = a.devices.map((d) => d.uuid);
   return [
     'run', '--rm',
     '--name', containerName(a.attemptId),
     '--label', `gpupool.job=${a.jobId}`,
     '--label', `gpupool.attempt=${a.attemptId}`,
+    ...(opts.owner ? ['--label', `${OWNER_LABEL}=${opts.owner}`] : []),
     // The quotes are part of the value: docker reads --gpus as CSV, and the uuids are comma-separated.
-    ...(gpus.length > 0 ? ['--gpus', `"device=${gpus.join(',')}"`] : []),
+    ...(gpus.length > 0 && !simulated ? ['--gpus', `"device=${gpus.join(',')}"`] : []),
     '--security-opt', 'no-new-privileges',
     '--cap-drop', 'ALL',
     '--pids-limit', '4096',
     '--shm-size', '1g',
-    // a gang's ranks reach each other on the hosts' addresses: NCCL and torchrun's rendezvous open ports
-    // of their own choosing, which published ports cannot cover, so ranks share the host's network
-    ...(a.spec.gang ? ['--network', 'host'] : []),
-    ...(host ? resourceLimits(host, gpus.length) : []),
+    ...networkFlags(a),
+    ...(opts.host ? resourceLimits(opts.host, gpus.length) : []),
     // per-attempt scratch space: an anonymous volume, removed with the container by --rm
     '--mount', 'type=volume,dst=/scratch',
-    ...env,
+    ...envFlags(a, simulated, warn),
+    // the image is validated at submit and again in start; `--` makes sure it can never be read as a flag
+    '--',
     a.spec.image ?? '',
     ...a.spec.command,
   ];
@@ -64,17 +120,20 @@ export function dockerRunArgs(a: Omit<RuntimeAttempt, 'onLine'>, warn: (line: st
 
 export class DockerRuntime implements Runtime {
   readonly kind = 'docker';
+  private readonly docker: string;
 
   constructor(
     private readonly log: Logger,
-    private readonly docker = 'docker',
-    /** the host's resources; undefined leaves containers unlimited (tests) */
-    private readonly host?: HostShare,
-  ) {}
+    private readonly opts: DockerOptions = {},
+  ) {
+    this.docker = opts.docker ?? 'docker';
+  }
 
   start(a: RuntimeAttempt): RuntimeHandle {
     const image = a.spec.image;
     if (!image) return endedHandle({ exitCode: null, signal: null, error: 'docker runtime needs an image' });
+    // checked at submit too; an agent never hands docker an argument it could read as a flag
+    if (!isImageReference(image)) return endedHandle({ exitCode: null, signal: null, error: `not a Docker image reference: ${JSON.stringify(image.slice(0, 200))}` });
     const name = containerName(a.attemptId);
     const state: { stopping: boolean; current?: ChildProcess; running: boolean } = { stopping: false, running: false };
     const system = (line: string) => a.onLine('system', line);
@@ -82,10 +141,17 @@ export class DockerRuntime implements Runtime {
       const pulled = await this.pull(image, system, state);
       if (state.stopping) return { exitCode: null, signal: null };
       if (pulled) return { exitCode: null, signal: null, error: pulled };
+      const network = a.spec.gang ? await this.createNetwork(a) : undefined;
+      if (network) return network;
+      if (state.stopping) return this.removeNetwork(a, { exitCode: null, signal: null });
       state.running = true;
-      const run = await this.exec(dockerRunArgs(a, system, this.host), a.onLine, (c) => (state.current = c));
-      if (run.exitCode === DOCKER_ERROR_EXIT) return { ...run, error: `docker run failed (exit ${DOCKER_ERROR_EXIT}); see the system lines` };
-      return run;
+      const stderr: string[] = [];
+      const onLine = (s: Stream, t: string) => {
+        if (s === 'stderr' && stderr.length < 20) stderr.push(t);
+        a.onLine(s, t);
+      };
+      const run = await this.exec(dockerRunArgs(a, system, this.opts), onLine, (c) => (state.current = c));
+      return this.removeNetwork(a, run.exitCode === DOCKER_ERROR_EXIT ? dockerFailure(run, stderr) : run);
     })();
     return {
       ref: { container: name },
@@ -103,6 +169,24 @@ export class DockerRuntime implements Runtime {
 
   async killLeftover(ref: { container?: string; attemptId: string }): Promise<void> {
     if (ref.container) await this.exec(['rm', '-f', ref.container], () => {});
+    await this.exec(['network', 'rm', networkName(ref.attemptId)], () => {});
+  }
+
+  /**
+   * Every container this agent's state dir ever started that is still there (running or not), by label: a
+   * restarted agent owns none of them. The job and attempt come from the labels, so one that was started
+   * just before a crash, and never written to attempts.json, is found too.
+   */
+  async ownedContainers(): Promise<{ container: string; jobId: string; attemptId: string }[]> {
+    if (!this.opts.owner) return [];
+    const found: { container: string; jobId: string; attemptId: string }[] = [];
+    const format = '{{.Names}}\t{{.Label "gpupool.job"}}\t{{.Label "gpupool.attempt"}}';
+    const r = await this.exec(['ps', '-a', '--no-trunc', '--filter', `label=${OWNER_LABEL}=${this.opts.owner}`, '--format', format], (s, t) => {
+      const [container, jobId, attemptId] = t.split('\t');
+      if (s === 'stdout' && container && jobId && attemptId) found.push({ container, jobId, attemptId });
+    });
+    if (r.exitCode !== 0) throw new Error(`docker ps failed (exit ${r.exitCode})${r.error ? `: ${r.error}` : ''}`);
+    return found;
   }
 
   /** Pulls the image; returns an error sentence, or undefined when the image is ready. */
@@ -117,6 +201,21 @@ export class DockerRuntime implements Runtime {
       return undefined;
     }
     return pull.error ?? `docker pull ${image} failed (exit ${pull.exitCode})`;
+  }
+
+  /** A gang rank's own bridge network; an error result when the engine refuses it (the node's fault). */
+  private async createNetwork(a: RuntimeAttempt): Promise<ExitResult | undefined> {
+    const owner = this.opts.owner ? ['--label', `${OWNER_LABEL}=${this.opts.owner}`] : [];
+    const lines: string[] = [];
+    const r = await this.exec(['network', 'create', '--driver', 'bridge', '--label', `gpupool.attempt=${a.attemptId}`, ...owner, networkName(a.attemptId)], (_s, t) => lines.push(t));
+    if (r.exitCode === 0) return undefined;
+    for (const l of lines) a.onLine('system', l);
+    return { exitCode: null, signal: null, error: `docker network create failed (exit ${r.exitCode})`, infrastructure: true };
+  }
+
+  private async removeNetwork(a: RuntimeAttempt, result: ExitResult): Promise<ExitResult> {
+    if (a.spec.gang) await this.exec(['network', 'rm', networkName(a.attemptId)], () => {});
+    return result;
   }
 
   // `docker stop` sends SIGTERM, waits, then SIGKILLs inside the daemon. If the daemon does not answer,
@@ -141,8 +240,20 @@ export class DockerRuntime implements Runtime {
       splitLines(child.stderr, (t) => onLine('stderr', t)),
     ]);
     return new Promise<ExitResult>((resolve) => {
-      child.once('error', (err) => resolve({ exitCode: null, signal: null, error: `cannot run ${this.docker}: ${err.message}` }));
+      child.once('error', (err) => resolve({ exitCode: null, signal: null, error: `cannot run ${this.docker}: ${err.message}`, infrastructure: true }));
       child.once('close', (code, signal) => resolve({ exitCode: code ?? signalExitCode(signal, constants.signals), signal }));
     }).then(async (r) => (await output, r));
   }
+}
+
+/**
+ * `docker run` exiting 125 is docker failing before the workload ran: the engine is down, the NVIDIA
+ * runtime is missing for a `--gpus` request ("could not select device driver"), the name is in use. The
+ * agent built every argument and the image was validated and pulled, so the node is at fault, not the
+ * consumer: the attempt is handed back (re-placed, not charged), with docker's own words as the reason.
+ */
+function dockerFailure(run: ExitResult, stderr: string[]): ExitResult {
+  const said = stderr.map((l) => l.replace(/^docker: /, '').trim()).filter((l) => l && !/^Run 'docker run --help'/.test(l) && !/^WARNING:/.test(l));
+  const why = said.length > 0 ? `: ${said.join(' ').slice(0, 500)}` : '; see the system lines';
+  return { ...run, error: `node fault: docker run failed (exit ${DOCKER_ERROR_EXIT})${why}`, infrastructure: true };
 }

@@ -20,6 +20,9 @@ export interface ExitResult {
   signal: NodeJS.Signals | null;
   /** set when the runtime could not run the attempt at all (spawn failed, image pull failed) */
   error?: string;
+  /** the node, not the job, is at fault (the engine failed, a GPU runtime is missing): the attempt is
+   * handed back to the pool (outcome `lost`: re-placed, not charged) instead of failing the consumer's job */
+  infrastructure?: boolean;
 }
 
 export interface RuntimeHandle {

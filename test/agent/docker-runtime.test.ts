@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -35,7 +35,7 @@ function start(attemptId: string, devices: GpuDevice[], spec: Partial<AttemptSpe
   return { out, handle: runtime.start({ jobId: 'job1', attemptId, spec: full, devices, onLine: out.onLine }) };
 }
 
-const SECURITY = ['--security-opt', 'no-new-privileges', '--cap-drop', 'ALL', '--pids-limit', '4096', '--shm-size', '1g', '--mount', 'type=volume,dst=/scratch'];
+const SECURITY = ['--security-opt', 'no-new-privileges', '--cap-drop', 'ALL', '--pids-limit', '4096', '--shm-size', '1g', '--network', 'none', '--mount', 'type=volume,dst=/scratch'];
 
 describe('docker runtime (fake docker on PATH)', () => {
   it('pulls, then runs one GPU by uuid with the exact argv', async () => {
@@ -47,7 +47,7 @@ describe('docker runtime (fake docker on PATH)', () => {
         'run', '--rm', '--name', 'gpupool-att1', '--label', 'gpupool.job=job1', '--label', 'gpupool.attempt=att1',
         '--gpus', '"device=GPU-aaa"', ...SECURITY,
         '-e', 'WANDB_MODE=offline', '-e', 'GPUPOOL_JOB_ID=job1', '-e', 'GPUPOOL_ATTEMPT_ID=att1',
-        'ghcr.io/acme/train:1', 'python', 'train.py', '--epochs', '3',
+        '--', 'ghcr.io/acme/train:1', 'python', 'train.py', '--epochs', '3',
       ],
     ]);
     expect(out.text('system')).toEqual([
@@ -63,7 +63,7 @@ describe('docker runtime (fake docker on PATH)', () => {
 
   it('passes two GPUs as one quoted device list', async () => {
     await start('att2', [gpus[1], gpus[2]]).handle.wait();
-    expect(runCalls()[0].slice(0, 20)).toEqual([
+    expect(runCalls()[0].slice(0, 22)).toEqual([
       'run', '--rm', '--name', 'gpupool-att2', '--label', 'gpupool.job=job1', '--label', 'gpupool.attempt=att2',
       '--gpus', '"device=GPU-bbb,GPU-ccc"', ...SECURITY,
     ]);
@@ -99,11 +99,12 @@ describe('docker runtime (fake docker on PATH)', () => {
     expect(await start('att3', [gpus[0]]).handle.wait()).toEqual({ exitCode: 7, signal: null });
   });
 
-  it('treats exit 125 as docker failing, not the workload', async () => {
+  it("treats exit 125 as docker failing, not the workload: the node's fault, in docker's words", async () => {
     vi.stubEnv('FAKE_DOCKER_RUN_EXIT', '125');
     const r = await start('att4', [gpus[0]]).handle.wait();
     expect(r.exitCode).toBe(125);
-    expect(r.error).toMatch(/docker run failed \(exit 125\)/);
+    expect(r.infrastructure).toBe(true);
+    expect(r.error).toBe('node fault: docker run failed (exit 125): a line on stderr');
   });
 
   it('fails the attempt when the pull fails and no local copy exists', async () => {
@@ -133,9 +134,15 @@ describe('docker runtime (fake docker on PATH)', () => {
     expect(out.text('system')).toContain('skipped env "BAD=NAME": not a valid variable name');
   });
 
-  it('removes a leftover container by name', async () => {
+  it('removes a leftover container by name, and its network if it had one', async () => {
     await runtime.killLeftover({ container: 'gpupool-old', attemptId: 'old' });
-    expect(calls()).toEqual([['rm', '-f', 'gpupool-old']]);
+    expect(calls()).toEqual([['rm', '-f', 'gpupool-old'], ['network', 'rm', 'gpupool-old']]);
+  });
+
+  it('never hands docker an image it could read as a flag', async () => {
+    const r = await start('att9', [], { image: '--privileged' }).handle.wait();
+    expect(r).toMatchObject({ exitCode: null, error: 'not a Docker image reference: "--privileged"' });
+    expect(existsSync(logFile)).toBe(false);
   });
 });
 
@@ -153,8 +160,74 @@ describe('resource limits', () => {
     const args = dockerRunArgs(
       { jobId: 'j', attemptId: 'a', devices: [{ index: 0, uuid: 'GPU-1', model: 'A100', vramGb: 80 }], spec: { image: 'img', command: ['x'], env: {}, gpus: 1, maxDurationSeconds: 60 } } as never,
       () => {},
-      { cpus: 8, memoryBytes: 32 * 2 ** 30, totalGpus: 2 },
+      { host: { cpus: 8, memoryBytes: 32 * 2 ** 30, totalGpus: 2 } },
     );
     expect(args.join(' ')).toContain(`--cpus 4 --memory ${16 * 2 ** 30} --mount type=volume,dst=/scratch`);
+  });
+});
+
+describe('docker run arguments (trust: what a job can reach and see)', () => {
+  const attempt = (spec: Partial<AttemptSpec>, devices: GpuDevice[] = [gpus[1], gpus[3]]) => ({
+    jobId: 'j1',
+    attemptId: 'a1',
+    devices,
+    spec: { image: 'img', command: ['x'], env: {}, gpus: devices.length, maxDurationSeconds: 60, ...spec } as AttemptSpec,
+  });
+  const envOf = (args: string[]) => args.filter((_, i) => args[i - 1] === '-e');
+  const gang = (rank: number) => ({ rank, worldSize: 2, peers: ['10.0.0.1', '10.0.0.2'], masterAddr: '10.0.0.1', masterPort: 29517 });
+
+  it('with simulated GPUs runs without --gpus and names the devices in the environment', () => {
+    const args = dockerRunArgs(attempt({}), () => {}, { simulatedGpus: true });
+    expect(args).not.toContain('--gpus');
+    expect(envOf(args)).toEqual(['NVIDIA_VISIBLE_DEVICES=GPU-bbb,GPU-ddd', 'CUDA_VISIBLE_DEVICES=1,3', 'GPUPOOL_JOB_ID=j1', 'GPUPOOL_ATTEMPT_ID=a1']);
+    expect(envOf(dockerRunArgs(attempt({}, []), () => {}, { simulatedGpus: true })).slice(0, 2)).toEqual(['NVIDIA_VISIBLE_DEVICES=void', 'CUDA_VISIBLE_DEVICES=']);
+  });
+
+  it('with GPUs from nvidia-smi passes --gpus and leaves the device variables to the NVIDIA runtime', () => {
+    const args = dockerRunArgs(attempt({}));
+    expect(args.slice(args.indexOf('--gpus'), args.indexOf('--gpus') + 2)).toEqual(['--gpus', '"device=GPU-bbb,GPU-ddd"']);
+    expect(envOf(args)).toEqual(['GPUPOOL_JOB_ID=j1', 'GPUPOOL_ATTEMPT_ID=a1']);
+  });
+
+  it.each([false, true])("never passes a job's NVIDIA_* variables (simulated GPUs: %s)", (simulatedGpus) => {
+    const warned: string[] = [];
+    const env = { NVIDIA_VISIBLE_DEVICES: 'all', NVIDIA_DRIVER_CAPABILITIES: 'all', NVIDIA_REQUIRE_CUDA: 'cuda>=1', HF_HOME: '/scratch/hf' };
+    const args = dockerRunArgs(attempt({ env }), (l) => warned.push(l), { simulatedGpus });
+    expect(envOf(args).filter((e) => e.startsWith('NVIDIA_'))).toEqual(simulatedGpus ? ['NVIDIA_VISIBLE_DEVICES=GPU-bbb,GPU-ddd'] : []);
+    expect(envOf(args)).toContain('HF_HOME=/scratch/hf');
+    expect(warned).toEqual([
+      'skipped env NVIDIA_VISIBLE_DEVICES: NVIDIA_* variables are set by the node, not the job',
+      'skipped env NVIDIA_DRIVER_CAPABILITIES: NVIDIA_* variables are set by the node, not the job',
+      'skipped env NVIDIA_REQUIRE_CUDA: NVIDIA_* variables are set by the node, not the job',
+    ]);
+  });
+
+  it('puts -- right before the image, so neither image nor command can be read as docker flags', () => {
+    const args = dockerRunArgs(attempt({ image: 'img', command: ['--privileged', '-v', '/:/host'] }));
+    expect(args.slice(-5)).toEqual(['--', 'img', '--privileged', '-v', '/:/host']);
+    expect(args.indexOf('--')).toBe(args.length - 5);
+  });
+
+  it('gives a single-node job no network but its own loopback', () => {
+    const args = dockerRunArgs(attempt({}));
+    expect(args.slice(args.indexOf('--network'), args.indexOf('--network') + 2)).toEqual(['--network', 'none']);
+    expect(args.filter((a) => a === '--network')).toHaveLength(1);
+  });
+
+  it("puts each gang rank on its own bridge network, never the host's; rank 0 publishes the rendezvous port", () => {
+    const r0 = dockerRunArgs(attempt({ gang: gang(0) }));
+    const r1 = dockerRunArgs(attempt({ gang: gang(1) }));
+    for (const args of [r0, r1]) {
+      expect(args).not.toContain('host');
+      expect(args.join(' ')).not.toMatch(/--network[= ]host|--net[= ]host|--privileged|--pid[= ]|--ipc[= ]|--cap-add|docker\.sock/);
+      expect(args.slice(args.indexOf('--network'), args.indexOf('--network') + 2)).toEqual(['--network', 'gpupool-a1']);
+    }
+    expect(r0.slice(r0.indexOf('--publish'), r0.indexOf('--publish') + 2)).toEqual(['--publish', '29517:29517']);
+    expect(r1).not.toContain('--publish');
+  });
+
+  it('labels the container with its job, attempt and owning agent, so a restart finds it', () => {
+    const args = dockerRunArgs(attempt({}), () => {}, { owner: '/var/lib/gpupool' });
+    expect(args.filter((_, i) => args[i - 1] === '--label')).toEqual(['gpupool.job=j1', 'gpupool.attempt=a1', 'gpupool.state-dir=/var/lib/gpupool']);
   });
 });

@@ -27,12 +27,12 @@ describe('gang environment', () => {
     expect(gangEnv({})).toEqual({});
   });
 
-  it('passes them to the container, which shares the host network only for a gang', () => {
+  it("passes them to the container, which never shares the host's network (issue 14, item 8)", () => {
     const args = dockerRunArgs(attempt(gang));
     expect(args).toContain('GPUPOOL_RANK=1');
     expect(args).toContain('GPUPOOL_MASTER_ADDR=10.0.0.1');
-    expect(args.join(' ')).toContain('--network host');
-    expect(dockerRunArgs(attempt()).join(' ')).not.toContain('--network');
+    expect(args.join(' ')).toContain('--network gpupool-a1');
+    expect(dockerRunArgs(attempt()).join(' ')).toContain('--network none');
     expect(dockerRunArgs(attempt()).join(' ')).not.toContain('GPUPOOL_RANK');
   });
 });
