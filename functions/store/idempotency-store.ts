@@ -8,11 +8,17 @@ export interface IdempotencyRecord {
   bodyHash: string;
   state: 'IN_PROGRESS' | 'COMPLETED';
   response?: { statusCode: number; body: string };
+  /** epoch seconds: an IN_PROGRESS claim past this ended without a recorded answer */
+  lockedUntil: number;
   expiresAt: number;
 }
 
 const TTL_S = 24 * 3600;
-/** an IN_PROGRESS claim older than this is taken over (its Lambda died) */
+/**
+ * An IN_PROGRESS claim is never taken over: its request may have committed before its Lambda died or
+ * before its answer could be written, and a second run would mint or submit twice. Past this lock (the
+ * API's 29 s limit and a margin) a duplicate is told at once that the outcome is unknown.
+ */
 const LOCK_S = 30;
 
 export class IdempotencyStore {
@@ -29,9 +35,9 @@ export class IdempotencyStore {
         new PutCommand({
           TableName: this.table,
           Item: { key, bodyHash, state: 'IN_PROGRESS', lockedUntil: nowS + LOCK_S, expiresAt: nowS + TTL_S },
-          ConditionExpression: 'attribute_not_exists(#k) OR expiresAt < :now OR (#s = :ip AND lockedUntil < :now)',
-          ExpressionAttributeNames: { '#k': 'key', '#s': 'state' },
-          ExpressionAttributeValues: { ':now': nowS, ':ip': 'IN_PROGRESS' },
+          ConditionExpression: 'attribute_not_exists(#k) OR expiresAt < :now',
+          ExpressionAttributeNames: { '#k': 'key' },
+          ExpressionAttributeValues: { ':now': nowS },
         }),
       );
       return true;
@@ -58,7 +64,7 @@ export class IdempotencyStore {
     );
   }
 
-  /** A failed request releases its key so a retry can run it again. */
+  /** A refused request releases its key so a retry can run it again. */
   async release(key: string): Promise<void> {
     await this.db.send(new DeleteCommand({ TableName: this.table, Key: { key } }));
   }
