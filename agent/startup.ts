@@ -66,6 +66,7 @@ export async function resolveIdentity(
     pricePerGpuHour: config.pricePerGpuHour,
     labels: config.labels,
     ...(inventory.driverVersion ? { driverVersion: inventory.driverVersion } : {}),
+    runtime: config.runtime,
     ...(probe.probeUrl ? { probeUrl: probe.probeUrl } : {}),
     ...(probe.publicKey ? { publicKey: probe.publicKey } : {}),
   };

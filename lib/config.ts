@@ -57,6 +57,12 @@ export interface StageConfig {
   readonly ledger: LedgerConfig;
   /** where the alarm topic sends e-mail; unset: the topic has no subscription. @default none */
   readonly alarmEmail?: string;
+  /**
+   * place consumer work on nodes whose agent runs jobs as plain processes (GPUPOOL_RUNTIME=process): such
+   * jobs share the host and can read each other's environment and the agent's key, so a pool of strangers
+   * keeps it off; a private pool of one owner may turn it on. @default false
+   */
+  readonly allowProcessRuntime: boolean;
 }
 
 /** The context keys bin/app.ts reads (cdk.json or `-c key=value`), one per StageConfig field. */
@@ -76,6 +82,7 @@ export const CONTEXT_KEYS = {
   nodeQueuePrefix: 'gpupool:nodeQueuePrefix',
   functionMemoryMb: 'gpupool:functionMemoryMb',
   alarmEmail: 'gpupool:alarmEmail',
+  allowProcessRuntime: 'gpupool:allowProcessRuntime',
   creditSymbol: 'gpupool:creditSymbol',
   feeBps: 'gpupool:feeBps',
   rewardShareBps: 'gpupool:rewardShareBps',
@@ -99,6 +106,7 @@ export const DEFAULTS = {
   logRetentionDays: 30,
   nodeQueuePrefix: 'gpupool-{stage}-node-',
   functionMemoryMb: 512,
+  allowProcessRuntime: false,
   ledger: { symbol: 'ATH', feeBps: 500, rewardShareBps: 5000, minStakePerGpu: 100, unstakeCooldownHours: 168, slashBps: 1000, slashCompensationBps: 1000 },
 } as const satisfies StageConfig;
 
@@ -128,6 +136,14 @@ export function resolveStageConfig(raw: RawContext = {}): StageConfig {
       return fallback;
     }
     return n;
+  };
+  const bool = (key: ContextKey, fallback: boolean): boolean => {
+    const v = raw[key];
+    if (v === undefined || v === null || v === '') return fallback;
+    if (v === true || v === 'true') return true;
+    if (v === false || v === 'false') return false;
+    problems.push(`${key} must be true or false, got ${JSON.stringify(v)}`);
+    return fallback;
   };
   const str = (key: ContextKey, fallback: string): string => {
     const v = raw[key];
@@ -187,6 +203,7 @@ export function resolveStageConfig(raw: RawContext = {}): StageConfig {
     logRetentionDays,
     nodeQueuePrefix,
     functionMemoryMb: int(CONTEXT_KEYS.functionMemoryMb, DEFAULTS.functionMemoryMb, 128, 10_240),
+    allowProcessRuntime: bool(CONTEXT_KEYS.allowProcessRuntime, DEFAULTS.allowProcessRuntime),
     ledger: {
       symbol: str(CONTEXT_KEYS.creditSymbol, DEFAULTS.ledger.symbol).slice(0, 8),
       feeBps: int(CONTEXT_KEYS.feeBps, DEFAULTS.ledger.feeBps, 0, 10_000),

@@ -151,5 +151,7 @@ export const RegisterNodeSchema = z.strictObject({
   publicKey: publicKey.optional(),
   driverVersion: z.string().max(32).optional(),
   cudaVersion: z.string().max(32).optional(),
+  /** how the agent runs jobs: `process` shares the host with other tenants' jobs (docs/scheduling.md); absent (older agents) counts as process */
+  runtime: z.enum(['docker', 'process']).optional(),
 });
 export type RegisterNode = z.infer<typeof RegisterNodeSchema>;

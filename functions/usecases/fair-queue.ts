@@ -2,7 +2,7 @@
 // and the head of each account's own queue (the `queuedByAccount` index, for accounts the markers list),
 // ordered by fairOrder. The global read alone would let one account's backlog fill every shard's page;
 // the per-account reads alone would depend on markers, which are only hints.
-import { fairOrder } from '../domain/job/fair-share';
+import { fairSelect } from '../domain/job/fair-share';
 import type { Job } from '../domain/model';
 import type { Deps } from './deps';
 
@@ -31,5 +31,6 @@ export async function readQueue(d: Deps, maxJobs: number, full = true): Promise<
   const now = d.now();
   if (full) await Promise.all(accounts.map((a, i) => d.jobs.accounts.observed(a, heads[i].length === 0, now)));
   const all = [...global, ...heads.flat()];
-  return { jobs: fairOrder(all).slice(0, maxJobs), read: new Set(all.map((j) => j.id)).size };
+  // every account read gets its turns in the sweep, whatever the priorities (fairSelect)
+  return { jobs: fairSelect(all, maxJobs), read: new Set(all.map((j) => j.id)).size };
 }

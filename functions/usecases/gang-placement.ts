@@ -12,7 +12,7 @@ import type { Deps } from './deps';
 import { applyTransition } from './effects';
 import { savePendingReason } from './pending-reason';
 import { recordPlacement, recordPlacementFailure } from './metrics';
-import type { CandidateView } from './placement';
+import { runtimePolicy, type CandidateView } from './placement';
 
 /** How many times a gang is picked again after losing a node to a concurrent claim. */
 const MAX_GANG_TRIES = 5;
@@ -20,10 +20,12 @@ const MAX_GANG_TRIES = 5;
 export async function tryPlaceGang(d: Deps, job: Job, view?: CandidateView): Promise<Job> {
   const t0 = performance.now();
   const candidates = view ? await view.for(job) : await d.nodes.available(job.resources.gpuModels, d.settings.candidatesPerShard);
+  // over the sweep's read budget: passed over this time
+  if (!candidates) return job;
   const raced = new Set<string>();
   let pendingReason = 'candidates were taken concurrently; waiting for the next sweep';
   for (let tries = 0; tries < MAX_GANG_TRIES; tries++) {
-    const pick = pickGang(job, candidates.filter((n) => !raced.has(n.id)), d.random);
+    const pick = pickGang({ ...job, runtimePolicy: runtimePolicy(d) }, candidates.filter((n) => !raced.has(n.id)), d.random);
     if (!pick.nodes) {
       pendingReason = pick.reason;
       break;

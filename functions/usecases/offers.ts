@@ -1,6 +1,8 @@
 // Free capacity as a renter sees it: per GPU model, VRAM and region, the free GPUs, the lowest and
-// median price and the median reputation.
+// median price and the median reputation, and the runtime the nodes isolate jobs with (docker: a
+// container per job; process: jobs share the host, offered only where the deployment allows it).
 import { z } from 'zod';
+import { runtimeOf } from '../domain/matcher/filters';
 import type { Deps } from './deps';
 
 export const OffersQuerySchema = z.strictObject({
@@ -17,17 +19,18 @@ const median = (xs: number[]) => {
 
 export async function offers(d: Deps, q: z.infer<typeof OffersQuerySchema>) {
   const nodes = (await d.nodes.available(q.gpuModel ? [q.gpuModel] : undefined, 200)).filter(
-    (n) => (!q.gpus || n.freeGpus >= q.gpus) && (!q.region || n.region === q.region) && (q.maxPrice === undefined || n.pricePerGpuHour <= q.maxPrice),
+    (n) => (d.settings.allowProcessRuntime || runtimeOf(n) === 'docker') && (!q.gpus || n.freeGpus >= q.gpus) && (!q.region || n.region === q.region) && (q.maxPrice === undefined || n.pricePerGpuHour <= q.maxPrice),
   );
   const groups = new Map<string, typeof nodes>();
   for (const n of nodes) {
-    const k = `${n.gpuModel}|${n.vramGb}|${n.region}`;
+    const k = `${n.gpuModel}|${n.vramGb}|${n.region}|${runtimeOf(n)}`;
     groups.set(k, [...(groups.get(k) ?? []), n]);
   }
   return [...groups.values()].map((g) => ({
     gpuModel: g[0].gpuModel,
     vramGb: g[0].vramGb,
     region: g[0].region,
+    runtime: runtimeOf(g[0]),
     nodes: g.length,
     freeGpus: g.reduce((s, n) => s + n.freeGpus, 0),
     minPricePerGpuHour: Math.min(...g.map((n) => n.pricePerGpuHour)),

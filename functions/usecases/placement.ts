@@ -23,18 +23,38 @@ import { replicaAvoid } from './replicas';
 const MAX_CLAIM_TRIES = 5;
 
 /**
+ * Bounded work per sweep: candidate reads (8 index queries each, one per distinct model set) are capped
+ * in all and per account, so a backlog of jobs with ever new model sets costs its account its own turns
+ * and the sweep a fixed number of queries (docs/scheduling.md).
+ */
+export const SWEEP_READ_BUDGET = { total: 64, perAccount: 4 };
+
+/**
  * Candidate nodes read once per sweep and kept current by the sweep's own claims, so placing a hundred
  * jobs costs one index read per model set rather than one per job. Staleness is safe: every claim is
  * conditioned on the node's exact free count, and a node that lost a race is dropped from the view.
  */
 export class CandidateView {
   private readonly byModels = new Map<string, NodeItem[]>();
-  constructor(private readonly d: Deps) {}
+  /** index reads (one per new model set) each account's jobs caused in this sweep */
+  private readonly readsBy = new Map<string, number>();
+  private reads = 0;
+  constructor(
+    private readonly d: Deps,
+    /** bounded work: a sweep's jobs cause at most `total` candidate reads, each account at most `perAccount` */
+    private readonly budget: { total: number; perAccount: number } = { total: Infinity, perAccount: Infinity },
+  ) {}
 
-  async for(job: Job): Promise<NodeItem[]> {
+  /** The candidates for the job, or undefined when reading them would exceed the sweep's budget (the job is passed over). */
+  async for(job: Job): Promise<NodeItem[] | undefined> {
     const key = job.resources.gpuModels?.slice().sort().join(',') ?? '*';
     let nodes = this.byModels.get(key);
     if (!nodes) {
+      // an account that asks for ever new model sets pays with its own jobs' turns, never with others'
+      const mine = this.readsBy.get(job.accountId) ?? 0;
+      if (mine >= this.budget.perAccount || this.reads >= this.budget.total) return undefined;
+      this.readsBy.set(job.accountId, mine + 1);
+      this.reads++;
       nodes = await this.d.nodes.available(job.resources.gpuModels, this.d.settings.candidatesPerShard);
       this.byModels.set(key, nodes);
     }
@@ -49,6 +69,9 @@ export class CandidateView {
     for (const [k, list] of this.byModels) this.byModels.set(k, list.filter((n) => n.id !== nodeId));
   }
 }
+
+/** The deployment's rule for process-runtime nodes, as the matcher takes it (filters.ts RuntimePolicy). */
+export const runtimePolicy = (d: Deps) => ({ allowProcess: d.settings.allowProcessRuntime });
 
 /** Index shards the inline match reads first; the others only when those hold too few nodes that fit. */
 const SAMPLE_SHARDS = 2;
@@ -83,12 +106,11 @@ export async function tryPlace(d: Deps, job: Job, view?: CandidateView): Promise
   // a pinned job (a checker's canary) looks only at its node, which need not be among the cheapest
   const pinned = job.pinNodeId ? await d.nodes.get(job.pinNodeId) : undefined;
   // a replica of a replicated job keeps off its siblings' nodes (and, if it can, their providers)
-  const matchJob = job.replicaGroup ? { ...job, replicaAvoid: await replicaAvoid(d, job) } : job;
-  const result = job.pinNodeId
-    ? rank(matchJob, pinned ? [pinned] : [], d.random)
-    : view
-      ? rank(matchJob, await view.for(job), d.random)
-      : await sampledMatch(d, job, matchJob);
+  const matchJob = { ...job, ...(job.replicaGroup ? { replicaAvoid: await replicaAvoid(d, job) } : {}), runtimePolicy: runtimePolicy(d) };
+  const viewed = view && !job.pinNodeId ? await view.for(job) : undefined;
+  // over the sweep's read budget: passed over this time, its pendingReason left as it was
+  if (view && !job.pinNodeId && !viewed) return job;
+  const result = job.pinNodeId ? rank(matchJob, pinned ? [pinned] : [], d.random) : viewed ? rank(matchJob, viewed, d.random) : await sampledMatch(d, job, matchJob);
   let short: number | undefined;
   for (const { node } of result.ranked.slice(0, MAX_CLAIM_TRIES)) {
     const hold = job.pinNodeId ? 0 : holdAmount(node.pricePerGpuHour, job.resources.gpus, job.maxDurationSeconds);
@@ -131,7 +153,7 @@ export async function tryPlace(d: Deps, job: Job, view?: CandidateView): Promise
 export async function sweep(d: Deps, opts: { maxJobs?: number; full?: boolean } = {}): Promise<number> {
   const { jobs: queued, read } = await readQueue(d, opts.maxJobs ?? 200, opts.full ?? opts.maxJobs === undefined);
   let placed = 0;
-  const view = new CandidateView(d);
+  const view = new CandidateView(d, SWEEP_READ_BUDGET);
   for (const j of queued) {
     // the index is eventually consistent; the claim is conditioned on the job's version anyway
     if (j.status !== 'QUEUED') continue;

@@ -128,6 +128,8 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
       deadlines: { ...base.deadlines, dispatchTimeoutMs: 10_000 },
       agentSqsEndpoint: sqs.endpoint,
       region,
+      // the demo agents and tests run the process runtime: one developer's machine, no strangers' jobs
+      allowProcessRuntime: true,
       ...o.settings,
       queues: { ...base.queues, ...o.settings?.queues },
       checker: {

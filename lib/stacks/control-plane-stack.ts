@@ -220,6 +220,7 @@ export function functionEnvironment(config: StageConfig, nodeDlqArn: string): Re
     // names, not grants: every function builds the same queue adapter; QUEUE_GRANTS says who may use it
     NODE_QUEUE_PREFIX: config.nodeQueuePrefix,
     NODE_DLQ_ARN: nodeDlqArn,
+    ALLOW_PROCESS_RUNTIME: String(config.allowProcessRuntime),
     ...ledgerEnvironment(config.ledger),
   };
 }

@@ -24,3 +24,22 @@ describe('fair order of the queue', () => {
     expect(fairOrder([...backlog, job('b', 'B', 20_000)]).findIndex((j) => j.id === 'b')).toBe(1);
   });
 });
+
+describe('fair selection of the jobs one sweep looks at', () => {
+  it("looks at another account's job although one account's higher-priority backlog alone would fill the sweep", async () => {
+    const { fairSelect } = await import('../../functions/domain/job/fair-share');
+    const backlog = Array.from({ length: 250 }, (_, i) => job(`a${i}`, 'A', i, 100));
+    const picked = fairSelect([...backlog, job('b', 'B', 1_000)], 200);
+    expect(picked).toHaveLength(200);
+    expect(picked.map((j) => j.id)).toContain('b');
+    // among the jobs looked at, priority still decides the order of the claims
+    expect(picked.at(-1)!.id).toBe('b');
+    expect(picked.slice(0, 3).map((j) => j.id)).toEqual(['a0', 'a1', 'a2']);
+  });
+
+  it('takes each account its own jobs in queue order (priority, then age) and gives every account a turn', async () => {
+    const { fairSelect } = await import('../../functions/domain/job/fair-share');
+    const jobs = [job('a0', 'A', 1), job('a1', 'A', 2, 9), job('a2', 'A', 3), job('b0', 'B', 4), job('c0', 'C', 5)];
+    expect(fairSelect(jobs, 3).map((j) => j.id).sort()).toEqual(['a1', 'b0', 'c0']);
+  });
+});

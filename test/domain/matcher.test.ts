@@ -71,6 +71,18 @@ describe('matcher', () => {
     expect(rank(j, [n], zero).ranked).toHaveLength(1);
   });
 
+  it('keeps work off process-runtime nodes unless the deployment allows them; an agent that did not say counts as process', () => {
+    const nodes = [node({ id: 'proc', runtime: 'process', pricePerGpuHour: 1 }), node({ id: 'old', pricePerGpuHour: 2 }), node({ id: 'dock', runtime: 'docker' })];
+    const refused = rank(job({ runtimePolicy: { allowProcess: false } }), nodes, zero);
+    expect(refused.ranked.map((r) => r.node.id)).toEqual(['dock']);
+    expect(refused.rejected).toEqual({ 'process runtime (jobs not isolated; this pool places work on docker nodes only)': 2 });
+    const none = rank(job({ runtimePolicy: { allowProcess: false } }), nodes.slice(0, 2), zero);
+    expect(explain(none)).toBe('0 of 2 nodes fit: 2 process runtime (jobs not isolated; this pool places work on docker nodes only)');
+    // allowed (the local stack), or no deployment rule at all: the cheapest node wins as before
+    expect(rank(job({ runtimePolicy: { allowProcess: true } }), nodes, zero).ranked[0].node.id).toBe('proc');
+    expect(rank(job(), nodes, zero).ranked[0].node.id).toBe('proc');
+  });
+
   it('computes great-circle distances', () => {
     expect(haversineKm({ lat: 52.52, lon: 13.405 }, { lat: 48.8566, lon: 2.3522 })).toBeCloseTo(878, -1);
   });

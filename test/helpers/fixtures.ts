@@ -11,6 +11,7 @@ export interface NodeFixture {
   price?: number;
   vramGb?: number;
   probeUrl?: string;
+  runtime?: Node['runtime'];
 }
 
 /** An ONLINE node with its queue, as a session would leave it (heartbeat period an hour: the reaper leaves it alone). */
@@ -34,6 +35,7 @@ export async function insertNode(d: Deps, id: string, o: NodeFixture = {}): Prom
     reputation: 0.5,
     queueUrl: await d.queues.ensure(id),
     ...(o.probeUrl ? { probeUrl: o.probeUrl } : {}),
+    ...(o.runtime ? { runtime: o.runtime } : {}),
     createdAt: Date.now(),
     lastSeenAt: Date.now(),
     heartbeatSeconds: 3600,

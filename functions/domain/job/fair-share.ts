@@ -25,3 +25,26 @@ export function fairOrder<J extends Queued>(jobs: readonly J[]): J[] {
   }
   return out;
 }
+
+/**
+ * Which jobs one sweep looks at: at most `max`, accounts taking turns (each its own jobs in queue order:
+ * priority, then age), and only then ordered by fairOrder for the claims. Priority decides who gets a
+ * free GPU first among the jobs looked at, never whether an account's jobs are looked at: one account's
+ * backlog of high-priority jobs that no node can take fills only its own share of the sweep, so another
+ * account's placeable job is still tried in the same sweep (issue 14, item 7).
+ */
+export function fairSelect<J extends Queued>(jobs: readonly J[], max: number): J[] {
+  const unique = [...new Map(jobs.map((j) => [j.id, j])).values()];
+  const byAccount = new Map<string, J[]>();
+  for (const j of unique.sort((a, b) => b.priority - a.priority || byAge(a, b))) {
+    const list = byAccount.get(j.accountId) ?? [];
+    list.push(j);
+    byAccount.set(j.accountId, list);
+  }
+  const queues = [...byAccount.values()];
+  const picked: J[] = [];
+  for (let turn = 0; picked.length < max && queues.some((q) => turn < q.length); turn++) {
+    for (const q of queues) if (turn < q.length && picked.length < max) picked.push(q[turn]);
+  }
+  return fairOrder(picked);
+}

@@ -6,7 +6,7 @@ import { isSchedulable } from '../node/status';
 export type Candidate = Pick<
   Node,
   'id' | 'providerId' | 'status' | 'gpuModel' | 'vramGb' | 'freeGpus' | 'totalGpus' | 'pricePerGpuHour' | 'region' | 'reputation'
-> & Partial<Pick<Node, 'location' | 'labels' | 'gpus' | 'cudaVersion' | 'probe'>>;
+> & Partial<Pick<Node, 'location' | 'labels' | 'gpus' | 'cudaVersion' | 'probe' | 'runtime'>>;
 
 /** "8.9" < "9.0", "12.10" > "12.2": compares dotted versions numerically */
 export function versionAtLeast(have: string | undefined, want: string): boolean {
@@ -21,7 +21,7 @@ export function versionAtLeast(have: string | undefined, want: string): boolean 
   return true;
 }
 
-export type MatchJob = Pick<Job, 'id' | 'accountId' | 'resources' | 'placement' | 'maxPricePerGpuHour' | 'attempts'> & Partial<Pick<Job, 'pinNodeId'>> & ReplicaAvoid;
+export type MatchJob = Pick<Job, 'id' | 'accountId' | 'resources' | 'placement' | 'maxPricePerGpuHour' | 'attempts'> & Partial<Pick<Job, 'pinNodeId'>> & ReplicaAvoid & RuntimePolicy;
 
 /**
  * Internal, filled in by placement for a replica of a replicated job (functions/usecases/replicas.ts):
@@ -30,6 +30,19 @@ export type MatchJob = Pick<Job, 'id' | 'accountId' | 'resources' | 'placement' 
 export interface ReplicaAvoid {
   replicaAvoid?: { nodes: readonly string[]; providers: readonly string[] };
 }
+
+/**
+ * Internal, filled in by placement from the deployment's settings (`allowProcessRuntime`): whether jobs
+ * may go to nodes that run them as plain processes. Such jobs share the host with other tenants' jobs
+ * and the agent (/proc/<pid>/environ, the node key file), so a pool of strangers refuses them. Absent:
+ * no rule (the pure matcher without a deployment, as in unit tests and burst planning).
+ */
+export interface RuntimePolicy {
+  runtimePolicy?: { allowProcess: boolean };
+}
+
+/** A node's runtime as the matcher and offers see it: an agent that did not say (older agents) counts as process. */
+export const runtimeOf = (n: Pick<Candidate, 'runtime'>): 'docker' | 'process' => n.runtime ?? 'process';
 
 export interface Filter {
   name: string;
@@ -44,6 +57,11 @@ export const FILTERS: readonly Filter[] = [
   { name: 'state', check: (_j, n) => (isSchedulable(n) ? undefined : `node ${n.status.toLowerCase()}`) },
   // internal: checker canaries run on the one node they test
   { name: 'pinned', check: (j, n) => (!j.pinNodeId || j.pinNodeId === n.id ? undefined : 'pinned to another node') },
+  // tenant isolation: a process-runtime node lets one job read another's secrets; only a deployment that allows it uses one
+  {
+    name: 'runtime',
+    check: (j, n) => (!j.runtimePolicy || j.runtimePolicy.allowProcess || runtimeOf(n) === 'docker' ? undefined : 'process runtime (jobs not isolated; this pool places work on docker nodes only)'),
+  },
   { name: 'freeGpus', check: (j, n) => (n.freeGpus >= j.resources.gpus ? undefined : `fewer than ${j.resources.gpus} free GPUs`) },
   {
     name: 'model',
