@@ -175,8 +175,6 @@ export interface Node {
   cudaVersion?: string;
   /** how the agent runs jobs, as registered; absent (an older agent) is treated as `process` */
   runtime?: 'docker' | 'process';
-  /** how the agent runs jobs, as registered; absent (an older agent) is treated as `process` */
-  runtime?: 'docker' | 'process';
   createdAt: number;
   lastSeenAt?: number;
   /** seconds between heartbeats the node was last told to use */

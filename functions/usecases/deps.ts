@@ -36,8 +36,6 @@ export interface Settings {
   candidatesPerShard: number;
   /** place work on process-runtime nodes (jobs there can read each other's environment): off on AWS, on in the local stack */
   allowProcessRuntime: boolean;
-  /** place work on process-runtime nodes (jobs there can read each other's environment): off on AWS, on in the local stack */
-  allowProcessRuntime: boolean;
   /** probes, canaries, rewards: functions/usecases/checker-settings.ts */
   checker: CheckerSettings;
   /** completion webhooks: functions/usecases/webhook-settings.ts */
@@ -96,7 +94,6 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): Settings 
     agentRoleArn: env.AGENT_ROLE_ARN || undefined,
     region: env.AWS_REGION ?? 'us-east-1',
     candidatesPerShard: num('MATCH_CANDIDATES_PER_SHARD', 16),
-    allowProcessRuntime: env.ALLOW_PROCESS_RUNTIME === 'true',
     allowProcessRuntime: env.ALLOW_PROCESS_RUNTIME === 'true',
     checker: checkerSettingsFromEnv(env),
     webhooks: webhookSettingsFromEnv(env),

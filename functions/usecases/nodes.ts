@@ -48,7 +48,6 @@ export async function registerNode(d: Deps, caller: Caller, body: RegisterNode):
     driverVersion: body.driverVersion,
     cudaVersion: body.cudaVersion,
     ...(body.runtime ? { runtime: body.runtime } : {}),
-    ...(body.runtime ? { runtime: body.runtime } : {}),
     createdAt: now,
   };
   await d.nodes.create(node);
