@@ -1,7 +1,7 @@
 // The running node: which attempts it runs, what the queue and the control plane ask of them, and the
 // drain at shutdown. Messages are handled one at a time (the poller awaits each), so the check for a
 // duplicate dispatch and the GPU allocation cannot race each other.
-import type { CancelMessage, DispatchMessage, QueueMessage } from '../functions/domain/agent-protocol';
+import type { CancelMessage, DispatchMessage, QueueMessage, StopMessage } from '../functions/domain/agent-protocol';
 import { isConflict, isTransient, type ControlPlane } from './api';
 import { AttemptRun, type EndReason } from './attempt';
 import { sleep } from './backoff';
@@ -32,6 +32,8 @@ export class Agent {
   private readonly attempts = new Map<string, { run: AttemptRun; done: Promise<void> }>();
   /** attempts whose start call is in flight: already RUNNING for the control plane, not yet in `attempts` */
   private readonly starting = new Set<string>();
+  /** attempts the control plane took back while their start call was in flight: never run once it returns */
+  private readonly refused = new Set<string>();
   private draining = false;
   private readonly exit = new AbortController();
 
@@ -46,12 +48,27 @@ export class Agent {
   }
 
   onMessage(msg: QueueMessage): Promise<Disposition> {
-    return msg.type === 'dispatch' ? this.dispatch(msg) : Promise.resolve(this.cancel(msg));
+    if (msg.type === 'dispatch') return this.dispatch(msg);
+    return Promise.resolve(msg.type === 'cancel' ? this.cancel(msg) : this.halt(msg));
   }
 
   /** Stops the named attempts that run here; names of attempts not running here are ignored. */
   stop(attemptIds: string[], reason: EndReason): void {
     for (const id of attemptIds) this.attempts.get(id)?.run.stop(reason);
+  }
+
+  /**
+   * The control plane took this node out of service (a stop message, or a 409 to a heartbeat or session):
+   * the jobs of these attempts are already being placed elsewhere, so they are killed without a grace
+   * period and nothing is reported for them. An attempt whose start is in flight is not run at all.
+   */
+  writtenOff(attemptIds: string[] = this.running()): void {
+    if (attemptIds.length === 0) return;
+    this.deps.log.warn('node taken out of service: killing its attempts at once', { attempts: attemptIds });
+    for (const id of attemptIds) {
+      if (this.starting.has(id)) this.refused.add(id);
+      this.attempts.get(id)?.run.stop('written_off');
+    }
   }
 
   /**
@@ -92,6 +109,7 @@ export class Agent {
       await api.start(msg.jobId, { attemptId: msg.attemptId });
     } catch (err) {
       this.starting.delete(msg.attemptId);
+      this.refused.delete(msg.attemptId);
       if (isConflict(err)) {
         log.info('start answered 409 (repeat delivery or fenced); not running it', ids);
         return 'delete';
@@ -101,6 +119,11 @@ export class Agent {
         return 'keep';
       }
       log.error('start rejected; dropping the dispatch', { ...ids, err });
+      return 'delete';
+    }
+    if (this.refused.delete(msg.attemptId)) {
+      this.starting.delete(msg.attemptId);
+      log.warn('attempt taken back while it was starting; not running it', ids);
       return 'delete';
     }
     const devices = await this.allocateWaiting(msg.attemptId, msg.spec.gpus);
@@ -134,6 +157,12 @@ export class Agent {
       await sleep(50, this.exit.signal);
       if (this.exit.signal.aborted) return undefined;
     }
+  }
+
+  private halt(msg: StopMessage): Disposition {
+    this.deps.log.warn('control plane says stop', { reason: msg.reason, attempts: msg.attemptIds ?? 'all' });
+    this.writtenOff(msg.attemptIds ?? this.running());
+    return 'delete';
   }
 
   private cancel(msg: CancelMessage): Disposition {

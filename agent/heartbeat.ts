@@ -17,8 +17,12 @@ export interface HeartbeatDeps {
   onCancel: (attemptIds: string[]) => void;
   /** the lease ran out while attempts run: stop them before the control plane re-places them */
   onLeaseLost?: () => void;
-  /** a 409 says the control plane wrote this node off (e.g. the reaper marked it offline): open a new session */
-  onRejected?: () => Promise<unknown>;
+  /**
+   * a 409 says the control plane took this node out of service (the reaper wrote it off, it was
+   * deregistered or quarantined): the attempts this beat reported are being re-placed, so kill them at once
+   * (not the ones started after the beat was sent), then open a new session
+   */
+  onRejected?: (reported: string[]) => Promise<unknown>;
   /** per-GPU figures for the beat (agent/gpu/telemetry.ts: bounded wait, never rejects); none when absent */
   gpuTelemetry?: () => Promise<GpuTelemetry[] | undefined>;
 }
@@ -111,7 +115,7 @@ export class Heartbeat {
       this.apply(res, running.length > 0);
     } catch (err) {
       if (++this.failures === 1) this.deps.log.warn('heartbeat failing; retrying', { err });
-      if (isConflict(err)) await this.deps.onRejected?.().catch((e) => this.deps.log.warn('new session failed', { err: e }));
+      if (isConflict(err)) await this.deps.onRejected?.(running).catch((e) => this.deps.log.warn('new session failed', { err: e }));
     }
   }
 

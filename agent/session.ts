@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { SessionResponse } from '../functions/domain/agent-protocol';
-import type { ControlPlane } from './api';
+import { isConflict, type ControlPlane } from './api';
 import { backoffDelay } from './backoff';
 import type { Logger } from './log';
 
@@ -20,6 +20,8 @@ export interface SessionDeps {
   /** attempt ids this agent runs, reported so the control plane can name the stale ones */
   running: () => string[];
   onStale: (attemptIds: string[]) => void;
+  /** a 409: the node is deregistered, whatever it runs belongs to nobody (kill it at once) */
+  onRefused?: () => void;
   /** every opened session grants a lease (see Heartbeat.noteLease) */
   onOpened?: (res: SessionResponse, sentAt: number) => void;
 }
@@ -52,6 +54,10 @@ export class Session {
         this.adopt(res);
         this.deps.onOpened?.(res, sentAt);
         return res;
+      })
+      .catch((err: unknown) => {
+        if (isConflict(err)) this.deps.onRefused?.();
+        throw err;
       })
       .finally(() => (this.opening = undefined));
     return this.opening;

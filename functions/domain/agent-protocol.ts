@@ -49,9 +49,17 @@ export const CancelMessageSchema = z.strictObject({
   jobId: id,
   attemptId: id,
 });
-export const QueueMessageSchema = z.discriminatedUnion('type', [DispatchMessageSchema, CancelMessageSchema]);
+/** The node was taken out of service (written off, deregistered, quarantined): kill the named attempts,
+ * or all it runs when none are named, at once; their jobs are already being placed elsewhere. */
+export const StopMessageSchema = z.strictObject({
+  type: z.literal('stop'),
+  reason: z.string().max(256),
+  attemptIds: z.array(id).max(256).optional(),
+});
+export const QueueMessageSchema = z.discriminatedUnion('type', [DispatchMessageSchema, CancelMessageSchema, StopMessageSchema]);
 export type DispatchMessage = z.infer<typeof DispatchMessageSchema>;
 export type CancelMessage = z.infer<typeof CancelMessageSchema>;
+export type StopMessage = z.infer<typeof StopMessageSchema>;
 export type QueueMessage = z.infer<typeof QueueMessageSchema>;
 
 export const SessionRequestSchema = z.strictObject({

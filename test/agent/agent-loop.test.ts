@@ -142,6 +142,47 @@ describe('agent loop', () => {
     expect(cp.of('session').at(-1)?.key).toBe(NODE_KEY);
   });
 
+  // issue 14 item 5: a written-off node is told to stop; its jobs already run elsewhere
+  const endedAfter = (attemptId: string) => agent.logs.find((l) => l.msg === 'attempt ended' && l.attemptId === attemptId);
+  it('kills the attempts a stop message names at once (no grace: the job runs elsewhere) and reports nothing for them', async () => {
+    // ignores SIGTERM: only a kill without grace ends it before the 1 s stop grace
+    const msg = dispatch(['sh', '-c', 'trap "" TERM; echo ready; while :; do sleep 0.1; done']);
+    const other = dispatch(['sh', '-c', 'echo other; exec sleep 30']);
+    await sqs.send(msg);
+    await sqs.send(other);
+    await cp.waitFor('start', (c) => c.body.attemptId === other.attemptId);
+    await until(() => agent.logs.some((l) => l.msg === 'attempt started' && l.attemptId === msg.attemptId), 5_000, 'the attempt to run');
+    const sent = Date.now();
+    await sqs.send({ type: 'stop', reason: 'NODE_DEREGISTERED', attemptIds: [msg.attemptId] });
+    await until(() => endedAfter(msg.attemptId) !== undefined, 5_000, 'the attempt to end');
+    expect(Date.now() - sent).toBeLessThan(1_000);
+    expect(endedAfter(msg.attemptId)).toMatchObject({ reason: 'written_off', exitCode: 137 });
+    expect(endedAfter(other.attemptId)).toBeUndefined(); // not named: left alone
+    // a stop without names stops everything the node runs
+    await sqs.send({ type: 'stop', reason: 'NODE_QUARANTINED' });
+    await until(() => endedAfter(other.attemptId) !== undefined, 5_000, 'the other attempt to end');
+    expect(endedAfter(other.attemptId)).toMatchObject({ reason: 'written_off' });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(cp.of('finish', msg.attemptId)).toEqual([]);
+    expect(cp.of('finish', other.attemptId)).toEqual([]);
+  });
+
+  it('kills the attempts a heartbeat reported when it answers 409 (node written off), then opens a new session', async () => {
+    const msg = dispatch(['sh', '-c', 'trap "" TERM; echo ready; while :; do sleep 0.1; done']);
+    const sessions = cp.of('session').length;
+    let refusedAt = 0;
+    cp.responders.set('heartbeat', (c) => {
+      if (refusedAt === 0 && c.body.running.includes(msg.attemptId)) return (refusedAt = Date.now()), { status: 409 };
+      return { status: 200, body: { nextHeartbeatSeconds: 1, stale: [], cancel: [] } };
+    });
+    await sqs.send(msg);
+    await until(() => endedAfter(msg.attemptId) !== undefined, 8_000, 'the attempt to end');
+    expect(Date.now() - refusedAt).toBeLessThan(1_000);
+    expect(endedAfter(msg.attemptId)).toMatchObject({ reason: 'written_off', exitCode: 137 });
+    await until(() => cp.of('session').length > sessions, 5_000, 'a new session');
+    expect(cp.of('finish', msg.attemptId)).toEqual([]);
+  });
+
   it('retries finish until the control plane takes it', async () => {
     const msg = dispatch(['true']);
     let tries = 0;
