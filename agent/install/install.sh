@@ -43,7 +43,9 @@ What to do:
                          on Ubuntu the NVIDIA driver)
   --uninstall            stop the agent (it drains), deregister the node, remove everything
   --agent-file PATH      the bundled agent to install (default: dist/gpupool-agent.mjs of the checkout this
-                         script is in, else <api-url>/agent/gpupool-agent.mjs)
+                         script is in, else <api-url>/agent/gpupool-agent.mjs, checked against the SHA-256
+                         digest the API gives at <api-url>/agent/gpupool-agent.mjs.sha256)
+  --agent-sha256 HEX     install the agent only if its SHA-256 digest is HEX (a digest you got elsewhere)
   --wait-seconds N       how long to wait for the node to come ONLINE (default 180)
   --no-systemd           write the files but do not reload, enable or start the service
   --root DIR             prefix for every path written (tests, image builds)
@@ -67,6 +69,7 @@ MODE=install
 INSTALL_DEPS=0
 SYSTEMD=1
 AGENT_FILE=''
+AGENT_SHA256=''        # --agent-sha256: the digest the bundle must have
 WAIT_SECONDS=180
 DOWNLOAD_DIR=''        # where a bundle fetched from the API lands; removed on exit
 declare -A FLAG=()     # GPUPOOL_* values given as flags
@@ -107,7 +110,7 @@ parse_args() {
     esac
     var=''
     case $opt in
-      --root | --agent-file | --wait-seconds) ;;
+      --root | --agent-file | --agent-sha256 | --wait-seconds) ;;
       *) var=$(flag_var "$opt") || die "unknown option $opt (see --help)" ;;
     esac
     (($# >= 2)) || die "$opt needs a value (see --help)"
@@ -115,6 +118,10 @@ parse_args() {
     case $opt in
       --root) ROOT=${value%/} ;;
       --agent-file) AGENT_FILE=$value ;;
+      --agent-sha256)
+        [[ $value =~ ^[0-9a-fA-F]{64}$ ]] || die "--agent-sha256 takes a SHA-256 digest (64 hex digits), got '$value'"
+        AGENT_SHA256=${value,,}
+        ;;
       --wait-seconds)
         [[ $value =~ ^[0-9]+$ ]] || die "--wait-seconds takes a number of seconds, got '$value'"
         WAIT_SECONDS=$value
@@ -180,6 +187,10 @@ validate_settings() {
     fi
   done
   [[ -n ${SETTING[GPUPOOL_API_URL]:-} ]] || problems+=("--api-url is required (e.g. --api-url https://api.example.com)")
+  # Keys and the agent itself travel over this URL: in clear text anyone on the path could take or swap them.
+  if [[ ${SETTING[GPUPOOL_API_URL]:-} == http://* ]] && ! is_loopback_url "${SETTING[GPUPOOL_API_URL]}"; then
+    problems+=("GPUPOOL_API_URL='${SETTING[GPUPOOL_API_URL]}' is http://: use https:// (http:// is only for a loopback address, localhost or 127.x.x.x)")
+  fi
   if [[ -z ${SETTING[GPUPOOL_PROVIDER_KEY]:-} && -z ${SETTING[GPUPOOL_NODE_KEY]:-} && ! -f $STATE_DIR/identity.json ]]; then
     problems+=("--provider-key is required to register this node (or --node-key with an existing node's key)")
   fi
@@ -187,6 +198,13 @@ validate_settings() {
     printf 'gpupool: error: %s\n' "${problems[@]}" >&2
     exit 1
   fi
+}
+
+# is_loopback_url URL: whether URL's host is this machine (localhost, 127.0.0.0/8), where clear text stays local.
+is_loopback_url() {
+  local host=${1#*://}
+  host=${host%%[:/]*}
+  [[ ${host,,} == localhost || $host =~ ^127\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}$ ]]
 }
 
 # ------------------------------------------------------------------------------------------ host checks
@@ -366,6 +384,7 @@ resolve_bundle() {
     if ((rc == 0)); then
       BUNDLE=$DOWNLOAD_DIR/$BUNDLE_NAME
       say "downloaded the agent from ${SETTING[GPUPOOL_API_URL]}/agent/$BUNDLE_NAME"
+      if [[ -z $AGENT_SHA256 ]]; then AGENT_SHA256=$(api_digest) || exit 1; fi
     elif [[ -f $AGENT_PATH ]]; then
       say "no new agent bundle found: keeping the installed one"
       return 0
@@ -374,7 +393,28 @@ resolve_bundle() {
   then run this script from that checkout (agent/install/install.sh), or pass --agent-file path/to/$BUNDLE_NAME"
     fi
   fi
+  verify_digest
   node --check "$BUNDLE" 2>/dev/null || die "$BUNDLE is not a JavaScript module node can load"
+}
+
+# The digest the API publishes for its bundle, fetched over the same TLS-checked URL (never http:// to
+# another host: validate_settings refuses that). Without it a downloaded agent is not installed.
+api_digest() {
+  local out=$DOWNLOAD_DIR/$BUNDLE_NAME.sha256 digest rc=0
+  http GET "${SETTING[GPUPOOL_API_URL]}/agent/$BUNDLE_NAME.sha256" "$out" 2>/dev/null || rc=$?
+  ((rc == 0)) || die "the API gave no digest for the agent (GET ${SETTING[GPUPOOL_API_URL]}/agent/$BUNDLE_NAME.sha256, exit $rc): not installing an agent that cannot be checked; pass --agent-sha256 HEX to check it against a digest you trust"
+  read -r digest _ <"$out" || true
+  [[ ${digest:-} =~ ^[0-9a-f]{64}$ ]] || die "the API's digest for the agent is not a SHA-256 digest: '${digest:-}'"
+  printf '%s' "$digest"
+}
+
+# With a digest to check (--agent-sha256, or the API's for a download), the bundle must have exactly it.
+verify_digest() {
+  [[ -n $AGENT_SHA256 ]] || return 0
+  local actual
+  read -r actual _ < <(sha256sum "$BUNDLE")
+  [[ $actual == "$AGENT_SHA256" ]] || die "the agent bundle $BUNDLE has SHA-256 $actual, not $AGENT_SHA256: refusing to install it"
+  say "agent bundle verified: SHA-256 $actual"
 }
 
 install_agent() {

@@ -1,4 +1,5 @@
 // Routes that need no key: liveness, the API description and the agent's install script.
+import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,7 +21,14 @@ const routes: Record<string, PublicRouteFn> = {
   'GET /agent/gpupool-agent.mjs': async () => {
     const bundle = await readAgentBundle();
     if (bundle === undefined) return problem(404, 'the agent bundle is not built here: run npm run build:agent', 'not_found');
-    return { statusCode: 200, headers: { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'public, max-age=300' }, body: bundle };
+    return { statusCode: 200, headers: { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'public, max-age=300' }, body: bundle.toString('utf8') };
+  },
+  // what install.sh checks the bundle against before installing it, in sha256sum's format
+  'GET /agent/gpupool-agent.mjs.sha256': async () => {
+    const bundle = await readAgentBundle();
+    if (bundle === undefined) return problem(404, 'the agent bundle is not built here: run npm run build:agent', 'not_found');
+    const digest = createHash('sha256').update(bundle).digest('hex');
+    return { statusCode: 200, headers: { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'public, max-age=300' }, body: `${digest}  gpupool-agent.mjs\n` };
   },
   // the console is not in this function: on AWS CloudFront serves it (the Console stack, which depends
   // on this API, so the API cannot know its URL to redirect); locally the gateway serves dist/console
@@ -28,14 +36,14 @@ const routes: Record<string, PublicRouteFn> = {
 };
 
 /** GPUPOOL_AGENT_BUNDLE, else the file beside this module (Lambda), else the checkout's dist/. */
-async function readAgentBundle(): Promise<string | undefined> {
+async function readAgentBundle(): Promise<Buffer | undefined> {
   const here = path.dirname(fileURLToPath(import.meta.url));
   const candidates = process.env.GPUPOOL_AGENT_BUNDLE
     ? [process.env.GPUPOOL_AGENT_BUNDLE]
     : [path.join(here, 'gpupool-agent.mjs'), path.join(here, '../../dist/gpupool-agent.mjs')];
   for (const file of candidates) {
-    const text = await readFile(file, 'utf8').catch(() => undefined);
-    if (text !== undefined) return text;
+    const bytes = await readFile(file).catch(() => undefined);
+    if (bytes !== undefined) return bytes;
   }
   return undefined;
 }

@@ -2,6 +2,7 @@
 // systemctl and user tools on a PATH that holds nothing else, a fake /etc/os-release and a fake control plane.
 // Also: shellcheck, the copy the API serves at GET /install.sh, and the bundled agent it installs.
 import { spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -31,7 +32,7 @@ const tempDir = (prefix = 'gpupool-install-') => {
 };
 
 /** What the script and the fakes run, and nothing else: a real nvidia-smi or docker on this machine must not count. */
-const TOOLS = ['bash', 'sed', 'head', 'tr', 'grep', 'timeout', 'mktemp', 'install', 'mv', 'chmod', 'cat', 'rm', 'sort', 'wc', 'dirname', 'basename', 'mkdir', 'touch', 'sleep'];
+const TOOLS = ['bash', 'sed', 'head', 'tr', 'grep', 'timeout', 'mktemp', 'install', 'mv', 'chmod', 'cat', 'rm', 'sort', 'wc', 'dirname', 'basename', 'mkdir', 'touch', 'sleep', 'sha256sum'];
 let toolsDir: string;
 let noSmiDir: string;
 let bundle: string;
@@ -115,6 +116,7 @@ const baseArgs = (host: Host, apiUrl = 'https://api.example.com') => [
   '--location', '52.52,13.40', '--price', '1500000', '--name', 'gpu-host-1', '--agent-file', bundle,
 ];
 
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 const mode = (file: string) => (statSync(file).mode & 0o777).toString(8);
 const read = (host: Host, path: string) => readFileSync(join(host.root, path), 'utf8');
 
@@ -365,7 +367,12 @@ describe('install.sh against a fake root', () => {
     copyFileSync(SCRIPT, join(dir, 'install.sh'));
     copyFileSync(UNIT, join(dir, 'gpupool-agent.service'));
     let serve = false;
-    const api = await fakeApi((req) => (serve && req.url === '/agent/gpupool-agent.mjs' ? { status: 200, body: 'console.log("downloaded");\n' } : { status: 404 }));
+    const agent = 'console.log("downloaded");\n';
+    const api = await fakeApi((req) => {
+      if (serve && req.url === '/agent/gpupool-agent.mjs') return { status: 200, body: agent };
+      if (serve && req.url === '/agent/gpupool-agent.mjs.sha256') return { status: 200, body: `${sha256(agent)}  gpupool-agent.mjs\n` };
+      return { status: 404 };
+    });
     try {
       const host = fakeHost();
       const args = baseArgs(host, api.url).slice(0, -2).concat('--no-systemd');
@@ -377,9 +384,74 @@ describe('install.sh against a fake root', () => {
       expect(fetched.stderr).toBe('');
       expect(fetched.code).toBe(0);
       expect(read(host, 'opt/gpupool/gpupool-agent.mjs')).toContain('downloaded');
+      expect(fetched.stdout).toContain(`agent bundle verified: SHA-256 ${sha256(agent)}`);
     } finally {
       await api.close();
     }
+  });
+
+  it('refuses http:// to anything but a loopback address, before writing anything', async () => {
+    for (const url of ['http://api.example.com', 'http://10.0.0.5:8080', 'http://127.0.0.1.evil.example', 'http://localhost.example.com/v1']) {
+      const host = fakeHost();
+      const r = await run(host, [...baseArgs(host, url), '--no-systemd']);
+      expect(r.code, url).toBe(1);
+      expect(r.stderr).toContain(`GPUPOOL_API_URL='${url}' is http://: use https://`);
+      expect(existsSync(join(host.root, 'etc/gpupool')), url).toBe(false);
+    }
+    for (const url of ['http://127.0.0.1:3000', 'http://localhost:3000', 'https://api.example.com']) {
+      const host = fakeHost();
+      const r = await run(host, [...baseArgs(host, url), '--no-systemd']);
+      expect(r.stderr, url).toBe('');
+      expect(r.code, url).toBe(0);
+    }
+  });
+
+  it('installs a downloaded agent only when its SHA-256 matches the digest the API gives', async () => {
+    const dir = tempDir();
+    copyFileSync(SCRIPT, join(dir, 'install.sh'));
+    copyFileSync(UNIT, join(dir, 'gpupool-agent.service'));
+    const agent = 'console.log("agent");\n';
+    let digest: { status: number; body?: string } = { status: 404 };
+    const api = await fakeApi((req) => (req.url === '/agent/gpupool-agent.mjs' ? { status: 200, body: agent } : req.url === '/agent/gpupool-agent.mjs.sha256' ? digest : { status: 404 }));
+    try {
+      const attempt = async () => {
+        const host = fakeHost();
+        const r = await run(host, baseArgs(host, api.url).slice(0, -2).concat('--no-systemd'), { script: join(dir, 'install.sh') });
+        return { ...r, installed: existsSync(join(host.root, 'opt/gpupool/gpupool-agent.mjs')) };
+      };
+      // no digest: not installed
+      const none = await attempt();
+      expect(none.code).toBe(1);
+      expect(none.stderr).toContain('the API gave no digest for the agent');
+      expect(none.installed).toBe(false);
+      // a bundle swapped on the way (or a digest of another build): not installed
+      digest = { status: 200, body: `${sha256('console.log("evil");\n')}  gpupool-agent.mjs\n` };
+      const swapped = await attempt();
+      expect(swapped.code).toBe(1);
+      expect(swapped.stderr).toContain(`has SHA-256 ${sha256(agent)}, not ${sha256('console.log("evil");\n')}: refusing to install it`);
+      expect(swapped.installed).toBe(false);
+      // not a digest at all
+      digest = { status: 200, body: '<html>hello</html>' };
+      expect((await attempt()).stderr).toContain('is not a SHA-256 digest');
+      digest = { status: 200, body: `${sha256(agent)}  gpupool-agent.mjs\n` };
+      const ok = await attempt();
+      expect(ok.stderr).toBe('');
+      expect(ok.installed).toBe(true);
+    } finally {
+      await api.close();
+    }
+  });
+
+  it('--agent-sha256 checks any bundle, a local file included, against a digest given out of band', async () => {
+    const host = fakeHost();
+    const wrong = await run(host, [...baseArgs(host), '--no-systemd', '--agent-sha256', sha256('something else')]);
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toContain('refusing to install it');
+    expect(existsSync(join(host.root, 'opt/gpupool/gpupool-agent.mjs'))).toBe(false);
+    const right = await run(host, [...baseArgs(host), '--no-systemd', '--agent-sha256', sha256(readFileSync(bundle, 'utf8')).toUpperCase()]);
+    expect(right.stderr).toBe('');
+    expect(right.code).toBe(0);
+    expect((await run(host, [...baseArgs(host), '--agent-sha256', 'abc'])).stderr).toContain('--agent-sha256 takes a SHA-256 digest');
   });
 });
 
@@ -419,13 +491,13 @@ describe('the script the API serves', () => {
     }
   });
 
-  it('serves the bundled agent at GET /agent/gpupool-agent.mjs, or says how to build it', async () => {
+  it('serves the bundled agent at GET /agent/gpupool-agent.mjs and its digest at …/gpupool-agent.mjs.sha256, or says how to build it', async () => {
     setDeps({} as Deps);
     const dir = mkdtempSync(join(tmpdir(), 'gpupool-bundle-'));
-    const get = () =>
+    const get = (resource = '/agent/gpupool-agent.mjs') =>
       publicHandler(
         {
-          httpMethod: 'GET', resource: '/agent/gpupool-agent.mjs', path: '/agent/gpupool-agent.mjs', headers: {}, multiValueHeaders: {}, body: null,
+          httpMethod: 'GET', resource, path: resource, headers: {}, multiValueHeaders: {}, body: null,
           isBase64Encoded: false, pathParameters: null, queryStringParameters: null, multiValueQueryStringParameters: null,
           stageVariables: null, requestContext: { requestId: 'req-2' },
         } as unknown as APIGatewayProxyEvent,
@@ -436,11 +508,16 @@ describe('the script the API serves', () => {
       const missing = await get();
       expect(missing.statusCode).toBe(404);
       expect(JSON.parse(missing.body).detail).toMatch(/npm run build:agent/);
+      expect((await get('/agent/gpupool-agent.mjs.sha256')).statusCode).toBe(404);
       writeFileSync(join(dir, 'gpupool-agent.mjs'), 'console.log("agent");\n');
       const found = await get();
       expect(found.statusCode).toBe(200);
       expect(found.headers?.['content-type']).toBe('text/javascript; charset=utf-8');
       expect(found.body).toBe('console.log("agent");\n');
+      const digest = await get('/agent/gpupool-agent.mjs.sha256');
+      expect(digest.statusCode).toBe(200);
+      expect(digest.headers?.['content-type']).toBe('text/plain; charset=utf-8');
+      expect(digest.body).toBe(`${sha256('console.log("agent");\n')}  gpupool-agent.mjs\n`);
     } finally {
       vi.unstubAllEnvs();
       setDeps(undefined);

@@ -145,6 +145,7 @@ const ROWS: Row[] = [
   { method: 'GET', path: '/v1/openapi.json', who: 'public', ok: 200 },
   { method: 'GET', path: '/install.sh', who: 'public', ok: 200 },
   { method: 'GET', path: '/agent/gpupool-agent.mjs', who: 'public', ok: 200 },
+  { method: 'GET', path: '/agent/gpupool-agent.mjs.sha256', who: 'public', ok: 200 },
   // the web console: public and the same for everyone; a checkout that has not built it answers a 404 problem
   { method: 'GET', path: '/console', who: 'public', ok: existsSync(path.join(DEFAULT_CONSOLE_DIR, 'index.html')) ? 200 : 404 },
 
