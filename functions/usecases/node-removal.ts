@@ -12,9 +12,7 @@ import { isConditionFailure } from '../store/conditions';
 import type { Deps } from './deps';
 import { releaseStakeLock, slashNode } from './ledger';
 import { loseLiveAttempts, updateNode } from './nodes';
-
-// PLACEHOLDER until functions/usecases/node-stop.ts (helper-3, issue 14 item 5) lands: then imported from there
-const tellNodeToStop = async (_d: Deps, _node: NodeItem, _reason: string): Promise<void> => undefined;
+import { tellNodeToStop } from './node-stop';
 
 const LOSS_REASON = { deregistered: 'NODE_DEREGISTERED', quarantined: 'NODE_QUARANTINED', lost: 'NODE_LOST' } as const;
 

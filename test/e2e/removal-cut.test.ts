@@ -130,6 +130,30 @@ describe('removing a node completes exactly once when cut at any step', () => {
     await stopAgent(agent);
   }, 120_000);
 
+  it('a DELETE cut by a store failure between the status write and the end of the attempts is finished by the reaper; a retry answers 200', async () => {
+    const { agent, jobId } = await victimWithJob();
+    const jobs = pool.stack.deps.jobs;
+    const real = jobs.liveOnNode.bind(jobs);
+    let cut = false;
+    jobs.liveOnNode = async (nodeId) => {
+      // only the removal's call (a heartbeat asks too): the node is already written DEREGISTERED then
+      if (!cut && nodeId === agent.nodeId && (await pool.stack.deps.nodes.get(nodeId))?.status === 'DEREGISTERED') {
+        cut = true;
+        throw new Error('store unavailable');
+      }
+      return real(nodeId);
+    };
+    try {
+      expect((await provider.api.del(`/v1/nodes/${agent.nodeId}`)).status).toBe(500);
+    } finally {
+      jobs.liveOnNode = real;
+    }
+    expect(cut).toBe(true);
+    await checkOutcome(agent.nodeId, jobId, 'NODE_DEREGISTERED');
+    expect((await provider.api.del(`/v1/nodes/${agent.nodeId}`)).status).toBe(200);
+    await stopAgent(agent);
+  }, 120_000);
+
   const quarantinePoints = ['status', ...REMOVAL_STEPS.filter((s) => s !== 'removeQueue' && s !== 'releaseStake')];
   it.each(quarantinePoints)('quarantine cut after %s', async (step) => {
     const { agent, jobId } = await victimWithJob();
