@@ -6,6 +6,7 @@ import 'leaflet/dist/leaflet.css';
 import { feature } from 'topojson-client';
 import type { GeometryCollection, Topology } from 'topojson-specification';
 import worldUrl from 'world-atlas/countries-110m.json?url';
+import { h } from './dom';
 import type { PoolNode } from './types';
 
 type Position = GeoJSON.Position;
@@ -81,7 +82,8 @@ export function worldMap(el: HTMLElement, onSelect: (id: string) => void): World
           fillOpacity: 0.9,
           className: `node-marker marker-${n.status}`,
         })
-          .bindTooltip(`${n.name} · ${n.status}`, { permanent: true, direction: 'right', offset: [8, 0], className: 'node-label' })
+          // an element, not a string: Leaflet puts string content in as HTML, and names are set by providers
+          .bindTooltip(h('span', null, `${n.name} · ${n.status}`), { permanent: true, direction: 'right', offset: [8, 0], className: 'node-label' })
           .on('click', () => onSelect(n.id))
           .addTo(markers);
       }
