@@ -108,7 +108,7 @@ stop() {
     kill -9 "$pid" 2>/dev/null || true
   fi
   # whatever dockerd left mounted under DIR (its netns, a stray overlay), deepest first
-  findmnt -rn -o TARGET | grep -F "$dir/" | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
+  { findmnt -rn -o TARGET | grep -F "$dir/" || true; } | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
   rm -rf "$dir" "$dir.lock"
 }
 
