@@ -5,6 +5,7 @@ import { conflict, DomainError, forbidden, ignoreDomainError, notFound } from '.
 import { isLiveAttempt, liveAttemptOn, MAX_GANG_NODES } from '../domain/job/gang';
 import { finish as finishT, lose, start as startT, type Transition } from '../domain/job/transitions';
 import type { Attempt, Caller, Job } from '../domain/model';
+import { startOnce, unreportedAttempt } from '../domain/job/start-ack';
 import { DEADLINE_PERIODS, heartbeatDeadline, mustWriteHeartbeat } from '../domain/node/liveness';
 import { isSchedulable, isWatched } from '../domain/node/status';
 import type { NodeItem } from '../store/nodes-store';
@@ -15,6 +16,7 @@ import { recordIfLost, recordStarted } from './metrics';
 import { updateNode, withStatus } from './nodes';
 import { ensureStakeLock } from './ledger';
 import { sweep } from './placement';
+import { jobOfAttempt } from './replicas';
 import { recordReplicaResult, verifyReplicas } from './verification';
 
 /** statusReason of a node whose own agent is draining (SIGTERM), as opposed to a provider's drain */
@@ -30,7 +32,8 @@ async function callerNode(d: Deps, caller: Caller): Promise<NodeItem> {
 
 /** The job and attempt, if the attempt belongs to the caller's node; else 404 (never reveal others). */
 async function assignedAttempt(d: Deps, caller: Caller, jobId: string, attemptId: string): Promise<{ job: Job; attempt: Attempt }> {
-  const job = await d.jobs.get(jobId);
+  // a replica is known to its agent by its group's id (replicas.ts agentJobId)
+  const job = await jobOfAttempt(d, jobId, attemptId);
   const attempt = job?.attempts.find((a) => a.id === attemptId);
   if (!job || !attempt || attempt.nodeId !== caller.nodeId) throw notFound('attempt');
   return { job, attempt };
@@ -69,15 +72,15 @@ export async function openSession(
   // session of the same agent process loses nothing (it may be starting an attempt this very moment)
   const restarted = !probe.bootId || probe.bootId !== before.agentBootId;
   const reported = new Set(running);
-  for (const j of restarted ? live : []) {
-    const fresh = await d.jobs.get(j.id);
-    // the attempt this node runs for the job (a gang's rank here, which may run before the job is RUNNING)
-    const mine = fresh && liveAttemptOn(fresh, before.id);
-    if (fresh && mine?.status === 'RUNNING' && !reported.has(mine.id)) {
-      const after = await applyTransition(d, fresh, (x) => lose(x, mine.id, 'NODE_LOST', d.now())).catch(ignoreDomainError);
-      if (after) recordIfLost(after, mine.id);
-    }
-  }
+  const lost = restarted
+    ? await loseGone(d, before.id, live, (fresh) => {
+        // the attempt this node runs for the job (a gang's rank here, which may run before the job is RUNNING)
+        const mine = liveAttemptOn(fresh, before.id);
+        return mine?.status === 'RUNNING' && !reported.has(mine.id) ? mine : undefined;
+      })
+    : 0;
+  // a node back in service takes waiting work now (and what it lost is placed again), not at the next sweep
+  if (lost > 0 || (await d.nodes.get(before.id).then((n) => n && isSchedulable(n) && n.freeGpus > 0))) await sweep(d, { maxJobs: 8 });
   return {
     nodeId: before.id,
     queueUrl,
@@ -92,7 +95,26 @@ export async function openSession(
   };
 }
 
-export async function heartbeat(d: Deps, caller: Caller, b: { running: string[]; draining?: boolean; telemetry?: unknown }) {
+/**
+ * Ends LOST the attempt `pick` names in each of `jobs` (read again first: the index is eventually
+ * consistent), each under the job's version; returns how many ended.
+ */
+async function loseGone(d: Deps, nodeId: string, jobs: Job[], pick: (fresh: Job) => Attempt | undefined): Promise<number> {
+  let lost = 0;
+  for (const j of jobs) {
+    const fresh = await d.jobs.get(j.id);
+    const gone = fresh && pick(fresh);
+    if (!fresh || !gone || gone.nodeId !== nodeId) continue;
+    const after = await applyTransition(d, fresh, (x) => lose(x, gone.id, 'NODE_LOST', d.now())).catch(ignoreDomainError);
+    if (after) {
+      recordIfLost(after, gone.id);
+      lost++;
+    }
+  }
+  return lost;
+}
+
+export async function heartbeat(d: Deps, caller: Caller, b: { running: string[]; startSeq?: number; draining?: boolean; telemetry?: unknown }) {
   const { running, telemetry } = b;
   let node = await callerNode(d, caller);
   // a node the reaper declared offline must open a new session; its old work has moved on
@@ -107,6 +129,13 @@ export async function heartbeat(d: Deps, caller: Caller, b: { running: string[];
     throw conflict(`node is no longer ONLINE; open a new session`);
   }
   const deadline = write ? heartbeatDeadline({ lastSeenAt: now, heartbeatSeconds: period })! : heartbeatDeadline(node)!;
+  // attempts RUNNING here that the agent no longer lists (their start answer was lost, their finish never
+  // came): ended LOST and placed again now, not when maxDurationSeconds runs out (domain/job/start-ack.ts)
+  const reported = new Set(running);
+  const unlisted = b.startSeq === undefined ? [] : live.filter((j) => j.liveAttemptId && !reported.has(j.liveAttemptId));
+  if (unlisted.length > 0 && (await loseGone(d, node.id, unlisted, (fresh) => unreportedAttempt(fresh, node.id, reported, b.startSeq!))) > 0) {
+    await sweep(d, { maxJobs: 8 });
+  }
   const liveIds = new Set(live.map((j) => j.liveAttemptId));
   return {
     nextHeartbeatSeconds: period,
@@ -116,17 +145,33 @@ export async function heartbeat(d: Deps, caller: Caller, b: { running: string[];
   };
 }
 
-export async function startAttempt(d: Deps, caller: Caller, jobId: string, attemptId: string) {
-  const { job } = await assignedAttempt(d, caller, jobId, attemptId);
-  const after = await applyRetrying(d, job, (j) => startT(j, attemptId, d.now()));
-  recordStarted(after, attemptId);
+/**
+ * ASSIGNED → RUNNING. A repeat by the same node (its first answer was lost) is answered the same way, so
+ * the agent's retry runs the attempt; `seq` is the agent's start counter (domain/job/start-ack.ts). The
+ * node moves to the busy heartbeat deadline at once: an agent that dies before its first busy beat is
+ * written off within 4 busy periods, not 4 idle ones.
+ */
+export async function startAttempt(d: Deps, caller: Caller, jobId: string, attemptId: string, seq?: number) {
+  const { job, attempt } = await assignedAttempt(d, caller, jobId, attemptId);
+  const first = attempt.status === 'ASSIGNED';
+  const after = await applyRetrying(d, job, (j) => startOnce(j, attemptId, caller.nodeId!, d.now(), seq));
+  if (first) recordStarted(after, attemptId);
+  await toBusyDeadline(d, caller.nodeId!);
   return { status: after.status, attemptId };
+}
+
+async function toBusyDeadline(d: Deps, nodeId: string): Promise<void> {
+  const node = await d.nodes.get(nodeId);
+  const busy = d.settings.heartbeat.busySeconds;
+  const now = d.now();
+  // never lengthens a deadline: a node already beating busy keeps its own (touch fails harmlessly off ONLINE)
+  if (node && isWatched(node) && node.heartbeatSeconds !== busy) await d.nodes.touch(node, now, busy);
 }
 
 export async function appendLogs(d: Deps, caller: Caller, jobId: string, attemptId: string, lines: LogLine[]) {
   const { job, attempt } = await assignedAttempt(d, caller, jobId, attemptId);
   if (!isLiveAttempt(job, attemptId)) throw conflict(`attempt ${attemptId} is not live`);
-  await d.logs.append(jobId, attempt.n, lines, d.now());
+  await d.logs.append(job.id, attempt.n, lines, d.now());
   return { accepted: lines.length };
 }
 
@@ -134,7 +179,7 @@ export async function finishAttempt(d: Deps, caller: Caller, jobId: string, body
   const { job, attempt } = await assignedAttempt(d, caller, jobId, body.attemptId);
   if (!isLiveAttempt(job, body.attemptId)) throw conflict(`attempt ${body.attemptId} is not live`);
   // output first, so a consumer who sees the final state also sees every line
-  if (body.lines.length) await d.logs.append(jobId, attempt.n, body.lines, d.now());
+  if (body.lines.length) await d.logs.append(job.id, attempt.n, body.lines, d.now());
   // a replica's result is stored before its attempt ends, so whoever sees it ended also sees the result
   await recordReplicaResult(d, job, attempt, body);
   const after = await applyRetrying(d, job, (j) => finishT(j, body.attemptId, body, d.now()));

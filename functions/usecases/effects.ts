@@ -9,6 +9,7 @@ import { conflict } from '../domain/errors';
 import { gangSpec } from '../domain/job/gang';
 import { CapacityRaceError } from '../store/jobs-store';
 import type { Deps } from './deps';
+import { agentJobId } from './replicas';
 
 type NodeRead = Pick<Node, 'id' | 'status' | 'freeGpus' | 'totalGpus' | 'queueUrl'> & { version?: number };
 
@@ -59,7 +60,8 @@ async function sendMessages(d: Deps, job: Job, effects: Effect[], reads: Record<
         const gang = gangSpec(job, e.attemptId);
         await d.queues.sendToNode(e.nodeId, queueUrl, {
           type: 'dispatch',
-          jobId: job.id,
+          // a replica goes by its group's id: every replica's job sees the same GPUPOOL_JOB_ID
+          jobId: agentJobId(job),
           attemptId: e.attemptId,
           spec: {
             image: job.image,
@@ -71,7 +73,7 @@ async function sendMessages(d: Deps, job: Job, effects: Effect[], reads: Record<
           },
         });
       } else {
-        await d.queues.sendToNode(e.nodeId, queueUrl, { type: 'cancel', jobId: job.id, attemptId: e.attemptId });
+        await d.queues.sendToNode(e.nodeId, queueUrl, { type: 'cancel', jobId: agentJobId(job), attemptId: e.attemptId });
       }
     } catch (err) {
       console.warn(JSON.stringify({ level: 'warn', msg: 'queue send failed; the reaper will recover', jobId: job.id, error: (err as Error).message }));

@@ -19,6 +19,28 @@ export function replicaJobs(job: Job): Job[] {
   return replicaIds(job.id, n).map((id, k) => (k === 0 ? { ...job, replicaGroup: job.id, replicaIndex: 0 } : { ...spec, id, replicaGroup: job.id, replicaIndex: k }));
 }
 
+/**
+ * The id an agent knows a job by, and so the GPUPOOL_JOB_ID its process sees: a replica's group id (the id
+ * the consumer got from its submit). Every replica of a group then sees the same job-facing environment, so
+ * code that branches on its job id prints the same on each; and the node cannot tell a sibling or a
+ * tie-breaker from a plain job by its id. The control plane finds the replica from the attempt
+ * (jobOfAttempt).
+ */
+export const agentJobId = (job: Pick<Job, 'id' | 'replicaGroup'>): string => job.replicaGroup ?? job.id;
+
+/**
+ * The job an agent means by (`jobId`, `attemptId`): the job itself when it holds that attempt, else — for a
+ * replica group's id — the sibling or tie-breaker that does (at most 6 reads). The caller still checks that
+ * the attempt is the calling node's. Undefined or the group's job when no replica holds the attempt.
+ */
+export async function jobOfAttempt(d: Deps, jobId: string, attemptId: string): Promise<Job | undefined> {
+  const job = await d.jobs.get(jobId);
+  const n = job?.verification?.replicas;
+  if (!job || !n || job.replicaGroup !== job.id || job.attempts.some((a) => a.id === attemptId)) return job;
+  const others = await Promise.all([...replicaIds(job.id, n).slice(1), tiebreakerId(job.id, n)].map((id) => d.jobs.get(id)));
+  return others.find((j) => j?.attempts.some((a) => a.id === attemptId)) ?? job;
+}
+
 /** The id of the group's one tie-breaker (docs/checkers.md): the next index after the replicas asked for. */
 export const tiebreakerId = (group: string, replicas: number): string => `${group}-r${replicas}`;
 

@@ -1,7 +1,13 @@
 // Replicated verification: record what each replica's agent reported, decide the verdict once every
 // replica has ended, act on it, and show it. The verdict is one conditional put (VerificationStore.decide):
 // siblings that finish at the same moment, or a finish racing a consumer's GET, all compute the same
-// verdict and exactly one writes it — and only that caller quarantines, slashes and scores.
+// verdict and exactly one writes it — and only that caller scores.
+//
+// A verdict is never evidence against a node: the consumer's code decides what each replica prints
+// (job ids, host names, clocks, random numbers), so it can always make replicas differ, and could aim
+// the difference at a competitor's node. Consumer replicas therefore report, score and nudge reputation;
+// quarantine and slashing need a check whose right answer the pool knows (signed probes, spec lies,
+// canaries: checker.ts, checker-canary.ts). docs/checkers.md, "Replicated verification".
 import type { FinishRequest } from '../domain/agent-protocol';
 import { judgeRound, type ReplicaResult } from '../domain/checker/replicas';
 import { DomainError } from '../domain/errors';
@@ -10,7 +16,6 @@ import type { Attempt, Job } from '../domain/model';
 import { isConditionFailure } from '../store/conditions';
 import { SCORE_RETENTION_S } from '../store/scores-store';
 import type { StoredVerdict } from '../store/verification-store';
-import { quarantineNode } from './checker';
 import { observeNode } from './checker-reputation';
 import type { Deps } from './deps';
 import { tryPlace } from './placement';
@@ -93,7 +98,13 @@ async function startTiebreaker(d: Deps, group: string): Promise<void> {
   await tryPlace(d, tb);
 }
 
-/** The consequences, run once by the caller that wrote the verdict. */
+/**
+ * The consequences, run once by the caller that wrote the verdict: a score per node and a reputation
+ * observation. The outvoted node (the minority) loses as little as an unsettled one (replicaUnsettled):
+ * it may simply have run code that prints something else on it. Nobody is quarantined or slashed and
+ * nobody is paid back: the consumer paid for each run it asked for, and a disagreement it can cause at
+ * will must not be a way to get compute refunded.
+ */
 async function actOn(d: Deps, group: string, v: StoredVerdict): Promise<void> {
   const at = d.now();
   const score = (nodeId: string, ok: boolean, reason: string) =>
@@ -108,10 +119,8 @@ async function actOn(d: Deps, group: string, v: StoredVerdict): Promise<void> {
     await observeNode(d, nodeId, 'replicaUnsettled');
   }
   for (const nodeId of v.minority) {
-    const evidence = `replicated verification: job ${jobOn(nodeId)} output differs from the majority (${v.detail}; group ${group})`;
-    await score(nodeId, false, evidence);
-    // the consumer is refunded from the slash: it paid this node for a wrong result
-    await quarantineNode(d, nodeId, evidence);
+    await score(nodeId, false, `replicated verification: job ${jobOn(nodeId)} output differs from the majority (${v.detail}; group ${group})`);
+    await observeNode(d, nodeId, 'replicaUnsettled');
   }
   console.info(JSON.stringify({ level: 'info', msg: 'replicated verification decided', group, status: v.status, minority: v.minority, unsettled: v.unsettled }));
 }

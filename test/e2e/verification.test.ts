@@ -1,7 +1,9 @@
 // Replicated verification end to end on the local stack, with real agent processes: a job asking for
 // 3 replicas runs on three nodes of three providers; one agent makes up its output
-// (GPUPOOL_SIMULATED_DISHONEST=results); the verdict finds it in the minority, it is quarantined, its
-// provider's stake is slashed with the consumer paid back first, and the ledger audit stays clean.
+// (GPUPOOL_SIMULATED_DISHONEST=results); the verdict finds it in the minority and the submitted job fails
+// verification. A disagreement on a consumer's job is no evidence against a node (the consumer's code
+// decides what each replica prints), so the outvoted node is scored and loses a little reputation but is
+// neither quarantined nor slashed, and the consumer pays each run it asked for; the audit stays clean.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../helpers/api';
 import { startPool, type Pool } from '../helpers/local-pool';
@@ -35,7 +37,7 @@ describe('replicated verification on the local stack', () => {
     }
   }, 90_000);
 
-  it('runs 3 replicas on three nodes, finds the lying node in the minority, quarantines it and slashes its provider', async () => {
+  it('runs 3 replicas on three nodes and names the lying node as the minority, without quarantine or slash', async () => {
     const liar = members[2];
     const before = (await consumer.api.get('/v1/balance')).body;
     const submitted = await consumer.api.post('/v1/jobs', { command: ['sh', '-c', 'echo 6x7=42'], resources: { gpus: 1 }, verification: { replicas: 3 } });
@@ -66,19 +68,18 @@ describe('replicated verification on the local stack', () => {
     // a sibling shows the same verdict
     expect((await consumer.api.get(`/v1/jobs/${honest[0].jobId}`)).body.job.verification).toMatchObject({ status: 'disagreed', minority: [liar.nodeId] });
 
-    // the liar: quarantined with the evidence, a failed verification in its scores, a posted slash
-    // (the verdict is written first; whoever wrote it then quarantines and slashes: wait for the slash)
-    await eventually(async () => ((await liar.provider.api.get(`/v1/nodes/${liar.nodeId}/scores`)).body.rewards.some((r: { kind: string }) => r.kind === 'slash') ? true : undefined), 10_000, 'the slash');
+    // the liar: a failed verification in its scores and a little less reputation; still ONLINE, no slash
+    // (the verdict is written first; whoever wrote it then scores: wait for the score)
+    const scores = await eventually(async () => {
+      const s = (await liar.provider.api.get(`/v1/nodes/${liar.nodeId}/scores`)).body;
+      return s.items.some((i: { kind: string }) => i.kind === 'verification') ? s : undefined;
+    }, 10_000, 'the verification score');
+    expect(scores.items.filter((i: { kind: string }) => i.kind === 'verification')).toMatchObject([{ ok: false, jobId: id, reason: expect.stringMatching(/output differs from the majority/) }]);
+    expect(scores.rewards.filter((r: { kind: string }) => r.kind === 'slash')).toEqual([]);
     const node = (await liar.provider.api.get(`/v1/nodes/${liar.nodeId}`)).body.node;
-    expect(node).toMatchObject({ status: 'QUARANTINED', reputation: 0 });
-    expect(node.statusReason).toMatch(/checker: replicated verification: job \S+ output differs from the majority/);
-    const scores = (await liar.provider.api.get(`/v1/nodes/${liar.nodeId}/scores`)).body;
-    expect(scores.items.filter((i: { kind: string }) => i.kind === 'verification')).toMatchObject([{ ok: false, jobId: id }]);
-    const slash = scores.rewards.find((r: { kind: string }) => r.kind === 'slash');
-    expect(slash).toMatchObject({ posted: true, slashed: STAKE / 10 });
-    expect(slash.refunded).toBeGreaterThan(0);
-    // its provider lost a tenth of its stake; the honest providers kept theirs and their nodes
-    expect((await liar.provider.api.get('/v1/balance')).body.staked).toBe(STAKE - STAKE / 10);
+    expect(node.status).toBe('ONLINE');
+    expect(node.reputation).toBeGreaterThan(0);
+    expect((await liar.provider.api.get('/v1/balance')).body.staked).toBe(STAKE);
     for (const m of members.slice(0, 2)) {
       expect((await m.provider.api.get(`/v1/nodes/${m.nodeId}`)).body.node.status).toBe('ONLINE');
       expect((await m.provider.api.get('/v1/balance')).body.staked).toBe(STAKE);
@@ -86,22 +87,16 @@ describe('replicated verification on the local stack', () => {
       expect(s).toMatchObject([{ ok: true, jobId: id }]);
     }
 
-    // the consumer paid for three runs and got the liar's share back with compensation
+    // the consumer paid for the three runs it asked for; nobody paid it back from a stake
     const entries = (await consumer.api.get(`/v1/accounts/${consumer.id}/entries?limit=100`)).body.items;
-    const refund = entries.filter((e: { kind: string }) => e.kind === 'slash_refund');
-    expect(refund).toHaveLength(1);
-    expect(refund[0]).toMatchObject({ amount: slash.refunded, change: { available: slash.refunded }, cause: { nodeId: liar.nodeId } });
+    expect(entries.filter((e: { kind: string }) => e.kind === 'slash_refund')).toEqual([]);
     const charged = entries.filter((e: { kind: string }) => e.kind === 'charge');
     expect(charged.length).toBe(3);
     // a charge entry carries the attempt's whole price (fee included) in cause.paid
     type Charge = { amount: number; cause: { nodeId: string; paid?: number } };
-    const gross = (e: Charge) => e.cause.paid ?? e.amount;
-    const paid = charged.reduce((s: number, e: Charge) => s + gross(e), 0);
-    // what it paid the liar, plus the compensation (slashCompensationBps, 10%)
-    const paidLiar = charged.filter((e: Charge) => e.cause.nodeId === liar.nodeId).reduce((s: number, e: Charge) => s + gross(e), 0);
-    expect(slash.refunded).toBe(paidLiar + Math.floor(paidLiar / 10));
+    const paid = charged.reduce((s: number, e: Charge) => s + (e.cause.paid ?? e.amount), 0);
     const after = (await consumer.api.get('/v1/balance')).body;
-    expect(after).toMatchObject({ available: before.available - paid + slash.refunded, held: 0 });
+    expect(after).toMatchObject({ available: before.available - paid, held: 0 });
 
     const audit = (await pool.admin.get('/v1/ledger/audit')).body;
     expect(audit).toMatchObject({ ok: true, differences: [] });

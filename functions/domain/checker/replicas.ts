@@ -2,9 +2,10 @@
 // (exit code and a digest of its stdout). Pure: the use case (functions/usecases/verification.ts) hands
 // in the replicas as they ended and writes back the verdict, once.
 //
-// Votes are counted per node, and a majority that costs a node its stake must also be a majority of
-// providers: two nodes of one provider are not two independent witnesses, so they cannot outvote a third
-// provider into a slash (they can still agree, and a lone liar is still recorded against).
+// Votes are counted per node, and a majority that outvotes a node must also be a majority of providers:
+// two nodes of one provider are not two independent witnesses (they can still agree). An outvoted node
+// is only named and scored, never quarantined or slashed: the consumer's code decides what each replica
+// prints, so a disagreement is no evidence against a node (functions/usecases/verification.ts).
 import { FINAL_JOB_STATUSES, type Job } from '../model';
 
 // `tiebreak`: the replicas disagreed without a strict majority and one more replica (the tie-breaker)
@@ -31,11 +32,11 @@ export interface ReplicaVerdict {
   status: VerificationStatus;
   /** replicas whose result counted, in the group's order */
   counted: { jobId: string; nodeId: string; exitCode: number; outputDigest: string }[];
-  /** nodes outvoted by a strict majority of nodes and of providers: quarantined */
+  /** nodes outvoted by a strict majority of nodes and of providers: named in the verdict, scored, never quarantined */
   minority: string[];
   /** nodes that agreed with the outcome */
   agreeing: string[];
-  /** nodes in a disagreement no strict majority settled, or that gave two answers: recorded, not quarantined */
+  /** nodes in a disagreement no strict majority settled, or that gave two answers: recorded */
   unsettled: string[];
   /** the counted nodes gave different results (whatever the outcome): the group's job failed verification */
   mismatch: boolean;

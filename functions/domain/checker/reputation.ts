@@ -24,8 +24,8 @@ export const ALPHA: Readonly<Record<Observation, { alpha: number; x: 0 | 1 }>> =
   jobLost: { alpha: 0.05, x: 0 },
   // replicated verification: agreeing with the other replicas is real work checked, like a canary
   replicaAgreed: { alpha: 0.1, x: 1 },
-  // a disagreement no strict majority settled: one of the nodes is wrong, we cannot tell which, so both
-  // lose a little (a proven minority is quarantined instead)
+  // a disagreement no strict majority settled, or a node outvoted by one: the consumer's code may print
+  // different things on different nodes, so this is never proof; the node loses a little
   replicaUnsettled: { alpha: 0.05, x: 0 },
 };
 
