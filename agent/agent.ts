@@ -21,6 +21,8 @@ export interface AgentDeps {
   logMaxLines: number;
   /** called when the node turns busy or idle */
   onBusyChange?: () => void;
+  /** a start's answer granted a lease (the node is on the busy deadline now): see Heartbeat.noteLease */
+  onLease?: (sentAt: number, leaseSeconds: number | undefined) => void;
 }
 
 /** After the drain deadline stops everything, finish requests get this long before the agent exits anyway. */
@@ -36,11 +38,22 @@ export class Agent {
   private readonly refused = new Set<string>();
   private draining = false;
   private readonly exit = new AbortController();
+  /**
+   * One more for every start call, seeded from the clock so a restarted agent counts on from above its
+   * predecessor. Heartbeats carry it with `running`: the control plane ends LOST only the unlisted attempts
+   * whose start came before the list was taken (functions/domain/job/start-ack.ts).
+   */
+  private seq = Date.now();
 
   constructor(private readonly deps: AgentDeps) {}
 
   running(): string[] {
     return [...this.attempts.keys(), ...this.starting];
+  }
+
+  /** the start counter; read together with running() (nothing runs in between: one thread) */
+  startSeq(): number {
+    return this.seq;
   }
 
   freeGpus(): number {
@@ -104,9 +117,14 @@ export class Agent {
     }
     // Draining takes no work; left on the queue, the control plane re-places it once it sees `draining`.
     if (this.draining) return 'keep';
+    // listed as running before the call and counted in the same tick: a heartbeat either lists it or
+    // carries a counter below this start's
     this.starting.add(msg.attemptId);
+    const seq = ++this.seq;
+    const sentAt = Date.now();
     try {
-      await api.start(msg.jobId, { attemptId: msg.attemptId });
+      const answer = await api.start(msg.jobId, { attemptId: msg.attemptId, seq });
+      this.deps.onLease?.(sentAt, answer.leaseSeconds);
     } catch (err) {
       this.starting.delete(msg.attemptId);
       this.refused.delete(msg.attemptId);

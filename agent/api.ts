@@ -68,8 +68,10 @@ export class ControlPlane {
     return HeartbeatResponseSchema.parse(await this.post('/v1/agent/heartbeat', HeartbeatRequestSchema.parse(body)));
   }
 
-  async start(jobId: string, body: In<typeof StartRequestSchema>): Promise<void> {
-    await this.post(`/v1/agent/jobs/${encodeURIComponent(jobId)}/start`, body);
+  /** The answer's lease: the start moved the node to the busy heartbeat deadline (see HeartbeatResponse.leaseSeconds). */
+  async start(jobId: string, body: In<typeof StartRequestSchema>): Promise<{ leaseSeconds?: number }> {
+    const res = (await this.post(`/v1/agent/jobs/${encodeURIComponent(jobId)}/start`, body)) as { leaseSeconds?: unknown };
+    return typeof res?.leaseSeconds === 'number' ? { leaseSeconds: res.leaseSeconds } : {};
   }
 
   async logs(jobId: string, body: In<typeof LogsRequestSchema>): Promise<void> {

@@ -12,6 +12,8 @@ export interface HeartbeatDeps {
   log: Logger;
   periods: () => { busySeconds: number; idleSeconds: number };
   running: () => string[];
+  /** the agent's start counter, read with `running` (Agent.startSeq) */
+  startSeq?: () => number;
   freeGpus: () => number;
   onStale: (attemptIds: string[]) => void;
   onCancel: (attemptIds: string[]) => void;
@@ -101,10 +103,12 @@ export class Heartbeat {
     const gpus = await this.deps.gpuTelemetry?.().catch(() => undefined);
     const telemetry: Telemetry = { agentRssMb: Math.round(process.memoryUsage.rss() / 1048576), ...(gpus ? { gpus } : {}) };
     const running = this.deps.running();
+    const startSeq = this.deps.startSeq?.();
     const sentAt = Date.now();
     try {
       const res = await this.deps.api.heartbeat({
         running,
+        ...(startSeq === undefined ? {} : { startSeq }),
         freeGpus: this.deps.freeGpus(),
         ...(this.draining ? { draining: true } : {}),
         telemetry,

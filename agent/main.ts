@@ -129,7 +129,11 @@ async function startNode(config: AgentConfig, log: Logger, drain: AbortSignal): 
   const allocator = new GpuAllocator(inventory.devices);
   const runtime = dishonestRuntime(config.runtime === 'docker' ? docker : new ProcessRuntime(config.stateDir, log, jobBaseEnv(config, inventory)), config.simulatedDishonest);
   let heartbeat: Heartbeat | undefined;
-  const agent = new Agent({ api, runtime, allocator, state, log, stopGraceMs: config.stopGraceMs, logMaxLines: config.logMaxLines, onBusyChange: () => heartbeat?.reschedule() });
+  const agent = new Agent({
+    api, runtime, allocator, state, log, stopGraceMs: config.stopGraceMs, logMaxLines: config.logMaxLines,
+    onBusyChange: () => heartbeat?.reschedule(),
+    onLease: (sentAt, leaseSeconds) => heartbeat?.noteLease(sentAt, leaseSeconds),
+  });
   probe.server.setLoad(() => ({ running: agent.running().length, freeGpus: agent.freeGpus() }));
   probe.setIdle(() => agent.running().length === 0);
   const session = new Session({
@@ -153,6 +157,7 @@ async function startNode(config: AgentConfig, log: Logger, drain: AbortSignal): 
     api, log,
     periods: () => session.info.heartbeat,
     running: () => agent.running(),
+    startSeq: () => agent.startSeq(),
     freeGpus: () => agent.freeGpus(),
     onStale: (ids) => agent.stop(ids, 'fenced'),
     onCancel: (ids) => agent.stop(ids, 'cancelled'),

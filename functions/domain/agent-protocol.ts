@@ -100,7 +100,14 @@ export const LogLineSchema = z.strictObject({
 });
 export type LogLine = z.infer<typeof LogLineSchema>;
 
-export const StartRequestSchema = z.strictObject({ attemptId: id });
+/**
+ * The agent's start counter: one more for every start call it makes, seeded from its clock at boot so a
+ * restarted agent counts on from above the last one. A heartbeat carries the counter as it was when the
+ * heartbeat listed `running`, so the control plane never takes a start it had not yet been told about
+ * for an attempt the node dropped (functions/domain/job/start-ack.ts).
+ */
+const startSeq = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+export const StartRequestSchema = z.strictObject({ attemptId: id, seq: startSeq.optional() });
 export const LogsRequestSchema = z.strictObject({ attemptId: id, lines: z.array(LogLineSchema).min(1).max(500) });
 export const FinishRequestSchema = z.strictObject({
   attemptId: id,
@@ -128,6 +135,9 @@ export const TelemetrySchema = z.strictObject({
 
 export const HeartbeatRequestSchema = z.strictObject({
   running: z.array(id).max(256),
+  /** the start counter when `running` was listed: a RUNNING attempt started at or below it and not listed is
+   * gone from the node (its start answer was lost, its finish never came) and is ended LOST at once */
+  startSeq: startSeq.optional(),
   freeGpus: z.number().int().min(0).max(64).optional(),
   draining: z.boolean().optional(),
   telemetry: TelemetrySchema.optional(),

@@ -69,6 +69,8 @@ export interface Attempt {
   reason?: Reason;
   assignedAt: number;
   startedAt?: number;
+  /** the agent's start counter on its (latest) start call: a heartbeat listed before it cannot speak for this attempt (domain/job/start-ack.ts) */
+  startSeq?: number;
   finishedAt?: number;
   exitCode?: number;
   /** micro-credits per GPU-hour on the node when placed */

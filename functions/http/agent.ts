@@ -16,7 +16,10 @@ const routes: Record<string, RouteFn> = {
     const b = parseWith(HeartbeatRequestSchema, req.body);
     return { status: 200, body: await heartbeat(d, req.caller, b) };
   },
-  'POST /v1/agent/jobs/{id}/start': async (req, d) => ({ status: 200, body: await startAttempt(d, req.caller, jobId(req.params), parseWith(StartRequestSchema, req.body).attemptId) }),
+  'POST /v1/agent/jobs/{id}/start': async (req, d) => {
+    const b = parseWith(StartRequestSchema, req.body);
+    return { status: 200, body: await startAttempt(d, req.caller, jobId(req.params), b.attemptId, b.seq) };
+  },
   'POST /v1/agent/jobs/{id}/logs': async (req, d) => {
     const b = parseWith(LogsRequestSchema, req.body);
     return { status: 200, body: await appendLogs(d, req.caller, jobId(req.params), b.attemptId, b.lines) };

@@ -3,7 +3,7 @@
 import type { FinishRequest, LogLine, SessionResponse } from '../domain/agent-protocol';
 import { conflict, DomainError, forbidden, ignoreDomainError, notFound } from '../domain/errors';
 import { isLiveAttempt, liveAttemptOn, MAX_GANG_NODES } from '../domain/job/gang';
-import { finish as finishT, lose, start as startT, type Transition } from '../domain/job/transitions';
+import { finish as finishT, lose, type Transition } from '../domain/job/transitions';
 import type { Attempt, Caller, Job } from '../domain/model';
 import { startOnce, unreportedAttempt } from '../domain/job/start-ack';
 import { DEADLINE_PERIODS, heartbeatDeadline, mustWriteHeartbeat } from '../domain/node/liveness';
@@ -156,16 +156,20 @@ export async function startAttempt(d: Deps, caller: Caller, jobId: string, attem
   const first = attempt.status === 'ASSIGNED';
   const after = await applyRetrying(d, job, (j) => startOnce(j, attemptId, caller.nodeId!, d.now(), seq));
   if (first) recordStarted(after, attemptId);
-  await toBusyDeadline(d, caller.nodeId!);
-  return { status: after.status, attemptId };
+  const leaseSeconds = await toBusyDeadline(d, caller.nodeId!);
+  return { status: after.status, attemptId, ...(leaseSeconds === undefined ? {} : { leaseSeconds }) };
 }
 
-async function toBusyDeadline(d: Deps, nodeId: string): Promise<void> {
+/** Puts the node on the busy deadline (if not already) and returns the lease left, in seconds. */
+async function toBusyDeadline(d: Deps, nodeId: string): Promise<number | undefined> {
   const node = await d.nodes.get(nodeId);
+  if (!node || !isWatched(node)) return undefined;
   const busy = d.settings.heartbeat.busySeconds;
   const now = d.now();
-  // never lengthens a deadline: a node already beating busy keeps its own (touch fails harmlessly off ONLINE)
-  if (node && isWatched(node) && node.heartbeatSeconds !== busy) await d.nodes.touch(node, now, busy);
+  // the agent learns the shorter lease from this answer, so it stops in time if it cannot beat any more
+  const moved = node.heartbeatSeconds !== busy && (await d.nodes.touch(node, now, busy));
+  const deadline = moved ? heartbeatDeadline({ lastSeenAt: now, heartbeatSeconds: busy }) : heartbeatDeadline(node);
+  return deadline === undefined ? undefined : Math.max(0, (deadline - now) / 1000);
 }
 
 export async function appendLogs(d: Deps, caller: Caller, jobId: string, attemptId: string, lines: LogLine[]) {

@@ -1,0 +1,34 @@
+// What an agent is told about an attempt: the dispatch message, built in one place so that a test can
+// compare what a node sees of a checker's canary and of a consumer's job field by field
+// (test/domain/canary-disguise.test.ts). Nothing in it may say who submitted the job or why: no account,
+// no name, no pin, no hold, no replica index.
+import type { DispatchMessage } from '../agent-protocol';
+import type { Job } from '../model';
+import { gangSpec } from './gang';
+
+/**
+ * The id an agent knows a job by, and so the GPUPOOL_JOB_ID its process sees: a replica's group id (the id
+ * the consumer got from its submit). Every replica of a group then sees the same job-facing environment, so
+ * code that branches on its job id prints the same on each; and the node cannot tell a sibling or a
+ * tie-breaker from a plain job by its id. The control plane finds the replica from the attempt
+ * (usecases/replicas.ts jobOfAttempt).
+ */
+export const agentJobId = (job: Pick<Job, 'id' | 'replicaGroup'>): string => job.replicaGroup ?? job.id;
+
+export function dispatchMessage(job: Job, attemptId: string): DispatchMessage {
+  const gang = gangSpec(job, attemptId);
+  return {
+    type: 'dispatch',
+    // a replica goes by its group's id: every replica's job sees the same GPUPOOL_JOB_ID
+    jobId: agentJobId(job),
+    attemptId,
+    spec: {
+      ...(job.image !== undefined ? { image: job.image } : {}),
+      command: job.command,
+      env: job.env,
+      gpus: job.resources.gpus,
+      maxDurationSeconds: job.maxDurationSeconds,
+      ...(gang ? { gang } : {}),
+    },
+  };
+}
