@@ -20,8 +20,10 @@ export interface CheckerSettings {
   maxRunMs: number;
   /** address classes probes may reach besides public ones: [] in the cloud, ['loopback'] locally */
   allowAddresses: AddressClass[];
-  /** the container image canaries name (runtimes that need one); the process runtime ignores it */
+  /** the container images canaries name, comma-separated (one at random each time): images consumers use, so a canary's image marks nothing; the process runtime ignores it */
   canaryImage: string;
+  /** a canary waits a random part of this before it is placed, so its dispatch does not follow the node's probe (AWS: one period; unset: placed at once) */
+  canaryMaxDelayMs?: number;
   /** the signing secret itself (local stack) */
   signingSecret?: string;
   /** or the Secrets Manager secret holding it (AWS) */
@@ -36,7 +38,7 @@ export const DEFAULT_CHECKER: CheckerSettings = {
   epochMs: 3_600_000,
   maxRunMs: 40_000,
   allowAddresses: [],
-  canaryImage: 'busybox:1.36',
+  canaryImage: 'busybox:1.36,alpine:3.20,ubuntu:24.04,python:3.12-slim',
 };
 
 export function checkerSettingsFromEnv(env: NodeJS.ProcessEnv): CheckerSettings {
@@ -49,6 +51,8 @@ export function checkerSettingsFromEnv(env: NodeJS.ProcessEnv): CheckerSettings 
     periodMs: num('CHECKER_PERIOD_SECONDS', DEFAULT_CHECKER.periodMs / 1000) * 1000,
     epochMs: num('CHECKER_EPOCH_SECONDS', DEFAULT_CHECKER.epochMs / 1000) * 1000,
     ...(env.CHECKER_CANARY_IMAGE ? { canaryImage: env.CHECKER_CANARY_IMAGE } : {}),
+    // deployed (a Lambda): one checker period unless set; the local stack and tests place canaries at once
+    canaryMaxDelayMs: num('CHECKER_CANARY_MAX_DELAY_SECONDS', env.AWS_LAMBDA_FUNCTION_NAME ? num('CHECKER_PERIOD_SECONDS', DEFAULT_CHECKER.periodMs / 1000) : 0) * 1000,
     ...(env.CHECKER_SIGNING_SECRET_ARN ? { signingSecretArn: env.CHECKER_SIGNING_SECRET_ARN } : {}),
   };
 }

@@ -6,10 +6,9 @@ import type { Posting } from '../domain/ledger/model';
 import { holdPosting, settlementPosting } from '../domain/ledger/postings';
 import type { Job, Node } from '../domain/model';
 import { conflict } from '../domain/errors';
-import { gangSpec } from '../domain/job/gang';
+import { agentJobId, dispatchMessage } from '../domain/job/dispatch';
 import { CapacityRaceError } from '../store/jobs-store';
 import type { Deps } from './deps';
-import { agentJobId } from './replicas';
 
 type NodeRead = Pick<Node, 'id' | 'status' | 'freeGpus' | 'totalGpus' | 'queueUrl'> & { version?: number };
 
@@ -57,21 +56,7 @@ async function sendMessages(d: Deps, job: Job, effects: Effect[], reads: Record<
     if (!queueUrl) continue;
     try {
       if (e.kind === 'dispatch') {
-        const gang = gangSpec(job, e.attemptId);
-        await d.queues.sendToNode(e.nodeId, queueUrl, {
-          type: 'dispatch',
-          // a replica goes by its group's id: every replica's job sees the same GPUPOOL_JOB_ID
-          jobId: agentJobId(job),
-          attemptId: e.attemptId,
-          spec: {
-            image: job.image,
-            command: job.command,
-            env: job.env,
-            gpus: job.resources.gpus,
-            maxDurationSeconds: job.maxDurationSeconds,
-            ...(gang ? { gang } : {}),
-          },
-        });
+        await d.queues.sendToNode(e.nodeId, queueUrl, dispatchMessage(job, e.attemptId));
       } else {
         await d.queues.sendToNode(e.nodeId, queueUrl, { type: 'cancel', jobId: agentJobId(job), attemptId: e.attemptId });
       }

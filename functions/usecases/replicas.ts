@@ -19,14 +19,8 @@ export function replicaJobs(job: Job): Job[] {
   return replicaIds(job.id, n).map((id, k) => (k === 0 ? { ...job, replicaGroup: job.id, replicaIndex: 0 } : { ...spec, id, replicaGroup: job.id, replicaIndex: k }));
 }
 
-/**
- * The id an agent knows a job by, and so the GPUPOOL_JOB_ID its process sees: a replica's group id (the id
- * the consumer got from its submit). Every replica of a group then sees the same job-facing environment, so
- * code that branches on its job id prints the same on each; and the node cannot tell a sibling or a
- * tie-breaker from a plain job by its id. The control plane finds the replica from the attempt
- * (jobOfAttempt).
- */
-export const agentJobId = (job: Pick<Job, 'id' | 'replicaGroup'>): string => job.replicaGroup ?? job.id;
+/** re-exported: the dispatch message (domain/job/dispatch.ts) names a replica by its group's id */
+export { agentJobId } from '../domain/job/dispatch';
 
 /**
  * The job an agent means by (`jobId`, `attemptId`): the job itself when it holds that attempt, else — for a
