@@ -44,7 +44,8 @@ describe('agent loop', () => {
     const msg = dispatch(['sh', '-c', 'echo hello; echo oops >&2; exit 4']);
     await sqs.send(msg);
     const finish = await cp.waitFor('finish', (c) => c.body.attemptId === msg.attemptId);
-    expect(cp.of('start', msg.attemptId)).toEqual([expect.objectContaining({ jobId: msg.jobId, key: NODE_KEY, body: { attemptId: msg.attemptId } })]);
+    // one start, carrying the agent's start counter (heartbeats list attempts against it: start-ack.ts)
+    expect(cp.of('start', msg.attemptId)).toEqual([expect.objectContaining({ jobId: msg.jobId, key: NODE_KEY, body: { attemptId: msg.attemptId, seq: expect.any(Number) } })]);
     expect(finish.jobId).toBe(msg.jobId);
     expect(finish.body).toMatchObject({ attemptId: msg.attemptId, exitCode: 4, outcome: 'exited' });
     expect(finish.body.lines.map((l: any) => [l.stream, l.text]).sort()).toEqual([['stderr', 'oops'], ['stdout', 'hello']]);
