@@ -152,10 +152,14 @@ export async function heartbeat(d: Deps, caller: Caller, b: { running: string[];
  * written off within 4 busy periods, not 4 idle ones.
  */
 export async function startAttempt(d: Deps, caller: Caller, jobId: string, attemptId: string, seq?: number) {
-  const { job, attempt } = await assignedAttempt(d, caller, jobId, attemptId);
-  const first = attempt.status === 'ASSIGNED';
-  const after = await applyRetrying(d, job, (j) => startOnce(j, attemptId, caller.nodeId!, d.now(), seq));
-  if (first) recordStarted(after, attemptId);
+  const { job } = await assignedAttempt(d, caller, jobId, attemptId);
+  // counted once: only the write that moved the attempt from ASSIGNED (concurrent repeats all read ASSIGNED)
+  let moved = false;
+  const after = await applyRetrying(d, job, (j) => {
+    moved = j.attempts.some((a) => a.id === attemptId && a.status === 'ASSIGNED');
+    return startOnce(j, attemptId, caller.nodeId!, d.now(), seq);
+  });
+  if (moved) recordStarted(after, attemptId);
   const leaseSeconds = await toBusyDeadline(d, caller.nodeId!);
   return { status: after.status, attemptId, ...(leaseSeconds === undefined ? {} : { leaseSeconds }) };
 }
