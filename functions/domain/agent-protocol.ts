@@ -2,6 +2,8 @@
 // messages carried on each node's SQS queue. Both sides import these schemas, so they cannot drift.
 import { z } from 'zod';
 import { MAX_PUBLIC_KEY_LENGTH, parsePublicKey } from './checker/signing';
+import { IMAGE_REFERENCE_RULE, isImageReference } from './image-ref';
+import { MAX_IMAGE_REF_LENGTH, MAX_NODE_IMAGES } from './matcher/image-cache';
 
 const id = z.string().min(1).max(64).regex(/^[A-Za-z0-9_-]+$/);
 /** a node's Ed25519 public key, base64 SPKI DER or PEM: probe answers are signed with its private half */
@@ -133,6 +135,9 @@ export const TelemetrySchema = z.strictObject({
     .optional(),
 });
 
+/** A list of Docker image references, each checked against docker's grammar (never a leading '-'). */
+export const imageRefList = (max: number) => z.array(z.string().min(1).max(MAX_IMAGE_REF_LENGTH).refine(isImageReference, IMAGE_REFERENCE_RULE)).max(max);
+
 export const HeartbeatRequestSchema = z.strictObject({
   running: z.array(id).max(256),
   /** the start counter when `running` was listed: a RUNNING attempt started at or below it and not listed is
@@ -141,6 +146,8 @@ export const HeartbeatRequestSchema = z.strictObject({
   freeGpus: z.number().int().min(0).max(64).optional(),
   draining: z.boolean().optional(),
   telemetry: TelemetrySchema.optional(),
+  /** images the node holds (name:tag and name@digest), bounded; stored when the list changes; the matcher prefers such nodes */
+  images: imageRefList(MAX_NODE_IMAGES).optional(),
 });
 export const HeartbeatResponseSchema = z.object({
   /** seconds until the next heartbeat is expected */
@@ -155,6 +162,8 @@ export const HeartbeatResponseSchema = z.object({
    * partitioned node never runs a job at the same time as its replacement.
    */
   leaseSeconds: z.number().optional(),
+  /** images the node's provider asked it to keep pulled (PATCH /v1/nodes/{id}): pull the missing ones in the background */
+  warmImages: z.array(z.string()).optional(),
 });
 export type HeartbeatResponse = z.infer<typeof HeartbeatResponseSchema>;
 

@@ -184,6 +184,10 @@ export interface Node {
   /** the agent process that opened the last session */
   agentBootId?: string;
   telemetry?: unknown;
+  /** images the agent's last heartbeat said the node holds, canonical (domain/matcher/image-cache.ts); its provider's word */
+  images?: string[];
+  /** images its provider asked the node to keep pulled (PATCH /v1/nodes/{id}); the agent pulls them in the background */
+  warmImages?: string[];
   /** micro-credits its provider has earned with it (settlements, after the fee): a counter for display */
   earned?: number;
   /** stake locked for this node while it is registered (GPUs × the minimum per GPU), micro-credits */

@@ -3,6 +3,8 @@
 import { z } from 'zod';
 import { MAX_GANG_NODES } from './job/gang';
 import { IMAGE_REFERENCE_RULE, isImageReference } from './image-ref';
+import { imageRefList } from './agent-protocol';
+import { MAX_WARM_IMAGES } from './matcher/image-cache';
 
 export const IdSchema = z.string().min(1).max(64).regex(/^[A-Za-z0-9_-]+$/);
 
@@ -90,6 +92,8 @@ export const PatchNodeSchema = z
     pricePerGpuHour: z.number().int().min(0).max(1_000_000_000).optional(),
     labels: z.record(z.string().max(64), z.string().max(256)).optional(),
     drain: z.boolean().optional(),
+    /** images the node keeps pulled (its agent pulls the missing ones in the background); [] clears the list */
+    warmImages: imageRefList(MAX_WARM_IMAGES).optional(),
   })
   .refine((p) => Object.keys(p).length > 0, 'nothing to change');
 

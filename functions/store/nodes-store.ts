@@ -173,7 +173,7 @@ export class NodesStore {
   }
 
   /** Records a heartbeat: only for a node that is still watched. Returns undefined if it is not. */
-  async touch(node: NodeItem, now: number, heartbeatSeconds: number, telemetry?: unknown): Promise<boolean> {
+  async touch(node: NodeItem, now: number, heartbeatSeconds: number, telemetry?: unknown, images?: string[]): Promise<boolean> {
     if (!isWatched(node)) return false;
     const shard = shardOf(node.id);
     try {
@@ -181,7 +181,7 @@ export class NodesStore {
         new UpdateCommand({
           TableName: this.table,
           Key: { id: node.id },
-          UpdateExpression: 'SET lastSeenAt = :now, heartbeatSeconds = :hs, heartbeatDeadline = :d, livenessShard = :ls' + (telemetry === undefined ? '' : ', telemetry = :t'),
+          UpdateExpression: 'SET lastSeenAt = :now, heartbeatSeconds = :hs, heartbeatDeadline = :d, livenessShard = :ls' + (telemetry === undefined ? '' : ', telemetry = :t') + (images === undefined ? '' : ', images = :img'),
           ConditionExpression: '#s IN (:a, :b, :c)',
           ExpressionAttributeNames: { '#s': 'status' },
           ExpressionAttributeValues: {
@@ -193,6 +193,7 @@ export class NodesStore {
             ':b': 'DEGRADED',
             ':c': 'DRAINING',
             ...(telemetry === undefined ? {} : { ':t': telemetry }),
+            ...(images === undefined ? {} : { ':img': images }),
           },
         }),
       );

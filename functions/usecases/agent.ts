@@ -18,6 +18,7 @@ import { ensureStakeLock } from './ledger';
 import { sweep } from './placement';
 import { jobOfAttempt } from './replicas';
 import { recordReplicaResult, verifyReplicas } from './verification';
+import { nodeImageList, sameImageList } from '../domain/matcher/image-cache';
 
 /** statusReason of a node whose own agent is draining (SIGTERM), as opposed to a provider's drain */
 export const AGENT_DRAINING = 'agent draining';
@@ -114,7 +115,7 @@ async function loseGone(d: Deps, nodeId: string, jobs: Job[], pick: (fresh: Job)
   return lost;
 }
 
-export async function heartbeat(d: Deps, caller: Caller, b: { running: string[]; startSeq?: number; draining?: boolean; telemetry?: unknown }) {
+export async function heartbeat(d: Deps, caller: Caller, b: { running: string[]; startSeq?: number; draining?: boolean; telemetry?: unknown; images?: string[] }) {
   const { running, telemetry } = b;
   let node = await callerNode(d, caller);
   // a node the reaper declared offline must open a new session; its old work has moved on
@@ -124,8 +125,11 @@ export async function heartbeat(d: Deps, caller: Caller, b: { running: string[];
   const live = await d.jobs.liveOnNode(node.id);
   const period = running.length > 0 || live.length > 0 ? d.settings.heartbeat.busySeconds : d.settings.heartbeat.idleSeconds;
   const now = d.now();
-  const write = mustWriteHeartbeat(node, now, period);
-  if (write && !(await d.nodes.touch(node, now, period, telemetry))) {
+  // the images the node holds are written when they change (the matcher prefers nodes holding a job's image)
+  const images = b.images && nodeImageList(b.images);
+  const newImages = images && !sameImageList(node.images, images) ? images : undefined;
+  const write = mustWriteHeartbeat(node, now, period) || newImages !== undefined;
+  if (write && !(await d.nodes.touch(node, now, period, telemetry, newImages))) {
     throw conflict(`node is no longer ONLINE; open a new session`);
   }
   const deadline = write ? heartbeatDeadline({ lastSeenAt: now, heartbeatSeconds: period })! : heartbeatDeadline(node)!;
@@ -142,6 +146,7 @@ export async function heartbeat(d: Deps, caller: Caller, b: { running: string[];
     leaseSeconds: Math.max(0, (deadline - now) / 1000),
     stale: running.filter((a) => !liveIds.has(a)),
     cancel: live.filter((j) => j.cancelRequested && j.liveAttemptId).map((j) => j.liveAttemptId!),
+    ...(node.warmImages?.length ? { warmImages: node.warmImages } : {}),
   };
 }
 

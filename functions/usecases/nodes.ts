@@ -86,10 +86,17 @@ export const withStatus = (n: Node, event: NodeEvent, statusReason?: string): No
   statusReason,
 });
 
-export async function patchNode(d: Deps, caller: Caller, id: string, p: { pricePerGpuHour?: number; labels?: Record<string, string>; drain?: boolean }) {
+export async function patchNode(d: Deps, caller: Caller, id: string, p: { pricePerGpuHour?: number; labels?: Record<string, string>; drain?: boolean; warmImages?: string[] }) {
   await getOwnNode(d, caller, id);
+  // the agent learns the list from its heartbeat answers and pulls what it lacks (agent/runtime/images.ts)
+  const warm = p.warmImages && [...new Set(p.warmImages)];
   return updateNode(d, id, (n) => {
-    let next: Node = { ...n, ...(p.pricePerGpuHour === undefined ? {} : { pricePerGpuHour: p.pricePerGpuHour }), ...(p.labels ? { labels: p.labels } : {}) };
+    let next: Node = {
+      ...n,
+      ...(p.pricePerGpuHour === undefined ? {} : { pricePerGpuHour: p.pricePerGpuHour }),
+      ...(p.labels ? { labels: p.labels } : {}),
+      ...(warm ? { warmImages: warm } : {}),
+    };
     if (p.drain === true) next = withStatus(next, 'drain', 'drained by its provider');
     if (p.drain === false) next = withStatus(next, 'undrain');
     return next;

@@ -1,8 +1,12 @@
 // Free capacity as a renter sees it: per GPU model, VRAM and region, the free GPUs, the lowest and
 // median price and the median reputation, and the runtime the nodes isolate jobs with (docker: a
 // container per job; process: jobs share the host, offered only where the deployment allows it).
+// With `image`, each offer says on how many of its nodes the image is cached (their agents' word), and
+// `cached=true` keeps only those nodes.
 import { z } from 'zod';
+import { IMAGE_REFERENCE_RULE, isImageReference } from '../domain/image-ref';
 import { runtimeOf } from '../domain/matcher/filters';
+import { holdsImage, MAX_IMAGE_REF_LENGTH } from '../domain/matcher/image-cache';
 import type { Deps } from './deps';
 
 export const OffersQuerySchema = z.strictObject({
@@ -10,7 +14,9 @@ export const OffersQuerySchema = z.strictObject({
   gpus: z.coerce.number().int().min(1).max(64).optional(),
   region: z.string().min(1).max(64).regex(/^[a-z0-9-]+$/).optional(),
   maxPrice: z.coerce.number().int().min(0).max(1_000_000_000).optional(),
-});
+  image: z.string().min(1).max(MAX_IMAGE_REF_LENGTH).refine(isImageReference, IMAGE_REFERENCE_RULE).optional(),
+  cached: z.enum(['true', 'false']).transform((v) => v === 'true').optional(),
+}).refine((q) => !q.cached || q.image, { message: 'cached=true needs an image', path: ['cached'] });
 
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -19,7 +25,7 @@ const median = (xs: number[]) => {
 
 export async function offers(d: Deps, q: z.infer<typeof OffersQuerySchema>) {
   const nodes = (await d.nodes.available(q.gpuModel ? [q.gpuModel] : undefined, 200)).filter(
-    (n) => (d.settings.allowProcessRuntime || runtimeOf(n) === 'docker') && (!q.gpus || n.freeGpus >= q.gpus) && (!q.region || n.region === q.region) && (q.maxPrice === undefined || n.pricePerGpuHour <= q.maxPrice),
+    (n) => (d.settings.allowProcessRuntime || runtimeOf(n) === 'docker') && (!q.gpus || n.freeGpus >= q.gpus) && (!q.region || n.region === q.region) && (q.maxPrice === undefined || n.pricePerGpuHour <= q.maxPrice) && (!q.cached || holdsImage(n.images, q.image)),
   );
   const groups = new Map<string, typeof nodes>();
   for (const n of nodes) {
@@ -36,5 +42,6 @@ export async function offers(d: Deps, q: z.infer<typeof OffersQuerySchema>) {
     minPricePerGpuHour: Math.min(...g.map((n) => n.pricePerGpuHour)),
     medianPricePerGpuHour: median(g.map((n) => n.pricePerGpuHour)),
     medianReputation: median(g.map((n) => n.reputation)),
+    ...(q.image ? { imageCachedNodes: g.filter((n) => holdsImage(n.images, q.image)).length } : {}),
   }));
 }

@@ -6,7 +6,7 @@ import { isSchedulable } from '../node/status';
 export type Candidate = Pick<
   Node,
   'id' | 'providerId' | 'status' | 'gpuModel' | 'vramGb' | 'freeGpus' | 'totalGpus' | 'pricePerGpuHour' | 'region' | 'reputation'
-> & Partial<Pick<Node, 'location' | 'labels' | 'gpus' | 'cudaVersion' | 'probe' | 'runtime'>>;
+> & Partial<Pick<Node, 'location' | 'labels' | 'gpus' | 'cudaVersion' | 'probe' | 'runtime' | 'images'>>;
 
 /** "8.9" < "9.0", "12.10" > "12.2": compares dotted versions numerically */
 export function versionAtLeast(have: string | undefined, want: string): boolean {
@@ -21,7 +21,7 @@ export function versionAtLeast(have: string | undefined, want: string): boolean 
   return true;
 }
 
-export type MatchJob = Pick<Job, 'id' | 'accountId' | 'resources' | 'placement' | 'maxPricePerGpuHour' | 'attempts'> & Partial<Pick<Job, 'pinNodeId'>> & ReplicaAvoid & RuntimePolicy;
+export type MatchJob = Pick<Job, 'id' | 'accountId' | 'resources' | 'placement' | 'maxPricePerGpuHour' | 'attempts'> & Partial<Pick<Job, 'pinNodeId' | 'image'>> & ReplicaAvoid & RuntimePolicy;
 
 /**
  * Internal, filled in by placement for a replica of a replicated job (functions/usecases/replicas.ts):

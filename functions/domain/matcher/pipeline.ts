@@ -19,6 +19,8 @@ export interface MatchResult {
   ranked: Ranked[];
   /** rejections counted by reason */
   rejected: Record<string, number>;
+  /** among the nodes that fit, what scorers saw in their favour, counted by reason (Scorer.reason) */
+  favoured: Record<string, number>;
   considered: number;
 }
 
@@ -43,21 +45,29 @@ function rankWith(job: MatchJob, nodes: readonly Candidate[], random: () => numb
     else feasible.push(n);
   }
   const totalWeight = pipeline.scorers.reduce((s, x) => s + x.weight, 0) || 1;
+  const favoured: Record<string, number> = {};
   const ranked = feasible.map((node) => {
     let sum = 0;
-    for (const s of pipeline.scorers) sum += s.weight * Math.max(0, Math.min(100, s.score(job, node, feasible)));
+    for (const s of pipeline.scorers) {
+      sum += s.weight * Math.max(0, Math.min(100, s.score(job, node, feasible)));
+      const why = s.reason?.(job, node);
+      if (why) favoured[why] = (favoured[why] ?? 0) + 1;
+    }
     // the tie-break stays below one score point so it only orders equals
     return { node, score: sum / totalWeight + random() * 1e-3 };
   });
   ranked.sort((a, b) => b.score - a.score);
-  return { ranked, rejected, considered: nodes.length };
+  return { ranked, rejected, favoured, considered: nodes.length };
 }
 
-/** `0 of 12 nodes fit: 7 price above cap, 3 fewer than 2 free GPUs` */
+/** `0 of 12 nodes fit: 7 price above cap, 3 fewer than 2 free GPUs`; `2 of 3 nodes fit (1 hold the image): …` */
 export function explain(result: MatchResult): string {
   if (result.considered === 0) return 'no nodes with free capacity match the requested GPU models';
-  const parts = Object.entries(result.rejected)
-    .sort((a, b) => b[1] - a[1])
-    .map(([reason, count]) => `${count} ${reason}`);
-  return `${result.ranked.length} of ${result.considered} nodes fit${parts.length ? `: ${parts.join(', ')}` : ''}`;
+  const count = (r: Record<string, number>) =>
+    Object.entries(r)
+      .sort((a, b) => b[1] - a[1])
+      .map(([reason, n]) => `${n} ${reason}`);
+  const parts = count(result.rejected);
+  const favoured = count(result.favoured ?? {});
+  return `${result.ranked.length} of ${result.considered} nodes fit${favoured.length ? ` (${favoured.join(', ')})` : ''}${parts.length ? `: ${parts.join(', ')}` : ''}`;
 }

@@ -1,10 +1,13 @@
 // Soft preferences: each scorer returns 0..100 (higher is better) and carries a weight.
 import type { Candidate, MatchJob } from './filters';
+import { imageCacheScorer } from './image-cache';
 
 export interface Scorer {
   name: string;
   weight: number;
   score(job: MatchJob, node: Candidate, pool: readonly Candidate[]): number;
+  /** what the scorer saw in the node's favour, counted in the match's diagnosis (e.g. 'hold the image') */
+  reason?(job: MatchJob, node: Candidate): string | undefined;
 }
 
 /** Great-circle distance in km. */
@@ -68,4 +71,6 @@ export const SCORERS: readonly Scorer[] = [
       return lowestFirst(rtt, pool, (c) => c.probe?.rttMs);
     },
   },
+  // a node that already holds the job's image starts it without a pull: a tie-breaker-sized bonus (image-cache.ts)
+  imageCacheScorer,
 ];
