@@ -11,7 +11,7 @@ import { formatApiKey } from '../functions/domain/api-key';
 import { newKeyId, newSecret } from '../functions/store/keys-store';
 import { startLocalStack } from '../lib/local/local-stack';
 import { startAgent, type AgentProcess } from '../lib/local/agent-process';
-import { usagePlanFromCdkJson } from '../lib/local/rate-limit';
+import { agentUsagePlanFromCdkJson, usagePlanFromCdkJson } from '../lib/local/rate-limit';
 import { createAccount } from '../functions/usecases/accounts';
 import { mint, stake as stakeCredits } from '../functions/usecases/ledger';
 import { ledgerFromCdkJson } from '../lib/local/ledger-config';
@@ -58,7 +58,7 @@ async function main() {
   // ... and cdk.json's ledger: fees, the minimum stake per GPU, the unstaking cooldown
   const ledger = ledgerFromCdkJson();
   const burst = values['burst-test-mode'] ? burstTestModeOptions(dataDir) : undefined;
-  const stack = await startLocalStack({ port, dataDir, adminKey, log, sqsPort: await reusablePort(saved.sqsPort), rateLimit: usagePlanFromCdkJson(), settings: { ledger }, ...(burst ? { burst } : {}) });
+  const stack = await startLocalStack({ port, dataDir, adminKey, log, sqsPort: await reusablePort(saved.sqsPort), rateLimit: usagePlanFromCdkJson(), agentRateLimit: agentUsagePlanFromCdkJson(), settings: { ledger }, ...(burst ? { burst } : {}) });
   let demoProviderKey = saved.demoProviderKey;
   if (agentCount > 0 && !(demoProviderKey && (await stack.deps.keys.resolve(demoProviderKey)))) {
     const provider = await createAccount(stack.deps, { name: 'demo provider', role: 'provider' });

@@ -11,6 +11,13 @@ export interface UsagePlanTier {
   readonly quotaPerDay: number;
 }
 
+/**
+ * The agent tier: node keys only, metered per node (AWS: per bucket of nodes). No daily quota on purpose:
+ * a quota one flooding node could spend would shut every node of its bucket out until the next UTC day,
+ * while throttling ends when the flood does.
+ */
+export type AgentUsagePlanTier = Omit<UsagePlanTier, 'quotaPerDay'>;
+
 export interface LedgerConfig {
   /** the credits' symbol. @default 'ATH' */
   readonly symbol: string;
@@ -45,6 +52,10 @@ export interface StageConfig {
   readonly usagePlan: UsagePlanTier;
   /** usage keys the tier is spread over (accounts hash into one): per-bucket throttling without a key per tenant. @default 16 */
   readonly usageKeyBuckets: number;
+  /** the agent tier, for node keys only, per agent usage key. @default 200 rps, burst 400, no quota */
+  readonly agentUsagePlan: AgentUsagePlanTier;
+  /** usage keys of the agent tier (nodes hash into one by node id). @default 64 */
+  readonly agentUsageKeyBuckets: number;
   /** authorizer result cache; also the upper bound on key-revocation latency, seconds (0..60). @default 60 */
   readonly authorizerCacheTtlSeconds: number;
   /** retention of function and access log groups, days (a value CloudWatch Logs accepts). @default 30 */
@@ -77,6 +88,9 @@ export const CONTEXT_KEYS = {
   usagePlanBurstLimit: 'gpupool:usagePlanBurstLimit',
   usagePlanQuotaPerDay: 'gpupool:usagePlanQuotaPerDay',
   usageKeyBuckets: 'gpupool:usageKeyBuckets',
+  agentUsagePlanRateLimit: 'gpupool:agentUsagePlanRateLimit',
+  agentUsagePlanBurstLimit: 'gpupool:agentUsagePlanBurstLimit',
+  agentUsageKeyBuckets: 'gpupool:agentUsageKeyBuckets',
   authorizerCacheTtlSeconds: 'gpupool:authorizerCacheTtlSeconds',
   logRetentionDays: 'gpupool:logRetentionDays',
   nodeQueuePrefix: 'gpupool:nodeQueuePrefix',
@@ -102,6 +116,9 @@ export const DEFAULTS = {
   reaperRateMinutes: 1,
   usagePlan: { rateLimit: 50, burstLimit: 100, quotaPerDay: 1_000_000 },
   usageKeyBuckets: 16,
+  // per bucket of nodes (1/64 of them): heartbeats, start, finish and log batches with wide headroom (docs/api.md)
+  agentUsagePlan: { rateLimit: 200, burstLimit: 400 },
+  agentUsageKeyBuckets: 64,
   authorizerCacheTtlSeconds: 60,
   logRetentionDays: 30,
   nodeQueuePrefix: 'gpupool-{stage}-node-',
@@ -114,6 +131,9 @@ export const DEFAULTS = {
 export const LOG_RETENTION_DAYS = [
   1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
 ] as const;
+
+/** usage keys of both tiers together */
+const MAX_USAGE_KEYS = 128;
 
 /** SQS names are at most 80 characters; node ids (ULIDs, 26) need the rest. */
 const MAX_QUEUE_PREFIX = 40;
@@ -169,6 +189,18 @@ export function resolveStageConfig(raw: RawContext = {}): StageConfig {
   if (burstLimit < rateLimit) {
     problems.push(`${CONTEXT_KEYS.usagePlanBurstLimit} (${burstLimit}) must be >= ${CONTEXT_KEYS.usagePlanRateLimit} (${rateLimit})`);
   }
+  const agentRateLimit = int(CONTEXT_KEYS.agentUsagePlanRateLimit, DEFAULTS.agentUsagePlan.rateLimit, 1, 10_000);
+  const agentBurstLimit = int(CONTEXT_KEYS.agentUsagePlanBurstLimit, DEFAULTS.agentUsagePlan.burstLimit, 1, 5_000);
+  if (agentBurstLimit < agentRateLimit) {
+    problems.push(`${CONTEXT_KEYS.agentUsagePlanBurstLimit} (${agentBurstLimit}) must be >= ${CONTEXT_KEYS.agentUsagePlanRateLimit} (${agentRateLimit})`);
+  }
+  // API Gateway holds 10,000 keys per account and region: stay far below, whatever the tenants; each
+  // key is two CloudFormation resources (key, plan key) of the stack's 500
+  const usageKeyBuckets = int(CONTEXT_KEYS.usageKeyBuckets, DEFAULTS.usageKeyBuckets, 1, 100);
+  const agentUsageKeyBuckets = int(CONTEXT_KEYS.agentUsageKeyBuckets, DEFAULTS.agentUsageKeyBuckets, 1, 100);
+  if (usageKeyBuckets + agentUsageKeyBuckets > MAX_USAGE_KEYS) {
+    problems.push(`${CONTEXT_KEYS.usageKeyBuckets} + ${CONTEXT_KEYS.agentUsageKeyBuckets} (${usageKeyBuckets + agentUsageKeyBuckets}) must be <= ${MAX_USAGE_KEYS}: each usage key is two of the stack's 500 resources`);
+  }
   const logRetentionDays = int(CONTEXT_KEYS.logRetentionDays, DEFAULTS.logRetentionDays, 1, 3653);
   if (!(LOG_RETENTION_DAYS as readonly number[]).includes(logRetentionDays)) {
     problems.push(`${CONTEXT_KEYS.logRetentionDays} must be one of ${LOG_RETENTION_DAYS.join(', ')}, got ${logRetentionDays}`);
@@ -196,8 +228,9 @@ export function resolveStageConfig(raw: RawContext = {}): StageConfig {
       burstLimit,
       quotaPerDay: int(CONTEXT_KEYS.usagePlanQuotaPerDay, DEFAULTS.usagePlan.quotaPerDay, 1, 1_000_000_000),
     },
-    // API Gateway holds 10,000 keys per account and region: stay far below, whatever the tenants
-    usageKeyBuckets: int(CONTEXT_KEYS.usageKeyBuckets, DEFAULTS.usageKeyBuckets, 1, 100),
+    usageKeyBuckets,
+    agentUsagePlan: { rateLimit: agentRateLimit, burstLimit: agentBurstLimit },
+    agentUsageKeyBuckets,
     // the design bounds revocation latency by this TTL: never above 60 s
     authorizerCacheTtlSeconds: int(CONTEXT_KEYS.authorizerCacheTtlSeconds, DEFAULTS.authorizerCacheTtlSeconds, 0, 60),
     logRetentionDays,
@@ -216,7 +249,7 @@ export function resolveStageConfig(raw: RawContext = {}): StageConfig {
     ...(alarmEmail ? { alarmEmail } : {}),
   };
   if (problems.length > 0) throw new Error(`invalid gpupool settings:\n  - ${problems.join('\n  - ')}`);
-  return Object.freeze({ ...config, usagePlan: Object.freeze(config.usagePlan), ledger: Object.freeze(config.ledger) });
+  return Object.freeze({ ...config, usagePlan: Object.freeze(config.usagePlan), agentUsagePlan: Object.freeze(config.agentUsagePlan), ledger: Object.freeze(config.ledger) });
 }
 
 /**

@@ -6,7 +6,7 @@ import type { APIGatewayAuthorizerResult, APIGatewayTokenAuthorizerEvent } from 
 import type { Caller } from '../domain/model';
 import { ensureAdmin } from '../usecases/accounts';
 import { deps, type Deps } from '../usecases/deps';
-import { usageBucketOf, usageKeyValue } from '../domain/usage-bucket';
+import { usageKeyOf } from '../domain/usage-bucket';
 
 let bootstrapped = false;
 
@@ -29,10 +29,15 @@ export async function authorize(d: Deps, rawKey: string | undefined): Promise<Ca
   return (await bootstrapAdmin(d)) ? d.keys.resolve(rawKey) : undefined;
 }
 
-/** The usage key metering this account: one of USAGE_KEY_BUCKETS keys, by a hash of the account id. */
-function usageKeyFor(accountId: string): string {
-  const buckets = Number(process.env.USAGE_KEY_BUCKETS ?? 1);
-  return usageKeyValue(process.env.USAGE_IDENTIFIER_KEY!, usageBucketOf(accountId, buckets));
+/**
+ * The usage key that meters this caller: node keys in the agent tier by their node id (USAGE_AGENT_KEY_BUCKETS
+ * keys), every other key in the account tier by its account id (USAGE_KEY_BUCKETS keys). API Gateway caches
+ * this answer per gpupool key, and a node key speaks for one node, so the choice never depends on the route.
+ */
+export function usageIdentifierKeyFor(caller: Caller, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const base = env.USAGE_IDENTIFIER_KEY;
+  if (!base) return undefined;
+  return usageKeyOf(caller, base, { account: Number(env.USAGE_KEY_BUCKETS ?? 1), agent: Number(env.USAGE_AGENT_KEY_BUCKETS ?? 1) });
 }
 
 export const handler = async (event: APIGatewayTokenAuthorizerEvent): Promise<APIGatewayAuthorizerResult> => {
@@ -41,13 +46,14 @@ export const handler = async (event: APIGatewayTokenAuthorizerEvent): Promise<AP
   if (!caller) throw new Error('Unauthorized');
   // the cached policy must cover every method of the API, not only the one first called
   const [arnBase, stage] = event.methodArn.split('/');
-  return {
+  const result: APIGatewayAuthorizerResult = {
     principalId: caller.accountId,
     policyDocument: {
       Version: '2012-10-17',
       Statement: [{ Action: 'execute-api:Invoke', Effect: 'Allow', Resource: `${arnBase}/${stage}/*/*` }],
     },
     context: { accountId: caller.accountId, role: caller.role, keyId: caller.keyId, nodeId: caller.nodeId ?? '' },
-    ...(process.env.USAGE_IDENTIFIER_KEY ? { usageIdentifierKey: usageKeyFor(caller.accountId) } : {}),
   };
+  const usageIdentifierKey = usageIdentifierKeyFor(caller);
+  return usageIdentifierKey ? { ...result, usageIdentifierKey } : result;
 };

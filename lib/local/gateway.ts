@@ -11,7 +11,7 @@ import type { Caller } from '../../functions/domain/model';
 import { problem } from '../../functions/http/kit/problem';
 import { MAX_BODY_BYTES } from '../../functions/http/kit/request';
 import { matchPath, ROUTES, type Route, type RouteGroup } from '../../functions/http/routes';
-import { RateLimiter, type RateLimitOptions } from './rate-limit';
+import { UsagePlanMeter, type AgentRateLimitOptions, type RateLimitOptions } from './rate-limit';
 
 export type LambdaHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
 
@@ -34,8 +34,10 @@ export interface GatewayOptions {
   timeoutMs?: number;
   now?: () => number;
   extraRoutes?: ExtraRoute[];
-  /** the usage plan: per-account rate, burst and daily quota (429 + Retry-After beyond); none: unlimited */
+  /** the account tier: per-account rate, burst and daily quota of every key but node keys (429 + Retry-After beyond); none: unlimited */
   rateLimit?: RateLimitOptions;
+  /** the agent tier: per-node rate and burst of node keys, apart from any account's traffic; none: unlimited */
+  agentRateLimit?: AgentRateLimitOptions;
   log?: (msg: string, err?: unknown) => void;
 }
 
@@ -180,7 +182,7 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
   const timeoutMs = o.timeoutMs ?? 29_000;
   const log = o.log ?? ((msg, err) => console.error(`[gateway] ${msg}`, err ?? ''));
   const cache = new Map<string, { caller: Caller; until: number }>();
-  const limiter = o.rateLimit ? new RateLimiter(o.rateLimit, now) : undefined;
+  const meter = new UsagePlanMeter({ account: o.rateLimit, agent: o.agentRateLimit }, now);
   const authorize = async (key: string): Promise<Caller | undefined> => {
     const hit = cache.get(key);
     if (hit && hit.until > now()) return hit.caller;
@@ -230,10 +232,12 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
       const key = req.headers['x-api-key'];
       caller = typeof key === 'string' && key ? await authorize(key) : undefined;
       if (!caller) return send(res, problem(401, 'missing or unknown API key', 'unauthorized'), requestId);
-      // as a usage plan meters a key the authorizer accepted: per account (node keys count for their provider)
-      const verdict = limiter?.take(caller.accountId);
-      if (verdict && !verdict.ok) {
-        const detail = verdict.reason === 'quota' ? 'the daily request quota of this account is used up' : 'too many requests for this account; slow down';
+      // as the usage plans meter a key the authorizer accepted: a node key per node in the agent tier, any
+      // other key per account in the account tier, so no account's burst can starve a node's heartbeats
+      const verdict = meter.take(caller);
+      if (!verdict.ok) {
+        const who = verdict.tier === 'agent' ? 'node' : 'account';
+        const detail = verdict.reason === 'quota' ? `the daily request quota of this ${who} is used up` : `too many requests for this ${who}; slow down`;
         const r = problem(429, detail, 'throttled');
         return send(res, { ...r, headers: { ...r.headers, 'retry-after': String(verdict.retryAfterSeconds) } }, requestId);
       }

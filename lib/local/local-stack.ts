@@ -25,7 +25,7 @@ import { tableNamesFor, createTables } from './create-tables';
 import { startDynamoDbLocal } from './dynamodb-local';
 import { consoleRoutes } from './console-static';
 import { startGateway } from './gateway';
-import type { RateLimitOptions } from './rate-limit';
+import type { AgentRateLimitOptions, RateLimitOptions } from './rate-limit';
 import { startSqsLocal } from './sqs-local';
 import { every, type Timer } from './timers';
 import { startLocalBurst, type LocalBurst, type LocalBurstOptions } from './burst-local';
@@ -61,6 +61,8 @@ export interface LocalStackOptions {
    * @default GENEROUS_RATE_LIMIT, so tests that hammer the API are not throttled
    */
   rateLimit?: RateLimitOptions | false;
+  /** the agent tier, per node (node keys only, apart from every account's traffic); false: none. @default GENEROUS_AGENT_RATE_LIMIT */
+  agentRateLimit?: AgentRateLimitOptions | false;
   /** the built web console served at /console. @default dist/console of the checkout */
   consoleDir?: string;
   log?: (msg: string) => void;
@@ -81,6 +83,7 @@ export interface LocalStack {
 
 /** The local stack's default usage plan: high enough that no test or demo meets it; `npm start` passes cdk.json's tier. */
 export const GENEROUS_RATE_LIMIT: RateLimitOptions = { rateLimit: 10_000, burstLimit: 20_000, quotaPerDay: 100_000_000 };
+export const GENEROUS_AGENT_RATE_LIMIT: AgentRateLimitOptions = { rateLimit: 10_000, burstLimit: 20_000 };
 
 const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
 
@@ -179,6 +182,7 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
       authorize: (k) => authorize(deps, k),
       cacheTtlMs: o.cacheTtlMs,
       rateLimit: o.rateLimit === false ? undefined : (o.rateLimit ?? GENEROUS_RATE_LIMIT),
+      agentRateLimit: o.agentRateLimit === false ? undefined : (o.agentRateLimit ?? GENEROUS_AGENT_RATE_LIMIT),
       // the web console's files, same origin as the API so it needs no CORS and no configured URL
       extraRoutes: consoleRoutes(o.consoleDir),
     });

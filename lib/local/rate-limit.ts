@@ -1,11 +1,16 @@
-// The local gateway's stand-in for an API Gateway usage plan: per caller a token bucket (steady rate,
+// The local gateway's stand-in for API Gateway's usage plans: per caller a token bucket (steady rate,
 // burst size) and a daily quota (UTC days, as API Gateway's DAY period), with the same numbers as the
-// CDK usage-plan tier (lib/config.ts `usagePlan`). A throttled caller gets the 429 API Gateway gives,
-// as a problem document with Retry-After. docs/api.md says how this maps to AWS.
-import { resolveStageConfig, type UsagePlanTier } from '../config';
+// CDK usage-plan tiers (lib/config.ts `usagePlan`, `agentUsagePlan`). Two tiers, metered apart: node keys
+// per node in the agent tier, every other key per account in the account tier. A throttled caller gets
+// the 429 API Gateway gives, as a problem document with Retry-After. docs/api.md says how this maps to AWS.
+import type { Caller } from '../../functions/domain/model';
+import { usageSubjectOf, type UsageTier } from '../../functions/domain/usage-bucket';
+import { resolveStageConfig, type AgentUsagePlanTier, type UsagePlanTier } from '../config';
 import { CDK_JSON, cdkJsonContext } from './cdk-json';
 
 export type RateLimitOptions = UsagePlanTier;
+/** the agent tier has no daily quota (lib/config.ts says why) */
+export type AgentRateLimitOptions = AgentUsagePlanTier;
 
 export type Verdict = { ok: true } | { ok: false; reason: 'rate' | 'quota'; retryAfterSeconds: number };
 
@@ -22,11 +27,14 @@ interface Bucket {
 export class RateLimiter {
   private readonly buckets = new Map<string, Bucket>();
 
+  readonly limits: RateLimitOptions;
+
   constructor(
-    readonly limits: RateLimitOptions,
+    limits: RateLimitOptions | AgentRateLimitOptions,
     private readonly now: () => number = Date.now,
   ) {
-    if (!(limits.rateLimit > 0) || !(limits.burstLimit >= 1) || !(limits.quotaPerDay >= 1)) {
+    this.limits = { quotaPerDay: Infinity, ...limits };
+    if (!(limits.rateLimit > 0) || !(limits.burstLimit >= 1) || !(this.limits.quotaPerDay >= 1)) {
       throw new Error(`rate limits must be positive: ${JSON.stringify(limits)}`);
     }
   }
@@ -64,7 +72,39 @@ export class RateLimiter {
   }
 }
 
+export interface UsagePlanLimits {
+  /** consumer, provider and admin keys, per account; none: unmetered */
+  account?: RateLimitOptions;
+  /** node keys, per node; none: unmetered */
+  agent?: AgentRateLimitOptions;
+}
+
+/**
+ * Both tiers: a caller spends its own subject's allowance (its node for a node key, its account otherwise),
+ * so no account's traffic can throttle a node's heartbeats and no node's traffic another node's.
+ */
+export class UsagePlanMeter {
+  private readonly tiers: Partial<Record<UsageTier, RateLimiter>>;
+
+  constructor(limits: UsagePlanLimits, now: () => number = Date.now) {
+    this.tiers = {
+      ...(limits.account ? { account: new RateLimiter(limits.account, now) } : {}),
+      ...(limits.agent ? { agent: new RateLimiter(limits.agent, now) } : {}),
+    };
+  }
+
+  take(caller: Caller): Verdict & { tier: UsageTier } {
+    const { tier, id } = usageSubjectOf(caller);
+    return { ...(this.tiers[tier]?.take(id) ?? { ok: true }), tier };
+  }
+}
+
 /** The default tier as `cdk deploy` would use it: cdk.json's context through the same validation (lib/config.ts). */
 export function usagePlanFromCdkJson(file = CDK_JSON): RateLimitOptions {
   return resolveStageConfig(cdkJsonContext(file)).usagePlan;
+}
+
+/** The agent tier as `cdk deploy` would use it; locally it meters each node on its own (no buckets). */
+export function agentUsagePlanFromCdkJson(file = CDK_JSON): AgentRateLimitOptions {
+  return resolveStageConfig(cdkJsonContext(file)).agentUsagePlan;
 }

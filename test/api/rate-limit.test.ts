@@ -1,7 +1,7 @@
 // The local gateway's usage plan: a token bucket per account (rate, burst) and a daily quota; beyond
 // them a 429 problem document with Retry-After, as API Gateway throttles a usage-plan key.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RateLimiter, usagePlanFromCdkJson } from '../../lib/local/rate-limit';
+import { agentUsagePlanFromCdkJson, RateLimiter, UsagePlanMeter, usagePlanFromCdkJson } from '../../lib/local/rate-limit';
 import { DEFAULTS } from '../../lib/config';
 import { client, eventually } from '../helpers/api';
 import { startPool, type Pool } from '../helpers/local-pool';
@@ -34,6 +34,35 @@ describe('RateLimiter', () => {
   it('refuses nonsense limits, and reads the same tier as cdk.json for npm start', () => {
     expect(() => new RateLimiter({ rateLimit: 0, burstLimit: 1, quotaPerDay: 1 })).toThrow();
     expect(usagePlanFromCdkJson()).toEqual(DEFAULTS.usagePlan);
+  });
+});
+
+describe('UsagePlanMeter', () => {
+  const now = Date.UTC(2030, 0, 1, 12);
+  const meter = () => new UsagePlanMeter({ account: { rateLimit: 1, burstLimit: 2, quotaPerDay: 1_000 }, agent: { rateLimit: 1, burstLimit: 3 } }, () => now);
+  const consumer = { accountId: 'p', role: 'consumer', keyId: 'c' } as const;
+  const nodeOf = (nodeId: string) => ({ accountId: 'p', role: 'node', keyId: `k${nodeId}`, nodeId }) as const;
+
+  it('meters node keys per node in the agent tier, apart from their own account', () => {
+    const m = meter();
+    expect([m.take(consumer), m.take(consumer), m.take(consumer)].map((v) => v.ok)).toEqual([true, true, false]);
+    expect(m.take(consumer)).toMatchObject({ ok: false, tier: 'account' });
+    // the account is spent; its node is not, and each node has its own allowance
+    expect([1, 2, 3, 4].map(() => m.take(nodeOf('a')).ok)).toEqual([true, true, true, false]);
+    expect(m.take(nodeOf('a'))).toMatchObject({ ok: false, reason: 'rate', tier: 'agent' });
+    expect(m.take(nodeOf('b'))).toMatchObject({ ok: true, tier: 'agent' });
+  });
+  it('leaves a tier without limits unmetered', () => {
+    const m = new UsagePlanMeter({ account: { rateLimit: 1, burstLimit: 1, quotaPerDay: 1 } }, () => now);
+    for (let i = 0; i < 100; i++) expect(m.take(nodeOf('a')).ok).toBe(true);
+  });
+  it('has no daily quota in the agent tier', () => {
+    let t = now;
+    const l = new RateLimiter({ rateLimit: 1_000, burstLimit: 1_000 }, () => t);
+    for (let i = 0; i < 5_000; i++, t += 1) expect(l.take('n').ok).toBe(true);
+  });
+  it('reads the agent tier from cdk.json as cdk deploy does', () => {
+    expect(agentUsagePlanFromCdkJson()).toEqual(DEFAULTS.agentUsagePlan);
   });
 });
 

@@ -1,6 +1,6 @@
-// The authorizer's usage bucket: stable per account, spread evenly, within range.
+// The authorizer's usage bucket: stable per account or node, spread evenly, within range, in the caller's tier.
 import { describe, expect, it } from 'vitest';
-import { usageBucketOf, usageKeyValue } from '../../functions/domain/usage-bucket';
+import { usageBucketOf, usageKeyOf, usageKeyValue, usageSubjectOf } from '../../functions/domain/usage-bucket';
 
 describe('usage buckets', () => {
   it('puts an account in the same bucket every time, within range', () => {
@@ -24,5 +24,18 @@ describe('usage buckets', () => {
   });
   it('names each bucket’s key after the stack’s base value', () => {
     expect(usageKeyValue('gpupool-usage-abc', 3)).toBe('gpupool-usage-abc-3');
+  });
+  it('names agent-tier keys apart from account-tier keys', () => {
+    expect(usageKeyValue('gpupool-usage-abc', 3, 'agent')).toBe('gpupool-usage-abc-agent-3');
+    expect(usageKeyValue('gpupool-usage-abc', 3, 'account')).toBe('gpupool-usage-abc-3');
+  });
+  it('meters node keys by node in the agent tier and every other key by account', () => {
+    expect(usageSubjectOf({ role: 'node', accountId: 'p', keyId: 'k', nodeId: 'n1' })).toEqual({ tier: 'agent', id: 'n1' });
+    expect(usageSubjectOf({ role: 'node', accountId: 'p', keyId: 'k' })).toEqual({ tier: 'agent', id: 'k' });
+    for (const role of ['consumer', 'provider', 'admin'] as const) {
+      expect(usageSubjectOf({ role, accountId: 'p', keyId: 'k', nodeId: 'n1' })).toEqual({ tier: 'account', id: 'p' });
+    }
+    expect(usageKeyOf({ role: 'node', accountId: 'p', keyId: 'k', nodeId: 'n1' }, 'b', { account: 1, agent: 1 })).toBe('b-agent-0');
+    expect(usageKeyOf({ role: 'consumer', accountId: 'p', keyId: 'k' }, 'b', { account: 1, agent: 1 })).toBe('b-0');
   });
 });
