@@ -27,6 +27,10 @@ export interface HeartbeatDeps {
   onRejected?: (reported: string[]) => Promise<unknown>;
   /** per-GPU figures for the beat (agent/gpu/telemetry.ts: bounded wait, never rejects); none when absent */
   gpuTelemetry?: () => Promise<GpuTelemetry[] | undefined>;
+  /** the images the node holds (agent/runtime/images.ts: bounded wait, never rejects); not sent when absent */
+  images?: () => Promise<string[] | undefined>;
+  /** the images the node's provider wants kept pulled, from each answer that carries them */
+  onWarmImages?: (refs: string[]) => void;
 }
 
 export class Heartbeat {
@@ -100,7 +104,7 @@ export class Heartbeat {
   }
 
   private async beat(): Promise<void> {
-    const gpus = await this.deps.gpuTelemetry?.().catch(() => undefined);
+    const [gpus, images] = await Promise.all([this.deps.gpuTelemetry?.().catch(() => undefined), this.deps.images?.().catch(() => undefined)]);
     const telemetry: Telemetry = { agentRssMb: Math.round(process.memoryUsage.rss() / 1048576), ...(gpus ? { gpus } : {}) };
     const running = this.deps.running();
     const startSeq = this.deps.startSeq?.();
@@ -112,6 +116,7 @@ export class Heartbeat {
         freeGpus: this.deps.freeGpus(),
         ...(this.draining ? { draining: true } : {}),
         telemetry,
+        ...(images ? { images } : {}),
       });
       if (this.failures > 0) this.deps.log.info('heartbeat recovered', { failures: this.failures });
       this.failures = 0;
@@ -127,6 +132,7 @@ export class Heartbeat {
     this.override = res.nextHeartbeatSeconds > 0 ? { seconds: res.nextHeartbeatSeconds, busy } : undefined;
     if (res.stale.length > 0) this.deps.onStale(res.stale);
     if (res.cancel.length > 0) this.deps.onCancel(res.cancel);
+    if (res.warmImages?.length) this.deps.onWarmImages?.(res.warmImages);
   }
 
   private schedule(): void {

@@ -17,6 +17,7 @@ import { Poller } from './poller';
 import { dishonestRuntime } from './probe/dishonest';
 import { ProbingControlPlane, startProbe } from './probe/index';
 import { DockerRuntime } from './runtime/docker';
+import { NodeImages } from './runtime/images';
 import { ProcessRuntime } from './runtime/process';
 import { killQuietly, ownedProcesses } from './runtime/leftovers';
 import { Session } from './session';
@@ -153,6 +154,8 @@ async function startNode(config: AgentConfig, log: Logger, drain: AbortSignal): 
   await reapLeftovers(leftovers, res, leftoverKiller(config, log), api, state, log);
   log.human(`session open: node ${res.nodeId}, ${describe(inventory)}, ${runtime.kind} runtime, polling ${res.queueUrl}`);
 
+  // a docker node reports the images it holds and keeps its provider's warm images pulled
+  const images = config.runtime === 'docker' ? new NodeImages(log, { onChange: () => void heartbeat?.beatNow() }) : undefined;
   heartbeat = new Heartbeat({
     api, log,
     periods: () => session.info.heartbeat,
@@ -167,9 +170,12 @@ async function startNode(config: AgentConfig, log: Logger, drain: AbortSignal): 
     },
     onLeaseLost: () => agent.stop(agent.running(), 'lease_lost'),
     gpuTelemetry: gpuTelemetrySource(config.simulatedGpus ? inventory.devices : undefined, log),
+    ...(images ? { images: () => images.current(), onWarmImages: (refs: string[]) => images.keepWarm(refs) } : {}),
   });
   heartbeat.noteLease(sessionSentAt, res.leaseSeconds);
   heartbeat.start();
+  // the control plane learns what is cached here at once, not a whole idle period after the start
+  if (images) void images.refresh().then(() => heartbeat?.beatNow());
   const poller = new Poller(session, (msg) => agent.onMessage(msg), log);
   poller.start();
   const hb = heartbeat;
@@ -183,6 +189,7 @@ async function startNode(config: AgentConfig, log: Logger, drain: AbortSignal): 
       await poller.stop();
       await hb.drain();
       await agent.drain(config.drainSeconds * 1000, force);
+      images?.stop();
       hb.stop();
       session.close();
       await probe.close();
