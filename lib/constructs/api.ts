@@ -1,12 +1,13 @@
 // The REST API: one resource tree built from ROUTES, each route group on its own function, a
-// Lambda authorizer in front of every keyed route, one usage plan, access logs, problem+json errors.
+// Lambda authorizer in front of every keyed route, two usage plans (accounts; agents), access logs,
+// problem+json errors.
 import { Aws, Duration, Fn, Validations } from 'aws-cdk-lib';
 import * as apigw from 'aws-cdk-lib/aws-apigateway';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { ROUTES, type Route, type RouteGroup } from '../../functions/http/routes';
-import type { UsagePlanTier } from '../config';
+import type { AgentUsagePlanTier, UsagePlanTier } from '../config';
 import { retentionDays } from './node-function';
 import { addProblemResponses } from './problem-responses';
 
@@ -51,6 +52,10 @@ export interface GpupoolApiProps {
   readonly usageIdentifierKey: string;
   /** how many usage keys share the tier (accounts hash into them); each gets the tier's rate and quota */
   readonly usageKeyBuckets: number;
+  /** the agent tier: node keys only, so no account's traffic can throttle a node's heartbeats */
+  readonly agentUsagePlan: AgentUsagePlanTier;
+  /** how many usage keys share the agent tier (nodes hash into them by node id); each gets its rate */
+  readonly agentUsageKeyBuckets: number;
   readonly logRetentionDays: number;
   /** @default gatewayRoutes() */
   readonly routes?: readonly Route[];
@@ -61,6 +66,10 @@ export class GpupoolApi extends Construct {
   public readonly usagePlan: apigw.UsagePlan;
   /** one usage key per bucket; the authorizer puts each account in one by a hash of its id */
   public readonly apiKeys: apigw.IApiKey[];
+  /** the agent tier's plan: node keys only (the authorizer chooses its keys for role `node`) */
+  public readonly agentUsagePlan: apigw.UsagePlan;
+  /** one usage key per agent bucket; the authorizer puts each node in one by a hash of its node id */
+  public readonly agentApiKeys: apigw.IApiKey[];
   /** `METHOD /path` → method, for tests and for later per-route settings */
   public readonly methods: ReadonlyMap<string, apigw.Method>;
 
@@ -111,6 +120,23 @@ export class GpupoolApi extends Construct {
         enabled: true,
       });
       this.usagePlan.addApiKey(key, { overrideLogicalId: `DefaultTierUsageKey${i}` });
+      return key;
+    });
+
+    // Agents never share a usage key with accounts: a consumer's burst cannot throttle heartbeats into a
+    // write-off. No quota: one flooding node could spend it and shut its bucket's nodes out for the day.
+    this.agentUsagePlan = this.api.addUsagePlan('AgentTier', {
+      description: 'gpupool agent tier: node keys only, metered by node (the authorizer hashes node ids into its keys)',
+      throttle: { rateLimit: props.agentUsagePlan.rateLimit, burstLimit: props.agentUsagePlan.burstLimit },
+      apiStages: [{ api: this.api, stage: this.api.deploymentStage }],
+    });
+    this.agentApiKeys = Array.from({ length: props.agentUsageKeyBuckets }, (_, i) => {
+      const key = new apigw.ApiKey(this, `AgentTierKey${i}`, {
+        description: `usage bucket ${i} of the agent tier (returned by the authorizer for node keys, never sent by clients)`,
+        value: Fn.join('', [props.usageIdentifierKey, `-agent-${i}`]),
+        enabled: true,
+      });
+      this.agentUsagePlan.addApiKey(key, { overrideLogicalId: `AgentTierUsageKey${i}` });
       return key;
     });
   }
@@ -191,6 +217,8 @@ function accessLogFormat(): apigw.AccessLogFormat {
       integrationLatencyMs: f.contextIntegrationLatency(),
       accountId: f.contextAuthorizer('accountId'),
       role: f.contextAuthorizer('role'),
+      // a node key's node: who floods the agent tier, to quarantine it or revoke its key
+      nodeId: f.contextAuthorizer('nodeId'),
       usageKeyId: f.contextIdentityApiKeyId(),
       error: f.contextErrorMessage(),
       authorizerError: f.contextAuthorizerError(),

@@ -144,6 +144,7 @@ export class ControlPlaneStack extends Stack {
     const usageIdentifierKey = usageIdentifierKeyValue();
     fns.authorizer.addEnvironment('USAGE_IDENTIFIER_KEY', usageIdentifierKey);
     fns.authorizer.addEnvironment('USAGE_KEY_BUCKETS', String(config.usageKeyBuckets));
+    fns.authorizer.addEnvironment('USAGE_AGENT_KEY_BUCKETS', String(config.agentUsageKeyBuckets));
 
     this.agentRole = new AgentQueueRole(this, 'AgentQueueRole', { nodeQueuePrefix: config.nodeQueuePrefix, assumedBy: fns.agent.role });
     fns.agent.allowAssumeRole(this.agentRole.role, 'AGENT_ROLE_ARN');
@@ -156,6 +157,8 @@ export class ControlPlaneStack extends Stack {
       usagePlan: config.usagePlan,
       usageIdentifierKey,
       usageKeyBuckets: config.usageKeyBuckets,
+      agentUsagePlan: config.agentUsagePlan,
+      agentUsageKeyBuckets: config.agentUsageKeyBuckets,
       logRetentionDays: config.logRetentionDays,
     });
 

@@ -32,6 +32,7 @@ describe('resolveStageConfig', () => {
     const c = resolveStageConfig();
     expect(Object.isFrozen(c)).toBe(true);
     expect(Object.isFrozen(c.usagePlan)).toBe(true);
+    expect(Object.isFrozen(c.agentUsagePlan)).toBe(true);
   });
 
   it.each([
@@ -41,6 +42,8 @@ describe('resolveStageConfig', () => {
     [CONTEXT_KEYS.heartbeatBusySeconds, '1.5', /heartbeatBusySeconds/],
     [CONTEXT_KEYS.heartbeatIdleSeconds, 5, /heartbeatIdleSeconds \(5\) must be >= /],
     [CONTEXT_KEYS.usagePlanBurstLimit, 10, /usagePlanBurstLimit \(10\) must be >= /],
+    [CONTEXT_KEYS.agentUsagePlanBurstLimit, 10, /agentUsagePlanBurstLimit \(10\) must be >= /],
+    [CONTEXT_KEYS.agentUsageKeyBuckets, 0, /agentUsageKeyBuckets must be an integer in 1\.\.100/],
     [CONTEXT_KEYS.logRetentionDays, 31, /logRetentionDays must be one of/],
     [CONTEXT_KEYS.nodeQueuePrefix, 'bad.prefix', /nodeQueuePrefix/],
     [CONTEXT_KEYS.nodeQueuePrefix, 'x'.repeat(41), /nodeQueuePrefix/],
@@ -49,6 +52,13 @@ describe('resolveStageConfig', () => {
     [CONTEXT_KEYS.nodeQueuePrefix, 42, /nodeQueuePrefix must be a string/],
   ])('rejects %s = %j', (key, value, message) => {
     expect(() => resolveStageConfig({ [key]: value })).toThrow(message);
+  });
+
+  it('keeps the usage keys of both tiers within the resource budget of the stack', () => {
+    expect(() => resolveStageConfig({ [CONTEXT_KEYS.usageKeyBuckets]: 40, [CONTEXT_KEYS.agentUsageKeyBuckets]: 100 })).toThrow(
+      /usageKeyBuckets \+ gpupool:agentUsageKeyBuckets \(140\) must be <= 128/,
+    );
+    expect(resolveStageConfig({ [CONTEXT_KEYS.usageKeyBuckets]: 28, [CONTEXT_KEYS.agentUsageKeyBuckets]: 100 }).agentUsageKeyBuckets).toBe(100);
   });
 
   it('reports every invalid setting at once', () => {

@@ -245,16 +245,44 @@ describe('API', () => {
       Quota: { Limit: config.usagePlan.quotaPerDay, Period: 'DAY' },
       ApiStages: [Match.objectLike({ Stage: { Ref: ofType('AWS::ApiGateway::Stage')[0][0] } })],
     });
-    const keys = ofType('AWS::ApiGateway::ApiKey');
+    const keys = ofType('AWS::ApiGateway::ApiKey').filter(([id]) => id.includes('DefaultTierKey'));
     expect(keys).toHaveLength(config.usageKeyBuckets);
     const env = cpRes[fnId('authorizer')].Properties.Environment.Variables;
     expect(env.USAGE_KEY_BUCKETS).toBe(String(config.usageKeyBuckets));
+    const [planId] = ofType('AWS::ApiGateway::UsagePlan').find(([, r]) => r.Properties.Quota)!;
     for (const [i, [keyId, key]] of keys.entries()) {
-      cpT.hasResourceProperties('AWS::ApiGateway::UsagePlanKey', { KeyId: { Ref: keyId }, KeyType: 'API_KEY' });
+      cpT.hasResourceProperties('AWS::ApiGateway::UsagePlanKey', { KeyId: { Ref: keyId }, KeyType: 'API_KEY', UsagePlanId: { Ref: planId } });
       // each key's value is the base the authorizer knows, plus its bucket number
       // (CloudFormation's join of a join comes out flat)
       expect(key.Properties.Value).toEqual({ 'Fn::Join': ['', [...env.USAGE_IDENTIFIER_KEY['Fn::Join'][1], `-${i}`]] });
     }
+  });
+
+  it('meters node keys in an agent usage plan of their own, by node, with keys no account shares and no quota to spend (issue 14.9)', () => {
+    const plans = ofType('AWS::ApiGateway::UsagePlan');
+    expect(plans).toHaveLength(2);
+    const [agentPlanId, agentPlan] = plans.find(([, r]) => !r.Properties.Quota)!;
+    expect(agentPlan.Properties.Throttle).toEqual({ RateLimit: config.agentUsagePlan.rateLimit, BurstLimit: config.agentUsagePlan.burstLimit });
+    expect(agentPlan.Properties.ApiStages).toEqual([expect.objectContaining({ Stage: { Ref: ofType('AWS::ApiGateway::Stage')[0][0] } })]);
+    // a node is never throttled by accounts: the agent plan is wider than the account tier per key
+    expect(config.agentUsagePlan.rateLimit).toBeGreaterThanOrEqual(config.usagePlan.rateLimit);
+
+    const env = cpRes[fnId('authorizer')].Properties.Environment.Variables;
+    expect(env.USAGE_AGENT_KEY_BUCKETS).toBe(String(config.agentUsageKeyBuckets));
+    const agentKeys = ofType('AWS::ApiGateway::ApiKey').filter(([id]) => id.includes('AgentTierKey'));
+    expect(agentKeys).toHaveLength(config.agentUsageKeyBuckets);
+    expect(ofType('AWS::ApiGateway::ApiKey')).toHaveLength(config.usageKeyBuckets + config.agentUsageKeyBuckets);
+    const planKeys = ofType('AWS::ApiGateway::UsagePlanKey').map(([, r]) => r.Properties);
+    for (const [i, [keyId, key]] of agentKeys.entries()) {
+      // the value the authorizer returns for a node that hashes into bucket i, in the agent plan only
+      expect(key.Properties.Value).toEqual({ 'Fn::Join': ['', [...env.USAGE_IDENTIFIER_KEY['Fn::Join'][1], `-agent-${i}`]] });
+      expect(planKeys.filter((p) => p.KeyId.Ref === keyId)).toEqual([{ KeyId: { Ref: keyId }, KeyType: 'API_KEY', UsagePlanId: { Ref: agentPlanId } }]);
+    }
+    // the access log names the node behind an agent-tier request, so a flooding node can be found and cut off
+    const stage = ofType('AWS::ApiGateway::Stage')[0][1];
+    expect(JSON.parse(stage.Properties.AccessLogSetting.Format)).toMatchObject({ nodeId: '$context.authorizer.nodeId', usageKeyId: '$context.identity.apiKeyId' });
+    // CloudFormation's per-stack limit: the usage keys (two resources each) leave room under it
+    expect(Object.keys(cpRes).length).toBeLessThan(450);
   });
 });
 
