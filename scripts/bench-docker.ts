@@ -1,0 +1,239 @@
+// Submit → the container's first instruction on a real Docker Engine (scripts/test-docker-engine.sh), with
+// the image already on the node and with a pull from a local registry, p50/p99 over BENCH_DOCKER_JOBS jobs
+// (default 20), and where the time goes. `npm run bench` calls dockerStartFigures(); alone:
+// `npx tsx scripts/bench-docker.ts` prints the figures. Not a test: it measures.
+//
+// Method: the local stack in process, one real agent on GPUPOOL_RUNTIME=docker (DOCKER_HOST = the private
+// engine), jobs one after another on an idle node (`sh -c 'echo first'`). Clocks: the bench, the control
+// plane and the agent run on this machine and read the same clock, so the stages are differences of:
+// submit (the bench, before POST), the attempt's assignedAt and startedAt (control plane), the agent's
+// system line "pulling …" and the next one (log line ts, the agent's), the engine's create and start
+// events (docker events, timeNano) and the first stdout line's ts (the agent read it from the pipe).
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { formatApiKey } from '../functions/domain/api-key';
+import { newKeyId, newSecret } from '../functions/store/keys-store';
+import { startAgent, type AgentProcess } from '../lib/local/agent-process';
+import { startLocalStack, type LocalStack } from '../lib/local/local-stack';
+import { client, eventually } from '../test/helpers/api';
+
+const SCRIPT = fileURLToPath(new URL('./test-docker-engine.sh', import.meta.url));
+const TEST_IMAGE = 'gpupool-test/busybox:1';
+const FINAL = ['SUCCEEDED', 'FAILED', 'CANCELLED', 'TIMED_OUT'];
+
+export interface Percentiles {
+  p50: number;
+  p99: number;
+  n: number;
+}
+
+/** Milliseconds per stage, medians over the jobs (a stage the run could not see is absent). */
+export interface Stages {
+  /** submit → attempt ASSIGNED: the inline match, the placement transaction, the dispatch put on the node's queue */
+  placement?: number;
+  /** ASSIGNED → RUNNING: the agent's long poll returns the message, its start call is written */
+  agentReceiveAndStart?: number;
+  /** RUNNING → the runtime's first line ("pulling …"): the start answer back at the agent, the attempt set up */
+  agentToRuntime?: number;
+  /** `docker pull` (and, where it fails, `docker image inspect` of the local copy) */
+  pull?: number;
+  /** pull done → the engine's create event: the `docker run` client starting, the create API call */
+  dockerCreate?: number;
+  /** create → start event: mounts, the scratch volume, runc, the network namespace */
+  dockerStart?: number;
+  /** start event → the first stdout line at the agent: exec of the command, attach, the pipe */
+  firstInstruction?: number;
+}
+
+export interface StartFigure extends Percentiles {
+  stages: Stages;
+}
+
+export type DockerStartFigures =
+  | { skip: string }
+  | {
+      /** submit → first instruction, the image already on the node */
+      cached: StartFigure;
+      /** the same with a pull from a local registry (absent until the engine script runs one) */
+      pull?: StartFigure;
+      /** why `pull` is absent */
+      pullPending?: string;
+      jobs: number;
+    };
+
+const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
+
+function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env, timeout = 300_000): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(cmd, args, { env, timeout, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
+      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
+      resolve({ code, stdout: String(stdout), stderr: String(stderr) });
+    });
+  });
+}
+
+interface JobTimes {
+  attemptId: string;
+  submit: number;
+  assignedAt?: number;
+  startedAt?: number;
+  pulling?: number;
+  pulled?: number;
+  first?: number;
+}
+
+/**
+ * Starts the engine (and its registry when the script has one), a local stack and a docker agent, runs the
+ * jobs, stops everything it started. `jobs` per figure (at least 20 for a p99 that means something).
+ */
+export async function dockerStartFigures(opts: { jobs?: number; log?: (line: string) => void } = {}): Promise<DockerStartFigures> {
+  const jobs = opts.jobs ?? Number(process.env.BENCH_DOCKER_JOBS ?? 20);
+  const say = opts.log ?? (() => {});
+  const dir = mkdtempSync(path.join(tmpdir(), 'gpupool-bench-docker-'));
+  const engineDir = path.join(dir, 'engine');
+  let stack: LocalStack | undefined;
+  let agent: AgentProcess | undefined;
+  try {
+    const started = await run(SCRIPT, ['start', engineDir]);
+    if (started.code === 2) return { skip: started.stderr.trim().split('\n').pop() ?? 'docker engine unavailable' };
+    const host = /DOCKER_HOST=(\S+)/.exec(started.stdout)?.[1];
+    if (started.code !== 0 || !host) throw new Error(`docker engine did not start (exit ${started.code}): ${started.stderr.slice(-2000)}`);
+    // a registry the script runs beside the engine, announced as REGISTRY=host:port (helper D1's part)
+    const registry = /REGISTRY=(\S+)/.exec(started.stdout)?.[1];
+    const env = { ...process.env, DOCKER_HOST: host };
+    const docker = (...args: string[]) => run('docker', args, env, 120_000);
+
+    const adminKey = formatApiKey(newKeyId(), newSecret());
+    stack = await startLocalStack({ port: 0, adminKey, log: () => {} });
+    const admin = client(stack.apiUrl, adminKey);
+    const provider = (await admin.post('/v1/accounts', { name: 'bench provider', role: 'provider' })).body;
+    const consumer = (await admin.post('/v1/accounts', { name: 'bench consumer', role: 'consumer' })).body;
+    await admin.post(`/v1/accounts/${consumer.account.id}/credits`, { amount: 1_000_000_000_000, memo: 'bench' });
+    const c = client(stack.apiUrl, consumer.apiKey);
+    agent = startAgent({
+      name: 'bench-docker', gpus: '1xA100-80', apiUrl: stack.apiUrl, providerKey: provider.apiKey, stateDir: path.join(dir, 'agent'),
+      env: { GPUPOOL_DRAIN_SECONDS: '0', GPUPOOL_RUNTIME: 'docker', DOCKER_HOST: host },
+      onLine: () => {},
+    });
+    await eventually(async () => ((await stack!.deps.nodes.available(undefined, 100)).some((n) => n.name === 'bench-docker') ? true : undefined), 60_000, 'docker agent online');
+
+    const runJobs = async (image: string, before?: () => Promise<unknown>): Promise<StartFigure> => {
+      // one unmeasured job first: the agent's first docker calls pay for loading the CLI from disk
+      const since = Math.floor(Date.now() / 1000) - 1;
+      const times: JobTimes[] = [];
+      for (let i = 0; i <= jobs; i++) {
+        await before?.();
+        const submit = Date.now();
+        const r = await c.post('/v1/jobs', { image, command: ['sh', '-c', 'echo first'], resources: { gpus: 1 }, maxDurationSeconds: 60 });
+        if (r.status !== 202) throw new Error(`submit: ${r.status} ${JSON.stringify(r.body)}`);
+        const id = r.body.job.id as string;
+        const job = await eventually(async () => ((j) => (FINAL.includes(j.status) ? j : undefined))((await c.get(`/v1/jobs/${id}`)).body.job), 60_000, `job ${id}`);
+        if (job.status !== 'SUCCEEDED') throw new Error(`job ${id} ${job.status}: ${JSON.stringify((await c.get(`/v1/jobs/${id}/logs`)).body.items.slice(-5))}`);
+        const lines = (await c.get(`/v1/jobs/${id}/logs`)).body.items as { stream: string; text: string; ts: number }[];
+        const sys = lines.filter((l) => l.stream === 'system');
+        const pullAt = sys.findIndex((l) => l.text.startsWith('pulling '));
+        const attempt = job.attempts[job.attempts.length - 1];
+        if (i === 0) continue;
+        times.push({
+          attemptId: attempt.id,
+          submit,
+          assignedAt: attempt.assignedAt,
+          startedAt: attempt.startedAt,
+          pulling: pullAt >= 0 ? sys[pullAt].ts : undefined,
+          // the last system line of the pull (its progress, or "using the local copy")
+          pulled: pullAt >= 0 ? lines.filter((l) => l.stream !== 'stdout' && l.ts <= (lines.find((x) => x.stream === 'stdout')?.ts ?? Infinity)).at(-1)?.ts : undefined,
+          first: lines.find((l) => l.stream === 'stdout' && l.text === 'first')?.ts,
+        });
+      }
+      const events = await containerEvents(docker, since);
+      const total = times.filter((t) => t.first).map((t) => t.first! - t.submit);
+      const med = (f: (t: JobTimes, e: { create?: number; start?: number }) => number | undefined) => {
+        const xs = times.map((t) => f(t, events.get(`gpupool-${t.attemptId}`) ?? {})).filter((x): x is number => x !== undefined && Number.isFinite(x));
+        return xs.length ? Math.round(pct(xs, 50)) : undefined;
+      };
+      const d = (a?: number, b?: number) => (a === undefined || b === undefined ? undefined : b - a);
+      return {
+        p50: pct(total, 50),
+        p99: pct(total, 99),
+        n: total.length,
+        stages: {
+          placement: med((t) => d(t.submit, t.assignedAt)),
+          agentReceiveAndStart: med((t) => d(t.assignedAt, t.startedAt)),
+          agentToRuntime: med((t) => d(t.startedAt, t.pulling)),
+          pull: med((t) => d(t.pulling, t.pulled)),
+          dockerCreate: med((t, e) => d(t.pulled, e.create)),
+          dockerStart: med((t, e) => d(e.create, e.start)),
+          firstInstruction: med((t, e) => d(e.start, t.first)),
+        },
+      };
+    };
+
+    say(`docker start bench: ${jobs} jobs with ${TEST_IMAGE} on the node`);
+    const cached = await runJobs(TEST_IMAGE);
+    if (!registry) return { cached, pullPending: 'the engine script runs no local registry yet (scripts/test-docker-engine.sh prints no REGISTRY=)', jobs };
+    // the same image pushed to the local registry and removed from the node before every job: each start pulls
+    const remote = `${registry}/gpupool-bench/busybox:1`;
+    for (const args of [['tag', TEST_IMAGE, remote], ['push', remote]]) {
+      const r = await docker(...args);
+      if (r.code !== 0) return { cached, pullPending: `docker ${args[0]} to the local registry failed: ${r.stderr.trim().slice(-300)}`, jobs };
+    }
+    say(`docker start bench: ${jobs} jobs pulling ${remote}`);
+    const pull = await runJobs(remote, () => docker('image', 'rm', '-f', remote));
+    return { cached, pull, jobs };
+  } finally {
+    await agent?.stop('SIGTERM').catch(() => undefined);
+    await stack?.stop().catch(() => undefined);
+    await run(SCRIPT, ['stop', engineDir]);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The engine's create and start events per container name since `since` (epoch s), in epoch ms. */
+async function containerEvents(docker: (...a: string[]) => Promise<{ code: number; stdout: string }>, since: number) {
+  const until = Math.ceil(Date.now() / 1000) + 1;
+  const r = await docker('events', '--since', String(since), '--until', String(until), '--filter', 'type=container', '--filter', 'event=create', '--filter', 'event=start', '--format', '{{json .}}');
+  const out = new Map<string, { create?: number; start?: number }>();
+  for (const line of r.stdout.split('\n')) {
+    if (!line.trim()) continue;
+    const e = JSON.parse(line) as { Action?: string; status?: string; timeNano?: number; Actor?: { Attributes?: { name?: string } } };
+    const name = e.Actor?.Attributes?.name;
+    const action = e.Action ?? e.status;
+    if (!name || (action !== 'create' && action !== 'start') || !e.timeNano) continue;
+    const entry = out.get(name) ?? {};
+    entry[action] = e.timeNano / 1e6;
+    out.set(name, entry);
+  }
+  return out;
+}
+
+/** Lines for the bench's output. */
+export function formatDockerFigures(f: DockerStartFigures): string[] {
+  if ('skip' in f) return [`submit → first instruction (docker): skipped: ${f.skip}`];
+  const stages = (s: Stages) =>
+    Object.entries(s)
+      .filter(([, v]) => v !== undefined)
+      .map(([k, v]) => `${k} ${v} ms`)
+      .join(', ');
+  const lines = [
+    `submit → container's first instruction, image on the node (${f.cached.n} jobs): p50 ${f.cached.p50} ms, p99 ${f.cached.p99} ms (budget p50 ≤ 1500 ms)`,
+    `  where the time goes (medians): ${stages(f.cached.stages)}`,
+  ];
+  if (f.pull) lines.push(`submit → container's first instruction, pulled from a local registry (${f.pull.n} jobs): p50 ${f.pull.p50} ms, p99 ${f.pull.p99} ms`, `  where the time goes (medians): ${stages(f.pull.stages)}`);
+  else lines.push(`submit → first instruction with a pull: pending (${f.pullPending})`);
+  return lines;
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  dockerStartFigures({ log: (l) => console.log(l) })
+    .then((f) => {
+      for (const l of formatDockerFigures(f)) console.log(l);
+      process.exit(0);
+    })
+    .catch((err) => {
+      console.error(err);
+      process.exit(1);
+    });
+}
