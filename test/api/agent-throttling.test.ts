@@ -13,11 +13,11 @@ const heartbeat = (node: Api) => node.post('/v1/agent/heartbeat', { running: [] 
 describe('the local gateway meters agents per node, apart from every account', () => {
   let pool: Pool;
   beforeAll(async () => {
-    // tiers small enough to exhaust in a handful of requests; one token per 10 s, so no refill rescues a
+    // tiers small enough to exhaust in a handful of requests; one token per 20 s, so no refill rescues a
     // throttled caller during the test, even on a slow machine
     pool = await startPool({
-      rateLimit: { rateLimit: 0.1, burstLimit: 8, quotaPerDay: 10_000 },
-      agentRateLimit: { rateLimit: 0.1, burstLimit: 6 },
+      rateLimit: { rateLimit: 0.05, burstLimit: 8, quotaPerDay: 10_000 },
+      agentRateLimit: { rateLimit: 0.05, burstLimit: 6 },
     });
   });
   afterAll(async () => {
