@@ -14,6 +14,7 @@ let pool: Pool;
 let provider: Awaited<ReturnType<Pool['newAccount']>>;
 let consumer: Awaited<ReturnType<Pool['newAccount']>>;
 let docker: DockerEngine['docker'];
+let host: string;
 let nodeId: string;
 let registry: ServedImage | undefined;
 
@@ -22,11 +23,11 @@ const nodeImages = async () => ((await provider.api.get(`/v1/nodes/${nodeId}`)).
 describe.skipIf('skip' in engine)(engineTitle('the images a docker node holds, on a real Docker Engine', engine), () => {
   beforeAll(async () => {
     if ('skip' in engine) return;
-    docker = engine.docker;
+    ({ docker, host } = engine);
     pool = await startPool();
     provider = await pool.newAccount('provider');
     consumer = await pool.newAccount('consumer');
-    const agent = await pool.addAgent({ name: 'dk-images', gpus: '1xL4-24', providerKey: provider.key, env: { GPUPOOL_RUNTIME: 'docker', DOCKER_HOST: engine.host } });
+    const agent = await pool.addAgent({ name: 'dk-images', gpus: '1xL4-24', providerKey: provider.key, env: { GPUPOOL_RUNTIME: 'docker', DOCKER_HOST: host } });
     nodeId = agent.nodeId;
   }, 120_000);
 
@@ -45,7 +46,7 @@ describe.skipIf('skip' in engine)(engineTitle('the images a docker node holds, o
   }, 30_000);
 
   it('PATCH warmImages makes the agent pull an image it lacks, and the node then holds it', async () => {
-    registry = await serveImage(engine.host, TEST_IMAGE, 'gpupool-test/warm', '1');
+    registry = await serveImage(host, TEST_IMAGE, 'gpupool-test/warm', '1');
     expect((await docker('image', 'inspect', registry.ref)).code).not.toBe(0);
     expect(await nodeImages()).not.toContain(registry.ref);
 
