@@ -116,6 +116,17 @@ describe('failover', () => {
     expect(res.leaseSeconds).toBeLessThanOrEqual(DEADLINE_PERIODS * busySeconds);
   });
 
+  it('a start on a busy node whose deadline is near is written as a beat: the lease it answers outlasts the next beat', async () => {
+    const { nodeId, job, attemptId } = await assigned();
+    const { busySeconds } = d().settings.heartbeat;
+    // already on the busy period, its last written beat 3.5 periods ago: half a period of lease left
+    const node = (await d().nodes.get(nodeId))!;
+    expect(await d().nodes.touch(node, d().now() - 3.5 * busySeconds * 1000, busySeconds)).toBe(true);
+    const res = await startAttempt(d(), nodeCaller(nodeId), job.id, attemptId, 1);
+    // the agent postpones its next beat by a period after a start: the lease must reach past it with room
+    expect(res.leaseSeconds).toBeGreaterThan(3 * busySeconds);
+  });
+
   it('a node opening a session places waiting work at once, without waiting for the sweep', async () => {
     const model = `SA${++n}`;
     const nodeId = `start-ack-${n}`;
