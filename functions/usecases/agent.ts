@@ -175,8 +175,11 @@ async function toBusyDeadline(d: Deps, nodeId: string): Promise<number | undefin
   if (!node || !isWatched(node)) return undefined;
   const busy = d.settings.heartbeat.busySeconds;
   const now = d.now();
-  // the agent learns the shorter lease from this answer, so it stops in time if it cannot beat any more
-  const moved = node.heartbeatSeconds !== busy && (await d.nodes.touch(node, now, busy));
+  // the agent learns the shorter lease from this answer, so it stops in time if it cannot beat any more.
+  // A start is proof of life, written as a beat would be (the period changed, or the deadline is near):
+  // the agent counts it as one and postpones its next beat, so an unwritten start could leave it a lease
+  // shorter than a period and its running work would be stopped for nothing
+  const moved = mustWriteHeartbeat(node, now, busy) && (await d.nodes.touch(node, now, busy));
   const deadline = moved ? heartbeatDeadline({ lastSeenAt: now, heartbeatSeconds: busy }) : heartbeatDeadline(node);
   return deadline === undefined ? undefined : Math.max(0, (deadline - now) / 1000);
 }
