@@ -120,6 +120,10 @@ export class ControlPlaneStack extends Stack {
       webhooks: make('webhooks', 'functions/scheduled/webhooks.ts', 'scheduled', 'gpupool webhooks: POST ended jobs to their webhook, retry with backoff'),
     };
     this.functions = fns;
+    // one invocation a minute makes a pass every 5 s for its minute (functions/scheduled/reaper.ts), so a
+    // dead node is written off within 5 s of its deadline (docs/failure-handling.md has the arithmetic)
+    fns.reaper.fn.addEnvironment('REAPER_PASS_SECONDS', '5');
+    fns.reaper.fn.addEnvironment('REAPER_WINDOW_SECONDS', String(60 * config.reaperRateMinutes));
 
     // {"keyId": "bootstrapadmin", "secret": <48 letters and digits>}: the admin key is gp_<keyId>_<secret>
     this.adminKey = new secretsmanager.Secret(this, 'AdminKey', {
