@@ -109,7 +109,7 @@ export type ContextKey = (typeof CONTEXT_KEYS)[keyof typeof CONTEXT_KEYS];
 
 export const DEFAULTS = {
   stage: 'dev',
-  heartbeatBusySeconds: 10,
+  heartbeatBusySeconds: 5,
   heartbeatIdleSeconds: 60,
   dispatchTimeoutSeconds: 15,
   sweepRateMinutes: 1,

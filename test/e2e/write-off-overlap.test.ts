@@ -86,7 +86,7 @@ async function measure(name: string, takeOut: (nodeId: string) => Promise<void>)
       `new copy's first tick after ${Math.min(...fresh) - outAt} ms (job re-placed, seen after ${replacedMs} ms); overlap ${overlapMs} ms`,
   );
   // how A heard of it: the stop message, or a 409 on its next heartbeat
-  const heard = pool.logs.filter((l) => l.startsWith(`[${name}-a]`) && /control plane says stop|out of service|lease|heartbeat failing/.test(l));
+  const heard = pool.logs.filter((l) => l.startsWith(`[${name}-a]`) && /control plane says stop|out of service|lease expired|heartbeat failing/.test(l));
   console.log(`write-off overlap (${name}): A heard: ${heard.map((l) => l.slice(0, 200)).join(' | ')}`);
   await Promise.all([a.stop('SIGTERM'), b.stop('SIGTERM')]);
   expect(Math.max(...old) - outAt).toBeLessThan(STOP_BOUND_MS);

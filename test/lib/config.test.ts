@@ -40,7 +40,7 @@ describe('resolveStageConfig', () => {
     [CONTEXT_KEYS.stage, 'a-very-long-stage-name-indeed', /stage/],
     [CONTEXT_KEYS.authorizerCacheTtlSeconds, 61, /authorizerCacheTtlSeconds must be an integer in 0\.\.60/],
     [CONTEXT_KEYS.heartbeatBusySeconds, '1.5', /heartbeatBusySeconds/],
-    [CONTEXT_KEYS.heartbeatIdleSeconds, 5, /heartbeatIdleSeconds \(5\) must be >= /],
+    [CONTEXT_KEYS.heartbeatIdleSeconds, 4, /heartbeatIdleSeconds \(4\) must be >= /],
     [CONTEXT_KEYS.usagePlanBurstLimit, 10, /usagePlanBurstLimit \(10\) must be >= /],
     [CONTEXT_KEYS.agentUsagePlanBurstLimit, 10, /agentUsagePlanBurstLimit \(10\) must be >= /],
     [CONTEXT_KEYS.agentUsageKeyBuckets, 0, /agentUsageKeyBuckets must be an integer in 1\.\.100/],
