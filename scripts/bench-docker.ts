@@ -6,11 +6,14 @@
 // Method: the local stack in process, one real agent on GPUPOOL_RUNTIME=docker (DOCKER_HOST = the private
 // engine), jobs one after another on an idle node (`sh -c 'echo first'`). Clocks: the bench, the control
 // plane and the agent run on this machine and read the same clock, so the stages are differences of:
-// submit (the bench, before POST), the attempt's assignedAt and startedAt (control plane), the agent's
-// system line "pulling …" and the next one (log line ts, the agent's), the engine's create and start
-// events (docker events, timeNano) and the first stdout line's ts (the agent read it from the pipe).
+// submit (the bench, before POST), the attempt's assignedAt and startedAt (control plane), the pull's
+// duration (the attempt's pullSeconds, as the agent measured it; else its "pulling …" line to the next),
+// the engine's create event (docker events, timeNano) and the first stdout line's ts (the agent read it
+// from the pipe). The engine's start event comes after the process has already written (runc reports
+// the start once the process runs), so the start is measured from create to the first line.
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,6 +22,7 @@ import { newKeyId, newSecret } from '../functions/store/keys-store';
 import { startAgent, type AgentProcess } from '../lib/local/agent-process';
 import { startLocalStack, type LocalStack } from '../lib/local/local-stack';
 import { client, eventually } from '../test/helpers/api';
+import { serveImage, type ServedImage } from '../test/helpers/image-registry';
 
 const SCRIPT = fileURLToPath(new URL('./test-docker-engine.sh', import.meta.url));
 const TEST_IMAGE = 'gpupool-test/busybox:1';
@@ -36,16 +40,14 @@ export interface Stages {
   placement?: number;
   /** ASSIGNED → RUNNING: the agent's long poll returns the message, its start call is written */
   agentReceiveAndStart?: number;
-  /** RUNNING → the runtime's first line ("pulling …"): the start answer back at the agent, the attempt set up */
-  agentToRuntime?: number;
-  /** `docker pull` (and, where it fails, `docker image inspect` of the local copy) */
+  /** the image pull, where there was one */
   pull?: number;
-  /** pull done → the engine's create event: the `docker run` client starting, the create API call */
-  dockerCreate?: number;
-  /** create → start event: mounts, the scratch volume, runc, the network namespace */
-  dockerStart?: number;
-  /** start event → the first stdout line at the agent: exec of the command, attach, the pipe */
-  firstInstruction?: number;
+  /** RUNNING → the engine's create event, less the pull: the start answer back at the agent, the image
+   * checked (`docker image inspect`), the `docker run` client started, the create API call */
+  agentToCreate?: number;
+  /** create event → the first stdout line: the container started (mounts, the scratch volume, cgroups, the
+   * network namespace, runc) and the command's first instruction */
+  createToFirstInstruction?: number;
 }
 
 export interface StartFigure extends Percentiles {
@@ -57,8 +59,10 @@ export type DockerStartFigures =
   | {
       /** submit → first instruction, the image already on the node */
       cached: StartFigure;
-      /** the same with a pull from a local registry (absent until the engine script runs one) */
+      /** the same with a pull from a local registry of an image none of whose layers is on the node */
       pull?: StartFigure;
+      /** which registry served the pulls */
+      registry?: string;
       /** why `pull` is absent */
       pullPending?: string;
       jobs: number;
@@ -80,8 +84,7 @@ interface JobTimes {
   submit: number;
   assignedAt?: number;
   startedAt?: number;
-  pulling?: number;
-  pulled?: number;
+  pullMs?: number;
   first?: number;
 }
 
@@ -96,12 +99,13 @@ export async function dockerStartFigures(opts: { jobs?: number; log?: (line: str
   const engineDir = path.join(dir, 'engine');
   let stack: LocalStack | undefined;
   let agent: AgentProcess | undefined;
+  let served: ServedImage | undefined;
   try {
     const started = await run(SCRIPT, ['start', engineDir]);
     if (started.code === 2) return { skip: started.stderr.trim().split('\n').pop() ?? 'docker engine unavailable' };
     const host = /DOCKER_HOST=(\S+)/.exec(started.stdout)?.[1];
     if (started.code !== 0 || !host) throw new Error(`docker engine did not start (exit ${started.code}): ${started.stderr.slice(-2000)}`);
-    // a registry the script runs beside the engine, announced as REGISTRY=host:port (helper D1's part)
+    // a registry the script runs beside the engine, announced as REGISTRY=host:port
     const registry = /REGISTRY=(\S+)/.exec(started.stdout)?.[1];
     const env = { ...process.env, DOCKER_HOST: host };
     const docker = (...args: string[]) => run('docker', args, env, 120_000);
@@ -132,19 +136,17 @@ export async function dockerStartFigures(opts: { jobs?: number; log?: (line: str
         const id = r.body.job.id as string;
         const job = await eventually(async () => ((j) => (FINAL.includes(j.status) ? j : undefined))((await c.get(`/v1/jobs/${id}`)).body.job), 60_000, `job ${id}`);
         if (job.status !== 'SUCCEEDED') throw new Error(`job ${id} ${job.status}: ${JSON.stringify((await c.get(`/v1/jobs/${id}/logs`)).body.items.slice(-5))}`);
-        const lines = (await c.get(`/v1/jobs/${id}/logs`)).body.items as { stream: string; text: string; ts: number }[];
-        const sys = lines.filter((l) => l.stream === 'system');
-        const pullAt = sys.findIndex((l) => l.text.startsWith('pulling '));
+        const lines = (await c.get(`/v1/jobs/${id}/logs`)).body.items as { seq: number; stream: string; text: string; ts: number }[];
         const attempt = job.attempts[job.attempts.length - 1];
+        const pulling = lines.find((l) => l.stream === 'system' && l.text.startsWith('pulling '));
+        const afterPull = pulling && lines.find((l) => l.stream === 'system' && l.seq > pulling.seq && /^pulled |^Status: /.test(l.text));
         if (i === 0) continue;
         times.push({
           attemptId: attempt.id,
           submit,
           assignedAt: attempt.assignedAt,
           startedAt: attempt.startedAt,
-          pulling: pullAt >= 0 ? sys[pullAt].ts : undefined,
-          // the last system line of the pull (its progress, or "using the local copy")
-          pulled: pullAt >= 0 ? lines.filter((l) => l.stream !== 'stdout' && l.ts <= (lines.find((x) => x.stream === 'stdout')?.ts ?? Infinity)).at(-1)?.ts : undefined,
+          pullMs: attempt.pullSeconds !== undefined ? attempt.pullSeconds * 1000 : pulling && afterPull ? afterPull.ts - pulling.ts : undefined,
           first: lines.find((l) => l.stream === 'stdout' && l.text === 'first')?.ts,
         });
       }
@@ -162,29 +164,47 @@ export async function dockerStartFigures(opts: { jobs?: number; log?: (line: str
         stages: {
           placement: med((t) => d(t.submit, t.assignedAt)),
           agentReceiveAndStart: med((t) => d(t.assignedAt, t.startedAt)),
-          agentToRuntime: med((t) => d(t.startedAt, t.pulling)),
-          pull: med((t) => d(t.pulling, t.pulled)),
-          dockerCreate: med((t, e) => d(t.pulled, e.create)),
-          dockerStart: med((t, e) => d(e.create, e.start)),
-          firstInstruction: med((t, e) => d(e.start, t.first)),
+          pull: med((t) => t.pullMs),
+          agentToCreate: med((t, e) => ((x) => (x === undefined ? undefined : x - (t.pullMs ?? 0)))(d(t.startedAt, e.create))),
+          createToFirstInstruction: med((t, e) => d(e.create, t.first)),
         },
       };
     };
 
     say(`docker start bench: ${jobs} jobs with ${TEST_IMAGE} on the node`);
     const cached = await runJobs(TEST_IMAGE);
-    if (!registry) return { cached, pullPending: 'the engine script runs no local registry yet (scripts/test-docker-engine.sh prints no REGISTRY=)', jobs };
-    // the same image pushed to the local registry and removed from the node before every job: each start pulls
-    const remote = `${registry}/gpupool-bench/busybox:1`;
-    for (const args of [['tag', TEST_IMAGE, remote], ['push', remote]]) {
-      const r = await docker(...args);
-      if (r.code !== 0) return { cached, pullPending: `docker ${args[0]} to the local registry failed: ${r.stderr.trim().slice(-300)}`, jobs };
+    // an image of its own layers (a random file under busybox), so every pull downloads every layer
+    const ctx = path.join(dir, 'cold');
+    mkdirSync(ctx);
+    writeFileSync(path.join(ctx, 'nonce'), randomUUID());
+    copyFileSync('/bin/busybox', path.join(ctx, 'busybox'));
+    writeFileSync(path.join(ctx, 'Dockerfile'), 'FROM scratch\nCOPY nonce /nonce\nCOPY busybox /bin/busybox\nRUN ["/bin/busybox", "--install", "-s", "/bin"]\n');
+    const built = await run('docker', ['build', '-q', '-t', 'gpupool-bench/cold:1', ctx], { ...env, DOCKER_BUILDKIT: '0' });
+    if (built.code !== 0) return { cached, pullPending: `could not build the pull image: ${built.stderr.trim().slice(-300)}`, jobs };
+    let remote: string;
+    let which: string;
+    if (registry) {
+      // the registry scripts/test-docker-engine.sh runs (Debian's docker-registry)
+      remote = `${registry}/gpupool-bench/cold:1`;
+      which = `docker-registry at ${registry}`;
+      for (const args of [['tag', 'gpupool-bench/cold:1', remote], ['push', remote]]) {
+        const r = await docker(...args);
+        if (r.code !== 0) return { cached, pullPending: `docker ${args[0]} to the local registry failed: ${r.stderr.trim().slice(-300)}`, jobs };
+      }
+    } else {
+      // until the engine script runs one: the tests' loopback registry (the v2 pull API in Node)
+      served = await serveImage(host, 'gpupool-bench/cold:1', 'gpupool-bench/cold', '1');
+      remote = served.ref;
+      which = 'test/helpers/image-registry.ts (Node, loopback), as scripts/test-docker-engine.sh runs no registry yet';
     }
-    say(`docker start bench: ${jobs} jobs pulling ${remote}`);
+    await docker('image', 'rm', '-f', 'gpupool-bench/cold:1');
+    say(`docker start bench: ${jobs} jobs pulling ${remote} (${which})`);
+    // removed from the node before every job (with its layers): each start pulls all of it
     const pull = await runJobs(remote, () => docker('image', 'rm', '-f', remote));
-    return { cached, pull, jobs };
+    return { cached, pull, registry: which, jobs };
   } finally {
     await agent?.stop('SIGTERM').catch(() => undefined);
+    await served?.close();
     await stack?.stop().catch(() => undefined);
     await run(SCRIPT, ['stop', engineDir]);
     rmSync(dir, { recursive: true, force: true });
@@ -221,7 +241,7 @@ export function formatDockerFigures(f: DockerStartFigures): string[] {
     `submit → container's first instruction, image on the node (${f.cached.n} jobs): p50 ${f.cached.p50} ms, p99 ${f.cached.p99} ms (budget p50 ≤ 1500 ms)`,
     `  where the time goes (medians): ${stages(f.cached.stages)}`,
   ];
-  if (f.pull) lines.push(`submit → container's first instruction, pulled from a local registry (${f.pull.n} jobs): p50 ${f.pull.p50} ms, p99 ${f.pull.p99} ms`, `  where the time goes (medians): ${stages(f.pull.stages)}`);
+  if (f.pull) lines.push(`submit → container's first instruction, pulled from a local registry (${f.pull.n} jobs, ${f.registry}): p50 ${f.pull.p50} ms, p99 ${f.pull.p99} ms`, `  where the time goes (medians): ${stages(f.pull.stages)}`);
   else lines.push(`submit → first instruction with a pull: pending (${f.pullPending})`);
   return lines;
 }
