@@ -68,9 +68,11 @@ describe('gangs on the local stack', () => {
     const first = await eventually(async () => ((j) => (j?.status === 'RUNNING' ? j : undefined))(await job(r.body.job.id)), 20_000, 'the gang running');
     const [rank0, rank1] = ranksOf(first);
     const victim = agents.find((a) => a.nodeId === rank1.nodeId)!;
-    // once the node heartbeats as busy, its lease is the short one: the reaper notices the kill in seconds
+    // the start put the node on the busy deadline, so the reaper notices the kill in seconds; both ranks'
+    // first lines are shipped (every 250 ms) before the kill, so the output shows each rank's two runs
     const busy = pool.stack.deps.settings.heartbeat.busySeconds;
     await eventually(async () => ((await pool.stack.deps.nodes.get(victim.nodeId))!.heartbeatSeconds === busy ? true : undefined), 30_000, 'a busy heartbeat');
+    await eventually(async () => ((await lines(first.id)).length === 2 ? true : undefined), 30_000, "both ranks' first lines");
     victim.proc.kill('SIGKILL');
     // the reaper writes the node off; the whole gang goes back and runs on the two nodes left
     const moved = await eventually(
