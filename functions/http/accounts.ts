@@ -1,6 +1,8 @@
 // Accounts, keys, balances and the ledger.
 import { CreateAccountSchema, IdSchema, ListQuerySchema, MintSchema, StakeSchema } from '../domain/schemas';
 import { createAccount, getAccount, issueKey, listKeys, revokeKey } from '../usecases/accounts';
+import { AccountLimitsPatchSchema } from '../domain/account-limits';
+import { getAccountLimits, setAccountLimits } from '../usecases/account-limits';
 import { auditLedger, balance, mint, stake, statement, unstake } from '../usecases/ledger';
 import { activateStakedNodes } from '../usecases/nodes';
 import { parseWith } from './kit/problem';
@@ -23,6 +25,11 @@ const routes: Record<string, RouteFn> = {
     const body = parseWith(MintSchema, req.body);
     const a = await mint(d, parseWith(IdSchema, req.params.id, 'id'), body.amount, body.memo);
     return { status: 201, body: { accountId: a.id, available: a.available, held: a.held, staked: a.staked + (a.locked ?? 0) } };
+  },
+  'GET /v1/accounts/{id}/limits': async (req, d) => ({ status: 200, body: await getAccountLimits(d, req.caller, parseWith(IdSchema, req.params.id, 'id')) }),
+  'PATCH /v1/accounts/{id}/limits': async (req, d) => {
+    const id = parseWith(IdSchema, req.params.id, 'id');
+    return { status: 200, body: await setAccountLimits(d, req.caller, id, parseWith(AccountLimitsPatchSchema, req.body)) };
   },
   'GET /v1/balance': async (req, d) => {
     const a = await getAccount(d, req.caller, req.caller.accountId);

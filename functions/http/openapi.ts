@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { FinishRequestSchema, HeartbeatRequestSchema, LogsRequestSchema, RegisterNodeSchema, SessionRequestSchema, StartRequestSchema } from '../domain/agent-protocol';
 import { CreateAccountSchema, ListQuerySchema, LogsQuerySchema, MintSchema, PatchNodeSchema, StakeSchema, SubmitJobSchema } from '../domain/schemas';
 import { ScoresQuerySchema } from '../usecases/checker-scores';
+import { AccountLimitsPatchSchema } from '../domain/account-limits';
 import { OffersQuerySchema } from '../usecases/offers';
 import { ProblemSchema } from './kit/problem';
 import { ROUTES } from './routes';
@@ -15,6 +16,7 @@ const BODIES: Record<string, z.ZodType> = {
   'POST /v1/jobs': SubmitJobSchema,
   'POST /v1/nodes': RegisterNodeSchema,
   'PATCH /v1/nodes/{id}': PatchNodeSchema,
+  'PATCH /v1/accounts/{id}/limits': AccountLimitsPatchSchema,
   'POST /v1/agent/session': SessionRequestSchema,
   'POST /v1/agent/heartbeat': HeartbeatRequestSchema,
   'POST /v1/agent/jobs/{id}/start': StartRequestSchema,

@@ -31,6 +31,9 @@ export const ROUTES: readonly Route[] = [
   { method: 'GET', path: '/v1/accounts/{id}/webhook-secret', group: 'accounts', roles: ADMIN_SELF },
   { method: 'POST', path: '/v1/accounts/{id}/webhook-secret', group: 'accounts', roles: ADMIN_SELF },
   { method: 'POST', path: '/v1/accounts/{id}/credits', group: 'accounts', roles: ['admin'] },
+  // per-account limits (docs/scheduling.md): the account reads its own, only an admin sets them
+  { method: 'GET', path: '/v1/accounts/{id}/limits', group: 'accounts', roles: ADMIN_SELF },
+  { method: 'PATCH', path: '/v1/accounts/{id}/limits', group: 'accounts', roles: ['admin'] },
   { method: 'GET', path: '/v1/balance', group: 'accounts', roles: ANY_USER },
   { method: 'GET', path: '/v1/accounts/{id}/entries', group: 'accounts', roles: ADMIN_SELF },
   { method: 'GET', path: '/v1/ledger/audit', group: 'accounts', roles: ['admin'] },

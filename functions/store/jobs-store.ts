@@ -4,8 +4,12 @@
 // lists never show them): a gang's rank items (`<jobId>#rank<k>`, one per live rank, so the liveByNode
 // index finds every node of a gang) and the queue's account markers (queue-accounts.ts).
 import { GetCommand, PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { marshall } from '@aws-sdk/util-dynamodb';
-import { TransactionCanceledException, TransactWriteItemsCommand, type TransactWriteItem } from '@aws-sdk/client-dynamodb';
+import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
+import { ConditionalCheckFailedException, TransactionCanceledException, TransactWriteItemsCommand, type TransactWriteItem } from '@aws-sdk/client-dynamodb';
+import { refusedBy, usageDelta, type AccountItem, type UsageDelta, type UsageGuard } from '../domain/account-limits';
+import { balanceDeltas } from '../domain/ledger/postings';
+import type { Bucket } from '../domain/ledger/model';
+import { AccountLimitError, mergeUpdates, StaleAccountError, usageUpdate } from './account-usage';
 import { conflict } from '../domain/errors';
 import { jobDeadline, type DeadlineConfig } from '../domain/job/deadlines';
 import type { Transition } from '../domain/job/transitions';
@@ -40,6 +44,8 @@ export class JobsStore {
     private readonly nodes: NodesStore,
     private readonly deadlines: DeadlineConfig,
     private readonly ledger: LedgerStore,
+    /** where the accounts' limit counters live (the account items: domain/account-limits.ts) */
+    private readonly accountsTable: string,
   ) {
     this.accounts = new QueueAccounts(db, table);
   }
@@ -73,9 +79,49 @@ export class JobsStore {
    * match left the job waiting (a write saved per placed job; a missing marker only delays a job to the
    * next scheduled sweep's global read).
    */
-  async create(job: Job, o: { marker?: boolean } = {}): Promise<void> {
-    await this.db.send(new PutCommand({ TableName: this.table, Item: this.toItem(job), ConditionExpression: 'attribute_not_exists(id)' }));
-    if (job.status === 'QUEUED' && o.marker !== false) await this.accounts.note(job.accountId);
+  async create(job: Job, o: { marker?: boolean; guard?: UsageGuard } = {}): Promise<void> {
+    await this.createAll([job], o);
+  }
+
+  /**
+   * Creates jobs of one account all or none. Jobs counted in the account's limits move its queue counter in
+   * the same transaction; with `guard` (a submit) it is conditioned on the queue limit, so concurrent
+   * submits can never pass it. Throws ConditionalCheckFailedException when a job exists, AccountLimitError
+   * ('queue') when the limit refuses, StaleAccountError when the limits changed since `guard` was read.
+   */
+  async createAll(jobs: readonly Job[], o: { marker?: boolean; guard?: UsageGuard } = {}): Promise<void> {
+    const accountId = jobs[0].accountId;
+    if (jobs.some((j) => j.accountId !== accountId)) throw new Error('createAll: jobs of one account only');
+    const delta: UsageDelta = { queued: 0, gpus: 0, spend: 0 };
+    for (const j of jobs) {
+      const d = usageDelta(undefined, j, 0);
+      delta.queued += d.queued;
+      delta.gpus += d.gpus;
+    }
+    const usage = usageUpdate(this.accountsTable, accountId, delta, o.guard, true);
+    if (!usage && jobs.length === 1) {
+      await this.db.send(new PutCommand({ TableName: this.table, Item: this.toItem(jobs[0]), ConditionExpression: 'attribute_not_exists(id)' }));
+    } else {
+      const items: TransactWriteItem[] = jobs.map((j) => ({
+        Put: { TableName: this.table, Item: marshall(this.toItem(j), { removeUndefinedValues: true }), ConditionExpression: 'attribute_not_exists(id)' },
+      }));
+      if (usage) items.push({ Update: usage });
+      try {
+        await this.db.send(new TransactWriteItemsCommand({ TransactItems: items }));
+      } catch (e) {
+        if (!(e instanceof TransactionCanceledException || (e as Error).name === 'TransactionCanceledException')) throw e;
+        const reasons = (e as TransactionCanceledException).CancellationReasons ?? [];
+        if (reasons.slice(0, jobs.length).some((r) => r.Code === 'ConditionalCheckFailed'))
+          throw new ConditionalCheckFailedException({ message: 'job exists', $metadata: {} });
+        const u = reasons[jobs.length];
+        if (usage && u?.Code === 'ConditionalCheckFailed') {
+          const why = refusedBy(u.Item ? (unmarshall(u.Item) as AccountItem) : undefined, delta, o.guard, {});
+          throw why === 'queue' ? new AccountLimitError('queue', accountId) : new StaleAccountError();
+        }
+        throw e;
+      }
+    }
+    if (jobs.some((j) => j.status === 'QUEUED') && o.marker !== false) await this.accounts.note(accountId);
   }
 
   async get(id: string): Promise<Job | undefined> {
@@ -103,7 +149,9 @@ export class JobsStore {
    * of the transition. `nodes` holds the node reads the capacity items are conditioned on.
    * `postings` (escrow holds, settlements) join the same transaction.
    * Throws 409 when the job moved, CapacityRaceError when a node moved, InsufficientFundsError when the
-   * consumer cannot cover a hold.
+   * consumer cannot cover a hold, AccountLimitError when the account's limits refuse it (GPUs, spend per
+   * day), StaleAccountError when `guard` (the account as the placer read it) is out of date.
+   * A job counted in its account's limits moves the account's counters in the same transaction.
    */
   async apply(
     before: Job,
@@ -111,6 +159,7 @@ export class JobsStore {
     nodes: Record<string, Pick<Node, 'id' | 'status' | 'freeGpus' | 'totalGpus'>>,
     fence?: { nodeId: string; version: number },
     postings: readonly Posting[] = [],
+    guard?: UsageGuard,
   ): Promise<Job> {
     const items: TransactWriteItem[] = [
       {
@@ -136,6 +185,22 @@ export class JobsStore {
     }
     const nodeItems = items.length;
     const ledger = this.ledger.items(postings);
+    // the account's limit counters: merged into the ledger's update of the account item when there is one
+    const accountId = t.job.accountId;
+    let held = 0;
+    for (const p of postings) for (const x of p.entries) if (x.kind === 'hold' && x.debit.account === accountId) held += x.amount;
+    const delta = usageDelta(before, t.job, held);
+    const usage = usageUpdate(this.accountsTable, accountId, delta, guard, false);
+    let usageIndex = -1;
+    if (usage) {
+      const i = ledger.items.findIndex((x) => x.Update?.TableName === this.accountsTable && x.Update.Key?.id?.S === accountId);
+      if (i >= 0) ledger.items[i] = { Update: mergeUpdates(ledger.items[i].Update!, usage) };
+      else {
+        ledger.items.push({ Update: usage });
+        ledger.kinds.push('account');
+      }
+      usageIndex = nodeItems + (i >= 0 ? i : ledger.items.length - 1);
+    }
     items.push(...ledger.items);
     // unconditional, so they never cancel the transaction: placed last, after every item that may
     items.push(...rankItems(this.table, before, t.job));
@@ -162,6 +227,16 @@ export class JobsStore {
         if (reasons[0]?.Code === 'ConditionalCheckFailed') throw conflict('job changed concurrently');
         const raced = reasons.findIndex((r, i) => i >= 1 && i < nodeItems && r.Code === 'ConditionalCheckFailed');
         if (raced >= 0) throw new CapacityRaceError('node capacity moved', items[raced].Update?.Key?.id?.S);
+        const u = usageIndex >= 0 ? reasons[usageIndex] : undefined;
+        if (u?.Code === 'ConditionalCheckFailed') {
+          // which of the account item's conditions refused: from the item as it was
+          const debits: Partial<Record<Bucket, number>> = {};
+          for (const [b, v] of Object.entries(balanceDeltas(postings).get(accountId) ?? {})) if (v < 0) debits[b as Bucket] = -v;
+          const why = refusedBy(u.Item ? (unmarshall(u.Item) as AccountItem) : undefined, delta, guard, debits);
+          if (why === 'funds') throw new InsufficientFundsError(accountId);
+          if (why === 'stale') throw new StaleAccountError();
+          throw new AccountLimitError(why, accountId);
+        }
         const short = reasons.findIndex((r, i) => i >= nodeItems && r.Code === 'ConditionalCheckFailed' && ledger.kinds[i - nodeItems] === 'account');
         if (short >= 0) throw new InsufficientFundsError(items[short].Update!.Key!.id.S!);
         // an entry already there: this transition's posting was written before, so the job moved too

@@ -22,6 +22,7 @@ import { WebhookRetryQueue, type RetryQueuePort } from '../store/webhook-retries
 import { WebhooksStore } from '../store/webhooks-store';
 import { webhookSettingsFromEnv, type WebhookSettings } from './webhook-settings';
 import { checkerSettingsFromEnv, type CheckerSettings } from './checker-settings';
+import { DEFAULT_ACCOUNT_LIMITS, type AccountLimits } from '../domain/account-limits';
 
 export interface Settings {
   heartbeat: { busySeconds: number; idleSeconds: number };
@@ -42,6 +43,8 @@ export interface Settings {
   webhooks: WebhookSettings;
   /** fees, stake, unstaking and slashing: functions/domain/ledger/model.ts */
   ledger: LedgerSettings;
+  /** per-account limits where an admin set none (domain/account-limits.ts); absent: DEFAULT_ACCOUNT_LIMITS */
+  accountLimits?: AccountLimits;
 }
 
 export interface Deps {
@@ -107,6 +110,13 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): Settings 
       slashWindowMs: num('LEDGER_SLASH_WINDOW_SECONDS', DEFAULT_LEDGER.slashWindowMs / 1000) * 1000,
       symbol: env.LEDGER_SYMBOL ?? DEFAULT_LEDGER.symbol,
     },
+    accountLimits: {
+      maxPriority: num('ACCOUNT_MAX_PRIORITY', DEFAULT_ACCOUNT_LIMITS.maxPriority),
+      maxQueuedJobs: num('ACCOUNT_MAX_QUEUED_JOBS', DEFAULT_ACCOUNT_LIMITS.maxQueuedJobs),
+      maxGpus: num('ACCOUNT_MAX_GPUS', DEFAULT_ACCOUNT_LIMITS.maxGpus),
+      // micro-credits of escrow holds per UTC day; unset or empty: no limit
+      maxSpendPerDay: env.ACCOUNT_MAX_SPEND_PER_DAY ? Number(env.ACCOUNT_MAX_SPEND_PER_DAY) : DEFAULT_ACCOUNT_LIMITS.maxSpendPerDay,
+    },
   };
 }
 
@@ -118,7 +128,7 @@ export function buildDeps(p: { db: DynamoDBDocumentClient; sqs: SQSClient; table
     ledger,
     keys: new KeysStore(p.db, p.tables.keys),
     nodes,
-    jobs: new JobsStore(p.db, p.tables.jobs, nodes, p.settings.deadlines, ledger),
+    jobs: new JobsStore(p.db, p.tables.jobs, nodes, p.settings.deadlines, ledger, p.tables.accounts),
     logs: new LogsStore(p.db, p.tables.logs),
     idempotency: new IdempotencyStore(p.db, p.tables.idempotency),
     scores: new ScoresStore(p.db, p.tables.scores, p.tables.nodes),

@@ -174,6 +174,12 @@ const ROWS: Row[] = [
   { method: 'DELETE', path: '/v1/keys/{keyId}', who: USERS, ok: 204, object: 'key', destructive: true },
   { method: 'POST', path: '/v1/accounts/{id}/credits', who: ['admin'], ok: 201, object: 'account', body: () => ({ amount: 1, memo: 'matrix' }) },
   {
+    method: 'GET', path: '/v1/accounts/{id}/limits', who: USERS, ok: 200, object: 'account',
+    check: (r, c) => expect(r.body).toMatchObject({ accountId: c.target!.id, limits: { maxPriority: expect.any(Number) } }),
+  },
+  // an admin resets a limit to the default: changes nothing the other rows see
+  { method: 'PATCH', path: '/v1/accounts/{id}/limits', who: ['admin'], ok: 200, object: 'account', body: () => ({ maxPriority: null }) },
+  {
     method: 'GET', path: '/v1/balance', who: USERS, ok: 200,
     check: (r, c) => expect(r.body).toMatchObject({ accountId: actor(c.role).accountId, role: c.role }),
   },

@@ -1,6 +1,7 @@
 // What the API shows of a job: no internal fields, with its cost as the ledger sees it.
 // Attempts lost through the node's fault are not charged (DESIGN: faults lose no credit).
 import type { Attempt, Job } from '../model';
+import type { CountedJob } from '../account-limits';
 import { attemptCharge } from './transitions';
 
 export interface JobCost {
@@ -33,7 +34,8 @@ export function meteredCost(job: Job, now: number): JobCost {
 }
 
 export function jobView(job: Job, now: number) {
-  const { version: _v, cancelRequested, ...rest } = job;
+  // limitsCounted: internal (domain/account-limits.ts)
+  const { version: _v, cancelRequested, limitsCounted: _l, ...rest } = job as CountedJob;
   return {
     ...rest,
     // which provider account a node belongs to is the provider's business
