@@ -43,6 +43,8 @@ export class Heartbeat {
   private override?: { seconds: number; busy: boolean };
   /** until when the control plane will not write this node off (epoch ms, with a safety margin) */
   private leaseUntil = Infinity;
+  /** when the request whose answer set `leaseUntil` was sent */
+  private leaseSentAt = -Infinity;
   private watchdog?: NodeJS.Timeout;
 
   constructor(private readonly deps: HeartbeatDeps) {}
@@ -53,9 +55,14 @@ export class Heartbeat {
     this.watchdog.unref();
   }
 
-  /** Records a lease granted by an answer to a request sent at `sentAt` (heartbeat or session). */
+  /** Records a lease granted by an answer to a request sent at `sentAt` (heartbeat, start or session). */
   noteLease(sentAt: number, leaseSeconds: number | undefined): void {
     if (leaseSeconds === undefined) return;
+    // Answers arrive out of order (a /start held up behind later heartbeats): one to a request sent before
+    // the request whose lease we hold was computed from an older deadline. Taken, it cut the lease short,
+    // the agent killed attempts the control plane still counted on and their jobs ran twice.
+    if (sentAt < this.leaseSentAt) return;
+    this.leaseSentAt = sentAt;
     // half a busy period of margin: the reaper's own period and clock skew between calls eat into it
     const margin = Math.max(500, (this.deps.periods().busySeconds * 1000) / 2);
     this.leaseUntil = sentAt + leaseSeconds * 1000 - margin;

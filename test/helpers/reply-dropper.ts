@@ -11,11 +11,18 @@ export interface ReplyDropper {
   close(): Promise<void>;
 }
 
-export async function startReplyDropper(target: string, drop: (method: string, path: string) => boolean): Promise<ReplyDropper> {
+export interface ReplyDropperOptions {
+  /** holds the answer back this long after the control plane acted (a slow gateway or a loaded machine) */
+  delayMs?: (method: string, path: string) => number;
+}
+
+export async function startReplyDropper(target: string, drop: (method: string, path: string) => boolean, o: ReplyDropperOptions = {}): Promise<ReplyDropper> {
   const dropped: string[] = [];
   const server: Server = createServer((req, res) => {
+    const delay = o.delayMs?.(req.method ?? 'GET', req.url ?? '/') ?? 0;
     void forward(req).then(
-      (answer) => {
+      async (answer) => {
+        if (delay > 0) await new Promise((r) => setTimeout(r, delay));
         if (drop(req.method ?? 'GET', req.url ?? '/')) {
           dropped.push(`${req.method} ${req.url}`);
           res.writeHead(502, { 'content-type': 'application/json' }).end('{"title":"answer lost on the way back"}');

@@ -1,0 +1,50 @@
+// Issue 14.5's double run, found by test/e2e/double-run-stress.test.ts: a /start answer held up on a
+// loaded machine arrived after a later heartbeat's answer and put back the older, shorter lease it
+// carried. The agent then saw its lease run out, killed its running attempts (lease_lost) and the control
+// plane placed those jobs again: each had already started, so each ran twice. An answer to a request
+// sent before the one whose lease the agent holds tells it nothing new.
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { ControlPlane } from '../../agent/api';
+import { Heartbeat } from '../../agent/heartbeat';
+import { silentLogger } from '../../agent/log';
+
+beforeEach(() => vi.useFakeTimers());
+afterEach(() => vi.useRealTimers());
+
+function heartbeat() {
+  const api = { heartbeat: vi.fn(async () => ({ nextHeartbeatSeconds: 0, stale: [], cancel: [] })) } as unknown as ControlPlane;
+  const onLeaseLost = vi.fn();
+  const hb = new Heartbeat({
+    api, log: silentLogger, running: () => ['a1'], freeGpus: () => 0,
+    periods: () => ({ busySeconds: 1, idleSeconds: 2 }), onStale: vi.fn(), onCancel: vi.fn(), onLeaseLost,
+  });
+  return { hb, onLeaseLost };
+}
+
+describe('lease order', () => {
+  it('an answer to an older request (a slow /start) does not shorten the lease a newer heartbeat granted', async () => {
+    const { hb, onLeaseLost } = heartbeat();
+    const t0 = Date.now();
+    hb.start();
+    // the heartbeat sent at t0 + 500 grants 4 s; the start sent at t0, answered after it, carried 2 s
+    hb.noteLease(t0 + 500, 4);
+    hb.noteLease(t0, 2);
+    await vi.advanceTimersByTimeAsync(2_500);
+    expect(onLeaseLost).not.toHaveBeenCalled();
+    // the newer lease still runs out when nothing renews it (4 s less half a busy period of margin)
+    await vi.advanceTimersByTimeAsync(1_750);
+    expect(onLeaseLost).toHaveBeenCalledTimes(1);
+    hb.stop();
+  });
+
+  it('a newer request may shorten the lease (the start moved the node to the busy deadline)', async () => {
+    const { hb, onLeaseLost } = heartbeat();
+    const t0 = Date.now();
+    hb.start();
+    hb.noteLease(t0, 8);
+    hb.noteLease(t0 + 100, 2);
+    await vi.advanceTimersByTimeAsync(2_000);
+    expect(onLeaseLost).toHaveBeenCalledTimes(1);
+    hb.stop();
+  });
+});
