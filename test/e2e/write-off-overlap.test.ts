@@ -42,6 +42,15 @@ async function measure(name: string, takeOut: (nodeId: string) => Promise<void>)
   const a = await pool.addAgent({ name: `${name}-a`, gpus: '1xH100-80', providerKey: provider.key });
   // dearer: the job goes to A first
   const b = await pool.addAgent({ name: `${name}-b`, gpus: '1xH100-80', providerKey: provider.key, price: 9_000_000 });
+  try {
+    return await measureOn(name, a, b, takeOut);
+  } finally {
+    // a failed run must not leave B to take the next run's job
+    await Promise.all([a.stop('SIGTERM'), b.stop('SIGTERM')]);
+  }
+}
+
+async function measureOn(name: string, a: Awaited<ReturnType<Pool['addAgent']>>, b: Awaited<ReturnType<Pool['addAgent']>>, takeOut: (nodeId: string) => Promise<void>) {
   const file = path.join(pool.dir, `${name}.ticks`);
   writeFileSync(file, '');
   // ~8 s of ticks, then it ends on its own
@@ -88,7 +97,6 @@ async function measure(name: string, takeOut: (nodeId: string) => Promise<void>)
   // how A heard of it: the stop message, or a 409 on its next heartbeat
   const heard = pool.logs.filter((l) => l.startsWith(`[${name}-a]`) && /control plane says stop|out of service|lease expired|heartbeat failing/.test(l));
   console.log(`write-off overlap (${name}): A heard: ${heard.map((l) => l.slice(0, 200)).join(' | ')}`);
-  await Promise.all([a.stop('SIGTERM'), b.stop('SIGTERM')]);
   expect(Math.max(...old) - outAt).toBeLessThan(STOP_BOUND_MS);
   expect(fresh.length).toBe(160);
   return overlapMs;
