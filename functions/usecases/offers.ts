@@ -1,12 +1,14 @@
 // Free capacity as a renter sees it: per GPU model, VRAM and region, the free GPUs, the lowest and
 // median price and the median reputation, and the runtime the nodes isolate jobs with (docker: a
 // container per job; process: jobs share the host, offered only where the deployment allows it).
-// With `image`, each offer says on how many of its nodes the image is cached (their agents' word), and
-// `cached=true` keeps only those nodes.
+// With `image`, each offer says on how many of its nodes the image is cached, and `cached=true` keeps only
+// those nodes. Only images a node's provider advertises (its warmImages) count: the full list a node
+// reports also names the images other tenants ran there, which a consumer must not learn by asking.
 import { z } from 'zod';
 import { IMAGE_REFERENCE_RULE, isImageReference } from '../domain/image-ref';
 import { runtimeOf } from '../domain/matcher/filters';
-import { holdsImage, MAX_IMAGE_REF_LENGTH } from '../domain/matcher/image-cache';
+import { holdsImage, MAX_IMAGE_REF_LENGTH, nodeImageList } from '../domain/matcher/image-cache';
+import type { Node } from '../domain/model';
 import type { Deps } from './deps';
 
 export const OffersQuerySchema = z.strictObject({
@@ -18,6 +20,10 @@ export const OffersQuerySchema = z.strictObject({
   cached: z.enum(['true', 'false']).transform((v) => v === 'true').optional(),
 }).refine((q) => !q.cached || q.image, { message: 'cached=true needs an image', path: ['cached'] });
 
+/** Whether the node holds `image` (its agent's word) and its provider advertises it as warm. */
+const advertisesCached = (n: Pick<Node, 'images' | 'warmImages'>, image: string | undefined): boolean =>
+  !!n.warmImages?.length && holdsImage(n.images, image) && holdsImage(nodeImageList(n.warmImages), image);
+
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length ? s[Math.floor((s.length - 1) / 2)] : 0;
@@ -25,7 +31,7 @@ const median = (xs: number[]) => {
 
 export async function offers(d: Deps, q: z.infer<typeof OffersQuerySchema>) {
   const nodes = (await d.nodes.available(q.gpuModel ? [q.gpuModel] : undefined, 200)).filter(
-    (n) => (d.settings.allowProcessRuntime || runtimeOf(n) === 'docker') && (!q.gpus || n.freeGpus >= q.gpus) && (!q.region || n.region === q.region) && (q.maxPrice === undefined || n.pricePerGpuHour <= q.maxPrice) && (!q.cached || holdsImage(n.images, q.image)),
+    (n) => (d.settings.allowProcessRuntime || runtimeOf(n) === 'docker') && (!q.gpus || n.freeGpus >= q.gpus) && (!q.region || n.region === q.region) && (q.maxPrice === undefined || n.pricePerGpuHour <= q.maxPrice) && (!q.cached || advertisesCached(n, q.image)),
   );
   const groups = new Map<string, typeof nodes>();
   for (const n of nodes) {
@@ -42,6 +48,6 @@ export async function offers(d: Deps, q: z.infer<typeof OffersQuerySchema>) {
     minPricePerGpuHour: Math.min(...g.map((n) => n.pricePerGpuHour)),
     medianPricePerGpuHour: median(g.map((n) => n.pricePerGpuHour)),
     medianReputation: median(g.map((n) => n.reputation)),
-    ...(q.image ? { imageCachedNodes: g.filter((n) => holdsImage(n.images, q.image)).length } : {}),
+    ...(q.image ? { imageCachedNodes: g.filter((n) => advertisesCached(n, q.image)).length } : {}),
   }));
 }

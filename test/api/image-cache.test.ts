@@ -82,16 +82,23 @@ describe('images a node holds', () => {
     await eventually(async () => ((await nodeItem(warm.id)).freeGpus === 1 ? true : undefined), 15_000, 'GPU back');
   }, 30_000);
 
-  it('GET /v1/offers says on how many nodes an image is cached, and cached=true keeps only those', async () => {
-    const all = (await consumer.api.get(`/v1/offers?gpuModel=L4&image=${encodeURIComponent(IMAGE)}`)).body.items;
-    expect(all).toHaveLength(1);
-    expect(all[0]).toMatchObject({ gpuModel: 'L4', nodes: 4, freeGpus: 4, imageCachedNodes: 1 });
-    const cached = (await consumer.api.get(`/v1/offers?gpuModel=L4&image=${encodeURIComponent(IMAGE)}&cached=true`)).body.items;
-    expect(cached).toHaveLength(1);
-    expect(cached[0]).toMatchObject({ nodes: 1, freeGpus: 1, imageCachedNodes: 1 });
-    // matched as docker resolves names: busybox is docker.io/library/busybox:latest, held by two nodes
-    const busy = (await consumer.api.get('/v1/offers?gpuModel=L4&image=docker.io/library/busybox:latest')).body.items;
-    expect(busy[0].imageCachedNodes).toBe(2);
+  it('GET /v1/offers says on how many nodes an image is cached (only images their providers advertise), and cached=true keeps only those', async () => {
+    const [warm, , cold2] = nodes;
+    const q = (extra = '') => consumer.api.get(`/v1/offers?gpuModel=L4&image=${encodeURIComponent(IMAGE)}${extra}`).then((r) => r.body.items);
+    // the node holds the image (another tenant's job pulled it, say), but its provider does not advertise
+    // it: a consumer asking learns nothing of what other tenants run
+    expect((await q())[0]).toMatchObject({ gpuModel: 'L4', nodes: 4, freeGpus: 4, imageCachedNodes: 0 });
+    expect(await q('&cached=true')).toEqual([]);
+    // advertised by its provider (warmImages) and held: counted, and cached=true keeps only that node;
+    // advertised but not held (cold-2 never said it has it): not counted
+    expect((await provider.api.patch(`/v1/nodes/${warm.id}`, { warmImages: [IMAGE] })).status).toBe(200);
+    expect((await provider.api.patch(`/v1/nodes/${cold2.id}`, { warmImages: [IMAGE] })).status).toBe(200);
+    expect((await q())[0]).toMatchObject({ nodes: 4, freeGpus: 4, imageCachedNodes: 1 });
+    expect(await q('&cached=true')).toMatchObject([{ nodes: 1, freeGpus: 1, imageCachedNodes: 1 }]);
+    // matched as docker resolves names
+    expect((await consumer.api.get('/v1/offers?gpuModel=L4&image=ghcr.io/acme/train:1')).body.items[0].imageCachedNodes).toBe(1);
+    // held by two nodes, advertised by neither: not counted
+    expect((await consumer.api.get(`/v1/offers?gpuModel=L4&image=${OTHER}`)).body.items[0].imageCachedNodes).toBe(0);
     // without an image, offers look as before
     expect((await consumer.api.get('/v1/offers?gpuModel=L4')).body.items[0].imageCachedNodes).toBeUndefined();
     expect((await consumer.api.get('/v1/offers?gpuModel=L4&image=nothing:here&cached=true')).body.items).toEqual([]);

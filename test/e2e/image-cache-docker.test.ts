@@ -41,6 +41,8 @@ describe.skipIf('skip' in engine)(engineTitle('the images a docker node holds, o
     // the first list goes out right after the session, not an idle period later
     const images = await eventually(async () => ((l) => (l.length ? l : undefined))(await nodeImages()), 20_000, 'images on the node');
     expect(images).toContain(`docker.io/${TEST_IMAGE}`);
+    // offers count what providers advertise (warmImages) and their nodes hold, never what other tenants ran
+    expect((await provider.api.patch(`/v1/nodes/${nodeId}`, { warmImages: [TEST_IMAGE] })).status).toBe(200);
     const offers = (await consumer.api.get(`/v1/offers?gpuModel=L4&image=${encodeURIComponent(TEST_IMAGE)}&cached=true`)).body.items;
     expect(offers).toMatchObject([{ gpuModel: 'L4', nodes: 1, imageCachedNodes: 1, runtime: 'docker' }]);
   }, 30_000);
