@@ -1,6 +1,6 @@
 // One attempt from dispatch to finish: run it, stream its output, enforce its time limit, stop it when
 // told, and report how it ended. Every way out of an attempt passes through `run`, so finish is sent once.
-import type { DispatchMessage, FinishRequest, LogLine } from '../functions/domain/agent-protocol';
+import type { DispatchMessage, FinishRequest, LogLine, PullReport } from '../functions/domain/agent-protocol';
 import type { GpuDevice } from '../functions/domain/model';
 import { ApiError, isConflict, isTransient, type ControlPlane } from './api';
 import { backoffDelay, sleep } from './backoff';
@@ -37,12 +37,17 @@ export class AttemptRun {
   readonly jobId: string;
   readonly attemptId: string;
   private reason?: EndReason;
+  /** the workload has ended (on its own or stopped): a later stop changes nothing */
+  private ended = false;
   private handle?: RuntimeHandle;
   private timer?: NodeJS.Timeout;
   private readonly log: Logger;
   private readonly batcher: LogBatcher;
   /** what replicated verification compares across nodes */
   private readonly digest = new OutputDigest();
+  /** the image pull's last phase; `pullSent` is the one the control plane has (the next log request carries a newer one) */
+  private pull?: PullReport;
+  private pullSent?: PullReport;
 
   constructor(
     private readonly msg: DispatchMessage,
@@ -74,7 +79,13 @@ export class AttemptRun {
             this.digest.push(s, t);
             this.batcher.push(s, t);
           },
+          // rides on the next log request: the runtime's system line about it schedules one within 250 ms
+          onPull: (p) => (this.pull = p),
         });
+    // Noted as soon as the runtime says so, before the awaits below: a stop arriving after the workload
+    // ended on its own (a lease running out while the attempt is still being recorded) must not turn a
+    // finished run into a lost one, which the control plane would place and run again.
+    void this.handle.wait().then(() => (this.ended = true));
     const { pid, container } = this.handle.ref;
     if (!this.failure) {
       const devices = this.devices.map((d) => d.index);
@@ -96,7 +107,7 @@ export class AttemptRun {
 
   /** Ends the attempt early; the first reason wins (a timeout after a cancel is still a cancel). */
   stop(reason: EndReason): void {
-    if (this.reason) return;
+    if (this.reason || this.ended) return;
     this.reason = reason;
     this.log.info('stopping attempt', { reason });
     this.batcher.push('system', `gpupool: stopping attempt (${reason.replace('_', ' ')})`);
@@ -111,7 +122,7 @@ export class AttemptRun {
 
   private finishBody(result: ExitResult, lines: LogLine[]): FinishRequest {
     const exitCode = result.exitCode === null ? null : Math.max(-255, Math.min(255, result.exitCode));
-    const base = { attemptId: this.attemptId, exitCode, lines, ...(this.failure ? {} : { outputDigest: this.digest.value() }) };
+    const base = { attemptId: this.attemptId, exitCode, lines, ...(this.failure ? {} : { outputDigest: this.digest.value() }), ...(this.pull ? { pull: this.pull } : {}) };
     switch (this.reason) {
       case 'timed_out':
         return { ...base, outcome: 'timed_out', error: `exceeded maxDurationSeconds (${this.msg.spec.maxDurationSeconds} s)` };
@@ -131,8 +142,10 @@ export class AttemptRun {
   }
 
   private async sendLogs(lines: LogLine[]): Promise<'ok' | 'fenced'> {
+    const pull = this.pull !== this.pullSent ? this.pull : undefined;
     try {
-      await this.deps.api.logs(this.jobId, { attemptId: this.attemptId, lines });
+      await this.deps.api.logs(this.jobId, { attemptId: this.attemptId, lines, ...(pull ? { pull } : {}) });
+      if (pull) this.pullSent = pull;
       return 'ok';
     } catch (err) {
       if (isConflict(err)) return 'fenced';

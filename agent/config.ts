@@ -80,6 +80,10 @@ const EnvSchema = z
     GPUPOOL_SPOT_WATCH: z.enum(['0', '1', 'true', 'false']).default('0').transform((v) => v === '1' || v === 'true'),
     /** the instance metadata service's base URL; tests point it at a fake */
     GPUPOOL_IMDS_ENDPOINT: z.url({ protocol: /^https?$/ }).default('http://169.254.169.254'),
+    /** docker runtime: a pull starts only with this much free on the docker data root (agent/runtime/pull.ts) */
+    GPUPOOL_IMAGE_MIN_FREE_GB: z.coerce.number().min(0).max(1_000_000).default(2),
+    /** docker runtime: the images the agent pulled for jobs are kept within this, least recently used going first; unset: no budget */
+    GPUPOOL_IMAGE_DISK_BUDGET_GB: z.coerce.number().min(0).max(1_000_000).optional(),
   });
 
 export interface AgentConfig {
@@ -107,6 +111,8 @@ export interface AgentConfig {
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   spotWatch: boolean;
   imdsEndpoint: string;
+  imageMinFreeBytes: number;
+  imageBudgetBytes?: number;
 }
 
 export type ConfigResult = { ok: true; config: AgentConfig } | { ok: false; problems: string[] };
@@ -151,6 +157,8 @@ export function loadConfig(env: NodeJS.ProcessEnv): ConfigResult {
       logLevel: e.GPUPOOL_LOG_LEVEL,
       spotWatch: e.GPUPOOL_SPOT_WATCH,
       imdsEndpoint: e.GPUPOOL_IMDS_ENDPOINT,
+      imageMinFreeBytes: Math.round(e.GPUPOOL_IMAGE_MIN_FREE_GB * 1024 ** 3),
+      ...(e.GPUPOOL_IMAGE_DISK_BUDGET_GB === undefined ? {} : { imageBudgetBytes: Math.round(e.GPUPOOL_IMAGE_DISK_BUDGET_GB * 1024 ** 3) }),
     },
   };
 }

@@ -125,6 +125,8 @@ async function startNode(config: AgentConfig, log: Logger, drain: AbortSignal): 
     host: { cpus: cpus().length, memoryBytes: totalmem(), totalGpus: inventory.devices.length },
     simulatedGpus: !!config.simulatedGpus,
     owner: config.stateDir,
+    minFreeBytes: config.imageMinFreeBytes,
+    ...(config.imageBudgetBytes === undefined ? {} : { imageBudgetBytes: config.imageBudgetBytes }),
   });
   const leftovers = await withLabelledContainers(await state.loadAttempts(), config.runtime === 'docker' ? docker : undefined, log);
   const allocator = new GpuAllocator(inventory.devices);

@@ -7,6 +7,8 @@ import { constants } from 'node:os';
 import { isImageReference } from '../../functions/domain/image-ref';
 import type { Logger } from '../log';
 import { gangEnv } from './gang-env';
+import { ImageGc } from './image-gc';
+import { collecting, ImagePuller } from './pull';
 import { signalExitCode, splitLines } from './lines';
 import { endedHandle } from './process';
 import type { ExitResult, Runtime, RuntimeAttempt, RuntimeHandle, Stream } from './types';
@@ -37,6 +39,10 @@ export interface DockerOptions {
   simulatedGpus?: boolean;
   /** the agent's state dir, put on every container as OWNER_LABEL so a restart finds what it left */
   owner?: string;
+  /** a pull starts only with this much free on the docker data root (GPUPOOL_IMAGE_MIN_FREE_GB; default 0: no check) */
+  minFreeBytes?: number;
+  /** the images the agent used are kept within this (GPUPOOL_IMAGE_DISK_BUDGET_GB; needs `owner`, where the use record lives) */
+  imageBudgetBytes?: number;
 }
 
 /** `--cpus`/`--memory` for an attempt taking `gpus` of the host's GPUs (a 0-GPU job gets one GPU's share). */
@@ -121,12 +127,18 @@ export function dockerRunArgs(a: Omit<RuntimeAttempt, 'onLine'>, warn: (line: st
 export class DockerRuntime implements Runtime {
   readonly kind = 'docker';
   private readonly docker: string;
+  private readonly puller: ImagePuller;
+  /** least recently used images go when over the provider's budget or short of disk (image-gc.ts) */
+  readonly gc?: ImageGc;
 
   constructor(
     private readonly log: Logger,
     private readonly opts: DockerOptions = {},
   ) {
     this.docker = opts.docker ?? 'docker';
+    const run = this.exec.bind(this);
+    this.gc = opts.owner ? new ImageGc(collecting(run), log, { stateDir: opts.owner, budgetBytes: opts.imageBudgetBytes }) : undefined;
+    this.puller = new ImagePuller(run, log, { minFreeBytes: opts.minFreeBytes ?? 0, gc: this.gc });
   }
 
   start(a: RuntimeAttempt): RuntimeHandle {
@@ -138,20 +150,18 @@ export class DockerRuntime implements Runtime {
     const state: { stopping: boolean; current?: ChildProcess; running: boolean } = { stopping: false, running: false };
     const system = (line: string) => a.onLine('system', line);
     const done = (async (): Promise<ExitResult> => {
-      const pulled = await this.pull(image, system, state);
-      if (state.stopping) return { exitCode: null, signal: null };
-      if (pulled) return { exitCode: null, signal: null, error: pulled };
-      const network = a.spec.gang ? await this.createNetwork(a) : undefined;
-      if (network) return network;
-      if (state.stopping) return this.removeNetwork(a, { exitCode: null, signal: null });
-      state.running = true;
-      const stderr: string[] = [];
-      const onLine = (s: Stream, t: string) => {
-        if (s === 'stderr' && stderr.length < 20) stderr.push(t);
-        a.onLine(s, t);
-      };
-      const run = await this.exec(dockerRunArgs(a, system, this.opts), onLine, (c) => (state.current = c));
-      return this.removeNetwork(a, run.exitCode === DOCKER_ERROR_EXIT ? dockerFailure(run, stderr) : run);
+      // the pull is a phase of the attempt (pull.ts): typed when it fails, the image pinned while it runs
+      const ready = await this.puller.ensure(image, { system, phase: (p) => a.onPull?.(p), started: (c) => (state.current = c) });
+      if (!ready.ok) {
+        if (state.stopping) return { exitCode: null, signal: null };
+        const consumers = ready.failure === 'IMAGE_NOT_FOUND' || ready.failure === 'REGISTRY_UNAUTHORIZED';
+        return { exitCode: null, signal: null, error: `image pull failed${ready.failure ? ` (${ready.failure})` : ''}: ${ready.message}`, infrastructure: !consumers };
+      }
+      try {
+        return await this.runContainer(a, state, system);
+      } finally {
+        ready.release();
+      }
     })();
     return {
       ref: { container: name },
@@ -165,6 +175,21 @@ export class DockerRuntime implements Runtime {
         return done;
       },
     };
+  }
+
+  private async runContainer(a: RuntimeAttempt, state: { stopping: boolean; current?: ChildProcess; running: boolean }, system: (l: string) => void): Promise<ExitResult> {
+    if (state.stopping) return { exitCode: null, signal: null };
+    const network = a.spec.gang ? await this.createNetwork(a) : undefined;
+    if (network) return network;
+    if (state.stopping) return this.removeNetwork(a, { exitCode: null, signal: null });
+    state.running = true;
+    const stderr: string[] = [];
+    const onLine = (s: Stream, t: string) => {
+      if (s === 'stderr' && stderr.length < 20) stderr.push(t);
+      a.onLine(s, t);
+    };
+    const run = await this.exec(dockerRunArgs(a, system, this.opts), onLine, (c) => (state.current = c));
+    return this.removeNetwork(a, run.exitCode === DOCKER_ERROR_EXIT ? dockerFailure(run, stderr) : run);
   }
 
   async killLeftover(ref: { container?: string; attemptId: string }): Promise<void> {
@@ -187,20 +212,6 @@ export class DockerRuntime implements Runtime {
     });
     if (r.exitCode !== 0) throw new Error(`docker ps failed (exit ${r.exitCode})${r.error ? `: ${r.error}` : ''}`);
     return found;
-  }
-
-  /** Pulls the image; returns an error sentence, or undefined when the image is ready. */
-  private async pull(image: string, system: (l: string) => void, state: { current?: ChildProcess }): Promise<string | undefined> {
-    system(`pulling ${image}`);
-    const pull = await this.exec(['pull', image], (_s, t) => system(t), (c) => (state.current = c));
-    if (pull.exitCode === 0) return undefined;
-    // Images built on this host exist in no registry: the pull fails, yet the image is there to run.
-    const local = await this.exec(['image', 'inspect', '--format', '{{.Id}}', image], () => {});
-    if (local.exitCode === 0) {
-      system(`pull failed; using the local copy of ${image}`);
-      return undefined;
-    }
-    return pull.error ?? `docker pull ${image} failed (exit ${pull.exitCode})`;
   }
 
   /** A gang rank's own bridge network; an error result when the engine refuses it (the node's fault). */

@@ -1,5 +1,5 @@
 // One interface for every way the agent runs work, so the attempt lifecycle is written once.
-import type { AttemptSpec } from '../../functions/domain/agent-protocol';
+import type { AttemptSpec, PullReport } from '../../functions/domain/agent-protocol';
 import type { GpuDevice } from '../../functions/domain/model';
 
 export type Stream = 'stdout' | 'stderr' | 'system';
@@ -12,6 +12,8 @@ export interface RuntimeAttempt {
   devices: GpuDevice[];
   /** receives every output line, in order per stream; must not block */
   onLine: (stream: Stream, text: string) => void;
+  /** the image pull's phase (docker runtime), reported to the control plane; must not block */
+  onPull?: (pull: PullReport) => void;
 }
 
 export interface ExitResult {

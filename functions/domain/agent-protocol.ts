@@ -110,7 +110,28 @@ export type LogLine = z.infer<typeof LogLineSchema>;
  */
 const startSeq = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 export const StartRequestSchema = z.strictObject({ attemptId: id, seq: startSeq.optional() });
-export const LogsRequestSchema = z.strictObject({ attemptId: id, lines: z.array(LogLineSchema).min(1).max(500) });
+
+/** Typed pull failures (agent/runtime/pull.ts): the first two are the consumer's to fix, the last two the node's. */
+export const PULL_FAILURES = ['IMAGE_NOT_FOUND', 'REGISTRY_UNAUTHORIZED', 'REGISTRY_UNREACHABLE', 'NO_DISK_SPACE'] as const;
+export type PullFailure = (typeof PULL_FAILURES)[number];
+/**
+ * Where the attempt's image stands, as the node saw it: PULLING once a pull begins; PULLED when the image is
+ * ready (`seconds` the pull took, absent when the node already held it; `imageDigest` what will run);
+ * FAILED with the type and the registry's words. Rides on a log request (and again on finish), so it
+ * costs no request of its own (domain/job/pull.ts).
+ */
+export const PullReportSchema = z.discriminatedUnion('phase', [
+  z.strictObject({ phase: z.literal('PULLING') }),
+  z.strictObject({
+    phase: z.literal('PULLED'),
+    seconds: z.number().min(0).max(7 * 86_400).optional(),
+    imageDigest: z.string().regex(/^sha256:[0-9a-f]{64}$/).optional(),
+  }),
+  z.strictObject({ phase: z.literal('FAILED'), failure: z.enum(PULL_FAILURES), message: z.string().max(1024) }),
+]);
+export type PullReport = z.infer<typeof PullReportSchema>;
+
+export const LogsRequestSchema = z.strictObject({ attemptId: id, lines: z.array(LogLineSchema).min(1).max(500), pull: PullReportSchema.optional() });
 export const FinishRequestSchema = z.strictObject({
   attemptId: id,
   exitCode: z.number().int().min(-255).max(255).nullable(),
@@ -122,6 +143,8 @@ export const FinishRequestSchema = z.strictObject({
   lines: z.array(LogLineSchema).max(500).default([]),
   /** SHA-256 over the attempt's stdout lines (agent/output-digest.ts): replicated verification compares it */
   outputDigest: z.string().regex(/^sha256:[0-9a-f]{64}$/).optional(),
+  /** the image's last state (PullReportSchema): a failed pull's type decides whose fault the end is */
+  pull: PullReportSchema.optional(),
 });
 export type FinishRequest = z.infer<typeof FinishRequestSchema>;
 

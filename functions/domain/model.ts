@@ -55,6 +55,13 @@ export const REASONS = [
   'GANG_ABORTED',
   /** a replicated job whose replicas' results differed (docs/checkers.md, replicated verification) */
   'VERIFICATION_MISMATCH',
+  /** the image pull failed (agent/runtime/pull.ts): the registry has no such image, or refused the node —
+   * the consumer's to fix, so the job fails; an unreachable registry or a full disk is the node's, so the
+   * attempt is lost and the job placed again (domain/job/pull.ts) */
+  'IMAGE_NOT_FOUND',
+  'REGISTRY_UNAUTHORIZED',
+  'REGISTRY_UNREACHABLE',
+  'NO_DISK_SPACE',
 ] as const;
 export type Reason = (typeof REASONS)[number];
 
@@ -81,6 +88,16 @@ export interface Attempt {
   hold?: number;
   /** micro-credits charged when the attempt ended (settled); the rest of the hold went back */
   charged?: number;
+  /** the node is pulling the job's image (its agent said so): RUNNING, but not metered until the pull ends */
+  phase?: 'PULLING';
+  /** when the node said it began the pull */
+  pullStartedAt?: number;
+  /** how long the pull took, as the node measured it; absent when the node already held the image */
+  pullSeconds?: number;
+  /** the image that ran: the registry's manifest digest, or the image ID of one that came from no registry */
+  imageDigest?: string;
+  /** the registry's (or engine's) own words when the pull failed */
+  message?: string;
 }
 
 export interface JobSpec {

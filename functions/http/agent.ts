@@ -22,7 +22,7 @@ const routes: Record<string, RouteFn> = {
   },
   'POST /v1/agent/jobs/{id}/logs': async (req, d) => {
     const b = parseWith(LogsRequestSchema, req.body);
-    return { status: 200, body: await appendLogs(d, req.caller, jobId(req.params), b.attemptId, b.lines) };
+    return { status: 200, body: await appendLogs(d, req.caller, jobId(req.params), b.attemptId, b.lines, b.pull) };
   },
   'POST /v1/agent/jobs/{id}/finish': async (req, d) => ({ status: 200, body: await finishAttempt(d, req.caller, jobId(req.params), parseWith(FinishRequestSchema, req.body)) }),
 };

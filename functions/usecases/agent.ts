@@ -1,11 +1,12 @@
 // What a node's agent may do. A node key acts only for its own node and only on attempts assigned to it;
 // anything about an attempt that is no longer live is a 409, and the agent then kills that work (fencing).
-import type { FinishRequest, LogLine, SessionResponse } from '../domain/agent-protocol';
+import type { FinishRequest, LogLine, PullReport, SessionResponse } from '../domain/agent-protocol';
 import { conflict, DomainError, forbidden, ignoreDomainError, notFound } from '../domain/errors';
 import { isLiveAttempt, liveAttemptOn, MAX_GANG_NODES } from '../domain/job/gang';
 import { finish as finishT, lose, type Transition } from '../domain/job/transitions';
 import type { Attempt, Caller, Job } from '../domain/model';
 import { startOnce, unreportedAttempt } from '../domain/job/start-ack';
+import { jobWithPull, pullOutcome } from '../domain/job/pull';
 import { DEADLINE_PERIODS, heartbeatDeadline, mustWriteHeartbeat } from '../domain/node/liveness';
 import { isSchedulable, isWatched } from '../domain/node/status';
 import type { NodeItem } from '../store/nodes-store';
@@ -184,10 +185,14 @@ async function toBusyDeadline(d: Deps, nodeId: string): Promise<number | undefin
   return deadline === undefined ? undefined : Math.max(0, (deadline - now) / 1000);
 }
 
-export async function appendLogs(d: Deps, caller: Caller, jobId: string, attemptId: string, lines: LogLine[]) {
+export async function appendLogs(d: Deps, caller: Caller, jobId: string, attemptId: string, lines: LogLine[], pull?: PullReport) {
   const { job, attempt } = await assignedAttempt(d, caller, jobId, attemptId);
   if (!isLiveAttempt(job, attemptId)) throw conflict(`attempt ${attemptId} is not live`);
   await d.logs.append(job.id, attempt.n, lines, d.now());
+  // the image pull's phase, shown on the attempt (domain/job/pull.ts); written only when it changes something
+  if (pull && jobWithPull(job, attemptId, pull, d.now()) !== job) {
+    await applyRetrying(d, job, (j) => ({ job: { ...jobWithPull(j, attemptId, pull, d.now()), version: j.version + 1 }, effects: [] }));
+  }
   return { accepted: lines.length };
 }
 
@@ -198,7 +203,9 @@ export async function finishAttempt(d: Deps, caller: Caller, jobId: string, body
   if (body.lines.length) await d.logs.append(job.id, attempt.n, body.lines, d.now());
   // a replica's result is stored before its attempt ends, so whoever sees it ended also sees the result
   await recordReplicaResult(d, job, attempt, body);
-  const after = await applyRetrying(d, job, (j) => finishT(j, body.attemptId, body, d.now()));
+  // the image's last state rides on finish too; a failed pull's type decides whose fault the end is
+  const end = { ...body, ...pullOutcome(body.pull, body.outcome) };
+  const after = await applyRetrying(d, job, (j) => finishT(body.pull ? jobWithPull(j, body.attemptId, body.pull, d.now()) : j, body.attemptId, end, d.now()));
   recordIfLost(after, body.attemptId);
   // the last replica to end decides the group's verdict (exactly once: a conditional put)
   if (after.replicaGroup && !after.liveAttemptId) await verifyReplicas(d, after);

@@ -32,8 +32,15 @@ describe('loadConfig', () => {
         logLevel: 'info',
         spotWatch: false,
         imdsEndpoint: 'http://169.254.169.254',
+        imageMinFreeBytes: 2 * 1024 ** 3,
       },
     });
+  });
+
+  it('takes the image disk floor and budget in GB (fractions too)', () => {
+    const r = loadConfig({ ...MIN, GPUPOOL_IMAGE_MIN_FREE_GB: '0.5', GPUPOOL_IMAGE_DISK_BUDGET_GB: '40' });
+    expect(r.ok && [r.config.imageMinFreeBytes, r.config.imageBudgetBytes]).toEqual([512 * 1024 ** 2, 40 * 1024 ** 3]);
+    expect(loadConfig({ ...MIN, GPUPOOL_IMAGE_DISK_BUDGET_GB: '-1' }).ok).toBe(false);
   });
 
   it('turns the spot watch on with 1 or true, and takes another metadata endpoint', () => {

@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { AttemptSpec } from '../../functions/domain/agent-protocol';
+import type { AttemptSpec, PullReport } from '../../functions/domain/agent-protocol';
 import type { GpuDevice } from '../../functions/domain/model';
 import { GpuAllocator } from '../../agent/gpu/allocator';
 import { silentLogger } from '../../agent/log';
@@ -31,18 +31,22 @@ const runCalls = () => calls().filter((c) => c[0] === 'run');
 
 function start(attemptId: string, devices: GpuDevice[], spec: Partial<AttemptSpec> = {}) {
   const out = lineCollector();
+  const pulls: PullReport[] = [];
   const full: AttemptSpec = { image: 'ghcr.io/acme/train:1', command: ['python', 'train.py', '--epochs', '3'], env: {}, gpus: devices.length, maxDurationSeconds: 60, ...spec };
-  return { out, handle: runtime.start({ jobId: 'job1', attemptId, spec: full, devices, onLine: out.onLine }) };
+  return { out, pulls, handle: runtime.start({ jobId: 'job1', attemptId, spec: full, devices, onLine: out.onLine, onPull: (p) => pulls.push(p) }) };
 }
+const inspect = (image: string) => ['image', 'inspect', '--format', '{{.Id}}\t{{json .RepoDigests}}', '--', image];
 
 const SECURITY = ['--security-opt', 'no-new-privileges', '--cap-drop', 'ALL', '--pids-limit', '4096', '--shm-size', '1g', '--network', 'none', '--mount', 'type=volume,dst=/scratch'];
 
 describe('docker runtime (fake docker on PATH)', () => {
-  it('pulls, then runs one GPU by uuid with the exact argv', async () => {
-    const { out, handle } = start('att1', [gpus[0]], { env: { WANDB_MODE: 'offline' } });
+  it('pulls an image the node lacks (reporting the phase), then runs one GPU by uuid with the exact argv', async () => {
+    const { out, handle, pulls } = start('att1', [gpus[0]], { env: { WANDB_MODE: 'offline' } });
     expect(await handle.wait()).toEqual({ exitCode: 0, signal: null });
     expect(calls()).toEqual([
-      ['pull', 'ghcr.io/acme/train:1'],
+      inspect('ghcr.io/acme/train:1'),
+      ['pull', '--', 'ghcr.io/acme/train:1'],
+      inspect('ghcr.io/acme/train:1'),
       [
         'run', '--rm', '--name', 'gpupool-att1', '--label', 'gpupool.job=job1', '--label', 'gpupool.attempt=att1',
         '--gpus', '"device=GPU-aaa"', ...SECURITY,
@@ -50,13 +54,16 @@ describe('docker runtime (fake docker on PATH)', () => {
         '--', 'ghcr.io/acme/train:1', 'python', 'train.py', '--epochs', '3',
       ],
     ]);
-    expect(out.text('system')).toEqual([
+    expect(out.text('system').slice(0, 5)).toEqual([
       'pulling ghcr.io/acme/train:1',
       'Using default tag: latest',
       'latest: Pulling from ghcr.io/acme/train:1',
       'Digest: sha256:0123456789abcdef',
       'Status: Downloaded newer image for ghcr.io/acme/train:1',
     ]);
+    expect(out.text('system')[5]).toMatch(/^pulled ghcr\.io\/acme\/train:1 in \d+\.\d\d s$/);
+    // the fake engine cannot say what it pulled: PULLED without a digest
+    expect(pulls).toEqual([{ phase: 'PULLING' }, { phase: 'PULLED', seconds: expect.any(Number) }]);
     expect(out.text('stdout')).toEqual(['hello from gpupool-att1']);
     expect(out.text('stderr')).toEqual(['a line on stderr']);
   });
@@ -107,19 +114,41 @@ describe('docker runtime (fake docker on PATH)', () => {
     expect(r.error).toBe('node fault: docker run failed (exit 125): a line on stderr');
   });
 
-  it('fails the attempt when the pull fails and no local copy exists', async () => {
+  it("a pull failure docker's words do not explain is the node's: handed back, no typed phase", async () => {
     vi.stubEnv('FAKE_DOCKER_PULL_EXIT', '1');
-    const r = await start('att5', [gpus[0]]).handle.wait();
-    expect(r).toEqual({ exitCode: null, signal: null, error: 'docker pull ghcr.io/acme/train:1 failed (exit 1)' });
+    const { handle, pulls } = start('att5', [gpus[0]]);
+    expect(await handle.wait()).toEqual({ exitCode: null, signal: null, error: 'image pull failed: docker pull exited 1', infrastructure: true });
+    expect(runCalls()).toEqual([]);
+    expect(pulls).toEqual([{ phase: 'PULLING' }]);
+  });
+
+  it("a registry that has no such image is the consumer's: typed, in the registry's words", async () => {
+    vi.stubEnv('FAKE_DOCKER_PULL_EXIT', '1');
+    vi.stubEnv('FAKE_DOCKER_PULL_STDERR', 'Error response from daemon: manifest for ghcr.io/acme/train:1 not found: manifest unknown: manifest unknown');
+    const { handle, pulls } = start('att5b', [gpus[0]]);
+    const said = 'manifest for ghcr.io/acme/train:1 not found: manifest unknown: manifest unknown';
+    expect(await handle.wait()).toEqual({ exitCode: null, signal: null, error: `image pull failed (IMAGE_NOT_FOUND): ${said}`, infrastructure: false });
+    expect(pulls.at(-1)).toEqual({ phase: 'FAILED', failure: 'IMAGE_NOT_FOUND', message: said });
     expect(runCalls()).toEqual([]);
   });
 
-  it('runs a local image that no registry has', async () => {
-    vi.stubEnv('FAKE_DOCKER_PULL_EXIT', '1');
+  it('runs an image the node holds without pulling it, and says its digest', async () => {
     vi.stubEnv('FAKE_DOCKER_INSPECT_EXIT', '0');
-    const { out, handle } = start('att6', [gpus[0]]);
+    const { handle, pulls } = start('att6', [gpus[0]]);
     expect((await handle.wait()).exitCode).toBe(0);
-    expect(out.text('system')).toContain('pull failed; using the local copy of ghcr.io/acme/train:1');
+    expect(calls().map((c) => c[0])).toEqual(['image', 'run']);
+    expect(pulls).toEqual([{ phase: 'PULLED', imageDigest: `sha256:${'b'.repeat(64)}` }]);
+  });
+
+  it('pulls a moving tag (latest) again, and runs the copy it holds when the registry cannot be reached', async () => {
+    vi.stubEnv('FAKE_DOCKER_INSPECT_EXIT', '0');
+    vi.stubEnv('FAKE_DOCKER_PULL_EXIT', '1');
+    vi.stubEnv('FAKE_DOCKER_PULL_STDERR', 'Error response from daemon: Get "https://ghcr.io/v2/": dial tcp: lookup ghcr.io: no such host');
+    const { out, handle, pulls } = start('att6b', [gpus[0]], { image: 'ghcr.io/acme/train' });
+    expect((await handle.wait()).exitCode).toBe(0);
+    expect(calls().map((c) => c[0])).toEqual(['image', 'pull', 'run']);
+    expect(out.text('system').at(-1)).toMatch(/^pull failed \(Get .*no such host\); using the copy of ghcr.io\/acme\/train this node holds$/);
+    expect(pulls.at(-1)).toEqual({ phase: 'PULLED', imageDigest: `sha256:${'b'.repeat(64)}` });
   });
 
   it('refuses an attempt without an image', async () => {

@@ -2,21 +2,25 @@
 // metered charge, its effects (GPUs back, escrow settled) and the retry rules that count attempts.
 import { meteredCharge } from '../ledger/postings';
 import type { Attempt, AttemptStatus, Job, Reason } from '../model';
+import { meteredSince } from './pull';
 import type { Effect, FinishOutcome } from './transitions';
 
 /**
- * Metered GPU time from RUNNING to the end, at the node's price, never more than the hold. Attempts lost
- * through the node's fault cost nothing (DESIGN: faults lose no credit).
+ * Metered GPU time from RUNNING (after the image pull: pull.ts) to the end, at the node's price, never more
+ * than the hold. Attempts lost through the node's fault cost nothing (DESIGN: faults lose no credit).
  */
 export function attemptCharge(job: Pick<Job, 'resources'>, a: Attempt, status: AttemptStatus, now: number): number {
-  if (status === 'LOST' || a.startedAt === undefined || !a.hold) return 0;
-  return Math.min(a.hold, meteredCharge(a.pricePerGpuHour, job.resources.gpus, now - a.startedAt));
+  const since = meteredSince(a);
+  if (status === 'LOST' || since === undefined || !a.hold) return 0;
+  return Math.min(a.hold, meteredCharge(a.pricePerGpuHour, job.resources.gpus, Math.max(0, now - since)));
 }
 
 /** The attempt as it ends: status, reason, exit code and (for attempts that held escrow) its charge. */
 export function endedAttempt(job: Pick<Job, 'resources'>, a: Attempt, status: AttemptStatus, reason: Reason | undefined, now: number, exitCode?: number): Attempt {
   const charged = attemptCharge(job, a, status, now);
-  return { ...a, status, reason, finishedAt: now, ...(exitCode === undefined ? {} : { exitCode }), ...(a.hold ? { charged } : {}) };
+  // an attempt that ends while pulling ends the pull too (pullStartedAt without pullSeconds: no container ran)
+  const { phase: _pulling, ...rest } = a;
+  return { ...rest, status, reason, finishedAt: now, ...(exitCode === undefined ? {} : { exitCode }), ...(a.hold ? { charged } : {}) };
 }
 
 export function replaceAttempt(job: Job, attempt: Attempt): Attempt[] {

@@ -136,10 +136,10 @@ export function startGang(job: Job, attemptId: string, now: number): Transition 
   return { job: withRanks(job, [{ ...a, status: 'RUNNING', startedAt: now }], now), effects: [] };
 }
 
-export function finishGang(job: Job, attemptId: string, r: { exitCode: number | null; outcome: FinishOutcome }, now: number): Transition {
+export function finishGang(job: Job, attemptId: string, r: { exitCode: number | null; outcome: FinishOutcome; reason?: Reason }, now: number): Transition {
   const a = liveRank(job, attemptId);
   const exitCode = r.exitCode ?? undefined;
-  if (r.outcome === 'lost') return loseGang(job, attemptId, 'NODE_LOST', now);
+  if (r.outcome === 'lost') return loseGang(job, attemptId, r.reason ?? 'NODE_LOST', now);
   // the agent gave the rank back (drain): not the job's fault, so the gang goes back to the queue
   if (r.outcome === 'cancelled' && !job.cancelRequested) return loseGang(job, attemptId, 'NODE_DRAINED', now);
   if ((r.outcome === 'exited' && exitCode === 0) || r.outcome === 'cancelled') {
@@ -154,7 +154,7 @@ export function finishGang(job: Job, attemptId: string, r: { exitCode: number | 
     };
   }
   const [status, reason]: [AttemptStatus & Job['status'], Reason] =
-    r.outcome === 'timed_out' ? ['TIMED_OUT', 'TIMED_OUT'] : r.outcome === 'error' ? ['FAILED', 'RUNTIME_ERROR'] : ['FAILED', 'EXIT_NONZERO'];
+    r.outcome === 'timed_out' ? ['TIMED_OUT', 'TIMED_OUT'] : r.outcome === 'error' ? ['FAILED', r.reason ?? 'RUNTIME_ERROR'] : ['FAILED', 'EXIT_NONZERO'];
   // the gang cannot go on without this rank: stop the others, charged for the time they ran
   const others = liveRanks(job).filter((x) => x.id !== a.id);
   const { next, effects } = endRanks(job, [[a, status, reason, exitCode], ...others.map((x): [Attempt, AttemptStatus, Reason] => [x, 'CANCELLED', 'GANG_ABORTED'])], now, others);

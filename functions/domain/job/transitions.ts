@@ -93,12 +93,12 @@ export function start(job: Job, attemptId: string, now: number): Transition {
 }
 
 /** The agent reports the end of the live attempt. */
-export function finish(job: Job, attemptId: string, r: { exitCode: number | null; outcome: FinishOutcome }, now: number): Transition {
+export function finish(job: Job, attemptId: string, r: { exitCode: number | null; outcome: FinishOutcome; reason?: Reason }, now: number): Transition {
   if (isGang(job)) return finishGang(job, attemptId, r, now);
   const a = liveAttempt(job, attemptId);
   const exitCode = r.exitCode ?? undefined;
   // the node lost the attempt (agent restart, capacity mismatch): an infrastructure failure
-  if (r.outcome === 'lost') return lose(job, attemptId, 'NODE_LOST', now);
+  if (r.outcome === 'lost') return lose(job, attemptId, r.reason ?? 'NODE_LOST', now);
   if (r.outcome === 'cancelled' && !job.cancelRequested) {
     // the agent gave the attempt back (drain): not the job's fault, so it goes back to the queue
     return lose(job, attemptId, 'NODE_DRAINED', now);
@@ -109,7 +109,7 @@ export function finish(job: Job, attemptId: string, r: { exitCode: number | null
       : r.outcome === 'timed_out'
         ? ['TIMED_OUT', 'TIMED_OUT']
         : r.outcome === 'error'
-          ? ['FAILED', 'RUNTIME_ERROR']
+          ? ['FAILED', r.reason ?? 'RUNTIME_ERROR']
           : exitCode === 0
             ? ['SUCCEEDED', undefined]
             : ['FAILED', 'EXIT_NONZERO'];

@@ -2,6 +2,7 @@
 // Attempts lost through the node's fault are not charged (DESIGN: faults lose no credit).
 import type { Attempt, Job } from '../model';
 import type { CountedJob } from '../account-limits';
+import { meteredSince } from './pull';
 import { attemptCharge } from './transitions';
 
 export interface JobCost {
@@ -20,7 +21,8 @@ export function meteredCost(job: Job, now: number): JobCost {
   const cost: JobCost = { held: 0, charged: 0, refunded: 0, gpuSeconds: 0 };
   for (const a of job.attempts) {
     const live = a.finishedAt === undefined;
-    if (a.startedAt && METERED.includes(a.status)) cost.gpuSeconds += (Math.max(0, (a.finishedAt ?? now) - a.startedAt) / 1000) * job.resources.gpus;
+    const since = meteredSince(a);
+    if (since !== undefined && METERED.includes(a.status)) cost.gpuSeconds += (Math.max(0, (a.finishedAt ?? now) - since) / 1000) * job.resources.gpus;
     if (live) {
       cost.held += a.hold ?? 0;
       cost.charged += attemptCharge(job, a, a.status, now);
