@@ -60,14 +60,14 @@ function rankWith(job: MatchJob, nodes: readonly Candidate[], random: () => numb
   return { ranked, rejected, favoured, considered: nodes.length };
 }
 
-/** `0 of 12 nodes fit: 7 price above cap, 3 fewer than 2 free GPUs`; `2 of 3 nodes fit (1 hold the image): …` */
+/**
+ * `0 of 12 nodes fit: 7 price above cap, 3 fewer than 2 free GPUs`: the consumer's pendingReason. What
+ * scorers favoured (`favoured`) stays out: how many nodes hold an image tells of other tenants' jobs.
+ */
 export function explain(result: MatchResult): string {
   if (result.considered === 0) return 'no nodes with free capacity match the requested GPU models';
-  const count = (r: Record<string, number>) =>
-    Object.entries(r)
-      .sort((a, b) => b[1] - a[1])
-      .map(([reason, n]) => `${n} ${reason}`);
-  const parts = count(result.rejected);
-  const favoured = count(result.favoured ?? {});
-  return `${result.ranked.length} of ${result.considered} nodes fit${favoured.length ? ` (${favoured.join(', ')})` : ''}${parts.length ? `: ${parts.join(', ')}` : ''}`;
+  const parts = Object.entries(result.rejected)
+    .sort((a, b) => b[1] - a[1])
+    .map(([reason, count]) => `${count} ${reason}`);
+  return `${result.ranked.length} of ${result.considered} nodes fit${parts.length ? `: ${parts.join(', ')}` : ''}`;
 }
