@@ -131,6 +131,9 @@ export class AttemptRun {
       case 'drained':
         return { ...base, outcome: 'cancelled', error: 'agent drained' };
       case 'lease_lost':
+        // exit 0 without a signal: it completed before the kill (which gives it no time to trap the
+        // signal), in the window before the runtime reported the exit; reported lost it would run again
+        if (result.exitCode === 0 && result.signal === null && !result.error) break;
         return { ...base, outcome: 'lost', error: 'agent could not renew its lease with the control plane' };
     }
     // this node could not run it (no free GPUs here): the control plane places it elsewhere

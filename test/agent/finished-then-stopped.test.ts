@@ -37,6 +37,25 @@ describe('an attempt whose workload already ended', () => {
     expect(t.finish.mock.calls[0][1]).toMatchObject({ outcome: 'exited', exitCode: 0 });
   });
 
+  it('is reported exited when it exited 0 just before a lost lease killed it (the runtime had not said so yet)', async () => {
+    const t = setup();
+    // wait() resolves only after the stop, as the process runtime's does after draining output
+    let exit!: () => void;
+    const drained = new Promise<{ exitCode: number; signal: null }>((r) => (exit = () => r({ exitCode: 0, signal: null })));
+    const run = new AttemptRun(dispatch(['true']), [], {
+      api: { finish: t.finish, logs: vi.fn() } as unknown as ControlPlane,
+      runtime: { kind: 'process', start: () => ({ ref: { pid: 1 }, wait: () => drained, stop: () => drained }) } as unknown as Runtime,
+      state: { put: async () => {}, remove: async () => {} } as unknown as StateStore,
+      log: silentLogger, stopGraceMs: 1000, logMaxLines: 100, exitSignal: new AbortController().signal,
+    });
+    const done = run.run();
+    await new Promise((r) => setTimeout(r, 10));
+    run.stop('lease_lost');
+    exit();
+    await done;
+    expect(t.finish.mock.calls[0][1]).toMatchObject({ outcome: 'exited', exitCode: 0 });
+  });
+
   it('a stop before the exit still ends it as stopped', async () => {
     const t = setup();
     // never exits on its own: only the stop ends it
