@@ -2,6 +2,10 @@
 // submit and placement read the account once to condition their writes on them.
 import {
   effectiveLimits,
+  gpuWait,
+  isCounted,
+  jobGpus,
+  spendWait,
   LIMIT_NAMES,
   patchedLimits,
   usageOf,
@@ -13,7 +17,8 @@ import {
   type UsageGuard,
 } from '../domain/account-limits';
 import { conflict, forbidden, notFound } from '../domain/errors';
-import type { Caller } from '../domain/model';
+import type { Caller, Job } from '../domain/model';
+import { AccountLimitError, StaleAccountError } from '../store/account-usage';
 import { assertSelfOrAdmin } from './accounts';
 import type { Deps } from './deps';
 
@@ -62,3 +67,58 @@ export async function setAccountLimits(d: Deps, caller: Caller, accountId: strin
   }
   throw conflict('the account changed concurrently; try again');
 }
+
+/** A sweep reads each account once and keeps its counters current with its own placements. */
+export class AccountCache {
+  private readonly views = new Map<string, Promise<AccountView>>();
+  constructor(private readonly d: Deps) {}
+  get(accountId: string, fresh = false): Promise<AccountView> {
+    if (fresh || !this.views.has(accountId)) this.views.set(accountId, accountView(this.d, accountId, fresh));
+    return this.views.get(accountId)!;
+  }
+  /** what a placement of this sweep took: the next job of the account sees it without a read */
+  async placed(accountId: string, gpus: number, hold: number): Promise<void> {
+    const v = await this.views.get(accountId);
+    if (!v) return;
+    v.usage.gpusInUse += gpus;
+    v.usage.spentToday += hold;
+    v.usage.spendDay = v.guard.today;
+    v.guard.spendDay = v.guard.today;
+  }
+}
+
+export type Waits = { wait: string; limit: 'gpus' | 'spend' };
+
+/**
+ * Claims under the account's limits: `claim` is the placement's transaction, conditioned on `guard`. A
+ * job over a limit waits (the answer says why) instead of being placed; the account read is taken from
+ * `cache` (a sweep) or `first` (the submit's own read), and read again, consistently, after a refusal.
+ */
+export async function claimUnderLimits(
+  d: Deps,
+  job: Job,
+  hold: number,
+  claim: (guard: UsageGuard | undefined) => Promise<Job>,
+  o: { cache?: AccountCache; first?: AccountView } = {},
+): Promise<Job | Waits> {
+  if (!isCounted(job)) return claim(undefined);
+  const gpus = jobGpus(job);
+  for (let tries = 0; tries < 4; tries++) {
+    const acct = tries === 0 && o.first ? o.first : o.cache ? await o.cache.get(job.accountId, tries > 0) : await accountView(d, job.accountId, tries > 0);
+    const g = gpuWait(acct.limits, acct.usage, gpus);
+    if (g) return { wait: g, limit: 'gpus' };
+    const s = spendWait(acct.limits, acct.usage, hold, d.settings.ledger.symbol);
+    if (s) return { wait: s, limit: 'spend' };
+    try {
+      const placed = await claim(acct.guard);
+      await o.cache?.placed(job.accountId, gpus, hold);
+      return placed;
+    } catch (e) {
+      // the counters or limits moved since they were read: read them again (the wait then says which)
+      if (!(e instanceof AccountLimitError || e instanceof StaleAccountError)) throw e;
+    }
+  }
+  return { wait: 'account limit: the account placed other jobs concurrently; waiting for the next sweep', limit: 'gpus' };
+}
+
+export const isWait = (x: Job | Waits): x is Waits => 'wait' in x;

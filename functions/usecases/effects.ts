@@ -9,12 +9,14 @@ import { conflict } from '../domain/errors';
 import { agentJobId, dispatchMessage } from '../domain/job/dispatch';
 import { CapacityRaceError } from '../store/jobs-store';
 import type { Deps } from './deps';
+import type { UsageGuard } from '../domain/account-limits';
 
 type NodeRead = Pick<Node, 'id' | 'status' | 'freeGpus' | 'totalGpus' | 'queueUrl'> & { version?: number };
 
 /**
  * `fence`: apply only while the node is still at this version (the version that wrote it off). The
  * reaper uses it so that a node which came back in the meantime keeps the work it has started.
+ * `guard`: the job's account as the placer read it; a placement's transaction is conditioned on its limits.
  */
 export async function applyTransition(
   d: Deps,
@@ -22,6 +24,7 @@ export async function applyTransition(
   make: (job: Job) => Transition,
   nodes: Record<string, NodeRead> = {},
   fence?: { nodeId: string; version: number },
+  guard?: UsageGuard,
 ): Promise<Job> {
   let job = before;
   // node reads still trusted; one whose release raced is dropped and read again on the next try
@@ -38,7 +41,7 @@ export async function applyTransition(
     }
     if (fence && reads[fence.nodeId] && reads[fence.nodeId].version !== fence.version) throw conflict('the node came back');
     try {
-      const after = await d.jobs.apply(job, t, reads, fence, ledgerPostings(d, t));
+      const after = await d.jobs.apply(job, t, reads, fence, ledgerPostings(d, t), guard);
       await sendMessages(d, after, t.effects, reads);
       return after;
     } catch (e) {

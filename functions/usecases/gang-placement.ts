@@ -13,11 +13,13 @@ import { applyTransition } from './effects';
 import { savePendingReason } from './pending-reason';
 import { recordPlacement, recordPlacementFailure } from './metrics';
 import { runtimePolicy, type CandidateView } from './placement';
+import { claimUnderLimits, isWait, type AccountView } from './account-limits';
 
 /** How many times a gang is picked again after losing a node to a concurrent claim. */
 const MAX_GANG_TRIES = 5;
 
-export async function tryPlaceGang(d: Deps, job: Job, view?: CandidateView): Promise<Job> {
+/** `first`: the account as the caller read it (placement.ts accountGate); a sweep reads it through `view`. */
+export async function tryPlaceGang(d: Deps, job: Job, view?: CandidateView, first?: AccountView): Promise<Job> {
   const t0 = performance.now();
   const candidates = view ? await view.for(job) : await d.nodes.available(job.resources.gpuModels, d.settings.candidatesPerShard);
   // over the sweep's read budget: passed over this time
@@ -33,7 +35,20 @@ export async function tryPlaceGang(d: Deps, job: Job, view?: CandidateView): Pro
     const nodes = pick.nodes;
     try {
       const ids = nodes.map(() => d.newId());
-      const placed = await applyTransition(d, job, (j) => placeGang(j, nodes, ids, d.now()), Object.fromEntries(nodes.map((n) => [n.id, n])));
+      // a gang holds every rank's escrow and counts every rank's GPUs against its account's limits
+      const hold = nodes.reduce((s, n) => s + holdAmount(n.pricePerGpuHour, job.resources.gpus, job.maxDurationSeconds), 0);
+      const claimed = await claimUnderLimits(
+        d,
+        job,
+        hold,
+        (guard) => applyTransition(d, job, (j) => placeGang(j, nodes, ids, d.now()), Object.fromEntries(nodes.map((n) => [n.id, n])), undefined, guard),
+        { cache: view?.accounts, first },
+      );
+      if (isWait(claimed)) {
+        pendingReason = claimed.wait;
+        break;
+      }
+      const placed = claimed;
       for (const n of nodes) view?.claimed(n.id, job.resources.gpus);
       recordPlacement(performance.now() - t0);
       return placed;

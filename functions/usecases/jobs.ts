@@ -7,10 +7,13 @@ import type { Deps } from './deps';
 import { applyTransition } from './effects';
 import { tryPlace } from './placement';
 import { groupOf, replicaJobs } from './replicas';
+import { admissionError, queueFull, type CountedJob } from '../domain/account-limits';
+import { AccountLimitError, StaleAccountError } from '../store/account-usage';
+import { accountView, type AccountView } from './account-limits';
 
 export async function submitJob(d: Deps, caller: Caller, body: SubmitJob): Promise<Job> {
   const now = d.now();
-  const job: Job = {
+  const job: CountedJob = {
     ...body,
     id: d.newId(),
     accountId: caller.accountId,
@@ -19,18 +22,43 @@ export async function submitJob(d: Deps, caller: Caller, body: SubmitJob): Promi
     createdAt: now,
     queuedAt: now,
     version: 0,
+    // counted in the account's limits from now on (domain/account-limits.ts)
+    limitsCounted: true,
   };
   // a replicated job is its replicas, each an ordinary job (functions/usecases/replicas.ts)
   const jobs = replicaJobs(job);
-  for (const j of jobs) await d.jobs.create(j, { marker: false });
+  const acct = await admit(d, jobs);
   // inline match: a free node starts the job within this request (replicas one after the other, so
   // each sees where the previous ones went)
-  const placed = await tryPlace(d, jobs[0]);
+  const placed = await tryPlace(d, jobs[0], undefined, acct);
   const rest = [];
   for (const j of jobs.slice(1)) rest.push(await tryPlace(d, j));
   // still waiting: the account's queue marker lets the next sweep read this account's queue
   if ([placed, ...rest].some((j) => j.status === 'QUEUED')) await d.jobs.accounts.note(caller.accountId);
   return placed;
+}
+
+/**
+ * Admission under the account's limits: a priority above its cap or a job that could never fit its GPU
+ * limit is refused (403) before anything is written; the jobs are created, all or none, in one
+ * transaction with the account's queue counter, conditioned on the queue limit, so concurrent submits
+ * can never pass it. Returns the account as read (placement conditions on it too).
+ */
+async function admit(d: Deps, jobs: Job[]): Promise<AccountView> {
+  for (let tries = 0; ; tries++) {
+    const acct = await accountView(d, jobs[0].accountId, tries > 0);
+    const refusal = admissionError(jobs[0], acct.limits);
+    if (refusal) throw refusal;
+    if (acct.usage.queuedJobs + jobs.length > acct.limits.maxQueuedJobs && tries > 0) throw queueFull(acct.limits, jobs.length);
+    try {
+      await d.jobs.createAll(jobs, { marker: false, guard: acct.guard });
+      return acct;
+    } catch (e) {
+      if (e instanceof AccountLimitError) throw queueFull(acct.limits, jobs.length);
+      // an admin changed the limits meanwhile: judge the submit by the new ones
+      if (!(e instanceof StaleAccountError) || tries >= 4) throw e;
+    }
+  }
 }
 
 export async function getOwnJob(d: Deps, caller: Caller, id: string): Promise<Job> {

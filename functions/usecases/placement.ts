@@ -18,6 +18,8 @@ import { tryPlaceGang } from './gang-placement';
 import { readQueue } from './fair-queue';
 import { isGang } from '../domain/job/gang';
 import { replicaAvoid } from './replicas';
+import { gpuWait, isCounted, jobGpus } from '../domain/account-limits';
+import { AccountCache, accountView, claimUnderLimits, isWait, type AccountView } from './account-limits';
 
 /** How many ranked candidates to try before leaving the job for the sweep. */
 const MAX_CLAIM_TRIES = 5;
@@ -39,11 +41,15 @@ export class CandidateView {
   /** index reads (one per new model set) each account's jobs caused in this sweep */
   private readonly readsBy = new Map<string, number>();
   private reads = 0;
+  /** each account read once per sweep, its counters kept current by the sweep's own placements */
+  readonly accounts: AccountCache;
   constructor(
     private readonly d: Deps,
     /** bounded work: a sweep's jobs cause at most `total` candidate reads, each account at most `perAccount` */
     private readonly budget: { total: number; perAccount: number } = { total: Infinity, perAccount: Infinity },
-  ) {}
+  ) {
+    this.accounts = new AccountCache(d);
+  }
 
   /** The candidates for the job, or undefined when reading them would exceed the sweep's budget (the job is passed over). */
   async for(job: Job): Promise<NodeItem[] | undefined> {
@@ -98,10 +104,24 @@ async function sampledMatch(d: Deps, job: Job, matchJob: Parameters<typeof rank>
   return rank(matchJob, [...sample, ...rest], d.random);
 }
 
-export async function tryPlace(d: Deps, job: Job, view?: CandidateView): Promise<Job> {
+/**
+ * The job's account as placement conditions on it, and why the job waits for the account's GPU limit
+ * (checked before any candidate read: a job over its account's limit costs the sweep one cached read).
+ */
+export async function accountGate(d: Deps, job: Job, view?: CandidateView, first?: AccountView): Promise<{ first?: AccountView; wait?: string }> {
+  if (!isCounted(job)) return {};
+  const acct = first ?? (view ? await view.accounts.get(job.accountId) : await accountView(d, job.accountId));
+  return { first: view ? undefined : acct, wait: gpuWait(acct.limits, acct.usage, jobGpus(job)) };
+}
+
+/** `first`: the account as the submit just read it (saves a read); a sweep reads accounts through `view`. */
+export async function tryPlace(d: Deps, job: Job, view?: CandidateView, first?: AccountView): Promise<Job> {
   if (job.status !== 'QUEUED' || (job.notBefore && job.notBefore > d.now())) return job;
+  const gate = await accountGate(d, job, view, first);
+  // over its account's GPU limit: waits, and the sweep goes on to other jobs
+  if (gate.wait) return savePendingReason(d, job, gate.wait);
   // all ranks or none, in one transaction
-  if (isGang(job)) return tryPlaceGang(d, job, view);
+  if (isGang(job)) return tryPlaceGang(d, job, view, gate.first);
   const t0 = performance.now();
   // a pinned job (a checker's canary) looks only at its node, which need not be among the cheapest
   const pinned = job.pinNodeId ? await d.nodes.get(job.pinNodeId) : undefined;
@@ -112,12 +132,27 @@ export async function tryPlace(d: Deps, job: Job, view?: CandidateView): Promise
   if (view && !job.pinNodeId && !viewed) return job;
   const result = job.pinNodeId ? rank(matchJob, pinned ? [pinned] : [], d.random) : viewed ? rank(matchJob, viewed, d.random) : await sampledMatch(d, job, matchJob);
   let short: number | undefined;
+  // the account's limits: why it waits, and the smallest hold its daily spend limit refused
+  let limitWait: string | undefined;
+  let overSpend: number | undefined;
   for (const { node } of result.ranked.slice(0, MAX_CLAIM_TRIES)) {
     const hold = job.pinNodeId ? 0 : holdAmount(node.pricePerGpuHour, job.resources.gpus, job.maxDurationSeconds);
     // the consumer could not cover a cheaper hold: this one will not fit either
     if (short !== undefined && hold >= short) continue;
+    if (overSpend !== undefined && hold >= overSpend) continue;
     try {
-      const placed = await applyTransition(d, job, (j) => place(j, node, d.newId(), d.now()), { [node.id]: node });
+      const claimed = await claimUnderLimits(d, job, hold, (guard) => applyTransition(d, job, (j) => place(j, node, d.newId(), d.now()), { [node.id]: node }, undefined, guard), {
+        cache: view?.accounts,
+        first: gate.first,
+      });
+      if (isWait(claimed)) {
+        limitWait = claimed.wait;
+        // a cheaper node's hold may still fit the day's spend; GPUs are the same on every node
+        if (claimed.limit === 'gpus') break;
+        overSpend = hold;
+        continue;
+      }
+      const placed = claimed;
       view?.claimed(node.id, job.resources.gpus);
       recordPlacement(performance.now() - t0);
       return placed;
@@ -135,12 +170,12 @@ export async function tryPlace(d: Deps, job: Job, view?: CandidateView): Promise
     }
   }
   if (result.ranked.length) recordPlacementFailure();
-  const pendingReason =
-    short !== undefined
+  const pendingReason = limitWait ??
+    (short !== undefined
       ? `insufficient credits: the escrow hold is ${short / 1_000_000} ${d.settings.ledger.symbol} (price × ${job.resources.gpus} GPUs × ${job.maxDurationSeconds} s)`
       : result.ranked.length
         ? 'candidates were taken concurrently; waiting for the next sweep'
-        : explain(result);
+        : explain(result));
   return savePendingReason(d, job, pendingReason);
 }
 

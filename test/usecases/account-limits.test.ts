@@ -3,7 +3,7 @@
 // past the GPU limit (gangs counting every rank), holds past the daily spend limit. Each limit is a
 // condition of the transaction that would pass it; the ledger audit stays clean.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AccountLimitsPatch } from '../../functions/domain/account-limits';
+import { liveGpus, type AccountLimitsPatch } from '../../functions/domain/account-limits';
 import { lose } from '../../functions/domain/job/transitions';
 import type { Caller, Job } from '../../functions/domain/model';
 import { SubmitJobSchema } from '../../functions/domain/schemas';
@@ -29,6 +29,14 @@ async function jobsOf(d: Deps, accountId: string): Promise<Job[]> {
 }
 /** ends a live job (its node lost it, no attempts left): its GPUs and escrow come back */
 const endLive = (d: Deps, j: Job) => applyTransition(d, j, (x) => lose({ ...x, maxAttempts: 1 }, x.liveAttemptId!, 'NODE_LOST', d.now()));
+
+/** the account's counters are exactly what its jobs hold: QUEUED jobs, live attempts' GPUs */
+async function countersMatch(d: Deps, accountId: string) {
+  const jobs = await jobsOf(d, accountId);
+  const usage = (await getAccountLimits(d, admin, accountId)).usage;
+  expect(usage.queuedJobs).toBe(jobs.filter((j) => j.status === 'QUEUED').length);
+  expect(usage.gpusInUse).toBe(jobs.reduce((s, j) => s + liveGpus(j), 0));
+}
 
 async function auditClean(d: Deps) {
   const a = await auditLedger(d);
@@ -76,6 +84,7 @@ describe('account limits (DynamoDB Local)', () => {
     const again = await settled(Array.from({ length: 4 }, () => submitJob(d, c, spec({ resources: { gpus: 1, gpuModels: ['NONE'] } }))));
     expect(again.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
     expect((await jobsOf(d, c.accountId)).filter((j) => j.status === 'QUEUED')).toHaveLength(5);
+    await countersMatch(d, c.accountId);
   }, 60_000);
 
   it('concurrent placements never give an account more GPUs than its limit; its waiting jobs do not hold up others', async () => {
@@ -107,6 +116,7 @@ describe('account limits (DynamoDB Local)', () => {
     await sweep(d);
     expect((await jobsOf(d, c.accountId)).filter((j) => j.status === 'ASSIGNED')).toHaveLength(4);
     expect((await getAccountLimits(d, admin, c.accountId)).usage.gpusInUse).toBe(4);
+    await countersMatch(d, c.accountId);
     await auditClean(d);
   }, 60_000);
 
@@ -114,10 +124,10 @@ describe('account limits (DynamoDB Local)', () => {
     const d = pool.stack.deps;
     const c = await fundedAccount(d, 'lim-gang');
     await limit(c.accountId, { maxGpus: 5 });
-    await Promise.all(['a', 'b', 'c'].map((n) => insertNode(d, `lim-gang-${n}`, { gpus: 4, model: 'LIMGANG', provider: `lim-gang-p${n}` })));
+    await Promise.all(['a', 'b', 'c'].map((n) => insertNode(d, `lim-gang-${n}`, { gpus: 4, model: 'LIMGANG', provider: `lim-gang-p${n}`, probeUrl: `http://10.0.1.${n.charCodeAt(0)}:7000` })));
     expect(statusOf((await settled([submitJob(d, c, spec({ resources: { gpus: 2, nodes: 3, gpuModels: ['LIMGANG'] } }))]))[0])).toBe(403);
     const gang = await submitJob(d, c, spec({ resources: { gpus: 2, nodes: 2, gpuModels: ['LIMGANG'] } }));
-    expect(gang.status).toBe('ASSIGNED');
+    expect(gang.status, gang.pendingReason).toBe('ASSIGNED');
     const [one, two] = await Promise.all([0, 1].map(() => submitJob(d, c, spec({ resources: { gpus: 1, gpuModels: ['LIMGANG'] } }))));
     expect([one.status, two.status].sort()).toEqual(['ASSIGNED', 'QUEUED']);
     expect((await getAccountLimits(d, admin, c.accountId)).usage.gpusInUse).toBe(5);
@@ -125,6 +135,7 @@ describe('account limits (DynamoDB Local)', () => {
     expect((await getAccountLimits(d, admin, c.accountId)).usage.gpusInUse).toBe(1);
     await sweep(d);
     expect((await getAccountLimits(d, admin, c.accountId)).usage.gpusInUse).toBe(2);
+    await countersMatch(d, c.accountId);
     await auditClean(d);
   }, 60_000);
 
@@ -153,6 +164,7 @@ describe('account limits (DynamoDB Local)', () => {
     const view = await getAccountLimits(d, admin, c.accountId);
     expect(view.usage).toMatchObject({ spentToday: 2_000_000, day: '2030-01-02' });
     expect(jobs).toHaveLength(6);
+    await countersMatch(d, c.accountId);
     await auditClean(d);
   }, 60_000);
 

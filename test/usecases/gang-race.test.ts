@@ -11,6 +11,7 @@ import { auditLedger } from '../../functions/usecases/ledger';
 import { loseLiveAttempts, updateNode, withStatus } from '../../functions/usecases/nodes';
 import { sweep, tryPlace } from '../../functions/usecases/placement';
 import { fundedAccount, insertNode } from '../helpers/fixtures';
+import { setAccountLimits } from '../../functions/usecases/account-limits';
 import { startPool, type Pool } from '../helpers/local-pool';
 
 let pool: Pool;
@@ -66,6 +67,9 @@ async function checkInvariants(nodeIds: string[], jobIds: string[]): Promise<Job
 beforeAll(async () => {
   pool = await startPool({ sweepMs: 3_600_000, reaperMs: 3_600_000 });
   await fundedAccount(pool.stack.deps, consumer.accountId, 10_000_000_000_000);
+  // a 12-node gang of 8 GPUs holds 96 at once, next to the earlier tests' live gangs: above the default
+  // account limit of 64 GPUs, so an admin allows more
+  await setAccountLimits(pool.stack.deps, { accountId: 'gang-admin', role: 'admin', keyId: 'k' }, consumer.accountId, { maxGpus: 1000 });
 }, 60_000);
 afterAll(async () => pool?.stop());
 
