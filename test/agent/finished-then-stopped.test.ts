@@ -12,7 +12,7 @@ import type { StateStore } from '../../agent/state';
 import { dispatch } from './helpers/agent';
 
 function setup() {
-  const finish = vi.fn(async () => ({}));
+  const finish = vi.fn(async (_jobId: string, _body: unknown) => ({}));
   const api = { finish, logs: vi.fn(async () => ({})) } as unknown as ControlPlane;
   const stop = vi.fn(async () => ({ exitCode: 0, signal: null }));
   const handle: RuntimeHandle = { ref: { pid: 12345 }, wait: () => Promise.resolve({ exitCode: 0, signal: null }), stop };
