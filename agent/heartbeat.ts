@@ -69,7 +69,13 @@ export class Heartbeat {
   }
 
   private checkLease(): void {
-    if (this.stopped || Date.now() <= this.leaseUntil || this.deps.running().length === 0) return;
+    if (this.stopped || this.deps.running().length === 0) return;
+    const left = this.leaseUntil - Date.now();
+    // The next beat is due a period after the last answer, while the lease counts from the last request:
+    // with slow answers (a loaded host or control plane) it would run out before that beat. Renew early
+    // instead of killing work the control plane still counts on (and running it again elsewhere).
+    if (left > 0 && left <= this.deps.periods().busySeconds * 1000 && !this.inFlight) void this.beatNow();
+    if (left >= 0) return;
     this.deps.log.warn('lease expired without renewal: stopping running attempts', { running: this.deps.running() });
     this.leaseUntil = Infinity;
     this.deps.onLeaseLost?.();

@@ -48,3 +48,23 @@ describe('lease order', () => {
     hb.stop();
   });
 });
+
+describe('lease renewal', () => {
+  it('beats early when the lease would run out before the next beat is due (slow answers)', async () => {
+    const api = { heartbeat: vi.fn(async () => ({ nextHeartbeatSeconds: 0, stale: [], cancel: [], leaseSeconds: 4 })) } as unknown as ControlPlane;
+    const onLeaseLost = vi.fn();
+    const hb = new Heartbeat({
+      api, log: silentLogger, running: () => ['a1'], freeGpus: () => 0,
+      // a busy period of 1 s but answers that set the next beat 10 s away (an override from the control plane)
+      periods: () => ({ busySeconds: 1, idleSeconds: 2 }), onStale: vi.fn(), onCancel: vi.fn(), onLeaseLost,
+    });
+    (api.heartbeat as ReturnType<typeof vi.fn>).mockImplementation(async () => ({ nextHeartbeatSeconds: 10, stale: [], cancel: [], leaseSeconds: 4 }));
+    hb.start();
+    hb.noteLease(Date.now(), 4);
+    await vi.advanceTimersByTimeAsync(20_000);
+    expect(onLeaseLost).not.toHaveBeenCalled();
+    // renewed before each lease ran out: about every 2.5 s instead of every 10 s
+    expect((api.heartbeat as ReturnType<typeof vi.fn>).mock.calls.length).toBeGreaterThanOrEqual(6);
+    hb.stop();
+  });
+});
