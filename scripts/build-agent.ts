@@ -54,8 +54,9 @@ export function writeInstallScriptModule(root = REPO_ROOT): string {
 /**
  * zod re-exports its error messages in ~50 languages as `z.locales`, a third of the bundle (~250 KiB). The agent
  * never switches language (English comes from locales/en.js, imported on its own), so that index is left empty.
+ * The CLI bundle (scripts/build-cli.ts) uses it too.
  */
-const noZodLocales: import('esbuild').Plugin = {
+export const noZodLocales: import('esbuild').Plugin = {
   name: 'no-zod-locales',
   setup(b) {
     b.onResolve({ filter: /^\.\.\/locales\/index\.js$/ }, (a) => (/[\\/]node_modules[\\/]zod[\\/]/.test(a.importer) ? { path: 'zod-locales', namespace: 'gpupool-empty' } : undefined));

@@ -2,8 +2,10 @@
 // profile, a lazily made API client, and helpers for human and --json output.
 import { requireCredentials, resolveProfile, type ResolvedProfile } from './config';
 import { colors, useColor, type Colors } from './format';
-import { ApiClient } from './http';
+import { cliClient, type ApiClient } from './http';
 import type { Io } from './io';
+import type { RetryEvent } from '../../client/client';
+import { ApiError } from './errors';
 
 export type { Io, OutStream } from './io';
 
@@ -53,10 +55,17 @@ export class Ctx {
     return this.resolved;
   }
 
+  /** On a terminal, a throttled or failed call that is tried again says so (stdout and pipes stay clean). */
+  private readonly retryNote = (r: RetryEvent) => {
+    if (!this.io.stderr.isTTY) return;
+    const why = r.error instanceof ApiError ? `HTTP ${r.error.status}` : (r.error as Error).message;
+    this.note(`gpupool: ${r.method} ${r.path}: ${why}; trying again in ${(r.waitMs / 1000).toFixed(1)}s`);
+  };
+
   api(): ApiClient {
     if (!this.client) {
       const { apiUrl, apiKey } = requireCredentials(this.profile());
-      this.client = new ApiClient(apiUrl, apiKey, { fetch: this.io.fetch });
+      this.client = cliClient(apiUrl, apiKey, { fetch: this.io.fetch, sleep: this.io.sleep, onRetry: this.retryNote });
     }
     return this.client;
   }

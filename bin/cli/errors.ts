@@ -1,13 +1,8 @@
-// The CLI's own errors. Each carries its exit code; `main` prints them as `error: ...`, never a stack.
+// The CLI's own errors (each carries its exit code) and the API client's (exit 1); `main` prints them as
+// `error: ...`, never a stack.
 
-/** An RFC 9457 problem document as the API returns it. */
-export interface Problem {
-  type?: string;
-  title: string;
-  status: number;
-  detail?: string;
-  errors?: { path: string; message: string }[];
-}
+export { ApiError, NetworkError, type Problem } from '../../client/errors';
+import { ApiError, NetworkError } from '../../client/errors';
 
 /** Something went wrong that the user can act on: exit 1 (or `exitCode`). */
 export class CliError extends Error {
@@ -29,20 +24,13 @@ export class UsageError extends CliError {
   }
 }
 
-/** The API answered with an error status; `problem` is its problem document (or one made from the answer). */
-export class ApiError extends CliError {
-  constructor(readonly problem: Problem) {
-    super(`${problem.title}: ${problem.detail ?? ''}`.replace(/: $/, ''), 1, (problem.errors ?? []).map((e) => `${e.path}: ${e.message}`));
-    this.name = 'ApiError';
-  }
-  get status() {
-    return this.problem.status;
-  }
-}
+/** Errors of the CLI and of the API client: `main` prints them without a stack trace. */
+export const isKnownError = (e: unknown): e is CliError | ApiError | NetworkError => e instanceof CliError || e instanceof ApiError || e instanceof NetworkError;
 
 /** The lines `main` prints for an error: `error: <title>: <detail>`, then one indented line per field error. */
 export function errorLines(e: unknown): string[] {
-  if (e instanceof CliError) return [`error: ${e.message}`, ...e.hints.map((h) => `  - ${h}`)];
+  if (e instanceof CliError || e instanceof ApiError) return [`error: ${e.message}`, ...e.hints.map((h) => `  - ${h}`)];
+  if (e instanceof NetworkError) return [`error: ${e.message}`];
   const msg = e instanceof Error ? e.message : String(e);
   return [`error: ${msg}`];
 }

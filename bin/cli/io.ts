@@ -14,6 +14,8 @@ export interface Io {
   now(): number;
   /** fetch for the API client (tests may stub it) */
   fetch?: typeof fetch;
+  /** how the API client waits between tries (tests may make it instant) */
+  sleep?: (ms: number) => Promise<void>;
 }
 
 export function processIo(): Io {

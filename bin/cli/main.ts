@@ -2,7 +2,7 @@
 // code: 1 for errors, 2 for usage errors (commander's and ours), never a stack trace.
 import { CommanderError } from 'commander';
 import { processIo, type Io } from './io';
-import { CliError, errorLines } from './errors';
+import { CliError, errorLines, isKnownError } from './errors';
 import { buildProgram, type RunState } from './program';
 
 export async function main(argv: string[] = process.argv.slice(2), io: Io = processIo()): Promise<number> {
@@ -18,7 +18,7 @@ export async function main(argv: string[] = process.argv.slice(2), io: Io = proc
       return e.exitCode === 0 ? 0 : 2;
     }
     for (const line of errorLines(e)) io.stderr.write(`${line}\n`);
-    if (!(e instanceof CliError) && io.env.GPUPOOL_DEBUG) io.stderr.write(`${(e as Error)?.stack ?? ''}\n`);
+    if (!isKnownError(e) && io.env.GPUPOOL_DEBUG) io.stderr.write(`${(e as Error)?.stack ?? ''}\n`);
     return e instanceof CliError ? e.exitCode : 1;
   }
 }

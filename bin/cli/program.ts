@@ -3,6 +3,7 @@
 import { Command, Option } from 'commander';
 import type { Ctx } from './context';
 import type { Io } from './io';
+import { CLI_VERSION } from './version';
 
 type Loader = () => Promise<Record<string, unknown>>;
 const MODULES = {
@@ -29,7 +30,7 @@ export interface RunState {
 
 const collect = (v: string, prev: string[] | undefined) => [...(prev ?? []), v];
 
-export function buildProgram(io: Io, state: RunState, version = '0.1.0'): Command {
+export function buildProgram(io: Io, state: RunState, version = CLI_VERSION): Command {
   const program = new Command('gpupool');
   program
     .description('Command-line client of the gpupool API: find GPUs, run jobs, manage nodes, keys and credits.')

@@ -1,4 +1,5 @@
-// Routes that need no key: liveness, the API description and the agent's install script.
+// Routes that need no key: liveness, the API description, the agent's install script and the bundles
+// people download (the agent, the CLI).
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -30,17 +31,23 @@ const routes: Record<string, PublicRouteFn> = {
     const digest = createHash('sha256').update(bundle).digest('hex');
     return { statusCode: 200, headers: { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'public, max-age=300' }, body: `${digest}  gpupool-agent.mjs\n` };
   },
+  // the `gpupool` CLI in one file: `curl -fsSLo gpupool.mjs <api>/cli/gpupool.mjs && node gpupool.mjs --help` (docs/cli.md)
+  'GET /cli/gpupool.mjs': async () => {
+    const bundle = await readBundle('GPUPOOL_CLI_BUNDLE', 'gpupool.mjs');
+    if (bundle === undefined) return problem(404, 'the CLI bundle is not built here: run npm run build:cli', 'not_found');
+    return { statusCode: 200, headers: { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'public, max-age=300' }, body: bundle.toString('utf8') };
+  },
   // the console is not in this function: on AWS CloudFront serves it (the Console stack, which depends
   // on this API, so the API cannot know its URL to redirect); locally the gateway serves dist/console
   'GET /console': async () => problem(404, 'the web console is served by CloudFront: open the ConsoleUrl output of the Console stack', 'not_found'),
 };
 
-/** GPUPOOL_AGENT_BUNDLE, else the file beside this module (Lambda), else the checkout's dist/. */
-async function readAgentBundle(): Promise<Buffer | undefined> {
+const readAgentBundle = () => readBundle('GPUPOOL_AGENT_BUNDLE', 'gpupool-agent.mjs');
+
+/** The file the env var names, else the file beside this module (Lambda), else the checkout's dist/. */
+async function readBundle(envVar: string, name: string): Promise<Buffer | undefined> {
   const here = path.dirname(fileURLToPath(import.meta.url));
-  const candidates = process.env.GPUPOOL_AGENT_BUNDLE
-    ? [process.env.GPUPOOL_AGENT_BUNDLE]
-    : [path.join(here, 'gpupool-agent.mjs'), path.join(here, '../../dist/gpupool-agent.mjs')];
+  const candidates = process.env[envVar] ? [process.env[envVar]] : [path.join(here, name), path.join(here, '../../dist', name)];
   for (const file of candidates) {
     const bytes = await readFile(file).catch(() => undefined);
     if (bytes !== undefined) return bytes;

@@ -21,6 +21,7 @@ export const ROUTES: readonly Route[] = [
   { method: 'GET', path: '/install.sh', group: 'public', roles: [] },
   { method: 'GET', path: '/agent/gpupool-agent.mjs', group: 'public', roles: [] },
   { method: 'GET', path: '/agent/gpupool-agent.mjs.sha256', group: 'public', roles: [] },
+  { method: 'GET', path: '/cli/gpupool.mjs', group: 'public', roles: [] },
   { method: 'GET', path: '/console', group: 'public', roles: [] },
 
   { method: 'POST', path: '/v1/accounts', group: 'accounts', roles: ['admin'] },

@@ -97,9 +97,14 @@ export class ControlPlaneStack extends Stack {
         logRetentionDays: config.logRetentionDays,
         serviceName: serviceName(config.stage),
         environment: functionEnvironment(config, props.nodeDlq.queueArn),
-        // the public function also serves the bundled agent that install.sh downloads
+        // the public function also serves the bundled agent that install.sh downloads, and the bundled CLI
         ...(name === 'public'
-          ? { afterBundling: (input: string, output: string) => [`npx tsx "${input}/scripts/build-agent.ts" --outfile "${output}/gpupool-agent.mjs"`] }
+          ? {
+              afterBundling: (input: string, output: string) => [
+                `npx tsx "${input}/scripts/build-agent.ts" --outfile "${output}/gpupool-agent.mjs"`,
+                `npx tsx "${input}/scripts/build-cli.ts" --outfile "${output}/gpupool.mjs"`,
+              ],
+            }
           : {}),
       }).bindTables(tables, TABLE_GRANTS[name]);
       const queueActions = QUEUE_GRANTS[name];

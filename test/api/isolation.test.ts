@@ -146,6 +146,7 @@ const ROWS: Row[] = [
   { method: 'GET', path: '/install.sh', who: 'public', ok: 200 },
   { method: 'GET', path: '/agent/gpupool-agent.mjs', who: 'public', ok: 200 },
   { method: 'GET', path: '/agent/gpupool-agent.mjs.sha256', who: 'public', ok: 200 },
+  { method: 'GET', path: '/cli/gpupool.mjs', who: 'public', ok: 200 },
   // the web console: public and the same for everyone; a checkout that has not built it answers a 404 problem
   { method: 'GET', path: '/console', who: 'public', ok: existsSync(path.join(DEFAULT_CONSOLE_DIR, 'index.html')) ? 200 : 404 },
 
@@ -243,10 +244,12 @@ const ROWS: Row[] = [
 
 let bundleDir: string;
 beforeAll(async () => {
-  // the agent bundle the public route serves: a stand-in file, so the answer does not depend on a build
+  // the agent and CLI bundles the public routes serve: stand-in files, so the answer does not depend on a build
   bundleDir = mkdtempSync(path.join(tmpdir(), 'gpupool-bundle-'));
   writeFileSync(path.join(bundleDir, 'gpupool-agent.mjs'), '// agent\n');
   process.env.GPUPOOL_AGENT_BUNDLE = path.join(bundleDir, 'gpupool-agent.mjs');
+  writeFileSync(path.join(bundleDir, 'gpupool.mjs'), '// cli\n');
+  process.env.GPUPOOL_CLI_BUNDLE = path.join(bundleDir, 'gpupool.mjs');
   // attempts on the hand-driven nodes stay ASSIGNED as long as the test needs them
   pool = await startPool({ settings: { deadlines: { ...DEFAULT_DEADLINES, dispatchTimeoutMs: 300_000 } } });
   url = pool.stack.apiUrl;
@@ -282,6 +285,7 @@ afterAll(async () => {
   m2?.stop();
   await pool?.stop();
   delete process.env.GPUPOOL_AGENT_BUNDLE;
+  delete process.env.GPUPOOL_CLI_BUNDLE;
   rmSync(bundleDir, { recursive: true, force: true });
 });
 

@@ -73,6 +73,8 @@ export function harness(routes: Record<string, Handler>, env: NodeJS.ProcessEnv 
         env: { ...baseEnv, ...o.env },
         now: Date.now,
         fetch: fakeFetch(routes, requests),
+        // the API client's waits between tries (backoff, Retry-After) pass at once
+        sleep: async () => undefined,
       };
       const code = await main(args, io);
       return { code, stdout, stderr };

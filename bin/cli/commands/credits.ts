@@ -1,16 +1,8 @@
 // gpupool credits mint ACCOUNT AMOUNT [--memo M] (admins): POST /v1/accounts/{id}/credits, the only way
 // credits come into being. Also `accounts credit ID --amount` (the older spelling).
-import { seg, type Ctx } from '../context';
+import type { Ctx } from '../context';
 import { formatCredits } from '../format';
-import { postIdempotent } from '../http';
 import { creditsArg, exactCredits } from '../ledger-view';
-
-interface MintAnswer {
-  accountId: string;
-  available: number;
-  held: number;
-  staked: number;
-}
 
 export async function mint(ctx: Ctx, [account, amount]: string[], o: { memo?: string }) {
   const micro = creditsArg(amount, 'AMOUNT');
@@ -20,7 +12,6 @@ export async function mint(ctx: Ctx, [account, amount]: string[], o: { memo?: st
 }
 
 /** One Idempotency-Key for every try: a retry after a lost answer never mints twice. */
-export async function mintCredits(ctx: Ctx, account: string, micro: number, memo?: string): Promise<MintAnswer> {
-  const body = { amount: micro, ...(memo ? { memo } : {}) };
-  return postIdempotent<MintAnswer>(ctx.api(), `/v1/accounts/${seg(account)}/credits`, body);
+export async function mintCredits(ctx: Ctx, account: string, micro: number, memo?: string) {
+  return ctx.api().mintCredits(account, { amount: micro, ...(memo ? { memo } : {}) });
 }

@@ -1,16 +1,11 @@
-// gpupool login: check a key with GET /v1/balance (and the account with GET /v1/accounts/{id}), then save
-// the profile and make it the current one.
+// gpupool login: check a key with GET /v1/balance, which names the key's account and role (and, with
+// --account, the account with GET /v1/accounts/{id}), then save the profile and make it the current one.
 import { configPath, DEFAULT_PROFILE, readConfig, saveProfile } from '../config';
 import { seg, type Ctx } from '../context';
 import { ApiError, CliError, UsageError } from '../errors';
+import type { Balance } from '../../../client/types';
 import { formatCredits } from '../format';
-import { ApiClient } from '../http';
-
-interface Balance {
-  available: number;
-  held: number;
-  staked: number;
-}
+import { cliClient } from '../http';
 
 async function readStdin(stdin: NodeJS.ReadableStream): Promise<string> {
   let s = '';
@@ -30,16 +25,17 @@ export async function login(ctx: Ctx, _args: string[], o: { api?: string; key?: 
   if (!apiUrl) throw new UsageError('--api URL is required (or set GPUPOOL_API_URL)');
   if (!apiKey) throw new UsageError('--key KEY is required (or set GPUPOOL_API_KEY, or pass --key - to read it from stdin)');
 
-  const api = new ApiClient(apiUrl, apiKey, { fetch: ctx.io.fetch });
+  const api = cliClient(apiUrl, apiKey, { fetch: ctx.io.fetch, sleep: ctx.io.sleep });
   let balance: Balance;
   try {
-    balance = await api.get<Balance>('/v1/balance');
+    balance = await api.balance();
   } catch (e) {
     if (e instanceof ApiError && e.status === 401) throw new CliError(`${e.message} (the key was not saved)`, 1, e.hints);
     throw e;
   }
-  // keep a known account id when the same key logs in again
-  const accountId = o.account ?? env.GPUPOOL_ACCOUNT_ID ?? (existing?.apiKey === apiKey ? existing?.accountId : undefined);
+  // the API names the key's account; an older one did not, so a known id is kept when the same key logs in again
+  const accountId = o.account ?? env.GPUPOOL_ACCOUNT_ID ?? balance.accountId ?? (existing?.apiKey === apiKey ? existing?.accountId : undefined);
+  const role = typeof balance.role === 'string' ? balance.role : undefined;
   if (o.account) {
     try {
       await api.get(`/v1/accounts/${seg(o.account)}`);
@@ -52,10 +48,12 @@ export async function login(ctx: Ctx, _args: string[], o: { api?: string; key?: 
   saveProfile(file, name, profile);
 
   if (ctx.json) {
-    ctx.printJson({ profile: name, apiUrl: api.baseUrl, accountId: accountId ?? null, configFile: file, balance });
+    ctx.printJson({ profile: name, apiUrl: api.baseUrl, accountId: accountId ?? null, role: role ?? null, configFile: file, balance });
     return;
   }
-  ctx.out(`Logged in to ${api.baseUrl} as profile "${name}"${accountId ? ` (account ${accountId})` : ''}; ${formatCredits(balance.available)} credits available.`);
+  const who = [accountId ? `account ${accountId}` : '', role ? `role ${role}` : ''].filter(Boolean).join(', ');
+  ctx.out(`Logged in to ${api.baseUrl} as profile "${name}"${who ? ` (${who})` : ''}; ${formatCredits(balance.available)} credits available.`);
   ctx.note(`Saved to ${file}.`);
-  if (!accountId) ctx.note('Tip: add --account ID so `gpupool keys` knows your account (the API cannot tell a key its account id).');
+  // only an API older than GET /v1/balance's accountId leaves the account unknown
+  if (!accountId) ctx.note('Tip: this API did not name the key\'s account: add --account ID so `gpupool keys` knows it.');
 }

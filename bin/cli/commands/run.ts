@@ -4,7 +4,6 @@
 // --json: stdout carries one JSON document (the final {job}, or the 202 answer with --detach); the job's
 // output goes to stderr.
 import type { Ctx } from '../context';
-import { postIdempotent } from '../http';
 import { buildJobBody, parseInteger, type RunOptions } from '../run-spec';
 import { processInterrupts, ttyStatusLine, watchJob, type JobView } from '../watch';
 
@@ -18,9 +17,9 @@ export async function run(ctx: Ctx, command: string[], o: RunCommandOptions): Pr
   const pollMs = parseInteger(o.pollInterval, '--poll-interval', 10, 60_000) ?? 500;
   const api = ctx.api();
 
-  // the same Idempotency-Key on every try: a retried submit never makes a second job
-  const submitted = await postIdempotent<{ job: JobView }>(api, '/v1/jobs', body);
-  const job = submitted.job;
+  // the client sends one Idempotency-Key on every try: a retried submit never makes a second job
+  const submitted = await api.submitJob(body);
+  const job = submitted.job as JobView;
 
   if (o.detach) {
     if (ctx.json) ctx.printJson(submitted);
