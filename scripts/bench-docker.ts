@@ -59,6 +59,9 @@ export type DockerStartFigures =
   | {
       /** submit → first instruction, the image already on the node */
       cached: StartFigure;
+      /** `docker run --rm --network none IMAGE true` alone, timed from this process at the same time: what
+       * the engine costs on this machine now (the machine's load moves every figure) */
+      dockerRunAlone: Percentiles;
       /** the same with a pull from a local registry of an image none of whose layers is on the node */
       pull?: StartFigure;
       /** which registry served the pulls */
@@ -171,6 +174,13 @@ export async function dockerStartFigures(opts: { jobs?: number; log?: (line: str
       };
     };
 
+    const alone: number[] = [];
+    for (let i = 0; i < 10; i++) {
+      const t = performance.now();
+      await docker('run', '--rm', '--network', 'none', TEST_IMAGE, 'true');
+      alone.push(Math.round(performance.now() - t));
+    }
+    const dockerRunAlone = { p50: pct(alone, 50), p99: pct(alone, 99), n: alone.length };
     say(`docker start bench: ${jobs} jobs with ${TEST_IMAGE} on the node`);
     const cached = await runJobs(TEST_IMAGE);
     // an image of its own layers (a random file under busybox), so every pull downloads every layer
@@ -180,7 +190,7 @@ export async function dockerStartFigures(opts: { jobs?: number; log?: (line: str
     copyFileSync('/bin/busybox', path.join(ctx, 'busybox'));
     writeFileSync(path.join(ctx, 'Dockerfile'), 'FROM scratch\nCOPY nonce /nonce\nCOPY busybox /bin/busybox\nRUN ["/bin/busybox", "--install", "-s", "/bin"]\n');
     const built = await run('docker', ['build', '-q', '-t', 'gpupool-bench/cold:1', ctx], { ...env, DOCKER_BUILDKIT: '0' });
-    if (built.code !== 0) return { cached, pullPending: `could not build the pull image: ${built.stderr.trim().slice(-300)}`, jobs };
+    if (built.code !== 0) return { cached, dockerRunAlone, pullPending: `could not build the pull image: ${built.stderr.trim().slice(-300)}`, jobs };
     let remote: string;
     let which: string;
     if (registry) {
@@ -189,7 +199,7 @@ export async function dockerStartFigures(opts: { jobs?: number; log?: (line: str
       which = `docker-registry at ${registry}`;
       for (const args of [['tag', 'gpupool-bench/cold:1', remote], ['push', remote]]) {
         const r = await docker(...args);
-        if (r.code !== 0) return { cached, pullPending: `docker ${args[0]} to the local registry failed: ${r.stderr.trim().slice(-300)}`, jobs };
+        if (r.code !== 0) return { cached, dockerRunAlone, pullPending: `docker ${args[0]} to the local registry failed: ${r.stderr.trim().slice(-300)}`, jobs };
       }
     } else {
       // until the engine script runs one: the tests' loopback registry (the v2 pull API in Node)
@@ -201,7 +211,7 @@ export async function dockerStartFigures(opts: { jobs?: number; log?: (line: str
     say(`docker start bench: ${jobs} jobs pulling ${remote} (${which})`);
     // removed from the node before every job (with its layers): each start pulls all of it
     const pull = await runJobs(remote, () => docker('image', 'rm', '-f', remote));
-    return { cached, pull, registry: which, jobs };
+    return { cached, dockerRunAlone, pull, registry: which, jobs };
   } finally {
     await agent?.stop('SIGTERM').catch(() => undefined);
     await served?.close();
@@ -240,6 +250,7 @@ export function formatDockerFigures(f: DockerStartFigures): string[] {
   const lines = [
     `submit → container's first instruction, image on the node (${f.cached.n} jobs): p50 ${f.cached.p50} ms, p99 ${f.cached.p99} ms (budget p50 ≤ 1500 ms)`,
     `  where the time goes (medians): ${stages(f.cached.stages)}`,
+    `  \`docker run --rm --network none\` alone at the same time (${f.dockerRunAlone.n} runs): p50 ${f.dockerRunAlone.p50} ms, p99 ${f.dockerRunAlone.p99} ms`,
   ];
   if (f.pull) lines.push(`submit → container's first instruction, pulled from a local registry (${f.pull.n} jobs, ${f.registry}): p50 ${f.pull.p50} ms, p99 ${f.pull.p99} ms`, `  where the time goes (medians): ${stages(f.pull.stages)}`);
   else lines.push(`submit → first instruction with a pull: pending (${f.pullPending})`);
