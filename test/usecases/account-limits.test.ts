@@ -116,6 +116,10 @@ describe('account limits (DynamoDB Local)', () => {
     await sweep(d);
     expect((await jobsOf(d, c.accountId)).filter((j) => j.status === 'ASSIGNED')).toHaveLength(4);
     expect((await getAccountLimits(d, admin, c.accountId)).usage.gpusInUse).toBe(4);
+    // a job its node lost goes back to the queue with attempts left: GPUs back, queued again, never refused
+    const back = (await jobsOf(d, c.accountId)).find((j) => j.status === 'ASSIGNED')!;
+    expect((await applyTransition(d, back, (x) => lose(x, x.liveAttemptId!, 'NODE_LOST', d.now()))).status).toBe('QUEUED');
+    expect((await getAccountLimits(d, admin, c.accountId)).usage.gpusInUse).toBe(3);
     await countersMatch(d, c.accountId);
     await auditClean(d);
   }, 60_000);
@@ -167,6 +171,21 @@ describe('account limits (DynamoDB Local)', () => {
     await countersMatch(d, c.accountId);
     await auditClean(d);
   }, 60_000);
+
+  it('an admin lowering the queue limit while submits race: none is admitted under the old limit after the change', async () => {
+    const d = pool.stack.deps;
+    const c = await fundedAccount(d, 'lim-change');
+    await limit(c.accountId, { maxQueuedJobs: 100 });
+    const submits = Array.from({ length: 12 }, () => submitJob(d, c, spec({ resources: { gpus: 1, gpuModels: ['NONE'] } })));
+    const lowered = limit(c.accountId, { maxQueuedJobs: 2 });
+    await settled(submits);
+    await lowered;
+    // whatever got in before the change stays (admitted work is left alone); after it, nothing more
+    const before = (await jobsOf(d, c.accountId)).length;
+    const late = await settled(Array.from({ length: 5 }, () => submitJob(d, c, spec({ resources: { gpus: 1, gpuModels: ['NONE'] } }))));
+    expect(late.filter((r) => r.status === 'fulfilled')).toHaveLength(Math.max(0, 2 - before));
+    await countersMatch(d, c.accountId);
+  }, 30_000);
 
   it('an admin sets and resets limits; others may not', async () => {
     const d = pool.stack.deps;
