@@ -2,7 +2,9 @@
 # A private Docker Engine for the test suite that changes nothing on the host's networking.
 #
 #   scripts/test-docker-engine.sh start [DIR]   prints DOCKER_HOST=unix://DIR/docker.sock (last line)
-#   scripts/test-docker-engine.sh stop  [DIR]   stops that engine by its pid and removes DIR
+#   scripts/test-docker-engine.sh stop  [DIR]   stops that engine (and the registry) by pid and removes DIR
+#   scripts/test-docker-engine.sh registry [DIR] (engine started) a local registry on a free loopback port,
+#                                               the test image pushed to it; prints REGISTRY=127.0.0.1:PORT
 #
 # DIR defaults to $GPUPOOL_TEST_DOCKER_DIR, else /tmp/gpupool-docker-engine. `start` on a DIR whose engine
 # already answers only prints DOCKER_HOST again (several test files share one engine). Exit codes: 0 ready,
@@ -18,6 +20,8 @@ cmd="${1:-}"
 dir="${2:-${GPUPOOL_TEST_DOCKER_DIR:-/tmp/gpupool-docker-engine}}"
 sock="$dir/docker.sock"
 pidfile="$dir/dockerd.pid"
+regpid="$dir/registry.pid"
+regaddr="$dir/registry.addr"
 export DOCKER_HOST="unix://$sock"
 # the test images, each a busybox FROM scratch under its own name
 IMAGES=(gpupool-test/busybox:1)
@@ -68,11 +72,12 @@ start() {
   mkdir -p "$dir/data" "$dir/exec"
   # "deprecated-key-path" keeps dockerd from writing /etc/docker/key.json
   printf '{"deprecated-key-path": "%s/key.json"}\n' "$dir" >"$dir/daemon.json"
-  # setsid: the engine outlives the shell that started it (a test worker), and is stopped by its pid
+  # setsid: the engine outlives the shell that started it (a test worker), and is stopped by its pid;
+  # 9>&-: it must not inherit the lock, or every later `start` on DIR would wait for it forever
   HTTP_PROXY=http://127.0.0.1:9 HTTPS_PROXY=http://127.0.0.1:9 NO_PROXY= setsid dockerd \
     --iptables=false --ip6tables=false --bridge=none --ip-forward=false --ip-masq=false \
     --data-root "$dir/data" --exec-root "$dir/exec" -H "unix://$sock" \
-    --pidfile "$pidfile" --config-file "$dir/daemon.json" >"$dir/dockerd.log" 2>&1 </dev/null &
+    --pidfile "$pidfile" --config-file "$dir/daemon.json" >"$dir/dockerd.log" 2>&1 </dev/null 9>&- &
   local pid=$!
   for _ in $(seq 1 300); do
     if [ -S "$sock" ] && answers; then
@@ -89,8 +94,90 @@ start() {
   exit 1
 }
 
+# Debian's docker-registry, used as it is when installed, else unpacked under DIR from apt's cache
+# (apt-get --download-only): installing it would enable a service on :5000, which the tests must not use.
+registry_bin() {
+  if command -v docker-registry >/dev/null; then
+    command -v docker-registry
+    return
+  fi
+  local unpacked="$dir/registry-pkg/usr/bin/docker-registry"
+  if [ ! -x "$unpacked" ]; then
+    local deb
+    deb="$(ls /var/cache/apt/archives/docker-registry_*.deb 2>/dev/null | tail -n 1 || true)"
+    if [ -z "$deb" ]; then
+      command -v apt-get >/dev/null || cannot "docker-registry is missing and there is no apt-get"
+      { apt-get install -y -qq --download-only --no-install-recommends docker-registry ||
+        { apt-get update -qq && apt-get install -y -qq --download-only --no-install-recommends docker-registry; }; } >&2 ||
+        cannot "could not download docker-registry with apt-get"
+      deb="$(ls /var/cache/apt/archives/docker-registry_*.deb 2>/dev/null | tail -n 1 || true)"
+      [ -n "$deb" ] || cannot "apt-get left no docker-registry package in its cache"
+    fi
+    dpkg-deb -x "$deb" "$dir/registry-pkg" >&2
+  fi
+  echo "$unpacked"
+}
+
+free_port() { node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
+registry_answers() { curl -sf -o /dev/null --max-time 2 "http://$1/v2/"; }
+
+registry() {
+  [ -d "$dir" ] || cannot "start the engine first ($0 start $dir)"
+  exec 9>"$dir.lock"
+  flock 9
+  if [ -f "$regaddr" ] && registry_answers "$(cat "$regaddr")"; then
+    echo "REGISTRY=$(cat "$regaddr")"
+    return
+  fi
+  answers || { echo "test-docker-engine: the engine in $dir does not answer" >&2; exit 1; }
+  command -v curl >/dev/null || cannot "no curl to see the registry answer"
+  local bin port
+  bin="$(registry_bin)"
+  mkdir -p "$dir/registry"
+  for _ in 1 2 3; do
+    port="$(free_port)"
+    cat >"$dir/registry/config.yml" <<EOF
+version: 0.1
+log:
+  level: warn
+  accesslog:
+    disabled: true
+storage:
+  filesystem:
+    rootdirectory: $dir/registry/data
+  delete:
+    enabled: true
+http:
+  addr: 127.0.0.1:$port
+EOF
+    setsid "$bin" serve "$dir/registry/config.yml" >"$dir/registry.log" 2>&1 </dev/null 9>&- &
+    echo $! >"$regpid"
+    for _ in $(seq 1 100); do
+      if registry_answers "127.0.0.1:$port"; then
+        echo "127.0.0.1:$port" >"$regaddr"
+        # the test image, pushed under the registry's name (dockerd allows 127.0.0.0/8 without TLS)
+        for image in "${IMAGES[@]}"; do
+          docker tag "$image" "127.0.0.1:$port/$image" >&2
+          docker push -q "127.0.0.1:$port/$image" >&2
+        done
+        echo "REGISTRY=127.0.0.1:$port"
+        return
+      fi
+      kill -0 "$(cat "$regpid")" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill "$(cat "$regpid")" 2>/dev/null || true
+  done
+  tail -n 20 "$dir/registry.log" >&2 || true
+  echo "test-docker-engine: docker-registry did not start (log above)" >&2
+  exit 1
+}
+
 stop() {
   [ -d "$dir" ] || return 0
+  if [ -f "$regpid" ]; then
+    kill "$(cat "$regpid")" 2>/dev/null || true
+  fi
   if [ -f "$pidfile" ]; then
     local pid
     pid="$(cat "$pidfile")"
@@ -115,8 +202,9 @@ stop() {
 case "$cmd" in
   start) start ;;
   stop) stop ;;
+  registry) registry ;;
   *)
-    echo "usage: $0 start|stop [DIR]" >&2
+    echo "usage: $0 start|stop|registry [DIR]" >&2
     exit 64
     ;;
 esac

@@ -46,6 +46,25 @@ export function dockerEngine(): Promise<DockerEngine | { skip: string }> {
   return started;
 }
 
+let registryStarted: Promise<{ address: string } | { skip: string }> | undefined;
+
+/**
+ * A local Debian docker-registry beside the shared engine (`scripts/test-docker-engine.sh registry`), on a
+ * free loopback port, with TEST_IMAGE pushed as `<address>/gpupool-test/busybox:1`; stopped with the engine.
+ */
+export function dockerRegistry(): Promise<{ address: string } | { skip: string }> {
+  registryStarted ??= (async () => {
+    const engine = await dockerEngine();
+    if ('skip' in engine) return engine;
+    const r = await run(SCRIPT, ['registry', engineDir()], 300_000);
+    if (r.code === 2) return { skip: r.stderr.trim().split('\n').pop()?.replace(/^test-docker-engine: /, '') ?? 'docker-registry unavailable' };
+    const address = /REGISTRY=(\S+)\s*$/.exec(r.stdout)?.[1];
+    if (r.code !== 0 || !address) throw new Error(`test registry did not start (exit ${r.code}):\n${r.stderr}`);
+    return { address };
+  })();
+  return registryStarted;
+}
+
 /** The describe title for real-engine tests: says why they are skipped when they are. */
 export const engineTitle = (title: string, e: DockerEngine | { skip: string }) => ('skip' in e ? `${title} (skipped: ${e.skip})` : title);
 
