@@ -108,8 +108,6 @@ export async function dockerStartFigures(opts: { jobs?: number; log?: (line: str
     if (started.code === 2) return { skip: started.stderr.trim().split('\n').pop() ?? 'docker engine unavailable' };
     const host = /DOCKER_HOST=(\S+)/.exec(started.stdout)?.[1];
     if (started.code !== 0 || !host) throw new Error(`docker engine did not start (exit ${started.code}): ${started.stderr.slice(-2000)}`);
-    // a registry the script runs beside the engine, announced as REGISTRY=host:port
-    const registry = /REGISTRY=(\S+)/.exec(started.stdout)?.[1];
     const env = { ...process.env, DOCKER_HOST: host };
     const docker = (...args: string[]) => run('docker', args, env, 120_000);
 
@@ -191,6 +189,10 @@ export async function dockerStartFigures(opts: { jobs?: number; log?: (line: str
     writeFileSync(path.join(ctx, 'Dockerfile'), 'FROM scratch\nCOPY nonce /nonce\nCOPY busybox /bin/busybox\nRUN ["/bin/busybox", "--install", "-s", "/bin"]\n');
     const built = await run('docker', ['build', '-q', '-t', 'gpupool-bench/cold:1', ctx], { ...env, DOCKER_BUILDKIT: '0' });
     if (built.code !== 0) return { cached, dockerRunAlone, pullPending: `could not build the pull image: ${built.stderr.trim().slice(-300)}`, jobs };
+    // Debian's docker-registry beside the engine (`test-docker-engine.sh registry` prints REGISTRY=host:port)
+    const reg = await run(SCRIPT, ['registry', engineDir]);
+    const registry = reg.code === 0 ? /REGISTRY=(\S+)\s*$/.exec(reg.stdout)?.[1] : undefined;
+    const noRegistry = reg.code === 64 ? 'scripts/test-docker-engine.sh runs no registry yet' : `scripts/test-docker-engine.sh registry failed (exit ${reg.code}: ${reg.stderr.trim().split('\n').pop() ?? ''})`;
     let remote: string;
     let which: string;
     if (registry) {
@@ -205,7 +207,7 @@ export async function dockerStartFigures(opts: { jobs?: number; log?: (line: str
       // until the engine script runs one: the tests' loopback registry (the v2 pull API in Node)
       served = await serveImage(host, 'gpupool-bench/cold:1', 'gpupool-bench/cold', '1');
       remote = served.ref;
-      which = 'test/helpers/image-registry.ts (Node, loopback), as scripts/test-docker-engine.sh runs no registry yet';
+      which = `test/helpers/image-registry.ts (Node, loopback): ${noRegistry}`;
     }
     await docker('image', 'rm', '-f', 'gpupool-bench/cold:1');
     say(`docker start bench: ${jobs} jobs pulling ${remote} (${which})`);
