@@ -7,8 +7,8 @@
 // Usage: tsx scripts/build-cli.ts [--pack] | [--outfile PATH] (only the CLI bundle, to PATH: the CDK stack)
 import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { rmSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { buildAgent, ESM_REQUIRE_BANNER, noZodLocales, REPO_ROOT } from './build-agent';
 
@@ -54,7 +54,28 @@ export async function buildClient(root = REPO_ROOT): Promise<{ outfile: string; 
   rmSync(types, { recursive: true, force: true });
   const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
   execFileSync(process.execPath, [tsc, '-p', join(root, 'client/tsconfig.json')], { cwd: root, stdio: 'inherit' });
+  for (const file of declarationFiles(types)) writeFileSync(file, withJsSpecifiers(file, readFileSync(file, 'utf8')));
   return { outfile, bytes: statSync(outfile).size, types };
+}
+
+function declarationFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true, recursive: true })
+    .filter((e) => e.isFile() && e.name.endsWith('.d.ts'))
+    .map((e) => join(e.parentPath, e.name));
+}
+
+/**
+ * The sources import without extensions (moduleResolution Bundler); an application that resolves like Node
+ * (nodenext) needs `./x.js` for `./x.d.ts`, or its imports of the client would quietly become `any`.
+ */
+export function withJsSpecifiers(file: string, text: string): string {
+  return text.replace(/((?:from|import)\s*\(?\s*)(['"])(\.{1,2}\/[^'"]+)\2/g, (all, lead: string, q: string, spec: string) => {
+    if (/\.(m?js|json)$/.test(spec)) return all;
+    const abs = resolve(dirname(file), spec);
+    const to = existsSync(`${abs}.d.ts`) ? `${spec}.js` : existsSync(join(abs, 'index.d.ts')) ? `${spec}/index.js` : undefined;
+    if (!to) throw new Error(`${file}: cannot find the declarations of ${spec}`);
+    return `${lead}${q}${to}${q}`;
+  });
 }
 
 async function main(): Promise<void> {
