@@ -17,6 +17,7 @@ import { SHARDS } from '../functions/store/tables';
 import { startAgent } from '../lib/local/agent-process';
 import { startLocalStack } from '../lib/local/local-stack';
 import { client, eventually } from '../test/helpers/api';
+import { dockerStartFigures, formatDockerFigures } from './bench-docker';
 import { AWS_PERIODS, measureFailover } from '../test/helpers/failover';
 
 const MODELS = ['H100', 'A100', 'L40S', 'RTX4090'];
@@ -176,6 +177,10 @@ async function main() {
   const f = await measureFailover(aws);
   console.log(`   kill -9 ${f.killAfterStartMs} ms after the start → job RUNNING on another node ${(f.killToRunningMs / 1000).toFixed(1)} s later (target 30 s)`);
   console.log(`   arithmetic: deadline 4 × ${aws.busySeconds} s = ${f.deadlineAfterStartMs / 1000} s after the start, + ≤ ${aws.reaperSeconds} s to the reaper's next pass, + placement, dispatch and start (< 1 s): ${f.deadlineAfterStartMs / 1000}–${f.deadlineAfterStartMs / 1000 + aws.reaperSeconds + 1} s`);
+
+  // 5. issue 15: a job in a container on the real engine (scripts/test-docker-engine.sh), 20 jobs each way
+  console.log('\n5. containers on a real Docker Engine (private dockerd, GPUPOOL_RUNTIME=docker, simulated GPUs)');
+  for (const line of formatDockerFigures(await dockerStartFigures({ jobs: 20 }))) console.log(`   ${line}`);
 }
 
 main().then(
