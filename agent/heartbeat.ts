@@ -2,7 +2,7 @@
 // session's busy or idle period; the control plane's nextHeartbeatSeconds overrides it for as long as
 // the node stays in the state (busy or idle) that answer was given for.
 import type { HeartbeatResponse } from '../functions/domain/agent-protocol';
-import { isConflict, type ControlPlane } from './api';
+import { ApiError, isConflict, type ControlPlane } from './api';
 import { backoffDelay } from './backoff';
 import type { GpuTelemetry, Telemetry } from './gpu/telemetry';
 import type { Logger } from './log';
@@ -33,6 +33,9 @@ export interface HeartbeatDeps {
   onWarmImages?: (refs: string[]) => void;
 }
 
+/** how soon a throttled (429) heartbeat is tried again */
+export const THROTTLED_RETRY_MS = 1_000;
+
 export class Heartbeat {
   private timer?: NodeJS.Timeout;
   private inFlight?: Promise<void>;
@@ -40,6 +43,8 @@ export class Heartbeat {
   private stopped = false;
   private draining = false;
   private failures = 0;
+  /** the last beat was answered 429: throttled beats are retried every second (THROTTLED_RETRY_MS) */
+  private throttled = false;
   private override?: { seconds: number; busy: boolean };
   /** until when the control plane will not write this node off (epoch ms, with a safety margin) */
   private leaseUntil = Infinity;
@@ -133,9 +138,11 @@ export class Heartbeat {
       });
       if (this.failures > 0) this.deps.log.info('heartbeat recovered', { failures: this.failures });
       this.failures = 0;
+      this.throttled = false;
       this.noteLease(sentAt, res.leaseSeconds);
       this.apply(res, running.length > 0);
     } catch (err) {
+      this.throttled = err instanceof ApiError && err.status === 429;
       if (++this.failures === 1) this.deps.log.warn('heartbeat failing; retrying', { err });
       if (isConflict(err)) await this.deps.onRejected?.(running).catch((e) => this.deps.log.warn('new session failed', { err: e }));
     }
@@ -159,7 +166,11 @@ export class Heartbeat {
     const { busySeconds, idleSeconds } = this.deps.periods();
     const seconds = this.override && this.override.busy === busy ? this.override.seconds : busy ? busySeconds : idleSeconds;
     const period = Math.max(1, seconds) * 1000;
-    // After a failure retry sooner than a full idle period, or a blip could read as a lost node.
-    return this.failures > 0 ? Math.min(period, backoffDelay(this.failures)) : period;
+    // After a failure retry sooner than a full idle period, or a blip could read as a lost node. A 429 is
+    // retried every second: on AWS the node shares its agent usage key with 1/64 of the nodes, and a
+    // flooding node there is out-asked only by trying often (docs/api.md, "the sharing of an agent key");
+    // one beat a second is far below any key's rate, so honest retries cannot feed the flood.
+    if (this.failures === 0) return period;
+    return Math.min(period, this.throttled ? THROTTLED_RETRY_MS + Math.floor(Math.random() * 250) : backoffDelay(this.failures));
   }
 }

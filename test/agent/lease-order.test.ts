@@ -4,7 +4,7 @@
 // plane placed those jobs again: each had already started, so each ran twice. An answer to a request
 // sent before the one whose lease the agent holds tells it nothing new.
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { ControlPlane } from '../../agent/api';
+import { ApiError, type ControlPlane } from '../../agent/api';
 import { Heartbeat } from '../../agent/heartbeat';
 import { silentLogger } from '../../agent/log';
 
@@ -65,6 +65,36 @@ describe('lease renewal', () => {
     expect(onLeaseLost).not.toHaveBeenCalled();
     // renewed before each lease ran out: about every 2.5 s instead of every 10 s
     expect((api.heartbeat as ReturnType<typeof vi.fn>).mock.calls.length).toBeGreaterThanOrEqual(6);
+    hb.stop();
+  });
+});
+
+describe('throttled heartbeats', () => {
+  it('retries a beat answered 429 every second, not on the backoff, so a co-keyed flood is out-asked (issue 14.9)', async () => {
+    const api = { heartbeat: vi.fn(async () => { throw new ApiError(429, 'Too Many Requests'); }) } as unknown as ControlPlane;
+    const hb = new Heartbeat({
+      api, log: silentLogger, running: () => ['a1'], freeGpus: () => 0,
+      periods: () => ({ busySeconds: 5, idleSeconds: 60 }), onStale: vi.fn(), onCancel: vi.fn(), onLeaseLost: vi.fn(),
+    });
+    hb.noteLease(Date.now(), 20);
+    await hb.beatNow();
+    await vi.advanceTimersByTimeAsync(15_000);
+    // one beat a second (plus jitter) through the 15 s a busy lease leaves: the backoff (0.5, 1, 2, 5, then
+    // each 5 s period) would have tried 6 times
+    expect((api.heartbeat as ReturnType<typeof vi.fn>).mock.calls.length).toBeGreaterThanOrEqual(12);
+    hb.stop();
+  });
+
+  it('keeps the backoff for other failures (a 503 is not retried every second)', async () => {
+    const api = { heartbeat: vi.fn(async () => { throw new ApiError(503, 'unavailable'); }) } as unknown as ControlPlane;
+    const hb = new Heartbeat({
+      api, log: silentLogger, running: () => ['a1'], freeGpus: () => 0,
+      periods: () => ({ busySeconds: 5, idleSeconds: 60 }), onStale: vi.fn(), onCancel: vi.fn(), onLeaseLost: vi.fn(),
+    });
+    hb.noteLease(Date.now(), 20);
+    await hb.beatNow();
+    await vi.advanceTimersByTimeAsync(15_000);
+    expect((api.heartbeat as ReturnType<typeof vi.fn>).mock.calls.length).toBeLessThanOrEqual(8);
     hb.stop();
   });
 });
