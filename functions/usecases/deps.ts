@@ -84,7 +84,7 @@ export const newId = () => ulid().toLowerCase();
 export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): Settings {
   const num = (k: string, d: number) => (env[k] ? Number(env[k]) : d);
   return {
-    heartbeat: { busySeconds: num('HEARTBEAT_BUSY_SECONDS', 10), idleSeconds: num('HEARTBEAT_IDLE_SECONDS', 60) },
+    heartbeat: { busySeconds: num('HEARTBEAT_BUSY_SECONDS', 5), idleSeconds: num('HEARTBEAT_IDLE_SECONDS', 60) },
     deadlines: { ...DEFAULT_DEADLINES, dispatchTimeoutMs: num('DISPATCH_TIMEOUT_SECONDS', 15) * 1000 },
     queues: {
       prefix: env.NODE_QUEUE_PREFIX ?? 'gpupool-node-',
