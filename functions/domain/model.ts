@@ -127,6 +127,8 @@ export interface JobSpec {
    */
   replicaGroup?: string;
   replicaIndex?: number;
+  /** a job array's member (docs/api.md, Arrays): the array's id, this job's index in it and its size; set by the control plane, never by the consumer; the view shows it as `array` */
+  arrayMember?: { id: string; index: number; size: number };
 }
 
 export interface Job extends JobSpec {

@@ -6,6 +6,9 @@ import { IMAGE_REFERENCE_RULE, isImageReference } from './image-ref';
 import { imageRefList } from './agent-protocol';
 import { MAX_WARM_IMAGES } from './matcher/image-cache';
 
+/** jobs one array request may create (each counts against the account's queue limit) */
+export const MAX_ARRAY_SIZE = 1000;
+
 export const IdSchema = z.string().min(1).max(64).regex(/^[A-Za-z0-9_-]+$/);
 
 export const CreateAccountSchema = z.strictObject({
@@ -79,6 +82,12 @@ export const SubmitJobSchema = z
     webhook: z.strictObject({ url: WebhookUrlSchema }).optional(),
     /** replicated verification: run on this many distinct nodes (of distinct providers where possible), compare outputs; each replica is billed */
     verification: z.strictObject({ replicas: z.number().int().min(2).max(5) }).optional(),
+    /** a job array: this many jobs from one request, each told its index (GPUPOOL_ARRAY_INDEX); docs/api.md, Arrays */
+    array: z.strictObject({ size: z.number().int().min(1).max(MAX_ARRAY_SIZE) }).optional(),
+  })
+  .refine((j) => !(j.array && j.verification), {
+    message: 'replicated verification of job arrays is not supported',
+    path: ['array'],
   })
   // replicas are compared output for output; a gang's ranks print different things
   .refine((j) => !j.verification || j.resources.nodes === 1, {
@@ -101,6 +110,9 @@ export const ListQuerySchema = z.strictObject({
   limit: z.coerce.number().int().min(1).max(100).default(25),
   cursor: z.string().max(1024).optional(),
 });
+
+/** GET /v1/jobs: with `arrayId`, the jobs of that array in index order (the cursor is then the next index) */
+export const ListJobsQuerySchema = ListQuerySchema.extend({ arrayId: IdSchema.optional() });
 
 export const LogsQuerySchema = z.strictObject({
   after: z.coerce.number().int().min(-1).max(Number.MAX_SAFE_INTEGER).default(-1),

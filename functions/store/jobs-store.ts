@@ -3,7 +3,7 @@
 // Two kinds of helper items share the table (ids with `#`, which no job id has; no accountId, so job
 // lists never show them): a gang's rank items (`<jobId>#rank<k>`, one per live rank, so the liveByNode
 // index finds every node of a gang) and the queue's account markers (queue-accounts.ts).
-import { GetCommand, PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { ConditionalCheckFailedException, TransactionCanceledException, TransactWriteItemsCommand, type TransactWriteItem } from '@aws-sdk/client-dynamodb';
 import { refusedBy, usageDelta, type AccountItem, type UsageDelta, type UsageGuard } from '../domain/account-limits';
@@ -22,6 +22,9 @@ import type { NodesStore } from './nodes-store';
 import { QueueAccounts } from './queue-accounts';
 import { rankItems, rankLookup } from './rank-items';
 import { allShards, queryPartitions, shardOf } from './shard';
+
+/** DynamoDB's most operations in one transaction */
+const MAX_TRANSACT_ITEMS = 100;
 
 const INTERNAL = ['queueShard', 'queueOrder', 'queueAccount', 'activeShard', 'deadlineAt', 'deadlineKind', 'liveNodeId'];
 
@@ -99,7 +102,9 @@ export class JobsStore {
       delta.gpus += d.gpus;
     }
     const usage = usageUpdate(this.accountsTable, accountId, delta, o.guard, true);
-    if (!usage && jobs.length === 1) {
+    if (jobs.length + (usage ? 1 : 0) > MAX_TRANSACT_ITEMS) {
+      await this.createChunked(jobs, usage, delta, o.guard);
+    } else if (!usage && jobs.length === 1) {
       await this.db.send(new PutCommand({ TableName: this.table, Item: this.toItem(jobs[0]), ConditionExpression: 'attribute_not_exists(id)' }));
     } else {
       const items: TransactWriteItem[] = jobs.map((j) => ({
@@ -122,6 +127,63 @@ export class JobsStore {
       }
     }
     if (jobs.some((j) => j.status === 'QUEUED') && o.marker !== false) await this.accounts.note(accountId);
+  }
+
+  /**
+   * More jobs than one transaction holds (a job array): the account's counters move first, alone, under
+   * the same conditions (the queue limit counts all of them, so concurrent submits still cannot pass it),
+   * then the jobs are put 100 to a transaction. Should a put fail, the jobs already put are deleted while
+   * still untouched (QUEUED at version 0) and the counters given back for every job not left behind, so a
+   * failed submit leaves nothing. A crash between the steps leaves the counter too high (refuses more,
+   * never lets more through).
+   */
+  private async createChunked(jobs: readonly Job[], usage: ReturnType<typeof usageUpdate>, delta: UsageDelta, guard: UsageGuard | undefined): Promise<void> {
+    if (usage) {
+      try {
+        await this.db.send(new TransactWriteItemsCommand({ TransactItems: [{ Update: usage }] }));
+      } catch (e) {
+        if (!(e instanceof TransactionCanceledException || (e as Error).name === 'TransactionCanceledException')) throw e;
+        const u = (e as TransactionCanceledException).CancellationReasons?.[0];
+        if (u?.Code !== 'ConditionalCheckFailed') throw e;
+        const why = refusedBy(u.Item ? (unmarshall(u.Item) as AccountItem) : undefined, delta, guard, {});
+        throw why === 'queue' ? new AccountLimitError('queue', jobs[0].accountId) : new StaleAccountError();
+      }
+    }
+    const put: Job[] = [];
+    try {
+      for (let i = 0; i < jobs.length; i += MAX_TRANSACT_ITEMS) {
+        const chunk = jobs.slice(i, i + MAX_TRANSACT_ITEMS);
+        await this.db.send(
+          new TransactWriteItemsCommand({
+            TransactItems: chunk.map((j) => ({ Put: { TableName: this.table, Item: marshall(this.toItem(j), { removeUndefinedValues: true }), ConditionExpression: 'attribute_not_exists(id)' } })),
+          }),
+        );
+        put.push(...chunk);
+      }
+    } catch (e) {
+      const left: Job[] = [];
+      for (const j of put) {
+        await this.db
+          .send(new DeleteCommand({ TableName: this.table, Key: { id: j.id }, ConditionExpression: '#s = :q AND #v = :v0', ExpressionAttributeNames: { '#s': 'status', '#v': 'version' }, ExpressionAttributeValues: { ':q': 'QUEUED', ':v0': 0 } }))
+          .catch((err) => {
+            if (!isConditionFailure(err)) throw err;
+            left.push(j); // already moved on (placed): its own transitions count it from now on
+          });
+      }
+      const back: UsageDelta = { queued: 0, gpus: 0, spend: 0 };
+      for (const j of jobs.filter((x) => !left.includes(x))) {
+        const d = usageDelta(undefined, j, 0);
+        back.queued -= d.queued;
+        back.gpus -= d.gpus;
+      }
+      const release = usage && usageUpdate(this.accountsTable, jobs[0].accountId, back, undefined, false);
+      if (release) await this.db.send(new TransactWriteItemsCommand({ TransactItems: [{ Update: release }] }));
+      if (e instanceof TransactionCanceledException || (e as Error).name === 'TransactionCanceledException') {
+        const reasons = (e as TransactionCanceledException).CancellationReasons ?? [];
+        if (reasons.some((r) => r.Code === 'ConditionalCheckFailed')) throw new ConditionalCheckFailedException({ message: 'job exists', $metadata: {} });
+      }
+      throw e;
+    }
   }
 
   async get(id: string): Promise<Job | undefined> {

@@ -13,8 +13,9 @@ import { accountView, type AccountView } from './account-limits';
 
 export async function submitJob(d: Deps, caller: Caller, body: SubmitJob): Promise<Job> {
   const now = d.now();
+  const { array: _a, ...spec } = body;
   const job: CountedJob = {
-    ...body,
+    ...spec,
     id: d.newId(),
     accountId: caller.accountId,
     status: 'QUEUED',
@@ -36,6 +37,68 @@ export async function submitJob(d: Deps, caller: Caller, body: SubmitJob): Promi
   // still waiting: the account's queue marker lets the next sweep read this account's queue
   if ([placed, ...rest].some((j) => j.status === 'QUEUED')) await d.jobs.accounts.note(caller.accountId);
   return placed;
+}
+
+/**
+ * A job array (docs/api.md, Arrays): `size` jobs `<arrayId>-<index>` with one spec, each told its index.
+ * Admitted all or none like a replicated job: the queue limit counts every one of them. The inline match
+ * places them in order until one has to wait (the rest then wait too: no free node fits); the sweep
+ * places the rest.
+ */
+export async function submitArray(d: Deps, caller: Caller, body: SubmitJob & { array: { size: number } }): Promise<{ id: string; size: number; jobs: Job[] }> {
+  const now = d.now();
+  const { array, ...spec } = body;
+  const id = d.newId();
+  const jobs: CountedJob[] = Array.from({ length: array.size }, (_, index) => ({
+    ...spec,
+    id: arrayJobId(id, index),
+    accountId: caller.accountId,
+    status: 'QUEUED',
+    attempts: [],
+    createdAt: now,
+    queuedAt: now,
+    version: 0,
+    limitsCounted: true,
+    arrayMember: { id, index, size: array.size },
+  }));
+  const acct = await admit(d, jobs);
+  const out: Job[] = [];
+  let waiting = false;
+  for (const [k, j] of jobs.entries()) {
+    const placed: Job = waiting ? j : await tryPlace(d, j, undefined, k === 0 ? acct : undefined);
+    waiting ||= placed.status === 'QUEUED';
+    out.push(placed);
+  }
+  if (waiting) await d.jobs.accounts.note(caller.accountId);
+  return { id, size: array.size, jobs: out };
+}
+
+/** An array member's id: never a plain job's (a ulid has no '-') nor a replica's (`-r<k>`). */
+export const arrayJobId = (arrayId: string, index: number) => `${arrayId}-${index}`;
+
+/** The caller's array `arrayId`, in index order from `from`, as read from its first member (not found for another account's). */
+export async function listArray(d: Deps, caller: Caller, arrayId: string, limit: number, from = 0): Promise<{ items: Job[]; next?: number }> {
+  const first = await getOwnJob(d, caller, arrayJobId(arrayId, 0)).catch(() => undefined);
+  if (!first?.arrayMember || first.arrayMember.id !== arrayId) throw notFound('array');
+  const end = Math.min(first.arrayMember.size, from + limit);
+  const items = await Promise.all(Array.from({ length: Math.max(0, end - from) }, (_, k) => d.jobs.get(arrayJobId(arrayId, from + k))));
+  return { items: items.filter((j): j is Job => !!j), ...(end < first.arrayMember.size ? { next: end } : {}) };
+}
+
+/** Cancels every member of the caller's array that has not ended; returns how many it cancelled. */
+export async function cancelArray(d: Deps, caller: Caller, arrayId: string): Promise<{ id: string; size: number; cancelled: number }> {
+  const first = await getOwnJob(d, caller, arrayJobId(arrayId, 0)).catch(() => undefined);
+  if (!first?.arrayMember || first.arrayMember.id !== arrayId) throw notFound('job');
+  let cancelled = 0;
+  for (let i = 0; i < first.arrayMember.size; i++) {
+    await cancelOne(d, caller, arrayJobId(arrayId, i)).then(
+      () => cancelled++,
+      (e) => {
+        if (!(e instanceof DomainError)) throw e; // already ended: nothing to cancel
+      },
+    );
+  }
+  return { id: arrayId, size: first.arrayMember.size, cancelled };
 }
 
 /**

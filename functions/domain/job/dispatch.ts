@@ -25,10 +25,20 @@ export function dispatchMessage(job: Job, attemptId: string): DispatchMessage {
     spec: {
       ...(job.image !== undefined ? { image: job.image } : {}),
       command: job.command,
-      env: job.env,
+      env: job.arrayMember ? { ...job.env, ...arrayEnv(job.arrayMember) } : job.env,
       gpus: job.resources.gpus,
       maxDurationSeconds: job.maxDurationSeconds,
       ...(gang ? { gang } : {}),
     },
   };
 }
+
+/**
+ * A job array's member is told where it stands. Set here from the stored job, not by the consumer (a
+ * submit's GPUPOOL_* variables are refused, domain/schemas.ts), and an agent passes the spec's env on.
+ */
+export const arrayEnv = (a: NonNullable<Job['arrayMember']>): Record<string, string> => ({
+  GPUPOOL_ARRAY_ID: a.id,
+  GPUPOOL_ARRAY_INDEX: String(a.index),
+  GPUPOOL_ARRAY_SIZE: String(a.size),
+});

@@ -37,7 +37,7 @@ export function meteredCost(job: Job, now: number): JobCost {
 
 export function jobView(job: Job, now: number) {
   // limitsCounted: internal (domain/account-limits.ts)
-  const { version: _v, cancelRequested, limitsCounted: _l, ...rest } = job as CountedJob;
+  const { version: _v, cancelRequested, limitsCounted: _l, arrayMember, ...rest } = job as CountedJob;
   return {
     ...rest,
     // which provider account a node belongs to is the provider's business
@@ -50,5 +50,6 @@ export function jobView(job: Job, now: number) {
     exitCode: job.exitCode ?? null,
     ...(cancelRequested ? { cancelRequestedAt: cancelRequested } : {}),
     cost: meteredCost(job, now),
+    ...(arrayMember ? { array: arrayMember } : {}),
   };
 }
