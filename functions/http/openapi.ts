@@ -1,7 +1,7 @@
 // The OpenAPI 3.1 document, generated from the same zod schemas the handlers validate with.
 import { z } from 'zod';
 import { FinishRequestSchema, HeartbeatRequestSchema, LogsRequestSchema, RegisterNodeSchema, SessionRequestSchema, StartRequestSchema } from '../domain/agent-protocol';
-import { CreateAccountSchema, ListQuerySchema, LogsQuerySchema, MintSchema, PatchNodeSchema, StakeSchema, SubmitJobSchema } from '../domain/schemas';
+import { CreateAccountSchema, ListJobsQuerySchema, ListQuerySchema, LogsQuerySchema, MintSchema, PatchNodeSchema, StakeSchema, SubmitJobSchema } from '../domain/schemas';
 import { ScoresQuerySchema } from '../usecases/checker-scores';
 import { AccountLimitsPatchSchema } from '../domain/account-limits';
 import { OffersQuerySchema } from '../usecases/offers';
@@ -24,7 +24,7 @@ const BODIES: Record<string, z.ZodType> = {
   'POST /v1/agent/jobs/{id}/finish': FinishRequestSchema,
 };
 const QUERIES: Record<string, z.ZodObject> = {
-  'GET /v1/jobs': ListQuerySchema,
+  'GET /v1/jobs': ListJobsQuerySchema,
   'GET /v1/nodes': ListQuerySchema,
   'GET /v1/burst': ListQuerySchema,
   'GET /v1/accounts/{id}/entries': ListQuerySchema,
