@@ -100,9 +100,10 @@ describe('the checker on the local stack', () => {
     expect(q.node.statusReason).toMatch(reason);
     expect(q.node.reputation).toBe(0);
     console.log(`${mode} liar quarantined ${q.afterFirstProbeMs} ms after its first probe, ${q.afterSessionMs} ms after its session opened (period ${PERIOD_MS} ms)`);
-    // the first run that sees it probes it (and sends the canary); the next one at the latest has the proof
+    // the first run that sees it probes it (and sends the canary); the next one at the latest has the proof.
+    // Counted in checker runs, not milliseconds: on a loaded 2-core machine a run can take longer than its period
+    expect(q.probes).toBeGreaterThanOrEqual(1);
     expect(q.probes).toBeLessThanOrEqual(2);
-    expect(q.afterFirstProbeMs).toBeLessThanOrEqual(2 * PERIOD_MS);
     const bad = q.scores.items.filter((i: { ok: boolean }) => !i.ok);
     expect(bad.length).toBeGreaterThanOrEqual(1);
     if (mode !== 'canary') expect(bad[0]).toMatchObject({ kind: 'probe', specMatch: mode !== 'gpus', challengeOk: false });
