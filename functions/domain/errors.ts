@@ -43,6 +43,18 @@ export class DomainError extends Error {
   }
 }
 
+/**
+ * The job's item is no longer at the version the caller read (another writer moved it first). A 409 to an
+ * HTTP caller, as any conflict; a use case that can simply read again retries it through
+ * `applyTransition(…, { retries })`. Recognised by `instanceof`, never by its message.
+ */
+export class JobChangedError extends DomainError {
+  override name = 'JobChangedError';
+  constructor() {
+    super('conflict', 'job changed concurrently');
+  }
+}
+
 export const notFound = (what: string) => new DomainError('not_found', `${what} not found`);
 export const conflict = (message: string) => new DomainError('conflict', message);
 export const forbidden = (message = 'this key may not do that') => new DomainError('forbidden', message);

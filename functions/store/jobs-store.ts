@@ -10,7 +10,7 @@ import { refusedBy, usageDelta, type AccountItem, type UsageDelta, type UsageGua
 import { balanceDeltas } from '../domain/ledger/postings';
 import type { Bucket } from '../domain/ledger/model';
 import { AccountLimitError, mergeUpdates, StaleAccountError, usageUpdate } from './account-usage';
-import { conflict } from '../domain/errors';
+import { conflict, JobChangedError } from '../domain/errors';
 import { jobDeadline, type DeadlineConfig } from '../domain/job/deadlines';
 import type { Transition } from '../domain/job/transitions';
 import type { Posting } from '../domain/ledger/model';
@@ -210,7 +210,7 @@ export class JobsStore {
    * Writes `t.job` if the job is still at `before.version`, together with the GPU claims and releases
    * of the transition. `nodes` holds the node reads the capacity items are conditioned on.
    * `postings` (escrow holds, settlements) join the same transaction.
-   * Throws 409 when the job moved, CapacityRaceError when a node moved, InsufficientFundsError when the
+   * Throws JobChangedError (a 409) when the job moved, CapacityRaceError when a node moved, InsufficientFundsError when the
    * consumer cannot cover a hold, AccountLimitError when the account's limits refuse it (GPUs, spend per
    * day), StaleAccountError when `guard` (the account as the placer read it) is out of date.
    * A job counted in its account's limits moves the account's counters in the same transaction.
@@ -275,7 +275,7 @@ export class JobsStore {
         await this.requeued(before, t.job);
         return t.job;
       } catch (e) {
-        if (isConditionFailure(e)) throw conflict('job changed concurrently');
+        if (isConditionFailure(e)) throw new JobChangedError();
         throw e;
       }
     }
@@ -286,7 +286,7 @@ export class JobsStore {
     } catch (e) {
       if (e instanceof TransactionCanceledException || (e as Error).name === 'TransactionCanceledException') {
         const reasons = (e as TransactionCanceledException).CancellationReasons ?? [];
-        if (reasons[0]?.Code === 'ConditionalCheckFailed') throw conflict('job changed concurrently');
+        if (reasons[0]?.Code === 'ConditionalCheckFailed') throw new JobChangedError();
         const raced = reasons.findIndex((r, i) => i >= 1 && i < nodeItems && r.Code === 'ConditionalCheckFailed');
         if (raced >= 0) throw new CapacityRaceError('node capacity moved', items[raced].Update?.Key?.id?.S);
         const u = usageIndex >= 0 ? reasons[usageIndex] : undefined;

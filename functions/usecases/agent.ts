@@ -1,7 +1,7 @@
 // What a node's agent may do. A node key acts only for its own node and only on attempts assigned to it;
 // anything about an attempt that is no longer live is a 409, and the agent then kills that work (fencing).
 import type { FinishRequest, LogLine, PullReport, SessionResponse } from '../domain/agent-protocol';
-import { conflict, DomainError, forbidden, ignoreDomainError, notFound } from '../domain/errors';
+import { conflict, forbidden, ignoreDomainError, notFound } from '../domain/errors';
 import { isLiveAttempt, liveAttemptOn, MAX_GANG_NODES } from '../domain/job/gang';
 import { finish as finishT, lose, type Transition } from '../domain/job/transitions';
 import type { Attempt, Caller, Job } from '../domain/model';
@@ -161,10 +161,15 @@ export async function startAttempt(d: Deps, caller: Caller, jobId: string, attem
   const { job } = await assignedAttempt(d, caller, jobId, attemptId);
   // counted once: only the write that moved the attempt from ASSIGNED (concurrent repeats all read ASSIGNED)
   let moved = false;
-  const after = await applyRetrying(d, job, (j) => {
-    moved = j.attempts.some((a) => a.id === attemptId && a.status === 'ASSIGNED');
-    return startOnce(j, attemptId, caller.nodeId!, d.now(), seq);
-  });
+  const after = await applyTransition(
+    d,
+    job,
+    (j) => {
+      moved = j.attempts.some((a) => a.id === attemptId && a.status === 'ASSIGNED');
+      return startOnce(j, attemptId, caller.nodeId!, d.now(), seq);
+    },
+    { retries: RANK_RACE_RETRIES },
+  );
   if (moved) recordStarted(after, attemptId);
   const leaseSeconds = await toBusyDeadline(d, caller.nodeId!);
   return { status: after.status, attemptId, ...(leaseSeconds === undefined ? {} : { leaseSeconds }) };
@@ -191,7 +196,7 @@ export async function appendLogs(d: Deps, caller: Caller, jobId: string, attempt
   await d.logs.append(job.id, attempt.n, lines, d.now());
   // the image pull's phase, shown on the attempt (domain/job/pull.ts); written only when it changes something
   if (pull && jobWithPull(job, attemptId, pull, d.now()) !== job) {
-    await applyRetrying(d, job, (j) => ({ job: { ...jobWithPull(j, attemptId, pull, d.now()), version: j.version + 1 }, effects: [] }));
+    await applyTransition(d, job, (j) => ({ job: { ...jobWithPull(j, attemptId, pull, d.now()), version: j.version + 1 }, effects: [] }), { retries: RANK_RACE_RETRIES });
   }
   return { accepted: lines.length };
 }
@@ -205,7 +210,7 @@ export async function finishAttempt(d: Deps, caller: Caller, jobId: string, body
   await recordReplicaResult(d, job, attempt, body);
   // the image's last state rides on finish too; a failed pull's type decides whose fault the end is
   const end = { ...body, ...pullOutcome(body.pull, body.outcome) };
-  const after = await applyRetrying(d, job, (j) => finishT(body.pull ? jobWithPull(j, body.attemptId, body.pull, d.now()) : j, body.attemptId, end, d.now()));
+  const after = await applyTransition(d, job, (j) => finishT(body.pull ? jobWithPull(j, body.attemptId, body.pull, d.now()) : j, body.attemptId, end, d.now()), { retries: RANK_RACE_RETRIES });
   recordIfLost(after, body.attemptId);
   // the last replica to end decides the group's verdict (exactly once: a conditional put)
   if (after.replicaGroup && !after.liveAttemptId) await verifyReplicas(d, after);
@@ -217,16 +222,8 @@ export async function finishAttempt(d: Deps, caller: Caller, jobId: string, body
 /**
  * The ranks of a gang all report on one job item, so a start or finish may lose to another rank's write
  * (the version moved): read again and retry. The transition still refuses an attempt no longer live, so
- * a duplicate start or a finish after the reaper is a 409 as before.
+ * a duplicate start or a finish after the reaper is a 409 as before. Each round of a race lets one rank
+ * through, so a gang's ranks all get through within its size; twice the largest gang is the margin for the
+ * job's other writers (the reaper, a cancel, an image-pull report) taking rounds too.
  */
-async function applyRetrying(d: Deps, job: Job, make: (j: Job) => Transition): Promise<Job> {
-  for (let tries = 0; ; tries++) {
-    try {
-      return await applyTransition(d, job, make);
-    } catch (e) {
-      // each round of a race lets one rank through, so a gang's ranks all get through within its size
-      if (!(e instanceof DomainError && e.message === 'job changed concurrently') || tries >= 2 * MAX_GANG_NODES) throw e;
-      job = (await d.jobs.get(job.id)) ?? job;
-    }
-  }
-}
+const RANK_RACE_RETRIES = 2 * MAX_GANG_NODES;

@@ -5,7 +5,7 @@ import type { Effect, Transition } from '../domain/job/transitions';
 import type { Posting } from '../domain/ledger/model';
 import { holdPosting, settlementPosting } from '../domain/ledger/postings';
 import type { Job, Node } from '../domain/model';
-import { conflict } from '../domain/errors';
+import { conflict, JobChangedError } from '../domain/errors';
 import { agentJobId, dispatchMessage } from '../domain/job/dispatch';
 import { CapacityRaceError } from '../store/jobs-store';
 import type { Deps } from './deps';
@@ -13,19 +13,44 @@ import type { UsageGuard } from '../domain/account-limits';
 
 type NodeRead = Pick<Node, 'id' | 'status' | 'freeGpus' | 'totalGpus' | 'queueUrl'> & { version?: number };
 
-/**
- * `fence`: apply only while the node is still at this version (the version that wrote it off). The
- * reaper uses it so that a node which came back in the meantime keeps the work it has started.
- * `guard`: the job's account as the placer read it; a placement's transaction is conditioned on its limits.
- */
-export async function applyTransition(
-  d: Deps,
-  before: Job,
-  make: (job: Job) => Transition,
-  nodes: Record<string, NodeRead> = {},
-  fence?: { nodeId: string; version: number },
-  guard?: UsageGuard,
-): Promise<Job> {
+export interface ApplyOptions {
+  /** node reads the caller already holds (a placer's); the nodes a release touches are read here otherwise */
+  nodes?: Record<string, NodeRead>;
+  /**
+   * Apply only while the node is still at this version (the version that wrote it off). The reaper uses
+   * it so that a node which came back in the meantime keeps the work it has started.
+   */
+  fence?: { nodeId: string; version: number };
+  /** the job's account as the placer read it; a placement's transaction is conditioned on its limits */
+  guard?: UsageGuard;
+  /**
+   * How many times a JobChangedError (another writer moved the job first) is answered by reading the job
+   * again and re-making the transition from it; 0 (the default) lets the first one through to the caller.
+   * Only that error is retried: a refusal by the transition itself (an attempt no longer live, a job already
+   * ended) is the answer, and comes out of the re-made transition as before.
+   */
+  retries?: number;
+}
+
+// a release raced a node's write: re-read that node and the job; a claim is never retried here (the placer
+// picks another node instead)
+const RELEASE_RACE_RETRIES = 4;
+
+export async function applyTransition(d: Deps, before: Job, make: (job: Job) => Transition, opts: ApplyOptions = {}): Promise<Job> {
+  let job = before;
+  for (let tries = 0; ; tries++) {
+    try {
+      return await applyOnce(d, job, make, opts);
+    } catch (e) {
+      if (!(e instanceof JobChangedError) || tries >= (opts.retries ?? 0)) throw e;
+      const fresh = await d.jobs.get(job.id);
+      if (!fresh) throw e;
+      job = fresh;
+    }
+  }
+}
+
+async function applyOnce(d: Deps, before: Job, make: (job: Job) => Transition, { nodes = {}, fence, guard }: ApplyOptions): Promise<Job> {
   let job = before;
   // node reads still trusted; one whose release raced is dropped and read again on the next try
   const known: Record<string, NodeRead> = { ...nodes };
@@ -45,7 +70,7 @@ export async function applyTransition(
       await sendMessages(d, after, t.effects, reads);
       return after;
     } catch (e) {
-      if (!(e instanceof CapacityRaceError) || tries >= 4 || t.effects.some((x) => x.kind === 'claimGpus')) throw e;
+      if (!(e instanceof CapacityRaceError) || tries >= RELEASE_RACE_RETRIES || t.effects.some((x) => x.kind === 'claimGpus')) throw e;
       for (const x of t.effects) if (x.kind === 'releaseGpus') delete known[x.nodeId];
       job = (await d.jobs.get(job.id)) ?? job;
     }

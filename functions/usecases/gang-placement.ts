@@ -41,7 +41,7 @@ export async function tryPlaceGang(d: Deps, job: Job, view?: CandidateView, firs
         d,
         job,
         hold,
-        (guard) => applyTransition(d, job, (j) => placeGang(j, nodes, ids, d.now()), Object.fromEntries(nodes.map((n) => [n.id, n])), undefined, guard),
+        (guard) => applyTransition(d, job, (j) => placeGang(j, nodes, ids, d.now()), { nodes: Object.fromEntries(nodes.map((n) => [n.id, n])), guard }),
         { cache: view?.accounts, first },
       );
       if (isWait(claimed)) {

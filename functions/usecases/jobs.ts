@@ -145,16 +145,13 @@ export async function cancelJob(d: Deps, caller: Caller, id: string): Promise<Jo
   return job;
 }
 
+// the job may move (the agent starts or finishes it, the reaper ends it) between read and write: a few
+// re-reads cover those few writers; a job still moving after that is answered 409, and the caller may retry
+const CANCEL_RETRIES = 4;
+
 async function cancelOne(d: Deps, caller: Caller, id: string): Promise<Job> {
-  // the job may move (the agent starts it) between read and write: re-read and try again
-  for (let tries = 0; ; tries++) {
-    const job = await getOwnJob(d, caller, id);
-    try {
-      return await applyTransition(d, job, (j) => cancelT(j, d.now()));
-    } catch (e) {
-      if (!(e instanceof DomainError && e.message === 'job changed concurrently') || tries >= 4) throw e;
-    }
-  }
+  const job = await getOwnJob(d, caller, id);
+  return applyTransition(d, job, (j) => cancelT(j, d.now()), { retries: CANCEL_RETRIES });
 }
 
 export async function jobLogs(d: Deps, caller: Caller, id: string, after: number, limit: number) {

@@ -124,7 +124,7 @@ export async function loseLiveAttempts(d: Deps, node: Pick<NodeItem, 'id' | 'ver
     if (!job || !mine) continue;
     try {
       // fenced on the node's version: if it opened a new session meanwhile, its work stays with it
-      const after = await applyTransition(d, job, (j) => lose(j, mine.id, reason, d.now()), {}, { nodeId: node.id, version: node.version });
+      const after = await applyTransition(d, job, (j) => lose(j, mine.id, reason, d.now()), { fence: { nodeId: node.id, version: node.version } });
       moved++;
       if (after.status === 'QUEUED') await tryPlace(d, after);
     } catch (e) {

@@ -141,7 +141,7 @@ export async function tryPlace(d: Deps, job: Job, view?: CandidateView, first?: 
     if (short !== undefined && hold >= short) continue;
     if (overSpend !== undefined && hold >= overSpend) continue;
     try {
-      const claimed = await claimUnderLimits(d, job, hold, (guard) => applyTransition(d, job, (j) => place(j, node, d.newId(), d.now()), { [node.id]: node }, undefined, guard), {
+      const claimed = await claimUnderLimits(d, job, hold, (guard) => applyTransition(d, job, (j) => place(j, node, d.newId(), d.now()), { nodes: { [node.id]: node }, guard }), {
         cache: view?.accounts,
         first: gate.first,
       });

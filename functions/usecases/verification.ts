@@ -10,7 +10,7 @@
 // canaries: checker.ts, checker-canary.ts). docs/checkers.md, "Replicated verification".
 import type { FinishRequest } from '../domain/agent-protocol';
 import { judgeRound, type ReplicaResult } from '../domain/checker/replicas';
-import { DomainError } from '../domain/errors';
+import { ignoreDomainError } from '../domain/errors';
 import { failVerification } from '../domain/job/verification-transition';
 import type { Attempt, Job } from '../domain/model';
 import { isConditionFailure } from '../store/conditions';
@@ -18,6 +18,7 @@ import { SCORE_RETENTION_S } from '../store/scores-store';
 import type { StoredVerdict } from '../store/verification-store';
 import { observeNode } from './checker-reputation';
 import type { Deps } from './deps';
+import { applyTransition } from './effects';
 import { tryPlace } from './placement';
 import { groupOf, tiebreakerId, tiebreakerJob } from './replicas';
 
@@ -69,18 +70,17 @@ export async function verifyReplicas(d: Deps, job: Pick<Job, 'replicaGroup' | 'v
   return stored;
 }
 
+// only the one caller that wrote the verdict fails the job, and an ended job has few other writers: five
+// tries (the first and four re-reads) are plenty
+const FAIL_GROUP_RETRIES = 4;
+
 /** The submitted job ends FAILED / VERIFICATION_MISMATCH (from SUCCEEDED only; a version race is read again). */
 async function failGroupJob(d: Deps, group: string): Promise<void> {
-  for (let tries = 0; tries < 5; tries++) {
-    const job = await d.jobs.get(group);
-    if (!job || job.status !== 'SUCCEEDED') return;
-    try {
-      await d.jobs.apply(job, failVerification(job, d.now()), {});
-      return;
-    } catch (e) {
-      if (!(e instanceof DomainError && e.message === 'job changed concurrently')) throw e;
-    }
-  }
+  const job = await d.jobs.get(group);
+  if (!job || job.status !== 'SUCCEEDED') return;
+  // a job that left SUCCEEDED meanwhile (failVerification refuses it), or is still moving after the
+  // retries, is left as it is: nothing to fail, as before
+  await applyTransition(d, job, (j) => failVerification(j, d.now()), { retries: FAIL_GROUP_RETRIES }).catch(ignoreDomainError);
 }
 
 /** Creates the group's one tie-breaker (a conditional create: only one can exist) and places it if a node is free. */
