@@ -182,4 +182,21 @@ describe.skipIf('skip' in engine)(engineTitle('jobs in containers on a real Dock
     await consumer.api.del(`/v1/jobs/${id}`);
     await waitFinal(id);
   }, 60_000);
+  it('a drain lets a running container finish, and the node takes no new work meanwhile', async () => {
+    const agent = pool.agents.find((a) => a.name === 'dk-a')! as unknown as { nodeId: string };
+    const id = await submit({ command: ['sh', '-c', 'echo started; sleep 3; echo done'] });
+    await waitLogged(id, 'started');
+    expect((await provider.api.patch(`/v1/nodes/${agent.nodeId}`, { drain: true })).status).toBe(200);
+    // work that only this node could take waits while it drains
+    const waiting = await submit({ command: ['echo', 'later'] });
+    const done = await waitFinal(id);
+    expect(done).toMatchObject({ status: 'SUCCEEDED', exitCode: 0 });
+    expect(done.attempts).toHaveLength(1);
+    expect(await stdout(id)).toEqual(['started', 'done']);
+    expect(await job(waiting)).toMatchObject({ status: 'QUEUED' });
+    expect((await provider.api.get(`/v1/nodes/${agent.nodeId}`)).body.node.status).toBe('DRAINING');
+    // undrained, it takes the waiting job
+    expect((await provider.api.patch(`/v1/nodes/${agent.nodeId}`, { drain: false })).status).toBe(200);
+    expect(await waitFinal(waiting)).toMatchObject({ status: 'SUCCEEDED' });
+  }, 90_000);
 });
