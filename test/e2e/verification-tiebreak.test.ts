@@ -41,7 +41,9 @@ describe('replicated verification: the tie-breaker on the local stack', () => {
     expect(split).toMatchObject({ status: 'FAILED', reason: 'VERIFICATION_MISMATCH' });
     expect(split.verification).toMatchObject({ replicas: 2, status: 'pending', tiebreaker: `${id}-r2`, billing: 'per-replica' });
     expect(new Set(split.verification.siblings.slice(0, 2).map((s: { nodeId: string }) => s.nodeId))).toEqual(new Set([honest.nodeId, liar.nodeId]));
-    expect((await consumer.api.get(`/v1/jobs/${id}-r2`)).body.job).toMatchObject({ status: 'QUEUED', pendingReason: expect.stringMatching(/runs another replica/) });
+    // the verdict names the tie-breaker before its first placement try has written why it waits
+    const tb = await eventually(async () => ((j) => (j?.pendingReason ? j : undefined))((await consumer.api.get(`/v1/jobs/${id}-r2`)).body.job), 10_000, 'the tie-breaker placed or waiting');
+    expect(tb).toMatchObject({ status: 'QUEUED', pendingReason: expect.stringMatching(/runs another replica/) });
 
     // a third honest node: the tie-breaker runs there and settles it
     const third = await node(2);
