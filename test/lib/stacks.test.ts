@@ -34,7 +34,9 @@ beforeAll(() => {
   dataT = Template.fromStack(data);
   cpT = Template.fromStack(cp);
   cpRes = cpT.toJSON().Resources;
-});
+  // a synth with real bundling (every function, the agent and the CLI through esbuild) takes about a minute
+  // beside the rest of the suite on 2 cores
+}, 300_000);
 afterAll(() => rmSync(outdir, { recursive: true, force: true }));
 
 const logicalId = (stack: DataStack | ControlPlaneStack, c: { node: { defaultChild?: unknown } }) =>
