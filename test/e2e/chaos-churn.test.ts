@@ -81,7 +81,9 @@ describe('churn', () => {
         console.log('nodes', JSON.stringify(nodes.map((n) => [n?.name, n?.status, n?.freeGpus, n?.statusReason])));
       }
       return jobs.every((j) => j && FINAL.includes(j.status)) ? jobs : undefined;
-    }, 120_000, 'all 200 jobs to end');
+      // jobs keep ending throughout (progress is logged every 10 s); on a loaded 2-core machine the 200
+      // take longer than two minutes, so the bound is the liveness of the pool, not a speed
+    }, 240_000, 'all 200 jobs to end');
     stop = true;
     expect(await chaos).toBeGreaterThan(0);
     for (const j of final) expect(j!.status, JSON.stringify(j)).toBe('SUCCEEDED');
@@ -121,5 +123,5 @@ describe('churn', () => {
     // money survives the churn: the audit finds no difference, and every hold was settled
     expect((await pool.admin.get('/v1/ledger/audit')).body).toMatchObject({ ok: true, differences: [] });
     expect((await consumer.api.get('/v1/balance')).body.held).toBe(0);
-  }, 300_000);
+  }, 420_000);
 });
