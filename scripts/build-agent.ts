@@ -64,11 +64,12 @@ export const noZodLocales: import('esbuild').Plugin = {
   },
 };
 
-export async function buildAgent(root = REPO_ROOT, outfile = join(root, AGENT_BUNDLE)): Promise<{ outfile: string; bytes: number }> {
+/** One minified ESM file for Node 20+ that runs with plain `node` (the agent, the CLI). */
+export async function bundleForNode(root: string, entry: string, outfile: string): Promise<{ outfile: string; bytes: number }> {
   const { build } = await import('esbuild');
   await build({
     absWorkingDir: root,
-    entryPoints: [join(root, 'bin/gpupool-agent.ts')],
+    entryPoints: [join(root, entry)],
     outfile,
     bundle: true,
     platform: 'node',
@@ -84,6 +85,8 @@ export async function buildAgent(root = REPO_ROOT, outfile = join(root, AGENT_BU
   });
   return { outfile, bytes: statSync(outfile).size };
 }
+
+export const buildAgent = (root = REPO_ROOT, outfile = join(root, AGENT_BUNDLE)) => bundleForNode(root, 'bin/gpupool-agent.ts', outfile);
 
 async function main(): Promise<void> {
   // --outfile PATH: only the bundle, to PATH (the CDK stack puts it beside the public function's code)

@@ -10,31 +10,13 @@ import { createRequire } from 'node:module';
 import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { buildAgent, ESM_REQUIRE_BANNER, noZodLocales, REPO_ROOT } from './build-agent';
+import { buildAgent, bundleForNode, REPO_ROOT } from './build-agent';
 
 export const CLI_BUNDLE = 'dist/gpupool.mjs';
 export const CLIENT_BUNDLE = 'dist/client.mjs';
 export const CLIENT_TYPES = 'dist/types';
 
-export async function buildCli(root = REPO_ROOT, outfile = join(root, CLI_BUNDLE)): Promise<{ outfile: string; bytes: number }> {
-  const { build } = await import('esbuild');
-  await build({
-    absWorkingDir: root,
-    entryPoints: [join(root, 'bin/gpupool.ts')],
-    outfile,
-    bundle: true,
-    platform: 'node',
-    target: 'node20',
-    format: 'esm',
-    mainFields: ['module', 'main'],
-    minify: true,
-    legalComments: 'none',
-    banner: { js: `#!/usr/bin/env node\n${ESM_REQUIRE_BANNER}` },
-    plugins: [noZodLocales],
-    logLevel: 'warning',
-  });
-  return { outfile, bytes: statSync(outfile).size };
-}
+export const buildCli = (root = REPO_ROOT, outfile = join(root, CLI_BUNDLE)) => bundleForNode(root, 'bin/gpupool.ts', outfile);
 
 /** The client for applications: readable ESM with no dependencies (it imports only types from the API). */
 export async function buildClient(root = REPO_ROOT): Promise<{ outfile: string; bytes: number; types: string }> {
