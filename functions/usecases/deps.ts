@@ -23,6 +23,7 @@ import { WebhooksStore } from '../store/webhooks-store';
 import { webhookSettingsFromEnv, type WebhookSettings } from './webhook-settings';
 import { checkerSettingsFromEnv, type CheckerSettings } from './checker-settings';
 import { DEFAULT_ACCOUNT_LIMITS, type AccountLimits } from '../domain/account-limits';
+import { makeS3Client, S3FileStorage, type FileStoragePort } from '../store/files-store';
 
 export interface Settings {
   heartbeat: { busySeconds: number; idleSeconds: number };
@@ -45,6 +46,8 @@ export interface Settings {
   ledger: LedgerSettings;
   /** per-account limits where an admin set none (domain/account-limits.ts); absent: DEFAULT_ACCOUNT_LIMITS */
   accountLimits?: AccountLimits;
+  /** the bucket of files, outputs and checkpoints (FILES_BUCKET; S3_ENDPOINT on the local stack only): docs/data.md */
+  files?: { bucket: string; endpoint?: string };
 }
 
 export interface Deps {
@@ -63,6 +66,8 @@ export interface Deps {
   /** where failed webhook attempts are queued again; absent without settings.webhooks.retryQueueUrl */
   webhookRetries?: RetryQueuePort;
   queues: Queues;
+  /** object storage for files, outputs and checkpoints; absent where the stage has no bucket (those requests are then a 501) */
+  files?: FileStoragePort;
   /** short-lived credentials for a node's own queue; present when settings.agentRoleArn is set */
   agentCredentials?: AgentCredentialsPort;
   settings: Settings;
@@ -95,6 +100,7 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): Settings 
     },
     agentSqsEndpoint: env.AGENT_SQS_ENDPOINT,
     agentRoleArn: env.AGENT_ROLE_ARN || undefined,
+    files: env.FILES_BUCKET ? { bucket: env.FILES_BUCKET, endpoint: env.S3_ENDPOINT || undefined } : undefined,
     region: env.AWS_REGION ?? 'us-east-1',
     candidatesPerShard: num('MATCH_CANDIDATES_PER_SHARD', 16),
     allowProcessRuntime: env.ALLOW_PROCESS_RUNTIME === 'true',
@@ -120,7 +126,7 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): Settings 
   };
 }
 
-export function buildDeps(p: { db: DynamoDBDocumentClient; sqs: SQSClient; tables: TableNames; settings: Settings }): Deps {
+export function buildDeps(p: { db: DynamoDBDocumentClient; sqs: SQSClient; tables: TableNames; settings: Settings; files?: FileStoragePort }): Deps {
   const nodes = new NodesStore(p.db, p.tables.nodes);
   const ledger = new LedgerStore(p.db, p.tables.ledger, p.tables.accounts);
   return {
@@ -136,6 +142,7 @@ export function buildDeps(p: { db: DynamoDBDocumentClient; sqs: SQSClient; table
     webhooks: new WebhooksStore(p.db, p.tables.webhooks),
     webhookRetries: p.settings.webhooks.retryQueueUrl ? new WebhookRetryQueue(p.sqs, p.settings.webhooks.retryQueueUrl) : undefined,
     queues: new Queues(p.sqs, p.settings.queues),
+    files: p.files ?? (p.settings.files ? new S3FileStorage(makeS3Client({ ...p.settings.files, region: p.settings.region }), p.settings.files.bucket) : undefined),
     agentCredentials: agentCredentialsFor(p.settings.agentRoleArn, p.settings.region),
     settings: p.settings,
     now: Date.now,

@@ -27,6 +27,10 @@ import { consoleRoutes } from './console-static';
 import { startGateway } from './gateway';
 import type { AgentRateLimitOptions, RateLimitOptions } from './rate-limit';
 import { startSqsLocal } from './sqs-local';
+import { startS3Local } from './s3-local';
+import { makeS3Client, S3FileStorage } from '../../functions/store/files-store';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { every, type Timer } from './timers';
 import { startLocalBurst, type LocalBurst, type LocalBurstOptions } from './burst-local';
 import { startJobStream, startRetryPoller } from './job-stream';
@@ -76,6 +80,8 @@ export interface LocalStack {
   deps: Deps;
   ddbEndpoint: string;
   sqsEndpoint: string;
+  /** the in-process S3 (s3rver) behind files, outputs and checkpoints */
+  s3Endpoint: string;
   /** the burst table (always) and, with options.burst, the fake EC2 */
   burst: LocalBurst;
   stop(): Promise<void>;
@@ -113,6 +119,11 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
     stops.push(() => ddb.stop());
     const sqs = await startSqsLocal({ port: o.sqsPort ?? 0 });
     stops.push(() => sqs.stop());
+    // files, outputs and checkpoints: s3rver with its data under the data dir, or a temp dir removed at stop
+    const s3Dir = o.dataDir ? path.join(o.dataDir, 's3') : mkdtempSync(path.join(tmpdir(), 'gpupool-s3-'));
+    if (!o.dataDir) stops.push(() => rmSync(s3Dir, { recursive: true, force: true }));
+    const s3 = await startS3Local({ directory: s3Dir, bucket: 'gpupool-files' });
+    stops.push(() => s3.stop());
 
     const region = 'us-east-1';
     const ddbClient = new DynamoDBClient({ endpoint: ddb.endpoint, region, credentials: LOCAL_CREDENTIALS });
@@ -161,7 +172,8 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
       db,
       sqs: sqsClient,
       tables,
-      settings,
+      settings: { ...settings, files: { bucket: s3.bucket, endpoint: s3.endpoint } },
+      files: new S3FileStorage(makeS3Client({ bucket: s3.bucket, endpoint: s3.endpoint, region, credentials: s3.credentials }), s3.bucket),
     });
     setDeps(deps);
     stops.push(() => setDeps(undefined));
@@ -217,7 +229,7 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
     const retries = startRetryPoller({ sqs: sqsClient, queueUrl: webhookQueueUrl, handle, log });
     stops.push(() => retries.stop());
 
-    return { apiUrl: gateway.url, port: gateway.port, deps, ddbEndpoint: ddb.endpoint, sqsEndpoint: sqs.endpoint, burst, stop };
+    return { apiUrl: gateway.url, port: gateway.port, deps, ddbEndpoint: ddb.endpoint, sqsEndpoint: sqs.endpoint, s3Endpoint: s3.endpoint, burst, stop };
   } catch (e) {
     await stop();
     throw e;
