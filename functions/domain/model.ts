@@ -212,7 +212,7 @@ export interface Node {
   /** stake locked for this node while it is registered (GPUs × the minimum per GPU), micro-credits */
   stakeLocked?: number;
   /** taking the node out of service: what is left to do (functions/domain/node/removal.ts) */
-  removal?: import('./node/removal').Removal;
+  removal?: import('./node/removal-record').Removal;
   /** the node's Ed25519 public key (base64 SPKI DER): probe answers must carry its signature */
   publicKey?: string;
   /** the checker's counters; registered GPUs (`gpus`, uuids included) are what probes are compared with */

@@ -12,7 +12,7 @@ import type { Deps } from './deps';
 import { applyTransition } from './effects';
 import { savePendingReason } from './pending-reason';
 import { recordPlacement, recordPlacementFailure } from './metrics';
-import { runtimePolicy, type CandidateView } from './placement';
+import { runtimePolicy, type CandidateView } from './candidate-view';
 import { claimUnderLimits, isWait, type AccountView } from './account-limits';
 
 /** How many times a gang is picked again after losing a node to a concurrent claim. */

@@ -11,7 +11,7 @@ import type { NodeItem } from '../store/nodes-store';
 import { isConditionFailure } from '../store/conditions';
 import type { Deps } from './deps';
 import { releaseStakeLock, slashNode } from './ledger';
-import { loseLiveAttempts, updateNode } from './nodes';
+import { loseLiveAttempts, updateNode } from './node-writes';
 import { tellNodeToStop } from './node-stop';
 
 const LOSS_REASON = { deregistered: 'NODE_DEREGISTERED', quarantined: 'NODE_QUARANTINED', lost: 'NODE_LOST' } as const;

@@ -2,20 +2,17 @@
 // nodes; another provider's node is "not found".
 import type { RegisterNode } from '../domain/agent-protocol';
 import { isRegistrationKeyId } from '../domain/api-key';
-import { conflict, DomainError, notFound } from '../domain/errors';
+import { DomainError, notFound } from '../domain/errors';
 import type { Caller, Node } from '../domain/model';
 import { nextNodeStatus, type NodeEvent } from '../domain/node/status';
-import { isConditionFailure } from '../store/conditions';
 import type { NodeItem } from '../store/nodes-store';
 import type { Deps } from './deps';
-import { applyTransition } from './effects';
-import { lose } from '../domain/job/transitions';
-import { liveAttemptOn } from '../domain/job/gang';
-import { sweep, tryPlace } from './placement';
-import { observeNode } from './checker-reputation';
+import { sweep } from './placement';
 import { ensureStakeLock, STAKE_WAIT } from './ledger';
 import { deregister } from './node-removal';
-import { recordLostAttempts } from './metrics';
+import { loseLiveAttempts, updateNode } from './node-writes';
+
+export { loseLiveAttempts, updateNode } from './node-writes';
 
 export async function registerNode(d: Deps, caller: Caller, body: RegisterNode): Promise<{ node: Node; nodeKey: string }> {
   const models = [...new Set(body.gpus.map((g) => g.model))];
@@ -66,20 +63,6 @@ export async function getOwnNode(d: Deps, caller: Caller, id: string): Promise<N
   return node;
 }
 
-/** Saves a change to a node under its version, re-reading on a race (capacity moves often). */
-export async function updateNode(d: Deps, id: string, change: (n: NodeItem) => Node): Promise<NodeItem> {
-  for (let tries = 0; ; tries++) {
-    const node = await d.nodes.get(id);
-    if (!node) throw notFound('node');
-    try {
-      return await d.nodes.save(node, change(node));
-    } catch (e) {
-      if (!isConditionFailure(e)) throw e;
-      if (tries >= 8) throw conflict('node changed concurrently; try again');
-    }
-  }
-}
-
 export const withStatus = (n: Node, event: NodeEvent, statusReason?: string): Node => ({
   ...n,
   status: nextNodeStatus(n.status, event),
@@ -112,29 +95,6 @@ export async function deregisterNode(d: Deps, caller: Caller, id: string): Promi
   const own = await getOwnNode(d, caller, id);
   const { node } = await deregister(d, own);
   return node ?? own;
-}
-
-/** Ends every live attempt on a node that is gone and re-places the jobs at once. */
-export async function loseLiveAttempts(d: Deps, node: Pick<NodeItem, 'id' | 'version'>, reason: 'NODE_LOST' | 'NODE_DEREGISTERED' | 'NODE_QUARANTINED'): Promise<number> {
-  let moved = 0;
-  for (const stale of await d.jobs.liveOnNode(node.id)) {
-    const job = await d.jobs.get(stale.id);
-    // the attempt on this node: the job's one live attempt, or a gang's rank here (losing it ends the gang)
-    const mine = job && liveAttemptOn(job, node.id);
-    if (!job || !mine) continue;
-    try {
-      // fenced on the node's version: if it opened a new session meanwhile, its work stays with it
-      const after = await applyTransition(d, job, (j) => lose(j, mine.id, reason, d.now()), { fence: { nodeId: node.id, version: node.version } });
-      moved++;
-      if (after.status === 'QUEUED') await tryPlace(d, after);
-    } catch (e) {
-      if (!(e instanceof DomainError)) throw e;
-    }
-  }
-  // work the node lost counts against its reputation (docs/checkers.md); the version is left alone
-  if (moved > 0 && reason === 'NODE_LOST') await observeNode(d, node.id, 'jobLost', moved);
-  recordLostAttempts(reason, moved);
-  return moved;
 }
 
 /**

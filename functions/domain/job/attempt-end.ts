@@ -3,7 +3,7 @@
 import { meteredCharge } from '../ledger/postings';
 import type { Attempt, AttemptStatus, Job, Reason } from '../model';
 import { meteredSince } from './pull';
-import type { Effect, FinishOutcome } from './transitions';
+import type { Effect, FinishOutcome } from './transition-types';
 
 /**
  * Metered GPU time from RUNNING (after the image pull: pull.ts) to the end, at the node's price, never more

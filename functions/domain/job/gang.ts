@@ -17,7 +17,7 @@ import { conflict } from '../errors';
 import { holdAmount } from '../ledger/postings';
 import type { Attempt, AttemptStatus, Job, Node, Reason } from '../model';
 import { attemptsExhausted, endEffects, endedAttempt, placements, retriesUsed, retryAfter } from './attempt-end';
-import type { Effect, FinishOutcome, Transition } from './transitions';
+import type { Effect, FinishOutcome, Transition } from './transition-types';
 
 /** The largest gang: ending one writes 7 items per rank and 4 more, within DynamoDB's 100 (docs/scheduling.md). */
 export const MAX_GANG_NODES = 12;

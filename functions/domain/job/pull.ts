@@ -5,7 +5,7 @@
 // A failed pull's type decides whose fault it is: a registry that has no such image or refuses the
 // credentials is the consumer's (the job fails, not placed again); an unreachable registry or a full disk is
 // the node's (the attempt is lost, placed again elsewhere, charged nothing).
-import type { FinishOutcome } from './transitions';
+import type { FinishOutcome } from './transition-types';
 import type { PullFailure, PullReport } from '../agent-protocol';
 import type { Attempt, Job, Reason } from '../model';
 

@@ -17,27 +17,13 @@
 import { conflict } from '../errors';
 import { holdAmount } from '../ledger/postings';
 import type { Attempt, AttemptStatus, Job, Node, Reason } from '../model';
+import type { FinishOutcome, Transition } from './transition-types';
 import { attemptsExhausted, endEffects, endedAttempt, replaceAttempt, retriesUsed, retryAfter } from './attempt-end';
 import { cancelGang, finishGang, forceCancelGang, isGang, loseGang, startGang, timeOutGang } from './gang';
 
 export { attemptCharge } from './attempt-end';
 
-export type Effect =
-  | { kind: 'claimGpus'; nodeId: string; gpus: number }
-  | { kind: 'releaseGpus'; nodeId: string; gpus: number }
-  | { kind: 'dispatch'; nodeId: string; attemptId: string }
-  | { kind: 'sendCancel'; nodeId: string; attemptId: string }
-  /** escrow: hold the attempt's `hold` from the consumer, in the same transaction as the claim */
-  | { kind: 'hold'; attempt: number }
-  /** the attempt ended: pay its `charged` to the provider and give the rest of its hold back */
-  | { kind: 'settle'; attempt: number };
-
-export interface Transition {
-  job: Job;
-  effects: Effect[];
-}
-
-export type FinishOutcome = 'exited' | 'timed_out' | 'cancelled' | 'error' | 'lost';
+export type { Effect, FinishOutcome, Transition } from './transition-types';
 
 const isFinal = (j: Job) => ['SUCCEEDED', 'FAILED', 'CANCELLED', 'TIMED_OUT'].includes(j.status);
 

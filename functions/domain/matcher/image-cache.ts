@@ -4,7 +4,7 @@
 // that price or reputation would refuse, and the agent pulls a missing image anyway. docs/scheduling.md.
 import { isImageReference } from '../image-ref';
 import type { Candidate, MatchJob } from './filters';
-import type { Scorer } from './scorers';
+import type { Scorer } from './scorer';
 
 /** how many image references a heartbeat may list (tags and digests together): bounds the node item */
 export const MAX_NODE_IMAGES = 32;

@@ -1,14 +1,9 @@
 // Soft preferences: each scorer returns 0..100 (higher is better) and carries a weight.
 import type { Candidate, MatchJob } from './filters';
 import { imageCacheScorer } from './image-cache';
+import type { Scorer } from './scorer';
 
-export interface Scorer {
-  name: string;
-  weight: number;
-  score(job: MatchJob, node: Candidate, pool: readonly Candidate[]): number;
-  /** what the scorer saw in the node's favour, counted in the match's diagnosis (e.g. 'hold the image') */
-  reason?(job: MatchJob, node: Candidate): string | undefined;
-}
+export type { Scorer } from './scorer';
 
 /** Great-circle distance in km. */
 export function haversineKm(a: { lat: number; lon: number }, b: { lat: number; lon: number }): number {

@@ -12,37 +12,10 @@
 // still slashes it.
 import { conflict } from '../errors';
 import type { Node, NodeStatus } from '../model';
+import { REMOVAL_STEPS, type Removal, type RemovalReason, type RemovalStep } from './removal-record';
 import { nextNodeStatus } from './status';
 
-export type RemovalReason = 'deregistered' | 'quarantined' | 'lost';
-
-/**
- * The steps in the order they run:
- * - loseAttempts: every live attempt on the node ends and its job is re-placed;
- * - stopNode: a control message tells the node to kill its attempts at once (its queue must still exist).
- *   After loseAttempts, so that whatever the node reports about the attempts it kills finds them ended
- *   already (a 409) and cannot fail the job instead of re-placing it;
- * - slash: the stake that backed the node is slashed for the evidence (once, by `slashKey`);
- * - removeQueue: the node's queue is deleted (deregistration only);
- * - releaseStake: the lock goes back to free stake, due at `holdUntil` (deregistration only).
- */
-export const REMOVAL_STEPS = ['loseAttempts', 'stopNode', 'slash', 'removeQueue', 'releaseStake'] as const;
-export type RemovalStep = (typeof REMOVAL_STEPS)[number];
-
-export interface Removal {
-  reason: RemovalReason;
-  /** when the status change was written (ms): identifies this removal */
-  at: number;
-  /** steps still to do, in REMOVAL_STEPS order */
-  pending: RemovalStep[];
-  /** the idempotency key of the slash (present once evidence was accepted: at most one slash per removal) */
-  slashKey?: string;
-  evidence?: string;
-  /** when the evidence was accepted (ms): the slash record's time */
-  evidenceAt?: number;
-  /** deregistration: the stake lock stays slashable until then (ms) */
-  holdUntil?: number;
-}
+export { REMOVAL_STEPS, type Removal, type RemovalReason, type RemovalStep } from './removal-record';
 
 /** the longest a verdict on a node's work may stay pending (a canary is judged or dropped within an hour) */
 export const VERDICT_GRACE_MS = 60 * 60_000;
