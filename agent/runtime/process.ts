@@ -10,6 +10,7 @@ import type { Logger } from '../log';
 import { gangEnv } from './gang-env';
 import { attemptProcesses, killQuietly } from './leftovers';
 import { signalExitCode, splitLines } from './lines';
+import { guardAttempt, KILL_GROUP } from './orphan-guard';
 import type { ExitResult, Runtime, RuntimeAttempt, RuntimeHandle } from './types';
 
 /** How long output may keep flowing after the leader exits before the rest of its group is killed. */
@@ -36,6 +37,8 @@ export class ProcessRuntime implements Runtime {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const pid = child.pid;
+    // the agent killed -9 must not leave the job running here (orphan-guard.ts)
+    const guard = pid ? guardAttempt(KILL_GROUP, [String(pid)]) : undefined;
     const killGroup = (sig: NodeJS.Signals) => pid && killQuietly(-pid, sig);
     const output = Promise.all([
       splitLines(child.stdout, (t) => attempt.onLine('stdout', t)),
@@ -48,6 +51,7 @@ export class ProcessRuntime implements Runtime {
     const done = exited.then(async (result) => {
       // Whatever the leader left running belongs to the attempt too; it must not outlive it on the GPU.
       killGroup('SIGKILL');
+      guard?.release();
       await Promise.race([output, delay(DRAIN_AFTER_EXIT_MS)]);
       child.stdout.destroy();
       child.stderr.destroy();
@@ -78,6 +82,8 @@ export class ProcessRuntime implements Runtime {
       // HOME is the scratch dir, not the agent's: what one consumer's job caches there must not reach the next.
       HOME: scratch,
       ...a.spec.env,
+      // the job's secrets, from the start answer: in the child's environment only (docs/data.md, Secrets)
+      ...a.start?.secrets?.env,
       // Set last so a job cannot claim devices it was not given; empty hides every GPU from a 0-GPU job.
       CUDA_VISIBLE_DEVICES: a.devices.map((d) => d.index).join(','),
       GPUPOOL_JOB_ID: a.jobId,
