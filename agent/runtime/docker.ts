@@ -10,6 +10,7 @@ import { gangEnv } from './gang-env';
 import { ImageGc } from './image-gc';
 import { collecting, ImagePuller } from './pull';
 import { signalExitCode, splitLines } from './lines';
+import { guardAttempt } from './orphan-guard';
 import { endedHandle } from './process';
 import type { ExitResult, Runtime, RuntimeAttempt, RuntimeHandle, Stream } from './types';
 
@@ -188,7 +189,9 @@ export class DockerRuntime implements Runtime {
       if (s === 'stderr' && stderr.length < 20) stderr.push(t);
       a.onLine(s, t);
     };
-    const run = await this.exec(dockerRunArgs(a, system, this.opts), onLine, (c) => (state.current = c));
+    // the agent killed -9 must not leave the container running (orphan-guard.ts); the docker CLI's env (DOCKER_HOST) is the agent's
+    const guard = guardAttempt('"$1" rm -f "$2" >/dev/null 2>&1', [this.docker, containerName(a.attemptId)], process.env);
+    const run = await this.exec(dockerRunArgs(a, system, this.opts), onLine, (c) => (state.current = c)).finally(() => guard.release());
     return this.removeNetwork(a, run.exitCode === DOCKER_ERROR_EXIT ? dockerFailure(run, stderr) : run);
   }
 
