@@ -100,6 +100,18 @@ export interface Attempt {
   message?: string;
 }
 
+/** a job's input, as submitted (domain/files/schemas.ts) */
+export type JobInput = { file: string; path: string } | { url: string; path: string; sha256?: string; size?: number };
+/** a complete checkpoint: when, how big, by which attempt (its manifest: domain/files/keys.ts checkpointManifestKey(job, attemptId, seq)) */
+export interface CheckpointInfo {
+  at: number;
+  bytes: number;
+  files: number;
+  attemptId: string;
+  attemptN: number;
+  seq: number;
+}
+
 export interface JobSpec {
   name?: string;
   image?: string;
@@ -117,6 +129,12 @@ export interface JobSpec {
   queueTtlSeconds: number;
   /** POSTed the final job when it ends (docs/webhooks.md); deliveries are kept apart, in the webhooks table */
   webhook?: { url: string };
+  /** placed under $GPUPOOL_INPUT_DIR before the command starts (docs/data.md, Inputs) */
+  inputs?: JobInput[];
+  /** $GPUPOOL_CHECKPOINT_DIR saved this often and restored into the next attempt (docs/data.md, Checkpoints) */
+  checkpoint?: { intervalSeconds: number };
+  /** the last complete checkpoint (its manifest is in the bucket): shown on the job view */
+  lastCheckpoint?: CheckpointInfo;
   /** internal, never in the public schema: the only node this job may run on (checker canaries) */
   pinNodeId?: string;
   /** run on this many distinct nodes and compare their outputs (docs/checkers.md, replicated verification) */

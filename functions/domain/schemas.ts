@@ -5,6 +5,7 @@ import { MAX_GANG_NODES } from './job/gang';
 import { IMAGE_REFERENCE_RULE, isImageReference } from './image-ref';
 import { imageRefList } from './agent-protocol';
 import { MAX_WARM_IMAGES } from './matcher/image-cache';
+import { CheckpointSchema, InputsSchema } from './files/schemas';
 
 /** jobs one array request may create (each counts against the account's queue limit) */
 export const MAX_ARRAY_SIZE = 1000;
@@ -84,6 +85,10 @@ export const SubmitJobSchema = z
     verification: z.strictObject({ replicas: z.number().int().min(2).max(5) }).optional(),
     /** a job array: this many jobs from one request, each told its index (GPUPOOL_ARRAY_INDEX); docs/api.md, Arrays */
     array: z.strictObject({ size: z.number().int().min(1).max(MAX_ARRAY_SIZE) }).optional(),
+    /** uploaded files and URLs placed under $GPUPOOL_INPUT_DIR before the command starts (docs/data.md, Inputs) */
+    inputs: InputsSchema.optional(),
+    /** $GPUPOOL_CHECKPOINT_DIR saved every intervalSeconds and restored into the job's next attempt (docs/data.md, Checkpoints) */
+    checkpoint: CheckpointSchema.optional(),
   })
   .refine((j) => !(j.array && j.verification), {
     message: 'replicated verification of job arrays is not supported',

@@ -3,6 +3,8 @@ import { FinishRequestSchema, HeartbeatRequestSchema, LogsRequestSchema, Session
 import { IdSchema } from '../domain/schemas';
 import { appendLogs, finishAttempt, heartbeat, openSession, startAttempt } from '../usecases/agent';
 import { parseWith } from './kit/problem';
+import { CheckpointRequestSchema, OutputsRequestSchema } from '../domain/files/protocol';
+import { checkpoint, grantOutputs } from '../usecases/files';
 import { routeGroup, type RouteFn } from './kit/router';
 
 const jobId = (p: Record<string, string>) => parseWith(IdSchema, p.id, 'id');
@@ -25,6 +27,8 @@ const routes: Record<string, RouteFn> = {
     return { status: 200, body: await appendLogs(d, req.caller, jobId(req.params), b.attemptId, b.lines, b.pull) };
   },
   'POST /v1/agent/jobs/{id}/finish': async (req, d) => ({ status: 200, body: await finishAttempt(d, req.caller, jobId(req.params), parseWith(FinishRequestSchema, req.body)) }),
+  'POST /v1/agent/jobs/{id}/outputs': async (req, d) => ({ status: 200, body: await grantOutputs(d, req.caller, jobId(req.params), parseWith(OutputsRequestSchema, req.body)) }),
+  'POST /v1/agent/jobs/{id}/checkpoint': async (req, d) => ({ status: 200, body: await checkpoint(d, req.caller, jobId(req.params), parseWith(CheckpointRequestSchema, req.body)) }),
 };
 
 export const handler = routeGroup('agent', routes);

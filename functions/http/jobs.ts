@@ -10,6 +10,8 @@ import { routeGroup, type RouteFn } from './kit/router';
 import { OffersQuerySchema } from '../usecases/offers';
 import { arrayJobId } from '../usecases/jobs';
 import { z } from 'zod';
+import { CreateFileSchema } from '../domain/files/schemas';
+import { checkInputs, createFile, listOutputs } from '../usecases/files';
 
 /** an array listing's cursor: the next index */
 const ArrayCursor = z.coerce.number().int().min(0).max(1_000_000);
@@ -19,6 +21,8 @@ const routes: Record<string, RouteFn> = {
     const body = parseWith(SubmitJobSchema, req.body);
     // which schemes and addresses a webhook may use depends on the deployment (https only in the cloud)
     if (body.webhook) checkWebhookUrl(body.webhook.url, d.settings.webhooks);
+    // every file input the caller's own and uploaded, every URL allowed here (docs/data.md, Inputs)
+    if (body.inputs) await checkInputs(d, req.caller, body.inputs);
     if (body.array) {
       const a = await submitArray(d, req.caller, { ...body, array: body.array });
       const jobs = a.jobs.map((j) => jobView(j, d.now()));
@@ -60,6 +64,8 @@ const routes: Record<string, RouteFn> = {
     const r = await jobLogs(d, req.caller, parseWith(IdSchema, req.params.id, 'id'), q.after, q.limit);
     return { status: 200, body: { items: r.lines, last: r.last } };
   },
+  'POST /v1/files': async (req, d) => ({ status: 201, body: await createFile(d, req.caller, parseWith(CreateFileSchema, req.body)) }),
+  'GET /v1/jobs/{id}/outputs': async (req, d) => ({ status: 200, body: await listOutputs(d, req.caller, parseWith(IdSchema, req.params.id, 'id')) }),
   'GET /v1/offers': async (req, d) => ({ status: 200, body: { items: await offers(d, parseWith(OffersQuerySchema, req.query, 'query')) } }),
 };
 

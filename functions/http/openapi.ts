@@ -6,6 +6,8 @@ import { ScoresQuerySchema } from '../usecases/checker-scores';
 import { AccountLimitsPatchSchema } from '../domain/account-limits';
 import { OffersQuerySchema } from '../usecases/offers';
 import { ProblemSchema } from './kit/problem';
+import { CreateFileSchema } from '../domain/files/schemas';
+import { CheckpointRequestSchema, OutputsRequestSchema } from '../domain/files/protocol';
 import { ROUTES } from './routes';
 
 const BODIES: Record<string, z.ZodType> = {
@@ -14,6 +16,9 @@ const BODIES: Record<string, z.ZodType> = {
   'POST /v1/stake': StakeSchema,
   'POST /v1/unstake': StakeSchema,
   'POST /v1/jobs': SubmitJobSchema,
+  'POST /v1/files': CreateFileSchema,
+  'POST /v1/agent/jobs/{id}/outputs': OutputsRequestSchema,
+  'POST /v1/agent/jobs/{id}/checkpoint': CheckpointRequestSchema,
   'POST /v1/nodes': RegisterNodeSchema,
   'PATCH /v1/nodes/{id}': PatchNodeSchema,
   'PATCH /v1/accounts/{id}/limits': AccountLimitsPatchSchema,
@@ -35,6 +40,7 @@ const QUERIES: Record<string, z.ZodObject> = {
 const SUCCESS: Record<string, number> = {
   'POST /v1/jobs': 202,
   'DELETE /v1/jobs/{id}': 202,
+  'POST /v1/files': 201,
   'DELETE /v1/keys/{keyId}': 204,
   'POST /v1/nodes/{id}/release': 200,
   'POST /v1/accounts/{id}/webhook-secret': 200,

@@ -46,6 +46,9 @@ export const ROUTES: readonly Route[] = [
   { method: 'GET', path: '/v1/jobs/{id}', group: 'jobs', roles: ['consumer', 'admin'] },
   { method: 'DELETE', path: '/v1/jobs/{id}', group: 'jobs', roles: ['consumer', 'admin'] },
   { method: 'GET', path: '/v1/jobs/{id}/logs', group: 'jobs', roles: ['consumer', 'admin'] },
+  // files in, results out (docs/data.md): the owner's own, no admin view of another account's data
+  { method: 'POST', path: '/v1/files', group: 'jobs', roles: ['consumer'] },
+  { method: 'GET', path: '/v1/jobs/{id}/outputs', group: 'jobs', roles: ['consumer'] },
   { method: 'GET', path: '/v1/offers', group: 'jobs', roles: ANY_USER },
 
   { method: 'POST', path: '/v1/nodes', group: 'nodes', roles: ['provider'] },
@@ -63,6 +66,8 @@ export const ROUTES: readonly Route[] = [
   { method: 'POST', path: '/v1/agent/jobs/{id}/start', group: 'agent', roles: ['node'] },
   { method: 'POST', path: '/v1/agent/jobs/{id}/logs', group: 'agent', roles: ['node'] },
   { method: 'POST', path: '/v1/agent/jobs/{id}/finish', group: 'agent', roles: ['node'] },
+  { method: 'POST', path: '/v1/agent/jobs/{id}/outputs', group: 'agent', roles: ['node'] },
+  { method: 'POST', path: '/v1/agent/jobs/{id}/checkpoint', group: 'agent', roles: ['node'] },
 ];
 
 export const ROUTE_GROUPS: readonly RouteGroup[] = ['accounts', 'jobs', 'nodes', 'agent', 'public'];

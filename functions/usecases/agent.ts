@@ -20,6 +20,7 @@ import { sweep } from './placement';
 import { jobOfAttempt } from './replicas';
 import { recordReplicaResult, verifyReplicas } from './verification';
 import { nodeImageList, sameImageList } from '../domain/matcher/image-cache';
+import { startFiles } from './files';
 
 /** statusReason of a node whose own agent is draining (SIGTERM), as opposed to a provider's drain */
 export const AGENT_DRAINING = 'agent draining';
@@ -172,7 +173,9 @@ export async function startAttempt(d: Deps, caller: Caller, jobId: string, attem
   );
   if (moved) recordStarted(after, attemptId);
   const leaseSeconds = await toBusyDeadline(d, caller.nodeId!);
-  return { status: after.status, attemptId, ...(leaseSeconds === undefined ? {} : { leaseSeconds }) };
+  // links to the inputs and the checkpoint to restore, for this attempt only (docs/data.md)
+  const files = await startFiles(d, after);
+  return { ...(files ? { files } : {}), status: after.status, attemptId, ...(leaseSeconds === undefined ? {} : { leaseSeconds }) };
 }
 
 /** Puts the node on the busy deadline (if not already) and returns the lease left, in seconds. */
