@@ -1,11 +1,12 @@
 // The agent killed without cleaning up (kill -9) must not leave its attempts running: the control plane
 // re-places their jobs, and a copy left behind would run each job twice (docs/security.md).
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { dockerEngine, engineTitle, TEST_IMAGE } from '../helpers/docker-engine';
+import { guardPids } from '../helpers/procs';
 import { silentLogger } from '../../agent/log';
 import { ProcessRuntime } from '../../agent/runtime/process';
 import { isAlive, until } from './helpers/lines';
@@ -27,22 +28,6 @@ async function childAgent(args: string[], env: NodeJS.ProcessEnv = process.env) 
   return { agent, printed: out.trim() };
 }
 
-/** pids of guards (sh … gpupool-guard <pid>) watching process group `pgid` */
-function guardsOf(pgid: number): number[] {
-  const found: number[] = [];
-  for (const name of readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
-    const argv = (() => {
-      try {
-        return readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0');
-      } catch {
-        return [];
-      }
-    })();
-    if (argv.includes('gpupool-guard') && argv.includes(String(pgid))) found.push(Number(name));
-  }
-  return found;
-}
-
 describe('orphan guard', () => {
   it('kills the attempt (its whole process group) when the agent is killed with SIGKILL', async () => {
     const { agent, printed } = await childAgent(['sh', '-c', 'sleep 300 & sleep 300']);
@@ -53,7 +38,7 @@ describe('orphan guard', () => {
     agent.kill('SIGKILL');
     await until(() => !isAlive(pid), 10_000, 'the attempt killed');
     // the group, children included, and the guard itself
-    await until(() => guardsOf(pid).length === 0, 10_000, 'the guard gone');
+    await until(() => guardPids(String(pid)).length === 0, 10_000, 'the guard gone');
     expect(isAlive(pid)).toBe(false);
   });
 
@@ -61,9 +46,9 @@ describe('orphan guard', () => {
     const runtime = new ProcessRuntime(stateDir, silentLogger, { PATH: process.env.PATH });
     const handle = runtime.start({ jobId: 'job2', attemptId: 'att2', spec: { command: ['sleep', '0.2'], env: {}, gpus: 0, maxDurationSeconds: 60 }, devices: [], onLine: () => undefined });
     const pid = handle.ref.pid!;
-    expect(guardsOf(pid)).toHaveLength(1);
+    expect(guardPids(String(pid))).toHaveLength(1);
     expect(await handle.wait()).toEqual({ exitCode: 0, signal: null });
-    await until(() => guardsOf(pid).length === 0, 5_000, 'the guard gone');
+    await until(() => guardPids(String(pid)).length === 0, 5_000, 'the guard gone');
   });
 
   describe.skipIf('skip' in engine)(engineTitle('on a real Docker Engine', engine), () => {

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../helpers/api';
 import { dockerEngine, engineTitle, TEST_IMAGE, type DockerEngine } from '../helpers/docker-engine';
 import { startPool, type Pool } from '../helpers/local-pool';
+import { guardPids } from '../helpers/procs';
 
 const engine = await dockerEngine();
 const FINAL = ['SUCCEEDED', 'FAILED', 'CANCELLED', 'TIMED_OUT'];
@@ -138,11 +139,16 @@ describe.skipIf('skip' in engine)(engineTitle('jobs in containers on a real Dock
     expect(await containersOf(`gpupool.job=${done.id}`)).toBe('');
   }, 40_000);
 
-  it('kill -9 of the agent, then a restart: the container it left is found by its labels and removed, the job re-placed', async () => {
+  it('kill -9 of the agent and its guard, then a restart: the container it left is found by its labels and removed, the job re-placed', async () => {
     const agent = pool.agents.find((a) => a.name === 'dk-a')!;
     const id = await submit({ command: ['sh', '-c', 'echo started $GPUPOOL_ATTEMPT_ID; sleep 300'] });
     await waitLogged(id, `started ${(await job(id)).attempts[0].id}`);
     const first = (await job(id)).attempts[0].id;
+    // the guard killed first, as systemd's KillMode=mixed may do when the agent dies: the container stays
+    // behind (test/agent/orphan-guard.test.ts shows the guard removing it when it survives the agent)
+    const guards = guardPids(`gpupool-${first}`);
+    expect(guards).toHaveLength(1);
+    for (const pid of guards) process.kill(pid, 'SIGKILL');
     agent.proc.kill('SIGKILL');
     await agent.exited;
     expect(await containersOf(`gpupool.attempt=${first}`)).not.toBe('');

@@ -16,3 +16,18 @@ export function pidsOfAttempt(attemptId: string): number[] {
   }
   return pids;
 }
+
+/** Pids of the agent's orphan guards (agent/runtime/orphan-guard.ts) whose arguments include `arg` (a pgid or a container name). */
+export function guardPids(arg: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const argv = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+      if (argv.includes('gpupool-guard') && argv.includes(arg)) pids.push(Number(entry));
+    } catch {
+      /* the process ended */
+    }
+  }
+  return pids;
+}
