@@ -2,7 +2,7 @@
 // local gateway routes with it; each group is one Lambda function (functions/http/<group>.ts).
 import type { Role } from '../domain/model';
 
-export type RouteGroup = 'accounts' | 'jobs' | 'nodes' | 'agent' | 'public';
+export type RouteGroup = 'accounts' | 'jobs' | 'nodes' | 'agent' | 'public' | 'governance';
 export interface Route {
   method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
   /** API Gateway resource path, with {param} placeholders */
@@ -51,6 +51,18 @@ export const ROUTES: readonly Route[] = [
   { method: 'GET', path: '/v1/jobs/{id}/outputs', group: 'jobs', roles: ['consumer'] },
   { method: 'GET', path: '/v1/offers', group: 'jobs', roles: ANY_USER },
 
+  // checker licenses and governance (docs/checkers.md, Licenses; docs/governance.md): their own function
+  { method: 'POST', path: '/v1/licenses', group: 'governance', roles: ['admin'] },
+  { method: 'GET', path: '/v1/licenses', group: 'governance', roles: ANY_USER },
+  { method: 'GET', path: '/v1/licenses/{id}', group: 'governance', roles: ANY_USER },
+  { method: 'POST', path: '/v1/licenses/{id}/transfer', group: 'governance', roles: ['consumer', 'provider'] },
+  { method: 'POST', path: '/v1/licenses/{id}/delegate', group: 'governance', roles: ['consumer', 'provider'] },
+  { method: 'POST', path: '/v1/proposals', group: 'governance', roles: ['consumer', 'provider'] },
+  { method: 'GET', path: '/v1/proposals/{id}', group: 'governance', roles: ANY_USER },
+  { method: 'POST', path: '/v1/proposals/{id}/votes', group: 'governance', roles: ['consumer', 'provider'] },
+  { method: 'POST', path: '/v1/proposals/{id}/veto', group: 'governance', roles: ['admin'] },
+  { method: 'GET', path: '/v1/parameters', group: 'governance', roles: ANY_USER },
+
   { method: 'POST', path: '/v1/nodes', group: 'nodes', roles: ['provider'] },
   { method: 'GET', path: '/v1/nodes', group: 'nodes', roles: ['provider', 'admin'] },
   { method: 'GET', path: '/v1/nodes/{id}', group: 'nodes', roles: ['provider', 'admin'] },
@@ -70,7 +82,7 @@ export const ROUTES: readonly Route[] = [
   { method: 'POST', path: '/v1/agent/jobs/{id}/checkpoint', group: 'agent', roles: ['node'] },
 ];
 
-export const ROUTE_GROUPS: readonly RouteGroup[] = ['accounts', 'jobs', 'nodes', 'agent', 'public'];
+export const ROUTE_GROUPS: readonly RouteGroup[] = ['accounts', 'jobs', 'nodes', 'agent', 'public', 'governance'];
 
 /** Turns `/v1/jobs/{id}` into a matcher; returns the path parameters or undefined. */
 export function matchPath(template: string, path: string): Record<string, string> | undefined {

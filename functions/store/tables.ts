@@ -14,7 +14,7 @@ export interface IndexDef {
 }
 export interface TableDef {
   /** logical name: the env var is TABLE_<UPPER>, the CDK id is <Pascal>Table */
-  id: 'accounts' | 'keys' | 'nodes' | 'jobs' | 'logs' | 'idempotency' | 'scores' | 'ledger' | 'webhooks' | 'burst';
+  id: 'accounts' | 'keys' | 'nodes' | 'jobs' | 'logs' | 'idempotency' | 'scores' | 'ledger' | 'webhooks' | 'burst' | 'governance';
   partitionKey: KeyDef;
   sortKey?: KeyDef;
   indexes: IndexDef[];
@@ -91,6 +91,19 @@ export const TABLES: readonly TableDef[] = [
   { id: 'webhooks', partitionKey: { name: 'pk', type: 'S' }, sortKey: { name: 'sk', type: 'S' }, indexes: [], ttlAttribute: 'expiresAt' },
   // burst EC2 instances (one item per launch) and their limit, budget and lease counters: functions/store/burst-store.ts
   { id: 'burst', partitionKey: { name: 'id', type: 'S' }, indexes: [], ttlAttribute: 'expiresAt' },
+  // checker licenses (and their history), proposals, votes and the parameters enacted: functions/store/governance-store.ts
+  {
+    id: 'governance',
+    partitionKey: { name: 'pk', type: 'S' },
+    sortKey: { name: 'sk', type: 'S' },
+    indexes: [
+      // a license by who holds it and by who operates it (GET /v1/licenses)
+      { name: 'licensesByOwner', partitionKey: { name: 'ownerId', type: 'S' }, sortKey: { name: 'pk', type: 'S' } },
+      { name: 'licensesByOperator', partitionKey: { name: 'operatorId', type: 'S' }, sortKey: { name: 'pk', type: 'S' } },
+      // sparse: open proposals by the end of their window, passed ones by their enactment time
+      { name: 'pending', partitionKey: { name: 'pendingKey', type: 'S' }, sortKey: { name: 'dueAt', type: 'N' } },
+    ],
+  },
 ];
 
 export type TableId = TableDef['id'];

@@ -24,6 +24,10 @@ import { webhookSettingsFromEnv, type WebhookSettings } from './webhook-settings
 import { checkerSettingsFromEnv, type CheckerSettings } from './checker-settings';
 import { DEFAULT_ACCOUNT_LIMITS, type AccountLimits } from '../domain/account-limits';
 import { makeS3Client, S3FileStorage, type FileStoragePort } from '../store/files-store';
+import { GovernanceStore } from '../store/governance-store';
+import type { GovernanceSettings } from '../domain/governance/proposals';
+import { governanceSettingsFromEnv } from './governance-settings';
+import { CachedParameters, type ParametersPort } from './parameters-port';
 
 export interface Settings {
   heartbeat: { busySeconds: number; idleSeconds: number };
@@ -46,6 +50,8 @@ export interface Settings {
   ledger: LedgerSettings;
   /** per-account limits where an admin set none (domain/account-limits.ts); absent: DEFAULT_ACCOUNT_LIMITS */
   accountLimits?: AccountLimits;
+  /** licenses, proposals, votes, bounds (functions/usecases/governance-settings.ts); absent: its defaults */
+  governance?: GovernanceSettings;
   /** the bucket of files, outputs and checkpoints (FILES_BUCKET; S3_ENDPOINT on the local stack only): docs/data.md */
   files?: { bucket: string; endpoint?: string };
 }
@@ -70,6 +76,10 @@ export interface Deps {
   files?: FileStoragePort;
   /** short-lived credentials for a node's own queue; present when settings.agentRoleArn is set */
   agentCredentials?: AgentCredentialsPort;
+  /** checker licenses, proposals, votes and the parameters enacted (docs/governance.md) */
+  governance: GovernanceStore;
+  /** the parameters in force, cached briefly (functions/usecases/parameters.ts); absent: the deployment's settings */
+  parameters?: ParametersPort;
   settings: Settings;
   now: () => number;
   newId: () => string;
@@ -105,6 +115,7 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): Settings 
     candidatesPerShard: num('MATCH_CANDIDATES_PER_SHARD', 16),
     allowProcessRuntime: env.ALLOW_PROCESS_RUNTIME === 'true',
     checker: checkerSettingsFromEnv(env),
+    governance: governanceSettingsFromEnv(env),
     webhooks: webhookSettingsFromEnv(env),
     ledger: {
       feeBps: num('LEDGER_FEE_BPS', DEFAULT_LEDGER.feeBps),
@@ -129,6 +140,7 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): Settings 
 export function buildDeps(p: { db: DynamoDBDocumentClient; sqs: SQSClient; tables: TableNames; settings: Settings; files?: FileStoragePort }): Deps {
   const nodes = new NodesStore(p.db, p.tables.nodes);
   const ledger = new LedgerStore(p.db, p.tables.ledger, p.tables.accounts);
+  const governance = new GovernanceStore(p.db, p.tables.governance);
   return {
     accounts: new AccountsStore(p.db, p.tables.accounts),
     ledger,
@@ -144,6 +156,8 @@ export function buildDeps(p: { db: DynamoDBDocumentClient; sqs: SQSClient; table
     queues: new Queues(p.sqs, p.settings.queues),
     files: p.files ?? (p.settings.files ? new S3FileStorage(makeS3Client({ ...p.settings.files, region: p.settings.region }), p.settings.files.bucket) : undefined),
     agentCredentials: agentCredentialsFor(p.settings.agentRoleArn, p.settings.region),
+    governance,
+    parameters: new CachedParameters(governance, p.settings.governance?.parametersCacheMs ?? 5_000),
     settings: p.settings,
     now: Date.now,
     newId,

@@ -9,6 +9,7 @@ import { conflict, JobChangedError } from '../domain/errors';
 import { agentJobId, dispatchMessage } from '../domain/job/dispatch';
 import { CapacityRaceError } from '../store/jobs-store';
 import type { Deps } from './deps';
+import { ledgerSettings } from './parameters';
 import type { UsageGuard } from '../domain/account-limits';
 
 type NodeRead = Pick<Node, 'id' | 'status' | 'freeGpus' | 'totalGpus' | 'queueUrl'> & { version?: number };
@@ -66,7 +67,10 @@ async function applyOnce(d: Deps, before: Job, make: (job: Job) => Transition, {
     }
     if (fence && reads[fence.nodeId] && reads[fence.nodeId].version !== fence.version) throw conflict('the node came back');
     try {
-      const after = await d.jobs.apply(job, t, reads, fence, ledgerPostings(d, t), guard);
+      // a settlement charges the fee in force (enacted by governance over the deployment's setting)
+      const settles = t.effects.some((x) => x.kind === 'settle');
+      const postings = ledgerPostings(settles ? { settings: { ...d.settings, ledger: await ledgerSettings(d) } } : d, t);
+      const after = await d.jobs.apply(job, t, reads, fence, postings, guard);
       await sendMessages(d, after, t.effects, reads);
       return after;
     } catch (e) {

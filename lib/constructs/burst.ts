@@ -22,6 +22,7 @@ export const BURST_TABLE_GRANTS: Readonly<Partial<Record<TableId, 'read' | 'writ
   jobs: 'write', // deregistration re-queues the node's attempts
   accounts: 'write', // the burst provider account; settlement of re-queued attempts
   ledger: 'write',
+  governance: 'read', // the parameters in force, for those settlements
 };
 
 export interface BurstProps {

@@ -10,6 +10,9 @@ import { authorize } from '../../functions/http/authorizer';
 import { handler as accounts } from '../../functions/http/accounts';
 import { handler as agent } from '../../functions/http/agent';
 import { handler as jobs } from '../../functions/http/jobs';
+import { handler as governanceRoutes } from '../../functions/http/governance';
+import { runGovernance } from '../../functions/usecases/governance';
+import { LOCAL_GOVERNANCE } from './governance-local';
 import { handler as nodes } from '../../functions/http/nodes';
 import { handler as publicRoutes } from '../../functions/http/public';
 import type { RouteGroup } from '../../functions/http/routes';
@@ -52,6 +55,8 @@ export interface LocalStackOptions {
   reaperMs?: number;
   /** ms between checker runs (probes, canaries); also the period rewards count per good probe. @default 5000 */
   checkerMs?: number;
+  /** ms between governance runs (close windows, enact). @default LOCAL_GOVERNANCE.periodMs */
+  governanceMs?: number;
   /** overrides of the checker's local settings (canaryRate defaults to 0 here: set it to send canaries) */
   checker?: Partial<CheckerSettings>;
   /** overrides of the webhook settings (tests shorten retryDelaysSeconds) */
@@ -144,6 +149,8 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
       region,
       // the demo agents and tests run the process runtime: one developer's machine, no strangers' jobs
       allowProcessRuntime: true,
+      // the demo pace of docs/governance.md: 5 s votes, enacted seconds after
+      governance: { ...base.governance!, ...LOCAL_GOVERNANCE.settings },
       ...o.settings,
       queues: { ...base.queues, ...o.settings?.queues },
       checker: {
@@ -186,6 +193,7 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
       jobs,
       nodes,
       public: publicRoutes,
+      governance: governanceRoutes,
     };
     const gateway = await startGateway({
       port: o.port,
@@ -211,6 +219,11 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
       every(o.reaperMs ?? 2000, async () => {
         const r = await reap(deps);
         if (r.nodesOffline || r.jobsEnded) log(`reaper: ${r.nodesOffline} node(s) offline, ${r.attemptsLost} attempt(s) lost, ${r.jobsEnded} job(s) past deadline`);
+      }),
+      // closes proposals' windows and enacts passed ones: at the demo pace, within 10 s of a vote closing
+      every(o.governanceMs ?? LOCAL_GOVERNANCE.periodMs, async () => {
+        const r = await runGovernance(deps);
+        if (r.passed || r.rejected || r.enacted) log(`governance: ${r.passed} passed, ${r.rejected} rejected, ${r.enacted} enacted`);
       }),
       every(o.checkerMs ?? 5000, async () => {
         const r = await runChecker(deps);

@@ -23,14 +23,14 @@ import type { TableRefs } from '../constructs/tables';
 /** The bootstrap admin key's id: fixed, so operators know what to revoke (DELETE /v1/keys/bootstrapadmin). */
 export const ADMIN_KEY_ID = 'bootstrapadmin';
 
-export type FunctionName = RouteGroup | 'authorizer' | 'sweep' | 'reaper' | 'checker' | 'webhooks' | 'audit';
+export type FunctionName = RouteGroup | 'authorizer' | 'sweep' | 'reaper' | 'checker' | 'webhooks' | 'audit' | 'enactment';
 type Grants = Partial<Record<TableId, 'read' | 'write'>>;
 
 /**
  * Which table each function may read or write. Every function still gets every TABLE_* name
  * (the store reads all names at start); a table missing here is name-only: no grant.
  */
-export const TABLE_GRANTS: Readonly<Record<FunctionName, Grants>> = {
+const OWN_GRANTS: Readonly<Record<Exclude<FunctionName, 'governance' | 'enactment'>, Grants>> = {
   // resolves a key to account and role (a node key also to its node); on the first unknown key
   // it seeds the bootstrap admin account and key from the secret (conditional puts)
   authorizer: { keys: 'write', accounts: 'write', nodes: 'read' },
@@ -54,6 +54,17 @@ export const TABLE_GRANTS: Readonly<Record<FunctionName, Grants>> = {
   // completion webhooks: reads the ended job; claims and records delivery attempts, creates account secrets
   webhooks: { jobs: 'read', webhooks: 'write' },
   checker: { scores: 'write', nodes: 'write', jobs: 'write', accounts: 'write', logs: 'read', ledger: 'write' },
+};
+
+/** Functions that settle or slash read the parameters in force (fee, reward share, slash: docs/governance.md). */
+const PARAMETER_READERS = ['jobs', 'nodes', 'agent', 'sweep', 'reaper', 'checker'] as const;
+export const TABLE_GRANTS: Readonly<Record<FunctionName, Grants>> = {
+  ...OWN_GRANTS,
+  ...Object.fromEntries(PARAMETER_READERS.map((n) => [n, { ...OWN_GRANTS[n], governance: 'read' }])),
+  // licenses and proposals; a vote's weight reads the voter's stake back from the ledger
+  governance: { governance: 'write', accounts: 'read', ledger: 'read' },
+  // closes voting windows, enacts passed proposals
+  enactment: { governance: 'write' },
 };
 
 /** SQS actions on the per-node queues (`${prefix}*`), per function; absent: none. */
@@ -122,6 +133,7 @@ export class ControlPlaneStack extends Stack {
       reaper: make('reaper', 'functions/scheduled/reaper.ts', 'scheduled', 'gpupool reaper: lost heartbeats and missed deadlines'),
       checker: make('checker', 'functions/scheduled/checker.ts', 'scheduled', 'gpupool checker: probes, canaries, reputation, quarantine'),
       audit: make('audit', 'functions/scheduled/audit.ts', 'scheduled', 'gpupool ledger audit: balances recomputed from entries'),
+      enactment: make('enactment', 'functions/scheduled/governance.ts', 'scheduled', 'gpupool governance: close voting windows, enact passed proposals'),
       webhooks: make('webhooks', 'functions/scheduled/webhooks.ts', 'scheduled', 'gpupool webhooks: POST ended jobs to their webhook, retry with backoff'),
     };
     this.functions = fns;
@@ -176,6 +188,8 @@ export class ControlPlaneStack extends Stack {
         { name: 'Sweep', description: 'gpupool: place queued jobs', fn: fns.sweep.fn, rateMinutes: config.sweepRateMinutes },
         { name: 'Reaper', description: 'gpupool: fail lost attempts, re-queue their jobs', fn: fns.reaper.fn, rateMinutes: config.reaperRateMinutes },
         // a full scan of entries and accounts: hourly matches the audit alarm's period (docs/ledger.md has its cost)
+        // a passed proposal waits its delay (a day by default) anyway: a minute more is nothing
+        { name: 'Governance', description: 'gpupool: close voting windows, enact passed proposals', fn: fns.enactment.fn, rateMinutes: 1 },
         { name: 'LedgerAudit', description: 'gpupool: recompute balances from ledger entries', fn: fns.audit.fn, rateMinutes: 60 },
       ],
     });

@@ -1,0 +1,38 @@
+// Checker licenses and governance (docs/checkers.md, Licenses; docs/governance.md): their own function,
+// the only one that writes the governance table (settling functions read the parameters in force).
+import { IdSchema } from '../domain/schemas';
+import { CreateProposalSchema, DelegateLicenseSchema, MintLicensesSchema, TransferLicenseSchema, VoteSchema } from '../domain/governance/schemas';
+import { forbidden } from '../domain/errors';
+import { castVote, createProposal, getProposal, parametersView, vetoProposal } from '../usecases/governance';
+import { delegateLicense, getLicense, listLicenses, mintLicenses, transferLicense } from '../usecases/licenses';
+import { parseWith } from './kit/problem';
+import { routeGroup, type RouteFn } from './kit/router';
+
+const id = (v: string | undefined, name = 'id') => parseWith(IdSchema, v, name);
+
+const routes: Record<string, RouteFn> = {
+  'POST /v1/licenses': async (req, d) => {
+    if (req.caller.role !== 'admin') throw forbidden('only an admin mints licenses');
+    return { status: 201, body: await mintLicenses(d, parseWith(MintLicensesSchema, req.body)) };
+  },
+  'GET /v1/licenses': async (req, d) => ({ status: 200, body: await listLicenses(d, req.caller) }),
+  'GET /v1/licenses/{id}': async (req, d) => ({ status: 200, body: await getLicense(d, req.caller, id(req.params.id)) }),
+  'POST /v1/licenses/{id}/transfer': async (req, d) => ({
+    status: 200,
+    body: { license: await transferLicense(d, req.caller, id(req.params.id), parseWith(TransferLicenseSchema, req.body).to) },
+  }),
+  'POST /v1/licenses/{id}/delegate': async (req, d) => ({
+    status: 200,
+    body: { license: await delegateLicense(d, req.caller, id(req.params.id), parseWith(DelegateLicenseSchema, req.body)) },
+  }),
+  'POST /v1/proposals': async (req, d) => {
+    const proposal = await createProposal(d, req.caller, parseWith(CreateProposalSchema, req.body));
+    return { status: 201, body: { proposal }, headers: { location: `/v1/proposals/${proposal.id}` } };
+  },
+  'GET /v1/proposals/{id}': async (req, d) => ({ status: 200, body: await getProposal(d, req.caller, id(req.params.id)) }),
+  'POST /v1/proposals/{id}/votes': async (req, d) => ({ status: 201, body: await castVote(d, req.caller, id(req.params.id), parseWith(VoteSchema, req.body).choice) }),
+  'POST /v1/proposals/{id}/veto': async (req, d) => ({ status: 200, body: await vetoProposal(d, req.caller, id(req.params.id)) }),
+  'GET /v1/parameters': async (_req, d) => ({ status: 200, body: await parametersView(d) }),
+};
+
+export const handler = routeGroup('governance', routes);
