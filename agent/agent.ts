@@ -1,7 +1,7 @@
 // The running node: which attempts it runs, what the queue and the control plane ask of them, and the
 // drain at shutdown. Messages are handled one at a time (the poller awaits each), so the check for a
 // duplicate dispatch and the GPU allocation cannot race each other.
-import type { CancelMessage, DispatchMessage, QueueMessage, StopMessage } from '../functions/domain/agent-protocol';
+import type { CancelMessage, DispatchMessage, QueueMessage, StartResponse, StopMessage } from '../functions/domain/agent-protocol';
 import { isConflict, isTransient, type ControlPlane } from './api';
 import { AttemptRun, type EndReason } from './attempt';
 import { sleep } from './backoff';
@@ -122,8 +122,9 @@ export class Agent {
     this.starting.add(msg.attemptId);
     const seq = ++this.seq;
     const sentAt = Date.now();
+    let answer: StartResponse;
     try {
-      const answer = await api.start(msg.jobId, { attemptId: msg.attemptId, seq });
+      answer = await api.start(msg.jobId, { attemptId: msg.attemptId, seq });
       this.deps.onLease?.(sentAt, answer.leaseSeconds);
     } catch (err) {
       this.starting.delete(msg.attemptId);
@@ -147,7 +148,7 @@ export class Agent {
     const devices = await this.allocateWaiting(msg.attemptId, msg.spec.gpus);
     const failure = devices ? undefined : `node has ${allocator.free} free GPUs, attempt needs ${msg.spec.gpus}`;
     const releaseDevices = () => allocator.release(msg.attemptId);
-    const run = new AttemptRun(msg, devices ?? [], { ...this.deps, exitSignal: this.exit.signal, releaseDevices }, failure);
+    const run = new AttemptRun(msg, devices ?? [], { ...this.deps, exitSignal: this.exit.signal, releaseDevices }, failure, answer);
     const done = run
       .run()
       .catch((err) => log.error('attempt crashed', { ...ids, err }))

@@ -9,6 +9,8 @@ import {
   SessionRequestSchema,
   SessionResponseSchema,
   StartRequestSchema,
+  StartResponseSchema,
+  type StartResponse,
   type HeartbeatResponse,
   type RegisterNode,
   type SessionResponse,
@@ -68,10 +70,9 @@ export class ControlPlane {
     return HeartbeatResponseSchema.parse(await this.post('/v1/agent/heartbeat', HeartbeatRequestSchema.parse(body)));
   }
 
-  /** The answer's lease: the start moved the node to the busy heartbeat deadline (see HeartbeatResponse.leaseSeconds). */
-  async start(jobId: string, body: In<typeof StartRequestSchema>): Promise<{ leaseSeconds?: number }> {
-    const res = (await this.post(`/v1/agent/jobs/${encodeURIComponent(jobId)}/start`, body)) as { leaseSeconds?: unknown };
-    return typeof res?.leaseSeconds === 'number' ? { leaseSeconds: res.leaseSeconds } : {};
+  /** The answer's lease (the start moved the node to the busy heartbeat deadline) and what the attempt needs beyond its dispatch (its secrets). */
+  async start(jobId: string, body: In<typeof StartRequestSchema>): Promise<StartResponse> {
+    return StartResponseSchema.parse(await this.post(`/v1/agent/jobs/${encodeURIComponent(jobId)}/start`, body));
   }
 
   async logs(jobId: string, body: In<typeof LogsRequestSchema>): Promise<void> {

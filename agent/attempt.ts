@@ -1,6 +1,7 @@
 // One attempt from dispatch to finish: run it, stream its output, enforce its time limit, stop it when
 // told, and report how it ended. Every way out of an attempt passes through `run`, so finish is sent once.
-import type { DispatchMessage, FinishRequest, LogLine, PullReport } from '../functions/domain/agent-protocol';
+import type { DispatchMessage, FinishRequest, LogLine, PullReport, StartResponse } from '../functions/domain/agent-protocol';
+import { SecretMask, secretValues } from './secret-mask';
 import type { GpuDevice } from '../functions/domain/model';
 import { ApiError, isConflict, isTransient, type ControlPlane } from './api';
 import { backoffDelay, sleep } from './backoff';
@@ -48,6 +49,8 @@ export class AttemptRun {
   /** the image pull's last phase; `pullSent` is the one the control plane has (the next log request carries a newer one) */
   private pull?: PullReport;
   private pullSent?: PullReport;
+  /** the attempt's secret values, replaced by *** in every line and error it reports */
+  private readonly mask: SecretMask;
 
   constructor(
     private readonly msg: DispatchMessage,
@@ -55,7 +58,10 @@ export class AttemptRun {
     private readonly deps: AttemptDeps,
     /** set when the attempt cannot run here at all: it is finished as an error without starting */
     private readonly failure?: string,
+    /** the answer to this attempt's start (its secrets): handed to the runtime, never stored */
+    private readonly start?: StartResponse,
   ) {
+    this.mask = new SecretMask(secretValues(start?.secrets));
     this.jobId = msg.jobId;
     this.attemptId = msg.attemptId;
     this.log = deps.log.child({ jobId: msg.jobId, attemptId: msg.attemptId });
@@ -75,12 +81,15 @@ export class AttemptRun {
       : runtime.start({
           ...this.msg,
           devices: this.devices,
+          // masked before anything else sees the line: the digest compares what the consumer sees
           onLine: (s, t) => {
-            this.digest.push(s, t);
-            this.batcher.push(s, t);
+            const line = this.mask.mask(t);
+            this.digest.push(s, line);
+            this.batcher.push(s, line);
           },
           // rides on the next log request: the runtime's system line about it schedules one within 250 ms
-          onPull: (p) => (this.pull = p),
+          onPull: (p) => (this.pull = p.phase === 'FAILED' ? { ...p, message: this.mask.mask(p.message) } : p),
+          ...(this.start ? { start: this.start } : {}),
         });
     // Noted as soon as the runtime says so, before the awaits below: a stop arriving after the workload
     // ended on its own (a lease running out while the attempt is still being recorded) must not turn a
@@ -139,8 +148,8 @@ export class AttemptRun {
     // this node could not run it (no free GPUs here): the control plane places it elsewhere
     if (this.failure) return { ...base, outcome: 'lost', error: this.failure };
     // the node could not run it (its engine failed): handed back and re-placed, the consumer not charged
-    if (result.error && result.infrastructure) return { ...base, outcome: 'lost', error: result.error.slice(0, 2048) };
-    if (result.error) return { ...base, outcome: 'error', error: result.error.slice(0, 2048) };
+    if (result.error && result.infrastructure) return { ...base, outcome: 'lost', error: this.mask.mask(result.error).slice(0, 2048) };
+    if (result.error) return { ...base, outcome: 'error', error: this.mask.mask(result.error).slice(0, 2048) };
     return { ...base, outcome: 'exited' };
   }
 

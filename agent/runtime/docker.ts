@@ -4,7 +4,10 @@
 // without capabilities or privilege escalation, and shares no network with the host or other attempts.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { constants } from 'node:os';
+import path from 'node:path';
+import type { PullReport } from '../../functions/domain/agent-protocol';
 import { isImageReference } from '../../functions/domain/image-ref';
+import { PrivateRepos, withRegistryLogin } from './registry-login';
 import type { Logger } from '../log';
 import { gangEnv } from './gang-env';
 import { ImageGc } from './image-gc';
@@ -72,8 +75,30 @@ function envFlags(a: Omit<RuntimeAttempt, 'onLine'>, simulated: boolean, warn: (
     else if (k.startsWith('NVIDIA_')) warn(`skipped env ${k}: NVIDIA_* variables are set by the node, not the job`);
     else if (!(k in ours)) env.push('-e', `${k}=${v}`);
   }
+  // a secret by name only: docker copies the value from its own environment (secretEnvFor), so it never
+  // appears on a command line (`ps`, /proc/<pid>/cmdline)
+  for (const k of Object.keys(a.start?.secrets?.env ?? {})) {
+    if (!ENV_NAME.test(k) || k.startsWith('NVIDIA_') || k in ours) warn(`skipped secret env ${JSON.stringify(k)}: not a name the job may set`);
+    else env.push('-e', k);
+  }
   for (const [k, v] of Object.entries(ours)) env.push('-e', `${k}=${v}`);
   return env;
+}
+
+/** Variables the docker CLI itself reads: a secret by one of these names would steer the CLI, not reach the job. */
+const DOCKER_CLI_ENV = /^(DOCKER_.*|PATH|HOME|TMPDIR|HTTPS?_PROXY|NO_PROXY|ALL_PROXY|https?_proxy|no_proxy|all_proxy|SSL_CERT_(FILE|DIR)|XDG_.*)$/;
+
+/**
+ * The environment of the `docker run` process: the agent's own plus the attempt's secret values, which
+ * `-e NAME` (envFlags) passes into the container. An error when a secret's name is one the CLI reads.
+ */
+export function secretEnvFor(a: Pick<RuntimeAttempt, 'start'>): { env?: Record<string, string>; error?: string } {
+  const secrets = a.start?.secrets?.env ?? {};
+  const names = Object.keys(secrets);
+  if (names.length === 0) return {};
+  const clash = names.filter((k) => DOCKER_CLI_ENV.test(k));
+  if (clash.length > 0) return { error: `secret env ${clash.join(', ')} cannot be given to a container: the docker CLI reads variables of that name; use another name` };
+  return { env: secrets };
 }
 
 /** What a container on a simulated node learns about its devices, as the NVIDIA runtime would tell it. */
@@ -139,7 +164,8 @@ export class DockerRuntime implements Runtime {
     this.docker = opts.docker ?? 'docker';
     const run = this.exec.bind(this);
     this.gc = opts.owner ? new ImageGc(collecting(run), log, { stateDir: opts.owner, budgetBytes: opts.imageBudgetBytes }) : undefined;
-    this.puller = new ImagePuller(run, log, { minFreeBytes: opts.minFreeBytes ?? 0, gc: this.gc });
+    const privates = new PrivateRepos(opts.owner ? path.join(opts.owner, 'private-repos.json') : undefined);
+    this.puller = new ImagePuller(run, log, { minFreeBytes: opts.minFreeBytes ?? 0, gc: this.gc, privates });
   }
 
   start(a: RuntimeAttempt): RuntimeHandle {
@@ -150,16 +176,21 @@ export class DockerRuntime implements Runtime {
     const name = containerName(a.attemptId);
     const state: { stopping: boolean; current?: ChildProcess; running: boolean } = { stopping: false, running: false };
     const system = (line: string) => a.onLine('system', line);
+    const secretEnv = secretEnvFor(a);
+    if (secretEnv.error) return endedHandle({ exitCode: null, signal: null, error: secretEnv.error });
+    const login = a.start?.secrets?.registryAuth;
     const done = (async (): Promise<ExitResult> => {
-      // the pull is a phase of the attempt (pull.ts): typed when it fails, the image pinned while it runs
-      const ready = await this.puller.ensure(image, { system, phase: (p) => a.onPull?.(p), started: (c) => (state.current = c) });
+      // the pull is a phase of the attempt (pull.ts): typed when it fails, the image pinned while it runs;
+      // a private image's login exists for this pull only (registry-login.ts)
+      const hooks = { system, phase: (p: PullReport) => a.onPull?.(p), started: (c: ChildProcess) => (state.current = c) };
+      const ready = login ? await withRegistryLogin(login, (dockerConfig) => this.puller.ensure(image, { ...hooks, dockerConfig })) : await this.puller.ensure(image, hooks);
       if (!ready.ok) {
         if (state.stopping) return { exitCode: null, signal: null };
         const consumers = ready.failure === 'IMAGE_NOT_FOUND' || ready.failure === 'REGISTRY_UNAUTHORIZED';
         return { exitCode: null, signal: null, error: `image pull failed${ready.failure ? ` (${ready.failure})` : ''}: ${ready.message}`, infrastructure: !consumers };
       }
       try {
-        return await this.runContainer(a, state, system);
+        return await this.runContainer(a, state, system, secretEnv.env);
       } finally {
         ready.release();
       }
@@ -178,7 +209,7 @@ export class DockerRuntime implements Runtime {
     };
   }
 
-  private async runContainer(a: RuntimeAttempt, state: { stopping: boolean; current?: ChildProcess; running: boolean }, system: (l: string) => void): Promise<ExitResult> {
+  private async runContainer(a: RuntimeAttempt, state: { stopping: boolean; current?: ChildProcess; running: boolean }, system: (l: string) => void, secretEnv?: Record<string, string>): Promise<ExitResult> {
     if (state.stopping) return { exitCode: null, signal: null };
     const network = a.spec.gang ? await this.createNetwork(a) : undefined;
     if (network) return network;
@@ -191,7 +222,7 @@ export class DockerRuntime implements Runtime {
     };
     // the agent killed -9 must not leave the container running (orphan-guard.ts); the docker CLI's env (DOCKER_HOST) is the agent's
     const guard = guardAttempt('"$1" rm -f "$2" >/dev/null 2>&1', [this.docker, containerName(a.attemptId)], process.env);
-    const run = await this.exec(dockerRunArgs(a, system, this.opts), onLine, (c) => (state.current = c)).finally(() => guard.release());
+    const run = await this.exec(dockerRunArgs(a, system, this.opts), onLine, (c) => (state.current = c), secretEnv).finally(() => guard.release());
     return this.removeNetwork(a, run.exitCode === DOCKER_ERROR_EXIT ? dockerFailure(run, stderr) : run);
   }
 
@@ -246,8 +277,9 @@ export class DockerRuntime implements Runtime {
     state.current?.once('exit', () => clearTimeout(fallback));
   }
 
-  private exec(args: string[], onLine: (s: Stream, t: string) => void, started?: (c: ChildProcess) => void): Promise<ExitResult> {
-    const child = spawn(this.docker, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  /** `env` is added to the agent's environment for this one docker CLI process (a secret, a login's DOCKER_CONFIG) */
+  private exec(args: string[], onLine: (s: Stream, t: string) => void, started?: (c: ChildProcess) => void, env?: Record<string, string>): Promise<ExitResult> {
+    const child = spawn(this.docker, args, { stdio: ['ignore', 'pipe', 'pipe'], ...(env ? { env: { ...process.env, ...env } } : {}) });
     started?.(child);
     const output = Promise.all([
       splitLines(child.stdout, (t) => onLine('stdout', t)),

@@ -9,9 +9,10 @@ import type { ChildProcess } from 'node:child_process';
 import type { Logger } from '../log';
 import type { DockerExec, ImageGc } from './image-gc';
 import type { Stream } from './types';
+import type { PrivateRepos } from './registry-login';
 
 /** runs the docker CLI, streaming its lines; `started` gets the child (a stop during the pull kills it) */
-export type DockerRun = (args: string[], onLine: (s: Stream, t: string) => void, started?: (c: ChildProcess) => void) => Promise<{ exitCode: number | null }>;
+export type DockerRun = (args: string[], onLine: (s: Stream, t: string) => void, started?: (c: ChildProcess) => void, env?: Record<string, string>) => Promise<{ exitCode: number | null }>;
 
 /** The line-collecting form the inspections and the garbage collector use. */
 export function collecting(run: DockerRun): DockerExec {
@@ -75,6 +76,8 @@ export interface PullerOptions {
   gc?: ImageGc;
   /** the docker data root's free bytes; undefined when it cannot be told (remote engine): no check then */
   freeBytes?: () => Promise<number | undefined>;
+  /** repositories once pulled with a login: always pulled again (registry-login.ts) */
+  privates?: PrivateRepos;
 }
 
 export type EnsureResult =
@@ -88,11 +91,14 @@ export interface EnsureHooks {
   phase: (p: PullReport) => void;
   /** the pull's child process, so a stop during the pull can end it */
   started?: (c: ChildProcess) => void;
+  /** this attempt's registry login: a Docker config directory made for it (registry-login.ts) */
+  dockerConfig?: string;
 }
 
 export class ImagePuller {
   private dataRoot?: Promise<string | undefined>;
   private readonly docker: DockerExec;
+  private readonly privates?: PrivateRepos;
 
   constructor(
     private readonly run: DockerRun,
@@ -100,6 +106,7 @@ export class ImagePuller {
     private readonly opts: PullerOptions,
   ) {
     this.docker = collecting(run);
+    this.privates = opts.privates;
   }
 
   /**
@@ -108,7 +115,12 @@ export class ImagePuller {
    */
   async ensure(image: string, h: EnsureHooks): Promise<EnsureResult> {
     const held = await this.inspect(image);
-    if (held && !movingTag(image)) return this.ready(image, held, h, undefined);
+    // An image pulled with a login is pulled again by every attempt, so the registry judges each attempt's
+    // own credentials (none: refused) instead of the node handing one consumer's private image to another
+    // (Kubernetes' AlwaysPullImages, for private repositories only)
+    const privateRepo = await this.privates?.has(image);
+    if (h.dockerConfig) await this.privates?.add(image);
+    if (held && !movingTag(image) && !h.dockerConfig && !privateRepo) return this.ready(image, held, h, undefined);
     const room = await this.checkDisk();
     if (room) {
       if (held) return this.ready(image, held, h, undefined, `${room}; using the copy of ${image} this node holds`);
@@ -121,7 +133,7 @@ export class ImagePuller {
     const { exitCode: code } = await this.run(['pull', '--', image], (s, l) => {
       if (s === 'stderr' && said.length < 20) said.push(l);
       h.system(l);
-    }, h.started);
+    }, h.started, h.dockerConfig ? { DOCKER_CONFIG: h.dockerConfig } : undefined);
     const seconds = (Date.now() - started) / 1000;
     // (an engine that pulled yet cannot say what: ready, without a digest)
     const pulled = code === 0 ? ((await this.inspect(image)) ?? { id: '', digests: [] }) : undefined;
@@ -135,7 +147,7 @@ export class ImagePuller {
     const failure = code === 0 ? undefined : classifyPullFailure(said);
     const words = registryWords(said) || `docker pull exited ${code}`;
     // a moving tag the registry cannot refresh now: the copy here is what `latest` meant until now
-    if (held && failure !== 'IMAGE_NOT_FOUND' && failure !== 'REGISTRY_UNAUTHORIZED') return this.ready(image, held, h, undefined, `pull failed (${words}); using the copy of ${image} this node holds`);
+    if (held && !privateRepo && !h.dockerConfig && failure !== 'IMAGE_NOT_FOUND' && failure !== 'REGISTRY_UNAUTHORIZED') return this.ready(image, held, h, undefined, `pull failed (${words}); using the copy of ${image} this node holds`);
     return this.fail(h, failure, words);
   }
 

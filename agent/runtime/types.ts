@@ -1,5 +1,5 @@
 // One interface for every way the agent runs work, so the attempt lifecycle is written once.
-import type { AttemptSpec, PullReport } from '../../functions/domain/agent-protocol';
+import type { AttemptSpec, PullReport, StartResponse } from '../../functions/domain/agent-protocol';
 import type { GpuDevice } from '../../functions/domain/model';
 
 export type Stream = 'stdout' | 'stderr' | 'system';
@@ -14,6 +14,9 @@ export interface RuntimeAttempt {
   onLine: (stream: Stream, text: string) => void;
   /** the image pull's phase (docker runtime), reported to the control plane; must not block */
   onPull?: (pull: PullReport) => void;
+  /** the control plane's answer to this attempt's start: its secrets (env values, registry login) live here,
+   * in memory, for this attempt only; never written to a file the agent keeps or to its log */
+  start?: StartResponse;
 }
 
 export interface ExitResult {

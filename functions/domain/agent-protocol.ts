@@ -111,6 +111,27 @@ export type LogLine = z.infer<typeof LogLineSchema>;
 const startSeq = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 export const StartRequestSchema = z.strictObject({ attemptId: id, seq: startSeq.optional() });
 
+/**
+ * What an attempt needs beyond its dispatch message, given to the node that starts it and to no one else
+ * (docs/data.md, Secrets): the values of the job's secret env variables and its registry login. The agent
+ * holds them in memory for that attempt only.
+ */
+export const AttemptSecretsSchema = z.strictObject({
+  env: z.record(z.string(), z.string()),
+  registryAuth: z.strictObject({ server: z.string(), username: z.string(), password: z.string() }).optional(),
+});
+export type AttemptSecretsAnswer = z.infer<typeof AttemptSecretsSchema>;
+
+/** The answer to a start; `z.object`, not strict: other capabilities add their own parts (files). */
+export const StartResponseSchema = z.object({
+  status: z.string().optional(),
+  attemptId: z.string().optional(),
+  /** the start moved the node to the busy heartbeat deadline (see HeartbeatResponse.leaseSeconds) */
+  leaseSeconds: z.number().optional(),
+  secrets: AttemptSecretsSchema.optional(),
+});
+export type StartResponse = z.infer<typeof StartResponseSchema>;
+
 /** Typed pull failures (agent/runtime/pull.ts): the first two are the consumer's to fix, the last two the node's. */
 export const PULL_FAILURES = ['IMAGE_NOT_FOUND', 'REGISTRY_UNAUTHORIZED', 'REGISTRY_UNREACHABLE', 'NO_DISK_SPACE'] as const;
 export type PullFailure = (typeof PULL_FAILURES)[number];

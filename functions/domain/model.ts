@@ -62,6 +62,8 @@ export const REASONS = [
   'REGISTRY_UNAUTHORIZED',
   'REGISTRY_UNREACHABLE',
   'NO_DISK_SPACE',
+  /** a secret the job refers to was deleted before an attempt of it started (docs/data.md, Secrets) */
+  'SECRET_NOT_FOUND',
 ] as const;
 export type Reason = (typeof REASONS)[number];
 
@@ -135,6 +137,10 @@ export interface JobSpec {
   checkpoint?: { intervalSeconds: number };
   /** the last complete checkpoint (its manifest is in the bucket): shown on the job view */
   lastCheckpoint?: CheckpointInfo;
+  /** env names whose values come from the account's secrets: name → secret name (docs/data.md, Secrets); the values are never on the job */
+  secretEnv?: Record<string, string>;
+  /** the private image's registry login; the password is the account's secret of that name (docs/data.md, Private images) */
+  registryAuth?: { server: string; username: string; passwordSecret: string };
   /** internal, never in the public schema: the only node this job may run on (checker canaries) */
   pinNodeId?: string;
   /** run on this many distinct nodes and compare their outputs (docs/checkers.md, replicated verification) */

@@ -6,6 +6,7 @@ import { IMAGE_REFERENCE_RULE, isImageReference } from './image-ref';
 import { imageRefList } from './agent-protocol';
 import { MAX_WARM_IMAGES } from './matcher/image-cache';
 import { CheckpointSchema, InputsSchema } from './files/schemas';
+import { imageRegistry, RegistryAuthSchema, SecretRefSchema } from './secrets/limits';
 
 /** jobs one array request may create (each counts against the account's queue limit) */
 export const MAX_ARRAY_SIZE = 1000;
@@ -41,8 +42,9 @@ export const SubmitJobSchema = z
     name: z.string().min(1).max(128).optional(),
     image: z.string().min(1).max(512).refine(isImageReference, IMAGE_REFERENCE_RULE).optional(),
     command: z.array(z.string().max(8192)).min(1).max(256),
+    /** a value is a string, or `{"secret": "<name>"}`: the account's secret of that name, given to the attempt only (docs/data.md, Secrets) */
     env: z
-      .record(envName, z.string().max(32_768))
+      .record(envName, z.union([z.string().max(32_768), SecretRefSchema]))
       .refine((e) => Object.keys(e).length <= 128, 'at most 128 variables')
       .refine((e) => !Object.keys(e).some((k) => k.startsWith('GPUPOOL_')), 'GPUPOOL_* variables are reserved')
       .default({}),
@@ -89,6 +91,13 @@ export const SubmitJobSchema = z
     inputs: InputsSchema.optional(),
     /** $GPUPOOL_CHECKPOINT_DIR saved every intervalSeconds and restored into the job's next attempt (docs/data.md, Checkpoints) */
     checkpoint: CheckpointSchema.optional(),
+    /** the login for a private image: `passwordSecret` names the account's secret (docs/data.md, Private images) */
+    registryAuth: RegistryAuthSchema.optional(),
+  })
+  // a login is for the image's own registry: sent nowhere else
+  .refine((j) => !j.registryAuth || (j.image !== undefined && imageRegistry(j.image) === j.registryAuth.server), {
+    message: "registryAuth.server must be the image's registry",
+    path: ['registryAuth', 'server'],
   })
   .refine((j) => !(j.array && j.verification), {
     message: 'replicated verification of job arrays is not supported',
@@ -98,6 +107,17 @@ export const SubmitJobSchema = z
   .refine((j) => !j.verification || j.resources.nodes === 1, {
     message: 'replicated verification of multi-node (gang) jobs is not supported',
     path: ['verification'],
+  })
+  // stored apart: `env` keeps plain values only (it is what a dispatch message carries), `secretEnv` the
+  // names of the secrets that fill the rest at the attempt's start (usecases/secrets.ts)
+  .transform(({ env, ...j }) => {
+    const plain: Record<string, string> = {};
+    const secretEnv: Record<string, string> = {};
+    for (const [k, v] of Object.entries(env)) {
+      if (typeof v === 'string') plain[k] = v;
+      else secretEnv[k] = v.secret;
+    }
+    return { ...j, env: plain, ...(Object.keys(secretEnv).length > 0 ? { secretEnv } : {}) };
   });
 export type SubmitJob = z.infer<typeof SubmitJobSchema>;
 

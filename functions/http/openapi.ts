@@ -8,6 +8,7 @@ import { OffersQuerySchema } from '../usecases/offers';
 import { ProblemSchema } from './kit/problem';
 import { CreateFileSchema } from '../domain/files/schemas';
 import { CheckpointRequestSchema, OutputsRequestSchema } from '../domain/files/protocol';
+import { SetSecretSchema } from '../domain/secrets/limits';
 import { ROUTES } from './routes';
 
 const BODIES: Record<string, z.ZodType> = {
@@ -19,6 +20,7 @@ const BODIES: Record<string, z.ZodType> = {
   'POST /v1/files': CreateFileSchema,
   'POST /v1/agent/jobs/{id}/outputs': OutputsRequestSchema,
   'POST /v1/agent/jobs/{id}/checkpoint': CheckpointRequestSchema,
+  'POST /v1/secrets': SetSecretSchema,
   'POST /v1/nodes': RegisterNodeSchema,
   'PATCH /v1/nodes/{id}': PatchNodeSchema,
   'PATCH /v1/accounts/{id}/limits': AccountLimitsPatchSchema,
@@ -42,6 +44,7 @@ const SUCCESS: Record<string, number> = {
   'DELETE /v1/jobs/{id}': 202,
   'POST /v1/files': 201,
   'DELETE /v1/keys/{keyId}': 204,
+  'DELETE /v1/secrets/{name}': 204,
   'POST /v1/nodes/{id}/release': 200,
   'POST /v1/accounts/{id}/webhook-secret': 200,
   'POST /v1/stake': 200,

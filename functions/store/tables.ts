@@ -14,7 +14,7 @@ export interface IndexDef {
 }
 export interface TableDef {
   /** logical name: the env var is TABLE_<UPPER>, the CDK id is <Pascal>Table */
-  id: 'accounts' | 'keys' | 'nodes' | 'jobs' | 'logs' | 'idempotency' | 'scores' | 'ledger' | 'webhooks' | 'burst' | 'governance';
+  id: 'accounts' | 'keys' | 'nodes' | 'jobs' | 'logs' | 'idempotency' | 'scores' | 'ledger' | 'webhooks' | 'burst' | 'secrets' | 'governance';
   partitionKey: KeyDef;
   sortKey?: KeyDef;
   indexes: IndexDef[];
@@ -91,6 +91,8 @@ export const TABLES: readonly TableDef[] = [
   { id: 'webhooks', partitionKey: { name: 'pk', type: 'S' }, sortKey: { name: 'sk', type: 'S' }, indexes: [], ttlAttribute: 'expiresAt' },
   // burst EC2 instances (one item per launch) and their limit, budget and lease counters: functions/store/burst-store.ts
   { id: 'burst', partitionKey: { name: 'id', type: 'S' }, indexes: [], ttlAttribute: 'expiresAt' },
+  // each account's secrets, sealed (never a plain value) and its count: functions/store/secrets-store.ts
+  { id: 'secrets', partitionKey: { name: 'accountId', type: 'S' }, sortKey: { name: 'name', type: 'S' }, indexes: [] },
   // checker licenses (and their history), proposals, votes and the parameters enacted: functions/store/governance-store.ts
   {
     id: 'governance',

@@ -21,6 +21,7 @@ import { jobOfAttempt } from './replicas';
 import { recordReplicaResult, verifyReplicas } from './verification';
 import { nodeImageList, sameImageList } from '../domain/matcher/image-cache';
 import { startFiles } from './files';
+import { openAttemptSecrets } from './secrets';
 
 /** statusReason of a node whose own agent is draining (SIGTERM), as opposed to a provider's drain */
 export const AGENT_DRAINING = 'agent draining';
@@ -172,10 +173,34 @@ export async function startAttempt(d: Deps, caller: Caller, jobId: string, attem
     { retries: RANK_RACE_RETRIES },
   );
   if (moved) recordStarted(after, attemptId);
+  // opened only now that this node holds the live attempt: a refused or replayed-after-the-end start gets nothing
+  const opened = await openAttemptSecrets(d, after);
+  if (opened.missing.length > 0) await failForMissingSecrets(d, after, attemptId, opened.missing);
   const leaseSeconds = await toBusyDeadline(d, caller.nodeId!);
   // links to the inputs and the checkpoint to restore, for this attempt only (docs/data.md)
   const files = await startFiles(d, after);
-  return { ...(files ? { files } : {}), status: after.status, attemptId, ...(leaseSeconds === undefined ? {} : { leaseSeconds }) };
+  return { ...(files ? { files } : {}), status: after.status, attemptId, ...(leaseSeconds === undefined ? {} : { leaseSeconds }), ...(opened.secrets ? { secrets: opened.secrets } : {}) };
+}
+
+/**
+ * A secret the job names was deleted after the submit: the attempt cannot run as asked, and no later
+ * attempt could either, so the job fails (SECRET_NOT_FOUND, the names on the attempt) and the agent is
+ * told 409 (it drops the dispatch). Checked here, where the values are read, so no window is left between
+ * a check and the use.
+ */
+async function failForMissingSecrets(d: Deps, job: Job, attemptId: string, missing: string[]): Promise<never> {
+  const message = `secret${missing.length > 1 ? 's' : ''} ${missing.join(', ')} no longer exist${missing.length > 1 ? '' : 's'} (deleted after the job was submitted)`;
+  await applyTransition(
+    d,
+    job,
+    (j) => {
+      const t = finishT(j, attemptId, { exitCode: null, outcome: 'error', reason: 'SECRET_NOT_FOUND' }, d.now());
+      return { ...t, job: { ...t.job, attempts: t.job.attempts.map((a) => (a.id === attemptId ? { ...a, message } : a)) } };
+    },
+    { retries: RANK_RACE_RETRIES },
+  ).catch(ignoreDomainError);
+  await sweep(d, { maxJobs: 8 });
+  throw conflict(`attempt ${attemptId} cannot start: ${message}`);
 }
 
 /** Puts the node on the busy deadline (if not already) and returns the lease left, in seconds. */

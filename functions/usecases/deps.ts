@@ -24,6 +24,10 @@ import { webhookSettingsFromEnv, type WebhookSettings } from './webhook-settings
 import { checkerSettingsFromEnv, type CheckerSettings } from './checker-settings';
 import { DEFAULT_ACCOUNT_LIMITS, type AccountLimits } from '../domain/account-limits';
 import { makeS3Client, S3FileStorage, type FileStoragePort } from '../store/files-store';
+import { KMSClient } from '@aws-sdk/client-kms';
+import { SecretsStore } from '../store/secrets-store';
+import { EnvelopeCipher, type SecretCipher } from '../store/secret-cipher';
+import { KmsKeyWrapper } from '../store/kms-cipher';
 import { GovernanceStore } from '../store/governance-store';
 import type { GovernanceSettings } from '../domain/governance/proposals';
 import { governanceSettingsFromEnv } from './governance-settings';
@@ -54,6 +58,8 @@ export interface Settings {
   governance?: GovernanceSettings;
   /** the bucket of files, outputs and checkpoints (FILES_BUCKET; S3_ENDPOINT on the local stack only): docs/data.md */
   files?: { bucket: string; endpoint?: string };
+  /** the KMS key secrets are sealed under (SECRETS_KEY_ID, set on the functions granted its use); absent: the cipher given to buildDeps */
+  secretsKeyId?: string;
 }
 
 export interface Deps {
@@ -74,6 +80,10 @@ export interface Deps {
   queues: Queues;
   /** object storage for files, outputs and checkpoints; absent where the stage has no bucket (those requests are then a 501) */
   files?: FileStoragePort;
+  /** each account's secrets, sealed (docs/data.md, Secrets) */
+  secrets: SecretsStore;
+  /** seals and opens secret values; absent where this function may not use the key (setting or resolving one there is a deployment fault: a 500) */
+  secretCipher?: SecretCipher;
   /** short-lived credentials for a node's own queue; present when settings.agentRoleArn is set */
   agentCredentials?: AgentCredentialsPort;
   /** checker licenses, proposals, votes and the parameters enacted (docs/governance.md) */
@@ -111,6 +121,7 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): Settings 
     agentSqsEndpoint: env.AGENT_SQS_ENDPOINT,
     agentRoleArn: env.AGENT_ROLE_ARN || undefined,
     files: env.FILES_BUCKET ? { bucket: env.FILES_BUCKET, endpoint: env.S3_ENDPOINT || undefined } : undefined,
+    secretsKeyId: env.SECRETS_KEY_ID || undefined,
     region: env.AWS_REGION ?? 'us-east-1',
     candidatesPerShard: num('MATCH_CANDIDATES_PER_SHARD', 16),
     allowProcessRuntime: env.ALLOW_PROCESS_RUNTIME === 'true',
@@ -137,7 +148,7 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): Settings 
   };
 }
 
-export function buildDeps(p: { db: DynamoDBDocumentClient; sqs: SQSClient; tables: TableNames; settings: Settings; files?: FileStoragePort }): Deps {
+export function buildDeps(p: { db: DynamoDBDocumentClient; sqs: SQSClient; tables: TableNames; settings: Settings; files?: FileStoragePort; secretCipher?: SecretCipher }): Deps {
   const nodes = new NodesStore(p.db, p.tables.nodes);
   const ledger = new LedgerStore(p.db, p.tables.ledger, p.tables.accounts);
   const governance = new GovernanceStore(p.db, p.tables.governance);
@@ -155,6 +166,8 @@ export function buildDeps(p: { db: DynamoDBDocumentClient; sqs: SQSClient; table
     webhookRetries: p.settings.webhooks.retryQueueUrl ? new WebhookRetryQueue(p.sqs, p.settings.webhooks.retryQueueUrl) : undefined,
     queues: new Queues(p.sqs, p.settings.queues),
     files: p.files ?? (p.settings.files ? new S3FileStorage(makeS3Client({ ...p.settings.files, region: p.settings.region }), p.settings.files.bucket) : undefined),
+    secrets: new SecretsStore(p.db, p.tables.secrets),
+    secretCipher: p.settings.secretsKeyId ? new EnvelopeCipher(new KmsKeyWrapper(new KMSClient({ region: p.settings.region }), p.settings.secretsKeyId)) : p.secretCipher,
     agentCredentials: agentCredentialsFor(p.settings.agentRoleArn, p.settings.region),
     governance,
     parameters: new CachedParameters(governance, p.settings.governance?.parametersCacheMs ?? 5_000),

@@ -3,6 +3,7 @@ import { DomainError, notFound } from '../domain/errors';
 import { cancel as cancelT } from '../domain/job/transitions';
 import type { Caller, Job } from '../domain/model';
 import type { SubmitJob } from '../domain/schemas';
+import { checkSecretRefs } from './secrets';
 import type { Deps } from './deps';
 import { applyTransition } from './effects';
 import { tryPlace } from './placement';
@@ -14,6 +15,7 @@ import { accountView, type AccountView } from './account-limits';
 export async function submitJob(d: Deps, caller: Caller, body: SubmitJob): Promise<Job> {
   const now = d.now();
   const { array: _a, ...spec } = body;
+  await checkSecretRefs(d, caller.accountId, spec);
   const job: CountedJob = {
     ...spec,
     id: d.newId(),
@@ -48,6 +50,7 @@ export async function submitJob(d: Deps, caller: Caller, body: SubmitJob): Promi
 export async function submitArray(d: Deps, caller: Caller, body: SubmitJob & { array: { size: number } }): Promise<{ id: string; size: number; jobs: Job[] }> {
   const now = d.now();
   const { array, ...spec } = body;
+  await checkSecretRefs(d, caller.accountId, spec);
   const id = d.newId();
   const jobs: CountedJob[] = Array.from({ length: array.size }, (_, index) => ({
     ...spec,

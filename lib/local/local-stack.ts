@@ -10,9 +10,11 @@ import { authorize } from '../../functions/http/authorizer';
 import { handler as accounts } from '../../functions/http/accounts';
 import { handler as agent } from '../../functions/http/agent';
 import { handler as jobs } from '../../functions/http/jobs';
+import { handler as secrets } from '../../functions/http/secrets';
 import { handler as governanceRoutes } from '../../functions/http/governance';
 import { runGovernance } from '../../functions/usecases/governance';
 import { LOCAL_GOVERNANCE } from './governance-local';
+import { EnvelopeCipher, LocalKeyWrapper, localSecretsKey } from '../../functions/store/secret-cipher';
 import { handler as nodes } from '../../functions/http/nodes';
 import { handler as publicRoutes } from '../../functions/http/public';
 import type { RouteGroup } from '../../functions/http/routes';
@@ -181,6 +183,8 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
       tables,
       settings: { ...settings, files: { bucket: s3.bucket, endpoint: s3.endpoint } },
       files: new S3FileStorage(makeS3Client({ bucket: s3.bucket, endpoint: s3.endpoint, region, credentials: s3.credentials }), s3.bucket),
+      // secrets are sealed under a key kept 0600 in the data dir (.gpupool/secrets.key), or held in memory
+      secretCipher: new EnvelopeCipher(new LocalKeyWrapper(localSecretsKey(o.dataDir))),
     });
     setDeps(deps);
     stops.push(() => setDeps(undefined));
@@ -193,6 +197,7 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
       jobs,
       nodes,
       public: publicRoutes,
+      secrets,
       governance: governanceRoutes,
     };
     const gateway = await startGateway({

@@ -18,6 +18,7 @@ import { type FunctionKind, NodeFunction } from '../constructs/node-function';
 import { Observability } from '../constructs/observability';
 import { Schedules } from '../constructs/schedules';
 import { Webhooks } from '../constructs/webhooks';
+import { SecretsKey } from '../constructs/secrets-key';
 import type { TableRefs } from '../constructs/tables';
 
 /** The bootstrap admin key's id: fixed, so operators know what to revoke (DELETE /v1/keys/bootstrapadmin). */
@@ -39,12 +40,12 @@ const OWN_GRANTS: Readonly<Record<Exclude<FunctionName, 'governance' | 'enactmen
   accounts: { accounts: 'write', keys: 'write', idempotency: 'write', jobs: 'read', nodes: 'read', webhooks: 'write', ledger: 'write' },
   // submit matches inline: claims a node and holds escrow in one transaction; a replicated job's answer
   // may decide its verdict (scores: verify#<group>), which can quarantine and slash a node
-  jobs: { jobs: 'write', nodes: 'write', accounts: 'write', idempotency: 'write', logs: 'read', webhooks: 'read', ledger: 'write', scores: 'write' },
+  jobs: { jobs: 'write', nodes: 'write', accounts: 'write', idempotency: 'write', logs: 'read', webhooks: 'read', ledger: 'write', scores: 'write', secrets: 'read' },
   // register issues a node key; stake moves credits; deregister re-queues the node's jobs; reads scores
   nodes: { nodes: 'write', keys: 'write', accounts: 'write', jobs: 'write', idempotency: 'write', scores: 'read', ledger: 'write', burst: 'read' },
   // start, heartbeat, logs, finish: attempt and node state, output lines, settlement; a replica's finish
   // stores its result and the last one decides the verdict (scores: verify#<group>, quarantine, slash)
-  agent: { nodes: 'write', jobs: 'write', logs: 'write', accounts: 'write', idempotency: 'write', ledger: 'write', scores: 'write' },
+  agent: { nodes: 'write', jobs: 'write', logs: 'write', accounts: 'write', idempotency: 'write', ledger: 'write', scores: 'write', secrets: 'read' },
   sweep: { jobs: 'write', nodes: 'write', accounts: 'write', ledger: 'write' },
   reaper: { jobs: 'write', nodes: 'write', accounts: 'write', ledger: 'write' },
   // recomputes balances from entries: reads both, writes nothing
@@ -53,6 +54,8 @@ const OWN_GRANTS: Readonly<Record<Exclude<FunctionName, 'governance' | 'enactmen
   // logs; quarantine: re-queues the node's jobs
   // completion webhooks: reads the ended job; claims and records delivery attempts, creates account secrets
   webhooks: { jobs: 'read', webhooks: 'write' },
+  // a consumer's secrets: sealed values and their count (the KMS key: lib/constructs/secrets-key.ts)
+  secrets: { secrets: 'write' },
   checker: { scores: 'write', nodes: 'write', jobs: 'write', accounts: 'write', logs: 'read', ledger: 'write' },
 };
 
@@ -94,6 +97,7 @@ export class ControlPlaneStack extends Stack {
   public readonly checker: Checker;
   public readonly webhooks: Webhooks;
   public readonly observability: Observability;
+  public readonly secretsKey: SecretsKey;
 
   constructor(scope: Construct, id: string, props: ControlPlaneStackProps) {
     super(scope, id, props);
@@ -193,6 +197,9 @@ export class ControlPlaneStack extends Stack {
         { name: 'LedgerAudit', description: 'gpupool: recompute balances from ledger entries', fn: fns.audit.fn, rateMinutes: 60 },
       ],
     });
+
+    // consumers' secrets: the secrets function seals, the agent function opens at an attempt's start, nobody else
+    this.secretsKey = new SecretsKey(this, 'SecretsKey', { sealer: fns.secrets, opener: fns.agent, stage: config.stage });
 
     // signs probes (checker) and hands its public key to agents in their session answer (agent API)
     this.checker = new Checker(this, 'Checker', { checker: fns.checker, publishers: [fns.agent], shards: SHARDS, stage: config.stage });

@@ -37,9 +37,11 @@ export function meteredCost(job: Job, now: number): JobCost {
 
 export function jobView(job: Job, now: number) {
   // limitsCounted: internal (domain/account-limits.ts)
-  const { version: _v, cancelRequested, limitsCounted: _l, arrayMember, ...rest } = job as CountedJob;
+  const { version: _v, cancelRequested, limitsCounted: _l, arrayMember, secretEnv, ...rest } = job as CountedJob;
   return {
     ...rest,
+    // a secret's name as the consumer wrote it, never its value (docs/data.md, Secrets)
+    ...(secretEnv ? { env: { ...job.env, ...Object.fromEntries(Object.entries(secretEnv).map(([k, s]) => [k, { secret: s }])) } } : {}),
     // which provider account a node belongs to is the provider's business
     attempts: job.attempts.map(({ providerId: _p, ...a }) => a),
     reason: job.reason ?? null,
