@@ -150,6 +150,7 @@ describe('data stack', () => {
       burst: 'TablesBurstTable82DD04E5',
       webhooks: 'TablesWebhooksTableAC86AECF',
       ledger: 'TablesLedgerTableDAA6E5E4',
+      secrets: 'TablesSecretsTableCEB1437C',
     });
   });
 
