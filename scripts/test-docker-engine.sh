@@ -5,6 +5,10 @@
 #   scripts/test-docker-engine.sh stop  [DIR]   stops that engine (and the registry) by pid and removes DIR
 #   scripts/test-docker-engine.sh registry [DIR] (engine started) a local registry on a free loopback port,
 #                                               the test image pushed to it; prints REGISTRY=127.0.0.1:PORT
+#   scripts/test-docker-engine.sh private-registry [DIR] (engine started) a second registry that requires a
+#                                               login (htpasswd, bcrypt), the test image pushed to it as
+#                                               gpupool-test/private:1; prints PRIVATE_REGISTRY=127.0.0.1:PORT,
+#                                               PRIVATE_USER=… and PRIVATE_PASSWORD=… (last three lines)
 #
 # DIR defaults to $GPUPOOL_TEST_DOCKER_DIR, else /tmp/gpupool-docker-engine. `start` on a DIR whose engine
 # already answers only prints DOCKER_HOST again (several test files share one engine). Exit codes: 0 ready,
@@ -22,6 +26,8 @@ sock="$dir/docker.sock"
 pidfile="$dir/dockerd.pid"
 regpid="$dir/registry.pid"
 regaddr="$dir/registry.addr"
+privpid="$dir/private-registry.pid"
+privaddr="$dir/private-registry.addr"
 export DOCKER_HOST="unix://$sock"
 # the test images, each a busybox FROM scratch under its own name
 IMAGES=(gpupool-test/busybox:1)
@@ -173,10 +179,88 @@ EOF
   exit 1
 }
 
+# a bcrypt htpasswd line: apache2-utils' htpasswd where installed, else Python's crypt (libxcrypt's $2b$)
+htpasswd_line() {
+  if command -v htpasswd >/dev/null; then
+    htpasswd -Bbn "$1" "$2"
+    return
+  fi
+  command -v python3 >/dev/null || cannot "neither htpasswd (apache2-utils) nor python3 to make a bcrypt entry"
+  GPUPOOL_U="$1" GPUPOOL_P="$2" python3 -W ignore -c 'import crypt,os; h=crypt.crypt(os.environ["GPUPOOL_P"], crypt.mksalt(crypt.METHOD_BLOWFISH)); assert h and h.startswith("$2"); print(os.environ["GPUPOOL_U"] + ":" + h)' 2>/dev/null ||
+    cannot "no htpasswd (apache2-utils) and Python's crypt has no bcrypt"
+}
+
+private_registry() {
+  [ -d "$dir" ] || cannot "start the engine first ($0 start $dir)"
+  exec 9>"$dir.lock"
+  flock 9
+  local pdir="$dir/private-registry"
+  if [ -f "$privaddr" ] && curl -s -o /dev/null --max-time 2 "http://$(cat "$privaddr")/v2/"; then
+    echo "PRIVATE_REGISTRY=$(cat "$privaddr")"
+    cat "$pdir/credentials"
+    return
+  fi
+  answers || { echo "test-docker-engine: the engine in $dir does not answer" >&2; exit 1; }
+  command -v curl >/dev/null || cannot "no curl to see the registry answer"
+  local bin port user=gpupool password cfg
+  bin="$(registry_bin)"
+  mkdir -p "$pdir"
+  password="$(head -c 18 /dev/urandom | base64 | tr -d '/+=')"
+  htpasswd_line "$user" "$password" >"$pdir/htpasswd"
+  printf 'PRIVATE_USER=%s\nPRIVATE_PASSWORD=%s\n' "$user" "$password" >"$pdir/credentials"
+  chmod 600 "$pdir/htpasswd" "$pdir/credentials"
+  for _ in 1 2 3; do
+    port="$(free_port)"
+    cat >"$pdir/config.yml" <<EOF
+version: 0.1
+log:
+  level: warn
+  accesslog:
+    disabled: true
+storage:
+  filesystem:
+    rootdirectory: $pdir/data
+http:
+  addr: 127.0.0.1:$port
+auth:
+  htpasswd:
+    realm: gpupool-test
+    path: $pdir/htpasswd
+EOF
+    setsid "$bin" serve "$pdir/config.yml" >"$dir/private-registry.log" 2>&1 </dev/null 9>&- &
+    echo $! >"$privpid"
+    for _ in $(seq 1 100); do
+      # 401 without credentials: it answers, and asks for a login
+      if [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://127.0.0.1:$port/v2/")" = 401 ]; then
+        echo "127.0.0.1:$port" >"$privaddr"
+        # pushed under a login kept in a config directory of its own, removed at once: the engine keeps none
+        cfg="$(mktemp -d)"
+        printf '%s' "$password" | DOCKER_CONFIG="$cfg" docker login -u "$user" --password-stdin "127.0.0.1:$port" >&2
+        docker tag "${IMAGES[0]}" "127.0.0.1:$port/gpupool-test/private:1" >&2
+        DOCKER_CONFIG="$cfg" docker push -q "127.0.0.1:$port/gpupool-test/private:1" >&2
+        docker rmi "127.0.0.1:$port/gpupool-test/private:1" >&2
+        rm -rf "$cfg"
+        echo "PRIVATE_REGISTRY=127.0.0.1:$port"
+        cat "$pdir/credentials"
+        return
+      fi
+      kill -0 "$(cat "$privpid")" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill "$(cat "$privpid")" 2>/dev/null || true
+  done
+  tail -n 20 "$dir/private-registry.log" >&2 || true
+  echo "test-docker-engine: the private docker-registry did not start (log above)" >&2
+  exit 1
+}
+
 stop() {
   [ -d "$dir" ] || return 0
   if [ -f "$regpid" ]; then
     kill "$(cat "$regpid")" 2>/dev/null || true
+  fi
+  if [ -f "$privpid" ]; then
+    kill "$(cat "$privpid")" 2>/dev/null || true
   fi
   if [ -f "$pidfile" ]; then
     local pid
@@ -203,8 +287,9 @@ case "$cmd" in
   start) start ;;
   stop) stop ;;
   registry) registry ;;
+  private-registry) private_registry ;;
   *)
-    echo "usage: $0 start|stop|registry [DIR]" >&2
+    echo "usage: $0 start|stop|registry|private-registry [DIR]" >&2
     exit 64
     ;;
 esac

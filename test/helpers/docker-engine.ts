@@ -65,6 +65,34 @@ export function dockerRegistry(): Promise<{ address: string } | { skip: string }
   return registryStarted;
 }
 
+export interface PrivateRegistry {
+  /** 127.0.0.1:PORT */
+  address: string;
+  username: string;
+  password: string;
+  /** TEST_IMAGE as pushed there: `<address>/gpupool-test/private:1`; the engine does not hold it */
+  image: string;
+}
+let privateStarted: Promise<PrivateRegistry | { skip: string }> | undefined;
+
+/**
+ * A second Debian docker-registry beside the shared engine that requires a login (htpasswd with a bcrypt
+ * entry; `scripts/test-docker-engine.sh private-registry`), holding TEST_IMAGE as gpupool-test/private:1.
+ */
+export function dockerPrivateRegistry(): Promise<PrivateRegistry | { skip: string }> {
+  privateStarted ??= (async () => {
+    const engine = await dockerEngine();
+    if ('skip' in engine) return engine;
+    const r = await run(SCRIPT, ['private-registry', engineDir()], 300_000);
+    if (r.code === 2) return { skip: r.stderr.trim().split('\n').pop()?.replace(/^test-docker-engine: /, '') ?? 'private docker-registry unavailable' };
+    const field = (k: string) => new RegExp(`^${k}=(\\S+)$`, 'm').exec(r.stdout)?.[1];
+    const [address, username, password] = [field('PRIVATE_REGISTRY'), field('PRIVATE_USER'), field('PRIVATE_PASSWORD')];
+    if (r.code !== 0 || !address || !username || !password) throw new Error(`private test registry did not start (exit ${r.code}):\n${r.stderr}`);
+    return { address, username, password, image: `${address}/gpupool-test/private:1` };
+  })();
+  return privateStarted;
+}
+
 /** The describe title for real-engine tests: says why they are skipped when they are. */
 export const engineTitle = (title: string, e: DockerEngine | { skip: string }) => ('skip' in e ? `${title} (skipped: ${e.skip})` : title);
 
