@@ -28,10 +28,13 @@ export interface AgentOptions {
   env?: Record<string, string>;
   /** where the agent's stderr goes: inherit, or a callback per line */
   onLine?: (line: string) => void;
+  /** run this built agent (e.g. the bundle GET /agent/gpupool-agent.mjs serves) with this node, instead of the sources through tsx */
+  bundle?: { execPath: string; file: string };
 }
 
 export function startAgent(o: AgentOptions): AgentProcess {
-  const proc = spawn(process.execPath, ['--import', tsxLoader, path.join(root, 'bin/gpupool-agent.ts')], {
+  const [cmd, args] = o.bundle ? [o.bundle.execPath, [o.bundle.file]] : [process.execPath, ['--import', tsxLoader, path.join(root, 'bin/gpupool-agent.ts')]];
+  const proc = spawn(cmd, args, {
     cwd: root,
     env: {
       PATH: process.env.PATH,

@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { App } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
+import { parseBurstSettings } from '../../functions/domain/burst/settings';
 import { type RawContext, resolveStageConfig } from '../../lib/config';
 import { ControlPlaneStack } from '../../lib/stacks/control-plane-stack';
 import { DataStack } from '../../lib/stacks/data-stack';
@@ -15,13 +16,19 @@ export const cdkContext = (JSON.parse(readFileSync(new URL('../../cdk.json', imp
 
 /**
  * The data and control-plane stacks as bin/app.ts makes them from cdk.json's context (plus `extra`).
- * Bundling is skipped unless `bundle` (only test/lib/stacks.test.ts bundles for real).
+ * Bundling is skipped unless `bundle` (test/lib/stacks.test.ts and test/lib/deployed-bundles.test.ts bundle for real).
  */
-export function synthStages(o: { extra?: RawContext; outdir?: string; bundle?: boolean } = {}) {
-  const context = { ...cdkContext, ...o.extra };
+export function synthStages(o: { extra?: RawContext & Record<string, unknown>; outdir?: string; bundle?: boolean } = {}) {
+  const context: RawContext & Record<string, unknown> = { ...cdkContext, ...o.extra };
   const app = new App({ ...(o.outdir ? { outdir: o.outdir } : {}), context: o.bundle ? context : { ...context, 'aws:cdk:bundling-stacks': [] } });
   const data = new DataStack(app, 'Data');
-  const cp = new ControlPlaneStack(app, 'ControlPlane', { config: resolveStageConfig(context), tables: data.tables, nodeDlq: data.nodeDlq });
+  const cp = new ControlPlaneStack(app, 'ControlPlane', {
+    config: resolveStageConfig(context),
+    tables: data.tables,
+    nodeDlq: data.nodeDlq,
+    // as bin/app.ts: off unless the context's "gpupool:burst" enables it
+    burst: parseBurstSettings(context['gpupool:burst']),
+  });
   return { app, data, cp };
 }
 
