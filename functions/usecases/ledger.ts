@@ -10,6 +10,7 @@ import { encodeCursor } from '../store/cursor';
 import { InsufficientFundsError } from '../store/ledger-store';
 import type { NodeItem } from '../store/nodes-store';
 import type { Deps } from './deps';
+import { ledgerSettings } from './parameters';
 
 export type Balances = Record<Bucket, number>;
 const balancesOf = (a: Partial<Account> | undefined): Balances =>
@@ -243,7 +244,8 @@ const slashFigures = (entries: readonly Entry[]): SlashResult => ({
  * Idempotent by `key`: a repeat posts nothing and answers what the first one slashed.
  */
 export async function slashNode(d: Deps, nodeId: string, key: string, evidence: string): Promise<SlashResult | undefined> {
-  const l = d.settings.ledger;
+  // the slash rate in force: governance may have changed it (docs/governance.md)
+  const l = await ledgerSettings(d);
   for (let tries = 0; tries < 5; tries++) {
     const done = await d.ledger.posting(key);
     if (done.length) return slashFigures(done);

@@ -38,7 +38,8 @@ afterAll(async () => pool?.stop());
 
 describe('proposals', () => {
   it('refuses changes outside the deployment bounds with a 400, creating nothing', async () => {
-    for (const changes of [{ feeBps: 10_000 }, { feeBps: 2_001 }, { slashBps: 0 }, { checkerQuorum: 0 }, {}]) {
+    const bad: Record<string, number>[] = [{ feeBps: 10_000 }, { feeBps: 2_001 }, { slashBps: 0 }, { checkerQuorum: 0 }, {}];
+    for (const changes of bad) {
       const r = await propose(staker, changes);
       expect(r.status, JSON.stringify(changes)).toBe(400);
     }
