@@ -15,6 +15,7 @@ import {
   type RegisterNode,
   type SessionResponse,
 } from '../functions/domain/agent-protocol';
+import { CheckpointRequestSchema, CheckpointResponseSchema, OutputsRequestSchema, OutputsResponseSchema } from '../functions/domain/files/protocol';
 
 /** An HTTP answer outside 2xx; `status` decides retry (5xx, 429, 408) versus give up (other 4xx). */
 export class ApiError extends Error {
@@ -73,6 +74,16 @@ export class ControlPlane {
   /** The answer's lease (the start moved the node to the busy heartbeat deadline) and what the attempt needs beyond its dispatch (its secrets). */
   async start(jobId: string, body: In<typeof StartRequestSchema>): Promise<StartResponse> {
     return StartResponseSchema.parse(await this.post(`/v1/agent/jobs/${encodeURIComponent(jobId)}/start`, body));
+  }
+
+  /** grants to upload the attempt's outputs, one per declared file (docs/data.md, Outputs) */
+  async outputs(jobId: string, body: z.input<typeof OutputsRequestSchema>) {
+    return OutputsResponseSchema.parse(await this.post(`/v1/agent/jobs/${encodeURIComponent(jobId)}/outputs`, OutputsRequestSchema.parse(body)));
+  }
+
+  /** a checkpoint: grants for the contents the store lacks, then (commit) the manifest (docs/data.md, Checkpoints) */
+  async checkpoint(jobId: string, body: z.input<typeof CheckpointRequestSchema>) {
+    return CheckpointResponseSchema.parse(await this.post(`/v1/agent/jobs/${encodeURIComponent(jobId)}/checkpoint`, CheckpointRequestSchema.parse(body)));
   }
 
   async logs(jobId: string, body: In<typeof LogsRequestSchema>): Promise<void> {

@@ -6,6 +6,7 @@ import type { GpuDevice } from '../functions/domain/model';
 import { ApiError, isConflict, isTransient, type ControlPlane } from './api';
 import { backoffDelay, sleep } from './backoff';
 import { LogBatcher } from './log-batcher';
+import { AttemptFiles } from './files/attempt-files';
 import { OutputDigest } from './output-digest';
 import type { Logger } from './log';
 import { endedHandle } from './runtime/process';
@@ -41,6 +42,9 @@ export class AttemptRun {
   /** the workload has ended (on its own or stopped): a later stop changes nothing */
   private ended = false;
   private handle?: RuntimeHandle;
+  /** inputs, outputs and checkpoints (docs/data.md); `prepared` says why they kept the attempt from starting */
+  private files?: AttemptFiles;
+  private prepared?: { error: string; node: boolean };
   private timer?: NodeJS.Timeout;
   private readonly log: Logger;
   private readonly batcher: LogBatcher;
@@ -76,11 +80,23 @@ export class AttemptRun {
   /** Runs the attempt to its end, finish included; never rejects. */
   async run(): Promise<void> {
     const { runtime, state } = this.deps;
-    this.handle = this.failure
-      ? endedHandle({ exitCode: null, signal: null, error: this.failure })
+    const files = new AttemptFiles(state.dir, this.jobId, this.attemptId, this.deps.api, this.log, this.start?.files, (t) => this.batcher.push('system', t));
+    this.files = files;
+    if (!this.failure) {
+      // inputs in place and the last checkpoint restored before the command starts; a bad input is the
+      // consumer's (an error), a checkpoint the store cannot give back is the node's side (lost, re-placed)
+      this.prepared = await files.prepare().then(
+        (error) => (error ? { error, node: false } : undefined),
+        (err: Error) => ({ error: err.message, node: true }),
+      );
+      if (this.prepared) this.batcher.push('system', `gpupool: ${this.prepared.error}`);
+    }
+    this.handle = this.failure || this.prepared
+      ? endedHandle({ exitCode: null, signal: null, error: this.failure ?? this.prepared!.error })
       : runtime.start({
           ...this.msg,
           devices: this.devices,
+          dirs: files.dirs,
           // masked before anything else sees the line: the digest compares what the consumer sees
           onLine: (s, t) => {
             const line = this.mask.mask(t);
@@ -102,16 +118,26 @@ export class AttemptRun {
     }
     this.log.info('attempt started', { pid, container, gpus: this.devices.map((d) => d.index) });
     this.armTimeout(Date.now() + this.msg.spec.maxDurationSeconds * 1000);
+    if (!this.failure && !this.prepared) files.startCheckpoints();
     if (this.reason) void this.handle.stop(KILL_AT_ONCE.has(this.reason) ? 0 : this.deps.stopGraceMs); // stopped before it started
     const result = await this.handle.wait();
     clearTimeout(this.timer);
     this.deps.releaseDevices?.();
+    // a last checkpoint and the outputs, unless the attempt belongs to nobody now (its job may run elsewhere)
+    if (!this.failure && !this.prepared && !(this.reason && (KILL_AT_ONCE.has(this.reason) || this.reason === 'fenced'))) {
+      await files.finalCheckpoint();
+      await files.uploadOutputs().catch((err: Error) => {
+        this.log.warn('outputs not uploaded', { err: err.message });
+        this.batcher.push('system', `gpupool: outputs not uploaded: ${err.message}`);
+      });
+    }
     const lines = await this.batcher.close();
     const finish = this.finishBody(result, lines);
     this.log.info('attempt ended', { outcome: finish.outcome, exitCode: finish.exitCode, reason: this.reason, error: finish.error });
     // A fenced or written-off attempt belongs to nobody: the control plane would answer 409, so save the request.
     if (this.reason !== 'fenced' && this.reason !== 'written_off') await this.finish(finish);
     await state.remove(this.attemptId);
+    await files.cleanup();
   }
 
   /** Ends the attempt early; the first reason wins (a timeout after a cancel is still a cancel). */
@@ -147,6 +173,8 @@ export class AttemptRun {
     }
     // this node could not run it (no free GPUs here): the control plane places it elsewhere
     if (this.failure) return { ...base, outcome: 'lost', error: this.failure };
+    // an input that does not check out is the consumer's to fix; a checkpoint the node could not restore is not
+    if (this.prepared) return { ...base, ...(this.prepared.node ? { outcome: 'lost' } : { outcome: 'error', failure: 'INPUT_FAILED' }), error: this.prepared.error.slice(0, 2048) };
     // the node could not run it (its engine failed): handed back and re-placed, the consumer not charged
     if (result.error && result.infrastructure) return { ...base, outcome: 'lost', error: this.mask.mask(result.error).slice(0, 2048) };
     if (result.error) return { ...base, outcome: 'error', error: this.mask.mask(result.error).slice(0, 2048) };

@@ -68,6 +68,7 @@ function envFlags(a: Omit<RuntimeAttempt, 'onLine'>, simulated: boolean, warn: (
     GPUPOOL_JOB_ID: a.jobId,
     GPUPOOL_ATTEMPT_ID: a.attemptId,
     ...gangEnv(a.spec),
+    ...(a.dirs ? { GPUPOOL_INPUT_DIR: '/inputs', GPUPOOL_OUTPUT_DIR: '/outputs', GPUPOOL_CHECKPOINT_DIR: '/checkpoints' } : {}),
   };
   const env: string[] = [];
   for (const [k, v] of Object.entries(a.spec.env)) {
@@ -142,6 +143,10 @@ export function dockerRunArgs(a: Omit<RuntimeAttempt, 'onLine'>, warn: (line: st
     ...(opts.host ? resourceLimits(opts.host, gpus.length) : []),
     // per-attempt scratch space: an anonymous volume, removed with the container by --rm
     '--mount', 'type=volume,dst=/scratch',
+    // the attempt's inputs, outputs and checkpoints, on the host under the agent's state dir (docs/data.md)
+    ...(a.dirs
+      ? ['--mount', `type=bind,src=${a.dirs.inputs},dst=/inputs,readonly`, '--mount', `type=bind,src=${a.dirs.outputs},dst=/outputs`, '--mount', `type=bind,src=${a.dirs.checkpoints},dst=/checkpoints`]
+      : []),
     ...envFlags(a, simulated, warn),
     // the image is validated at submit and again in start; `--` makes sure it can never be read as a flag
     '--',

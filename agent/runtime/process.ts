@@ -88,6 +88,8 @@ export class ProcessRuntime implements Runtime {
       CUDA_VISIBLE_DEVICES: a.devices.map((d) => d.index).join(','),
       GPUPOOL_JOB_ID: a.jobId,
       GPUPOOL_ATTEMPT_ID: a.attemptId,
+      // the attempt's inputs, outputs and checkpoints (docs/data.md): host paths under the agent's state dir
+      ...(a.dirs ? { GPUPOOL_INPUT_DIR: a.dirs.inputs, GPUPOOL_OUTPUT_DIR: a.dirs.outputs, GPUPOOL_CHECKPOINT_DIR: a.dirs.checkpoints } : {}),
       // a gang's rank, world size, peers and rendezvous (absent for single-node jobs)
       ...gangEnv(a.spec),
       // marks the process as this node's, so a restarted agent finds it even if it never got recorded

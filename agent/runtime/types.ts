@@ -14,6 +14,8 @@ export interface RuntimeAttempt {
   onLine: (stream: Stream, text: string) => void;
   /** the image pull's phase (docker runtime), reported to the control plane; must not block */
   onPull?: (pull: PullReport) => void;
+  /** the attempt's inputs, outputs and checkpoint dirs on the host: $GPUPOOL_INPUT_DIR etc. (docker mounts them at /inputs, /outputs, /checkpoints) */
+  dirs?: { inputs: string; outputs: string; checkpoints: string };
   /** the control plane's answer to this attempt's start: its secrets (env values, registry login) live here,
    * in memory, for this attempt only; never written to a file the agent keeps or to its log */
   start?: StartResponse;

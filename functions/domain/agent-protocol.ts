@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { MAX_PUBLIC_KEY_LENGTH, parsePublicKey } from './checker/signing';
 import { IMAGE_REFERENCE_RULE, isImageReference } from './image-ref';
 import { MAX_IMAGE_REF_LENGTH, MAX_NODE_IMAGES } from './matcher/image-cache';
+import { StartFilesSchema } from './files/protocol';
 
 const id = z.string().min(1).max(64).regex(/^[A-Za-z0-9_-]+$/);
 /** a node's Ed25519 public key, base64 SPKI DER or PEM: probe answers are signed with its private half */
@@ -129,6 +130,8 @@ export const StartResponseSchema = z.object({
   /** the start moved the node to the busy heartbeat deadline (see HeartbeatResponse.leaseSeconds) */
   leaseSeconds: z.number().optional(),
   secrets: AttemptSecretsSchema.optional(),
+  /** links to the inputs and the checkpoint to restore (docs/data.md) */
+  files: StartFilesSchema.optional(),
 });
 export type StartResponse = z.infer<typeof StartResponseSchema>;
 
@@ -166,6 +169,8 @@ export const FinishRequestSchema = z.strictObject({
   outputDigest: z.string().regex(/^sha256:[0-9a-f]{64}$/).optional(),
   /** the image's last state (PullReportSchema): a failed pull's type decides whose fault the end is */
   pull: PullReportSchema.optional(),
+  /** with outcome `error`: an input did not check out (wrong sha256, too big, unreachable): the consumer's to fix */
+  failure: z.enum(['INPUT_FAILED']).optional(),
 });
 export type FinishRequest = z.infer<typeof FinishRequestSchema>;
 

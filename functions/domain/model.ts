@@ -50,6 +50,8 @@ export const REASONS = [
   'NODE_DEREGISTERED',
   'NODE_DRAINED',
   'RUNTIME_ERROR',
+  /** an input did not check out on the node (sha256, size, limit, unreachable URL): the consumer's to fix (docs/data.md, Inputs) */
+  'INPUT_FAILED',
   'NODE_QUARANTINED',
   /** a gang's rank ended because another rank of the same gang failed or was lost (docs/scheduling.md) */
   'GANG_ABORTED',

@@ -237,7 +237,8 @@ export async function finishAttempt(d: Deps, caller: Caller, jobId: string, body
   // a replica's result is stored before its attempt ends, so whoever sees it ended also sees the result
   await recordReplicaResult(d, job, attempt, body);
   // the image's last state rides on finish too; a failed pull's type decides whose fault the end is
-  const end = { ...body, ...pullOutcome(body.pull, body.outcome) };
+  // an input the node could not place as asked is typed, so the consumer sees which of its inputs to fix
+  const end = { ...body, ...(body.failure === 'INPUT_FAILED' && body.outcome === 'error' ? { reason: 'INPUT_FAILED' as const } : {}), ...pullOutcome(body.pull, body.outcome) };
   const after = await applyTransition(d, job, (j) => finishT(body.pull ? jobWithPull(j, body.attemptId, body.pull, d.now()) : j, body.attemptId, end, d.now()), { retries: RANK_RACE_RETRIES });
   recordIfLost(after, body.attemptId);
   // the last replica to end decides the group's verdict (exactly once: a conditional put)
