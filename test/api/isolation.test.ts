@@ -16,7 +16,7 @@ import { expectProblem, manualAgent, nodeBody, problemOf, registerNode, type Api
 
 type Role = 'admin' | 'consumer' | 'provider' | 'node' | 'none';
 type Ownership = 'own' | 'other';
-type Kind = 'account' | 'key' | 'job' | 'node' | 'attempt';
+type Kind = 'account' | 'key' | 'job' | 'node' | 'attempt' | 'secret';
 const ROLES: Role[] = ['admin', 'consumer', 'provider', 'node', 'none'];
 const OWNERSHIPS: Ownership[] = ['own', 'other'];
 
@@ -111,6 +111,12 @@ async function targetFor(row: Row, role: Role, ownership: Ownership, fresh: bool
       const provider = owner ? P2 : P1;
       return { id: (await registerNode(provider.api, `fresh-${newId().slice(-6)}`, 'X1')).id };
     }
+    case 'secret': {
+      // a secret of the acting consumer, or of the other one (same kind of name: only the owner differs)
+      const id = newId();
+      expect((await (owner ? C2 : C1).api.post('/v1/secrets', { name: `s_${id}`, value: 'matrix-value' })).status).toBe(201);
+      return { id };
+    }
     case 'attempt': {
       if (role !== 'node') return { id: J1.id, attemptId: J1.attemptId };
       if (owner) return { id: JB.id, attemptId: JB.attemptId };
@@ -137,7 +143,8 @@ function expected(row: Row, role: Role, ownership: Ownership): number {
   return row.ok;
 }
 
-const pathOf = (row: Row, t?: Target) => row.path.replace(/\{(id|keyId)\}/, t?.id ?? 'none');
+// a secret's name must not start with a digit (ids are ULIDs): `s_<id>`
+const pathOf = (row: Row, t?: Target) => row.path.replace(/\{(id|keyId)\}/, t?.id ?? 'none').replace('{name}', `s_${t?.id ?? 'none'}`);
 const line = (n: number) => ({ seq: n, stream: 'stdout', text: `line ${n}`, ts: Date.now() });
 
 const ROWS: Row[] = [
@@ -207,6 +214,14 @@ const ROWS: Row[] = [
   { method: 'DELETE', path: '/v1/jobs/{id}', who: ['consumer', 'admin'], ok: 202, object: 'job', destructive: true },
   { method: 'GET', path: '/v1/jobs/{id}/logs', who: ['consumer', 'admin'], ok: 200, object: 'job' },
   { method: 'GET', path: '/v1/offers', who: USERS, ok: 200 },
+
+  { method: 'POST', path: '/v1/secrets', who: ['consumer'], ok: 201, body: () => ({ name: `s_${newId()}`, value: 'matrix-value' }) },
+  {
+    method: 'GET', path: '/v1/secrets', who: ['consumer'], ok: 200,
+    // names and versions of the caller's own secrets only, never a value
+    check: (r) => expect(JSON.stringify(r.body)).not.toContain('matrix-value'),
+  },
+  { method: 'DELETE', path: '/v1/secrets/{name}', who: ['consumer'], ok: 204, object: 'secret', destructive: true },
 
   { method: 'POST', path: '/v1/nodes', who: ['provider'], ok: 201, body: () => nodeBody(`matrix-${newId().slice(-6)}`, 'X1') },
   {
