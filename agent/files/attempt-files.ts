@@ -3,6 +3,7 @@
 // They live under the agent's state dir, apart from the runtime's scratch dir, so outputs survive the
 // workload's end until they are uploaded; all three are removed once the attempt is reported.
 import { mkdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { DeclaredFile, StartFiles } from '../../functions/domain/files/protocol';
 import { isSafeRelativePath } from '../../functions/domain/files/paths';
@@ -36,7 +37,7 @@ export class AttemptFiles {
   private lastSaved = '';
 
   constructor(
-    stateDir: string,
+    stateDir: string | undefined,
     private readonly jobId: string,
     private readonly attemptId: string,
     private readonly api: FilesApi,
@@ -45,7 +46,8 @@ export class AttemptFiles {
     /** a line for the job's own output (system stream) */
     private readonly say: (text: string) => void = () => undefined,
   ) {
-    this.root = path.join(stateDir, 'files', attemptId);
+    // a state dir is always given in service; the temp dir serves stand-ins that have none
+    this.root = path.join(stateDir || tmpdir(), 'files', attemptId);
     this.dirs = { inputs: path.join(this.root, 'inputs'), outputs: path.join(this.root, 'outputs'), checkpoints: path.join(this.root, 'checkpoints') };
   }
 
