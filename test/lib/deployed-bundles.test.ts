@@ -224,7 +224,7 @@ describe('the deployed bundles', () => {
     await eventually(async () => {
       const r = await provider.api.get('/v1/nodes');
       return r.body.items?.find((n: { name: string; status: string }) => n.name === 'bundle-node' && n.status === 'ONLINE');
-    }, 60_000, `the bundled agent's node online\n${outputs()}`);
+    }, 120_000, `the bundled agent's node online\n${outputs()}`);
 
     const submitted = await consumer.api.post('/v1/jobs', { command: ['sh', '-c', 'echo hello from the bundles'], resources: { gpus: 1 } });
     expect(submitted.status, JSON.stringify(submitted.body)).toBe(202);
@@ -232,7 +232,7 @@ describe('the deployed bundles', () => {
     const job = await eventually(async () => {
       const r = await consumer.api.get(`/v1/jobs/${id}`);
       return FINAL.includes(r.body.job?.status) ? r.body.job : undefined;
-    }, 60_000, `job ${id} to end\n${outputs()}`);
+    }, 120_000, `job ${id} to end\n${outputs()}`);
     expect(job.status, JSON.stringify(job)).toBe('SUCCEEDED');
     const logs = await consumer.api.get(`/v1/jobs/${id}/logs`);
     expect(logs.body.items.map((l: { text: string }) => l.text)).toContain('hello from the bundles');
@@ -243,7 +243,7 @@ describe('the deployed bundles', () => {
     expect(c.body.held ?? 0).toBe(0);
     expect(c.body.available).toBeLessThan(1_000_000_000);
     expect(p.body.available + (p.body.staked ?? 0)).toBeGreaterThan(1_000_000_000);
-  }, 180_000);
+  }, 300_000);
 
   it('run every scheduled rule once: sweep, reaper, checker shards, ledger audit, burst against the fake EC2', async () => {
     // a job only burst can serve (no node has an L4), so the burst tick launches through the EC2 API
@@ -272,7 +272,7 @@ describe('the deployed bundles', () => {
     expect(burst, outputs()).toEqual([expect.objectContaining({ launched: 1 })]);
     expect(ec2.instances).toHaveLength(1);
     expect(ec2.instances[0].request).toMatchObject({ instanceType: 'g6.xlarge', stage: expect.any(String) });
-  }, 120_000);
+  }, 180_000);
 
   it('called no AWS service the local stack does not serve', () => {
     expect(fakeAws!.unmapped, fakeAws!.calls.join('\n')).toEqual([]);
