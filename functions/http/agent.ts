@@ -6,6 +6,11 @@ import { parseWith } from './kit/problem';
 import { CheckpointRequestSchema, OutputsRequestSchema } from '../domain/files/protocol';
 import { checkpoint, grantOutputs } from '../usecases/files';
 import { routeGroup, type RouteFn } from './kit/router';
+import { useKmsSecretCipher } from '../usecases/deps';
+import { kmsSecretCipher } from '../store/kms-cipher';
+
+// this function may use the secrets key (lib/constructs/secrets-key.ts): it alone carries the KMS client
+useKmsSecretCipher(kmsSecretCipher);
 
 const jobId = (p: Record<string, string>) => parseWith(IdSchema, p.id, 'id');
 

@@ -4,6 +4,11 @@ import { SecretNameSchema, SetSecretSchema } from '../domain/secrets/limits';
 import { deleteSecret, listSecrets, setSecret } from '../usecases/secrets';
 import { parseWith } from './kit/problem';
 import { routeGroup, type RouteFn } from './kit/router';
+import { useKmsSecretCipher } from '../usecases/deps';
+import { kmsSecretCipher } from '../store/kms-cipher';
+
+// this function may use the secrets key (lib/constructs/secrets-key.ts): it alone carries the KMS client
+useKmsSecretCipher(kmsSecretCipher);
 
 const routes: Record<string, RouteFn> = {
   'POST /v1/secrets': async (req, d) => {

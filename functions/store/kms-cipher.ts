@@ -3,7 +3,7 @@
 // (CloudTrail logs it, and a wrapped key moved to another item's context does not decrypt). The key's
 // policy lets only the secrets function generate and only the agent function decrypt (lib/constructs/secrets-key.ts).
 import { DecryptCommand, GenerateDataKeyCommand, KMSClient } from '@aws-sdk/client-kms';
-import { encryptionContext, type DataKey, type KeyWrapper, type SecretContext } from './secret-cipher';
+import { EnvelopeCipher, encryptionContext, type DataKey, type KeyWrapper, type SecretCipher, type SecretContext } from './secret-cipher';
 
 export class KmsKeyWrapper implements KeyWrapper {
   constructor(
@@ -24,3 +24,6 @@ export class KmsKeyWrapper implements KeyWrapper {
     return r.Plaintext;
   }
 }
+
+/** The cipher of a function granted the key (SECRETS_KEY_ID): usecases/deps.ts builds it through useKmsSecretCipher. */
+export const kmsSecretCipher = (keyId: string, region: string): SecretCipher => new EnvelopeCipher(new KmsKeyWrapper(new KMSClient({ region }), keyId));

@@ -24,10 +24,8 @@ import { webhookSettingsFromEnv, type WebhookSettings } from './webhook-settings
 import { checkerSettingsFromEnv, type CheckerSettings } from './checker-settings';
 import { DEFAULT_ACCOUNT_LIMITS, type AccountLimits } from '../domain/account-limits';
 import { makeS3Client, S3FileStorage, type FileStoragePort } from '../store/files-store';
-import { KMSClient } from '@aws-sdk/client-kms';
 import { SecretsStore } from '../store/secrets-store';
-import { EnvelopeCipher, type SecretCipher } from '../store/secret-cipher';
-import { KmsKeyWrapper } from '../store/kms-cipher';
+import type { SecretCipher } from '../store/secret-cipher';
 import { GovernanceStore } from '../store/governance-store';
 import type { GovernanceSettings } from '../domain/governance/proposals';
 import { governanceSettingsFromEnv } from './governance-settings';
@@ -167,7 +165,7 @@ export function buildDeps(p: { db: DynamoDBDocumentClient; sqs: SQSClient; table
     queues: new Queues(p.sqs, p.settings.queues),
     files: p.files ?? (p.settings.files ? new S3FileStorage(makeS3Client({ ...p.settings.files, region: p.settings.region }), p.settings.files.bucket) : undefined),
     secrets: new SecretsStore(p.db, p.tables.secrets),
-    secretCipher: p.settings.secretsKeyId ? new EnvelopeCipher(new KmsKeyWrapper(new KMSClient({ region: p.settings.region }), p.settings.secretsKeyId)) : p.secretCipher,
+    secretCipher: p.secretCipher ?? (p.settings.secretsKeyId ? kmsCipher?.(p.settings.secretsKeyId, p.settings.region) : undefined),
     agentCredentials: agentCredentialsFor(p.settings.agentRoleArn, p.settings.region),
     governance,
     parameters: new CachedParameters(governance, p.settings.governance?.parametersCacheMs ?? 5_000),
@@ -176,6 +174,15 @@ export function buildDeps(p: { db: DynamoDBDocumentClient; sqs: SQSClient; table
     newId,
     random: Math.random,
   };
+}
+
+/**
+ * How a function granted the secrets key builds its cipher (functions/store/kms-cipher.ts registers it): only
+ * the two functions that may use the key import the KMS client, so the others' bundles stay without it.
+ */
+let kmsCipher: ((keyId: string, region: string) => SecretCipher) | undefined;
+export function useKmsSecretCipher(make: (keyId: string, region: string) => SecretCipher): void {
+  kmsCipher = make;
 }
 
 let cached: Deps | undefined;
