@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../helpers/api';
-import { dockerEngine, dockerPrivateRegistry, engineTitle, type PrivateRegistry } from '../helpers/docker-engine';
+import { dockerEngine, dockerPrivateRegistry, engineTitle, type DockerEngine, type PrivateRegistry } from '../helpers/docker-engine';
 import { startPool, type Pool } from '../helpers/local-pool';
 
 const engine = await dockerEngine();
@@ -24,6 +24,7 @@ let pool: Pool;
 let consumer: Awaited<ReturnType<Pool['newAccount']>>;
 let reg: PrivateRegistry;
 let stateDir: string;
+let docker: DockerEngine['docker'];
 
 const job = async (id: string) => (await consumer.api.get(`/v1/jobs/${id}`)).body.job;
 const waitFinal = (id: string, ms = 60_000) => eventually(async () => ((j) => (FINAL.includes(j.status) ? j : undefined))(await job(id)), ms, `job ${id} to end`);
@@ -48,6 +49,7 @@ describe.skipIf(skip !== undefined)(engineTitle('private images and secrets on a
   beforeAll(async () => {
     if ('skip' in engine || 'skip' in registry) return;
     reg = registry;
+    docker = engine.docker;
     pool = await startPool();
     const provider = await pool.newAccount('provider');
     consumer = await pool.newAccount('consumer');
@@ -57,7 +59,7 @@ describe.skipIf(skip !== undefined)(engineTitle('private images and secrets on a
       expect((await consumer.api.post('/v1/secrets', { name, value })).status).toBe(201);
     }
     // the node starts without the image
-    await engine.docker('rmi', reg.image);
+    await docker('rmi', reg.image);
   }, 300_000);
 
   afterAll(async () => {
@@ -82,7 +84,7 @@ describe.skipIf(skip !== undefined)(engineTitle('private images and secrets on a
   }, 120_000);
 
   it('right after, on the same node that now holds the image, a job without registryAuth cannot use it: REGISTRY_UNAUTHORIZED', async () => {
-    expect((await engine.docker('image', 'inspect', reg.image)).code).toBe(0);
+    expect((await docker('image', 'inspect', reg.image)).code).toBe(0);
     const done = await waitFinal(await submit({ image: reg.image, command: ['echo', 'stolen'] }));
     expect(done).toMatchObject({ status: 'FAILED', reason: 'REGISTRY_UNAUTHORIZED' });
     expect(done.attempts[0].message).toMatch(/no basic auth credentials|unauthorized/);
