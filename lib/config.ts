@@ -60,6 +60,10 @@ export interface StageConfig {
   readonly authorizerCacheTtlSeconds: number;
   /** retention of function and access log groups, days (a value CloudWatch Logs accepts). @default 30 */
   readonly logRetentionDays: number;
+  /** days after which jobs' outputs and checkpoints expire from the files bucket (docs/data.md). @default 30 */
+  readonly outputsExpireDays: number;
+  /** days after which consumers' uploaded files expire from the files bucket. @default 30 */
+  readonly uploadsExpireDays: number;
   /** name prefix of the per-node SQS queues the functions create at runtime; `{stage}` is substituted. @default 'gpupool-{stage}-node-' */
   readonly nodeQueuePrefix: string;
   /** memory of every function, MB: more memory is more CPU, which shortens cold starts. @default 512 */
@@ -93,6 +97,8 @@ export const CONTEXT_KEYS = {
   agentUsageKeyBuckets: 'gpupool:agentUsageKeyBuckets',
   authorizerCacheTtlSeconds: 'gpupool:authorizerCacheTtlSeconds',
   logRetentionDays: 'gpupool:logRetentionDays',
+  outputsExpireDays: 'gpupool:outputsExpireDays',
+  uploadsExpireDays: 'gpupool:uploadsExpireDays',
   nodeQueuePrefix: 'gpupool:nodeQueuePrefix',
   functionMemoryMb: 'gpupool:functionMemoryMb',
   alarmEmail: 'gpupool:alarmEmail',
@@ -121,6 +127,8 @@ export const DEFAULTS = {
   agentUsageKeyBuckets: 64,
   authorizerCacheTtlSeconds: 60,
   logRetentionDays: 30,
+  outputsExpireDays: 30,
+  uploadsExpireDays: 30,
   nodeQueuePrefix: 'gpupool-{stage}-node-',
   functionMemoryMb: 512,
   allowProcessRuntime: false,
@@ -234,6 +242,8 @@ export function resolveStageConfig(raw: RawContext = {}): StageConfig {
     // the design bounds revocation latency by this TTL: never above 60 s
     authorizerCacheTtlSeconds: int(CONTEXT_KEYS.authorizerCacheTtlSeconds, DEFAULTS.authorizerCacheTtlSeconds, 0, 60),
     logRetentionDays,
+    outputsExpireDays: int(CONTEXT_KEYS.outputsExpireDays, DEFAULTS.outputsExpireDays, 1, 3650),
+    uploadsExpireDays: int(CONTEXT_KEYS.uploadsExpireDays, DEFAULTS.uploadsExpireDays, 1, 3650),
     nodeQueuePrefix,
     functionMemoryMb: int(CONTEXT_KEYS.functionMemoryMb, DEFAULTS.functionMemoryMb, 128, 10_240),
     allowProcessRuntime: bool(CONTEXT_KEYS.allowProcessRuntime, DEFAULTS.allowProcessRuntime),

@@ -17,9 +17,9 @@ import { GpupoolApi, usageIdentifierKeyValue } from '../constructs/api';
 import { type FunctionKind, NodeFunction } from '../constructs/node-function';
 import { Observability } from '../constructs/observability';
 import { Schedules } from '../constructs/schedules';
-import { PlacementWakeQueue } from '../constructs/placement-wake';
 import { Webhooks } from '../constructs/webhooks';
 import { SecretsKey } from '../constructs/secrets-key';
+import { FilesBucket } from '../constructs/files-bucket';
 import type { TableRefs } from '../constructs/tables';
 
 /** The bootstrap admin key's id: fixed, so operators know what to revoke (DELETE /v1/keys/bootstrapadmin). */
@@ -99,6 +99,7 @@ export class ControlPlaneStack extends Stack {
   public readonly webhooks: Webhooks;
   public readonly observability: Observability;
   public readonly secretsKey: SecretsKey;
+  public readonly files: FilesBucket;
 
   constructor(scope: Construct, id: string, props: ControlPlaneStackProps) {
     super(scope, id, props);
@@ -199,12 +200,16 @@ export class ControlPlaneStack extends Stack {
       ],
     });
 
-    // freed capacity wakes the sweep through a queue instead of placing inline (functions/usecases/placement-wake.ts):
-    // the agent API (finish, session) and the accounts API (stake that brings nodes online)
-    new PlacementWakeQueue(this, 'PlacementWake', { sweep: fns.sweep, wakers: [fns.agent, fns.accounts] });
-
     // consumers' secrets: the secrets function seals, the agent function opens at an attempt's start, nobody else
     this.secretsKey = new SecretsKey(this, 'SecretsKey', { sealer: fns.secrets, opener: fns.agent, stage: config.stage });
+
+    // files, outputs and checkpoints (docs/data.md): only the two functions that presign may touch the bucket
+    this.files = new FilesBucket(this, 'Files', {
+      jobsApi: fns.jobs,
+      agentApi: fns.agent,
+      outputsExpireDays: config.outputsExpireDays,
+      uploadsExpireDays: config.uploadsExpireDays,
+    });
 
     // signs probes (checker) and hands its public key to agents in their session answer (agent API)
     this.checker = new Checker(this, 'Checker', { checker: fns.checker, publishers: [fns.agent], shards: SHARDS, stage: config.stage });
