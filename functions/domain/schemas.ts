@@ -6,7 +6,7 @@ import { IMAGE_REFERENCE_RULE, isImageReference } from './image-ref';
 import { imageRefList } from './agent-protocol';
 import { MAX_WARM_IMAGES } from './matcher/image-cache';
 import { CheckpointSchema, InputsSchema } from './files/schemas';
-import { imageRegistry, RegistryAuthSchema, SecretRefSchema } from './secrets/limits';
+import { imageRegistry, MAX_SECRETS_PER_JOB, RegistryAuthSchema, SecretRefSchema } from './secrets/limits';
 
 /** jobs one array request may create (each counts against the account's queue limit) */
 export const MAX_ARRAY_SIZE = 1000;
@@ -93,6 +93,10 @@ export const SubmitJobSchema = z
     checkpoint: CheckpointSchema.optional(),
     /** the login for a private image: `passwordSecret` names the account's secret (docs/data.md, Private images) */
     registryAuth: RegistryAuthSchema.optional(),
+  })
+  .refine((j) => new Set([...Object.values(j.env).flatMap((v) => (typeof v === 'string' ? [] : [v.secret])), ...(j.registryAuth ? [j.registryAuth.passwordSecret] : [])]).size <= MAX_SECRETS_PER_JOB, {
+    message: `a job may name at most ${MAX_SECRETS_PER_JOB} distinct secrets`,
+    path: ['env'],
   })
   // a login is for the image's own registry: sent nowhere else
   .refine((j) => !j.registryAuth || (j.image !== undefined && imageRegistry(j.image) === j.registryAuth.server), {

@@ -153,3 +153,24 @@ describe('a job that uses secrets', () => {
     await finish(next.id, next.attemptId);
   });
 });
+
+describe('limits', () => {
+  it('a job may name at most 16 distinct secrets (400 before any is looked up)', async () => {
+    const env = Object.fromEntries(Array.from({ length: 17 }, (_, i) => [`S${i}`, { secret: `s${i}` }]));
+    const r = await alice.api.post('/v1/jobs', { command: ['true'], resources: { gpus: 1 }, env });
+    expectProblem(r, 400);
+    expect(r.body.errors[0].message).toBe('a job may name at most 16 distinct secrets');
+  });
+
+  it('an account holds at most 100 secrets: the 101st name is a 409, a new version of an existing one still works', async () => {
+    const carol = await pool.newAccount('consumer', 'carol');
+    const results = await Promise.all(Array.from({ length: 104 }, (_, i) => carol.api.post('/v1/secrets', { name: `n${i}`, value: 'vvvv' })));
+    expect(results.filter((r) => r.status === 201)).toHaveLength(100);
+    for (const r of results.filter((x) => x.status !== 201)) expectProblem(r, 409);
+    expect((await carol.api.get('/v1/secrets')).body.items).toHaveLength(100);
+    const kept = (await carol.api.get('/v1/secrets')).body.items[0].name as string;
+    expect((await carol.api.post('/v1/secrets', { name: kept, value: 'wwww' })).body.secret.version).toBe(2);
+    expect((await carol.api.del(`/v1/secrets/${kept}`)).status).toBe(204);
+    expect((await carol.api.post('/v1/secrets', { name: 'another', value: 'xxxx' })).status).toBe(201);
+  }, 60_000);
+});

@@ -5,6 +5,8 @@ import { z } from 'zod';
 export const MAX_SECRET_VALUE_CHARS = 32 * 1024;
 /** secrets one account may hold: bounds the list and what one start resolves */
 export const MAX_SECRETS_PER_ACCOUNT = 100;
+/** distinct secrets one job may name: bounds the KMS requests of each start and the environment a node is handed (16 × 32 KiB) */
+export const MAX_SECRETS_PER_JOB = 16;
 /** a value shorter than this is not masked in output lines (it would turn ordinary words into ***) */
 export const MIN_MASKED_LENGTH = 4;
 
