@@ -14,6 +14,7 @@ import { startAgent, type AgentProcess } from '../lib/local/agent-process';
 import { agentUsagePlanFromCdkJson, usagePlanFromCdkJson } from '../lib/local/rate-limit';
 import { createAccount } from '../functions/usecases/accounts';
 import { mint, stake as stakeCredits } from '../functions/usecases/ledger';
+import type { Caller } from '../functions/domain/model';
 import { ledgerFromCdkJson } from '../lib/local/ledger-config';
 import { burstTestModeOptions } from '../lib/local/burst-test-mode';
 
@@ -59,14 +60,16 @@ async function main() {
   const ledger = ledgerFromCdkJson();
   const burst = values['burst-test-mode'] ? burstTestModeOptions(dataDir) : undefined;
   const stack = await startLocalStack({ port, dataDir, adminKey, log, sqsPort: await reusablePort(saved.sqsPort), rateLimit: usagePlanFromCdkJson(), agentRateLimit: agentUsagePlanFromCdkJson(), settings: { ledger }, ...(burst ? { burst } : {}) });
+  // the local stack's own process sets up the demo as its operator would, through the admin-only use cases
+  const operator: Caller = { accountId: 'local-operator', role: 'admin', keyId: 'local-operator' };
   let demoProviderKey = saved.demoProviderKey;
   if (agentCount > 0 && !(demoProviderKey && (await stack.deps.keys.resolve(demoProviderKey)))) {
-    const provider = await createAccount(stack.deps, { name: 'demo provider', role: 'provider' });
+    const provider = await createAccount(stack.deps, operator, { name: 'demo provider', role: 'provider' });
     demoProviderKey = provider.apiKey;
     // the demo provider funds and stakes itself, enough for every demo GPU
     const stake = DEMO_AGENTS.reduce((n, a) => n + Number(a.gpus.split('x')[0]), 0) * ledger.minStakePerGpu;
     if (stake > 0) {
-      await mint(stack.deps, provider.account.id, stake, 'demo provider stake');
+      await mint(stack.deps, operator, provider.account.id, stake, 'demo provider stake');
       await stakeCredits(stack.deps, { accountId: provider.account.id, role: 'provider', keyId: provider.keyId }, stake);
     }
   }

@@ -3,7 +3,7 @@ import { CreateAccountSchema, IdSchema, ListQuerySchema, MintSchema, StakeSchema
 import { createAccount, getAccount, issueKey, listKeys, revokeKey } from '../usecases/accounts';
 import { AccountLimitsPatchSchema } from '../domain/account-limits';
 import { getAccountLimits, setAccountLimits } from '../usecases/account-limits';
-import { auditLedger, balance, mint, stake, statement, unstake } from '../usecases/ledger';
+import { balance, mint, requestAudit, stake, statement, unstake } from '../usecases/ledger';
 import { activateStakedNodes } from '../usecases/nodes';
 import { parseWith } from './kit/problem';
 import { routeGroup, type RouteFn } from './kit/router';
@@ -11,7 +11,7 @@ import { webhookSecretRoutes } from './webhook-secret';
 
 const routes: Record<string, RouteFn> = {
   'POST /v1/accounts': async (req, d) => {
-    const r = await createAccount(d, parseWith(CreateAccountSchema, req.body));
+    const r = await createAccount(d, req.caller, parseWith(CreateAccountSchema, req.body));
     return { status: 201, body: r };
   },
   'GET /v1/accounts/{id}': async (req, d) => ({ status: 200, body: await getAccount(d, req.caller, parseWith(IdSchema, req.params.id, 'id')) }),
@@ -23,7 +23,7 @@ const routes: Record<string, RouteFn> = {
   },
   'POST /v1/accounts/{id}/credits': async (req, d) => {
     const body = parseWith(MintSchema, req.body);
-    const a = await mint(d, parseWith(IdSchema, req.params.id, 'id'), body.amount, body.memo);
+    const a = await mint(d, req.caller, parseWith(IdSchema, req.params.id, 'id'), body.amount, body.memo);
     return { status: 201, body: { accountId: a.id, available: a.available, held: a.held, staked: a.staked + (a.locked ?? 0) } };
   },
   'GET /v1/accounts/{id}/limits': async (req, d) => ({ status: 200, body: await getAccountLimits(d, req.caller, parseWith(IdSchema, req.params.id, 'id')) }),
@@ -40,7 +40,7 @@ const routes: Record<string, RouteFn> = {
     const q = parseWith(ListQuerySchema, req.query, 'query');
     return { status: 200, body: await statement(d, req.caller, parseWith(IdSchema, req.params.id, 'id'), q.limit, q.cursor) };
   },
-  'GET /v1/ledger/audit': async (_req, d) => ({ status: 200, body: await auditLedger(d) }),
+  'GET /v1/ledger/audit': async (req, d) => ({ status: 200, body: await requestAudit(d, req.caller) }),
   'POST /v1/stake': async (req, d) => {
     const body = await stake(d, req.caller, parseWith(StakeSchema, req.body).amount);
     // nodes that waited for this stake come online at once

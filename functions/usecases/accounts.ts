@@ -10,7 +10,16 @@ export function assertSelfOrAdmin(caller: Caller, accountId: string) {
   if (caller.role !== 'admin' && caller.accountId !== accountId) throw notFound('account');
 }
 
-export async function createAccount(d: Deps, body: { name: string; role: Account['role'] }) {
+/**
+ * Admin-only rules are the use case's, not only the route table's: a route wired to the wrong roles, a
+ * second entry point (the local demo, a script) or a future caller cannot skip them.
+ */
+export function assertAdmin(caller: Caller, what: string): void {
+  if (caller.role !== 'admin') throw forbidden(`only an admin ${what}`);
+}
+
+export async function createAccount(d: Deps, caller: Caller, body: { name: string; role: Account['role'] }) {
+  assertAdmin(caller, 'creates accounts');
   const account: Account = { id: d.newId(), name: body.name, role: body.role, createdAt: d.now(), available: 0, held: 0, staked: 0 };
   await d.accounts.create(account);
   const { record, apiKey } = await d.keys.issue({ accountId: account.id, role: account.role, now: account.createdAt });

@@ -9,6 +9,7 @@ import type { Account, Caller } from '../domain/model';
 import { encodeCursor } from '../store/cursor';
 import { InsufficientFundsError } from '../store/ledger-store';
 import type { NodeItem } from '../store/nodes-store';
+import { assertAdmin } from './accounts';
 import type { Deps } from './deps';
 import { ledgerSettings } from './parameters';
 
@@ -26,7 +27,8 @@ export async function ensureSystemAccounts(d: Deps): Promise<void> {
 }
 
 /** Admin mint: the only way credits come into being. */
-export async function mint(d: Deps, accountId: string, amount: number, memo?: string): Promise<Account> {
+export async function mint(d: Deps, caller: Caller, accountId: string, amount: number, memo?: string): Promise<Account> {
+  assertAdmin(caller, 'mints credits');
   if (!(await d.accounts.get(accountId))) throw notFound('account');
   await d.ledger.post([mintPosting(`mint/${accountId}/${d.newId()}`, accountId, amount, d.now(), memo)]);
   return (await d.accounts.get(accountId))!;
@@ -105,6 +107,12 @@ function decodeStatementCursor(cursor: string): StatementCursor {
  * are no snapshot: a posting that lands between them shows as a passing difference, so a difference is
  * only reported when it survives two more audits (a real one never goes away).
  */
+/** GET /v1/ledger/audit: every account's balances recomputed from its entries (admin only). */
+export async function requestAudit(d: Deps, caller: Caller) {
+  assertAdmin(caller, 'audits the ledger');
+  return auditLedger(d);
+}
+
 export async function auditLedger(d: Deps, retries = 2) {
   for (let i = 0; ; i++) {
     const entries: Entry[] = [];
