@@ -151,6 +151,7 @@ describe('data stack', () => {
       webhooks: 'TablesWebhooksTableAC86AECF',
       ledger: 'TablesLedgerTableDAA6E5E4',
       secrets: 'TablesSecretsTableCEB1437C',
+      governance: 'TablesGovernanceTable5B98E9A4',
     });
   });
 
@@ -289,6 +290,26 @@ describe('API', () => {
   });
 });
 
+/** the placement wake queue (lib/constructs/placement-wake.ts): the one SQS queue whose id starts so */
+function placementQueueId(): string {
+  const ids = Object.keys(cpRes).filter((id) => id.startsWith('PlacementWakeQueue') && cpRes[id].Type === 'AWS::SQS::Queue');
+  expect(ids).toHaveLength(1);
+  return ids[0];
+}
+
+describe('placement wake', () => {
+  it('lets only the agent and accounts APIs send wakes, and the sweep consume them, two batches at most at once', () => {
+    const q = placementQueueId();
+    const sends = (name: FunctionName) => fnStatements(name).filter((s) => list(s.Action).includes('sqs:SendMessage') && JSON.stringify(s.Resource).includes(q));
+    for (const name of Object.keys(cp.functions) as FunctionName[]) expect(sends(name).length, name).toBe(name === 'agent' || name === 'accounts' ? 1 : 0);
+    for (const name of ['agent', 'accounts'] as const) expect(cpRes[fnId(name)].Properties.Environment.Variables.PLACEMENT_QUEUE_URL).toEqual({ Ref: q });
+    const mappings = Object.values(cpRes).filter((r: any) => r.Type === 'AWS::Lambda::EventSourceMapping' && JSON.stringify(r.Properties.EventSourceArn).includes(q)) as any[];
+    expect(mappings).toHaveLength(1);
+    expect(mappings[0].Properties).toMatchObject({ FunctionName: { Ref: fnId('sweep') }, BatchSize: 10, ScalingConfig: { MaximumConcurrency: 2 } });
+    expect(cpRes[q].Properties).toMatchObject({ SqsManagedSseEnabled: true, MessageRetentionPeriod: 120 });
+  });
+});
+
 describe('security', () => {
   it('lets only the agent function assume the agent role, with session tags, for at most an hour', () => {
     const roleId = logicalId(cp, cp.agentRole.role);
@@ -310,7 +331,8 @@ describe('security', () => {
 
   it('has no IAM statement on Resource "*" (but X-Ray\'s writes) and scopes every SQS grant to the node queue prefix', () => {
     const all = [...statements(cpRes), ...statements(dataT.toJSON().Resources)];
-    const webhookQueueIds = [logicalId(cp, cp.webhooks.retryQueue), logicalId(cp, cp.webhooks.deadLetterQueue)];
+    // queues of the stack's own, named by their ARNs: the webhook retry queue and its DLQ, the placement wake queue
+    const ownQueueIds = [logicalId(cp, cp.webhooks.retryQueue), logicalId(cp, cp.webhooks.deadLetterQueue), placementQueueId()];
     expect(all.length).toBeGreaterThan(10);
     // active tracing: these two actions have no resource-level permissions, so AWS requires "*"
     const xrayWrites = (s: Record<string, any>) => list(s.Action).every((a: string) => a === 'xray:PutTraceSegments' || a === 'xray:PutTelemetryRecords');
@@ -318,8 +340,8 @@ describe('security', () => {
       if (!xrayWrites(s)) for (const r of list(s.Resource)) expect(r, owner).not.toBe('*');
       if (list(s.Action).some((a: string) => a.startsWith('sqs:'))) {
         for (const r of list(s.Resource)) {
-          // the webhook retry queue and its DLQ are named by their own ARNs (the webhooks construct's test)
-          if (webhookQueueIds.includes(r?.['Fn::GetAtt']?.[0])) continue;
+          // the stack's own queues are tested by their constructs' tests (webhooks) and below (placement)
+          if (ownQueueIds.includes(r?.['Fn::GetAtt']?.[0])) continue;
           expect(JSON.stringify(r), owner).toMatch(new RegExp(`:${config.nodeQueuePrefix}(\\*|\\$\\{aws:PrincipalTag/nodeId\\})"`));
         }
       }
