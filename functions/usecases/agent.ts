@@ -16,7 +16,7 @@ import { applyTransition } from './effects';
 import { recordIfLost, recordStarted } from './metrics';
 import { updateNode, withStatus } from './nodes';
 import { ensureStakeLock } from './ledger';
-import { sweep } from './placement';
+import { wakePlacement } from './placement';
 import { jobOfAttempt } from './replicas';
 import { recordReplicaResult, verifyReplicas } from './verification';
 import { nodeImageList, sameImageList } from '../domain/matcher/image-cache';
@@ -84,7 +84,7 @@ export async function openSession(
       })
     : 0;
   // a node back in service takes waiting work now (and what it lost is placed again), not at the next sweep
-  if (lost > 0 || (await d.nodes.get(before.id).then((n) => n && isSchedulable(n) && n.freeGpus > 0))) await sweep(d, { maxJobs: 8 });
+  if (lost > 0 || (await d.nodes.get(before.id).then((n) => n && isSchedulable(n) && n.freeGpus > 0))) await wakePlacement(d);
   return {
     nodeId: before.id,
     queueUrl,
@@ -141,7 +141,7 @@ export async function heartbeat(d: Deps, caller: Caller, b: { running: string[];
   const reported = new Set(running);
   const unlisted = b.startSeq === undefined ? [] : live.filter((j) => j.liveAttemptId && !reported.has(j.liveAttemptId));
   if (unlisted.length > 0 && (await loseGone(d, node.id, unlisted, (fresh) => unreportedAttempt(fresh, node.id, reported, b.startSeq!))) > 0) {
-    await sweep(d, { maxJobs: 8 });
+    await wakePlacement(d);
   }
   const liveIds = new Set(live.map((j) => j.liveAttemptId));
   return {
@@ -199,7 +199,7 @@ async function failForMissingSecrets(d: Deps, job: Job, attemptId: string, missi
     },
     { retries: RANK_RACE_RETRIES },
   ).catch(ignoreDomainError);
-  await sweep(d, { maxJobs: 8 });
+  await wakePlacement(d);
   throw conflict(`attempt ${attemptId} cannot start: ${message}`);
 }
 
@@ -243,8 +243,8 @@ export async function finishAttempt(d: Deps, caller: Caller, jobId: string, body
   recordIfLost(after, body.attemptId);
   // the last replica to end decides the group's verdict (exactly once: a conditional put)
   if (after.replicaGroup && !after.liveAttemptId) await verifyReplicas(d, after);
-  // GPUs came free: place waiting jobs now rather than at the next sweep tick
-  await sweep(d, { maxJobs: 8 });
+  // GPUs came free: placement runs now, apart from this request (placement-wake.ts)
+  await wakePlacement(d);
   return { status: after.status, reason: after.reason ?? null };
 }
 

@@ -22,6 +22,7 @@ import { WebhookRetryQueue, type RetryQueuePort } from '../store/webhook-retries
 import { WebhooksStore } from '../store/webhooks-store';
 import { webhookSettingsFromEnv, type WebhookSettings } from './webhook-settings';
 import { checkerSettingsFromEnv, type CheckerSettings } from './checker-settings';
+import { InProcessPlacementWake, SqsPlacementWake, type PlacementWake } from './placement-wake';
 import { DEFAULT_ACCOUNT_LIMITS, type AccountLimits } from '../domain/account-limits';
 import { makeS3Client, S3FileStorage, type FileStoragePort } from '../store/files-store';
 import { SecretsStore } from '../store/secrets-store';
@@ -56,6 +57,8 @@ export interface Settings {
   governance?: GovernanceSettings;
   /** the bucket of files, outputs and checkpoints (FILES_BUCKET; S3_ENDPOINT on the local stack only): docs/data.md */
   files?: { bucket: string; endpoint?: string };
+  /** the queue that wakes the sweep function (PLACEMENT_QUEUE_URL, AWS); absent: placement runs in this process */
+  placementQueueUrl?: string;
   /** the KMS key secrets are sealed under (SECRETS_KEY_ID, set on the functions granted its use); absent: the cipher given to buildDeps */
   secretsKeyId?: string;
 }
@@ -82,6 +85,8 @@ export interface Deps {
   secrets: SecretsStore;
   /** seals and opens secret values; absent where this function may not use the key (setting or resolving one there is a deployment fault: a 500) */
   secretCipher?: SecretCipher;
+  /** freed capacity asks for placement here (placement-wake.ts): the placement queue on AWS, a background sweep in one process */
+  placementWake: PlacementWake;
   /** short-lived credentials for a node's own queue; present when settings.agentRoleArn is set */
   agentCredentials?: AgentCredentialsPort;
   /** checker licenses, proposals, votes and the parameters enacted (docs/governance.md) */
@@ -120,6 +125,7 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): Settings 
     agentRoleArn: env.AGENT_ROLE_ARN || undefined,
     files: env.FILES_BUCKET ? { bucket: env.FILES_BUCKET, endpoint: env.S3_ENDPOINT || undefined } : undefined,
     secretsKeyId: env.SECRETS_KEY_ID || undefined,
+    placementQueueUrl: env.PLACEMENT_QUEUE_URL || undefined,
     region: env.AWS_REGION ?? 'us-east-1',
     candidatesPerShard: num('MATCH_CANDIDATES_PER_SHARD', 16),
     allowProcessRuntime: env.ALLOW_PROCESS_RUNTIME === 'true',
@@ -166,6 +172,7 @@ export function buildDeps(p: { db: DynamoDBDocumentClient; sqs: SQSClient; table
     files: p.files ?? (p.settings.files ? new S3FileStorage(makeS3Client({ ...p.settings.files, region: p.settings.region }), p.settings.files.bucket) : undefined),
     secrets: new SecretsStore(p.db, p.tables.secrets),
     secretCipher: p.secretCipher ?? (p.settings.secretsKeyId ? kmsCipher?.(p.settings.secretsKeyId, p.settings.region) : undefined),
+    placementWake: p.settings.placementQueueUrl ? new SqsPlacementWake(p.sqs, p.settings.placementQueueUrl) : new InProcessPlacementWake(),
     agentCredentials: agentCredentialsFor(p.settings.agentRoleArn, p.settings.region),
     governance,
     parameters: new CachedParameters(governance, p.settings.governance?.parametersCacheMs ?? 5_000),

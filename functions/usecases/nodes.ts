@@ -7,7 +7,7 @@ import type { Caller, Node } from '../domain/model';
 import { nextNodeStatus, type NodeEvent } from '../domain/node/status';
 import type { NodeItem } from '../store/nodes-store';
 import type { Deps } from './deps';
-import { sweep } from './placement';
+import { wakePlacement } from './placement';
 import { ensureStakeLock, STAKE_WAIT } from './ledger';
 import { deregister } from './node-removal';
 import { loseLiveAttempts, updateNode } from './node-writes';
@@ -110,7 +110,7 @@ export async function activateStakedNodes(d: Deps, providerId: string): Promise<
     await updateNode(d, n.id, (x) => (x.status === 'OFFLINE' && x.statusReason?.startsWith(STAKE_WAIT) ? { ...withStatus(x, 'session'), lastSeenAt: d.now() } : x));
     activated++;
   }
-  if (activated) await sweep(d, { maxJobs: 8 });
+  if (activated) await wakePlacement(d);
   return activated;
 }
 

@@ -131,6 +131,9 @@ export async function tryPlace(d: Deps, job: Job, view?: CandidateView, first?: 
   return savePendingReason(d, job, pendingReason);
 }
 
+/** Freed capacity asks for placement (placement-wake.ts): a bounded sweep, run apart from the request. */
+export const wakePlacement = (d: Deps): Promise<void> => d.placementWake.wake(() => sweep(d, { maxJobs: 8 }));
+
 /**
  * Places waiting jobs: higher priority first, and within a priority accounts in turn, each oldest first
  * (fair-queue.ts, docs/scheduling.md). Returns how many were placed. `full` (the scheduled sweep; the

@@ -188,6 +188,8 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
     });
     setDeps(deps);
     stops.push(() => setDeps(undefined));
+    // a sweep a finish woke may still run: let it end before the engines go
+    stops.push(() => deps.placementWake.settled());
     await ensureAdmin(deps, o.adminKey);
     await ensureSystemAccounts(deps);
 

@@ -17,6 +17,7 @@ import { GpupoolApi, usageIdentifierKeyValue } from '../constructs/api';
 import { type FunctionKind, NodeFunction } from '../constructs/node-function';
 import { Observability } from '../constructs/observability';
 import { Schedules } from '../constructs/schedules';
+import { PlacementWakeQueue } from '../constructs/placement-wake';
 import { Webhooks } from '../constructs/webhooks';
 import { SecretsKey } from '../constructs/secrets-key';
 import { FilesBucket } from '../constructs/files-bucket';
@@ -199,6 +200,10 @@ export class ControlPlaneStack extends Stack {
         { name: 'LedgerAudit', description: 'gpupool: recompute balances from ledger entries', fn: fns.audit.fn, rateMinutes: 60 },
       ],
     });
+
+    // freed capacity wakes the sweep through a queue instead of placing inline (functions/usecases/placement-wake.ts):
+    // the agent API (finish, session) and the accounts API (stake that brings nodes online)
+    new PlacementWakeQueue(this, 'PlacementWake', { sweep: fns.sweep, wakers: [fns.agent, fns.accounts] });
 
     // consumers' secrets: the secrets function seals, the agent function opens at an attempt's start, nobody else
     this.secretsKey = new SecretsKey(this, 'SecretsKey', { sealer: fns.secrets, opener: fns.agent, stage: config.stage });

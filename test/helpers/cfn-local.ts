@@ -344,3 +344,23 @@ export function scheduledInvocations(stacks: StackTemplate[]): { stack: string; 
     }
   return out;
 }
+
+/**
+ * Every event source mapping's function with one record of the kind its source delivers: an SQS message
+ * whose body is `{}` (a queue), or a MODIFY stream record without images (a table stream). Handlers must
+ * take both without failing the batch.
+ */
+export function eventSourceInvocations(stacks: StackTemplate[]): { stack: string; mapping: string; fn: string; input: unknown }[] {
+  const out: { stack: string; mapping: string; fn: string; input: unknown }[] = [];
+  for (const s of stacks)
+    for (const [id, r] of Object.entries(s.resources)) {
+      if (r.Type !== 'AWS::Lambda::EventSourceMapping') continue;
+      const fn = r.Properties!.FunctionName?.Ref ?? functionIn(s.resources, r.Properties!.FunctionName);
+      const source = JSON.stringify(r.Properties!.EventSourceArn);
+      const record = /StreamArn/.test(source)
+        ? { eventID: '1', eventName: 'MODIFY', eventSource: 'aws:dynamodb', awsRegion: LOCAL_REGION, dynamodb: { SequenceNumber: '1', StreamViewType: 'NEW_AND_OLD_IMAGES' } }
+        : { messageId: randomUUID(), receiptHandle: 'local', body: '{}', attributes: {}, messageAttributes: {}, md5OfBody: '', eventSource: 'aws:sqs', eventSourceARN: 'local', awsRegion: LOCAL_REGION };
+      out.push({ stack: s.name, mapping: id, fn, input: { Records: [record] } });
+    }
+  return out;
+}

@@ -32,6 +32,8 @@ export interface LambdaProcess {
   proc: ChildProcess;
   /** process.version of the Node it runs on */
   node: string;
+  /** how many times it was invoked */
+  invocations(): number;
   /** everything it wrote to stdout and stderr so far */
   output(): string;
   /** Invokes the handler; throws InvokeError when it throws. `budgetMs`: what getRemainingTimeInMillis starts from. */
@@ -88,7 +90,9 @@ export async function startLambdaProcess(o: LambdaProcessOptions): Promise<Lambd
   });
   const exited = new Promise<void>((r) => (proc.exitCode !== null || proc.signalCode !== null ? r() : proc.once('exit', () => r())));
 
+  let invocations = 0;
   const invokeRaw: LambdaProcess['invokeRaw'] = async (event, io) => {
+    invocations++;
     const r = await fetch(`http://127.0.0.1:${port}/`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -100,6 +104,7 @@ export async function startLambdaProcess(o: LambdaProcessOptions): Promise<Lambd
     name: o.name,
     proc,
     node,
+    invocations: () => invocations,
     output: () => out,
     invokeRaw,
     async invoke<T>(event: unknown, io: { budgetMs: number; requestId?: string }) {

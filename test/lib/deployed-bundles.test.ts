@@ -23,7 +23,7 @@ import { FakeEc2 } from '../../lib/local/fake-ec2';
 import { startGateway, type Gateway } from '../../lib/local/gateway';
 import { startSqsLocal, type SqsLocal } from '../../lib/local/sqs-local';
 import { client, eventually } from '../helpers/api';
-import { apiRoutes, authorizers, deployedFunctions, LOCAL_REGION, LocalResolver, readAssembly, scheduledInvocations, type DeployedFunction, type LocalSecret } from '../helpers/cfn-local';
+import { apiRoutes, authorizers, deployedFunctions, eventSourceInvocations, LOCAL_REGION, LocalResolver, readAssembly, scheduledInvocations, type DeployedFunction, type LocalSecret } from '../helpers/cfn-local';
 import { startFakeAws, type FakeAws } from '../helpers/fake-aws';
 import { node22, startLambdaProcess, type LambdaProcess } from '../helpers/lambda-process';
 import { synthStages } from './cdk-helpers';
@@ -62,6 +62,8 @@ const agentLines: string[] = [];
 let agent: AgentProcess | undefined;
 let stacks: ReturnType<typeof readAssembly>;
 let adminKey: string;
+/** a key of each role the job test created, for the routes it did not reach */
+const keys: Partial<Record<Caller['role'], string>> = {};
 
 const proc = (logicalId: string) => {
   const p = procs.get(logicalId);
@@ -151,6 +153,7 @@ beforeAll(async () => {
   if (failed) throw failed.reason;
   const admin = [...secrets.values()].map((s) => (s.value.startsWith('{') ? (JSON.parse(s.value) as { keyId?: string; secret?: string }) : {})).find((v) => v.keyId && v.secret)!;
   adminKey = `gp_${admin.keyId}_${admin.secret}`;
+  keys.admin = adminKey;
   // the synth with bundling takes about 80 s on a quiet 2-core machine, over 5 minutes beside the whole suite
 }, 900_000);
 
@@ -203,6 +206,7 @@ describe('the deployed bundles', () => {
       const r = await admin.post('/v1/accounts', { name: `bundle-${role}`, role });
       expect(r.status, JSON.stringify(r.body)).toBe(201);
       if (credits) expect((await admin.post(`/v1/accounts/${r.body.account.id}/credits`, { amount: credits, memo: 'bundle test' })).status).toBe(201);
+      keys[role as Caller['role']] = r.body.apiKey;
       return { id: r.body.account.id as string, api: client(gateway!.url, r.body.apiKey), key: r.body.apiKey as string };
     };
     const provider = await account('provider', 1_000_000_000);
@@ -274,7 +278,30 @@ describe('the deployed bundles', () => {
     expect(ec2.instances[0].request).toMatchObject({ instanceType: 'g6.xlarge', stage: expect.any(String) });
   }, 180_000);
 
-  it('called no AWS service the local stack does not serve', () => {
+  it('take a record from each event source without failing it (the webhooks function: its retry queue, the jobs stream)', async () => {
+    const runs = eventSourceInvocations(stacks);
+    expect(runs.length).toBeGreaterThanOrEqual(1);
+    for (const r of runs) expect(await proc(r.fn).invoke(r.input, { budgetMs: 10_000 }), r.mapping).toEqual({ batchItemFailures: [] });
+  }, 60_000);
+
+  it('answer a route of each API function the job did not reach (a key of an allowed role, made-up ids, an empty body) below 500', async () => {
+    const routes = apiRoutes(stacks);
+    for (const fn of new Set([...routes.values()].map((r) => r.fn))) {
+      if (proc(fn).invocations() > 0) continue;
+      const mine = ROUTES.filter((r) => routes.get(`${r.method} ${r.path}`)?.fn === fn);
+      const route = mine.find((r) => r.method === 'GET') ?? mine[0];
+      expect(route, `${fn} serves no route of functions/http/routes.ts`).toBeDefined();
+      const role = route.roles.find((x) => x in keys);
+      const api = client(gateway!.url, role ? keys[role] : undefined);
+      const r = await api.call(route.method, route.path.replace(/\{[^}]+\}/g, 'nosuchid'), route.method === 'GET' || route.method === 'DELETE' ? undefined : {});
+      expect(r.status, `${route.method} ${route.path}: ${JSON.stringify(r.body)}`).toBeLessThan(500);
+      expect(proc(fn).invocations(), `${route.method} ${route.path} reached ${fn}`).toBeGreaterThan(0);
+    }
+  }, 60_000);
+
+  it('were each invoked, and called no AWS service the local stack does not serve', () => {
+    // a function nothing here invokes is a function this test does not cover: give it its route, rule or source
+    for (const p of procs.values()) expect(p.invocations(), p.name).toBeGreaterThan(0);
     expect(fakeAws!.unmapped, fakeAws!.calls.join('\n')).toEqual([]);
     for (const p of procs.values()) expect(p.proc.exitCode, p.name).toBeNull();
   });

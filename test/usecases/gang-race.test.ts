@@ -110,6 +110,8 @@ describe('gang placement under concurrency (DynamoDB Local)', () => {
       ),
       updateNode(d, lostNode.id, (n) => withStatus(n, 'missedHeartbeats', 'test')).then((n) => loseLiveAttempts(d, n, 'NODE_LOST')),
     ]);
+    // the placement the finishes woke runs apart from them (placement-wake.ts): let it end before counting
+    await d.placementWake.settled();
     const ended = await checkInvariants(nodes.map((n) => n.id), ids);
     for (const j of ended.filter((x) => placed.some((p) => p.id === x.id))) {
       // a gang ends as a whole: succeeded only if every rank of its last placement exited 0

@@ -64,6 +64,8 @@ describe('start acknowledgement', () => {
     const { nodeId, job, attemptId } = await assigned();
     await startAttempt(d(), nodeCaller(nodeId), job.id, attemptId, 10);
     await heartbeat(d(), nodeCaller(nodeId), { running: [], startSeq: 10 });
+    // the placement the heartbeat woke (placement-wake.ts)
+    await d().placementWake.settled();
     const after = await jobNow(job.id);
     expect(after.attempts[0]).toMatchObject({ id: attemptId, status: 'LOST', reason: 'NODE_LOST' });
     // the only node that fits is this one: placed there again within the heartbeat
@@ -135,6 +137,7 @@ describe('failover', () => {
     const job = await submitJob(d(), consumer, SubmitJobSchema.parse({ command: ['true'], resources: { gpus: 1, gpuModels: [model] } }));
     expect((await jobNow(job.id)).status).toBe('QUEUED');
     await openSession(d(), nodeCaller(nodeId), [], { bootId: 'boot-2' });
+    await d().placementWake.settled();
     expect(await jobNow(job.id)).toMatchObject({ status: 'ASSIGNED', nodeId });
   });
 });

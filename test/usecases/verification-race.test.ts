@@ -108,6 +108,7 @@ describe('replicated verification under concurrency (DynamoDB Local)', () => {
       ...Array.from({ length: 4 }, () => verifyReplicas(d, jobs[0])),
       ...Array.from({ length: 2 }, async () => verificationView(d, (await d.jobs.get(jobs[1].id))!)),
     ]);
+    await d.placementWake.settled();
     // exactly one tie-breaker, the next sibling; it waits: both V2R nodes ran a replica of this job
     const mine = (await d.jobs.listByAccount(consumer.accountId, 100)).items.filter((j) => j.replicaGroup === group);
     expect(mine.map((j) => j.id).sort()).toEqual([group, `${group}-r1`, `${group}-r2`]);
@@ -189,6 +190,7 @@ describe('replicated verification under concurrency (DynamoDB Local)', () => {
     // the two nodes are busy anyway; free one by finishing its replica: the third still may not go there
     await startAttempt(d, nodeCaller(jobs[0].nodeId!), jobs[0].id, jobs[0].liveAttemptId!);
     await finishAttempt(d, nodeCaller(jobs[0].nodeId!), jobs[0].id, { attemptId: jobs[0].liveAttemptId!, exitCode: 0, outcome: 'exited', lines: [], outputDigest: HONEST });
+    await d.placementWake.settled();
     const waiting = (await d.jobs.get(jobs[2].id))!;
     expect(waiting.status).toBe('QUEUED');
     expect(waiting.pendingReason).toMatch(/runs another replica of this job/);
