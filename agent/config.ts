@@ -7,7 +7,7 @@ import path from 'node:path';
 function defaultStateDir(): string {
   return process.getuid?.() === 0 ? '/var/lib/gpupool' : path.join(homedir(), '.local', 'state', 'gpupool');
 }
-import { z } from 'zod';
+import * as z from 'zod';
 import { parseSimulatedSpec, type SimulatedSpec } from './gpu/simulated';
 
 const intFrom = (min: number, max: number) => z.coerce.number().int().min(min).max(max);

@@ -5,7 +5,7 @@
 // Writes go to a temp file and rename over the old one, so a crash mid-write never leaves half a file.
 import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 
 const IdentitySchema = z.object({ nodeId: z.string().min(1), nodeKey: z.string().min(1) });
 export type Identity = z.infer<typeof IdentitySchema>;

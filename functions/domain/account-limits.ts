@@ -3,7 +3,7 @@
 // placements may hold per UTC day. Pure rules; the counters they compare with live on the account item and
 // move in the same transaction as the job write that changes them (store/account-usage.ts), so a burst of
 // concurrent submits or placements can never pass a limit (docs/scheduling.md, "Account limits").
-import { z } from 'zod';
+import * as z from 'zod';
 import { DomainError, forbidden } from './errors';
 import type { Account, Job } from './model';
 import { BUCKETS, type Bucket } from './ledger/model';

@@ -1,6 +1,6 @@
 // The contract between the control plane and gpupool-agent: HTTP bodies under /v1/agent and the
 // messages carried on each node's SQS queue. Both sides import these schemas, so they cannot drift.
-import { z } from 'zod';
+import * as z from 'zod';
 import { MAX_PUBLIC_KEY_LENGTH, parsePublicKey } from './checker/signing';
 import { IMAGE_REFERENCE_RULE, isImageReference } from './image-ref';
 import { MAX_IMAGE_REF_LENGTH, MAX_NODE_IMAGES } from './matcher/image-cache';

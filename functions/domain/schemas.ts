@@ -1,6 +1,6 @@
 // Request bodies and query strings of the public API, as zod schemas. Handlers validate with these and
 // the OpenAPI document is generated from them: one definition, no drift. Unknown fields are rejected.
-import { z } from 'zod';
+import * as z from 'zod';
 import { MAX_GANG_NODES } from './job/gang';
 import { IMAGE_REFERENCE_RULE, isImageReference } from './image-ref';
 import { imageRefList } from './agent-protocol';

@@ -9,7 +9,7 @@ import { parseWith } from './kit/problem';
 import { routeGroup, type RouteFn } from './kit/router';
 import { OffersQuerySchema } from '../usecases/offers';
 import { arrayJobId } from '../usecases/jobs';
-import { z } from 'zod';
+import * as z from 'zod';
 import { CreateFileSchema } from '../domain/files/schemas';
 import { checkInputs, createFile, listOutputs } from '../usecases/files';
 

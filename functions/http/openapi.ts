@@ -1,5 +1,5 @@
 // The OpenAPI 3.1 document, generated from the same zod schemas the handlers validate with.
-import { z } from 'zod';
+import * as z from 'zod';
 import { FinishRequestSchema, HeartbeatRequestSchema, LogsRequestSchema, RegisterNodeSchema, SessionRequestSchema, StartRequestSchema } from '../domain/agent-protocol';
 import { CreateAccountSchema, ListJobsQuerySchema, ListQuerySchema, LogsQuerySchema, MintSchema, PatchNodeSchema, StakeSchema, SubmitJobSchema } from '../domain/schemas';
 import { ScoresQuerySchema } from '../usecases/checker-scores';

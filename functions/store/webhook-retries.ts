@@ -2,7 +2,7 @@
 // backoff (DelaySeconds ≤ 900). The message only says which attempt is due; the claim in the webhooks
 // table decides whether it is sent, so a repeated message sends nothing twice.
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import { z } from 'zod';
+import * as z from 'zod';
 
 export const RetryMessageSchema = z.strictObject({ jobId: z.string().min(1).max(64), attempt: z.number().int().min(2).max(20) });
 export type RetryMessage = z.infer<typeof RetryMessageSchema>;

@@ -1,6 +1,6 @@
 // What providers and admins see of the checker: a node's results over time with uptime and round-trip
 // figures, its reputation and its epoch settlements; and the admin's release of a quarantined node.
-import { z } from 'zod';
+import * as z from 'zod';
 import { rttPercentiles, uptime } from '../domain/checker/stats';
 import { forbidden } from '../domain/errors';
 import type { Caller } from '../domain/model';

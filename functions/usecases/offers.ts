@@ -4,7 +4,7 @@
 // With `image`, each offer says on how many of its nodes the image is cached, and `cached=true` keeps only
 // those nodes. Only images a node's provider advertises (its warmImages) count: the full list a node
 // reports also names the images other tenants ran there, which a consumer must not learn by asking.
-import { z } from 'zod';
+import * as z from 'zod';
 import { IMAGE_REFERENCE_RULE, isImageReference } from '../domain/image-ref';
 import { runtimeOf } from '../domain/matcher/filters';
 import { holdsImage, MAX_IMAGE_REF_LENGTH, nodeImageList } from '../domain/matcher/image-cache';

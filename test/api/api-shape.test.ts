@@ -2,7 +2,7 @@
 // and against the route table both ways), and idempotent creating POSTs under concurrency.
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { z } from 'zod';
+import * as z from 'zod';
 import { SubmitJobSchema } from '../../functions/domain/schemas';
 import { ROUTES } from '../../functions/http/routes';
 import { client } from '../helpers/api';

@@ -1,7 +1,7 @@
 // Burst settings: which EC2 GPU instances gpupool may rent when demand outruns the pool, and the limits
 // that bound the bill. One zod schema serves cdk.json's `gpupool:burst` context (lib/burst-config.ts) and
 // the burst function's environment, so a setting that deploys is one the function can read.
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** The AWS Deep Learning AMI (Ubuntu 22.04, NVIDIA driver, Docker, NVIDIA Container Toolkit), x86_64. */
 export const DEFAULT_AMI_PARAMETER = '/aws/service/deeplearning/ami/x86_64/base-oss-nvidia-driver-gpu-ubuntu-22.04/latest/ami-id';

@@ -8,7 +8,7 @@
 // its clock, or whose nonce it has already answered within that window. The checker accepts an answer only
 // with the node's registered key's signature, its own nonce and the right node id.
 import { createHash } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import { GpuDeviceSchema } from '../agent-protocol';
 
 /** a probe is valid this long either side of its issuedAt (and its nonce remembered that long) */

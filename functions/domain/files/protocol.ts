@@ -1,7 +1,7 @@
 // What the control plane and the agent say to each other about files (agent side: agent/files/). Inputs
 // and the checkpoint to restore ride on the start answer; output and checkpoint uploads are granted on
 // request, per key, for the attempt's own prefix only.
-import { z } from 'zod';
+import * as z from 'zod';
 import { MAX_CHECKPOINT_FILES, MAX_FILE_BYTES, MAX_OUTPUT_FILES } from './limits';
 import { isSafeRelativePath, SAFE_PATH_RULE } from './paths';
 

@@ -1,5 +1,5 @@
 // Request bodies of the files feature: POST /v1/files, a job's `inputs` and `checkpoint` (docs/data.md).
-import { z } from 'zod';
+import * as z from 'zod';
 import { MAX_FILE_BYTES, MAX_INPUTS, MIN_CHECKPOINT_INTERVAL_SECONDS } from './limits';
 import { isSafeRelativePath, normalizeInputPath, pathsDisjoint, SAFE_PATH_RULE } from './paths';
 

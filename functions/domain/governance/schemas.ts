@@ -1,5 +1,5 @@
 // Request bodies of the license and governance routes (docs/governance.md, docs/checkers.md).
-import { z } from 'zod';
+import * as z from 'zod';
 import { IdSchema } from '../schemas';
 import { MAX_MINT_PER_REQUEST } from './licenses';
 

@@ -1,6 +1,6 @@
 // What a secret may be (docs/data.md, Secrets): a name like an environment variable, a value of at most
 // 32 KiB (GitHub Actions allows 48 KB, RunPod 32 KB: a token, a key, a small JSON credential).
-import { z } from 'zod';
+import * as z from 'zod';
 
 export const MAX_SECRET_VALUE_CHARS = 32 * 1024;
 /** secrets one account may hold: bounds the list and what one start resolves */

@@ -1,7 +1,7 @@
 // RFC 9457 problem documents. Domain errors map to their status; anything else is an opaque 500 whose
 // details go to the log only, never to the caller.
 import type { APIGatewayProxyResult } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from 'zod';
 import { DomainError, type FieldError } from '../../domain/errors';
 
 const TITLES: Record<number, string> = {
