@@ -2,8 +2,8 @@
 // bundle directory, handler and Environment, and the references in that environment (Ref, Fn::GetAtt,
 // Fn::ImportValue, Fn::Join, Fn::Sub, ...) resolved to local engines. Each referenced resource is made
 // locally the first time a function's environment names it, from its own template properties (a table
-// is created in DynamoDB Local with the template's keys and indexes, a queue in the SQS server, a secret
-// in the fake Secrets Manager). A resource type with no local engine is an error naming it, so a new
+// is created in DynamoDB Local with the template's keys and indexes, a queue in the SQS server, a bucket in
+// s3rver, a secret in the fake Secrets Manager). A resource type with no local engine is an error naming it, so a new
 // kind of resource fails the bundle test until the local stack can serve it.
 import { CreateTableCommand, DescribeTableCommand, type CreateTableCommandInput, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateQueueCommand, type SQSClient } from '@aws-sdk/client-sqs';
@@ -98,6 +98,8 @@ export interface LocalEngines {
   apiUrl: string;
   /** local table names get this prefix, so two runs never share a table */
   prefix: string;
+  /** makes a bucket in the local S3 (started on first use) */
+  bucket(name: string): Promise<void>;
 }
 
 interface Made {
@@ -264,6 +266,11 @@ export class LocalResolver {
         e.secrets.set(secretArn, { arn: secretArn, value });
         return { ref: secretArn, attrs: { Id: secretArn } };
       }
+      case 'AWS::S3::Bucket': {
+        const name = (typeof p.BucketName === 'string' ? p.BucketName : `${e.prefix}${stack.name}-${id}`).toLowerCase();
+        await e.bucket(name);
+        return { ref: name, attrs: { Arn: `arn:aws:s3:::${name}`, DomainName: `${name}.s3.amazonaws.com`, RegionalDomainName: `${name}.s3.${LOCAL_REGION}.amazonaws.com` } };
+      }
       case 'AWS::KMS::Key': {
         // the fake KMS (test/helpers/fake-aws.ts) takes any key id
         const keyId = randomUUID();
@@ -348,10 +355,10 @@ export function scheduledInvocations(stacks: StackTemplate[]): { stack: string; 
 /**
  * Every event source mapping's function with one record of the kind its source delivers: an SQS message
  * whose body is `{}` (a queue), or a MODIFY stream record without images (a table stream). Handlers must
- * take both without failing the batch.
+ * take both without throwing and, where the mapping reports batch item failures, without failing the record.
  */
-export function eventSourceInvocations(stacks: StackTemplate[]): { stack: string; mapping: string; fn: string; input: unknown }[] {
-  const out: { stack: string; mapping: string; fn: string; input: unknown }[] = [];
+export function eventSourceInvocations(stacks: StackTemplate[]): { stack: string; mapping: string; fn: string; input: unknown; reportsFailures: boolean }[] {
+  const out: { stack: string; mapping: string; fn: string; input: unknown; reportsFailures: boolean }[] = [];
   for (const s of stacks)
     for (const [id, r] of Object.entries(s.resources)) {
       if (r.Type !== 'AWS::Lambda::EventSourceMapping') continue;
@@ -360,7 +367,8 @@ export function eventSourceInvocations(stacks: StackTemplate[]): { stack: string
       const record = /StreamArn/.test(source)
         ? { eventID: '1', eventName: 'MODIFY', eventSource: 'aws:dynamodb', awsRegion: LOCAL_REGION, dynamodb: { SequenceNumber: '1', StreamViewType: 'NEW_AND_OLD_IMAGES' } }
         : { messageId: randomUUID(), receiptHandle: 'local', body: '{}', attributes: {}, messageAttributes: {}, md5OfBody: '', eventSource: 'aws:sqs', eventSourceARN: 'local', awsRegion: LOCAL_REGION };
-      out.push({ stack: s.name, mapping: id, fn, input: { Records: [record] } });
+      const reportsFailures = (r.Properties!.FunctionResponseTypes ?? []).includes('ReportBatchItemFailures');
+      out.push({ stack: s.name, mapping: id, fn, input: { Records: [record] }, reportsFailures });
     }
   return out;
 }
