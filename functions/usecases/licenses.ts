@@ -4,6 +4,7 @@ import { conflict, DomainError, forbidden, notFound } from '../domain/errors';
 import { delegated, periodOf, transferred, type License, type LicensePeriod } from '../domain/governance/licenses';
 import type { Caller } from '../domain/model';
 import { governanceOf } from './governance-settings';
+import { assertAdmin } from './accounts';
 import type { Deps } from './deps';
 
 export interface LicenseView {
@@ -37,7 +38,8 @@ async function assertParty(d: Deps, accountId: string, what: string): Promise<vo
   if (!a || a.role === 'admin') throw new DomainError('validation_failed', `${what} must be an existing consumer or provider account`, [{ path: what, message: 'no such account' }]);
 }
 
-export async function mintLicenses(d: Deps, body: { account: string; count: number }) {
+export async function mintLicenses(d: Deps, caller: Caller, body: { account: string; count: number }) {
+  assertAdmin(caller, 'mints licenses');
   await assertParty(d, body.account, 'account');
   const at = d.now();
   const licenses: License[] = Array.from({ length: body.count }, () => ({

@@ -16,7 +16,7 @@ import { expectProblem, manualAgent, nodeBody, problemOf, registerNode, type Api
 
 type Role = 'admin' | 'consumer' | 'provider' | 'node' | 'none';
 type Ownership = 'own' | 'other';
-type Kind = 'account' | 'key' | 'job' | 'node' | 'attempt' | 'secret';
+type Kind = 'account' | 'key' | 'job' | 'node' | 'attempt' | 'secret' | 'license' | 'proposal';
 const ROLES: Role[] = ['admin', 'consumer', 'provider', 'node', 'none'];
 const OWNERSHIPS: Ownership[] = ['own', 'other'];
 
@@ -36,6 +36,8 @@ interface Row {
   object?: Kind;
   /** success destroys the object: such cells get a fresh one */
   destructive?: boolean;
+  /** the object belongs to nobody in particular (a proposal): every tenant acts on it alike */
+  shared?: boolean;
   body?: (t: Target) => unknown;
   /** extra checks of a successful answer */
   check?: (r: ApiResponse, c: { role: Role; ownership: Ownership; target?: Target }) => void;
@@ -60,6 +62,11 @@ let J1: { id: string; attemptId: string };
 let J2: { id: string; attemptId: string };
 let JB: { id: string; attemptId: string };
 const stableKey: Record<string, string> = {};
+/** a checker license each consumer and provider account holds (so it may propose and vote), by account */
+const stableLicense: Record<string, string> = {};
+let stableProposal = '';
+/** the fee in force: proposals of the matrix change nothing if they pass */
+let feeBps = 0;
 const stableKeyValue: Record<string, string> = {};
 let matrixCells = 0;
 let matrixRequests = 0;
@@ -81,6 +88,18 @@ async function submitOn(consumer: Api, gpuModels: string[]): Promise<{ id: strin
   expect(r.status, JSON.stringify(r.body)).toBe(202);
   expect(r.body.job.status, JSON.stringify(r.body.job)).toBe('ASSIGNED');
   return { id: r.body.job.id, attemptId: r.body.job.attempts.at(-1).id };
+}
+
+async function mintLicense(accountId: string): Promise<string> {
+  const r = await pool.admin.post('/v1/licenses', { account: accountId, count: 1 });
+  expect(r.status, JSON.stringify(r.body)).toBe(201);
+  return r.body.items[0].id;
+}
+
+async function propose(by: Api): Promise<string> {
+  const r = await by.post('/v1/proposals', { title: 'matrix', changes: { feeBps }, votingSeconds: 3600 });
+  expect(r.status, JSON.stringify(r.body)).toBe(201);
+  return r.body.proposal.id;
 }
 
 async function issueKey(accountId: string): Promise<{ keyId: string; apiKey: string }> {
@@ -111,6 +130,12 @@ async function targetFor(row: Row, role: Role, ownership: Ownership, fresh: bool
       const provider = owner ? P2 : P1;
       return { id: (await registerNode(provider.api, `fresh-${newId().slice(-6)}`, 'X1')).id };
     }
+    case 'license': {
+      const holder = owner ? owner.id : role === 'provider' || role === 'node' ? P1.id : C1.id;
+      return { id: fresh ? await mintLicense(holder) : stableLicense[holder] };
+    }
+    case 'proposal':
+      return { id: fresh ? await propose(C1.api) : stableProposal };
     case 'secret': {
       // a secret of the acting consumer, or of the other one (same kind of name: only the owner differs)
       const id = newId();
@@ -139,7 +164,7 @@ function expected(row: Row, role: Role, ownership: Ownership): number {
   if (row.who === 'public') return row.ok;
   if (role === 'none') return 401;
   if (!row.who.includes(role)) return 403;
-  if (row.object && ownership === 'other' && role !== 'admin') return 404;
+  if (row.object && !row.shared && ownership === 'other' && role !== 'admin') return 404;
   return row.ok;
 }
 
@@ -223,6 +248,30 @@ const ROWS: Row[] = [
   },
   { method: 'DELETE', path: '/v1/secrets/{name}', who: ['consumer'], ok: 204, object: 'secret', destructive: true },
 
+  // checker licenses (docs/checkers.md, Licenses): the holder or its operator sees one; only the holder moves it
+  { method: 'POST', path: '/v1/licenses', who: ['admin'], ok: 201, body: () => ({ account: C2.id, count: 1 }) },
+  {
+    method: 'GET', path: '/v1/licenses', who: USERS, ok: 200,
+    check: (r, c) => {
+      const mine = actor(c.role).accountId;
+      if (c.role !== 'admin') expect(r.body.items.every((l: { owner: string; operator: string | null }) => l.owner === mine || l.operator === mine)).toBe(true);
+      if (c.role === 'consumer') expect(r.body.items.map((l: { id: string }) => l.id)).toContain(stableLicense[C1.id]);
+    },
+  },
+  { method: 'GET', path: '/v1/licenses/{id}', who: USERS, ok: 200, object: 'license' },
+  { method: 'POST', path: '/v1/licenses/{id}/transfer', who: ['consumer', 'provider'], ok: 200, object: 'license', destructive: true, body: () => ({ to: C2.id }) },
+  {
+    method: 'POST', path: '/v1/licenses/{id}/delegate', who: ['consumer', 'provider'], ok: 200, object: 'license', destructive: true,
+    body: () => ({ operator: P2.id, rewardShareBps: 1000 }),
+  },
+  // governance (docs/governance.md): proposals and tallies are everyone's; a vote is one per account (fresh proposals)
+  { method: 'POST', path: '/v1/proposals', who: ['consumer', 'provider'], ok: 201, body: () => ({ title: 'matrix', changes: { feeBps }, votingSeconds: 3600 }) },
+  { method: 'GET', path: '/v1/proposals/{id}', who: USERS, ok: 200, object: 'proposal', shared: true },
+  { method: 'POST', path: '/v1/proposals/{id}/votes', who: ['consumer', 'provider'], ok: 201, object: 'proposal', shared: true, destructive: true, body: () => ({ choice: 'no' }) },
+  // this deployment allows no veto (GOVERNANCE_ADMIN_VETO unset): the admin is refused too, with a reason
+  { method: 'POST', path: '/v1/proposals/{id}/veto', who: ['admin'], ok: 403, object: 'proposal', shared: true },
+  { method: 'GET', path: '/v1/parameters', who: USERS, ok: 200, check: (r) => expect(r.body.parameters.feeBps).toBe(feeBps) },
+
   { method: 'POST', path: '/v1/nodes', who: ['provider'], ok: 201, body: () => nodeBody(`matrix-${newId().slice(-6)}`, 'X1') },
   {
     method: 'GET', path: '/v1/nodes', who: ['provider', 'admin'], ok: 200,
@@ -291,6 +340,9 @@ beforeAll(async () => {
     }, 30_000, 'job to succeed');
     return { id: job.id, attemptId: job.attempts[0].id };
   };
+  feeBps = (await C1.api.get('/v1/parameters')).body.parameters.feeBps;
+  for (const a of [C1.id, C2.id, P1.id, P2.id]) stableLicense[a] = await mintLicense(a);
+  stableProposal = await propose(C1.api);
   [J1, J2] = await Promise.all([run(C1.api), run(C2.api)]);
   JB = await submitOn(C2.api, ['L4']);
 }, 120_000);

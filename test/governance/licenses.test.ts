@@ -1,6 +1,7 @@
 // Checker licenses on the local stack (DynamoDB Local, over HTTP): a fixed supply that racing mints cannot
 // pass, transfers and delegations by the owner only, one winner when two transfers of a license race, and
 // the history that says who held and operated each license when.
+import type { Caller } from '../../functions/domain/model';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { periodAt, splitReward } from '../../functions/domain/governance/licenses';
 import { DEFAULT_GOVERNANCE } from '../../functions/usecases/governance-settings';
@@ -13,6 +14,8 @@ beforeAll(async () => {
   pool = await startPool({ sweepMs: 3_600_000, reaperMs: 3_600_000, governanceMs: 3_600_000, settings: { governance: { ...DEFAULT_GOVERNANCE, licenseSupply: SUPPLY } } });
 }, 60_000);
 afterAll(async () => pool?.stop());
+
+const ADMIN: Caller = { accountId: 'admin', role: 'admin', keyId: 'k' };
 
 describe('checker licenses', () => {
   it('never mints past the supply, however many mints race', async () => {
@@ -57,7 +60,7 @@ describe('transfers and delegations', () => {
     const d = pool.stack.deps;
     // licenses written through the use case with a larger supply, as a second deployment setting would
     const { mintLicenses } = await import('../../functions/usecases/licenses');
-    const r = await mintLicenses({ ...d, settings: { ...d.settings, governance: { ...DEFAULT_GOVERNANCE, licenseSupply: SUPPLY + 5 } } }, { account: owner.id, count: 5 });
+    const r = await mintLicenses({ ...d, settings: { ...d.settings, governance: { ...DEFAULT_GOVERNANCE, licenseSupply: SUPPLY + 5 } } }, ADMIN, { account: owner.id, count: 5 });
     licenseIds = r.items.map((l) => l.id);
   });
 

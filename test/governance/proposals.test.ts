@@ -91,7 +91,7 @@ describe('votes', () => {
   it('counts a license for whoever held it when the proposal was made, once: a license passed on cannot vote again', async () => {
     const holder = await pool.newAccount('provider', 'license holder');
     const buyer = await pool.newAccount('provider', 'license buyer');
-    const [lic] = (await mintLicenses(pool.stack.deps, { account: holder.id, count: 1 })).items;
+    const [lic] = (await mintLicenses(pool.stack.deps, { accountId: 'admin', role: 'admin', keyId: 'k' }, { account: holder.id, count: 1 })).items;
     const id = (await propose(holder, { feeBps: 300 })).body.proposal.id;
     const v = await holder.api.post(`/v1/proposals/${id}/votes`, { choice: 'yes' });
     expect(v.status).toBe(201);
