@@ -19,6 +19,7 @@ const MODULES = {
   audit: () => import('./commands/audit'),
   keys: () => import('./commands/keys'),
   accounts: () => import('./commands/accounts'),
+  outputs: () => import('./commands/outputs'),
 } satisfies Record<string, Loader>;
 
 /** A command implementation: positional arguments and options in, an exit code (or nothing for 0) out. */
@@ -111,10 +112,21 @@ Examples:
       .option('--max-attempts <n>', 'placements to try when nodes fail')
       .option('--priority <n>', 'queue priority, -100..100')
       .option('--name <name>', 'a name for the job')
+      .option('--input <local:remote>', 'upload a file or directory and place it under $GPUPOOL_INPUT_DIR (repeatable), e.g. ./data:data/', collect)
+      .option('--output <dir>', 'when the job ends, download its outputs ($GPUPOOL_OUTPUT_DIR) into this directory')
+      .option('--checkpoint-every <seconds>', 'save $GPUPOOL_CHECKPOINT_DIR this often; a re-placed job resumes from it')
       .option('-d, --detach', 'print the job id and return at once')
       .addOption(new Option('--poll-interval <ms>', 'ms between status polls').default('500').hideHelp())
       .passThroughOptions(),
   ).action(act('run', 'run'));
+
+  common(
+    program
+      .command('outputs')
+      .description("the files a job left in $GPUPOOL_OUTPUT_DIR; with --to, downloaded and checked")
+      .argument('<id>')
+      .option('--to <dir>', 'download them into this directory'),
+  ).action(act('outputs', 'outputs'));
 
   const jobs = program.command('jobs').description('your jobs: list, show, logs, cancel');
   common(jobs.command('ls').alias('list').description('list jobs, newest first').option('--limit <n>', 'at most this many').option('--cursor <cursor>', 'the next page, from a previous answer')).action(act('jobs', 'ls'));

@@ -25,7 +25,16 @@ const ended = (id: string, ms = 60_000) =>
     const j = await jobOf(id);
     return ['SUCCEEDED', 'FAILED', 'CANCELLED', 'TIMED_OUT'].includes(j.status) ? j : undefined;
   }, ms, `job ${id} to end`);
-const logText = async (id: string) => ((await consumer.api.get(`/v1/jobs/${id}/logs?limit=1000`)).body.items as { text: string; attempt: number }[]);
+/** every log line of the job, page by page */
+async function logText(id: string): Promise<{ text: string; attempt: number }[]> {
+  const all: { text: string; attempt: number }[] = [];
+  for (let after = -1; ; ) {
+    const r = (await consumer.api.get(`/v1/jobs/${id}/logs?limit=1000&after=${after}`)).body;
+    all.push(...r.items);
+    if (r.items.length < 1000) return all;
+    after = r.items[r.items.length - 1].seq;
+  }
+}
 
 beforeAll(async () => {
   pool = await startPool();
@@ -105,7 +114,10 @@ describe('files end to end (process runtime)', () => {
       return j.status === 'RUNNING' && j.attempts.length === 2 && j.nodeId === b.nodeId ? j : undefined;
     }, 60_000, 'the job RUNNING on b');
     expect(moved.attempts[0].status).toBe('LOST');
-    const resumed = await eventually(async () => (await logText(id)).find((l) => l.attempt === 1 && l.text.startsWith('start at')), 30_000, 'the second attempt to start');
+    const resumed = await eventually(async () => (await logText(id)).find((l) => l.attempt === 1 && l.text.startsWith('start at')), 60_000, 'the second attempt to start').catch(async (e) => {
+      const j = await jobOf(id);
+      throw new Error(`${(e as Error).message}: ${JSON.stringify({ status: j.status, attempts: j.attempts, logs: (await logText(id)).filter((l) => l.attempt > 0 || !l.text.startsWith('count')).slice(-20) })}`);
+    });
     // it starts where the checkpoint left off, not at zero
     expect(Number(resumed.text.split(' ')[2])).toBeGreaterThan(0);
     expect((await logText(id)).some((l) => l.attempt === 1 && /restored checkpoint/.test(l.text))).toBe(true);

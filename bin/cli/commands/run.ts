@@ -5,17 +5,27 @@
 // output goes to stderr.
 import type { Ctx } from '../context';
 import { buildJobBody, parseInteger, type RunOptions } from '../run-spec';
+import { downloadOutputs, uploadInputs } from '../files';
 import { processInterrupts, ttyStatusLine, watchJob, type JobView } from '../watch';
 
 export interface RunCommandOptions extends RunOptions {
   detach?: boolean;
   pollInterval?: string;
+  /** LOCAL:REMOTE, uploaded and placed under $GPUPOOL_INPUT_DIR (docs/data.md) */
+  input?: string[];
+  /** where the job's outputs are downloaded when it ends */
+  output?: string;
+  checkpointEvery?: string;
 }
 
 export async function run(ctx: Ctx, command: string[], o: RunCommandOptions): Promise<number> {
   const body = buildJobBody(command, o, ctx.io.env);
   const pollMs = parseInteger(o.pollInterval, '--poll-interval', 10, 60_000) ?? 500;
   const api = ctx.api();
+  const checkpointSeconds = parseInteger(o.checkpointEvery, '--checkpoint-every', 10, 86_400);
+  if (checkpointSeconds !== undefined) Object.assign(body, { checkpoint: { intervalSeconds: checkpointSeconds } });
+  // inputs go up first: the job names them by the ids the API gives
+  if (o.input?.length) Object.assign(body, { inputs: await uploadInputs(ctx, o.input) });
 
   // the client sends one Idempotency-Key on every try: a retried submit never makes a second job
   const submitted = await api.submitJob(body);
@@ -47,6 +57,10 @@ export async function run(ctx: Ctx, command: string[], o: RunCommandOptions): Pr
     interrupts: processInterrupts,
     confirm: canAsk ? (q) => ttyConfirm(stdin, stderr, q) : undefined,
   });
+  if (o.output) {
+    const items = await downloadOutputs(ctx, job.id, o.output);
+    ctx.note(`Downloaded ${items.length} output file(s) to ${o.output}.`);
+  }
   if (ctx.json) ctx.printJson({ job: result.job });
   return result.exitCode;
 }
