@@ -5,7 +5,7 @@
 // `npm pack` here skips the lifecycle scripts after running `prepack` itself: that is the build of
 // everything the package holds; `prepare` only builds the web console, which `files` leaves out (checked below).
 import { execFile, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -48,7 +48,7 @@ beforeAll(async () => {
   await run(npm, ['run', '--silent', 'prepack'], { cwd: root, timeout: 240_000 });
   const out = await run(npm, ['pack', '--ignore-scripts', '--json', '--pack-destination', tmp], { cwd: root, timeout: 120_000 });
   [packed] = JSON.parse(out.stdout);
-  // the package's own dependencies come from the npm cache when it has them (the bundles need none of them)
+  // its one dependency (zod, for the client types) comes from the npm cache when it has it
   await run(npm, ['install', '-g', '--prefix', prefix, path.join(tmp, packed.filename), '--prefer-offline', '--no-audit', '--no-fund'], { cwd: tmp, timeout: 300_000 });
   pool = await startPool();
   let provider;
@@ -81,6 +81,8 @@ describe('the packed package, installed with npm install -g', () => {
     expect(paths).toEqual(expect.arrayContaining(['package.json', 'dist/gpupool.mjs', 'dist/gpupool-agent.mjs', 'dist/client.mjs', 'dist/types/client/index.d.ts']));
     for (const p of paths) expect(p === 'package.json' || p === 'README.md' || p.startsWith('dist/gpupool') || p === 'dist/client.mjs' || p.startsWith('dist/types/'), p).toBe(true);
     expect(pkg.files).not.toContain('dist/console');
+    // the bundles carry what they use: the one dependency installed with them is zod (the client's types name it)
+    expect(readdirSync(path.join(prefix, 'lib', 'node_modules', 'gpupool', 'node_modules')).filter((n) => !n.startsWith('.'))).toEqual(['zod']);
   });
 
   it('gpupool --version runs with plain node: as the installed bin and as node <bundle>', async () => {
