@@ -238,6 +238,9 @@ const ROWS: Row[] = [
   { method: 'GET', path: '/v1/jobs/{id}', who: ['consumer', 'admin'], ok: 200, object: 'job', check: (r, c) => expect(r.body.job.id).toBe(c.target!.id) },
   { method: 'DELETE', path: '/v1/jobs/{id}', who: ['consumer', 'admin'], ok: 202, object: 'job', destructive: true },
   { method: 'GET', path: '/v1/jobs/{id}/logs', who: ['consumer', 'admin'], ok: 200, object: 'job' },
+  // files (docs/data.md): the owner's own; another account's job lists nothing (404), admins have no view of a consumer's data
+  { method: 'POST', path: '/v1/files', who: ['consumer'], ok: 201, body: () => ({ name: 'm.csv', size: 1, sha256: 'a'.repeat(64) }) },
+  { method: 'GET', path: '/v1/jobs/{id}/outputs', who: ['consumer'], ok: 200, object: 'job', check: (r) => expect(r.body.items).toEqual([]) },
   { method: 'GET', path: '/v1/offers', who: USERS, ok: 200 },
 
   { method: 'POST', path: '/v1/secrets', who: ['consumer'], ok: 201, body: () => ({ name: `s_${newId()}`, value: 'matrix-value' }) },
@@ -300,6 +303,10 @@ const ROWS: Row[] = [
   { method: 'POST', path: '/v1/agent/heartbeat', who: ['node'], ok: 200, body: () => ({ running: [] }) },
   { method: 'POST', path: '/v1/agent/jobs/{id}/start', who: ['node'], ok: 200, object: 'attempt', destructive: true, body: (t) => ({ attemptId: t.attemptId }) },
   { method: 'POST', path: '/v1/agent/jobs/{id}/logs', who: ['node'], ok: 200, object: 'attempt', destructive: true, body: (t) => ({ attemptId: t.attemptId, lines: [line(0)] }) },
+  // output grants for the node's own live attempt only
+  { method: 'POST', path: '/v1/agent/jobs/{id}/outputs', who: ['node'], ok: 200, object: 'attempt', body: (t) => ({ attemptId: t.attemptId, files: [{ path: 'o.txt', size: 1, sha256: 'a'.repeat(64) }] }) },
+  // the matrix's jobs ask for no checkpoints: the owner's node is told so (400); anyone else's attempt is a 404
+  { method: 'POST', path: '/v1/agent/jobs/{id}/checkpoint', who: ['node'], ok: 400, object: 'attempt', body: (t) => ({ attemptId: t.attemptId, seq: 1, files: [] }) },
   {
     method: 'POST', path: '/v1/agent/jobs/{id}/finish', who: ['node'], ok: 200, object: 'attempt', destructive: true,
     body: (t) => ({ attemptId: t.attemptId, exitCode: 0, outcome: 'exited' }),
