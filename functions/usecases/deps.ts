@@ -79,7 +79,7 @@ export interface Deps {
   /** where failed webhook attempts are queued again; absent without settings.webhooks.retryQueueUrl */
   webhookRetries?: RetryQueuePort;
   queues: Queues;
-  /** object storage for files, outputs and checkpoints; absent where the stage has no bucket (those requests are then a 501) */
+  /** object storage for files, outputs and checkpoints; absent where the stage has no bucket (those requests are then a 400) */
   files?: FileStoragePort;
   /** each account's secrets, sealed (docs/data.md, Secrets) */
   secrets: SecretsStore;
