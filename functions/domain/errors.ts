@@ -1,5 +1,6 @@
-// Domain errors carry a stable code and an HTTP status; the HTTP layer turns them into RFC 9457
-// problem documents. Anything that is not a DomainError becomes an opaque 500.
+// Domain errors carry a stable code and no transport: the HTTP kit maps each code to a status and turns the
+// error into an RFC 9457 problem document (functions/http/kit/problem.ts). Anything that is not a
+// DomainError becomes an opaque 500.
 
 export type ErrorCode =
   | 'bad_request'
@@ -13,39 +14,24 @@ export type ErrorCode =
   | 'idempotency_mismatch'
   | 'throttled';
 
-const STATUS: Record<ErrorCode, number> = {
-  bad_request: 400,
-  validation_failed: 400,
-  unauthorized: 401,
-  forbidden: 403,
-  not_found: 404,
-  conflict: 409,
-  payload_too_large: 413,
-  unsupported_media_type: 415,
-  idempotency_mismatch: 422,
-  throttled: 429,
-};
-
 export interface FieldError {
   path: string;
   message: string;
 }
 
 export class DomainError extends Error {
-  readonly status: number;
   constructor(
     readonly code: ErrorCode,
     message: string,
     readonly errors?: FieldError[],
   ) {
     super(message);
-    this.status = STATUS[code];
   }
 }
 
 /**
- * The job's item is no longer at the version the caller read (another writer moved it first). A 409 to an
- * HTTP caller, as any conflict; a use case that can simply read again retries it through
+ * The job's item is no longer at the version the caller read (another writer moved it first). A conflict
+ * (409 to an HTTP caller); a use case that can simply read again retries it through
  * `applyTransition(…, { retries })`. Recognised by `instanceof`, never by its message.
  */
 export class JobChangedError extends DomainError {

@@ -30,7 +30,7 @@ describe('account limits: rules', () => {
 
   it('admission refuses a priority above the cap and a job that could never fit', () => {
     const l = { ...DEFAULT_ACCOUNT_LIMITS, maxPriority: 5, maxGpus: 4 };
-    expect(admissionError(job({ priority: 6 }), l)?.status).toBe(403);
+    expect(admissionError(job({ priority: 6 }), l)?.code).toBe('forbidden');
     expect(admissionError(job({ priority: 5 }), l)).toBeUndefined();
     expect(admissionError(job({}, { gpus: 2, nodes: 3 }), l)?.message).toMatch(/needs 6 GPUs/);
   });

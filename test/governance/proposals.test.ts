@@ -114,7 +114,7 @@ describe('closing and enactment', () => {
     // closed but within the delay: passed, not enacted; a late vote is refused
     const afterWindow = p.votingEndsAt - Date.now() + 100;
     const caller: Caller = { accountId: 'someone', role: 'provider', keyId: 'k' };
-    await expect(castVote(at(afterWindow), caller, p.id, 'no')).rejects.toMatchObject({ status: 409 });
+    await expect(castVote(at(afterWindow), caller, p.id, 'no')).rejects.toMatchObject({ code: 'conflict' });
     expect(await runGovernance(at(afterWindow))).toMatchObject({ passed: 1, enacted: 0 });
     expect((await d.governance.proposal(p.id))!.status).toBe('passed');
     expect((await d.governance.parameters()).version).toBe(0);
@@ -151,7 +151,7 @@ describe('closing and enactment', () => {
     const admin: Caller = { accountId: 'admin', role: 'admin', keyId: 'k' };
     const allowing = { ...pool.stack.deps, settings: { ...pool.stack.deps.settings, governance: { ...GOV, adminVeto: true } } };
     expect((await vetoProposal(allowing, admin, p.id)).proposal).toMatchObject({ status: 'vetoed' });
-    await expect(vetoProposal(allowing, admin, p.id)).rejects.toMatchObject({ status: 409 });
+    await expect(vetoProposal(allowing, admin, p.id)).rejects.toMatchObject({ code: 'conflict' });
     expect(await runGovernance(at(p.enactAfter - Date.now() + 100))).toMatchObject({ enacted: 0 });
     expect((await pool.stack.deps.governance.proposal(p.id))!.status).toBe('vetoed');
   });

@@ -193,11 +193,11 @@ describe('account limits (DynamoDB Local)', () => {
     const before = await getAccountLimits(d, c, c.accountId);
     expect(before.limits).toEqual({ maxPriority: 100, maxQueuedJobs: 1000, maxGpus: 64, maxSpendPerDay: null });
     expect(before.set).toEqual({ maxPriority: false, maxQueuedJobs: false, maxGpus: false, maxSpendPerDay: false });
-    await expect(setAccountLimits(d, c, c.accountId, { maxPriority: 100 })).rejects.toMatchObject({ status: 403 });
+    await expect(setAccountLimits(d, c, c.accountId, { maxPriority: 100 })).rejects.toMatchObject({ code: 'forbidden' });
     const set = await limit(c.accountId, { maxGpus: 2, maxSpendPerDay: 5_000_000 });
     expect(set.limits).toMatchObject({ maxGpus: 2, maxSpendPerDay: 5_000_000, maxPriority: 100 });
     const reset = await limit(c.accountId, { maxGpus: null });
     expect(reset.limits).toMatchObject({ maxGpus: 64, maxSpendPerDay: 5_000_000 });
-    await expect(limit('no-such-account', { maxGpus: 1 })).rejects.toMatchObject({ status: 404 });
+    await expect(limit('no-such-account', { maxGpus: 1 })).rejects.toMatchObject({ code: 'not_found' });
   }, 30_000);
 });

@@ -94,7 +94,7 @@ describe('placement under concurrency (DynamoDB Local)', () => {
     expect(after.attempts[0]).toMatchObject({ id: j.liveAttemptId, status: 'RUNNING', nodeId: node.id });
     // no other node can start it
     const other = await addNode('dup-start-other', 1, 'T4-other');
-    await expect(startAttempt(d, { ...nodeCaller, nodeId: other.id }, j.id, j.liveAttemptId!)).rejects.toMatchObject({ status: 404 });
+    await expect(startAttempt(d, { ...nodeCaller, nodeId: other.id }, j.id, j.liveAttemptId!)).rejects.toMatchObject({ code: 'not_found' });
   });
 
   it('lets exactly one of finish and the reaper end an attempt, releasing its GPUs once', async () => {

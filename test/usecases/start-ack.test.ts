@@ -57,7 +57,7 @@ describe('start acknowledgement', () => {
     expect(after.attempts[0]).toMatchObject({ status: 'RUNNING', startSeq: 105 });
     // another node never learns the attempt exists
     await insertNode(d(), `${nodeId}-other`, { gpus: 1, model: 'OTHER' });
-    await expect(startAttempt(d(), nodeCaller(`${nodeId}-other`), job.id, attemptId, 1)).rejects.toMatchObject({ status: 404 });
+    await expect(startAttempt(d(), nodeCaller(`${nodeId}-other`), job.id, attemptId, 1)).rejects.toMatchObject({ code: 'not_found' });
   });
 
   it('ends LOST a RUNNING attempt the heartbeat no longer lists and places the job again at once; a late repeat start is refused', async () => {
@@ -71,7 +71,7 @@ describe('start acknowledgement', () => {
     // the only node that fits is this one: placed there again within the heartbeat
     expect(after).toMatchObject({ status: 'ASSIGNED', nodeId });
     expect(after.attempts).toHaveLength(2);
-    await expect(startAttempt(d(), nodeCaller(nodeId), job.id, attemptId, 11)).rejects.toMatchObject({ status: 409 });
+    await expect(startAttempt(d(), nodeCaller(nodeId), job.id, attemptId, 11)).rejects.toMatchObject({ code: 'conflict' });
   });
 
   it('never loses a start the heartbeat could not know of (counter above the beat), an attempt it lists, or one not yet started', async () => {

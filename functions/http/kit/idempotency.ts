@@ -47,7 +47,7 @@ export async function withIdempotency(d: Deps, req: Request, routeKey: string, r
       res = await run();
     } catch (e) {
       // a refusal committed nothing; anything else may have failed after the commit, so the key stays
-      if (e instanceof DomainError && e.status < 500) await d.idempotency.release(key).catch(() => undefined);
+      if (e instanceof DomainError) await d.idempotency.release(key).catch(() => undefined);
       throw e;
     }
     if (res.statusCode >= 300) {

@@ -2,7 +2,7 @@
 // details go to the log only, never to the caller.
 import type { APIGatewayProxyResult } from 'aws-lambda';
 import * as z from 'zod';
-import { DomainError, type FieldError } from '../../domain/errors';
+import { DomainError, type ErrorCode, type FieldError } from '../../domain/errors';
 
 const TITLES: Record<number, string> = {
   400: 'Bad Request',
@@ -16,6 +16,20 @@ const TITLES: Record<number, string> = {
   422: 'Unprocessable Content',
   429: 'Too Many Requests',
   500: 'Internal Server Error',
+};
+
+/** The HTTP status of each domain error code: the transport's mapping, kept out of the domain. */
+export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
+  bad_request: 400,
+  validation_failed: 400,
+  unauthorized: 401,
+  forbidden: 403,
+  not_found: 404,
+  conflict: 409,
+  payload_too_large: 413,
+  unsupported_media_type: 415,
+  idempotency_mismatch: 422,
+  throttled: 429,
 };
 
 export const ProblemSchema = z.object({
@@ -41,7 +55,7 @@ export function problem(status: number, detail: string, code = 'error', errors?:
 }
 
 export function errorToProblem(e: unknown, requestId?: string): APIGatewayProxyResult {
-  if (e instanceof DomainError) return problem(e.status, e.message, e.code, e.errors);
+  if (e instanceof DomainError) return problem(HTTP_STATUS[e.code], e.message, e.code, e.errors);
   console.error(JSON.stringify({ level: 'error', msg: 'unhandled error', requestId, error: (e as Error)?.stack ?? String(e) }));
   return problem(500, 'internal error; the request id identifies it in the logs', 'internal');
 }
