@@ -24,7 +24,7 @@ import { webhookSettingsFromEnv, type WebhookSettings } from './webhook-settings
 import { checkerSettingsFromEnv, type CheckerSettings } from './checker-settings';
 import { InProcessPlacementWake, SqsPlacementWake, type PlacementWake } from './placement-wake';
 import { DEFAULT_ACCOUNT_LIMITS, type AccountLimits } from '../domain/account-limits';
-import { S3FileStorage, type FileStoragePort } from '../store/files-store';
+import { makeS3Client, S3FileStorage, type FileStoragePort } from '../store/files-store';
 import { SecretsStore } from '../store/secrets-store';
 import type { SecretCipher } from '../store/secret-cipher';
 import { GovernanceStore } from '../store/governance-store';
@@ -169,7 +169,7 @@ export function buildDeps(p: { db: DynamoDBDocumentClient; sqs: SQSClient; table
     webhooks: new WebhooksStore(p.db, p.tables.webhooks),
     webhookRetries: p.settings.webhooks.retryQueueUrl ? new WebhookRetryQueue(p.sqs, p.settings.webhooks.retryQueueUrl) : undefined,
     queues: new Queues(p.sqs, p.settings.queues),
-    files: p.files ?? (p.settings.files ? new S3FileStorage({ ...p.settings.files, region: p.settings.region }) : undefined),
+    files: p.files ?? (p.settings.files ? new S3FileStorage(makeS3Client({ ...p.settings.files, region: p.settings.region }), p.settings.files.bucket) : undefined),
     secrets: new SecretsStore(p.db, p.tables.secrets),
     secretCipher: p.secretCipher ?? (p.settings.secretsKeyId ? kmsCipher?.(p.settings.secretsKeyId, p.settings.region) : undefined),
     placementWake: p.settings.placementQueueUrl ? new SqsPlacementWake(p.sqs, p.settings.placementQueueUrl) : new InProcessPlacementWake(),

@@ -33,7 +33,7 @@ import { startGateway } from './gateway';
 import type { AgentRateLimitOptions, RateLimitOptions } from './rate-limit';
 import { startSqsLocal } from './sqs-local';
 import { startS3Local } from './s3-local';
-import { S3FileStorage } from '../../functions/store/files-store';
+import { makeS3Client, S3FileStorage } from '../../functions/store/files-store';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { every, type Timer } from './timers';
@@ -182,7 +182,7 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
       sqs: sqsClient,
       tables,
       settings: { ...settings, files: { bucket: s3.bucket, endpoint: s3.endpoint } },
-      files: new S3FileStorage({ bucket: s3.bucket, endpoint: s3.endpoint, region, credentials: s3.credentials }),
+      files: new S3FileStorage(makeS3Client({ bucket: s3.bucket, endpoint: s3.endpoint, region, credentials: s3.credentials }), s3.bucket),
       // secrets are sealed under a key kept 0600 in the data dir (.gpupool/secrets.key), or held in memory
       secretCipher: new EnvelopeCipher(new LocalKeyWrapper(localSecretsKey(o.dataDir))),
     });

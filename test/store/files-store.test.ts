@@ -5,13 +5,16 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { S3FileStorage } from '../../functions/store/files-store';
+import { makeS3Client, S3FileStorage } from '../../functions/store/files-store';
 import { startS3Local, type S3Local } from '../../lib/local/s3-local';
 
 const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
 
 describe('presigned URLs (the signer, no server)', () => {
-  const storage = new S3FileStorage({ bucket: 'b', region: 'us-east-1', endpoint: 'http://127.0.0.1:9', credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'secret' } });
+  const storage = new S3FileStorage(
+    makeS3Client({ bucket: 'b', region: 'us-east-1', endpoint: 'http://127.0.0.1:9', credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'secret' } }),
+    'b',
+  );
 
   it('a PUT is for one exact key, signs the content length and carries the sha256 in the signed query', async () => {
     const digest = sha('hello');
@@ -46,7 +49,7 @@ describe('S3FileStorage on s3rver', () => {
   beforeAll(async () => {
     dir = mkdtempSync(path.join(tmpdir(), 'gpupool-s3-'));
     s3 = await startS3Local({ directory: dir, bucket: 'gpupool-files' });
-    storage = new S3FileStorage({ bucket: s3.bucket, region: 'us-east-1', endpoint: s3.endpoint, credentials: s3.credentials });
+    storage = new S3FileStorage(makeS3Client({ bucket: s3.bucket, region: 'us-east-1', endpoint: s3.endpoint, credentials: s3.credentials }), s3.bucket);
   });
   afterAll(async () => {
     await s3?.stop();
@@ -62,15 +65,6 @@ describe('S3FileStorage on s3rver', () => {
     expect(await storage.list('files/a/', 10)).toEqual([{ key: 'files/a/f/data', size: body.length }]);
     const got = await fetch(await storage.presignGet('files/a/f/data', 60));
     expect(Buffer.from(await got.arrayBuffer()).equals(body)).toBe(true);
-  });
-
-  // s3rver makes its continuation tokens with DES, which Node's OpenSSL 3 refuses: any truncated listing is an
-  // InternalError there, so paging (past 1000 keys, or past `max`) is left to S3 itself
-  it('a listing returns every key under the prefix', async () => {
-    await Promise.all(Array.from({ length: 20 }, (_, i) => storage.putJson(`many/k${String(i).padStart(2, '0')}`, i)));
-    const all = await storage.list('many/', 1000);
-    expect(all).toHaveLength(20);
-    expect(all[0]).toEqual({ key: 'many/k00', size: 1 });
   });
 
   it('JSON records round-trip; a missing one is undefined', async () => {
