@@ -1,6 +1,7 @@
 // The container path a GPU host takes, on a real Docker Engine (scripts/test-docker-engine.sh), minus the
 // GPU: the local stack, real agents on GPUPOOL_RUNTIME=docker pointed at the private engine by DOCKER_HOST,
 // jobs in busybox containers. Skips, saying why, only where the engine cannot start here.
+import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import path from 'node:path';
@@ -119,6 +120,39 @@ describe.skipIf('skip' in engine)(engineTitle('jobs in containers on a real Dock
     expect((await consumer.api.del(`/v1/jobs/${listener}`)).status).toBe(202);
     await waitFinal(listener);
   }, 60_000);
+
+  it('places inputs at /inputs, returns /outputs and saves /checkpoints (the paths every container gets)', async () => {
+    const csv = 'a,b\n1,2\n';
+    const sha = createHash('sha256').update(csv).digest('hex');
+    const f = await consumer.api.post('/v1/files', { name: 'train.csv', size: csv.length, sha256: sha });
+    expect(f.status, JSON.stringify(f.body)).toBe(201);
+    expect((await fetch(f.body.uploadUrl, { method: 'PUT', body: csv })).status).toBe(200);
+    const script = [
+      'echo dirs $GPUPOOL_INPUT_DIR $GPUPOOL_OUTPUT_DIR $GPUPOOL_CHECKPOINT_DIR',
+      'cat /inputs/data/train.csv > /outputs/copy.txt',
+      'echo 7 > /checkpoints/count',
+      // inputs are the consumer's as uploaded: read-only inside
+      '(echo x > /inputs/data/train.csv) 2>/dev/null && echo inputs-writable || echo inputs-read-only',
+    ].join('; ');
+    const id = await submit({ command: ['sh', '-c', script], inputs: [{ file: f.body.file.id, path: 'data/train.csv' }], checkpoint: { intervalSeconds: 60 } });
+    const done = await waitFinal(id, 60_000);
+    expect(done, JSON.stringify(await stdout(id))).toMatchObject({ status: 'SUCCEEDED', exitCode: 0 });
+    expect(await stdout(id)).toEqual(expect.arrayContaining(['dirs /inputs /outputs /checkpoints', 'inputs-read-only']));
+    const outputs = (await consumer.api.get(`/v1/jobs/${id}/outputs`)).body.items as { path: string; url: string }[];
+    expect(outputs.map((o) => o.path)).toEqual(['copy.txt']);
+    expect(await (await fetch(outputs[0].url)).text()).toBe(csv);
+    // the last checkpoint, saved when the container ended
+    expect(done.lastCheckpoint).toMatchObject({ files: 1, bytes: 2, attemptId: done.attempts.at(-1).id });
+  }, 90_000);
+
+  it('restores /checkpoints into the next attempt of the job (a retry here)', async () => {
+    const script = 'if [ -f /checkpoints/count ]; then echo restored $(cat /checkpoints/count); else echo 41 > /checkpoints/count; exit 3; fi';
+    const id = await submit({ command: ['sh', '-c', script], checkpoint: { intervalSeconds: 60 }, retry: { onExitCodes: [3], max: 1, backoffSeconds: 0 } });
+    const done = await waitFinal(id, 60_000);
+    expect(done, JSON.stringify(await stdout(id))).toMatchObject({ status: 'SUCCEEDED', exitCode: 0 });
+    expect(done.attempts).toHaveLength(2);
+    expect(await stdout(id)).toContain('restored 41');
+  }, 90_000);
 
   it('cancel stops the container within the grace period, even one that ignores SIGTERM', async () => {
     const id = await submit({ command: ['sh', '-c', 'trap "" TERM; echo started; while true; do sleep 1; done'] });
