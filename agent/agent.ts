@@ -19,6 +19,8 @@ export interface AgentDeps {
   log: Logger;
   stopGraceMs: number;
   logMaxLines: number;
+  /** where a consumer's URL input may lead (agent/files/input-guard.ts) */
+  inputRules?: import('../functions/domain/webhook/target').WebhookAddressRules;
   /** called when the node turns busy or idle */
   onBusyChange?: () => void;
   /** a start's answer granted a lease (the node is on the busy deadline now): see Heartbeat.noteLease */

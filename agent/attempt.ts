@@ -1,5 +1,6 @@
 // One attempt from dispatch to finish: run it, stream its output, enforce its time limit, stop it when
 // told, and report how it ended. Every way out of an attempt passes through `run`, so finish is sent once.
+import type { WebhookAddressRules } from '../functions/domain/webhook/target';
 import type { DispatchMessage, FinishRequest, LogLine, PullReport, StartResponse } from '../functions/domain/agent-protocol';
 import { SecretMask, secretValues } from './secret-mask';
 import type { GpuDevice } from '../functions/domain/model';
@@ -25,6 +26,8 @@ export interface AttemptDeps {
   log: Logger;
   stopGraceMs: number;
   logMaxLines: number;
+  /** where a consumer's URL input may lead (agent/files/input-guard.ts); default: public addresses only */
+  inputRules?: WebhookAddressRules;
   /** aborts when the agent exits: finish stops retrying then */
   exitSignal: AbortSignal;
   /** gives the attempt's GPUs back; called once the process is gone, before finish is reported, because
@@ -80,7 +83,7 @@ export class AttemptRun {
   /** Runs the attempt to its end, finish included; never rejects. */
   async run(): Promise<void> {
     const { runtime, state } = this.deps;
-    const files = new AttemptFiles(state.dir, this.jobId, this.attemptId, this.deps.api, this.log, this.start?.files, (t) => this.batcher.push('system', t));
+    const files = new AttemptFiles(state.dir, this.jobId, this.attemptId, this.deps.api, this.log, this.start?.files, (t) => this.batcher.push('system', t), this.deps.inputRules);
     this.files = files;
     if (!this.failure) {
       // inputs in place and the last checkpoint restored before the command starts; a bad input is the

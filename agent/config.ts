@@ -80,6 +80,8 @@ const EnvSchema = z
     GPUPOOL_SPOT_WATCH: z.enum(['0', '1', 'true', 'false']).default('0').transform((v) => v === '1' || v === 'true'),
     /** the instance metadata service's base URL; tests point it at a fake */
     GPUPOOL_IMDS_ENDPOINT: z.url({ protocol: /^https?$/ }).default('http://169.254.169.254'),
+    /** 1: a consumer's URL input may lead to loopback addresses (the local stack); default: public addresses only (agent/files/input-guard.ts) */
+    GPUPOOL_INPUT_LOOPBACK: z.enum(['0', '1', 'true', 'false']).default('0').transform((v) => v === '1' || v === 'true'),
     /** docker runtime: a pull starts only with this much free on the docker data root (agent/runtime/pull.ts) */
     GPUPOOL_IMAGE_MIN_FREE_GB: z.coerce.number().min(0).max(1_000_000).default(2),
     /** docker runtime: the images the agent pulled for jobs are kept within this, least recently used going first; unset: no budget */
@@ -113,6 +115,8 @@ export interface AgentConfig {
   imdsEndpoint: string;
   imageMinFreeBytes: number;
   imageBudgetBytes?: number;
+  /** a consumer's URL input may lead to loopback addresses (local stack only) */
+  inputLoopback: boolean;
 }
 
 export type ConfigResult = { ok: true; config: AgentConfig } | { ok: false; problems: string[] };
@@ -157,6 +161,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): ConfigResult {
       logLevel: e.GPUPOOL_LOG_LEVEL,
       spotWatch: e.GPUPOOL_SPOT_WATCH,
       imdsEndpoint: e.GPUPOOL_IMDS_ENDPOINT,
+      inputLoopback: e.GPUPOOL_INPUT_LOOPBACK,
       imageMinFreeBytes: Math.round(e.GPUPOOL_IMAGE_MIN_FREE_GB * 1024 ** 3),
       ...(e.GPUPOOL_IMAGE_DISK_BUDGET_GB === undefined ? {} : { imageBudgetBytes: Math.round(e.GPUPOOL_IMAGE_DISK_BUDGET_GB * 1024 ** 3) }),
     },

@@ -2,6 +2,7 @@
 // session (which also names stale leftovers) → reap leftovers → heartbeat + poll. SIGTERM or SIGINT
 // drains; a second signal stops running attempts at once. Exit codes: 0 clean, 2 bad configuration or
 // rejected credentials (a person must act), 3 transient startup failure (systemd restarts us).
+import { inputAddressRules } from './files/input-guard';
 import { cpus, totalmem } from 'node:os';
 import { Agent } from './agent';
 import { sleep } from './backoff';
@@ -133,7 +134,7 @@ async function startNode(config: AgentConfig, log: Logger, drain: AbortSignal): 
   const runtime = dishonestRuntime(config.runtime === 'docker' ? docker : new ProcessRuntime(config.stateDir, log, jobBaseEnv(config, inventory)), config.simulatedDishonest);
   let heartbeat: Heartbeat | undefined;
   const agent = new Agent({
-    api, runtime, allocator, state, log, stopGraceMs: config.stopGraceMs, logMaxLines: config.logMaxLines,
+    api, runtime, allocator, state, log, stopGraceMs: config.stopGraceMs, logMaxLines: config.logMaxLines, inputRules: inputAddressRules(config.inputLoopback),
     onBusyChange: () => heartbeat?.reschedule(),
     onLease: (sentAt, leaseSeconds) => heartbeat?.noteLease(sentAt, leaseSeconds),
   });

@@ -2,6 +2,8 @@
 // ends, and the checkpoint dir saved every N seconds and when the attempt is stopped (docs/data.md).
 // They live under the agent's state dir, apart from the runtime's scratch dir, so outputs survive the
 // workload's end until they are uploaded; all three are removed once the attempt is reported.
+import type { WebhookAddressRules } from '../../functions/domain/webhook/target';
+import { inputAddressRules } from './input-guard';
 import { mkdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -45,6 +47,8 @@ export class AttemptFiles {
     private readonly files?: StartFiles,
     /** a line for the job's own output (system stream) */
     private readonly say: (text: string) => void = () => undefined,
+    /** where a consumer's URL input may lead (input-guard.ts): public addresses only unless the node allows loopback */
+    private readonly inputRules: WebhookAddressRules = inputAddressRules(false),
   ) {
     // a state dir is always given in service; the temp dir serves stand-ins that have none
     this.root = path.join(stateDir || tmpdir(), 'files', attemptId);
@@ -64,7 +68,7 @@ export class AttemptFiles {
       // the control plane checked the path at submit; checked again because the node trusts nobody's word
       if (!isSafeRelativePath(input.path)) return `${INPUT_FAILED}: input path ${JSON.stringify(input.path)} not allowed`;
       try {
-        budget -= await download({ url: input.url, to: path.join(this.dirs.inputs, ...input.path.split('/')), size: input.size, sha256: input.sha256, budget });
+        budget -= await download({ url: input.url, to: path.join(this.dirs.inputs, ...input.path.split('/')), size: input.size, sha256: input.sha256, budget, ...(input.external ? { guard: this.inputRules } : {}) });
       } catch (e) {
         return `${INPUT_FAILED}: ${input.path}: ${(e as Error).message}`;
       }

@@ -98,7 +98,7 @@ export async function startFiles(d: Deps, job: Job): Promise<StartFiles | undefi
   const inputs = [];
   for (const input of job.inputs ?? []) {
     if ('url' in input) {
-      inputs.push({ path: input.path, url: input.url, ...(input.sha256 ? { sha256: input.sha256 } : {}), ...(input.size !== undefined ? { size: input.size } : {}) });
+      inputs.push({ path: input.path, url: input.url, external: true, ...(input.sha256 ? { sha256: input.sha256 } : {}), ...(input.size !== undefined ? { size: input.size } : {}) });
       continue;
     }
     // read again: the agent checks the bytes against what the owner declared when it created the file

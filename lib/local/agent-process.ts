@@ -46,6 +46,8 @@ export function startAgent(o: AgentOptions): AgentProcess {
       GPUPOOL_SIMULATED_GPUS: o.gpus,
       GPUPOOL_STATE_DIR: o.stateDir,
       GPUPOOL_REGION: o.region ?? 'local',
+      // the local stack's inputs may be served on this machine (docs/data.md, Inputs)
+      GPUPOOL_INPUT_LOOPBACK: '1',
       ...(o.location ? { GPUPOOL_LOCATION: o.location } : {}),
       ...(o.price !== undefined ? { GPUPOOL_PRICE_PER_GPU_HOUR: String(o.price) } : {}),
       ...o.env,

@@ -33,6 +33,8 @@ describe('loadConfig', () => {
         spotWatch: false,
         imdsEndpoint: 'http://169.254.169.254',
         imageMinFreeBytes: 2 * 1024 ** 3,
+        // a consumer's URL input may reach public addresses only
+        inputLoopback: false,
       },
     });
   });

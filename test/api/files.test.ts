@@ -69,7 +69,7 @@ describe('inputs', () => {
     });
     expect(start.files.inputs).toEqual([
       { path: 'data/train.csv', url: expect.any(String), size: 8, sha256: sha('a,b\n1,2\n') },
-      { path: 'weights.bin', url: 'http://127.0.0.1:9/weights.bin', sha256: sha('w') },
+      { path: 'weights.bin', url: 'http://127.0.0.1:9/weights.bin', sha256: sha('w'), external: true },
     ]);
     expect((await bytes(start.files.inputs[0].url)).toString()).toBe('a,b\n1,2\n');
     expect((await finish(jobId, attemptId)).status).toBe(200);

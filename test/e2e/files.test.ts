@@ -105,14 +105,14 @@ describe('files end to end (process runtime)', () => {
     ].join('\n');
     const r = await consumer.api.post('/v1/jobs', { command: ['sh', '-c', counter], resources: { gpus: 1, gpuModels: ['L4'] }, maxAttempts: 3, checkpoint: { intervalSeconds: 10 } });
     const id = r.body.job.id as string;
-    const saved = await eventually(async () => (await jobOf(id)).lastCheckpoint, 40_000, 'a checkpoint');
+    const saved = await eventually(async () => (await jobOf(id)).lastCheckpoint, 60_000, 'a checkpoint');
     expect(saved).toMatchObject({ attemptN: 0, files: 1 });
     expect((await jobOf(id)).nodeId).toBe(a.nodeId);
     a.proc.kill('SIGKILL');
     const moved = await eventually(async () => {
       const j = await jobOf(id);
       return j.status === 'RUNNING' && j.attempts.length === 2 && j.nodeId === b.nodeId ? j : undefined;
-    }, 60_000, 'the job RUNNING on b');
+    }, 90_000, 'the job RUNNING on b');
     expect(moved.attempts[0].status).toBe('LOST');
     const resumed = await eventually(async () => (await logText(id)).find((l) => l.attempt === 1 && l.text.startsWith('start at')), 60_000, 'the second attempt to start').catch(async (e) => {
       const j = await jobOf(id);
@@ -122,5 +122,5 @@ describe('files end to end (process runtime)', () => {
     expect(Number(resumed.text.split(' ')[2])).toBeGreaterThan(0);
     expect((await logText(id)).some((l) => l.attempt === 1 && /restored checkpoint/.test(l.text))).toBe(true);
     expect((await consumer.api.del(`/v1/jobs/${id}`)).status).toBe(202);
-  }, 150_000);
+  }, 240_000);
 });

@@ -12,7 +12,14 @@ const url = z.string().url().max(8192);
 const size = z.number().int().min(0).max(MAX_FILE_BYTES);
 
 /** a file the agent fetches and checks before the command starts */
-export const DownloadSchema = z.object({ path, url, size: size.optional(), sha256: sha256.optional() });
+export const DownloadSchema = z.object({
+  path,
+  url,
+  size: size.optional(),
+  sha256: sha256.optional(),
+  /** a consumer's own URL, not a link of the control plane's: the node checks where it connects (agent/files/input-guard.ts) */
+  external: z.boolean().optional(),
+});
 export type Download = z.infer<typeof DownloadSchema>;
 
 /** the `files` part of the start answer */
