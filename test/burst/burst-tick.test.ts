@@ -174,7 +174,7 @@ describe('burst tick', () => {
     await burstTick(b);
     const results = await Promise.allSettled(Array.from({ length: 20 }, () => register()));
     expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
-    expect(results.filter((r) => r.status === 'rejected').every((r) => (r as PromiseRejectedResult).reason.status === 401)).toBe(true);
+    expect(results.filter((r) => r.status === 'rejected').every((r) => (r as PromiseRejectedResult).reason.code === 'unauthorized')).toBe(true);
     expect((await d.nodes.listByProvider(BURST_ACCOUNT_ID, 100)).items).toHaveLength(1);
     expect(await d.keys.resolve(userDataOf(0).GPUPOOL_PROVIDER_KEY, clock)).toBeUndefined();
     // registered but not yet in session (OFFLINE): still counted as coming capacity, so no second launch
