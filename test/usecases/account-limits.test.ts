@@ -21,7 +21,8 @@ const admin: Caller = { accountId: 'limits-admin', role: 'admin', keyId: 'k' };
 const spec = (o: Record<string, unknown> = {}) => SubmitJobSchema.parse({ command: ['true'], maxDurationSeconds: 3600, ...o });
 const limit = (id: string, patch: AccountLimitsPatch) => setAccountLimits(pool.stack.deps, admin, id, patch);
 const settled = <T>(ps: Promise<T>[]) => Promise.allSettled(ps);
-const statusOf = (r: PromiseSettledResult<unknown>) => (r.status === 'rejected' ? (r.reason as { status?: number }).status : 'ok');
+// a refusal's domain error code ('forbidden': a 403 to an HTTP caller)
+const statusOf = (r: PromiseSettledResult<unknown>) => (r.status === 'rejected' ? (r.reason as { code?: string }).code : 'ok');
 
 async function jobsOf(d: Deps, accountId: string): Promise<Job[]> {
   const page = await d.jobs.listByAccount(accountId, 100);
@@ -55,7 +56,7 @@ describe('account limits (DynamoDB Local)', () => {
     const c = await fundedAccount(d, 'lim-prio');
     await limit(c.accountId, { maxPriority: 10 });
     const r = await settled([submitJob(d, c, spec({ priority: 50, resources: { gpus: 1, gpuModels: ['NONE'] } }))]);
-    expect(statusOf(r[0])).toBe(403);
+    expect(statusOf(r[0])).toBe('forbidden');
     expect(r[0].status === 'rejected' && String((r[0].reason as Error).message)).toMatch(/priority 50 is above .* 10/);
     expect(await jobsOf(d, c.accountId)).toHaveLength(0);
     // at the cap: accepted
@@ -71,12 +72,12 @@ describe('account limits (DynamoDB Local)', () => {
     await limit(c.accountId, { maxQueuedJobs: 5 });
     const rs = await settled(Array.from({ length: 20 }, () => submitJob(d, c, spec({ resources: { gpus: 1, gpuModels: ['NONE'] } }))));
     expect(rs.filter((r) => r.status === 'fulfilled')).toHaveLength(5);
-    expect(rs.filter((r) => statusOf(r) === 403)).toHaveLength(15);
+    expect(rs.filter((r) => statusOf(r) === 'forbidden')).toHaveLength(15);
     const jobs = await jobsOf(d, c.accountId);
     expect(jobs).toHaveLength(5);
     expect((await getAccountLimits(d, admin, c.accountId)).usage.queuedJobs).toBe(5);
     // a replicated job counts every replica, all or none: 3 replicas do not fit in 0 places
-    expect(statusOf((await settled([submitJob(d, c, spec({ verification: { replicas: 3 }, resources: { gpus: 1, gpuModels: ['NONE'] } }))]))[0])).toBe(403);
+    expect(statusOf((await settled([submitJob(d, c, spec({ verification: { replicas: 3 }, resources: { gpus: 1, gpuModels: ['NONE'] } }))]))[0])).toBe('forbidden');
     // a cancelled job frees its place, once
     await cancelJob(d, c, jobs[0].id);
     await cancelJob(d, c, jobs[0].id);
@@ -129,7 +130,7 @@ describe('account limits (DynamoDB Local)', () => {
     const c = await fundedAccount(d, 'lim-gang');
     await limit(c.accountId, { maxGpus: 5 });
     await Promise.all(['a', 'b', 'c'].map((n) => insertNode(d, `lim-gang-${n}`, { gpus: 4, model: 'LIMGANG', provider: `lim-gang-p${n}`, probeUrl: `http://10.0.1.${n.charCodeAt(0)}:7000` })));
-    expect(statusOf((await settled([submitJob(d, c, spec({ resources: { gpus: 2, nodes: 3, gpuModels: ['LIMGANG'] } }))]))[0])).toBe(403);
+    expect(statusOf((await settled([submitJob(d, c, spec({ resources: { gpus: 2, nodes: 3, gpuModels: ['LIMGANG'] } }))]))[0])).toBe('forbidden');
     const gang = await submitJob(d, c, spec({ resources: { gpus: 2, nodes: 2, gpuModels: ['LIMGANG'] } }));
     expect(gang.status, gang.pendingReason).toBe('ASSIGNED');
     const [one, two] = await Promise.all([0, 1].map(() => submitJob(d, c, spec({ resources: { gpus: 1, gpuModels: ['LIMGANG'] } }))));
