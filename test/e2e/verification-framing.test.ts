@@ -82,8 +82,10 @@ describe('replicated verification is no weapon against honest providers', () => 
 
   it("every replica's job sees the same GPUPOOL_* environment (its attempt id aside)", async () => {
     // stdout (what the replicas compare): every GPUPOOL_* variable but the attempt's own id; that one on
-    // stderr. GPUPOOL_NODE_STATE is the process runtime's marker (development nodes only)
-    const id = await submit('env | grep "^GPUPOOL_" | grep -v "^GPUPOOL_ATTEMPT_ID=\\|^GPUPOOL_NODE_STATE=" | sort; echo "GPUPOOL_ATTEMPT_ID=$GPUPOOL_ATTEMPT_ID" >&2');
+    // stderr. GPUPOOL_NODE_STATE is the process runtime's marker, and its input, output and checkpoint dirs
+    // are node-local paths under the agent's state dir (development nodes only; in a container they are
+    // /inputs, /outputs and /checkpoints on every node: test/e2e/docker-engine.test.ts)
+    const id = await submit('env | grep "^GPUPOOL_" | grep -v "^GPUPOOL_ATTEMPT_ID=\\|^GPUPOOL_NODE_STATE=\\|^GPUPOOL_[A-Z]*_DIR=" | sort; echo "GPUPOOL_ATTEMPT_ID=$GPUPOOL_ATTEMPT_ID" >&2');
     const job = await verdictOf(id);
     // the same environment: the same output, so the replicas agree
     expect(job.verification).toMatchObject({ replicas: 3, status: 'agreed' });
