@@ -11,7 +11,7 @@ import { OffersQuerySchema } from '../usecases/offers';
 import { arrayJobId } from '../usecases/jobs';
 import * as z from 'zod';
 import { CreateFileSchema } from '../domain/files/schemas';
-import { checkInputs, createFile, listOutputs } from '../usecases/files';
+import { createFile, listOutputs } from '../usecases/files';
 
 /** an array listing's cursor: the next index */
 const ArrayCursor = z.coerce.number().int().min(0).max(1_000_000);
@@ -21,8 +21,6 @@ const routes: Record<string, RouteFn> = {
     const body = parseWith(SubmitJobSchema, req.body);
     // which schemes and addresses a webhook may use depends on the deployment (https only in the cloud)
     if (body.webhook) checkWebhookUrl(body.webhook.url, d.settings.webhooks);
-    // every file input the caller's own and uploaded, every URL allowed here (docs/data.md, Inputs)
-    if (body.inputs) await checkInputs(d, req.caller, body.inputs);
     if (body.array) {
       const a = await submitArray(d, req.caller, { ...body, array: body.array });
       const jobs = a.jobs.map((j) => jobView(j, d.now()));

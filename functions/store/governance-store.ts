@@ -7,6 +7,7 @@
 //   parameters / current            the values enacted proposals set (absent: the deployment's)
 //   parameters / enacted#<at>#<id>  each enactment: before and after
 // Every change is one transaction with its history record, conditioned on what was read.
+import { queryAll } from './query-all';
 import { GetCommand, QueryCommand, TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { conflict } from '../domain/errors';
 import type { License, LicensePeriod } from '../domain/governance/licenses';
@@ -135,37 +136,20 @@ export class GovernanceStore {
   }
 
   async history(id: string): Promise<LicensePeriod[]> {
-    const out: LicensePeriod[] = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      const r = await this.db.send(
-        new QueryCommand({
-          TableName: this.table,
-          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :p)',
-          ExpressionAttributeValues: { ':pk': licensePk(id), ':p': 'period#' },
-          ConsistentRead: true,
-          ExclusiveStartKey: start,
-        }),
-      );
-      for (const i of r.Items ?? []) out.push(i.period as LicensePeriod);
-      start = r.LastEvaluatedKey;
-    } while (start);
-    return out;
+    const items = await queryAll(this.db, {
+      TableName: this.table,
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :p)',
+      ExpressionAttributeValues: { ':pk': licensePk(id), ':p': 'period#' },
+      ConsistentRead: true,
+    });
+    return items.map((i) => i.period as LicensePeriod);
   }
 
   /** Licenses the account holds (`owner`) or operates (`operator`), by id; read from an index (eventually consistent). */
   async licensesOf(accountId: string, as: 'owner' | 'operator'): Promise<License[]> {
     const [index, attr] = as === 'owner' ? ['licensesByOwner', 'ownerId'] : ['licensesByOperator', 'operatorId'];
-    const out: License[] = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      const r = await this.db.send(
-        new QueryCommand({ TableName: this.table, IndexName: index, KeyConditionExpression: `${attr} = :a`, ExpressionAttributeValues: { ':a': accountId }, ExclusiveStartKey: start }),
-      );
-      for (const i of r.Items ?? []) out.push(stripLicense(i));
-      start = r.LastEvaluatedKey;
-    } while (start);
-    return out;
+    const items = await queryAll(this.db, { TableName: this.table, IndexName: index, KeyConditionExpression: `${attr} = :a`, ExpressionAttributeValues: { ':a': accountId } });
+    return items.map(stripLicense);
   }
 
   // ---- proposals and votes
@@ -212,21 +196,12 @@ export class GovernanceStore {
   }
 
   async votes(proposalId: string): Promise<Vote[]> {
-    const out: Vote[] = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      const r = await this.db.send(
-        new QueryCommand({
-          TableName: this.table,
-          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :v)',
-          ExpressionAttributeValues: { ':pk': proposalPk(proposalId), ':v': 'vote#' },
-          ExclusiveStartKey: start,
-        }),
-      );
-      for (const i of r.Items ?? []) out.push(i.vote as Vote);
-      start = r.LastEvaluatedKey;
-    } while (start);
-    return out;
+    const items = await queryAll(this.db, {
+      TableName: this.table,
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :v)',
+      ExpressionAttributeValues: { ':pk': proposalPk(proposalId), ':v': 'vote#' },
+    });
+    return items.map((i) => i.vote as Vote);
   }
 
   /** Open proposals whose window closed and passed ones whose delay ran, by `now` (oldest first). */

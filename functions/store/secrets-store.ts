@@ -2,7 +2,8 @@
 // (secret-cipher.ts), its version and times. An account's count rides on its own item (`accountId` /
 // `#count`; `#` never starts a secret's name) and moves in the same transaction as a new name or a
 // delete, so the per-account limit holds under concurrent requests.
-import { GetCommand, QueryCommand, TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { queryAll } from './query-all';
+import { GetCommand, TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { isConditionFailure } from './conditions';
 
 export interface SecretItem {
@@ -102,23 +103,14 @@ export class SecretsStore {
 
   /** The account's secrets without their sealed values, by name. */
   async list(accountId: string): Promise<SecretMeta[]> {
-    const out: SecretMeta[] = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      const r = await this.db.send(
-        new QueryCommand({
-          TableName: this.table,
-          KeyConditionExpression: 'accountId = :a',
-          ExpressionAttributeValues: { ':a': accountId },
-          ProjectionExpression: '#n, version, createdAt, firstCreatedAt',
-          ExpressionAttributeNames: { '#n': 'name' },
-          ExclusiveStartKey: start,
-        }),
-      );
-      for (const i of r.Items ?? []) if (i.name !== COUNT) out.push(i as SecretMeta);
-      start = r.LastEvaluatedKey;
-    } while (start);
-    return out;
+    const items = await queryAll(this.db, {
+      TableName: this.table,
+      KeyConditionExpression: 'accountId = :a',
+      ExpressionAttributeValues: { ':a': accountId },
+      ProjectionExpression: '#n, version, createdAt, firstCreatedAt',
+      ExpressionAttributeNames: { '#n': 'name' },
+    });
+    return items.filter((i) => i.name !== COUNT) as unknown as SecretMeta[];
   }
 
   /** Deletes the secret; false when there was none. */

@@ -16,10 +16,10 @@ import {
   type AccountUsage,
   type UsageGuard,
 } from '../domain/account-limits';
-import { conflict, forbidden, notFound } from '../domain/errors';
+import { conflict, notFound } from '../domain/errors';
 import type { Caller, Job } from '../domain/model';
 import { AccountLimitError, StaleAccountError } from '../store/account-usage';
-import { assertSelfOrAdmin } from './accounts';
+import { assertAdmin, assertSelfOrAdmin } from './accounts';
 import type { Deps } from './deps';
 
 export interface AccountView {
@@ -59,7 +59,7 @@ export async function getAccountLimits(d: Deps, caller: Caller, accountId: strin
 
 /** Admin only: sets (or, with null, resets to the default) each limit named. Takes effect for the next write. */
 export async function setAccountLimits(d: Deps, caller: Caller, accountId: string, patch: AccountLimitsPatch) {
-  if (caller.role !== 'admin') throw forbidden('only an admin sets account limits');
+  assertAdmin(caller, 'sets account limits');
   for (let tries = 0; tries < 5; tries++) {
     const v = await accountView(d, accountId, true);
     if (!v.item?.role) throw notFound('account');

@@ -11,7 +11,8 @@ import { LimitError } from '../store/burst-store';
 import type { NodeItem } from '../store/nodes-store';
 import type { BurstDeps } from './burst-deps';
 import { launch, startInstance } from './burst-launch';
-import { deregisterNode, updateNode, withStatus } from './nodes';
+import { deregisterNode, withStatus } from './nodes';
+import { updateNode } from './node-writes';
 
 export interface TickResult {
   launched: number;

@@ -2,10 +2,11 @@
 // figures, its reputation and its epoch settlements; and the admin's release of a quarantined node.
 import * as z from 'zod';
 import { rttPercentiles, uptime } from '../domain/checker/stats';
-import { forbidden } from '../domain/errors';
 import type { Caller } from '../domain/model';
 import type { Deps } from './deps';
-import { getOwnNode, nodeView, updateNode, withStatus } from './nodes';
+import { assertAdmin } from './accounts';
+import { getOwnNode, nodeView, withStatus } from './nodes';
+import { updateNode } from './node-writes';
 
 export const ScoresQuerySchema = z.strictObject({
   /** results after this epoch ms; default: the last 24 hours */
@@ -42,7 +43,7 @@ export async function nodeScores(d: Deps, caller: Caller, id: string, q: ScoresQ
 
 /** QUARANTINED → OFFLINE: the agent's next session brings it back ONLINE. Idempotent for other states. */
 export async function releaseNode(d: Deps, caller: Caller, id: string) {
-  if (caller.role !== 'admin') throw forbidden('only an admin releases a quarantined node');
+  assertAdmin(caller, 'releases a quarantined node');
   await getOwnNode(d, caller, id);
   const node = await updateNode(d, id, (n) =>
     n.status !== 'QUARANTINED'

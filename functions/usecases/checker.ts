@@ -21,7 +21,8 @@ import { controlPlaneKey } from './checker-settings';
 import { httpProber, probeFailureReason, type Prober, type ProbeReply } from './checker-probe-client';
 import type { Deps } from './deps';
 import { recordQuarantine } from './metrics';
-import { updateNode, withStatus } from './nodes';
+import { withStatus } from './nodes';
+import { updateNode } from './node-writes';
 import { finishRemoval, startRemoval } from './node-removal';
 import { acceptEvidence, holdMs } from '../domain/node/removal';
 

@@ -3,6 +3,7 @@ import { DomainError, notFound } from '../domain/errors';
 import { cancel as cancelT } from '../domain/job/transitions';
 import type { Caller, Job } from '../domain/model';
 import type { SubmitJob } from '../domain/schemas';
+import { checkInputs } from './files';
 import { checkSecretRefs } from './secrets';
 import type { Deps } from './deps';
 import { applyTransition } from './effects';
@@ -12,22 +13,31 @@ import { admissionError, queueFull, type CountedJob } from '../domain/account-li
 import { AccountLimitError, StaleAccountError } from '../store/account-usage';
 import { accountView, type AccountView } from './account-limits';
 
-export async function submitJob(d: Deps, caller: Caller, body: SubmitJob): Promise<Job> {
-  const now = d.now();
-  const { array: _a, ...spec } = body;
+type JobSpec = Omit<SubmitJob, 'array'>;
+
+/** What a submit checks before it writes anything: the secrets and files it names are the caller's own (docs/data.md). */
+async function checkReferences(d: Deps, caller: Caller, spec: JobSpec): Promise<void> {
   await checkSecretRefs(d, caller.accountId, spec);
-  const job: CountedJob = {
-    ...spec,
-    id: d.newId(),
-    accountId: caller.accountId,
-    status: 'QUEUED',
-    attempts: [],
-    createdAt: now,
-    queuedAt: now,
-    version: 0,
-    // counted in the account's limits from now on (domain/account-limits.ts)
-    limitsCounted: true,
-  };
+  if (spec.inputs) await checkInputs(d, caller, spec.inputs);
+}
+
+/** A job as a submit writes it: QUEUED, and counted in the account's limits from now on (domain/account-limits.ts). */
+const queuedJob = (spec: JobSpec, caller: Caller, id: string, now: number): CountedJob => ({
+  ...spec,
+  id,
+  accountId: caller.accountId,
+  status: 'QUEUED',
+  attempts: [],
+  createdAt: now,
+  queuedAt: now,
+  version: 0,
+  limitsCounted: true,
+});
+
+export async function submitJob(d: Deps, caller: Caller, body: SubmitJob): Promise<Job> {
+  const { array: _a, ...spec } = body;
+  await checkReferences(d, caller, spec);
+  const job = queuedJob(spec, caller, d.newId(), d.now());
   // a replicated job is its replicas, each an ordinary job (functions/usecases/replicas.ts)
   const jobs = replicaJobs(job);
   const acct = await admit(d, jobs);
@@ -50,18 +60,10 @@ export async function submitJob(d: Deps, caller: Caller, body: SubmitJob): Promi
 export async function submitArray(d: Deps, caller: Caller, body: SubmitJob & { array: { size: number } }): Promise<{ id: string; size: number; jobs: Job[] }> {
   const now = d.now();
   const { array, ...spec } = body;
-  await checkSecretRefs(d, caller.accountId, spec);
+  await checkReferences(d, caller, spec);
   const id = d.newId();
   const jobs: CountedJob[] = Array.from({ length: array.size }, (_, index) => ({
-    ...spec,
-    id: arrayJobId(id, index),
-    accountId: caller.accountId,
-    status: 'QUEUED',
-    attempts: [],
-    createdAt: now,
-    queuedAt: now,
-    version: 0,
-    limitsCounted: true,
+    ...queuedJob(spec, caller, arrayJobId(id, index), now),
     arrayMember: { id, index, size: array.size },
   }));
   const acct = await admit(d, jobs);

@@ -10,9 +10,7 @@ import type { Deps } from './deps';
 import { wakePlacement } from './placement';
 import { ensureStakeLock, STAKE_WAIT } from './ledger';
 import { deregister } from './node-removal';
-import { loseLiveAttempts, updateNode } from './node-writes';
-
-export { loseLiveAttempts, updateNode } from './node-writes';
+import { updateNode } from './node-writes';
 
 export async function registerNode(d: Deps, caller: Caller, body: RegisterNode): Promise<{ node: Node; nodeKey: string }> {
   const models = [...new Set(body.gpus.map((g) => g.model))];

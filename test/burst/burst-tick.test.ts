@@ -17,7 +17,8 @@ import { burstTick } from '../../functions/usecases/burst';
 import { BURST_ACCOUNT_ID, type BurstDeps } from '../../functions/usecases/burst-deps';
 import { buildDeps, settingsFromEnv, type Deps } from '../../functions/usecases/deps';
 import { submitJob } from '../../functions/usecases/jobs';
-import { registerNode, updateNode } from '../../functions/usecases/nodes';
+import { registerNode } from '../../functions/usecases/nodes';
+import { updateNode } from '../../functions/usecases/node-writes';
 import { startEngines, type Engines } from '../helpers/engines';
 
 const ec2Mock = mockClient(EC2Client);

@@ -23,7 +23,7 @@ import {
   withMetrics,
   type MetricsSink,
 } from '../../functions/usecases/metrics';
-import { loseLiveAttempts } from '../../functions/usecases/nodes';
+import { loseLiveAttempts } from '../../functions/usecases/node-writes';
 import { tryPlace } from '../../functions/usecases/placement';
 import { insertNode } from '../helpers/fixtures';
 import { startPool, type Pool } from '../helpers/local-pool';

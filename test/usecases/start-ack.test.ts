@@ -9,7 +9,8 @@ import { SubmitJobSchema } from '../../functions/domain/schemas';
 import { heartbeat, openSession, startAttempt } from '../../functions/usecases/agent';
 import { submitJob } from '../../functions/usecases/jobs';
 import { auditLedger } from '../../functions/usecases/ledger';
-import { updateNode, withStatus } from '../../functions/usecases/nodes';
+import { withStatus } from '../../functions/usecases/nodes';
+import { updateNode } from '../../functions/usecases/node-writes';
 import { fundedAccount, insertNode } from '../helpers/fixtures';
 import { startPool, type Pool } from '../helpers/local-pool';
 
