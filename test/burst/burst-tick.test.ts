@@ -1,6 +1,7 @@
 // The burst tick against DynamoDB Local with EC2 and SSM mocked (aws-sdk-client-mock): the exact
 // RunInstances request, idempotent launches, registration with a one-time token, idle retirement, a
 // reclaimed spot instance, spot → on-demand fallback, and the limits and the daily budget under races.
+import { DomainError } from '../../functions/domain/errors';
 import { DescribeInstancesCommand, EC2Client, RunInstancesCommand, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -93,7 +94,8 @@ const userDataOf = (call: number) => parseUserData(Buffer.from(ec2Mock.commandCa
 async function register(call = 0) {
   const ud = userDataOf(call);
   const caller = await d.keys.resolve(ud.GPUPOOL_PROVIDER_KEY, clock);
-  if (!caller) throw new Error('token did not resolve');
+  // the authorizer's refusal of a spent or expired token: a 401, as the use case's own refusal is
+  if (!caller) throw new DomainError('unauthorized', 'token did not resolve');
   return registerNode(d, caller, { name: ud.GPUPOOL_NODE_NAME, region: ud.GPUPOOL_REGION, gpus: [{ index: 0, uuid: 'GPU-1', model: 'A10G', vramGb: 24 }], pricePerGpuHour: 1_500_000, labels: {} } as never);
 }
 
