@@ -38,6 +38,18 @@ export const AttemptSpecSchema = z.strictObject({
       masterPort: z.number().int().min(1).max(65535),
     })
     .optional(),
+  /**
+   * a service replica (docs/services.md): the process gets PORT, never ends by maxDurationSeconds (that is
+   * its billing period), the agent probes `readinessPath` and reports it in heartbeats, and the node's
+   * ingress (its probe server, /s/<serviceId>/…) forwards routed requests to it
+   */
+  service: z
+    .strictObject({
+      id,
+      port: z.number().int().min(1).max(65535),
+      readinessPath: z.string().min(1).max(512).startsWith('/'),
+    })
+    .optional(),
 });
 export type AttemptSpec = z.infer<typeof AttemptSpecSchema>;
 
@@ -197,6 +209,8 @@ export const HeartbeatRequestSchema = z.strictObject({
   telemetry: TelemetrySchema.optional(),
   /** images the node holds (name:tag and name@digest), bounded; stored when the list changes; the matcher prefers such nodes */
   images: imageRefList(MAX_NODE_IMAGES).optional(),
+  /** each service replica the node runs and whether its readiness probe passes now; written when it changes */
+  services: z.array(z.strictObject({ attemptId: id, ready: z.boolean() })).max(256).optional(),
 });
 export const HeartbeatResponseSchema = z.object({
   /** seconds until the next heartbeat is expected */

@@ -66,6 +66,10 @@ export const REASONS = [
   'NO_DISK_SPACE',
   /** a secret the job refers to was deleted before an attempt of it started (docs/data.md, Secrets) */
   'SECRET_NOT_FOUND',
+  /** a service replica the service no longer wants: scaled down, replaced by a rolling update, unhealthy, or the service deleted (docs/services.md) */
+  'REPLICA_RETIRED',
+  /** a service replica's next billing period could not be held: its owner ran out of credits (docs/services.md, Money) */
+  'INSUFFICIENT_CREDITS',
 ] as const;
 export type Reason = (typeof REASONS)[number];
 
@@ -102,6 +106,16 @@ export interface Attempt {
   imageDigest?: string;
   /** the registry's (or engine's) own words when the pull failed */
   message?: string;
+  /** a service replica's attempt: the agent's readiness probe passed on its last report (docs/services.md) */
+  ready?: boolean;
+  /** when `ready` last changed */
+  readyChangedAt?: number;
+  /** a service replica's attempt: where the node's ingress takes its traffic (the node's probe URL origin) */
+  endpoint?: string;
+  /** a service replica's billing period: 0 from the start, one more at each renewal (docs/services.md, Money) */
+  segment?: number;
+  /** when the current billing period began (metered from here; absent: from startedAt) */
+  segmentStartedAt?: number;
 }
 
 /** a job's input, as submitted (domain/files/schemas.ts) */
@@ -155,6 +169,22 @@ export interface JobSpec {
   replicaIndex?: number;
   /** a job array's member (docs/api.md, Arrays): the array's id, this job's index in it and its size; set by the control plane, never by the consumer; the view shows it as `array` */
   arrayMember?: { id: string; index: number; size: number };
+  /**
+   * internal, set by the control plane: this job is a replica of a service (docs/services.md). It never
+   * ends by itself: maxDurationSeconds is its billing period, renewed while the service wants it.
+   */
+  service?: ServiceLink;
+}
+
+/** What a service replica's job knows of its service. */
+export interface ServiceLink {
+  id: string;
+  /** the service's spec generation this replica runs (a PATCH of image or env makes a new one) */
+  generation: number;
+  /** the port the process listens on (also given to it as PORT) */
+  port: number;
+  /** the path the agent's readiness probe GETs */
+  readinessPath: string;
 }
 
 export interface Job extends JobSpec {

@@ -4,8 +4,9 @@
 // another (a probe signature is not an answer signature). Pure: node:crypto computes, nothing is read.
 import { createHash, createPrivateKey, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
 
-export type SignedKind = 'probe' | 'answer';
-const CONTEXT: Record<SignedKind, string> = { probe: 'gpupool-probe-v1\n', answer: 'gpupool-probe-answer-v1\n' };
+// 'route': the routing tier's pass for one service's requests to one node's ingress (docs/services.md)
+export type SignedKind = 'probe' | 'answer' | 'route';
+const CONTEXT: Record<SignedKind, string> = { probe: 'gpupool-probe-v1\n', answer: 'gpupool-probe-answer-v1\n', route: 'gpupool-route-v1\n' };
 
 /**
  * JSON with object keys sorted at every depth and no whitespace: the same value always gives the same
