@@ -14,7 +14,7 @@ export interface IndexDef {
 }
 export interface TableDef {
   /** logical name: the env var is TABLE_<UPPER>, the CDK id is <Pascal>Table */
-  id: 'accounts' | 'keys' | 'nodes' | 'jobs' | 'logs' | 'idempotency' | 'scores' | 'ledger' | 'webhooks' | 'burst' | 'secrets' | 'governance';
+  id: 'accounts' | 'keys' | 'nodes' | 'jobs' | 'logs' | 'idempotency' | 'scores' | 'ledger' | 'webhooks' | 'burst' | 'secrets' | 'governance' | 'services';
   partitionKey: KeyDef;
   sortKey?: KeyDef;
   indexes: IndexDef[];
@@ -104,6 +104,16 @@ export const TABLES: readonly TableDef[] = [
       { name: 'licensesByOperator', partitionKey: { name: 'operatorId', type: 'S' }, sortKey: { name: 'pk', type: 'S' } },
       // sparse: open proposals by the end of their window, passed ones by their enactment time
       { name: 'pending', partitionKey: { name: 'pendingKey', type: 'S' }, sortKey: { name: 'dueAt', type: 'N' } },
+    ],
+  },
+  // services (functions/domain/service/model.ts); their replicas are jobs. The reconciler reads the
+  // services not yet DELETED from the sparse `active` index (docs/services.md)
+  {
+    id: 'services',
+    partitionKey: { name: 'id', type: 'S' },
+    indexes: [
+      { name: 'byAccount', partitionKey: { name: 'accountId', type: 'S' }, sortKey: { name: 'createdAt', type: 'N' } },
+      { name: 'active', partitionKey: { name: 'activeShard', type: 'S' }, sortKey: { name: 'id', type: 'S' } },
     ],
   },
 ];
