@@ -20,6 +20,7 @@ const MODULES = {
   keys: () => import('./commands/keys'),
   accounts: () => import('./commands/accounts'),
   outputs: () => import('./commands/outputs'),
+  services: () => import('./commands/services'),
 } satisfies Record<string, Loader>;
 
 /** A command implementation: positional arguments and options in, an exit code (or nothing for 0) out. */
@@ -57,6 +58,7 @@ Examples:
   gpupool offers --gpu H100
   gpupool run --gpus 1 --gpu-model A100 -- python train.py --epochs 3
   gpupool jobs logs -f JOB_ID
+  gpupool serve --name chat --port 8000 --min 1 --max 4 --image vllm/vllm-openai -- --model m
   gpupool credits mint ACCOUNT_ID 100     (admins: consumers need credits before jobs are placed)`,
     );
 
@@ -127,6 +129,54 @@ Examples:
       .argument('<id>')
       .option('--to <dir>', 'download them into this directory'),
   ).action(act('outputs', 'outputs'));
+
+  const replicaOptions = (cmd: Command) =>
+    cmd
+      .option('--replicas <n>', 'a fixed number of replicas (min = max)')
+      .option('--min <n>', 'fewest replicas (the autoscaler never goes below)')
+      .option('--max <n>', 'most replicas (the autoscaler never goes above)');
+  common(
+    replicaOptions(
+      program
+        .command('serve')
+        .description('run a long-lived endpoint on N replicas behind one URL, healed when a host dies (docs/services.md)')
+        .usage('[options] -- COMMAND [ARGS...]')
+        .argument('[command...]', 'the server command and its arguments (after --); it must listen on $PORT')
+        .requiredOption('--name <name>', 'the service\'s name')
+        .requiredOption('--port <port>', 'the port your server listens on (containers); process nodes set $PORT')
+        .option('--image <image>', 'container image (docker runtime)')
+        .option('-e, --env <K=V>', 'environment variable (repeatable); a bare K copies it from your environment', collect)
+        .option('--gpus <n>', 'GPUs per replica', '1')
+        .option('--gpu-model <model>', 'acceptable GPU model (repeatable, or comma-separated)', collect)
+        .option('--min-vram <gb>', 'minimum VRAM per GPU, in GB')
+        .option('--region <region>', 'acceptable region (repeatable, or comma-separated)', collect)
+        .option('--max-price <credits>', 'highest price, in credits per GPU-hour')
+        .option('--readiness <path>', 'the path a replica must answer 2xx on before it takes traffic', '/')
+        .option('--target-inflight <n>', 'requests in flight per replica the autoscaler aims at'),
+    )
+      .option('-d, --detach', 'print the service id and return at once')
+      .option('--wait-seconds <s>', 'how long to wait for the replicas to be ready', '600')
+      .addOption(new Option('--poll-interval <ms>', 'ms between status polls').default('500').hideHelp())
+      .passThroughOptions(),
+  ).action(act('services', 'serve'));
+
+  const services = program.command('services').description('your services: list, show, scale, update, logs, remove');
+  common(services.command('ls').alias('list').description('list services').option('--limit <n>', 'at most this many').option('--cursor <cursor>', 'the next page')).action(act('services', 'ls'));
+  common(services.command('get').description('one service with its replicas').argument('<id>')).action(act('services', 'get'));
+  common(replicaOptions(services.command('scale').description('change how many replicas a service keeps').argument('<id>'))).action(act('services', 'scale'));
+  common(
+    replicaOptions(
+      services
+        .command('update')
+        .description('change image or env (a rolling update: each new replica is ready before an old one stops)')
+        .argument('<id>')
+        .option('--image <image>', 'the new image')
+        .option('-e, --env <K=V>', 'the new environment (repeatable): replaces the old one', collect)
+        .option('--target-inflight <n>', 'requests in flight per replica the autoscaler aims at'),
+    ),
+  ).action(act('services', 'update'));
+  common(services.command('logs').description("the output of a service's replicas").argument('<id>').option('--replica <id>', 'only this replica')).action(act('services', 'logs'));
+  common(services.command('rm').alias('delete').description('stop every replica and remove the service').argument('<id>')).action(act('services', 'rm'));
 
   const jobs = program.command('jobs').description('your jobs: list, show, logs, cancel');
   common(jobs.command('ls').alias('list').description('list jobs, newest first').option('--limit <n>', 'at most this many').option('--cursor <cursor>', 'the next page, from a previous answer')).action(act('jobs', 'ls'));
