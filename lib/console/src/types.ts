@@ -93,3 +93,24 @@ export interface Page<T> {
 }
 
 export const FINAL_JOB_STATUSES = ['SUCCEEDED', 'FAILED', 'CANCELLED', 'TIMED_OUT'];
+
+export interface ServiceReplica {
+  id: string;
+  nodeId: string | null;
+  status: string;
+  ready: boolean;
+  endpoint: string | null;
+  generation: number;
+}
+
+export interface Service {
+  id: string;
+  name: string;
+  status: string;
+  statusReason?: string | null;
+  url: string;
+  generation: number;
+  replicas: ServiceReplica[];
+  replicasWanted?: { min: number; max: number; desired: number };
+  createdAt: number;
+}

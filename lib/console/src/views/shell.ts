@@ -10,6 +10,8 @@ import { renderJobs } from './jobs';
 import { renderNodeDetail } from './node-detail';
 import { renderNodes } from './nodes';
 import { renderSubmit } from './submit';
+import { renderServiceDetail } from './service-detail';
+import { renderServices } from './services';
 
 interface NavItem {
   path: string;
@@ -21,6 +23,7 @@ const NAV: Record<Role, NavItem[]> = {
   consumer: [
     { path: '/jobs', label: 'Jobs' },
     { path: '/submit', label: 'Submit' },
+    { path: '/services', label: 'Services' },
   ],
   provider: [{ path: '/nodes', label: 'My nodes' }],
   admin: [
@@ -38,7 +41,11 @@ function routesFor(who: Balance): Route[] {
     { pattern: /^\/nodes$/, render: () => renderNodes(who) },
     { pattern: /^\/nodes\/([^/]+)$/, render: ([id]) => renderNodeDetail(id) },
   ];
-  if (who.role === 'consumer') return [...jobs, { pattern: /^\/submit$/, render: () => renderSubmit() }];
+  const services: Route[] = [
+    { pattern: /^\/services$/, render: () => renderServices() },
+    { pattern: /^\/services\/([^/]+)$/, render: ([id]) => renderServiceDetail(id) },
+  ];
+  if (who.role === 'consumer') return [...jobs, ...services, { pattern: /^\/submit$/, render: () => renderSubmit() }];
   if (who.role === 'provider') return nodes;
   return [...nodes, ...jobs];
 }
