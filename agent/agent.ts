@@ -9,6 +9,7 @@ import type { GpuAllocator } from './gpu/allocator';
 import type { Logger } from './log';
 import type { Disposition } from './poller';
 import type { Runtime } from './runtime/types';
+import type { ServiceReplicas } from './service/replicas';
 import type { StateStore } from './state';
 
 export interface AgentDeps {
@@ -21,6 +22,8 @@ export interface AgentDeps {
   logMaxLines: number;
   /** where a consumer's URL input may lead (agent/files/input-guard.ts) */
   inputRules?: import('../functions/domain/webhook/target').WebhookAddressRules;
+  /** the service replicas this node runs: each service attempt is listed there while its workload runs */
+  services?: ServiceReplicas;
   /** called when the node turns busy or idle */
   onBusyChange?: () => void;
   /** a start's answer granted a lease (the node is on the busy deadline now): see Heartbeat.noteLease */

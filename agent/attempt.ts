@@ -11,6 +11,8 @@ import { AttemptFiles } from './files/attempt-files';
 import { OutputDigest } from './output-digest';
 import type { Logger } from './log';
 import { endedHandle } from './runtime/process';
+import { releaseLoopbackPort, takeLoopbackPort } from './service/port';
+import type { ServiceReplicas } from './service/replicas';
 import type { ExitResult, Runtime, RuntimeHandle } from './runtime/types';
 import type { StateStore } from './state';
 
@@ -28,6 +30,8 @@ export interface AttemptDeps {
   logMaxLines: number;
   /** where a consumer's URL input may lead (agent/files/input-guard.ts); default: public addresses only */
   inputRules?: WebhookAddressRules;
+  /** the service replicas the node runs (readiness, ingress): a service attempt is listed while its workload runs */
+  services?: ServiceReplicas;
   /** aborts when the agent exits: finish stops retrying then */
   exitSignal: AbortSignal;
   /** gives the attempt's GPUs back; called once the process is gone, before finish is reported, because
@@ -48,6 +52,8 @@ export class AttemptRun {
   /** inputs, outputs and checkpoints (docs/data.md); `prepared` says why they kept the attempt from starting */
   private files?: AttemptFiles;
   private prepared?: { error: string; node: boolean };
+  /** no loopback port could be had for a service replica (the node's fault) */
+  private portFailure?: string;
   private timer?: NodeJS.Timeout;
   private readonly log: Logger;
   private readonly batcher: LogBatcher;
@@ -94,11 +100,16 @@ export class AttemptRun {
       );
       if (this.prepared) this.batcher.push('system', `gpupool: ${this.prepared.error}`);
     }
-    this.handle = this.failure || this.prepared
-      ? endedHandle({ exitCode: null, signal: null, error: this.failure ?? this.prepared!.error })
+    const service = this.msg.spec.service;
+    // a replica's loopback port: its PORT (process runtime) or the published host port (docker)
+    const hostPort = service && !this.failure && !this.prepared ? await takeLoopbackPort().catch((err: Error) => (this.portFailure = err.message, undefined)) : undefined;
+    const failed = this.failure ?? this.prepared?.error ?? this.portFailure;
+    this.handle = failed
+      ? endedHandle({ exitCode: null, signal: null, error: failed, ...(this.portFailure ? { infrastructure: true } : {}) })
       : runtime.start({
           ...this.msg,
           devices: this.devices,
+          ...(hostPort ? { hostPort } : {}),
           dirs: files.dirs,
           // masked before anything else sees the line: the digest compares what the consumer sees
           onLine: (s, t) => {
@@ -117,14 +128,19 @@ export class AttemptRun {
     const { pid, container } = this.handle.ref;
     if (!this.failure) {
       const devices = this.devices.map((d) => d.index);
-      await state.put({ attemptId: this.attemptId, jobId: this.jobId, runtime: runtime.kind, pid, container, devices, startedAt: Date.now() });
+      await state.put({ attemptId: this.attemptId, jobId: this.jobId, runtime: runtime.kind, pid, container, devices, startedAt: Date.now(), ...(hostPort ? { hostPort } : {}) });
     }
-    this.log.info('attempt started', { pid, container, gpus: this.devices.map((d) => d.index) });
-    this.armTimeout(Date.now() + this.msg.spec.maxDurationSeconds * 1000);
+    if (service && hostPort && !this.ended) this.deps.services?.add({ attemptId: this.attemptId, serviceId: service.id, hostPort, readinessPath: service.readinessPath });
+    this.log.info('attempt started', { pid, container, gpus: this.devices.map((d) => d.index), ...(hostPort ? { hostPort } : {}) });
+    // a service replica's maxDurationSeconds is its billing period, renewed by the control plane: it never
+    // times out here (it ends when cancelled, stopped, drained, or when its process exits)
+    if (!service) this.armTimeout(Date.now() + this.msg.spec.maxDurationSeconds * 1000);
     if (!this.failure && !this.prepared) files.startCheckpoints();
     if (this.reason) void this.handle.stop(KILL_AT_ONCE.has(this.reason) ? 0 : this.deps.stopGraceMs); // stopped before it started
     const result = await this.handle.wait();
     clearTimeout(this.timer);
+    this.deps.services?.remove(this.attemptId);
+    releaseLoopbackPort(hostPort);
     this.deps.releaseDevices?.();
     // a last checkpoint and the outputs, unless the attempt belongs to nobody now (its job may run elsewhere)
     if (!this.failure && !this.prepared && !(this.reason && (KILL_AT_ONCE.has(this.reason) || this.reason === 'fenced'))) {

@@ -29,6 +29,8 @@ export interface HeartbeatDeps {
   gpuTelemetry?: () => Promise<GpuTelemetry[] | undefined>;
   /** the images the node holds (agent/runtime/images.ts: bounded wait, never rejects); not sent when absent */
   images?: () => Promise<string[] | undefined>;
+  /** each service replica the node runs and whether its readiness probe passes now (agent/service/replicas.ts) */
+  services?: () => { attemptId: string; ready: boolean }[];
   /** the images the node's provider wants kept pulled, from each answer that carries them */
   onWarmImages?: (refs: string[]) => void;
 }
@@ -126,6 +128,7 @@ export class Heartbeat {
     const telemetry: Telemetry = { agentRssMb: Math.round(process.memoryUsage.rss() / 1048576), ...(gpus ? { gpus } : {}) };
     const running = this.deps.running();
     const startSeq = this.deps.startSeq?.();
+    const services = this.deps.services?.() ?? [];
     const sentAt = Date.now();
     try {
       const res = await this.deps.api.heartbeat({
@@ -135,6 +138,7 @@ export class Heartbeat {
         ...(this.draining ? { draining: true } : {}),
         telemetry,
         ...(images ? { images } : {}),
+        ...(services.length > 0 ? { services } : {}),
       });
       if (this.failures > 0) this.deps.log.info('heartbeat recovered', { failures: this.failures });
       this.failures = 0;

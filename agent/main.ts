@@ -21,6 +21,8 @@ import { DockerRuntime } from './runtime/docker';
 import { NodeImages } from './runtime/images';
 import { ProcessRuntime } from './runtime/process';
 import { killQuietly, ownedProcesses } from './runtime/leftovers';
+import { ReadinessProber } from './service/readiness';
+import { ServiceReplicas } from './service/replicas';
 import { Session } from './session';
 import { SpotWatcher } from './spot-watch';
 import { reapLeftovers, resolveIdentity, StartupError, withStartupRetry } from './startup';
@@ -133,8 +135,14 @@ async function startNode(config: AgentConfig, log: Logger, drain: AbortSignal): 
   const allocator = new GpuAllocator(inventory.devices);
   const runtime = dishonestRuntime(config.runtime === 'docker' ? docker : new ProcessRuntime(config.stateDir, log, jobBaseEnv(config, inventory)), config.simulatedDishonest);
   let heartbeat: Heartbeat | undefined;
+  // service replicas: probed for readiness every second; a flip sends the heartbeat at once, so the
+  // routing tier's view follows within about a second; the probe server is their ingress
+  const services = new ServiceReplicas();
+  services.onChange(() => void heartbeat?.beatNow());
+  const readiness = new ReadinessProber(services, log);
+  probe.server.setServices(services);
   const agent = new Agent({
-    api, runtime, allocator, state, log, stopGraceMs: config.stopGraceMs, logMaxLines: config.logMaxLines, inputRules: inputAddressRules(config.inputLoopback),
+    api, runtime, allocator, state, log, stopGraceMs: config.stopGraceMs, logMaxLines: config.logMaxLines, inputRules: inputAddressRules(config.inputLoopback), services,
     onBusyChange: () => heartbeat?.reschedule(),
     onLease: (sentAt, leaseSeconds) => heartbeat?.noteLease(sentAt, leaseSeconds),
   });
@@ -165,6 +173,7 @@ async function startNode(config: AgentConfig, log: Logger, drain: AbortSignal): 
     running: () => agent.running(),
     startSeq: () => agent.startSeq(),
     freeGpus: () => agent.freeGpus(),
+    services: () => services.report(),
     onStale: (ids) => agent.stop(ids, 'fenced'),
     onCancel: (ids) => agent.stop(ids, 'cancelled'),
     onRejected: (reported) => {
@@ -177,6 +186,7 @@ async function startNode(config: AgentConfig, log: Logger, drain: AbortSignal): 
   });
   heartbeat.noteLease(sessionSentAt, res.leaseSeconds);
   heartbeat.start();
+  readiness.start();
   // the control plane learns what is cached here at once, not a whole idle period after the start
   if (images) void images.refresh().then(() => heartbeat?.beatNow());
   const poller = new Poller(session, (msg) => agent.onMessage(msg), log);
@@ -193,6 +203,7 @@ async function startNode(config: AgentConfig, log: Logger, drain: AbortSignal): 
       await hb.drain();
       await agent.drain(config.drainSeconds * 1000, force);
       images?.stop();
+      readiness.stop();
       hb.stop();
       session.close();
       await probe.close();

@@ -18,6 +18,8 @@ const AttemptRecordSchema = z.object({
   pid: z.number().int().optional(),
   /** docker runtime: the container name */
   container: z.string().optional(),
+  /** a service replica's loopback port (agent/service/port.ts), where the ingress and readiness probe reach it */
+  hostPort: z.number().int().optional(),
   /** device indexes held */
   devices: z.array(z.number().int()),
   startedAt: z.number(),

@@ -3,7 +3,8 @@
 // are unsigned or not signed by the control plane's key (from the session answer), meant for another
 // node, outside ±60 s of this host's clock, or repeating a nonce already answered within that window.
 // Nonces are remembered only after the signature checks out, so nobody but the control plane can fill
-// the cache. Everything else on this port is 404.
+// the cache. The same port is the node's ingress for service traffic: /s/<serviceId>/… goes to a replica
+// this node runs, with the routing tier's pass only (agent/service/ingress.ts). Everything else is 404.
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { KeyObject } from 'node:crypto';
@@ -20,6 +21,8 @@ import {
 import { parsePublicKey, signPayload, verifyPayload } from '../../functions/domain/checker/signing';
 import type { GpuDevice } from '../../functions/domain/model';
 import type { Logger } from '../log';
+import { INGRESS_PREFIX, serveIngress } from '../service/ingress';
+import type { ServiceReplicas } from '../service/replicas';
 import { challengeNonce, claimedGpus, type Dishonesty } from './dishonest';
 import type { NodeKey } from './node-key';
 
@@ -42,6 +45,8 @@ export interface ProbeServerDeps {
 
 /** at most this many nonces are remembered; a flood of valid probes beyond it is answered 503 */
 const MAX_NONCES = 100_000;
+/** a probe's whole request must arrive within this (service traffic may stream for longer) */
+const PROBE_REQUEST_MS = 10_000;
 
 export interface ProbeReplyOut {
   status: number;
@@ -53,6 +58,7 @@ export class ProbeServer {
   private controlPlaneKey?: KeyObject;
   private nodeId?: string;
   private load: () => { running: number; freeGpus: number } = () => ({ running: 0, freeGpus: 0 });
+  private services?: ServiceReplicas;
   /** nonce → epoch ms after which it can be forgotten */
   private readonly nonces = new Map<string, number>();
   private lastPrune = 0;
@@ -77,14 +83,26 @@ export class ProbeServer {
     this.load = load;
   }
 
+  /** the service replicas this node runs: the ingress forwards to them */
+  setServices(services: ServiceReplicas): void {
+    this.services = services;
+  }
+
   async listen(host: string, port: number): Promise<number> {
     const server = createServer((req, res) => {
+      if ((req.url ?? '').startsWith(INGRESS_PREFIX)) {
+        return serveIngress(req, res, { replicas: this.services, controlPlaneKey: this.controlPlaneKey, nodeId: this.nodeId, now: this.now() });
+      }
+      // the server-wide request timeout is off for service traffic (a streamed upload may take minutes);
+      // a probe still has to arrive whole within PROBE_REQUEST_MS, as before
+      const deadline = setTimeout(() => req.socket.destroy(), PROBE_REQUEST_MS);
       void this.route(req).then(({ status, body }) => {
+        clearTimeout(deadline);
         res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
         res.end(JSON.stringify(body));
       });
     });
-    server.requestTimeout = 10_000;
+    server.requestTimeout = 0;
     server.headersTimeout = 5_000;
     this.server = server;
     await new Promise<void>((resolve, reject) => {

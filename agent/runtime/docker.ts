@@ -68,6 +68,8 @@ function envFlags(a: Omit<RuntimeAttempt, 'onLine'>, simulated: boolean, warn: (
     GPUPOOL_JOB_ID: a.jobId,
     GPUPOOL_ATTEMPT_ID: a.attemptId,
     ...gangEnv(a.spec),
+    // a service replica listens on its own port inside the container; the host side is published (networkFlags)
+    ...(a.spec.service ? { PORT: String(a.spec.service.port) } : {}),
     ...(a.dirs ? { GPUPOOL_INPUT_DIR: '/inputs', GPUPOOL_OUTPUT_DIR: '/outputs', GPUPOOL_CHECKPOINT_DIR: '/checkpoints' } : {}),
   };
   const env: string[] = [];
@@ -118,11 +120,22 @@ function simulatedDeviceEnv(a: Pick<RuntimeAttempt, 'devices'>): Record<string, 
  * and rank 0 publishes the rendezvous port on the host, which is how the other ranks reach it; nothing of
  * the host's network is shared (docs/agent-hosts.md says what a provider must add on a real host).
  */
-export function networkFlags(a: Pick<RuntimeAttempt, 'attemptId' | 'spec'>): string[] {
+export function networkFlags(a: Pick<RuntimeAttempt, 'attemptId' | 'spec' | 'hostPort'>): string[] {
   const g = a.spec.gang;
+  const s = a.spec.service;
+  // A service replica must be reached from the host: the agent's ingress and readiness probe connect to
+  // 127.0.0.1:<hostPort>, published to the container's service port. Docker cannot publish a port of a
+  // `--network none` container (it has no interface but lo to forward to), so a replica gets its own
+  // bridge network like a gang rank, alone on it: no other attempt's container shares it, and the port is
+  // published on the host's loopback only, so it is reached through the ingress (with a route pass), never
+  // from outside the host directly.
+  if (s) return ['--network', networkName(a.attemptId), ...(a.hostPort ? ['--publish', `127.0.0.1:${a.hostPort}:${s.port}`] : [])];
   if (!g) return ['--network', 'none'];
   return ['--network', networkName(a.attemptId), ...(g.rank === 0 ? ['--publish', `${g.masterPort}:${g.masterPort}`] : [])];
 }
+
+/** gang ranks and service replicas run on a bridge network of their own, created before the run */
+const ownNetwork = (a: Pick<RuntimeAttempt, 'spec'>) => !!(a.spec.gang || a.spec.service);
 
 export function dockerRunArgs(a: Omit<RuntimeAttempt, 'onLine'>, warn: (line: string) => void = () => {}, opts: Omit<DockerOptions, 'docker'> = {}): string[] {
   const simulated = opts.simulatedGpus ?? false;
@@ -216,7 +229,7 @@ export class DockerRuntime implements Runtime {
 
   private async runContainer(a: RuntimeAttempt, state: { stopping: boolean; current?: ChildProcess; running: boolean }, system: (l: string) => void, secretEnv?: Record<string, string>): Promise<ExitResult> {
     if (state.stopping) return { exitCode: null, signal: null };
-    const network = a.spec.gang ? await this.createNetwork(a) : undefined;
+    const network = ownNetwork(a) ? await this.createNetwork(a) : undefined;
     if (network) return network;
     if (state.stopping) return this.removeNetwork(a, { exitCode: null, signal: null });
     state.running = true;
@@ -253,7 +266,7 @@ export class DockerRuntime implements Runtime {
     return found;
   }
 
-  /** A gang rank's own bridge network; an error result when the engine refuses it (the node's fault). */
+  /** A gang rank's or service replica's own bridge network; an error result when the engine refuses it (the node's fault). */
   private async createNetwork(a: RuntimeAttempt): Promise<ExitResult | undefined> {
     const owner = this.opts.owner ? ['--label', `${OWNER_LABEL}=${this.opts.owner}`] : [];
     const lines: string[] = [];
@@ -264,7 +277,7 @@ export class DockerRuntime implements Runtime {
   }
 
   private async removeNetwork(a: RuntimeAttempt, result: ExitResult): Promise<ExitResult> {
-    if (a.spec.gang) await this.exec(['network', 'rm', networkName(a.attemptId)], () => {});
+    if (ownNetwork(a)) await this.exec(['network', 'rm', networkName(a.attemptId)], () => {});
     return result;
   }
 

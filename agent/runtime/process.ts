@@ -92,6 +92,9 @@ export class ProcessRuntime implements Runtime {
       ...(a.dirs ? { GPUPOOL_INPUT_DIR: a.dirs.inputs, GPUPOOL_OUTPUT_DIR: a.dirs.outputs, GPUPOOL_CHECKPOINT_DIR: a.dirs.checkpoints } : {}),
       // a gang's rank, world size, peers and rendezvous (absent for single-node jobs)
       ...gangEnv(a.spec),
+      // a service replica listens where the agent's ingress and readiness probe look: a free loopback port
+      // the agent picked (the spec's port is the container's, meaningless on a shared host)
+      ...(a.spec.service && a.hostPort ? { PORT: String(a.hostPort) } : {}),
       // marks the process as this node's, so a restarted agent finds it even if it never got recorded
       GPUPOOL_NODE_STATE: this.stateDir,
     };

@@ -16,6 +16,9 @@ export interface RuntimeAttempt {
   onPull?: (pull: PullReport) => void;
   /** the attempt's inputs, outputs and checkpoint dirs on the host: $GPUPOOL_INPUT_DIR etc. (docker mounts them at /inputs, /outputs, /checkpoints) */
   dirs?: { inputs: string; outputs: string; checkpoints: string };
+  /** a service replica's loopback port on the host (agent/service/port.ts): the process runtime gives it to
+   * the process as PORT; the docker runtime publishes the container's service port on it */
+  hostPort?: number;
   /** the control plane's answer to this attempt's start: its secrets (env values, registry login) live here,
    * in memory, for this attempt only; never written to a file the agent keeps or to its log */
   start?: StartResponse;
