@@ -2,7 +2,9 @@
 //  1. in-process placement throughput at 1k, 10k and 100k nodes (one core);
 //  2. on the local stack with 4 real agents: submit → RUNNING and submit → SUCCEEDED, p50/p99;
 //  3. requests per job (API, DynamoDB, SQS), counted, and their cost per million jobs at list prices;
-//  4. failover with the AWS periods: kill -9 of a node right after its job started → RUNNING elsewhere.
+//  4. failover with the AWS periods: kill -9 of a node right after its job started → RUNNING elsewhere;
+//  5. a service's replica lost under traffic: the time until it has two ready replicas again;
+//  6. containers on a real Docker Engine.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -19,6 +21,7 @@ import { startLocalStack } from '../lib/local/local-stack';
 import { client, eventually } from '../test/helpers/api';
 import { dockerStartFigures, formatDockerFigures } from './bench-docker';
 import { AWS_PERIODS, measureFailover } from '../test/helpers/failover';
+import { measureServiceFailover } from '../test/helpers/service-failover';
 
 const MODELS = ['H100', 'A100', 'L40S', 'RTX4090'];
 const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
@@ -178,8 +181,14 @@ async function main() {
   console.log(`   kill -9 ${f.killAfterStartMs} ms after the start → job RUNNING on another node ${(f.killToRunningMs / 1000).toFixed(1)} s later (target 30 s)`);
   console.log(`   arithmetic: deadline 4 × ${aws.busySeconds} s = ${f.deadlineAfterStartMs / 1000} s after the start, + ≤ ${aws.reaperSeconds} s to the reaper's next pass, + placement, dispatch and start (< 1 s): ${f.deadlineAfterStartMs / 1000}–${f.deadlineAfterStartMs / 1000 + aws.reaperSeconds + 1} s`);
 
-  // 5. issue 15: a job in a container on the real engine (scripts/test-docker-engine.sh), 20 jobs each way
-  console.log('\n5. containers on a real Docker Engine (private dockerd, GPUPOOL_RUNTIME=docker, simulated GPUs)');
+  // 5. issue 17: a service's replica lost under traffic
+  console.log("\n5. a service with two replicas under a steady stream of requests (local stack settings): one replica's agent killed -9");
+  const sf = await measureServiceFailover();
+  console.log(`   two ready replicas again ${(sf.healedMs / 1000).toFixed(1)} s after the kill (target 30 s); ${sf.requests} requests, ${sf.failedAfterRetry} failed after one retry`);
+  console.log(`   a request through the local gateway's routing tier, p50 ${sf.p50Ms.toFixed(1)} ms`);
+
+  // 6. issue 15: a job in a container on the real engine (scripts/test-docker-engine.sh), 20 jobs each way
+  console.log('\n6. containers on a real Docker Engine (private dockerd, GPUPOOL_RUNTIME=docker, simulated GPUs)');
   for (const line of formatDockerFigures(await dockerStartFigures({ jobs: 20 }))) console.log(`   ${line}`);
 }
 
