@@ -212,6 +212,8 @@ export interface Job extends JobSpec {
   exitCode?: number;
   /** epoch ms when the consumer asked to cancel a running job */
   cancelRequested?: number;
+  /** why the control plane asked to cancel (a service retiring its replica: REPLICA_RETIRED); absent: the consumer did (CANCELLED_BY_USER) */
+  cancelReason?: Reason;
   /** incremented on every write; lets readers detect races */
   version: number;
 }

@@ -37,39 +37,67 @@ const WebhookUrlSchema = z
 
 const envName = z.string().min(1).max(128).regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be a valid environment variable name');
 
+/** The parts a job submit and a service create share (domain/service/schemas.ts): one rule each. */
+export const ImageRefSchema = z.string().min(1).max(512).refine(isImageReference, IMAGE_REFERENCE_RULE);
+export const CommandSchema = z.array(z.string().max(8192)).min(1).max(256);
+/** a value is a string, or `{"secret": "<name>"}`: the account's secret of that name, given to the attempt only (docs/data.md, Secrets) */
+export const EnvSchema = z
+  .record(envName, z.union([z.string().max(32_768), SecretRefSchema]))
+  .refine((e) => Object.keys(e).length <= 128, 'at most 128 variables')
+  .refine((e) => !Object.keys(e).some((k) => k.startsWith('GPUPOOL_')), 'GPUPOOL_* variables are reserved');
+export const ResourcesSchema = z.strictObject({
+  gpus: z.number().int().min(1).max(64),
+  gpuModels: z.array(z.string().min(1).max(32).regex(/^[A-Za-z0-9-]+$/)).min(1).max(16).optional(),
+  minVramGb: z.number().int().min(1).max(4096).optional(),
+  /** e.g. "8.0" (Ampere) or "9.0" (Hopper) */
+  minComputeCapability: z.string().regex(/^\d{1,2}\.\d$/, 'like 8.0').optional(),
+  /** e.g. "12.2": the node's CUDA driver version must be at least this */
+  minCudaVersion: z.string().regex(/^\d{1,2}\.\d{1,2}$/, 'like 12.2').optional(),
+  /** > 1: a gang, placed on that many distinct nodes at once (docs/scheduling.md); bounded by one DynamoDB transaction */
+  nodes: z.number().int().min(1).max(MAX_GANG_NODES).default(1),
+});
+export const PlacementSchema = z.strictObject({
+  regions: z.array(z.string().min(1).max(64).regex(/^[a-z0-9-]+$/)).min(1).max(32).optional(),
+  near: z.strictObject({ lat: z.number().min(-90).max(90), lon: z.number().min(-180).max(180) }).optional(),
+  /** the node must carry every one of these labels with these values */
+  labels: z.record(z.string().min(1).max(64), z.string().max(256)).refine((l) => Object.keys(l).length <= 16, 'at most 16 labels').optional(),
+  /** reputation floor in [0,1] */
+  minReputation: z.number().min(0).max(1).optional(),
+});
+export const MaxPriceSchema = z.number().int().min(0).max(1_000_000_000);
+
+type EnvIn = Record<string, string | { secret: string }>;
+/** at most MAX_SECRETS_PER_JOB distinct secrets named by env values and the registry login */
+export const fewSecrets = (j: { env: EnvIn; registryAuth?: { passwordSecret: string } }) =>
+  new Set([...Object.values(j.env).flatMap((v) => (typeof v === 'string' ? [] : [v.secret])), ...(j.registryAuth ? [j.registryAuth.passwordSecret] : [])]).size <= MAX_SECRETS_PER_JOB;
+export const FEW_SECRETS = { message: `a job may name at most ${MAX_SECRETS_PER_JOB} distinct secrets`, path: ['env'] };
+/** a login is for the image's own registry: sent nowhere else */
+export const loginForImage = (j: { image?: string; registryAuth?: { server: string } }) => !j.registryAuth || (j.image !== undefined && imageRegistry(j.image) === j.registryAuth.server);
+export const LOGIN_FOR_IMAGE = { message: "registryAuth.server must be the image's registry", path: ['registryAuth', 'server'] };
+
+/**
+ * Stored apart: `env` keeps plain values only (it is what a dispatch message carries), `secretEnv` the
+ * names of the secrets that fill the rest at the attempt's start (usecases/secrets.ts).
+ */
+export function splitEnv(env: EnvIn): { env: Record<string, string>; secretEnv?: Record<string, string> } {
+  const plain: Record<string, string> = {};
+  const secretEnv: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) {
+    if (typeof v === 'string') plain[k] = v;
+    else secretEnv[k] = v.secret;
+  }
+  return { env: plain, ...(Object.keys(secretEnv).length > 0 ? { secretEnv } : {}) };
+}
+
 export const SubmitJobSchema = z
   .strictObject({
     name: z.string().min(1).max(128).optional(),
-    image: z.string().min(1).max(512).refine(isImageReference, IMAGE_REFERENCE_RULE).optional(),
-    command: z.array(z.string().max(8192)).min(1).max(256),
-    /** a value is a string, or `{"secret": "<name>"}`: the account's secret of that name, given to the attempt only (docs/data.md, Secrets) */
-    env: z
-      .record(envName, z.union([z.string().max(32_768), SecretRefSchema]))
-      .refine((e) => Object.keys(e).length <= 128, 'at most 128 variables')
-      .refine((e) => !Object.keys(e).some((k) => k.startsWith('GPUPOOL_')), 'GPUPOOL_* variables are reserved')
-      .default({}),
-    resources: z.strictObject({
-      gpus: z.number().int().min(1).max(64),
-      gpuModels: z.array(z.string().min(1).max(32).regex(/^[A-Za-z0-9-]+$/)).min(1).max(16).optional(),
-      minVramGb: z.number().int().min(1).max(4096).optional(),
-      /** e.g. "8.0" (Ampere) or "9.0" (Hopper) */
-      minComputeCapability: z.string().regex(/^\d{1,2}\.\d$/, 'like 8.0').optional(),
-      /** e.g. "12.2": the node's CUDA driver version must be at least this */
-      minCudaVersion: z.string().regex(/^\d{1,2}\.\d{1,2}$/, 'like 12.2').optional(),
-      /** > 1: a gang, placed on that many distinct nodes at once (docs/scheduling.md); bounded by one DynamoDB transaction */
-      nodes: z.number().int().min(1).max(MAX_GANG_NODES).default(1),
-    }),
-    placement: z
-      .strictObject({
-        regions: z.array(z.string().min(1).max(64).regex(/^[a-z0-9-]+$/)).min(1).max(32).optional(),
-        near: z.strictObject({ lat: z.number().min(-90).max(90), lon: z.number().min(-180).max(180) }).optional(),
-        /** the node must carry every one of these labels with these values */
-        labels: z.record(z.string().min(1).max(64), z.string().max(256)).refine((l) => Object.keys(l).length <= 16, 'at most 16 labels').optional(),
-        /** reputation floor in [0,1] */
-        minReputation: z.number().min(0).max(1).optional(),
-      })
-      .optional(),
-    maxPricePerGpuHour: z.number().int().min(0).max(1_000_000_000).optional(),
+    image: ImageRefSchema.optional(),
+    command: CommandSchema,
+    env: EnvSchema.default({}),
+    resources: ResourcesSchema,
+    placement: PlacementSchema.optional(),
+    maxPricePerGpuHour: MaxPriceSchema.optional(),
     maxDurationSeconds: z.number().int().min(1).max(30 * 24 * 3600).default(3600),
     maxAttempts: z.number().int().min(1).max(10).default(3),
     priority: z.number().int().min(-100).max(100).default(0),
@@ -94,15 +122,8 @@ export const SubmitJobSchema = z
     /** the login for a private image: `passwordSecret` names the account's secret (docs/data.md, Private images) */
     registryAuth: RegistryAuthSchema.optional(),
   })
-  .refine((j) => new Set([...Object.values(j.env).flatMap((v) => (typeof v === 'string' ? [] : [v.secret])), ...(j.registryAuth ? [j.registryAuth.passwordSecret] : [])]).size <= MAX_SECRETS_PER_JOB, {
-    message: `a job may name at most ${MAX_SECRETS_PER_JOB} distinct secrets`,
-    path: ['env'],
-  })
-  // a login is for the image's own registry: sent nowhere else
-  .refine((j) => !j.registryAuth || (j.image !== undefined && imageRegistry(j.image) === j.registryAuth.server), {
-    message: "registryAuth.server must be the image's registry",
-    path: ['registryAuth', 'server'],
-  })
+  .refine(fewSecrets, FEW_SECRETS)
+  .refine(loginForImage, LOGIN_FOR_IMAGE)
   .refine((j) => !(j.array && j.verification), {
     message: 'replicated verification of job arrays is not supported',
     path: ['array'],
@@ -112,17 +133,7 @@ export const SubmitJobSchema = z
     message: 'replicated verification of multi-node (gang) jobs is not supported',
     path: ['verification'],
   })
-  // stored apart: `env` keeps plain values only (it is what a dispatch message carries), `secretEnv` the
-  // names of the secrets that fill the rest at the attempt's start (usecases/secrets.ts)
-  .transform(({ env, ...j }) => {
-    const plain: Record<string, string> = {};
-    const secretEnv: Record<string, string> = {};
-    for (const [k, v] of Object.entries(env)) {
-      if (typeof v === 'string') plain[k] = v;
-      else secretEnv[k] = v.secret;
-    }
-    return { ...j, env: plain, ...(Object.keys(secretEnv).length > 0 ? { secretEnv } : {}) };
-  });
+  .transform(({ env, ...j }) => ({ ...j, ...splitEnv(env) }));
 export type SubmitJob = z.infer<typeof SubmitJobSchema>;
 
 export const PatchNodeSchema = z

@@ -35,7 +35,7 @@ function liveAttempt(job: Job, attemptId: string): Attempt {
 
 function endAttempt(job: Job, a: Attempt, status: AttemptStatus, reason: Reason | undefined, now: number, exitCode?: number): Job {
   const ended = endedAttempt(job, a, status, reason, now, exitCode);
-  const { liveAttemptId: _gone, cancelRequested: _c, ...rest } = job;
+  const { liveAttemptId: _gone, cancelRequested: _c, cancelReason: _r, ...rest } = job;
   return { ...rest, attempts: replaceAttempt(job, ended), version: job.version + 1 };
 }
 
@@ -91,7 +91,7 @@ export function finish(job: Job, attemptId: string, r: { exitCode: number | null
   }
   const [status, reason]: [Job['status'], Reason | undefined] =
     r.outcome === 'cancelled'
-      ? ['CANCELLED', 'CANCELLED_BY_USER']
+      ? ['CANCELLED', job.cancelReason ?? 'CANCELLED_BY_USER']
       : r.outcome === 'timed_out'
         ? ['TIMED_OUT', 'TIMED_OUT']
         : r.outcome === 'error'
@@ -165,8 +165,9 @@ export function expire(job: Job, now: number): Transition {
 export function forceCancel(job: Job, now: number): Transition {
   if (isGang(job)) return forceCancelGang(job, now);
   const a = liveAttempt(job, job.liveAttemptId!);
-  const ended = endAttempt(job, a, 'CANCELLED', 'CANCELLED_BY_USER', now);
-  return { job: { ...ended, status: 'CANCELLED', reason: 'CANCELLED_BY_USER', finishedAt: now }, effects: endEffects(job, a) };
+  const why = job.cancelReason ?? 'CANCELLED_BY_USER';
+  const ended = endAttempt(job, a, 'CANCELLED', why, now);
+  return { job: { ...ended, status: 'CANCELLED', reason: why, finishedAt: now }, effects: endEffects(job, a) };
 }
 
 /** The reaper's backstop for maxDurationSeconds when the agent did not enforce it. */

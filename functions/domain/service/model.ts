@@ -48,6 +48,8 @@ export interface Service {
   scaledAt?: number;
   /** consecutive replicas that ended on their own (exit, failed start) without becoming ready: crash-loop backoff */
   failures?: number;
+  /** after a failure, no new replica is created before this (crash-loop backoff, doubling per failure) */
+  backoffUntil?: number;
   createdAt: number;
   updatedAt: number;
   version: number;
