@@ -116,6 +116,10 @@ export interface Attempt {
   segment?: number;
   /** when the current billing period began (metered from here; absent: from startedAt) */
   segmentStartedAt?: number;
+  /** micro-credits the renewals charged for the periods before the current one (`charged` is the last period's) */
+  segmentsCharged?: number;
+  /** micro-credits of those periods' holds the renewals gave back */
+  segmentsReleased?: number;
 }
 
 /** a job's input, as submitted (domain/files/schemas.ts) */

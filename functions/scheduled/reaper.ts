@@ -1,5 +1,6 @@
 // EventBridge schedule: nodes that stopped heartbeating go OFFLINE and their work moves elsewhere; live
-// jobs past a deadline (dispatch never acknowledged, max duration, cancel never confirmed) are ended.
+// jobs past a deadline (dispatch never acknowledged, max duration, cancel never confirmed) are ended, and
+// service replicas whose billing period is about to end are renewed (usecases/renewal.ts).
 //
 // EventBridge runs this at most once a minute, but a node killed mid-job should lose its job within
 // seconds of its deadline, not up to a minute after it. So one invocation makes a pass every
@@ -37,6 +38,7 @@ export async function reapWithinSchedule(pass: () => Promise<ReapResult>, plan: 
     total.attemptsLost += r.attemptsLost;
     total.removalsFinished += r.removalsFinished;
     total.jobsEnded += r.jobsEnded;
+    if (r.renewals) total.renewals = (total.renewals ?? 0) + r.renewals;
     slot = Math.max(slot + 1, Math.ceil((clock.now() - start) / plan.passMs));
     const at = start + slot * plan.passMs;
     if (slot * plan.passMs >= plan.windowMs || clock.remainingMs() - (at - clock.now()) < plan.minBudgetMs) return total;
@@ -65,7 +67,7 @@ export const handler = withMetrics(async (_event?: unknown, context?: Pick<Conte
   const result = await reapWithinSchedule(
     async () => {
       const r = await reap(d);
-      if (r.nodesOffline || r.jobsEnded || r.removalsFinished) console.log(JSON.stringify({ level: 'info', msg: 'reap pass', ...r }));
+      if (r.nodesOffline || r.jobsEnded || r.removalsFinished || r.renewals) console.log(JSON.stringify({ level: 'info', msg: 'reap pass', ...r }));
       return r;
     },
     plan,

@@ -245,6 +245,9 @@ export class JobsStore {
         earned.delete(e.nodeId);
       }
     }
+    // a service replica's renewal pays its provider while the node keeps the GPUs: the counter alone
+    for (const [nodeId, amount] of earned)
+      if (!t.effects.some((e) => e.kind === 'releaseGpus' && e.nodeId === nodeId)) items.push({ Update: this.nodes.earnedItem(nodeId, amount) });
     const nodeItems = items.length;
     const ledger = this.ledger.items(postings);
     // the account's limit counters: merged into the ledger's update of the account item when there is one

@@ -222,6 +222,17 @@ export class NodesStore {
    * status, which the condition pins; if the status moved, the caller re-reads and retries.
    */
   /** `earned`: what the settlement in the same transaction pays the provider for this node (a display counter) */
+  /** Adds to the node's `earned` counter alone (a service replica's renewal: renewal.ts); the node must exist. */
+  earnedItem(nodeId: string, amount: number): Update {
+    return {
+      TableName: this.table,
+      Key: { id: { S: nodeId } },
+      UpdateExpression: 'ADD earned :e',
+      ConditionExpression: 'attribute_exists(id)',
+      ExpressionAttributeValues: { ':e': { N: String(amount) } },
+    };
+  }
+
   releaseItem(node: Pick<Node, 'id' | 'status' | 'totalGpus'>, gpus: number, fenceVersion?: number, earned = 0): Update {
     const schedulable = isSchedulable(node);
     return {

@@ -3,7 +3,7 @@
 // the next heartbeat answer repeats a cancel, so DynamoDB alone decides what happens.
 import type { Effect, Transition } from '../domain/job/transitions';
 import type { Posting } from '../domain/ledger/model';
-import { holdPosting, settlementPosting } from '../domain/ledger/postings';
+import { holdPosting, renewalPostings, settlementPosting } from '../domain/ledger/postings';
 import type { Job, Node } from '../domain/model';
 import { conflict, JobChangedError } from '../domain/errors';
 import { agentJobId, dispatchMessage } from '../domain/job/dispatch';
@@ -68,7 +68,7 @@ async function applyOnce(d: Deps, before: Job, make: (job: Job) => Transition, {
     if (fence && reads[fence.nodeId] && reads[fence.nodeId].version !== fence.version) throw conflict('the node came back');
     try {
       // a settlement charges the fee in force (enacted by governance over the deployment's setting)
-      const settles = t.effects.some((x) => x.kind === 'settle');
+      const settles = t.effects.some((x) => x.kind === 'settle' || x.kind === 'renew');
       const postings = ledgerPostings(settles ? { settings: { ...d.settings, ledger: await ledgerSettings(d) } } : d, t);
       const after = await d.jobs.apply(job, t, reads, fence, postings, guard);
       await sendMessages(d, after, t.effects, reads);
@@ -103,6 +103,14 @@ export function ledgerPostings(d: Pick<Deps, 'settings'>, t: Transition): Postin
   const out: Posting[] = [];
   const job = t.job;
   for (const e of t.effects) {
+    if (e.kind === 'renew') {
+      // the attempt as renewed: its hold is the next period's, segmentStartedAt the renewal's time
+      const a = job.attempts.find((x) => x.n === e.attempt);
+      if (!a?.providerId || a.segmentStartedAt === undefined) throw new Error(`renewed attempt ${a?.id} has no provider or period start`);
+      const base = { jobId: job.id, attempt: a.n, consumerId: job.accountId, providerId: a.providerId, nodeId: a.nodeId, at: a.segmentStartedAt };
+      out.push(...renewalPostings({ ...base, hold: e.held, charge: e.charged, segment: e.segment, nextHold: a.hold ?? 0 }, d.settings.ledger));
+      continue;
+    }
     if (e.kind !== 'hold' && e.kind !== 'settle') continue;
     const a = job.attempts.find((x) => x.n === e.attempt);
     if (!a?.hold) continue;

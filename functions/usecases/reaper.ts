@@ -12,6 +12,7 @@ import { applyTransition } from './effects';
 import { recordIfLost } from './metrics';
 import { finishRemoval, startRemoval } from './node-removal';
 import { tryPlace } from './placement';
+import { renewReplica } from './renewal';
 
 export interface ReapResult {
   nodesOffline: number;
@@ -19,6 +20,8 @@ export interface ReapResult {
   /** removals left pending by an earlier call and finished now */
   removalsFinished: number;
   jobsEnded: number;
+  /** service replicas' billing periods renewed (a replica whose owner could not cover one counts as ended) */
+  renewals?: number;
 }
 
 export async function reap(d: Deps): Promise<ReapResult> {
@@ -51,6 +54,17 @@ export async function reap(d: Deps): Promise<ReapResult> {
     const job = await d.jobs.get(stale.id);
     const deadline = job && jobDeadline(job, d.settings.deadlines);
     if (!job || !deadline || deadline.at >= now) continue;
+    if (deadline.kind === 'renew') {
+      try {
+        const r = await renewReplica(d, job, now);
+        if ('renewed' in r) result.renewals = (result.renewals ?? 0) + 1;
+        else result.jobsEnded++;
+      } catch (e) {
+        // already renewed or ended by another writer: nothing to do; anything else waits for the next pass
+        if (!(e instanceof DomainError)) console.warn(JSON.stringify({ level: 'warn', msg: 'reaper: renewal failed; retried next pass', jobId: job.id, error: (e as Error).message }));
+      }
+      continue;
+    }
     try {
       const after = await applyTransition(d, job, (j) =>
         deadline.kind === 'queueTtl'

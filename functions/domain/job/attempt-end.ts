@@ -8,10 +8,13 @@ import type { Effect, FinishOutcome } from './transition-types';
 /**
  * Metered GPU time from RUNNING (after the image pull: pull.ts) to the end, at the node's price, never more
  * than the hold. Attempts lost through the node's fault cost nothing (DESIGN: faults lose no credit).
+ * A service replica's attempt is charged per billing period: from the start of the current one (its
+ * renewal settled the time before it: renewal.ts), against the current period's hold.
  */
 export function attemptCharge(job: Pick<Job, 'resources'>, a: Attempt, status: AttemptStatus, now: number): number {
-  const since = meteredSince(a);
-  if (status === 'LOST' || since === undefined || !a.hold) return 0;
+  const metered = meteredSince(a);
+  if (status === 'LOST' || metered === undefined || !a.hold) return 0;
+  const since = Math.max(metered, a.segmentStartedAt ?? metered);
   return Math.min(a.hold, meteredCharge(a.pricePerGpuHour, job.resources.gpus, Math.max(0, now - since)));
 }
 

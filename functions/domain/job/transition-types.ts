@@ -10,7 +10,12 @@ export type Effect =
   /** escrow: hold the attempt's `hold` from the consumer, in the same transaction as the claim */
   | { kind: 'hold'; attempt: number }
   /** the attempt ended: pay its `charged` to the provider and give the rest of its hold back */
-  | { kind: 'settle'; attempt: number };
+  | { kind: 'settle'; attempt: number }
+  /**
+   * a service replica's billing period renewed (renewal.ts): settle period `segment` of the attempt (its hold
+   * `held`, metered `charged`) and hold the attempt's `hold` as period `segment + 1`, in the job's transaction
+   */
+  | { kind: 'renew'; attempt: number; segment: number; held: number; charged: number };
 
 export interface Transition {
   job: Job;

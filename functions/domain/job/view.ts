@@ -23,6 +23,9 @@ export function meteredCost(job: Job, now: number): JobCost {
     const live = a.finishedAt === undefined;
     const since = meteredSince(a);
     if (since !== undefined && METERED.includes(a.status)) cost.gpuSeconds += (Math.max(0, (a.finishedAt ?? now) - since) / 1000) * job.resources.gpus;
+    // a service replica's periods already settled by its renewals (renewal.ts)
+    cost.charged += a.segmentsCharged ?? 0;
+    cost.refunded += a.segmentsReleased ?? 0;
     if (live) {
       cost.held += a.hold ?? 0;
       cost.charged += attemptCharge(job, a, a.status, now);

@@ -37,9 +37,13 @@ const bps = (amount: number, basisPoints: number) => Number((BigInt(amount) * Bi
 
 export const holdKey = (jobId: string, n: number) => `job/${jobId}/attempt/${n}/hold`;
 export const settleKey = (jobId: string, n: number) => `job/${jobId}/attempt/${n}/settle`;
+/** a service replica's billing period `segment` of attempt `n`, settled at its renewal (docs/services.md, Money) */
+export const segmentSettleKey = (jobId: string, n: number, segment: number) => `job/${jobId}/attempt/${n}/segment/${segment}/settle`;
+/** the hold of billing period `segment` (≥ 1; period 0 is the placement's hold, holdKey) */
+export const segmentHoldKey = (jobId: string, n: number, segment: number) => `job/${jobId}/attempt/${n}/segment/${segment}/hold`;
 
-export function holdPosting(p: { jobId: string; attempt: number; consumerId: string; nodeId: string; amount: number; at: number }): Posting {
-  return posting(holdKey(p.jobId, p.attempt), p.at, { jobId: p.jobId, attempt: p.attempt, nodeId: p.nodeId, consumerId: p.consumerId }, [
+export function holdPosting(p: { jobId: string; attempt: number; consumerId: string; nodeId: string; amount: number; at: number }, key = holdKey(p.jobId, p.attempt)): Posting {
+  return posting(key, p.at, { jobId: p.jobId, attempt: p.attempt, nodeId: p.nodeId, consumerId: p.consumerId }, [
     { kind: 'hold', from: side(p.consumerId, 'available'), to: side(p.consumerId, 'held'), amount: p.amount },
   ]);
 }
@@ -61,18 +65,30 @@ export interface SettlementInput {
  * The end of an attempt: the charge leaves the hold for the provider, minus the protocol fee (part of
  * which feeds the reward pool); the rest of the hold goes back to the consumer.
  */
-export function settlementPosting(s: SettlementInput, l: Pick<LedgerSettings, 'feeBps' | 'rewardShareBps'>): Posting {
+export function settlementPosting(s: SettlementInput, l: Pick<LedgerSettings, 'feeBps' | 'rewardShareBps'>, key = settleKey(s.jobId, s.attempt)): Posting {
   const charge = Math.min(s.hold, Math.max(0, s.charge));
   const fee = bps(charge, l.feeBps);
   const toRewards = bps(fee, l.rewardShareBps);
   const held = side(s.consumerId, 'held');
   const cause = { jobId: s.jobId, attempt: s.attempt, nodeId: s.nodeId, consumerId: s.consumerId, paid: charge };
-  return posting(settleKey(s.jobId, s.attempt), s.at, cause, [
+  return posting(key, s.at, cause, [
     { kind: 'charge', from: held, to: side(s.providerId, 'available'), amount: charge - fee },
     { kind: 'fee', from: held, to: side(SYSTEM_ACCOUNTS.fees, 'available'), amount: fee - toRewards },
     { kind: 'fee', from: held, to: side(SYSTEM_ACCOUNTS.rewards, 'available'), amount: toRewards },
     { kind: 'release', from: held, to: side(s.consumerId, 'available'), amount: s.hold - charge },
   ]);
+}
+
+/**
+ * A service replica's renewal: billing period `segment` settles exactly as an attempt's end does (its hold
+ * `hold`, its metered `charge`, the fee in force), and period `segment + 1` is held. Keyed per period, so a
+ * renewal can never be posted twice, nor settle what the attempt's final settlement (settleKey) settles.
+ */
+export function renewalPostings(s: SettlementInput & { segment: number; nextHold: number }, l: Pick<LedgerSettings, 'feeBps' | 'rewardShareBps'>): Posting[] {
+  return [
+    settlementPosting(s, l, segmentSettleKey(s.jobId, s.attempt, s.segment)),
+    holdPosting({ jobId: s.jobId, attempt: s.attempt, consumerId: s.consumerId, nodeId: s.nodeId, amount: s.nextHold, at: s.at }, segmentHoldKey(s.jobId, s.attempt, s.segment + 1)),
+  ];
 }
 
 export function mintPosting(key: string, accountId: string, amount: number, at: number, memo?: string): Posting {
