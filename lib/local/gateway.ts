@@ -16,6 +16,7 @@ import { UsagePlanMeter, type AgentRateLimitOptions, type RateLimitOptions } fro
 export type LambdaHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
 
 export interface ExtraRoute {
+  /** an HTTP method, or `*` for any (the services' routing tier takes every method) */
   method: string;
   /** exact path, or a prefix ending in `/*` */
   path: string;
@@ -217,7 +218,7 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
     const q = raw.indexOf('?');
     const url = { pathname: q < 0 ? raw : raw.slice(0, q), searchParams: new URLSearchParams(q < 0 ? '' : raw.slice(q + 1)) };
     const method = req.method ?? 'GET';
-    const extra = o.extraRoutes?.find((r) => r.method === method && (r.path === url.pathname || (r.path.endsWith('/*') && url.pathname.startsWith(r.path.slice(0, -1)))));
+    const extra = o.extraRoutes?.find((r) => (r.method === method || r.method === '*') && (r.path === url.pathname || (r.path.endsWith('/*') && url.pathname.startsWith(r.path.slice(0, -1)))));
     if (extra) return extra.serve(req, res);
     const { route, params, allowed } = findRoute(method, url.pathname);
     if (!route) {

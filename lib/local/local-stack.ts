@@ -29,6 +29,7 @@ import type { CheckerSettings } from '../../functions/usecases/checker-settings'
 import { tableNamesFor, createTables } from './create-tables';
 import { startDynamoDbLocal } from './dynamodb-local';
 import { consoleRoutes } from './console-static';
+import { localServiceRoutes } from './service-routes';
 import { startGateway } from './gateway';
 import type { AgentRateLimitOptions, RateLimitOptions } from './rate-limit';
 import { startSqsLocal } from './sqs-local';
@@ -202,6 +203,9 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
       secrets,
       governance: governanceRoutes,
     };
+    // services' traffic, /s/<serviceId>/…: the routing tier in process (docs/services.md, Routing)
+    const serviceRoutes = await localServiceRoutes({ db, tables, checker: settings.checker, log: o.log });
+    stops.push(() => serviceRoutes.close());
     const gateway = await startGateway({
       port: o.port,
       host: o.host ?? '127.0.0.1',
@@ -211,7 +215,7 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
       rateLimit: o.rateLimit === false ? undefined : (o.rateLimit ?? GENEROUS_RATE_LIMIT),
       agentRateLimit: o.agentRateLimit === false ? undefined : (o.agentRateLimit ?? GENEROUS_AGENT_RATE_LIMIT),
       // the web console's files, same origin as the API so it needs no CORS and no configured URL
-      extraRoutes: consoleRoutes(o.consoleDir),
+      extraRoutes: [...consoleRoutes(o.consoleDir), ...serviceRoutes.routes],
     });
     stops.push(() => gateway.close());
     const log = o.log ?? (() => undefined);
