@@ -24,7 +24,8 @@ export interface IngressContext {
 /** Hop-by-hop headers (RFC 9110 7.6.1) plus what must never reach a replica: the pass and the caller's credentials. */
 const DROPPED_REQUEST = new Set([
   'connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade',
-  'host', ROUTE_PASS_HEADER, 'authorization', 'x-api-key', 'x-gpupool-token',
+  // `expect: 100-continue` was answered here already; the body follows regardless
+  'host', 'expect', ROUTE_PASS_HEADER, 'authorization', 'x-api-key', 'x-gpupool-token',
 ]);
 const DROPPED_RESPONSE = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
 
