@@ -6,6 +6,8 @@ import { CONTEXT_KEYS, type RawContext, resolveStageConfig } from '../lib/config
 import { ConsoleStack } from '../lib/stacks/console-stack';
 import { ControlPlaneStack } from '../lib/stacks/control-plane-stack';
 import { DataStack } from '../lib/stacks/data-stack';
+import { RouterStack } from '../lib/stacks/router-stack';
+import { parseRouterSettings } from '../lib/router-settings';
 import { parseBurstSettings } from '../functions/domain/burst/settings';
 
 const app = new App();
@@ -37,6 +39,21 @@ new ConsoleStack(app, `${prefix}-Console`, {
   apiStageName: config.stage,
   logRetentionDays: config.logRetentionDays,
 });
+
+// the services' routing tier (Fargate + ALB): off unless cdk.json's "gpupool:servicesRouter" is true or
+// {"enabled": true, ...}, since it is the one part of a stage with a fixed monthly cost (docs/services.md, AWS)
+const routerSettings = parseRouterSettings(app.node.tryGetContext('gpupool:servicesRouter'));
+if (routerSettings.enabled) {
+  new RouterStack(app, `${prefix}-Router`, {
+    env,
+    description: `gpupool ${config.stage}: the services' routing tier (ECS Fargate behind an ALB)`,
+    settings: routerSettings,
+    tables: data.tables,
+    signingSecret: controlPlane.checker.signingSecret,
+    stage: config.stage,
+    logRetentionDays: config.logRetentionDays,
+  });
+}
 
 Tags.of(app).add('gpupool:stage', config.stage);
 Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
