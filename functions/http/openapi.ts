@@ -9,6 +9,7 @@ import { ProblemSchema } from './kit/problem';
 import { CreateFileSchema } from '../domain/files/schemas';
 import { CheckpointRequestSchema, OutputsRequestSchema } from '../domain/files/protocol';
 import { SetSecretSchema } from '../domain/secrets/limits';
+import { CreateServiceSchema, PatchServiceSchema } from '../domain/service/schemas';
 import { ROUTES } from './routes';
 
 const BODIES: Record<string, z.ZodType> = {
@@ -21,6 +22,8 @@ const BODIES: Record<string, z.ZodType> = {
   'POST /v1/agent/jobs/{id}/outputs': OutputsRequestSchema,
   'POST /v1/agent/jobs/{id}/checkpoint': CheckpointRequestSchema,
   'POST /v1/secrets': SetSecretSchema,
+  'POST /v1/services': CreateServiceSchema,
+  'PATCH /v1/services/{id}': PatchServiceSchema,
   'POST /v1/nodes': RegisterNodeSchema,
   'PATCH /v1/nodes/{id}': PatchNodeSchema,
   'PATCH /v1/accounts/{id}/limits': AccountLimitsPatchSchema,
@@ -33,6 +36,7 @@ const BODIES: Record<string, z.ZodType> = {
 const QUERIES: Record<string, z.ZodObject> = {
   'GET /v1/jobs': ListJobsQuerySchema,
   'GET /v1/nodes': ListQuerySchema,
+  'GET /v1/services': ListQuerySchema,
   'GET /v1/burst': ListQuerySchema,
   'GET /v1/accounts/{id}/entries': ListQuerySchema,
   'GET /v1/jobs/{id}/logs': LogsQuerySchema,
@@ -45,6 +49,7 @@ const SUCCESS: Record<string, number> = {
   'POST /v1/files': 201,
   'DELETE /v1/keys/{keyId}': 204,
   'DELETE /v1/secrets/{name}': 204,
+  'DELETE /v1/services/{id}': 202,
   'POST /v1/nodes/{id}/release': 200,
   'POST /v1/accounts/{id}/webhook-secret': 200,
   'POST /v1/stake': 200,

@@ -2,7 +2,7 @@
 // local gateway routes with it; each group is one Lambda function (functions/http/<group>.ts).
 import type { Role } from '../domain/model';
 
-export type RouteGroup = 'accounts' | 'jobs' | 'nodes' | 'agent' | 'public' | 'secrets' | 'governance';
+export type RouteGroup = 'accounts' | 'jobs' | 'nodes' | 'agent' | 'public' | 'secrets' | 'governance' | 'services';
 export interface Route {
   method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
   /** API Gateway resource path, with {param} placeholders */
@@ -56,6 +56,13 @@ export const ROUTES: readonly Route[] = [
   { method: 'GET', path: '/v1/secrets', group: 'secrets', roles: ['consumer'] },
   { method: 'DELETE', path: '/v1/secrets/{name}', group: 'secrets', roles: ['consumer'] },
 
+  // long-running services (docs/services.md): their own function; replicas are the consumer's jobs
+  { method: 'POST', path: '/v1/services', group: 'services', roles: ['consumer'] },
+  { method: 'GET', path: '/v1/services', group: 'services', roles: ['consumer', 'admin'] },
+  { method: 'GET', path: '/v1/services/{id}', group: 'services', roles: ['consumer', 'admin'] },
+  { method: 'PATCH', path: '/v1/services/{id}', group: 'services', roles: ['consumer'] },
+  { method: 'DELETE', path: '/v1/services/{id}', group: 'services', roles: ['consumer'] },
+
   // checker licenses and governance (docs/checkers.md, Licenses; docs/governance.md): their own function
   { method: 'POST', path: '/v1/licenses', group: 'governance', roles: ['admin'] },
   { method: 'GET', path: '/v1/licenses', group: 'governance', roles: ANY_USER },
@@ -87,7 +94,7 @@ export const ROUTES: readonly Route[] = [
   { method: 'POST', path: '/v1/agent/jobs/{id}/checkpoint', group: 'agent', roles: ['node'] },
 ];
 
-export const ROUTE_GROUPS: readonly RouteGroup[] = ['accounts', 'jobs', 'nodes', 'agent', 'public', 'secrets', 'governance'];
+export const ROUTE_GROUPS: readonly RouteGroup[] = ['accounts', 'jobs', 'nodes', 'agent', 'public', 'secrets', 'governance', 'services'];
 
 /** Turns `/v1/jobs/{id}` into a matcher; returns the path parameters or undefined. */
 export function matchPath(template: string, path: string): Record<string, string> | undefined {

@@ -23,6 +23,7 @@ import { recordReplicaResult, verifyReplicas } from './verification';
 import { nodeImageList, sameImageList } from '../domain/matcher/image-cache';
 import { startFiles } from './files';
 import { openAttemptSecrets } from './secrets';
+import { reconcileService } from './service-reconcile';
 
 /** statusReason of a node whose own agent is draining (SIGTERM), as opposed to a provider's drain */
 export const AGENT_DRAINING = 'agent draining';
@@ -119,7 +120,11 @@ async function loseGone(d: Deps, nodeId: string, jobs: Job[], pick: (fresh: Job)
   return lost;
 }
 
-export async function heartbeat(d: Deps, caller: Caller, b: { running: string[]; startSeq?: number; draining?: boolean; telemetry?: unknown; images?: string[] }) {
+export async function heartbeat(
+  d: Deps,
+  caller: Caller,
+  b: { running: string[]; startSeq?: number; draining?: boolean; telemetry?: unknown; images?: string[]; services?: { attemptId: string; ready: boolean }[] },
+) {
   const { running, telemetry } = b;
   let node = await callerNode(d, caller);
   // a node the reaper declared offline must open a new session; its old work has moved on
@@ -144,6 +149,8 @@ export async function heartbeat(d: Deps, caller: Caller, b: { running: string[];
   if (unlisted.length > 0 && (await loseGone(d, node.id, unlisted, (fresh) => unreportedAttempt(fresh, node.id, reported, b.startSeq!))) > 0) {
     await wakePlacement(d);
   }
+  // service replicas' readiness: written when it changed, then their services reconcile (a rolling update moves on now)
+  if (b.services?.length) await recordReadiness(d, node, live, b.services);
   const liveIds = new Set(live.map((j) => j.liveAttemptId));
   return {
     nextHeartbeatSeconds: period,
@@ -153,6 +160,42 @@ export async function heartbeat(d: Deps, caller: Caller, b: { running: string[];
     ...(node.warmImages?.length ? { warmImages: node.warmImages } : {}),
   };
 }
+
+/**
+ * Writes each reported replica's readiness on its job (attempt.ready, readyChangedAt, and endpoint: the
+ * node's ingress, its probe URL's origin) when it changed, then reconciles the services whose replicas
+ * changed. Only attempts live on the caller's node count: a report about any other attempt is ignored, so
+ * a node can never make another node's replica look ready or not.
+ */
+async function recordReadiness(d: Deps, node: NodeItem, live: Job[], reports: { attemptId: string; ready: boolean }[]): Promise<void> {
+  const endpoint = node.probeUrl && URL.canParse(node.probeUrl) ? new URL(node.probeUrl).origin : undefined;
+  const changed = new Set<string>();
+  for (const r of reports) {
+    const job = live.find((j) => j.service && j.liveAttemptId === r.attemptId);
+    if (!job) continue;
+    const after = await applyTransition(
+      d,
+      job,
+      (j) => {
+        const a = j.attempts.find((x) => x.id === r.attemptId);
+        if (!j.service || j.liveAttemptId !== r.attemptId || !a || a.nodeId !== node.id || a.status !== 'RUNNING') throw conflict('not a live replica of this node');
+        // never-ready (undefined) and not ready are one state: no write until the first ready
+        if ((a.ready ?? false) === r.ready && (!r.ready || a.endpoint === endpoint)) throw conflict('unchanged');
+        const next = { ...a, ready: r.ready, readyChangedAt: (a.ready ?? false) === r.ready ? a.readyChangedAt : d.now(), ...(endpoint ? { endpoint } : {}) };
+        return { job: { ...j, attempts: j.attempts.map((x) => (x.id === a.id ? next : x)), version: j.version + 1 }, effects: [] };
+      },
+      { retries: READINESS_RETRIES },
+    ).catch(ignoreDomainError);
+    if (after?.service) changed.add(after.service.id);
+  }
+  for (const id of changed) {
+    // the heartbeat's answer does not wait on a failed pass: the tick reconciles again
+    await reconcileService(d, id).catch((e) => console.warn(JSON.stringify({ level: 'warn', msg: 'service reconcile after readiness failed', serviceId: id, error: (e as Error).message })));
+  }
+}
+
+/** a replica's job is also written by its renewals and the reaper: a few re-reads cover those */
+const READINESS_RETRIES = 3;
 
 /**
  * ASSIGNED → RUNNING. A repeat by the same node (its first answer was lost) is answered the same way, so

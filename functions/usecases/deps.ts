@@ -31,6 +31,8 @@ import { GovernanceStore } from '../store/governance-store';
 import type { GovernanceSettings } from '../domain/governance/proposals';
 import { governanceSettingsFromEnv } from './governance-settings';
 import { CachedParameters, type ParametersPort } from './parameters-port';
+import { ServicesStore } from '../store/services-store';
+import { serviceSettingsFromEnv, type ServiceSettings } from './service-settings';
 
 export interface Settings {
   heartbeat: { busySeconds: number; idleSeconds: number };
@@ -61,6 +63,8 @@ export interface Settings {
   placementQueueUrl?: string;
   /** the KMS key secrets are sealed under (SECRETS_KEY_ID, set on the functions granted its use); absent: the cipher given to buildDeps */
   secretsKeyId?: string;
+  /** services: billing period, readiness timeouts, scaling cool-down, tick, base URL (functions/usecases/service-settings.ts); absent: the AWS defaults */
+  services?: ServiceSettings;
 }
 
 export interface Deps {
@@ -91,6 +95,8 @@ export interface Deps {
   agentCredentials?: AgentCredentialsPort;
   /** checker licenses, proposals, votes and the parameters enacted (docs/governance.md) */
   governance: GovernanceStore;
+  /** long-running services; their replicas are jobs (docs/services.md) */
+  services: ServicesStore;
   /** the parameters in force, cached briefly (functions/usecases/parameters.ts); absent: the deployment's settings */
   parameters?: ParametersPort;
   settings: Settings;
@@ -131,6 +137,7 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): Settings 
     allowProcessRuntime: env.ALLOW_PROCESS_RUNTIME === 'true',
     checker: checkerSettingsFromEnv(env),
     governance: governanceSettingsFromEnv(env),
+    services: serviceSettingsFromEnv(env),
     webhooks: webhookSettingsFromEnv(env),
     ledger: {
       feeBps: num('LEDGER_FEE_BPS', DEFAULT_LEDGER.feeBps),
@@ -175,6 +182,7 @@ export function buildDeps(p: { db: DynamoDBDocumentClient; sqs: SQSClient; table
     placementWake: p.settings.placementQueueUrl ? new SqsPlacementWake(p.sqs, p.settings.placementQueueUrl) : new InProcessPlacementWake(),
     agentCredentials: agentCredentialsFor(p.settings.agentRoleArn, p.settings.region),
     governance,
+    services: new ServicesStore(p.db, p.tables.services),
     parameters: new CachedParameters(governance, p.settings.governance?.parametersCacheMs ?? 5_000),
     settings: p.settings,
     now: Date.now,

@@ -13,16 +13,16 @@ import { admissionError, queueFull, type CountedJob } from '../domain/account-li
 import { AccountLimitError, StaleAccountError } from '../store/account-usage';
 import { accountView, type AccountView } from './account-limits';
 
-type JobSpec = Omit<SubmitJob, 'array'>;
+export type JobSpec = Omit<SubmitJob, 'array'>;
 
 /** What a submit checks before it writes anything: the secrets and files it names are the caller's own (docs/data.md). */
-async function checkReferences(d: Deps, caller: Caller, spec: JobSpec): Promise<void> {
+export async function checkReferences(d: Deps, caller: Caller, spec: JobSpec): Promise<void> {
   await checkSecretRefs(d, caller.accountId, spec);
   if (spec.inputs) await checkInputs(d, caller, spec.inputs);
 }
 
 /** A job as a submit writes it: QUEUED, and counted in the account's limits from now on (domain/account-limits.ts). */
-const queuedJob = (spec: JobSpec, caller: Caller, id: string, now: number): CountedJob => ({
+export const queuedJob = (spec: JobSpec, caller: Caller, id: string, now: number): CountedJob => ({
   ...spec,
   id,
   accountId: caller.accountId,
@@ -112,7 +112,7 @@ export async function cancelArray(d: Deps, caller: Caller, arrayId: string): Pro
  * transaction with the account's queue counter, conditioned on the queue limit, so concurrent submits
  * can never pass it. Returns the account as read (placement conditions on it too).
  */
-async function admit(d: Deps, jobs: Job[]): Promise<AccountView> {
+export async function admit(d: Deps, jobs: Job[]): Promise<AccountView> {
   for (let tries = 0; ; tries++) {
     const acct = await accountView(d, jobs[0].accountId, tries > 0);
     const refusal = admissionError(jobs[0], acct.limits);

@@ -26,7 +26,7 @@ import type { TableRefs } from '../constructs/tables';
 /** The bootstrap admin key's id: fixed, so operators know what to revoke (DELETE /v1/keys/bootstrapadmin). */
 export const ADMIN_KEY_ID = 'bootstrapadmin';
 
-export type FunctionName = RouteGroup | 'authorizer' | 'sweep' | 'reaper' | 'checker' | 'webhooks' | 'audit' | 'enactment';
+export type FunctionName = RouteGroup | 'authorizer' | 'sweep' | 'reaper' | 'checker' | 'webhooks' | 'audit' | 'enactment' | 'serviceTick';
 type Grants = Partial<Record<TableId, 'read' | 'write'>>;
 
 /**
@@ -47,7 +47,8 @@ const OWN_GRANTS: Readonly<Record<Exclude<FunctionName, 'governance' | 'enactmen
   nodes: { nodes: 'write', keys: 'write', accounts: 'write', jobs: 'write', idempotency: 'write', scores: 'read', ledger: 'write', burst: 'read' },
   // start, heartbeat, logs, finish: attempt and node state, output lines, settlement; a replica's finish
   // stores its result and the last one decides the verdict (scores: verify#<group>, quarantine, slash)
-  agent: { nodes: 'write', jobs: 'write', logs: 'write', accounts: 'write', idempotency: 'write', ledger: 'write', scores: 'write', secrets: 'read' },
+  // a replica's readiness change reconciles its service inline (services: the item; replicas: jobs)
+  agent: { nodes: 'write', jobs: 'write', logs: 'write', accounts: 'write', idempotency: 'write', ledger: 'write', scores: 'write', secrets: 'read', services: 'write' },
   sweep: { jobs: 'write', nodes: 'write', accounts: 'write', ledger: 'write' },
   reaper: { jobs: 'write', nodes: 'write', accounts: 'write', ledger: 'write' },
   // recomputes balances from entries: reads both, writes nothing
@@ -59,10 +60,16 @@ const OWN_GRANTS: Readonly<Record<Exclude<FunctionName, 'governance' | 'enactmen
   // a consumer's secrets: sealed values and their count (the KMS key: lib/constructs/secrets-key.ts)
   secrets: { secrets: 'write' },
   checker: { scores: 'write', nodes: 'write', jobs: 'write', accounts: 'write', logs: 'read', ledger: 'write' },
+  // services (docs/services.md): the service items; replicas are jobs created under the account's limits
+  // (accounts), placed inline (nodes, escrow holds: ledger) and retired (cancel); a create checks the
+  // secrets it names exist (secrets: read, never the key)
+  services: { services: 'write', jobs: 'write', nodes: 'write', accounts: 'write', ledger: 'write', idempotency: 'write', secrets: 'read' },
+  // the reconciler's tick: the same writes as the API's inline pass, no request to make idempotent
+  serviceTick: { services: 'write', jobs: 'write', nodes: 'write', accounts: 'write', ledger: 'write' },
 };
 
 /** Functions that settle or slash read the parameters in force (fee, reward share, slash: docs/governance.md). */
-const PARAMETER_READERS = ['jobs', 'nodes', 'agent', 'sweep', 'reaper', 'checker'] as const;
+const PARAMETER_READERS = ['jobs', 'nodes', 'agent', 'sweep', 'reaper', 'checker', 'services', 'serviceTick'] as const;
 export const TABLE_GRANTS: Readonly<Record<FunctionName, Grants>> = {
   ...OWN_GRANTS,
   ...Object.fromEntries(PARAMETER_READERS.map((n) => [n, { ...OWN_GRANTS[n], governance: 'read' }])),
@@ -81,6 +88,8 @@ export const QUEUE_GRANTS: Readonly<Partial<Record<FunctionName, readonly string
   sweep: ['GetQueueUrl', 'SendMessage'],
   reaper: ['GetQueueUrl', 'SendMessage'],
   checker: ['GetQueueUrl', 'SendMessage'], // canary dispatch, re-placement after a quarantine
+  services: ['GetQueueUrl', 'SendMessage'], // a replica's inline dispatch, a retirement's cancel
+  serviceTick: ['GetQueueUrl', 'SendMessage'],
 };
 
 export interface ControlPlaneStackProps extends StackProps {
@@ -142,6 +151,7 @@ export class ControlPlaneStack extends Stack {
       audit: make('audit', 'functions/scheduled/audit.ts', 'scheduled', 'gpupool ledger audit: balances recomputed from entries'),
       enactment: make('enactment', 'functions/scheduled/governance.ts', 'scheduled', 'gpupool governance: close voting windows, enact passed proposals'),
       webhooks: make('webhooks', 'functions/scheduled/webhooks.ts', 'scheduled', 'gpupool webhooks: POST ended jobs to their webhook, retry with backoff'),
+      serviceTick: make('serviceTick', 'functions/scheduled/services.ts', 'scheduled', 'gpupool services: replace, scale, roll and delete service replicas'),
     };
     this.functions = fns;
     // one invocation a minute makes a pass every 5 s for its minute (functions/scheduled/reaper.ts), so a
@@ -198,12 +208,14 @@ export class ControlPlaneStack extends Stack {
         // a passed proposal waits its delay (a day by default) anyway: a minute more is nothing
         { name: 'Governance', description: 'gpupool: close voting windows, enact passed proposals', fn: fns.enactment.fn, rateMinutes: 1 },
         { name: 'LedgerAudit', description: 'gpupool: recompute balances from ledger entries', fn: fns.audit.fn, rateMinutes: 60 },
+        // changes through the API and readiness reports reconcile inline; the tick catches the rest (docs/services.md)
+        { name: 'Services', description: 'gpupool: reconcile services (replace, scale, roll, delete replicas)', fn: fns.serviceTick.fn, rateMinutes: 1 },
       ],
     });
 
     // freed capacity wakes the sweep through a queue instead of placing inline (functions/usecases/placement-wake.ts):
-    // the agent API (finish, session) and the accounts API (stake that brings nodes online)
-    new PlacementWakeQueue(this, 'PlacementWake', { sweep: fns.sweep, wakers: [fns.agent, fns.accounts] });
+    // the agent API (finish, session) and the accounts API (stake that brings nodes online); services retiring replicas
+    new PlacementWakeQueue(this, 'PlacementWake', { sweep: fns.sweep, wakers: [fns.agent, fns.accounts, fns.services, fns.serviceTick] });
 
     // consumers' secrets: the secrets function seals, the agent function opens at an attempt's start, nobody else
     this.secretsKey = new SecretsKey(this, 'SecretsKey', { sealer: fns.secrets, opener: fns.agent, stage: config.stage });

@@ -29,6 +29,8 @@ export function dispatchMessage(job: Job, attemptId: string): DispatchMessage {
       gpus: job.resources.gpus,
       maxDurationSeconds: job.maxDurationSeconds,
       ...(gang ? { gang } : {}),
+      // a service replica: where its process listens and what the readiness probe GETs (docs/services.md)
+      ...(job.service ? { service: { id: job.service.id, port: job.service.port, readinessPath: job.service.readinessPath } } : {}),
     },
   };
 }

@@ -17,7 +17,7 @@ const ReplicasSchema = z
   .refine((r) => r.min <= r.max, { message: 'min must not exceed max', path: ['min'] });
 
 /** a path the agent GETs on the replica: absolute, no spaces, no control characters */
-const ReadinessPathSchema = z.string().min(1).max(1024).regex(/^\/[\x21-\x7e]*$/, 'an absolute path like /health');
+const ReadinessPathSchema = z.string().min(1).max(512).regex(/^\/[\x21-\x7e]*$/, 'an absolute path like /health');
 
 /** the autoscaler's target of requests in flight per replica */
 const TargetInflightSchema = z.number().int().min(1).max(10_000);

@@ -21,7 +21,7 @@ export interface Reply {
 export type RouteFn = (req: Request & { caller: Caller }, d: Deps) => Promise<Reply>;
 export type PublicRouteFn = (req: Request, d: Deps) => Promise<Reply | APIGatewayProxyResult>;
 
-const CREATING = new Set(['POST /v1/accounts', 'POST /v1/accounts/{id}/keys', 'POST /v1/accounts/{id}/credits', 'POST /v1/jobs', 'POST /v1/nodes']);
+const CREATING = new Set(['POST /v1/accounts', 'POST /v1/accounts/{id}/keys', 'POST /v1/accounts/{id}/credits', 'POST /v1/jobs', 'POST /v1/nodes', 'POST /v1/services']);
 
 function toResult(r: Reply | APIGatewayProxyResult): APIGatewayProxyResult {
   if ('statusCode' in r) return r;

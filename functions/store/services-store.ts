@@ -1,0 +1,132 @@
+// Services (functions/domain/service/model.ts) in the services table: one item per service, the model's
+// fields as top-level attributes. `load` belongs to the routing tier (each router sets `load.<routerId>`
+// with its own UpdateItem), so the control plane's writes never carry it: an update of every other
+// attribute, conditioned on `version`. `activeShard` puts a service not yet DELETED in the sparse
+// `active` index the reconciler's tick reads.
+import { GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { Service } from '../domain/service/model';
+import { isConditionFailure } from './conditions';
+import { decodeCursor, encodeCursor } from './cursor';
+import { allShards, queryPartitions, shardOf } from './shard';
+
+/** Raised when the service moved since it was read (its version): read it again and decide again. */
+export class ServiceChangedError extends Error {
+  override name = 'ServiceChangedError';
+}
+
+const INTERNAL = ['activeShard'];
+/** optional fields the control plane may clear; an absent one is REMOVEd */
+const OPTIONAL: readonly (keyof Service)[] = ['statusReason', 'scaledAt', 'failures', 'backoffUntil'];
+/** services one tick reads per shard partition (a page; the rest on the next tick) */
+const ACTIVE_PAGE = 500;
+
+export class ServicesStore {
+  constructor(
+    private readonly db: DynamoDBDocumentClient,
+    private readonly table: string,
+  ) {}
+
+  private static activeShard = (s: Pick<Service, 'id' | 'status'>) => (s.status === 'DELETED' ? undefined : `s#${shardOf(s.id)}`);
+
+  private fromItem(item: Record<string, unknown> | undefined): Service | undefined {
+    if (!item) return undefined;
+    const s = { ...item };
+    for (const k of INTERNAL) delete s[k];
+    return { load: {}, ...s } as unknown as Service;
+  }
+
+  /** Writes a new service; false when the id is taken. */
+  async create(s: Service): Promise<boolean> {
+    const shard = ServicesStore.activeShard(s);
+    try {
+      await this.db.send(
+        new PutCommand({ TableName: this.table, Item: { ...s, load: s.load ?? {}, ...(shard ? { activeShard: shard } : {}) }, ConditionExpression: 'attribute_not_exists(id)', }),
+      );
+      return true;
+    } catch (e) {
+      if (isConditionFailure(e)) return false;
+      throw e;
+    }
+  }
+
+  async get(id: string): Promise<Service | undefined> {
+    const r = await this.db.send(new GetCommand({ TableName: this.table, Key: { id }, ConsistentRead: true }));
+    return this.fromItem(r.Item);
+  }
+
+  /**
+   * Writes `next` (version = `before.version + 1`) if the item is still at `before.version`; every attribute
+   * but `id` and `load`. Throws ServiceChangedError when another writer moved it first.
+   */
+  async save(before: Pick<Service, 'id' | 'version'>, next: Service): Promise<Service> {
+    if (next.id !== before.id || next.version !== before.version + 1) throw new Error('save: next must be the following version of the same service');
+    const names: Record<string, string> = { '#v': 'version' };
+    const values: Record<string, unknown> = { ':before': before.version };
+    const sets: string[] = [];
+    const removes: string[] = [];
+    const shard = ServicesStore.activeShard(next);
+    const fields: Record<string, unknown> = { ...next, activeShard: shard };
+    let i = 0;
+    for (const [k, v] of Object.entries(fields)) {
+      if (k === 'id' || k === 'load') continue;
+      names[`#a${i}`] = k;
+      if (v === undefined) removes.push(`#a${i}`);
+      else {
+        values[`:a${i}`] = v;
+        sets.push(`#a${i} = :a${i}`);
+      }
+      i++;
+    }
+    for (const k of OPTIONAL) {
+      if (k in fields) continue;
+      names[`#a${i}`] = k;
+      removes.push(`#a${i}`);
+      i++;
+    }
+    try {
+      const r = await this.db.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: { id: next.id },
+          UpdateExpression: `SET ${sets.join(', ')}${removes.length ? ` REMOVE ${removes.join(', ')}` : ''}`,
+          ConditionExpression: 'attribute_exists(id) AND #v = :before',
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return this.fromItem(r.Attributes)!;
+    } catch (e) {
+      if (isConditionFailure(e)) throw new ServiceChangedError(`service ${next.id} changed since version ${before.version}`);
+      throw e;
+    }
+  }
+
+  /** The account's services, newest first, DELETED ones included. */
+  async listByAccount(accountId: string, limit: number, cursor?: string): Promise<{ items: Service[]; nextCursor?: string }> {
+    const r = await this.db.send(
+      new QueryCommand({
+        TableName: this.table,
+        IndexName: 'byAccount',
+        KeyConditionExpression: 'accountId = :a',
+        ExpressionAttributeValues: { ':a': accountId },
+        ScanIndexForward: false,
+        Limit: limit,
+        ExclusiveStartKey: decodeCursor(cursor, { accountId }, { id: 'string', accountId: 'string', createdAt: 'number' }),
+      }),
+    );
+    return { items: (r.Items ?? []).map((i) => this.fromItem(i)!), nextCursor: encodeCursor(r.LastEvaluatedKey) };
+  }
+
+  /** Ids of services not yet DELETED (the sparse `active` index; eventually consistent: read each again before acting). */
+  async activeIds(): Promise<string[]> {
+    const items = await queryPartitions(this.db, {
+      table: this.table,
+      index: 'active',
+      partitionAttr: 'activeShard',
+      partitions: allShards().map((s) => `s#${s}`),
+      limit: ACTIVE_PAGE,
+    });
+    return items.map((i) => i.id as string);
+  }
+}

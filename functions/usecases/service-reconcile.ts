@@ -1,0 +1,140 @@
+// Applies the reconciler's plan (functions/domain/service/reconcile.ts) to one service: the decision is
+// written first, conditioned on the service item's version, and only the writer that won acts on it. New
+// replica ids come from `nextReplica`, reserved by that same write, and each job is created on the
+// condition that its id does not exist yet: two reconcilers at once can never create a replica twice, and
+// one that stops between its write and its creations leaves ids the next pass creates (or, no longer
+// wanted, settles with an ended placeholder that makes a late creation fail).
+import { DomainError } from '../domain/errors';
+import type { Caller, Job } from '../domain/model';
+import { retire, retiredPlaceholder } from '../domain/job/retire';
+import { planChanges, reconcile, replicaId, type ReconcilePlan } from '../domain/service/reconcile';
+import type { Service } from '../domain/service/model';
+import { replicaSpec } from '../domain/service/replica-job';
+import { isConditionFailure } from '../store/conditions';
+import { ServiceChangedError } from '../store/services-store';
+import type { Deps } from './deps';
+import { applyTransition } from './effects';
+import { admit, queuedJob } from './jobs';
+import { tryPlace, wakePlacement } from './placement';
+import { serviceSettings } from './service-settings';
+
+/** rounds of read, decide, conditional write before a pass gives up (another writer kept winning) */
+const SAVE_TRIES = 5;
+
+/** The account a service's replicas are created for, as a submit's caller. */
+const ownerOf = (svc: Service): Caller => ({ accountId: svc.accountId, role: 'consumer', keyId: `service:${svc.id}` });
+
+/** The service's replica jobs as they are now (missing ids: absent from the map). */
+export async function readReplicas(d: Deps, ids: readonly string[]): Promise<Map<string, Job>> {
+  const jobs = await Promise.all(ids.map((id) => d.jobs.get(id)));
+  return new Map(jobs.filter((j): j is Job => !!j).map((j) => [j.id, j]));
+}
+
+/** The service after the plan: its fields, the ids dropped and reserved, the next version. */
+function planned(svc: Service, p: ReconcilePlan, now: number): Service {
+  const { statusReason: _r, failures: _f, scaledAt: _s, backoffUntil: _b, ...rest } = svc;
+  const reserved = Array.from({ length: p.create }, (_, k) => replicaId(svc.id, svc.nextReplica + k));
+  return {
+    ...rest,
+    ...p.next,
+    replicaIds: [...svc.replicaIds.filter((id) => !p.drop.includes(id)), ...reserved],
+    nextReplica: svc.nextReplica + p.create,
+    updatedAt: now,
+    version: svc.version + 1,
+  };
+}
+
+/**
+ * One reconcile pass over the service `id` (`read`: the service as the caller just wrote it, saving a
+ * read). Returns the service as it stands after the pass; undefined when there is none.
+ */
+export async function reconcileService(d: Deps, id: string, read?: Service): Promise<Service | undefined> {
+  let svc = read ?? (await d.services.get(id));
+  for (let tries = 0; svc && svc.status !== 'DELETED'; tries++) {
+    const jobs = await readReplicas(d, svc.replicaIds);
+    const now = d.now();
+    const plan = reconcile(svc, jobs, now, serviceSettings(d.settings));
+    if (!planChanges(svc, plan)) return svc;
+    const next = planned(svc, plan, now);
+    try {
+      svc = await d.services.save(svc, next);
+    } catch (e) {
+      if (!(e instanceof ServiceChangedError) || tries + 1 >= SAVE_TRIES) throw e;
+      svc = await d.services.get(id);
+      continue;
+    }
+    await act(d, svc, plan, jobs, next.replicaIds.slice(next.replicaIds.length - plan.create));
+    return svc;
+  }
+  return svc;
+}
+
+/** What the winning write decided: create the reserved (and missing) replicas, retire the unwanted. */
+async function act(d: Deps, svc: Service, plan: ReconcilePlan, jobs: Map<string, Job>, reserved: string[]): Promise<void> {
+  let refusal: string | undefined;
+  for (const id of [...plan.materialize, ...reserved]) {
+    refusal ??= await createReplica(d, svc, id);
+  }
+  for (const r of plan.retire) await retireReplica(d, svc, r.id, jobs.get(r.id));
+  if (plan.retire.length > 0) await wakePlacement(d);
+  // the account's limits refused a replica: say so on the service (the id stays; the next pass tries again)
+  if (refusal) {
+    await d.services.save(svc, { ...svc, statusReason: `a replica was not admitted: ${refusal}`, updatedAt: d.now(), version: svc.version + 1 }).catch((e) => {
+      if (!(e instanceof ServiceChangedError)) throw e;
+    });
+  }
+}
+
+/**
+ * Creates replica `id` as a submit would: admitted under the account's limits (all its counters in the
+ * creating transaction), then matched inline. Returns the refusal's words when the limits refuse it.
+ */
+async function createReplica(d: Deps, svc: Service, id: string): Promise<string | undefined> {
+  const now = d.now();
+  const job = { ...queuedJob(replicaSpec(svc, serviceSettings(d.settings).periodSeconds), ownerOf(svc), id, now), service: replicaSpec(svc, 0).service };
+  let acct;
+  try {
+    acct = await admit(d, [job]);
+  } catch (e) {
+    // another reconciler created it (or a placeholder settled it) first
+    if (isConditionFailure(e)) return undefined;
+    if (e instanceof DomainError) return e.message;
+    throw e;
+  }
+  const placed = await tryPlace(d, job, undefined, acct);
+  if (placed.status === 'QUEUED') await d.jobs.accounts.note(svc.accountId);
+  return undefined;
+}
+
+/** Retires replica `id`: a cancel with reason REPLICA_RETIRED; a job never created gets an ended placeholder. */
+async function retireReplica(d: Deps, svc: Service, id: string, read: Job | undefined): Promise<void> {
+  let job = read;
+  if (!job) {
+    const base = { ...queuedJob(replicaSpec(svc, serviceSettings(d.settings).periodSeconds), ownerOf(svc), id, d.now()), service: replicaSpec(svc, 0).service };
+    const { limitsCounted: _l, ...uncounted } = base;
+    try {
+      await d.jobs.create(retiredPlaceholder(uncounted, d.now()), { marker: false });
+      return;
+    } catch (e) {
+      if (!isConditionFailure(e)) throw e;
+      job = await d.jobs.get(id); // created meanwhile: retire it as it is
+      if (!job) return;
+    }
+  }
+  await applyTransition(d, job, (j) => retire(j, d.now()), { retries: 4 }).catch((e) => {
+    if (!(e instanceof DomainError)) throw e; // already ended
+  });
+}
+
+/** The scheduled tick: one pass over every service not yet DELETED; returns how many it read and how many failed. */
+export async function reconcileAll(d: Deps): Promise<{ services: number; failed: number }> {
+  const ids = await d.services.activeIds();
+  let failed = 0;
+  for (const id of ids) {
+    await reconcileService(d, id).catch((e) => {
+      failed++;
+      console.warn(JSON.stringify({ level: 'warn', msg: 'service reconcile failed', serviceId: id, error: (e as Error).message }));
+    });
+  }
+  return { services: ids.length, failed };
+}
