@@ -56,7 +56,9 @@ export function parseIngressUrl(url: string): { serviceId: string; path: string 
 function problem(res: ServerResponse, status: number, title: string, detail: string): void {
   if (res.headersSent) return void res.destroy();
   const body = JSON.stringify({ type: `https://gpupool.dev/problems/${title.toLowerCase().replace(/ /g, '-')}`, title, status, detail });
-  res.writeHead(status, { 'content-type': 'application/problem+json', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(body) });
+  // the connection closes after a refusal: a caller without a pass cannot hold it open trickling a body
+  // (service requests have no server-wide request timeout, so that uploads may stream)
+  res.writeHead(status, { 'content-type': 'application/problem+json', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(body), connection: 'close' });
   res.end(body);
 }
 

@@ -173,3 +173,22 @@ describe('the node ingress', () => {
     expect((await get('/s/svc-api/', { [ROUTE_PASS_HEADER]: pass('svc-api') })).status).toBe(404);
   });
 });
+
+describe('a caller without a pass', () => {
+  it('cannot hold the connection open by trickling a body: refused at once, and the connection is closed', async () => {
+    const url = new URL(origin);
+    const { status, connection, closed } = await new Promise<{ status: number; connection?: string; closed: Promise<void> }>((resolve, reject) => {
+      // a body announced as 1 MB of which one byte is ever sent
+      const req = request({ host: url.hostname, port: url.port, path: '/s/svc-rr/upload', method: 'POST', headers: { 'content-length': String(1 << 20) } }, (res) => {
+        res.resume();
+        resolve({ status: res.statusCode!, connection: res.headers.connection, closed: new Promise((r) => req.socket!.once('close', () => r())) });
+      });
+      req.on('error', () => undefined);
+      req.write('x');
+      setTimeout(() => reject(new Error('no answer')), 5_000).unref();
+    });
+    expect(status).toBe(403);
+    expect(connection).toBe('close');
+    await closed;
+  });
+});
