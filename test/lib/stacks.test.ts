@@ -152,6 +152,7 @@ describe('data stack', () => {
       ledger: 'TablesLedgerTableDAA6E5E4',
       secrets: 'TablesSecretsTableCEB1437C',
       governance: 'TablesGovernanceTable5B98E9A4',
+      services: 'TablesServicesTable12C43B62',
     });
   });
 
@@ -298,11 +299,12 @@ function placementQueueId(): string {
 }
 
 describe('placement wake', () => {
-  it('lets only the agent and accounts APIs send wakes, and the sweep consume them, two batches at most at once', () => {
+  it('lets only the agent, accounts and services functions send wakes, and the sweep consume them, two batches at most at once', () => {
     const q = placementQueueId();
+    const wakers: readonly FunctionName[] = ['agent', 'accounts', 'services', 'serviceTick'];
     const sends = (name: FunctionName) => fnStatements(name).filter((s) => list(s.Action).includes('sqs:SendMessage') && JSON.stringify(s.Resource).includes(q));
-    for (const name of Object.keys(cp.functions) as FunctionName[]) expect(sends(name).length, name).toBe(name === 'agent' || name === 'accounts' ? 1 : 0);
-    for (const name of ['agent', 'accounts'] as const) expect(cpRes[fnId(name)].Properties.Environment.Variables.PLACEMENT_QUEUE_URL).toEqual({ Ref: q });
+    for (const name of Object.keys(cp.functions) as FunctionName[]) expect(sends(name).length, name).toBe(wakers.includes(name) ? 1 : 0);
+    for (const name of wakers) expect(cpRes[fnId(name)].Properties.Environment.Variables.PLACEMENT_QUEUE_URL).toEqual({ Ref: q });
     const mappings = Object.values(cpRes).filter((r: any) => r.Type === 'AWS::Lambda::EventSourceMapping' && JSON.stringify(r.Properties.EventSourceArn).includes(q)) as any[];
     expect(mappings).toHaveLength(1);
     expect(mappings[0].Properties).toMatchObject({ FunctionName: { Ref: fnId('sweep') }, BatchSize: 10, ScalingConfig: { MaximumConcurrency: 2 } });
@@ -381,6 +383,8 @@ describe('schedules', () => {
   it.each([
     ['sweep', config.sweepRateMinutes],
     ['reaper', config.reaperRateMinutes],
+    // services' reconciler tick (docs/services.md)
+    ['serviceTick', 1],
   ] as const)('run %s every %i minute(s), without retries', (name, minutes) => {
     cpT.hasResourceProperties('AWS::Events::Rule', {
       ScheduleExpression: `rate(${minutes} minute${minutes === 1 ? '' : 's'})`,
