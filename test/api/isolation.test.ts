@@ -16,7 +16,7 @@ import { expectProblem, manualAgent, nodeBody, problemOf, registerNode, type Api
 
 type Role = 'admin' | 'consumer' | 'provider' | 'node' | 'none';
 type Ownership = 'own' | 'other';
-type Kind = 'account' | 'key' | 'job' | 'node' | 'attempt' | 'secret' | 'license' | 'proposal';
+type Kind = 'account' | 'key' | 'job' | 'node' | 'attempt' | 'secret' | 'license' | 'proposal' | 'service';
 const ROLES: Role[] = ['admin', 'consumer', 'provider', 'node', 'none'];
 const OWNERSHIPS: Ownership[] = ['own', 'other'];
 
@@ -45,6 +45,7 @@ interface Row {
 
 const USERS: readonly Role[] = ['admin', 'consumer', 'provider'];
 const UNPLACEABLE = { command: ['true'], resources: { gpus: 1, gpuModels: ['B200'] } };
+const IDLE_SERVICE = { name: 'matrix', command: ['serve'], port: 8000, replicas: { min: 0, max: 1 }, resources: { gpus: 1, gpuModels: ['B200'] } };
 
 let pool: Pool;
 let url: string;
@@ -141,6 +142,12 @@ async function targetFor(row: Row, role: Role, ownership: Ownership, fresh: bool
       const id = newId();
       expect((await (owner ? C2 : C1).api.post('/v1/secrets', { name: `s_${id}`, value: 'matrix-value' })).status).toBe(201);
       return { id };
+    }
+    case 'service': {
+      // a service of the acting consumer, or of the other one; min 0 on no node: nothing is placed
+      const r = await (owner ? C2 : C1).api.post('/v1/services', IDLE_SERVICE);
+      expect(r.status, JSON.stringify(r.body)).toBe(201);
+      return { id: r.body.service.id };
     }
     case 'attempt': {
       if (role !== 'node') return { id: J1.id, attemptId: J1.attemptId };
@@ -250,6 +257,13 @@ const ROWS: Row[] = [
     check: (r) => expect(JSON.stringify(r.body)).not.toContain('matrix-value'),
   },
   { method: 'DELETE', path: '/v1/secrets/{name}', who: ['consumer'], ok: 204, object: 'secret', destructive: true },
+
+  // services (docs/services.md): the owner's own; an admin may read, not change
+  { method: 'POST', path: '/v1/services', who: ['consumer'], ok: 201, body: () => IDLE_SERVICE, check: (r) => expect(r.body.token).toMatch(/^gps_/) },
+  { method: 'GET', path: '/v1/services', who: ['consumer', 'admin'], ok: 200 },
+  { method: 'GET', path: '/v1/services/{id}', who: ['consumer', 'admin'], ok: 200, object: 'service', check: (r) => expect(JSON.stringify(r.body)).not.toMatch(/tokenSha256|gps_/) },
+  { method: 'PATCH', path: '/v1/services/{id}', who: ['consumer'], ok: 200, object: 'service', body: () => ({ targetInflight: 5 }) },
+  { method: 'DELETE', path: '/v1/services/{id}', who: ['consumer'], ok: 202, object: 'service', destructive: true },
 
   // checker licenses (docs/checkers.md, Licenses): the holder or its operator sees one; only the holder moves it
   { method: 'POST', path: '/v1/licenses', who: ['admin'], ok: 201, body: () => ({ account: C2.id, count: 1 }) },
