@@ -9,6 +9,7 @@ import { CreateAccountSchema, IdSchema, ListQuerySchema, LogsQuerySchema, MintSc
 import { MAX_BODY_BYTES } from '../../functions/http/kit/request';
 import { ScoresQuerySchema } from '../../functions/usecases/checker-scores';
 import { OffersQuerySchema } from '../../functions/usecases/offers';
+import { CreateServiceSchema } from '../../functions/domain/service/schemas';
 import { client } from '../helpers/api';
 import { startPool, type Pool } from '../helpers/local-pool';
 import { expectProblem, itemCounts, nodeBody, rawRequest, registerNode, snapshotTables } from './helpers';
@@ -43,6 +44,7 @@ const BODY_ROUTES: BodyRoute[] = [
   { method: 'POST', path: () => `/v1/accounts/${ids.consumer}/credits`, key: 'admin', schema: MintSchema, creating: true, sample: () => ({ amount: 5, memo: 'm' }) },
   { method: 'POST', path: () => '/v1/jobs', key: 'consumer', schema: SubmitJobSchema, creating: true, sample: () => ({ command: ['true'], env: { A: 'b' }, resources: { gpus: 1, gpuModels: ['A100'] }, placement: { regions: ['eu-west'] }, maxDurationSeconds: 60 }) },
   { method: 'POST', path: () => '/v1/nodes', key: 'provider', schema: RegisterNodeSchema, creating: true, sample: () => ({ ...nodeBody('fz', 'T4', 2), labels: { a: 'b' } }) },
+  { method: 'POST', path: () => '/v1/services', key: 'consumer', schema: CreateServiceSchema, creating: true, sample: () => ({ name: 'fz', command: ['serve'], env: { A: 'b' }, port: 8000, replicas: { min: 0, max: 2 }, resources: { gpus: 1, gpuModels: ['A100'] }, readiness: { path: '/h' } }) },
   { method: 'PATCH', path: () => `/v1/nodes/${ids.node}`, key: 'provider', schema: PatchNodeSchema, sample: () => ({ pricePerGpuHour: 5, labels: { a: 'b' }, drain: true }) },
   { method: 'POST', path: () => '/v1/agent/session', key: 'node', schema: SessionRequestSchema, sample: () => ({ running: ['a'], bootId: 'b' }), emptyIsObject: true },
   { method: 'POST', path: () => '/v1/agent/heartbeat', key: 'node', schema: HeartbeatRequestSchema, sample: () => ({ running: ['a'], freeGpus: 1, draining: false }) },
