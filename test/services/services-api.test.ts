@@ -248,4 +248,42 @@ describe('services API', () => {
     // every node got its GPU back
     for (const id of nodes.keys()) expect((await d().nodes.get(id))!.freeGpus).toBe(1);
   });
+
+  it('a reserved replica id no longer wanted gets an ended placeholder: a late creation of it fails', async () => {
+    const r = await alice.api.post('/v1/services', { ...SPEC, name: 'placeholder', replicas: { min: 0, max: 1 } });
+    expect(r.status).toBe(201);
+    const id = r.body.service.id as string;
+    const s = await svcOf(id);
+    // a reconciler reserved s0 and stopped before creating its job; then the service was deleted
+    await d().services.save(s, { ...s, status: 'DELETING', desired: 0, replicaIds: [`${id}-s0`], nextReplica: 1, updatedAt: Date.now(), version: s.version + 1 });
+    await reconcileService(d(), id);
+    expect(await d().jobs.get(`${id}-s0`)).toMatchObject({ status: 'CANCELLED', reason: 'REPLICA_RETIRED', attempts: [] });
+    const late = { ...(await d().jobs.get(`${id}-s0`))!, status: 'QUEUED' as const, reason: undefined };
+    await expect(d().jobs.create(late)).rejects.toMatchObject({ name: 'ConditionalCheckFailedException' });
+    await eventually(async () => ((await svcOf(id)).status === 'DELETED' ? true : undefined), 15_000, 'DELETED');
+  });
+
+  it('credits: a replica whose hold the owner cannot cover suspends the service (desired 0, a reason); credits and a PATCH resume it', async () => {
+    const poor = await pool.newAccount('consumer', 'poor', false);
+    const r = await poor.api.post('/v1/services', { ...SPEC, name: 'poor', replicas: { min: 1, max: 1 } });
+    expect(r.status, JSON.stringify(r.body)).toBe(201);
+    const id = r.body.service.id as string;
+    const suspended = await eventually(async () => {
+      const s = await svcOf(id);
+      return s.status === 'SUSPENDED' ? s : undefined;
+    }, 15_000, 'SUSPENDED');
+    expect(suspended.desired).toBe(0);
+    expect(suspended.statusReason).toMatch(/credits/);
+    expect(await d().jobs.get(`${id}-s0`)).toMatchObject({ status: 'CANCELLED', reason: 'REPLICA_RETIRED' });
+    // the tick leaves it suspended: nothing more is created
+    await new Promise((res) => setTimeout(res, 1_500));
+    expect((await svcOf(id)).replicaIds).toEqual([]);
+    expect(await d().jobs.get(`${id}-s1`)).toBeUndefined();
+    expect((await pool.admin.post(`/v1/accounts/${poor.id}/credits`, { amount: 1_000_000_000, memo: 'top up' })).status).toBe(201);
+    const p = await poor.api.patch(`/v1/services/${id}`, { replicas: { min: 1, max: 1 } });
+    expect(p.status).toBe(200);
+    expect(p.body.service).toMatchObject({ status: 'PENDING', replicasWanted: { desired: 1 } });
+    expect(await d().jobs.get(`${id}-s1`)).toMatchObject({ status: 'ASSIGNED' });
+    expect((await poor.api.del(`/v1/services/${id}`)).status).toBe(202);
+  });
 });
