@@ -130,11 +130,20 @@ async function retireReplica(d: Deps, svc: Service, id: string, read: Job | unde
 export async function reconcileAll(d: Deps): Promise<{ services: number; failed: number }> {
   const ids = await d.services.activeIds();
   let failed = 0;
-  for (const id of ids) {
-    await reconcileService(d, id).catch((e) => {
-      failed++;
-      console.warn(JSON.stringify({ level: 'warn', msg: 'service reconcile failed', serviceId: id, error: (e as Error).message }));
-    });
-  }
+  let next = 0;
+  // a few services at a time: one pass is a handful of reads and at most a few writes
+  const worker = async () => {
+    while (next < ids.length) {
+      const id = ids[next++];
+      await reconcileService(d, id).catch((e) => {
+        failed++;
+        console.warn(JSON.stringify({ level: 'warn', msg: 'service reconcile failed', serviceId: id, error: (e as Error).message }));
+      });
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(TICK_CONCURRENCY, ids.length) }, worker));
   return { services: ids.length, failed };
 }
+
+/** services one tick reconciles at once */
+const TICK_CONCURRENCY = 8;
