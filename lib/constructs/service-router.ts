@@ -181,13 +181,19 @@ export class ServiceRouter extends Construct {
       // a task being replaced finishes the streams it carries
       deregistrationDelay: Duration.seconds(ROUTER_IDLE_TIMEOUT_SECONDS),
     };
+    const listeners: elbv2.ApplicationListener[] = [];
     if (https) {
       const certificate = acm.Certificate.fromCertificateArn(this, 'Certificate', settings.certificateArn!);
-      this.loadBalancer.addListener('Https', { port: 443, protocol: elbv2.ApplicationProtocol.HTTPS, certificates: [certificate], sslPolicy: elbv2.SslPolicy.RECOMMENDED_TLS, open: false }).addTargets('Router', targets);
-      this.loadBalancer.addRedirect({ sourcePort: 80, sourceProtocol: elbv2.ApplicationProtocol.HTTP, targetPort: 443, targetProtocol: elbv2.ApplicationProtocol.HTTPS });
+      const listener = this.loadBalancer.addListener('Https', { port: 443, protocol: elbv2.ApplicationProtocol.HTTPS, certificates: [certificate], sslPolicy: elbv2.SslPolicy.RECOMMENDED_TLS, open: false });
+      listener.addTargets('Router', targets);
+      listeners.push(listener, this.loadBalancer.addRedirect({ sourcePort: 80, sourceProtocol: elbv2.ApplicationProtocol.HTTP, targetPort: 443, targetProtocol: elbv2.ApplicationProtocol.HTTPS }));
     } else {
-      this.loadBalancer.addListener('Http', { port: 80, protocol: elbv2.ApplicationProtocol.HTTP, open: false }).addTargets('Router', targets);
+      const listener = this.loadBalancer.addListener('Http', { port: 80, protocol: elbv2.ApplicationProtocol.HTTP, open: false });
+      listener.addTargets('Router', targets);
+      listeners.push(listener);
     }
+    // the app's stage tag reaches listeners too, but cfn-lint's resource schema has no Tags on a listener
+    for (const l of listeners) (l.node.defaultChild as elbv2.CfnListener).addPropertyDeletionOverride('Tags');
 
     if (settings.hostedZoneId) {
       const zone = route53.HostedZone.fromHostedZoneAttributes(this, 'Zone', { hostedZoneId: settings.hostedZoneId, zoneName: settings.hostedZoneName! });

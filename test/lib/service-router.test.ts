@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { App, Stack } from 'aws-cdk-lib';
+import { App, Stack, Tags } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -25,6 +25,8 @@ function synth(raw: unknown) {
   const tables = new GpupoolTables(stack, 'Tables').refs;
   const secret = new secretsmanager.Secret(stack, 'Seed');
   const router = new ServiceRouter(stack, 'Router', { settings: parseRouterSettings(raw), tables, signingSecret: secret, stage: 'test', logRetentionDays: 30 });
+  // as bin/app.ts tags every resource of a stage
+  Tags.of(app).add('gpupool:stage', 'test');
   const t = Template.fromStack(stack);
   const id = (c: { node: { defaultChild?: unknown } }) => stack.getLogicalId(c.node.defaultChild as never);
   return { app, stack, router, t, res: t.toJSON().Resources as Record<string, any>, id, tableId: (n: 'services' | 'jobs' | 'nodes' | 'keys') => id(tables[n].table as never), secretId: id(secret as never), outdir };
