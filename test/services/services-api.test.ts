@@ -249,6 +249,18 @@ describe('services API', () => {
     for (const id of nodes.keys()) expect((await d().nodes.get(id))!.freeGpus).toBe(1);
   });
 
+  it('attack: a create retried with an Idempotency-Key never stores the token in plain (the replay says it was shown once)', async () => {
+    const body = { ...SPEC, name: 'idem', replicas: { min: 0, max: 1 } };
+    const first = await alice.api.post('/v1/services', body, { 'idempotency-key': 'svc-idem-1' });
+    expect(first.status).toBe(201);
+    const replay = await alice.api.post('/v1/services', body, { 'idempotency-key': 'svc-idem-1' });
+    expect(replay.status).toBe(201);
+    expect(replay.body).toMatchObject({ service: { id: first.body.service.id }, token: null, secretShownOnce: true });
+    const tables = await snapshotTables(pool.stack);
+    for (const [table, items] of Object.entries(tables)) expect(items, table).not.toContain(first.body.token);
+    expect((await alice.api.del(`/v1/services/${first.body.service.id}`)).status).toBe(202);
+  });
+
   it('a reserved replica id no longer wanted gets an ended placeholder: a late creation of it fails', async () => {
     const r = await alice.api.post('/v1/services', { ...SPEC, name: 'placeholder', replicas: { min: 0, max: 1 } });
     expect(r.status).toBe(201);

@@ -23,7 +23,8 @@ function redactSecrets(body: string): string {
   try {
     const parsed = JSON.parse(body) as Record<string, unknown>;
     let redacted = false;
-    for (const field of ['apiKey', 'nodeKey']) {
+    // a service's token (POST /v1/services) too: stored only as its sha256 (docs/services.md)
+    for (const field of ['apiKey', 'nodeKey', 'token']) {
       if (typeof parsed[field] === 'string') {
         parsed[field] = null;
         redacted = true;
