@@ -164,15 +164,20 @@ describe('a service replica billed per period (DynamoDB Local)', () => {
 
   it('settles each period once when renewals race the node finishing the replica', async () => {
     const consumer = await fundedAccount(d, 'renewal-consumer-race', 10_000_000_000);
-    for (let round = 0; round < 8; round++) {
+    const orders = new Set<string>();
+    const later = <T>(ms: number, f: () => Promise<T>) => new Promise<T>((ok, no) => setTimeout(() => f().then(ok, no), ms));
+    // the renewals start a little later each round (0 to 30 ms; the last round 300 ms, after the finish), so
+    // both orders happen and the middle rounds truly race
+    for (let round = 0; round < 12; round++) {
+      const wait = round === 11 ? 300 : 3 * round;
       const { job, nodeCaller, t0 } = await runningReplica(consumer.accountId, { counted: round % 2 === 0 });
       clock.t = t0 + PERIOD * 1000 - LEAD + 500 + round;
       const a = job.attempts[0];
       const results = await Promise.allSettled([
-        renewReplica(d, job, clock.t),
+        later(wait, () => renewReplica(d, job, clock.t)),
         finishAttempt(d, nodeCaller, job.id, { attemptId: a.id, exitCode: 0, outcome: 'exited', lines: [] }),
-        reap(d),
-        renewReplica(d, job, clock.t),
+        later(wait, () => reap(d)),
+        later(wait + 1, () => renewReplica(d, job, clock.t)),
       ]);
       // the finish always gets through (it re-reads after a renewal); at most one renewal applied
       expect(results[1].status).toBe('fulfilled');
@@ -185,7 +190,9 @@ describe('a service replica billed per period (DynamoDB Local)', () => {
       // time is charged once: the renewal's period plus the end's (zero if it came at the same instant) is the metered time
       expect(paid(entries)).toBe(exact(clock.t - t0));
       expect(meteredCost(final, clock.t).held).toBe(0);
+      orders.add(keys.includes(segmentSettleKey(job.id, 0, 0)) ? 'renewal first' : 'finish first');
     }
+    expect([...orders].sort()).toEqual(['finish first', 'renewal first']);
     expect((await d.accounts.get(consumer.accountId))!.held).toBe(0);
     await expectCleanAudit();
   }, 120_000);
