@@ -2,8 +2,10 @@
 // fields as top-level attributes. `load` belongs to the routing tier (each router sets `load.<routerId>`
 // with its own UpdateItem), so the control plane's writes never carry it: an update of every other
 // attribute, conditioned on `version`. `activeShard` puts a service not yet DELETED in the sparse
-// `active` index the reconciler's tick reads.
-import { GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+// `active` index the reconciler's tick reads. The account item counts its services not yet DELETED
+// (`activeServices`), moved in the same transaction as a create and as the write that makes one DELETED,
+// so the per-account limit holds under concurrent creates.
+import { GetCommand, QueryCommand, TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient, type UpdateCommandInput } from '@aws-sdk/lib-dynamodb';
 import type { Service } from '../domain/service/model';
 import { isConditionFailure } from './conditions';
 import { decodeCursor, encodeCursor } from './cursor';
@@ -24,7 +26,20 @@ export class ServicesStore {
   constructor(
     private readonly db: DynamoDBDocumentClient,
     private readonly table: string,
+    /** the account items, where each account's count of services not yet DELETED lives */
+    private readonly accountsTable: string,
   ) {}
+
+  private countUpdate(accountId: string, by: 1 | -1, max?: number) {
+    return {
+      TableName: this.accountsTable,
+      Key: { id: accountId },
+      UpdateExpression: 'ADD #n :by',
+      ...(max !== undefined ? { ConditionExpression: 'attribute_exists(id) AND (attribute_not_exists(#n) OR #n < :max)' } : {}),
+      ExpressionAttributeNames: { '#n': 'activeServices' },
+      ExpressionAttributeValues: { ':by': by, ...(max !== undefined ? { ':max': max } : {}) },
+    };
+  }
 
   private static activeShard = (s: Pick<Service, 'id' | 'status'>) => (s.status === 'DELETED' ? undefined : `s#${shardOf(s.id)}`);
 
@@ -35,16 +50,26 @@ export class ServicesStore {
     return { load: {}, ...s } as unknown as Service;
   }
 
-  /** Writes a new service; false when the id is taken. */
-  async create(s: Service): Promise<boolean> {
+  /** Writes a new service while its account holds fewer than `max` not yet DELETED; 'exists' when the id is taken. */
+  async create(s: Service, max: number, tries = 3): Promise<'created' | 'exists' | 'limit'> {
     const shard = ServicesStore.activeShard(s);
     try {
       await this.db.send(
-        new PutCommand({ TableName: this.table, Item: { ...s, load: s.load ?? {}, ...(shard ? { activeShard: shard } : {}) }, ConditionExpression: 'attribute_not_exists(id)', }),
+        new TransactWriteCommand({
+          TransactItems: [
+            { Put: { TableName: this.table, Item: { ...s, load: s.load ?? {}, ...(shard ? { activeShard: shard } : {}) }, ConditionExpression: 'attribute_not_exists(id)' } },
+            { Update: this.countUpdate(s.accountId, 1, max) },
+          ],
+        }),
       );
-      return true;
+      return 'created';
     } catch (e) {
-      if (isConditionFailure(e)) return false;
+      const reasons = (e as { name?: string; CancellationReasons?: { Code?: string }[] }).CancellationReasons;
+      if ((e as Error).name !== 'TransactionCanceledException' || !reasons) throw e;
+      if (reasons[0]?.Code === 'ConditionalCheckFailed') return 'exists';
+      if (reasons[1]?.Code === 'ConditionalCheckFailed') return 'limit';
+      // another transaction held the account item (DynamoDB's TransactionConflict): nothing was written, go again
+      if (tries > 1 && reasons.some((r) => r.Code === 'TransactionConflict')) return this.create(s, max, tries - 1);
       throw e;
     }
   }
@@ -58,7 +83,7 @@ export class ServicesStore {
    * Writes `next` (version = `before.version + 1`) if the item is still at `before.version`; every attribute
    * but `id` and `load`. Throws ServiceChangedError when another writer moved it first.
    */
-  async save(before: Pick<Service, 'id' | 'version'>, next: Service): Promise<Service> {
+  async save(before: Pick<Service, 'id' | 'version' | 'status' | 'accountId' | 'load'>, next: Service): Promise<Service> {
     if (next.id !== before.id || next.version !== before.version + 1) throw new Error('save: next must be the following version of the same service');
     const names: Record<string, string> = { '#v': 'version' };
     const values: Record<string, unknown> = { ':before': before.version };
@@ -83,21 +108,25 @@ export class ServicesStore {
       removes.push(`#a${i}`);
       i++;
     }
+    const update: UpdateCommandInput = {
+      TableName: this.table,
+      Key: { id: next.id },
+      UpdateExpression: `SET ${sets.join(', ')}${removes.length ? ` REMOVE ${removes.join(', ')}` : ''}`,
+      ConditionExpression: 'attribute_exists(id) AND #v = :before',
+      ExpressionAttributeNames: names,
+      ExpressionAttributeValues: values,
+    };
     try {
-      const r = await this.db.send(
-        new UpdateCommand({
-          TableName: this.table,
-          Key: { id: next.id },
-          UpdateExpression: `SET ${sets.join(', ')}${removes.length ? ` REMOVE ${removes.join(', ')}` : ''}`,
-          ConditionExpression: 'attribute_exists(id) AND #v = :before',
-          ExpressionAttributeNames: names,
-          ExpressionAttributeValues: values,
-          ReturnValues: 'ALL_NEW',
-        }),
-      );
+      // the write that makes a service DELETED gives its place in the account's count back, in one transaction
+      if (before.status !== 'DELETED' && next.status === 'DELETED') {
+        await this.db.send(new TransactWriteCommand({ TransactItems: [{ Update: update as never }, { Update: this.countUpdate(next.accountId, -1) }] }));
+        return { ...next, load: before.load ?? {} };
+      }
+      const r = await this.db.send(new UpdateCommand({ ...update, ReturnValues: 'ALL_NEW' }));
       return this.fromItem(r.Attributes)!;
     } catch (e) {
-      if (isConditionFailure(e)) throw new ServiceChangedError(`service ${next.id} changed since version ${before.version}`);
+      const cancelled = (e as Error).name === 'TransactionCanceledException' && (e as { CancellationReasons?: { Code?: string }[] }).CancellationReasons?.[0]?.Code === 'ConditionalCheckFailed';
+      if (isConditionFailure(e) || cancelled) throw new ServiceChangedError(`service ${next.id} changed since version ${before.version}`);
       throw e;
     }
   }

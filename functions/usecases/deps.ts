@@ -182,7 +182,7 @@ export function buildDeps(p: { db: DynamoDBDocumentClient; sqs: SQSClient; table
     placementWake: p.settings.placementQueueUrl ? new SqsPlacementWake(p.sqs, p.settings.placementQueueUrl) : new InProcessPlacementWake(),
     agentCredentials: agentCredentialsFor(p.settings.agentRoleArn, p.settings.region),
     governance,
-    services: new ServicesStore(p.db, p.tables.services),
+    services: new ServicesStore(p.db, p.tables.services, p.tables.accounts),
     parameters: new CachedParameters(governance, p.settings.governance?.parametersCacheMs ?? 5_000),
     settings: p.settings,
     now: Date.now,

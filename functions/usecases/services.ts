@@ -6,7 +6,7 @@ import { conflict, DomainError, notFound } from '../domain/errors';
 import type { Caller } from '../domain/model';
 import type { Service } from '../domain/service/model';
 import { replicaSpec } from '../domain/service/replica-job';
-import type { CreateService, PatchService } from '../domain/service/schemas';
+import { MAX_SERVICES_PER_ACCOUNT, type CreateService, type PatchService } from '../domain/service/schemas';
 import { serviceView, type ServiceView } from '../domain/service/view';
 import { admissionError } from '../domain/account-limits';
 import { loginForImage, LOGIN_FOR_IMAGE } from '../domain/schemas';
@@ -60,7 +60,9 @@ export async function createService(d: Deps, caller: Caller, body: CreateService
   await checkReferences(d, caller, replica);
   const refusal = admissionError(replica, (await accountView(d, caller.accountId)).limits);
   if (refusal) throw refusal;
-  if (!(await d.services.create(svc))) throw conflict('service id taken; try again');
+  const created = await d.services.create(svc, MAX_SERVICES_PER_ACCOUNT);
+  if (created === 'limit') throw conflict(`an account holds at most ${MAX_SERVICES_PER_ACCOUNT} services not yet deleted; delete one first`);
+  if (created === 'exists') throw conflict('service id taken; try again');
   const after = (await reconcileService(d, svc.id, svc)) ?? svc;
   return { service: view(d, after, [...(await readReplicas(d, after.replicaIds)).values()]), token };
 }

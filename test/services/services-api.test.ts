@@ -6,6 +6,7 @@ import type { Job } from '../../functions/domain/model';
 import type { Service } from '../../functions/domain/service/model';
 import { reconcileService } from '../../functions/usecases/service-reconcile';
 import { tokenHash } from '../../functions/usecases/services';
+import { MAX_SERVICES_PER_ACCOUNT } from '../../functions/domain/service/schemas';
 import { eventually } from '../helpers/api';
 import { startPool, type Pool } from '../helpers/local-pool';
 import { expectProblem, manualAgent, problemOf, registerNode, snapshotTables } from '../api/helpers';
@@ -259,6 +260,21 @@ describe('services API', () => {
     const tables = await snapshotTables(pool.stack);
     for (const [table, items] of Object.entries(tables)) expect(items, table).not.toContain(first.body.token);
     expect((await alice.api.del(`/v1/services/${first.body.service.id}`)).status).toBe(202);
+  });
+
+  it('race: concurrent creates never pass the per-account limit of services; a deleted one gives its place back', async () => {
+    const carol = await pool.newAccount('consumer', 'carol');
+    const body = { ...SPEC, name: 'many', replicas: { min: 0, max: 1 } };
+    const answers = await Promise.all(Array.from({ length: MAX_SERVICES_PER_ACCOUNT + 4 }, () => carol.api.post('/v1/services', body)));
+    const created = answers.filter((a) => a.status === 201);
+    expect(created).toHaveLength(MAX_SERVICES_PER_ACCOUNT);
+    for (const a of answers.filter((x) => x.status !== 201)) expectProblem(a, 409);
+    expect((await d().accounts.item(carol.id))!).toMatchObject({ activeServices: MAX_SERVICES_PER_ACCOUNT });
+    const gone = created[0].body.service.id as string;
+    expect((await carol.api.del(`/v1/services/${gone}`)).body.service.status).toBe('DELETED');
+    expect((await d().accounts.item(carol.id))!).toMatchObject({ activeServices: MAX_SERVICES_PER_ACCOUNT - 1 });
+    expect((await carol.api.post('/v1/services', body)).status).toBe(201);
+    expectProblem(await carol.api.post('/v1/services', body), 409);
   });
 
   it('a reserved replica id no longer wanted gets an ended placeholder: a late creation of it fails', async () => {

@@ -6,6 +6,8 @@ import { RegistryAuthSchema } from '../secrets/limits';
 
 /** replicas one service may ask for: each is a placement on its own node (and a job in the account's limits) */
 export const MAX_SERVICE_REPLICAS = 16;
+/** services one account may hold not yet DELETED: each costs the reconciler's tick a pass */
+export const MAX_SERVICES_PER_ACCOUNT = 32;
 
 export const ServiceNameSchema = z.string().min(1).max(64).regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'letters, digits, ".", "_" and "-", starting with a letter or digit');
 
