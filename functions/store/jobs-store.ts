@@ -16,7 +16,7 @@ import type { Transition } from '../domain/job/transitions';
 import type { Posting } from '../domain/ledger/model';
 import type { Job, Node } from '../domain/model';
 import { isConditionFailure } from './conditions';
-import { decodeCursor, encodeCursor } from './cursor';
+import { pageByAccount } from './query-all';
 import { InsufficientFundsError, type LedgerStore } from './ledger-store';
 import type { NodesStore } from './nodes-store';
 import { QueueAccounts } from './queue-accounts';
@@ -192,18 +192,8 @@ export class JobsStore {
   }
 
   async listByAccount(accountId: string, limit: number, cursor?: string): Promise<{ items: Job[]; nextCursor?: string }> {
-    const r = await this.db.send(
-      new QueryCommand({
-        TableName: this.table,
-        IndexName: 'byAccount',
-        KeyConditionExpression: 'accountId = :a',
-        ExpressionAttributeValues: { ':a': accountId },
-        ScanIndexForward: false,
-        Limit: limit,
-        ExclusiveStartKey: decodeCursor(cursor, { accountId }, { id: 'string', accountId: 'string', createdAt: 'number' }),
-      }),
-    );
-    return { items: (r.Items ?? []).map((i) => this.fromItem(i)!), nextCursor: encodeCursor(r.LastEvaluatedKey) };
+    const page = await pageByAccount(this.db, this.table, accountId, limit, cursor);
+    return { items: page.items.map((i) => this.fromItem(i)!), nextCursor: page.nextCursor };
   }
 
   /**

@@ -5,10 +5,10 @@
 // `active` index the reconciler's tick reads. The account item counts its services not yet DELETED
 // (`activeServices`), moved in the same transaction as a create and as the write that makes one DELETED,
 // so the per-account limit holds under concurrent creates.
-import { GetCommand, QueryCommand, TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient, type UpdateCommandInput } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient, type UpdateCommandInput } from '@aws-sdk/lib-dynamodb';
 import type { Service } from '../domain/service/model';
 import { isConditionFailure } from './conditions';
-import { decodeCursor, encodeCursor } from './cursor';
+import { pageByAccount } from './query-all';
 import { allShards, queryPartitions, shardOf } from './shard';
 
 /** Raised when the service moved since it was read (its version): read it again and decide again. */
@@ -133,18 +133,8 @@ export class ServicesStore {
 
   /** The account's services, newest first, DELETED ones included. */
   async listByAccount(accountId: string, limit: number, cursor?: string): Promise<{ items: Service[]; nextCursor?: string }> {
-    const r = await this.db.send(
-      new QueryCommand({
-        TableName: this.table,
-        IndexName: 'byAccount',
-        KeyConditionExpression: 'accountId = :a',
-        ExpressionAttributeValues: { ':a': accountId },
-        ScanIndexForward: false,
-        Limit: limit,
-        ExclusiveStartKey: decodeCursor(cursor, { accountId }, { id: 'string', accountId: 'string', createdAt: 'number' }),
-      }),
-    );
-    return { items: (r.Items ?? []).map((i) => this.fromItem(i)!), nextCursor: encodeCursor(r.LastEvaluatedKey) };
+    const page = await pageByAccount(this.db, this.table, accountId, limit, cursor);
+    return { items: page.items.map((i) => this.fromItem(i)!), nextCursor: page.nextCursor };
   }
 
   /** Ids of services not yet DELETED (the sparse `active` index; eventually consistent: read each again before acting). */

@@ -3,16 +3,9 @@ import { seg, type Ctx } from '../context';
 import { UsageError } from '../errors';
 import { details, formatAge, formatStatus, formatTime, table, truncate } from '../format';
 import { parseInteger } from '../run-spec';
+import type { ReplicaView } from '../../../functions/domain/service/model';
 import { buildServiceBody, buildServicePatch, parseReplicas, type ServeOptions } from '../service-spec';
 
-interface ReplicaView {
-  id: string;
-  nodeId: string | null;
-  status: string;
-  ready: boolean;
-  endpoint: string | null;
-  generation: number;
-}
 export interface ServiceView {
   id: string;
   name: string;
