@@ -7,7 +7,7 @@ import { ConsoleStack } from '../lib/stacks/console-stack';
 import { ControlPlaneStack } from '../lib/stacks/control-plane-stack';
 import { DataStack } from '../lib/stacks/data-stack';
 import { RouterStack } from '../lib/stacks/router-stack';
-import { parseRouterSettings } from '../lib/router-settings';
+import { parseRouterSettings, servicesBaseUrl } from '../lib/router-settings';
 import { parseBurstSettings } from '../functions/domain/burst/settings';
 
 const app = new App();
@@ -17,6 +17,9 @@ const config = resolveStageConfig(raw);
 const env = { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION };
 
 const prefix = `Gpupool-${config.stage}`;
+// the services' routing tier (Fargate + ALB): off unless cdk.json's "gpupool:servicesRouter" is true or
+// {"enabled": true, ...}, since it is the one part of a stage with a fixed monthly cost (docs/services.md, AWS)
+const routerSettings = parseRouterSettings(app.node.tryGetContext('gpupool:servicesRouter'));
 const data = new DataStack(app, `${prefix}-Data`, {
   env,
   description: `gpupool ${config.stage}: tables and the node dead-letter queue (stateful, retained)`,
@@ -27,6 +30,7 @@ const controlPlane = new ControlPlaneStack(app, `${prefix}-ControlPlane`, {
   config,
   tables: data.tables,
   nodeDlq: data.nodeDlq,
+  servicesBaseUrl: servicesBaseUrl(routerSettings),
   // off unless cdk.json's "gpupool:burst" says {"enabled": true, ...} (docs/burst.md)
   burst: parseBurstSettings(app.node.tryGetContext('gpupool:burst')),
 });
@@ -40,9 +44,6 @@ new ConsoleStack(app, `${prefix}-Console`, {
   logRetentionDays: config.logRetentionDays,
 });
 
-// the services' routing tier (Fargate + ALB): off unless cdk.json's "gpupool:servicesRouter" is true or
-// {"enabled": true, ...}, since it is the one part of a stage with a fixed monthly cost (docs/services.md, AWS)
-const routerSettings = parseRouterSettings(app.node.tryGetContext('gpupool:servicesRouter'));
 if (routerSettings.enabled) {
   new RouterStack(app, `${prefix}-Router`, {
     env,

@@ -26,3 +26,13 @@ export function parseRouterSettings(raw: unknown): RouterSettings {
   if (r.data.hostedZoneId && (!r.data.hostedZoneName || !r.data.servicesDomain)) throw new Error('gpupool:servicesRouter: hostedZoneId needs hostedZoneName and servicesDomain');
   return r.data;
 }
+
+/**
+ * The address a service's url starts with, known at synth time only when the operator names a domain:
+ * `https://<servicesDomain>` with a certificate, `http://` without. Without a domain the ALB's name is only
+ * known after the router stack deploys (its output `BaseUrl`), so services show no url ('').
+ */
+export function servicesBaseUrl(s: RouterSettings): string {
+  if (!s.enabled || !s.servicesDomain) return '';
+  return `${s.certificateArn ? 'https' : 'http'}://${s.servicesDomain}`;
+}

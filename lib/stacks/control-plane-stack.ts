@@ -98,6 +98,8 @@ export interface ControlPlaneStackProps extends StackProps {
   readonly nodeDlq: sqs.IQueue;
   /** burst capacity on EC2 (docs/burst.md); off unless `enabled` */
   readonly burst?: BurstSettings;
+  /** where the routing tier answers (lib/router-settings.ts servicesBaseUrl); '' shows no service url */
+  readonly servicesBaseUrl?: string;
 }
 
 export class ControlPlaneStack extends Stack {
@@ -123,7 +125,7 @@ export class ControlPlaneStack extends Stack {
         memoryMb: config.functionMemoryMb,
         logRetentionDays: config.logRetentionDays,
         serviceName: serviceName(config.stage),
-        environment: functionEnvironment(config, props.nodeDlq.queueArn),
+        environment: functionEnvironment(config, props.nodeDlq.queueArn, props.servicesBaseUrl),
         // the public function also serves the bundled agent that install.sh downloads, and the bundled CLI
         ...(name === 'public'
           ? {
@@ -254,7 +256,7 @@ export class ControlPlaneStack extends Stack {
         tables,
         apiUrl: this.api.api.url,
         // the same settings as every other function: burst re-queues and settles jobs too
-        environment: functionEnvironment(config, props.nodeDlq.queueArn),
+        environment: functionEnvironment(config, props.nodeDlq.queueArn, props.servicesBaseUrl),
         nodeQueuePrefix: config.nodeQueuePrefix,
         logRetentionDays: config.logRetentionDays,
         memoryMb: config.functionMemoryMb,
@@ -271,8 +273,9 @@ export class ControlPlaneStack extends Stack {
 }
 
 /** What every function of the stage reads from its environment (functions/usecases/deps.ts settingsFromEnv). */
-export function functionEnvironment(config: StageConfig, nodeDlqArn: string): Record<string, string> {
+export function functionEnvironment(config: StageConfig, nodeDlqArn: string, servicesBaseUrl = ''): Record<string, string> {
   return {
+    ...(servicesBaseUrl ? { SERVICES_BASE_URL: servicesBaseUrl } : {}),
     GPUPOOL_STAGE: config.stage,
     HEARTBEAT_BUSY_SECONDS: String(config.heartbeatBusySeconds),
     HEARTBEAT_IDLE_SECONDS: String(config.heartbeatIdleSeconds),

@@ -18,7 +18,7 @@ export const cdkContext = (JSON.parse(readFileSync(new URL('../../cdk.json', imp
  * The data and control-plane stacks as bin/app.ts makes them from cdk.json's context (plus `extra`).
  * Bundling is skipped unless `bundle` (test/lib/stacks.test.ts and test/lib/deployed-bundles.test.ts bundle for real).
  */
-export function synthStages(o: { extra?: RawContext & Record<string, unknown>; outdir?: string; bundle?: boolean } = {}) {
+export function synthStages(o: { extra?: RawContext & Record<string, unknown>; outdir?: string; bundle?: boolean; servicesBaseUrl?: string } = {}) {
   const context: RawContext & Record<string, unknown> = { ...cdkContext, ...o.extra };
   const app = new App({ ...(o.outdir ? { outdir: o.outdir } : {}), context: o.bundle ? context : { ...context, 'aws:cdk:bundling-stacks': [] } });
   const data = new DataStack(app, 'Data');
@@ -28,6 +28,7 @@ export function synthStages(o: { extra?: RawContext & Record<string, unknown>; o
     nodeDlq: data.nodeDlq,
     // as bin/app.ts: off unless the context's "gpupool:burst" enables it
     burst: parseBurstSettings(context['gpupool:burst']),
+    ...(o.servicesBaseUrl ? { servicesBaseUrl: o.servicesBaseUrl } : {}),
   });
   return { app, data, cp };
 }

@@ -11,8 +11,8 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { imageContext, ServiceRouter } from '../../lib/constructs/service-router';
 import { GpupoolTables } from '../../lib/constructs/tables';
-import { parseRouterSettings } from '../../lib/router-settings';
-import { cfnLint, list, nagErrors, roleStatements } from './cdk-helpers';
+import { parseRouterSettings, servicesBaseUrl } from '../../lib/router-settings';
+import { cfnLint, list, nagErrors, roleStatements, synthStages } from './cdk-helpers';
 
 const CERT = 'arn:aws:acm:eu-west-1:123456789012:certificate/11111111-2222-3333-4444-555555555555';
 const dirs: string[] = [];
@@ -131,5 +131,18 @@ describe('routing tier image and settings', () => {
     expect(() => parseRouterSettings({ enabled: true, certificateArn: 'nope' })).toThrow(/certificateArn/);
     expect(() => parseRouterSettings({ enabled: true, hostedZoneId: 'Z123' })).toThrow(/hostedZoneName/);
     expect(() => parseRouterSettings({ enabled: true, extra: 1 })).toThrow();
+  });
+
+  it("gives the control plane the services' address when the operator names a domain, and none otherwise", () => {
+    expect(servicesBaseUrl(parseRouterSettings(undefined))).toBe('');
+    expect(servicesBaseUrl(parseRouterSettings(true))).toBe('');
+    expect(servicesBaseUrl(parseRouterSettings({ enabled: false, servicesDomain: 'svc.example.com' }))).toBe('');
+    expect(servicesBaseUrl(parseRouterSettings({ enabled: true, servicesDomain: 'svc.example.com' }))).toBe('http://svc.example.com');
+    const cert = 'arn:aws:acm:eu-west-1:123456789012:certificate/abc-123';
+    expect(servicesBaseUrl(parseRouterSettings({ enabled: true, servicesDomain: 'svc.example.com', certificateArn: cert }))).toBe('https://svc.example.com');
+    const { cp } = synthStages({ servicesBaseUrl: 'https://svc.example.com' });
+    const fns = Object.values(Template.fromStack(cp).findResources('AWS::Lambda::Function')).filter((f: any) => f.Properties.Environment?.Variables?.GPUPOOL_STAGE);
+    expect(fns.length).toBeGreaterThan(3);
+    for (const f of fns) expect((f as any).Properties.Environment.Variables.SERVICES_BASE_URL).toBe('https://svc.example.com');
   });
 });
