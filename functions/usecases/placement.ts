@@ -16,7 +16,7 @@ import { recordPlacement, recordPlacementFailure, recordQueuedJobs } from './met
 import { tryPlaceGang } from './gang-placement';
 import { readQueue } from './fair-queue';
 import { isGang } from '../domain/job/gang';
-import { replicaAvoid } from './replicas';
+import { replicaAvoid, serviceSpread } from './replicas';
 import { gpuWait, isCounted, jobGpus } from '../domain/account-limits';
 import { accountView, claimUnderLimits, isWait, type AccountView } from './account-limits';
 import { CandidateView, runtimePolicy } from './candidate-view';
@@ -77,8 +77,14 @@ export async function tryPlace(d: Deps, job: Job, view?: CandidateView, first?: 
   const t0 = performance.now();
   // a pinned job (a checker's canary) looks only at its node, which need not be among the cheapest
   const pinned = job.pinNodeId ? await d.nodes.get(job.pinNodeId) : undefined;
-  // a replica of a replicated job keeps off its siblings' nodes (and, if it can, their providers)
-  const matchJob = { ...job, ...(job.replicaGroup ? { replicaAvoid: await replicaAvoid(d, job) } : {}), runtimePolicy: runtimePolicy(d) };
+  // a replica of a replicated job keeps off its siblings' nodes (and, if it can, their providers); a
+  // service's replica prefers nodes and providers its other replicas are not on
+  const matchJob = {
+    ...job,
+    ...(job.replicaGroup ? { replicaAvoid: await replicaAvoid(d, job) } : {}),
+    ...(job.service ? { serviceSpread: await serviceSpread(d, job) } : {}),
+    runtimePolicy: runtimePolicy(d),
+  };
   const viewed = view && !job.pinNodeId ? await view.for(job) : undefined;
   // over the sweep's read budget: passed over this time, its pendingReason left as it was
   if (view && !job.pinNodeId && !viewed) return job;

@@ -5,7 +5,7 @@
 // the others with plain reads, without a group index. Kept apart from verification.ts (the verdict), which
 // pulls in the checker and would make placement import it.
 import type { Job } from '../domain/model';
-import type { ReplicaAvoid } from '../domain/matcher/filters';
+import type { ReplicaAvoid, ServiceSpread } from '../domain/matcher/filters';
 import type { Deps } from './deps';
 
 /** Every job id of a group, replica 0 first. */
@@ -65,4 +65,18 @@ export async function replicaAvoid(d: Deps, job: Job): Promise<ReplicaAvoid['rep
   const siblings = await Promise.all(g.ids.filter((id) => id !== job.id).map((id) => d.jobs.get(id)));
   const used = siblings.flatMap((s) => s?.attempts.filter((a) => a.status !== 'LOST') ?? []);
   return { nodes: [...new Set(used.map((a) => a.nodeId))], providers: [...new Set(used.flatMap((a) => (a.providerId ? [a.providerId] : [])))] };
+}
+
+/**
+ * For placing a service's replica: the nodes and providers the service's other replicas run on now (not
+ * ended, not being stopped), read fresh. A preference (filters.ts serviceNodes, serviceProviders): two
+ * replicas placed at the same instant may still meet on one node, as on a pool too small to spread.
+ */
+export async function serviceSpread(d: Deps, job: Job): Promise<ServiceSpread['serviceSpread']> {
+  if (!job.service) return undefined;
+  const svc = await d.services.get(job.service.id);
+  if (!svc) return undefined;
+  const others = await Promise.all(svc.replicaIds.filter((id) => id !== job.id).map((id) => d.jobs.get(id)));
+  const live = others.flatMap((j) => (j && !j.cancelRequested && (j.status === 'RUNNING' || j.status === 'ASSIGNED') && j.liveAttemptId ? j.attempts.filter((a) => a.id === j.liveAttemptId) : []));
+  return { nodes: [...new Set(live.map((a) => a.nodeId))], providers: [...new Set(live.flatMap((a) => (a.providerId ? [a.providerId] : [])))] };
 }

@@ -47,6 +47,25 @@ describe('matcher', () => {
     expect(only.ranked.map((x) => x.node.id)).toEqual(['n']);
   });
 
+  it("spreads a service's replicas: another provider first, then another node of the same provider, the same node last", () => {
+    const spread = { resources: { gpus: 1, nodes: 1 }, serviceSpread: { nodes: ['busy'], providers: ['p'] } };
+    // the cheap ones are on the replica's node and provider: a dearer node of another provider wins
+    const all = [node({ id: 'busy', pricePerGpuHour: 1 }), node({ id: 'sameProvider', pricePerGpuHour: 2 }), node({ id: 'elsewhere', providerId: 'q', pricePerGpuHour: 9_000_000 })];
+    expect(rank(job(spread), all, zero).ranked.map((x) => x.node.id)).toEqual(['elsewhere']);
+    // no other provider: another node of the same provider, not the replica's own node
+    expect(rank(job(spread), all.slice(0, 2), zero).ranked.map((x) => x.node.id)).toEqual(['sameProvider']);
+    // a pool of one node still runs the replica
+    expect(rank(job(spread), all.slice(0, 1), zero).ranked.map((x) => x.node.id)).toEqual(['busy']);
+  });
+
+  it('gives up a soft preference only when it turned nodes away: a verification replica keeps off a node that lost it before it gives up providers', () => {
+    const lost = { attempts: [{ id: 'a', n: 0, nodeId: 'lostIt', status: 'LOST' as const, assignedAt: 0, pricePerGpuHour: 0 }] };
+    const j = job({ ...lost, replicaAvoid: { nodes: ['sibling'], providers: ['p'] } });
+    // every node is of the sibling's provider: the one that did not lose the job is chosen
+    const r = rank(j, [node({ id: 'lostIt', pricePerGpuHour: 1 }), node({ id: 'fresh', pricePerGpuHour: 5_000_000 }), node({ id: 'sibling' })], zero);
+    expect(r.ranked.map((x) => x.node.id)).toEqual(['fresh']);
+  });
+
   it('ranks the cheapest first and explains rejections', () => {
     const nodes = [node({ id: 'dear', pricePerGpuHour: 3_000_000 }), node({ id: 'cheap', pricePerGpuHour: 1_000_000 }), node({ id: 'full', freeGpus: 0 })];
     const r = rank(job(), nodes, zero);

@@ -21,7 +21,7 @@ export function versionAtLeast(have: string | undefined, want: string): boolean 
   return true;
 }
 
-export type MatchJob = Pick<Job, 'id' | 'accountId' | 'resources' | 'placement' | 'maxPricePerGpuHour' | 'attempts'> & Partial<Pick<Job, 'pinNodeId' | 'image'>> & ReplicaAvoid & RuntimePolicy;
+export type MatchJob = Pick<Job, 'id' | 'accountId' | 'resources' | 'placement' | 'maxPricePerGpuHour' | 'attempts'> & Partial<Pick<Job, 'pinNodeId' | 'image'>> & ReplicaAvoid & ServiceSpread & RuntimePolicy;
 
 /**
  * Internal, filled in by placement for a replica of a replicated job (functions/usecases/replicas.ts):
@@ -29,6 +29,15 @@ export type MatchJob = Pick<Job, 'id' | 'accountId' | 'resources' | 'placement' 
  */
 export interface ReplicaAvoid {
   replicaAvoid?: { nodes: readonly string[]; providers: readonly string[] };
+}
+
+/**
+ * Internal, filled in by placement for a service's replica (functions/usecases/replicas.ts serviceSpread):
+ * the nodes and providers the service's other live replicas run on. A preference, not a rule: one node
+ * or provider lost should not take two replicas with it, but a pool too small to spread still runs them.
+ */
+export interface ServiceSpread {
+  serviceSpread?: { nodes: readonly string[]; providers: readonly string[] };
 }
 
 /**
@@ -112,5 +121,8 @@ export const FILTERS: readonly Filter[] = [
   { name: 'replicaNodes', check: (j, n) => (j.replicaAvoid?.nodes.includes(n.id) ? 'runs another replica of this job' : undefined) },
   // independent witnesses: prefer providers no sibling uses, but a pool with fewer providers still runs it
   { name: 'replicaProviders', soft: true, check: (j, n) => (j.replicaAvoid?.providers.includes(n.providerId) ? 'provider runs another replica' : undefined) },
+  // a service's replicas on other nodes, then other providers (listed last: the first preferences given up)
+  { name: 'serviceNodes', soft: true, check: (j, n) => (j.serviceSpread?.nodes.includes(n.id) ? 'runs another replica of this service' : undefined) },
+  { name: 'serviceProviders', soft: true, check: (j, n) => (j.serviceSpread?.providers.includes(n.providerId) ? "provider runs another of this service's replicas" : undefined) },
   { name: 'selfDealing', check: (j, n) => (n.providerId === j.accountId ? 'node belongs to the consumer' : undefined) },
 ];

@@ -22,24 +22,40 @@ export interface MatchResult {
   /** among the nodes that fit, what scorers saw in their favour, counted by reason (Scorer.reason) */
   favoured: Record<string, number>;
   considered: number;
+  /** names of the filters that turned some node away (rank relaxes soft filters only when one of them did) */
+  rejectedBy: ReadonlySet<string>;
 }
 
 export function rank(job: MatchJob, nodes: readonly Candidate[], random: () => number, pipeline: Pipeline = defaultPipeline()): MatchResult {
   const strict = rankWith(job, nodes, random, pipeline);
-  if (strict.ranked.length > 0 || !pipeline.filters.some((f) => f.soft)) return strict;
-  // nothing fits: relax the soft filters (e.g. a job that every node already lost may retry on one)
-  const relaxed = rankWith(job, nodes, random, { ...pipeline, filters: pipeline.filters.filter((f) => !f.soft) });
-  return relaxed.ranked.length > 0 ? relaxed : strict;
+  if (strict.ranked.length > 0) return strict;
+  // nothing fits: give up the soft filters that turned nodes away one at a time, the last listed (the
+  // weakest preference) first, so a service replica gives up "another provider" before "another node"
+  // and a retried job gives up "not a node that lost it" last
+  // (a soft filter further down may hide behind the first one that turned a node away, so once any did, each is tried)
+  if (!pipeline.filters.some((f) => f.soft && strict.rejectedBy.has(f.name))) return strict;
+  let filters = pipeline.filters;
+  for (let i = filters.length - 1; i >= 0; i--) {
+    if (!filters[i].soft) continue;
+    filters = filters.filter((_, k) => k !== i);
+    const relaxed = rankWith(job, nodes, random, { ...pipeline, filters });
+    if (relaxed.ranked.length > 0) return relaxed;
+  }
+  return strict;
 }
 
 function rankWith(job: MatchJob, nodes: readonly Candidate[], random: () => number, pipeline: Pipeline): MatchResult {
   const rejected: Record<string, number> = {};
+  const rejectedBy = new Set<string>();
   const feasible: Candidate[] = [];
   for (const n of nodes) {
     let reason: string | undefined;
     for (const f of pipeline.filters) {
       reason = f.check(job, n);
-      if (reason) break;
+      if (reason) {
+        rejectedBy.add(f.name);
+        break;
+      }
     }
     if (reason) rejected[reason] = (rejected[reason] ?? 0) + 1;
     else feasible.push(n);
@@ -57,7 +73,7 @@ function rankWith(job: MatchJob, nodes: readonly Candidate[], random: () => numb
     return { node, score: sum / totalWeight + random() * 1e-3 };
   });
   ranked.sort((a, b) => b.score - a.score);
-  return { ranked, rejected, favoured, considered: nodes.length };
+  return { ranked, rejected, favoured, considered: nodes.length, rejectedBy };
 }
 
 /**
