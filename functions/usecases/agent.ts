@@ -23,7 +23,7 @@ import { recordReplicaResult, verifyReplicas } from './verification';
 import { nodeImageList, sameImageList } from '../domain/matcher/image-cache';
 import { startFiles } from './files';
 import { openAttemptSecrets } from './secrets';
-import { reconcileService } from './service-reconcile';
+import { reconcileService, reconcileServicesOn } from './service-reconcile';
 
 /** statusReason of a node whose own agent is draining (SIGTERM), as opposed to a provider's drain */
 export const AGENT_DRAINING = 'agent draining';
@@ -130,7 +130,11 @@ export async function heartbeat(
   // a node the reaper declared offline must open a new session; its old work has moved on
   if (!isWatched(node)) throw conflict(`node is ${node.status}; open a new session`);
   // the agent got SIGTERM: take no new work here (its session lifts this when it comes back)
-  if (b.draining && isSchedulable(node)) node = await updateNode(d, node.id, (n) => withStatus(n, 'drain', AGENT_DRAINING));
+  if (b.draining && isSchedulable(node)) {
+    node = await updateNode(d, node.id, (n) => withStatus(n, 'drain', AGENT_DRAINING));
+    // its service replicas get their replacements now, within the agent's drain deadline
+    await reconcileServicesOn(d, node.id);
+  }
   const live = await d.jobs.liveOnNode(node.id);
   const period = running.length > 0 || live.length > 0 ? d.settings.heartbeat.busySeconds : d.settings.heartbeat.idleSeconds;
   const now = d.now();

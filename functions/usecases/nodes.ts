@@ -11,6 +11,7 @@ import { wakePlacement } from './placement';
 import { ensureStakeLock, STAKE_WAIT } from './ledger';
 import { deregister } from './node-removal';
 import { updateNode } from './node-writes';
+import { reconcileServicesOn } from './service-reconcile';
 
 export async function registerNode(d: Deps, caller: Caller, body: RegisterNode): Promise<{ node: Node; nodeKey: string }> {
   const models = [...new Set(body.gpus.map((g) => g.model))];
@@ -71,7 +72,7 @@ export async function patchNode(d: Deps, caller: Caller, id: string, p: { priceP
   await getOwnNode(d, caller, id);
   // the agent learns the list from its heartbeat answers and pulls what it lacks (agent/runtime/images.ts)
   const warm = p.warmImages && [...new Set(p.warmImages)];
-  return updateNode(d, id, (n) => {
+  const node = await updateNode(d, id, (n) => {
     let next: Node = {
       ...n,
       ...(p.pricePerGpuHour === undefined ? {} : { pricePerGpuHour: p.pricePerGpuHour }),
@@ -82,6 +83,9 @@ export async function patchNode(d: Deps, caller: Caller, id: string, p: { priceP
     if (p.drain === false) next = withStatus(next, 'undrain');
     return next;
   });
+  // a drained node's service replicas are replaced now (surge first: no capacity lost to the maintenance)
+  if (p.drain === true) await reconcileServicesOn(d, id);
+  return node;
 }
 
 /**

@@ -186,6 +186,29 @@ describe('reconcile: crash-loop backoff', () => {
   });
 });
 
+describe('reconcile: a replica whose node is draining', () => {
+  it('is replaced first and retired only once its replacement is ready', () => {
+    const js = [job(0, 'ready'), job(1, 'ready')];
+    const leaving = new Set([js[0].id]);
+    const p = reconcile(svc({ replicaIds: ids(...js), nextReplica: 2 }), mapOf(...js), NOW, S, leaving);
+    expect(p.create).toBe(1);
+    expect(p.retire).toEqual([]);
+    const starting = [...js, job(2, 'starting')];
+    expect(reconcile(svc({ replicaIds: ids(...starting), nextReplica: 3 }), mapOf(...starting), NOW, S, leaving)).toMatchObject({ create: 0, retire: [] });
+    const ready = [...js, job(2, 'ready')];
+    const q = reconcile(svc({ replicaIds: ids(...ready), nextReplica: 3 }), mapOf(...ready), NOW, S, leaving);
+    expect(q.retire).toEqual([{ id: js[0].id, why: 'replaced: its node is draining' }]);
+    expect(q.create).toBe(0);
+  });
+
+  it('not ready: retired at once (it serves nothing) and replaced', () => {
+    const js = [job(0, 'ready'), job(1, 'starting')];
+    const p = reconcile(svc({ replicaIds: ids(...js), nextReplica: 2 }), mapOf(...js), NOW, S, new Set([js[1].id]));
+    expect(p.retire).toEqual([{ id: js[1].id, why: 'its node is draining' }]);
+    expect(p.create).toBe(1);
+  });
+});
+
 describe('reconcile: rolling update (surge 1, never fewer ready)', () => {
   const gen2 = (o: Partial<Service>) => svc({ generation: 2, ...o });
 

@@ -80,7 +80,11 @@ function autoscale(svc: Service, now: number, s: ReconcileSettings): { desired: 
 
 const backoffMs = (failures: number) => Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** Math.max(0, failures - 1));
 
-export function reconcile(svc: Service, jobs: ReadonlyMap<string, Job>, now: number, s: ReconcileSettings): ReconcilePlan {
+/**
+ * `leaving`: replicas whose node is draining. They are replaced like an older generation's: a new replica
+ * first, the leaving one retired once the new one is ready, so a provider's maintenance costs no capacity.
+ */
+export function reconcile(svc: Service, jobs: ReadonlyMap<string, Job>, now: number, s: ReconcileSettings, leaving: ReadonlySet<string> = new Set()): ReconcilePlan {
   const drop: string[] = [];
   const retire: Retirement[] = [];
   const materialize: string[] = [];
@@ -121,7 +125,7 @@ export function reconcile(svc: Service, jobs: ReadonlyMap<string, Job>, now: num
       continue;
     }
     const r = { id, job: j, ready: isReady(j) };
-    ((j.service?.generation ?? svc.generation) === svc.generation ? current : old).push(r);
+    ((j.service?.generation ?? svc.generation) === svc.generation && !leaving.has(id) ? current : old).push(r);
   }
   // a ready replica of the current spec proves it works: the crash-loop count starts again
   if (current.some((r) => r.ready)) failures = 0;
@@ -141,11 +145,11 @@ export function reconcile(svc: Service, jobs: ReadonlyMap<string, Job>, now: num
   // rolling update: old replicas not ready go at once (they lower no ready count); ready ones one for
   // each ready replica beyond `desired`, so the ready count never drops below what it was (or desired)
   const readyTotal = [...current, ...old].filter((r) => r.ready).length;
-  for (const r of old.filter((x) => !x.ready)) retireR(r, 'replaced by a newer generation');
+  for (const r of old.filter((x) => !x.ready)) retireR(r, leaving.has(r.id) ? 'its node is draining' : 'replaced by a newer generation');
   const oldReady = old.filter((x) => x.ready).sort((a, b) => replicaIndex(a.id) - replicaIndex(b.id));
   const oldKept = [...oldReady];
   for (let k = 0; k < Math.min(oldReady.length, Math.max(0, readyTotal - desired)); k++) {
-    retireR(oldReady[k], desired === 0 ? 'not wanted' : 'replaced by a newer generation');
+    retireR(oldReady[k], desired === 0 ? 'not wanted' : leaving.has(oldReady[k].id) ? 'replaced: its node is draining' : 'replaced by a newer generation');
     oldKept.shift();
   }
   // scale down: not-ready first, then the newest
