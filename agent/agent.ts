@@ -76,6 +76,16 @@ export class Agent {
   }
 
   /**
+   * The lease ran out without renewal: the control plane may already have written this node off and placed
+   * its jobs elsewhere. Running attempts stop; one whose start is in flight is not run when its answer comes
+   * (test/agent/lease-lost-starting.test.ts: run after the lease, its job ran twice).
+   */
+  leaseLost(): void {
+    for (const id of this.starting) this.refused.add(id);
+    this.stop([...this.attempts.keys()], 'lease_lost');
+  }
+
+  /**
    * The control plane took this node out of service (a stop message, or a 409 to a heartbeat or session):
    * the jobs of these attempts are already being placed elsewhere, so they are killed without a grace
    * period and nothing is reported for them. An attempt whose start is in flight is not run at all.

@@ -180,7 +180,7 @@ async function startNode(config: AgentConfig, log: Logger, drain: AbortSignal): 
       agent.writtenOff(reported);
       return session.open();
     },
-    onLeaseLost: () => agent.stop(agent.running(), 'lease_lost'),
+    onLeaseLost: () => agent.leaseLost(),
     gpuTelemetry: gpuTelemetrySource(config.simulatedGpus ? inventory.devices : undefined, log),
     ...(images ? { images: () => images.current(), onWarmImages: (refs: string[]) => images.keepWarm(refs) } : {}),
   });

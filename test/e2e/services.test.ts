@@ -37,7 +37,8 @@ const whenReady = (id: string, n: number, timeoutMs = 30_000, gen?: number) =>
     const s = await service(id);
     const ready = readyReplicas(s).filter((r: any) => gen === undefined || r.generation === gen);
     const live = s.replicas.filter((r: any) => !['SUCCEEDED', 'FAILED', 'CANCELLED', 'TIMED_OUT'].includes(r.status));
-    return ready.length === n && live.length === n ? s : undefined;
+    // the status is the reconciler's, written a moment after the readiness it follows
+    return ready.length === n && live.length === n && s.status === 'RUNNING' ? s : undefined;
   }, timeoutMs, `service ${id} with ${n} ready replicas${gen ? ` of generation ${gen}` : ''}`);
 
 /** One request through the service's URL, retried once on a failure, as the issue's client does. */
