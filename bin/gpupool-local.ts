@@ -28,6 +28,8 @@ const { values } = parseArgs({
   },
 });
 
+/** the demo agents' drain deadline: what `npm start`'s Ctrl-C waits for running work at most */
+const DEMO_DRAIN_SECONDS = 10;
 const DEMO_AGENTS = [
   { name: 'demo-a100', gpus: '2xA100-80', region: 'eu-west', location: '53.35,-6.26', price: 1_800_000 },
   { name: 'demo-h100', gpus: '1xH100-80', region: 'eu-central', location: '50.11,8.68', price: 2_900_000 },
@@ -82,7 +84,15 @@ async function main() {
   writeFileSync(stateFile, JSON.stringify(state, null, 2) + '\n', { mode: 0o600 });
 
   const agents: AgentProcess[] = DEMO_AGENTS.slice(0, agentCount).map((a) =>
-    startAgent({ ...a, apiUrl: stack.apiUrl, providerKey: demoProviderKey!, stateDir: path.join(dataDir, 'agents', a.name), onLine: (l) => console.log(l) }),
+    startAgent({
+      ...a,
+      apiUrl: stack.apiUrl,
+      providerKey: demoProviderKey!,
+      stateDir: path.join(dataDir, 'agents', a.name),
+      // Ctrl-C should not wait the production drain (600 s) for a service's replicas, which never end
+      env: { GPUPOOL_DRAIN_SECONDS: String(DEMO_DRAIN_SECONDS) },
+      onLine: (l) => console.log(l),
+    }),
   );
   await waitForNodes(stack.deps, agentCount, 20_000);
 
@@ -98,9 +108,15 @@ Try:  curl -s ${stack.apiUrl}/v1/health
 
   let stopping = false;
   const shutdown = async () => {
-    if (stopping) return;
+    if (stopping) {
+      // a second Ctrl-C: no more waiting for the agents' drain
+      log('stopping now');
+      await Promise.all(agents.map((a) => a.stop('SIGKILL')));
+      await stack.stop();
+      process.exit(1);
+    }
     stopping = true;
-    log('stopping: draining agents, then the stack');
+    log(`stopping: draining agents (at most ${DEMO_DRAIN_SECONDS} s; Ctrl-C again to stop now), then the stack`);
     await Promise.all(agents.map((a) => a.stop('SIGTERM')));
     await stack.stop();
     process.exit(0);
