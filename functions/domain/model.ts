@@ -70,6 +70,8 @@ export const REASONS = [
   'REPLICA_RETIRED',
   /** a service replica's next billing period could not be held: its owner ran out of credits (docs/services.md, Money) */
   'INSUFFICIENT_CREDITS',
+  /** a job it was to run `after` ended other than SUCCEEDED (docs/scheduling.md, Dependencies) */
+  'DEPENDENCY_FAILED',
 ] as const;
 export type Reason = (typeof REASONS)[number];
 
@@ -178,6 +180,8 @@ export interface JobSpec {
    * ends by itself: maxDurationSeconds is its billing period, renewed while the service wants it.
    */
   service?: ServiceLink;
+  /** run only after these jobs of the same account SUCCEEDED (docs/scheduling.md, Dependencies) */
+  after?: string[];
 }
 
 /** What a service replica's job knows of its service. */
@@ -218,6 +222,10 @@ export interface Job extends JobSpec {
   cancelRequested?: number;
   /** why the control plane asked to cancel (a service retiring its replica: REPLICA_RETIRED); absent: the consumer did (CANCELLED_BY_USER) */
   cancelReason?: Reason;
+  /** set by the control plane: waiting for `after` (QUEUED, but out of the sweep's queue: domain/job/dependencies.ts) */
+  held?: boolean;
+  /** the dependency that ended other than SUCCEEDED and so failed this job (reason DEPENDENCY_FAILED) */
+  failedDependency?: { id: string; status: JobStatus | 'MISSING' };
   /** incremented on every write; lets readers detect races */
   version: number;
 }

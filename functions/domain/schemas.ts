@@ -7,6 +7,7 @@ import { imageRefList } from './agent-protocol';
 import { MAX_WARM_IMAGES } from './matcher/image-cache';
 import { CheckpointSchema, InputsSchema } from './files/schemas';
 import { imageRegistry, MAX_SECRETS_PER_JOB, RegistryAuthSchema, SecretRefSchema } from './secrets/limits';
+import { MAX_AFTER } from './job/dependencies';
 
 /** jobs one array request may create (each counts against the account's queue limit) */
 export const MAX_ARRAY_SIZE = 1000;
@@ -115,6 +116,13 @@ export const SubmitJobSchema = z
     verification: z.strictObject({ replicas: z.number().int().min(2).max(5) }).optional(),
     /** a job array: this many jobs from one request, each told its index (GPUPOOL_ARRAY_INDEX); docs/api.md, Arrays */
     array: z.strictObject({ size: z.number().int().min(1).max(MAX_ARRAY_SIZE) }).optional(),
+    /** held until these jobs of the caller's SUCCEEDED; failed (DEPENDENCY_FAILED) if one ends otherwise (docs/scheduling.md, Dependencies) */
+    after: z
+      .array(IdSchema)
+      .min(1)
+      .max(MAX_AFTER)
+      .refine((ids) => new Set(ids).size === ids.length, 'job ids must be distinct')
+      .optional(),
     /** uploaded files and URLs placed under $GPUPOOL_INPUT_DIR before the command starts (docs/data.md, Inputs) */
     inputs: InputsSchema.optional(),
     /** $GPUPOOL_CHECKPOINT_DIR saved every intervalSeconds and restored into the job's next attempt (docs/data.md, Checkpoints) */
@@ -127,6 +135,10 @@ export const SubmitJobSchema = z
   .refine((j) => !(j.array && j.verification), {
     message: 'replicated verification of job arrays is not supported',
     path: ['array'],
+  })
+  .refine((j) => !(j.after && j.verification), {
+    message: 'replicated verification of dependent jobs is not supported',
+    path: ['after'],
   })
   // replicas are compared output for output; a gang's ranks print different things
   .refine((j) => !j.verification || j.resources.nodes === 1, {

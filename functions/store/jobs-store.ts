@@ -22,6 +22,7 @@ import type { NodesStore } from './nodes-store';
 import { QueueAccounts } from './queue-accounts';
 import { rankItems, rankLookup } from './rank-items';
 import { allShards, queryPartitions, shardOf } from './shard';
+import { DependentsStore, HELD_PREFIX } from './dependents-store';
 
 /** DynamoDB's most operations in one transaction */
 const MAX_TRANSACT_ITEMS = 100;
@@ -51,7 +52,11 @@ export class JobsStore {
     private readonly accountsTable: string,
   ) {
     this.accounts = new QueueAccounts(db, table);
+    this.dependents = new DependentsStore(db, table);
   }
+
+  /** who waits for which job, and the held jobs (dependents-store.ts) */
+  readonly dependents: DependentsStore;
 
   /** which accounts have queued jobs: the sweep's fair share reads them (queue-accounts.ts) */
   readonly accounts: QueueAccounts;
@@ -63,7 +68,10 @@ export class JobsStore {
     const order = `${String(100 - job.priority).padStart(3, '0')}#${String(job.createdAt).padStart(15, '0')}#${job.id}`;
     return {
       ...job,
-      ...(job.status === 'QUEUED' ? { queueShard: `q#${shard}`, queueOrder: order, queueAccount: QueueAccounts.partitionOf(job.accountId) } : {}),
+      // a held job (waiting for its dependencies) sits in the same index under `h#<shard>`, which the sweep
+      // never reads: only the dependencies' safety net does (dependents-store.ts)
+      ...(job.status === 'QUEUED' && !job.held ? { queueShard: `q#${shard}`, queueOrder: order, queueAccount: QueueAccounts.partitionOf(job.accountId) } : {}),
+      ...(job.status === 'QUEUED' && job.held ? { queueShard: `${HELD_PREFIX}${shard}`, queueOrder: order } : {}),
       ...(deadline ? { activeShard: `a#${shard}`, deadlineAt: deadline.at, deadlineKind: deadline.kind } : {}),
       // a gang's nodes are found through its rank items instead (one item has one index key)
       ...(job.liveAttemptId && job.nodeId && !job.gang ? { liveNodeId: job.nodeId } : {}),

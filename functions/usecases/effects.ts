@@ -11,6 +11,8 @@ import { CapacityRaceError } from '../store/jobs-store';
 import type { Deps } from './deps';
 import { ledgerSettings } from './parameters';
 import type { UsageGuard } from '../domain/account-limits';
+import { FINAL_JOB_STATUSES } from '../domain/model';
+import { afterEnd } from './dependencies';
 
 type NodeRead = Pick<Node, 'id' | 'status' | 'freeGpus' | 'totalGpus' | 'queueUrl'> & { version?: number };
 
@@ -72,6 +74,8 @@ async function applyOnce(d: Deps, before: Job, make: (job: Job) => Transition, {
       const postings = ledgerPostings(settles ? { settings: { ...d.settings, ledger: await ledgerSettings(d) } } : d, t);
       const after = await d.jobs.apply(job, t, reads, fence, postings, guard);
       await sendMessages(d, after, t.effects, reads);
+      // the jobs waiting for this one (`after`) are decided now, not at the next sweep
+      if (FINAL_JOB_STATUSES.includes(after.status) && !FINAL_JOB_STATUSES.includes(job.status)) await afterEnd(d, after);
       return after;
     } catch (e) {
       if (!(e instanceof CapacityRaceError) || tries >= RELEASE_RACE_RETRIES || t.effects.some((x) => x.kind === 'claimGpus')) throw e;

@@ -12,6 +12,8 @@ import { groupOf, replicaJobs } from './replicas';
 import { admissionError, queueFull, type CountedJob } from '../domain/account-limits';
 import { AccountLimitError, StaleAccountError } from '../store/account-usage';
 import { accountView, type AccountView } from './account-limits';
+import { checkAfter, decide, linkDependents } from './dependencies';
+import { holdJob } from '../domain/job/dependencies';
 
 export type JobSpec = Omit<SubmitJob, 'array'>;
 
@@ -37,6 +39,7 @@ export const queuedJob = (spec: JobSpec, caller: Caller, id: string, now: number
 export async function submitJob(d: Deps, caller: Caller, body: SubmitJob): Promise<Job> {
   const { array: _a, ...spec } = body;
   await checkReferences(d, caller, spec);
+  if (spec.after) return (await submitHeld(d, caller, [queuedJob(spec, caller, d.newId(), d.now())]))[0];
   const job = queuedJob(spec, caller, d.newId(), d.now());
   // a replicated job is its replicas, each an ordinary job (functions/usecases/replicas.ts)
   const jobs = replicaJobs(job);
@@ -66,6 +69,7 @@ export async function submitArray(d: Deps, caller: Caller, body: SubmitJob & { a
     ...queuedJob(spec, caller, arrayJobId(id, index), now),
     arrayMember: { id, index, size: array.size },
   }));
+  if (spec.after) return { id, size: array.size, jobs: await submitHeld(d, caller, jobs) };
   const acct = await admit(d, jobs);
   const out: Job[] = [];
   let waiting = false;
@@ -76,6 +80,30 @@ export async function submitArray(d: Deps, caller: Caller, body: SubmitJob & { a
   }
   if (waiting) await d.jobs.accounts.note(caller.accountId);
   return { id, size: array.size, jobs: out };
+}
+
+/**
+ * Jobs that wait for others (`after`; usecases/dependencies.ts): checked to be the caller's own, listed on
+ * each dependency, created held (counted in the queue limit, never placed), then decided at once from the
+ * dependencies as they are now, so a job whose dependency already ended is released or failed here. A
+ * released job is placed like any other: inline now, or by the sweep.
+ */
+async function submitHeld(d: Deps, caller: Caller, jobs: CountedJob[]): Promise<Job[]> {
+  const after = jobs[0].after!;
+  await checkAfter(d, caller, after);
+  const held = jobs.map((j) => holdJob(j));
+  await linkDependents(d, after, held.map((j) => j.id));
+  await admit(d, held);
+  const cache = new Map<string, Promise<Job | undefined>>();
+  const out: Job[] = [];
+  let waiting = false;
+  for (const j of held) {
+    const decided = (await decide(d, j, cache)).job ?? j;
+    const placed: Job = decided.status === 'QUEUED' && !decided.held && !waiting ? await tryPlace(d, decided) : decided;
+    waiting ||= placed.status === 'QUEUED' && !placed.held;
+    out.push(placed);
+  }
+  return out;
 }
 
 /** An array member's id: never a plain job's (a ulid has no '-') nor a replica's (`-r<k>`). */

@@ -20,6 +20,7 @@ import { replicaAvoid, serviceSpread } from './replicas';
 import { gpuWait, isCounted, jobGpus } from '../domain/account-limits';
 import { accountView, claimUnderLimits, isWait, type AccountView } from './account-limits';
 import { CandidateView, runtimePolicy } from './candidate-view';
+import { sweepHeld } from './dependencies';
 
 /** How many ranked candidates to try before leaving the job for the sweep. */
 const MAX_CLAIM_TRIES = 5;
@@ -68,7 +69,8 @@ export async function accountGate(d: Deps, job: Job, view?: CandidateView, first
 
 /** `first`: the account as the submit just read it (saves a read); a sweep reads accounts through `view`. */
 export async function tryPlace(d: Deps, job: Job, view?: CandidateView, first?: AccountView): Promise<Job> {
-  if (job.status !== 'QUEUED' || (job.notBefore && job.notBefore > d.now())) return job;
+  // held: waits for its dependencies (usecases/dependencies.ts), not for capacity
+  if (job.status !== 'QUEUED' || job.held || (job.notBefore && job.notBefore > d.now())) return job;
   const gate = await accountGate(d, job, view, first);
   // over its account's GPU limit: waits, and the sweep goes on to other jobs
   if (gate.wait) return savePendingReason(d, job, gate.wait);
@@ -158,5 +160,7 @@ export async function sweep(d: Deps, opts: { maxJobs?: number; full?: boolean } 
   }
   // only the scheduled (full) sweep reports the queue: a bounded one after a finish sees a sample
   if (opts.maxJobs === undefined) recordQueuedJobs(read - placed);
+  // and decides again a page of held jobs, should a dependency's end have failed to decide them
+  if (opts.full ?? opts.maxJobs === undefined) await sweepHeld(d);
   return placed;
 }

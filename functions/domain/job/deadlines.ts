@@ -18,6 +18,8 @@ export const DEFAULT_DEADLINES: DeadlineConfig = { dispatchTimeoutMs: 15_000, ti
 export type DeadlineKind = 'dispatch' | 'duration' | 'cancel' | 'queueTtl' | 'renew';
 
 export function jobDeadline(job: Job, cfg: DeadlineConfig): { at: number; kind: DeadlineKind } | undefined {
+  // a held job is not in the queue yet: its TTL counts from its release (dependencies.ts)
+  if (job.status === 'QUEUED' && job.held) return undefined;
   if (job.status === 'QUEUED') return { at: job.queuedAt + job.queueTtlSeconds * 1000, kind: 'queueTtl' };
   const a = job.attempts.find((x) => x.id === job.liveAttemptId);
   if (!a) return undefined;

@@ -71,6 +71,7 @@ const cancelMsg = (a: Attempt): Effect => ({ kind: 'sendCancel', nodeId: a.nodeI
 /** QUEUED → ASSIGNED on `nodes` (rank = position), with one fresh attempt per rank. */
 export function placeGang(job: Job, nodes: readonly GangNode[], attemptIds: readonly string[], now: number): Transition {
   if (job.status !== 'QUEUED') throw conflict(`job is ${job.status}, not QUEUED`);
+  if (job.held) throw conflict('job waits for its dependencies');
   if (job.notBefore && now < job.notBefore) throw conflict('job is waiting out its retry backoff');
   const size = job.resources.nodes;
   if (nodes.length !== size || attemptIds.length !== size) throw new Error(`a gang of ${size} needs ${size} nodes and attempt ids`);

@@ -42,6 +42,7 @@ function endAttempt(job: Job, a: Attempt, status: AttemptStatus, reason: Reason 
 /** QUEUED → ASSIGNED on `node`, with a fresh attempt. */
 export function place(job: Job, node: Pick<Node, 'id' | 'pricePerGpuHour'> & Partial<Pick<Node, 'providerId'>>, attemptId: string, now: number): Transition {
   if (job.status !== 'QUEUED') throw conflict(`job is ${job.status}, not QUEUED`);
+  if (job.held) throw conflict('job waits for its dependencies');
   if (isGang(job)) throw conflict('a gang is placed on all its nodes at once (placeGang)');
   const attempt: Attempt = {
     id: attemptId,

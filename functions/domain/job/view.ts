@@ -40,7 +40,7 @@ export function meteredCost(job: Job, now: number): JobCost {
 
 export function jobView(job: Job, now: number) {
   // limitsCounted: internal (domain/account-limits.ts)
-  const { version: _v, cancelRequested, limitsCounted: _l, arrayMember, secretEnv, ...rest } = job as CountedJob;
+  const { version: _v, cancelRequested, limitsCounted: _l, held: _h, arrayMember, secretEnv, ...rest } = job as CountedJob;
   return {
     ...rest,
     // a secret's name as the consumer wrote it, never its value (docs/data.md, Secrets)
