@@ -114,6 +114,8 @@ Examples:
       .option('--max-attempts <n>', 'placements to try when nodes fail')
       .option('--priority <n>', 'queue priority, -100..100')
       .option('--name <name>', 'a name for the job')
+      .option('--array <0-N>', 'a job array: N+1 jobs, each told its index in $GPUPOOL_ARRAY_INDEX (ranges start at 0); implies --detach')
+      .option('--after <job>', 'start only after these jobs succeeded (repeatable, or comma-separated); fails if one of them fails', collect)
       .option('--input <local:remote>', 'upload a file or directory and place it under $GPUPOOL_INPUT_DIR (repeatable), e.g. ./data:data/', collect)
       .option('--output <dir>', 'when the job ends, download its outputs ($GPUPOOL_OUTPUT_DIR) into this directory')
       .option('--checkpoint-every <seconds>', 'save $GPUPOOL_CHECKPOINT_DIR this often; a re-placed job resumes from it')
@@ -179,7 +181,15 @@ Examples:
   common(services.command('rm').alias('delete').description('stop every replica and remove the service').argument('<id>')).action(act('services', 'rm'));
 
   const jobs = program.command('jobs').description('your jobs: list, show, logs, cancel');
-  common(jobs.command('ls').alias('list').description('list jobs, newest first').option('--limit <n>', 'at most this many').option('--cursor <cursor>', 'the next page, from a previous answer')).action(act('jobs', 'ls'));
+  common(
+    jobs
+      .command('ls')
+      .alias('list')
+      .description('list jobs, newest first (with --array: that array, in index order)')
+      .option('--limit <n>', 'at most this many')
+      .option('--cursor <cursor>', 'the next page, from a previous answer')
+      .option('--array <arrayId>', "only this array's jobs"),
+  ).action(act('jobs', 'ls'));
   common(jobs.command('get').description('one job with its attempts').argument('<id>')).action(act('jobs', 'get'));
   common(jobs.command('logs').description("a job's output").argument('<id>').option('-f, --follow', 'keep printing until the job ends')).action(act('jobs', 'logs'));
   common(jobs.command('cancel').description('cancel a job').argument('<id>')).action(act('jobs', 'cancel'));

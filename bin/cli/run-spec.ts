@@ -14,6 +14,10 @@ export interface RunOptions {
   maxAttempts?: string;
   priority?: string;
   name?: string;
+  /** `0-N`: a job array of N+1 jobs, indices 0..N (Slurm's shape; docs/cli.md) */
+  array?: string;
+  /** job ids (repeatable, or comma-separated) that must succeed first */
+  after?: string[];
 }
 
 export interface JobBody {
@@ -27,6 +31,26 @@ export interface JobBody {
   maxDurationSeconds?: number;
   maxAttempts?: number;
   priority?: number;
+  array?: { size: number };
+  after?: string[];
+}
+
+/** the API's largest array (domain/schemas.ts MAX_ARRAY_SIZE) */
+const MAX_ARRAY_SIZE = 1000;
+
+/**
+ * `--array 0-99` → 100 jobs, told GPUPOOL_ARRAY_INDEX 0..99 (Slurm's inclusive range). The API numbers
+ * every array from 0, so a range that starts elsewhere is refused rather than silently renumbered.
+ */
+export function parseArray(text: string | undefined): { size: number } | undefined {
+  if (text === undefined) return undefined;
+  const m = /^\s*(\d+)\s*-\s*(\d+)\s*$/.exec(text);
+  if (!m) throw new UsageError(`--array takes a range like 0-99 (indices 0 to 99), got "${text}"`);
+  const [from, to] = [Number(m[1]), Number(m[2])];
+  if (from !== 0)
+    throw new UsageError(`--array ranges start at 0 (got "${text}"): use 0-${Math.max(0, to - from)} and add ${from} to $GPUPOOL_ARRAY_INDEX in your command`);
+  if (to + 1 > MAX_ARRAY_SIZE) throw new UsageError(`--array makes at most ${MAX_ARRAY_SIZE} jobs (0-${MAX_ARRAY_SIZE - 1}), got "${text}"`);
+  return { size: to + 1 };
 }
 
 /** Repeatable options also take comma-separated lists: `--gpu-model H100,A100 --gpu-model L40S`. */
@@ -91,6 +115,9 @@ export function buildJobBody(command: string[], o: RunOptions, localEnv: NodeJS.
   const maxDurationSeconds = parseDurationSeconds(o.maxDuration, '--max-duration');
   const maxAttempts = parseInteger(o.maxAttempts, '--max-attempts', 1);
   const priority = parseInteger(o.priority, '--priority', -100, 100);
+  const array = parseArray(o.array);
+  const after = splitList(o.after);
+  if (after && after.length > 20) throw new UsageError(`--after names at most 20 jobs, got ${after.length}`);
   return {
     ...(o.name ? { name: o.name } : {}),
     ...(o.image ? { image: o.image } : {}),
@@ -106,5 +133,7 @@ export function buildJobBody(command: string[], o: RunOptions, localEnv: NodeJS.
     ...(maxDurationSeconds !== undefined ? { maxDurationSeconds } : {}),
     ...(maxAttempts !== undefined ? { maxAttempts } : {}),
     ...(priority !== undefined ? { priority } : {}),
+    ...(array ? { array } : {}),
+    ...(after ? { after } : {}),
   };
 }

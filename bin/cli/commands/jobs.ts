@@ -12,8 +12,8 @@ interface JobsPage {
 
 const runtimeOf = (j: JobView, now: number) => (j.startedAt ? (j.finishedAt ?? now) - j.startedAt : undefined);
 
-export async function ls(ctx: Ctx, _args: string[], o: { limit?: string; cursor?: string }) {
-  const r = await ctx.api().get<JobsPage>('/v1/jobs', { limit: parseInteger(o.limit, '--limit', 1, 100), cursor: o.cursor });
+export async function ls(ctx: Ctx, _args: string[], o: { limit?: string; cursor?: string; array?: string }) {
+  const r = await ctx.api().get<JobsPage>('/v1/jobs', { limit: parseInteger(o.limit, '--limit', 1, 100), cursor: o.cursor, arrayId: o.array });
   if (ctx.json) return ctx.printJson(r);
   const now = ctx.io.now();
   if (!r.items.length) ctx.note('No jobs.');
@@ -36,7 +36,7 @@ export async function ls(ctx: Ctx, _args: string[], o: { limit?: string; cursor?
       ),
     );
   }
-  if (r.nextCursor) ctx.note(`More: gpupool jobs ls --cursor ${r.nextCursor}`);
+  if (r.nextCursor) ctx.note(`More: gpupool jobs ls ${o.array ? `--array ${o.array} ` : ''}--cursor ${r.nextCursor}`);
 }
 
 export async function get(ctx: Ctx, [id]: string[]) {
@@ -52,6 +52,10 @@ export async function get(ctx: Ctx, [id]: string[]) {
         ['name', j.name ?? undefined],
         ['status', formatStatus(j.status, c) + (j.reason ? ` (${j.reason})` : '')],
         ['pending', j.pendingReason ?? undefined],
+        ['queue', j.queue ? formatQueue(j.queue, now) : undefined],
+        ['after', Array.isArray(j.after) ? j.after.join(', ') : undefined],
+        ['dependency', j.failedDependency ? `${j.failedDependency.id} ended ${j.failedDependency.status}` : undefined],
+        ['array', j.array ? `${j.array.id} [${j.array.index} of 0-${j.array.size - 1}]` : undefined],
         ['command', Array.isArray(j.command) ? j.command.map(shellQuote).join(' ') : undefined],
         ['image', j.image ?? undefined],
         ['gpus', `${j.resources?.gpus ?? '?'}${j.resources?.gpuModels ? ` × ${j.resources.gpuModels.join('|')}` : ''}${j.resources?.minVramGb ? `, ≥${j.resources.minVramGb} GB` : ''}`],
@@ -142,10 +146,19 @@ async function allLogs(ctx: Ctx, path: string): Promise<LogsPage> {
 }
 
 export async function cancel(ctx: Ctx, [id]: string[]) {
-  const r = await ctx.api().del<{ job: JobView }>(`/v1/jobs/${seg(id)}`);
+  const r = await ctx.api().del<{ job: JobView; array?: { size: number; cancelled: number } }>(`/v1/jobs/${seg(id)}`);
   if (ctx.json) return ctx.printJson(r);
+  // an array's id cancels its members (docs/api.md, Arrays)
+  if (r.array) return ctx.out(`array ${id}: ${r.array.cancelled} of ${r.array.size} jobs cancelled (the others had ended)`);
   const s = r.job.status;
   ctx.out(s === 'CANCELLED' ? `job ${id} cancelled` : `job ${id}: cancel requested (now ${s}); it ends CANCELLED once its node stops it`);
+}
+
+/** `#3 of the jobs waiting for this kind of GPU, 2 ahead, start by ~14:05 (in 12m)` */
+export function formatQueue(q: { position: number | null; ahead: number | null; estimatedStartAt: number | null }, now: number): string {
+  if (q.position === null) return 'deeper than the part of the queue read';
+  const eta = q.estimatedStartAt === null ? 'no start estimate' : `may start by ${formatTime(q.estimatedStartAt)} (${q.estimatedStartAt <= now ? 'now' : `in ${formatDuration(q.estimatedStartAt - now)}`})`;
+  return `#${q.position} among jobs waiting for the same GPUs (${q.ahead ?? 0} job(s) ahead in all), ${eta}`;
 }
 
 /** Quotes a word for display like a POSIX shell would need it. */

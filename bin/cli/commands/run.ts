@@ -30,6 +30,16 @@ export async function run(ctx: Ctx, command: string[], o: RunCommandOptions): Pr
   // the client sends one Idempotency-Key on every try: a retried submit never makes a second job
   const submitted = await api.submitJob(body);
   const job = submitted.job as JobView;
+  // an array is many jobs: it is submitted and listed, not followed (follow one with jobs logs -f)
+  const array = (submitted as { array?: { id: string; size: number; jobIds: string[] } }).array;
+  if (array) {
+    if (ctx.json) ctx.printJson(submitted);
+    else {
+      ctx.out(array.id);
+      ctx.note(`Array ${array.id}: ${array.size} jobs (${array.jobIds[0]} … ${array.jobIds[array.jobIds.length - 1]}). List them: gpupool jobs ls --array ${array.id}; cancel them all: gpupool jobs cancel ${array.id}`);
+    }
+    return 0;
+  }
 
   if (o.detach) {
     if (ctx.json) ctx.printJson(submitted);
