@@ -28,6 +28,8 @@ async function main(): Promise<void> {
     }
     router.handle(req, res);
   });
+  // WebSocket and other protocol switches: the ALB passes them through to the tasks
+  server.on('upgrade', (req, socket, head) => router.handleUpgrade(req, socket, head));
   // longer than the load balancer's idle timeout (180 s), so the ALB, not the router, closes idle connections
   server.keepAliveTimeout = 185_000;
   server.headersTimeout = 190_000;

@@ -7,6 +7,7 @@
 // this node runs, with the routing tier's pass only (agent/service/ingress.ts). Everything else is 404.
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { KeyObject } from 'node:crypto';
 import {
   challengeAnswer,
@@ -21,7 +22,7 @@ import {
 import { parsePublicKey, signPayload, verifyPayload } from '../../functions/domain/checker/signing';
 import type { GpuDevice } from '../../functions/domain/model';
 import type { Logger } from '../log';
-import { INGRESS_PREFIX, serveIngress } from '../service/ingress';
+import { INGRESS_PREFIX, serveIngress, upgradeIngress } from '../service/ingress';
 import type { ServiceReplicas } from '../service/replicas';
 import { challengeNonce, claimedGpus, type Dishonesty } from './dishonest';
 import type { NodeKey } from './node-key';
@@ -104,6 +105,13 @@ export class ProbeServer {
     });
     server.requestTimeout = 0;
     server.headersTimeout = 5_000;
+    // WebSocket (and other protocol switches) to a service replica; nothing else here upgrades
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      if ((req.url ?? '').startsWith(INGRESS_PREFIX)) {
+        return upgradeIngress(req, socket, head, { replicas: this.services, controlPlaneKey: this.controlPlaneKey, nodeId: this.nodeId, now: this.now() });
+      }
+      socket.destroy();
+    });
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);

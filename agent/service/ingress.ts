@@ -8,6 +8,8 @@
 import type { KeyObject } from 'node:crypto';
 import { request, type IncomingHttpHeaders, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
 import { ROUTE_PASS_HEADER, verifyRoutePass } from '../../functions/domain/service/route-pass';
+import type { Duplex } from 'node:stream';
+import { rejectUpgrade, splice, upgradeHeaders, writeHead } from '../../functions/router/upgrade';
 import type { ServiceReplicas } from './replicas';
 
 export const INGRESS_PREFIX = '/s/';
@@ -97,4 +99,40 @@ export function serveIngress(req: IncomingMessage, res: ServerResponse, ctx: Ing
     if (!res.writableFinished) upstream.destroy();
   });
   req.pipe(upstream);
+}
+
+const problemText = (status: number, title: string, detail: string) => JSON.stringify({ type: `https://gpupool.dev/problems/${title.toLowerCase().replace(/ /g, '-')}`, title, status, detail });
+
+/**
+ * An upgrade under /s/ (WebSocket): the same pass and replica rules as a request, then the handshake goes
+ * to the replica; its 101 splices the two sockets until either closes, any other answer is passed back.
+ */
+export function upgradeIngress(req: IncomingMessage, socket: Duplex, head: Buffer, ctx: IngressContext): void {
+  const target = parseIngressUrl(req.url ?? '');
+  if (!target || !ctx.controlPlaneKey || !ctx.nodeId || !verifyRoutePass(ctx.controlPlaneKey, req.headers[ROUTE_PASS_HEADER], target.serviceId, ctx.nodeId, ctx.now)) {
+    return rejectUpgrade(socket, 403, problemText(403, 'Forbidden', 'a route pass from the routing tier for this service at this node is required'));
+  }
+  const replica = ctx.replicas?.pick(target.serviceId);
+  if (!replica) return rejectUpgrade(socket, 404, problemText(404, 'Not Found', 'no replica of this service runs on this node'));
+  const upstream = request({
+    host: '127.0.0.1',
+    port: replica.hostPort,
+    method: req.method,
+    path: target.path,
+    headers: { ...forwardHeaders(req.headers, DROPPED_REQUEST), ...upgradeHeaders(req.headers) },
+    agent: false,
+  });
+  upstream.once('upgrade', (answer, upSocket, upHead) => {
+    writeHead(socket, 101, { ...forwardHeaders(answer.headers, DROPPED_RESPONSE), ...upgradeHeaders(answer.headers) }, answer.statusMessage);
+    if (upHead.length) socket.write(upHead);
+    if (head.length) upSocket.write(head);
+    splice(socket, upSocket);
+  });
+  upstream.once('response', (answer) => {
+    writeHead(socket, answer.statusCode ?? 502, { ...forwardHeaders(answer.headers, DROPPED_RESPONSE), connection: 'close' }, answer.statusMessage);
+    answer.pipe(socket);
+  });
+  upstream.once('error', () => rejectUpgrade(socket, 502, problemText(502, 'Bad Gateway', 'the service replica on this node did not answer')));
+  socket.once('close', () => upstream.destroy());
+  upstream.end();
 }

@@ -19,6 +19,8 @@ import { orderReplicas, type LatLon } from './replica-order';
 import { serviceTarget } from './route-path';
 import type { RoutableReplica, RouteService, RouteTable } from './route-table';
 import { TtlCache } from './ttl-cache';
+import { rejectUpgrade, splice, upgradeHeaders, writeHead } from './upgrade';
+import type { Duplex } from 'node:stream';
 
 /** A request body up to this size is held so the request can be sent to another replica; larger ones stream once. */
 export const RETRY_BODY_LIMIT = 1024 * 1024;
@@ -59,6 +61,8 @@ export interface ServiceRouterOptions {
 export interface ServiceRouter {
   /** the node http handler for service traffic */
   handle(req: IncomingMessage, res: ServerResponse): void;
+  /** the server's 'upgrade' handler for service traffic (WebSocket and other protocol switches) */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
   /** whether a request names a service (the rest of the server's routes get everything else) */
   matches(req: IncomingMessage): boolean;
   /** writes the load figures that are due now */
@@ -77,10 +81,13 @@ function sendProblem(res: ServerResponse, status: number, detail: string, code: 
 }
 
 const TITLES: Record<number, string> = { 502: 'Bad Gateway', 503: 'Service Unavailable', 504: 'Gateway Timeout' };
-/** problem() knows 4xx titles; the gateway statuses get theirs here. */
+/** A problem document's text; problem() knows 4xx titles, the gateway statuses get theirs here. */
+const problemBody = (status: number, detail: string, code: string): string =>
+  TITLES[status] ? JSON.stringify({ type: `https://gpupool.dev/problems/${code.replace(/_/g, '-')}`, title: TITLES[status], status, detail }) : problem(status, detail, code).body;
+
 function sendGatewayProblem(res: ServerResponse, status: 502 | 503 | 504, detail: string, code: string, headers: Record<string, string> = {}) {
   if (res.headersSent) return void res.destroy();
-  const body = Buffer.from(JSON.stringify({ type: `https://gpupool.dev/problems/${code.replace(/_/g, '-')}`, title: TITLES[status], status, detail }));
+  const body = Buffer.from(problemBody(status, detail, code));
   res.writeHead(status, { 'content-type': 'application/problem+json', 'content-length': String(body.length), ...headers });
   res.end(body);
 }
@@ -275,37 +282,51 @@ export function createServiceRouter(o: ServiceRouterOptions): ServiceRouter {
     });
   }
 
-  async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  type Admitted = { ok: true; live: RouteService; upstreamPath: string; dropAuthorization: boolean };
+  type Refused = { ok: false; status: number; detail: string; code: string; headers?: Record<string, string> };
+
+  /** Who may call which service: the owner's API key or the service's token; a service with a ready replica. */
+  async function admit(req: IncomingMessage): Promise<Admitted | Refused> {
     const target = serviceTarget(req.url ?? '/', req.headers.host, o.servicesDomain);
-    if (!target) return sendProblem(res, 404, 'no such service', 'not_found');
+    if (!target) return { ok: false, status: 404, detail: 'no such service', code: 'not_found' };
     const apiKey = typeof req.headers['x-api-key'] === 'string' ? req.headers['x-api-key'] : undefined;
     const token = presentedToken(req.headers);
     const challenge = { 'www-authenticate': 'Bearer realm="gpupool-service"' };
-    if (!apiKey && !token) return sendProblem(res, 401, 'an API key (x-api-key) or the service token (Authorization: Bearer …) is required', 'unauthorized', challenge);
+    if (!apiKey && !token) return { ok: false, status: 401, detail: 'an API key (x-api-key) or the service token (Authorization: Bearer …) is required', code: 'unauthorized', headers: challenge };
 
     const svc = await services.get(target.serviceId, () => o.table.service(target.serviceId));
     const live = svc && svc.status !== 'DELETED' ? svc : undefined;
     const byToken = !!token && !!live && tokenMatches(token.token, live.tokenSha256);
     if (!byToken) {
-      if (!apiKey) return sendProblem(res, 401, 'wrong service token', 'unauthorized', challenge);
+      if (!apiKey) return { ok: false, status: 401, detail: 'wrong service token', code: 'unauthorized', headers: challenge };
       const caller = await resolveKey(apiKey);
-      if (!caller) return sendProblem(res, 401, 'missing or unknown API key', 'unauthorized', challenge);
+      if (!caller) return { ok: false, status: 401, detail: 'missing or unknown API key', code: 'unauthorized', headers: challenge };
       // another account's service is not found, as the API answers for another account's job
-      if (!live || caller.accountId !== live.accountId || caller.role !== 'consumer') return sendProblem(res, 404, 'no such service', 'not_found');
+      if (!live || caller.accountId !== live.accountId || caller.role !== 'consumer') return { ok: false, status: 404, detail: 'no such service', code: 'not_found' };
     }
-    const dropAuthorization = byToken && token!.from === 'authorization';
-    const retryAfter = { 'retry-after': '1' };
-    if (!live!.replicas.length) return sendGatewayProblem(res, 503, 'no replica of this service is ready yet', 'unavailable', retryAfter);
+    if (!live!.replicas.length) return { ok: false, status: 503, detail: 'no replica of this service is ready yet', code: 'unavailable', headers: { 'retry-after': '1' } };
+    return { ok: true, live: live!, upstreamPath: target.upstreamPath, dropAuthorization: byToken && token!.from === 'authorization' };
+  }
 
-    load.enter(live!.id);
+  const refuse = (res: ServerResponse, r: Refused) =>
+    r.status >= 500 ? sendGatewayProblem(res, r.status as 502 | 503 | 504, r.detail, r.code, r.headers) : sendProblem(res, r.status, r.detail, r.code, r.headers);
+
+  async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const a = await admit(req);
+    if (!a.ok) return refuse(res, a);
+    const { live, dropAuthorization } = a;
+    const target = { upstreamPath: a.upstreamPath };
+    const retryAfter = { 'retry-after': '1' };
+
+    load.enter(live.id);
     try {
-      const candidates = await ordered(live!);
+      const candidates = await ordered(live);
       const body = await readUpTo(req, RETRY_BODY_LIMIT);
       for (const rep of candidates) {
         inflight.set(rep.attemptId, (inflight.get(rep.attemptId) ?? 0) + 1);
         let out: Outcome;
         try {
-          out = await tryReplica(req, res, live!.id, target.upstreamPath, rep, body, dropAuthorization);
+          out = await tryReplica(req, res, live.id, target.upstreamPath, rep, body, dropAuthorization);
         } finally {
           const n = (inflight.get(rep.attemptId) ?? 1) - 1;
           if (n > 0) inflight.set(rep.attemptId, n);
@@ -319,15 +340,103 @@ export function createServiceRouter(o: ServiceRouterOptions): ServiceRouter {
         if (body.kind === 'stream') return sendGatewayProblem(res, 502, 'the replica refused the request and its body was too large to send again', 'bad_gateway');
       }
       // every ready replica refused: the control plane will notice soon (readiness, heartbeats)
-      services.delete(live!.id);
+      services.delete(live.id);
       sendGatewayProblem(res, 503, 'no replica of this service answered', 'unavailable', retryAfter);
     } finally {
-      load.leave(live!.id);
+      load.leave(live.id);
     }
+  }
+
+  /**
+   * An upgrade (WebSocket): the same admission, then the handshake is sent to the replicas in order until
+   * one answers; a 101 splices the caller's socket to the node's until either closes, any other answer is
+   * passed back. A replica that refuses the connection is skipped, as for a request.
+   */
+  async function upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    const a = await admit(req);
+    if (!a.ok) return rejectUpgrade(socket, a.status, problemBody(a.status, a.detail, a.code), a.headers);
+    const { live } = a;
+    load.enter(live.id);
+    let open = false;
+    try {
+      for (const rep of await ordered(live)) {
+        const out = await tryUpgrade(req, socket, head, live.id, a.upstreamPath, rep, a.dropAuthorization);
+        if (out.kind === 'answered') {
+          open = out.open;
+          if (open) socket.once('close', () => load.leave(live.id));
+          return;
+        }
+        suspects.set(rep.attemptId, now() + suspectMs);
+        log(`replica ${rep.jobId} on ${rep.nodeId} refused an upgrade (${out.why}); trying the next`);
+      }
+      services.delete(live.id);
+      rejectUpgrade(socket, 503, problemBody(503, 'no replica of this service answered', 'unavailable'), { 'retry-after': '1' });
+    } finally {
+      if (!open) load.leave(live.id);
+    }
+  }
+
+  async function tryUpgrade(
+    req: IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+    svcId: string,
+    path: string,
+    rep: RoutableReplica,
+    dropAuthorization: boolean,
+  ): Promise<{ kind: 'answered'; open: boolean } | { kind: 'refused'; why: string }> {
+    let resolved: Awaited<ReturnType<typeof resolveProbeTarget>>;
+    try {
+      resolved = await addresses.get(rep.endpoint, () => resolveProbeTarget(rep.endpoint, allow, o.resolve));
+    } catch (e) {
+      return { kind: 'refused', why: (e as Error).message };
+    }
+    const { target, address } = resolved;
+    const isHttps = target.protocol === 'https:';
+    const defaultPort = isHttps ? 443 : 80;
+    const headers = { ...upstreamHeaders(req.rawHeaders, { dropAuthorization }), ...upgradeHeaders(req.headers) };
+    headers.host = target.port === defaultPort ? target.host : `${target.host.includes(':') ? `[${target.host}]` : target.host}:${target.port}`;
+    headers[ROUTE_PASS_HEADER] = passFor(svcId, rep.nodeId);
+    return new Promise((resolve) => {
+      let settled = false;
+      const done = (out: { kind: 'answered'; open: boolean } | { kind: 'refused'; why: string }) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        resolve(out);
+      };
+      // an upgraded connection is never pooled: no agent
+      const up = (isHttps ? https : http).request({ host: address.address, family: address.family, port: target.port, path, method: req.method, headers, agent: false, ...(isHttps ? { servername: target.host } : {}) });
+      const timer = setTimeout(() => up.destroy(Object.assign(new Error('no answer in time'), { code: 'ETIMEDOUT' })), Math.min(responseTimeoutMs, connectTimeoutMs * 5));
+      up.on('upgrade', (ur, upSocket, upHead) => {
+        writeHead(socket, 101, [...downstreamHeaders(ur.rawHeaders), ...Object.entries(upgradeHeaders(ur.headers)).flat()], ur.statusMessage);
+        if (upHead.length) socket.write(upHead);
+        if (head.length) upSocket.write(head);
+        splice(socket, upSocket);
+        done({ kind: 'answered', open: true });
+      });
+      up.on('response', (ur) => {
+        // the replica did not switch protocols: its answer goes back as it is, and the connection ends
+        writeHead(socket, ur.statusCode ?? 502, [...downstreamHeaders(ur.rawHeaders), 'connection', 'close'], ur.statusMessage);
+        ur.pipe(socket);
+        done({ kind: 'answered', open: false });
+      });
+      up.on('error', (e: NodeJS.ErrnoException) => done({ kind: 'refused', why: e.code ?? e.message }));
+      socket.once('close', () => {
+        if (!settled) up.destroy();
+      });
+      up.end();
+    });
   }
 
   return {
     matches: (req) => serviceTarget(req.url ?? '/', req.headers.host, o.servicesDomain) !== undefined,
+    handleUpgrade(req, socket, head) {
+      upgrade(req, socket, head).catch((e) => {
+        log(`upgrade ${req.url} failed`, e);
+        rejectUpgrade(socket, 502, problemBody(502, 'internal error in the routing tier', 'bad_gateway'));
+      });
+    },
     handle(req, res) {
       serve(req, res).catch((e) => {
         log(`${req.method} ${req.url} failed`, e);

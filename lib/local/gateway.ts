@@ -5,6 +5,7 @@
 // a malformed handler answer as 502. Requests are served concurrently on kept-alive connections.
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import type { Caller } from '../../functions/domain/model';
@@ -21,6 +22,8 @@ export interface ExtraRoute {
   /** exact path, or a prefix ending in `/*` */
   path: string;
   serve(req: IncomingMessage, res: ServerResponse): void | Promise<void>;
+  /** an HTTP Upgrade (WebSocket) on this route; without it the connection is closed */
+  upgrade?(req: IncomingMessage, socket: Duplex, head: Buffer): void;
 }
 
 export interface GatewayOptions {
@@ -264,6 +267,13 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
     });
   });
   server.keepAliveTimeout = 65_000;
+  // upgrades (WebSocket) reach only an extra route that takes them: the API itself never upgrades
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const pathname = new URL(req.url ?? '/', 'http://gateway').pathname;
+    const extra = o.extraRoutes?.find((r) => r.upgrade && (r.path === pathname || (r.path.endsWith('/*') && pathname.startsWith(r.path.slice(0, -1)))));
+    if (extra?.upgrade) return extra.upgrade(req, socket, head);
+    socket.destroy();
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(o.port, host, () => resolve());

@@ -23,5 +23,5 @@ export async function localServiceRoutes(o: { db: DynamoDBDocumentClient; tables
     allowAddresses: o.checker.allowAddresses,
     log: o.log ? (msg, err) => o.log!(`router: ${msg}${err ? ` (${(err as Error).message ?? String(err)})` : ''}`) : undefined,
   });
-  return { routes: [{ method: '*', path: '/s/*', serve: (req, res) => router.handle(req, res) }], router, close: () => router.close() };
+  return { routes: [{ method: '*', path: '/s/*', serve: (req, res) => router.handle(req, res), upgrade: (req, socket, head) => router.handleUpgrade(req, socket, head) }], router, close: () => router.close() };
 }

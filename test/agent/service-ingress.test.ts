@@ -12,6 +12,7 @@ import { makeRoutePass, ROUTE_PASS_HEADER } from '../../functions/domain/service
 import { dispatch, startAgent, type RunningAgent } from './helpers/agent';
 import { FakeControlPlane, sessionOn } from './helpers/fake-control-plane';
 import { startSqs, type LocalSqs } from './helpers/sqs';
+import { wsOpen, wsReceive, wsSend } from '../helpers/ws';
 
 const REPLICA = fileURLToPath(new URL('./helpers/replica.mjs', import.meta.url));
 const cpKey = keyPairFromSecret(randomBytes(32).toString('hex'));
@@ -160,6 +161,25 @@ describe('the node ingress', () => {
     expect(seen[0]).not.toBe(seen[1]);
     expect(seen[2]).toBe(seen[0]);
     expect(seen[3]).toBe(seen[1]);
+  });
+
+  it('tunnels a WebSocket to the replica with a valid pass; refuses one without a pass (403) or to a service not here (404)', async () => {
+    const open = await wsOpen(`${origin}/s/svc-rr/ws`, { [ROUTE_PASS_HEADER]: pass('svc-rr'), authorization: 'Bearer caller-secret' });
+    expect(open.status).toBe(101);
+    if (open.status !== 101) return;
+    expect(open.acceptOk).toBe(true);
+    wsSend(open.socket, 'hello');
+    const first = await wsReceive(open.socket);
+    expect(rr.map((m) => `${m.attemptId}:hello`)).toContain(first);
+    // the same connection stays on the same replica, both ways
+    wsSend(open.socket, 'again');
+    expect(await wsReceive(open.socket)).toBe(first.replace('hello', 'again'));
+    open.socket.destroy();
+    const outsider = await wsOpen(`${origin}/s/svc-rr/ws`);
+    expect(outsider.status).toBe(403);
+    const elsewhere = await wsOpen(`${origin}/s/svc-rr/ws`, { [ROUTE_PASS_HEADER]: pass('svc-rr', 'node-2') });
+    expect(elsewhere.status).toBe(403);
+    expect((await wsOpen(`${origin}/s/svc-none/ws`, { [ROUTE_PASS_HEADER]: pass('svc-none') })).status).toBe(404);
   });
 
   it('keeps the probe endpoints as they were: anything else on the port is 404', async () => {

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_DEADLINES } from '../../functions/domain/job/deadlines';
 import { eventually } from '../helpers/api';
 import { startPool, type Pool } from '../helpers/local-pool';
+import { wsOpen, wsReceive, wsSend } from '../helpers/ws';
 
 const FAST = { heartbeat: { busySeconds: 1, idleSeconds: 2 }, deadlines: { ...DEFAULT_DEADLINES, dispatchTimeoutMs: 4000, timeoutGraceMs: 2000, cancelGraceMs: 5000 } };
 
@@ -20,6 +21,16 @@ const s = http.createServer((q, r) => {
   q.on('end', () => {
     const answer = () => { r.setHeader('content-type', 'application/json'); r.end(JSON.stringify({ v: process.env.VERSION, attempt: process.env.GPUPOOL_ATTEMPT_ID, path: q.url, body, auth: q.headers.authorization ?? null, apiKey: q.headers['x-api-key'] ?? null })); };
     if (q.url.startsWith('/slow')) setTimeout(answer, 1500); else answer();
+  });
+});
+// a WebSocket at /ws answering each short text frame with "<version>:<text>"
+s.on('upgrade', (q, sock) => {
+  const accept = require('node:crypto').createHash('sha1').update(q.headers['sec-websocket-key'] + '258EAFA5-E914-47DA-95CA-C5AB0DC85B11').digest('base64');
+  sock.write('HTTP/1.1 101 Switching Protocols\\r\\nUpgrade: websocket\\r\\nConnection: Upgrade\\r\\nSec-WebSocket-Accept: ' + accept + '\\r\\n\\r\\n');
+  sock.on('data', (b) => {
+    const m = b.subarray(2, 6);
+    const out = Buffer.from(process.env.VERSION + ':' + Buffer.from(b.subarray(6, 6 + (b[1] & 0x7f)).map((x, i) => x ^ m[i % 4])).toString());
+    sock.write(Buffer.concat([Buffer.from([0x81, out.length]), out]));
   });
 });
 s.listen(Number(process.env.PORT), '127.0.0.1');
@@ -139,6 +150,18 @@ describe('a service on the local stack', () => {
     const s = await service(id);
     const direct = await fetch(`${s.replicas[0].endpoint}/s/${id}/hello`);
     expect(direct.status).toBe(403);
+  });
+
+  it('carries a WebSocket through its URL with the token, and refuses one without', async () => {
+    const open = await wsOpen(`${url}/ws`, { authorization: `Bearer ${token}` });
+    expect(open.status).toBe(101);
+    if (open.status !== 101) return;
+    expect(open.acceptOk).toBe(true);
+    wsSend(open.socket, 'ping');
+    expect(await wsReceive(open.socket)).toBe('1:ping');
+    open.socket.destroy();
+    expect((await wsOpen(`${url}/ws`)).status).toBe(401);
+    expect((await wsOpen(`${url}/ws`, { 'x-api-key': other.key })).status).toBe(404);
   });
 
   it('keeps answering when a replica\'s agent is killed with kill -9, and is whole again within 30 s', async () => {
