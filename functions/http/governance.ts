@@ -3,6 +3,8 @@
 import { IdSchema } from '../domain/schemas';
 import { CreateProposalSchema, DelegateLicenseSchema, MintLicensesSchema, TransferLicenseSchema, VoteSchema } from '../domain/governance/schemas';
 import { castVote, createProposal, getProposal, parametersView, vetoProposal } from '../usecases/governance';
+import { RegisterCheckerSchema, SignedCheckerReportSchema } from '../domain/checker/network';
+import { listCheckers, myAssignments, registerChecker, submitReport } from '../usecases/checker-network';
 import { delegateLicense, getLicense, listLicenses, mintLicenses, transferLicense } from '../usecases/licenses';
 import { parseWith } from './kit/problem';
 import { routeGroup, type RouteFn } from './kit/router';
@@ -29,6 +31,10 @@ const routes: Record<string, RouteFn> = {
   'POST /v1/proposals/{id}/votes': async (req, d) => ({ status: 201, body: await castVote(d, req.caller, id(req.params.id), parseWith(VoteSchema, req.body).choice) }),
   'POST /v1/proposals/{id}/veto': async (req, d) => ({ status: 200, body: await vetoProposal(d, req.caller, id(req.params.id)) }),
   'GET /v1/parameters': async (_req, d) => ({ status: 200, body: await parametersView(d) }),
+  'POST /v1/checkers': async (req, d) => ({ status: 201, body: await registerChecker(d, req.caller, parseWith(RegisterCheckerSchema, req.body)) }),
+  'GET /v1/checkers': async (req, d) => ({ status: 200, body: await listCheckers(d, req.caller) }),
+  'GET /v1/checkers/assignments': async (req, d) => ({ status: 200, body: await myAssignments(d, req.caller) }),
+  'POST /v1/checkers/reports': async (req, d) => ({ status: 201, body: await submitReport(d, req.caller, parseWith(SignedCheckerReportSchema, req.body)) }),
 };
 
 export const handler = routeGroup('governance', routes);

@@ -10,6 +10,7 @@ import { CreateFileSchema } from '../domain/files/schemas';
 import { CheckpointRequestSchema, OutputsRequestSchema } from '../domain/files/protocol';
 import { SetSecretSchema } from '../domain/secrets/limits';
 import { CreateServiceSchema, PatchServiceSchema } from '../domain/service/schemas';
+import { RegisterCheckerSchema, SignedCheckerReportSchema } from '../domain/checker/network';
 import { ROUTES } from './routes';
 
 const BODIES: Record<string, z.ZodType> = {
@@ -32,6 +33,8 @@ const BODIES: Record<string, z.ZodType> = {
   'POST /v1/agent/jobs/{id}/start': StartRequestSchema,
   'POST /v1/agent/jobs/{id}/logs': LogsRequestSchema,
   'POST /v1/agent/jobs/{id}/finish': FinishRequestSchema,
+  'POST /v1/checkers': RegisterCheckerSchema,
+  'POST /v1/checkers/reports': SignedCheckerReportSchema,
 };
 const QUERIES: Record<string, z.ZodObject> = {
   'GET /v1/jobs': ListJobsQuerySchema,

@@ -74,6 +74,11 @@ export const ROUTES: readonly Route[] = [
   { method: 'POST', path: '/v1/proposals/{id}/votes', group: 'governance', roles: ['consumer', 'provider'] },
   { method: 'POST', path: '/v1/proposals/{id}/veto', group: 'governance', roles: ['admin'] },
   { method: 'GET', path: '/v1/parameters', group: 'governance', roles: ANY_USER },
+  // the open checker network (docs/checkers.md, The checker network): a license's holder or operator runs a checker
+  { method: 'POST', path: '/v1/checkers', group: 'governance', roles: ['consumer', 'provider'] },
+  { method: 'GET', path: '/v1/checkers', group: 'governance', roles: ANY_USER },
+  { method: 'GET', path: '/v1/checkers/assignments', group: 'governance', roles: ['consumer', 'provider'] },
+  { method: 'POST', path: '/v1/checkers/reports', group: 'governance', roles: ['consumer', 'provider'] },
 
   { method: 'POST', path: '/v1/nodes', group: 'nodes', roles: ['provider'] },
   { method: 'GET', path: '/v1/nodes', group: 'nodes', roles: ['provider', 'admin'] },

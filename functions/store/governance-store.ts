@@ -66,8 +66,9 @@ const stripProposal = (i: Record<string, unknown>): Proposal => {
 
 export class GovernanceStore {
   constructor(
-    private readonly db: DynamoDBDocumentClient,
-    private readonly table: string,
+    /** public: the checker network's store shares the table (functions/store/checker-network-store.ts) */
+    readonly db: DynamoDBDocumentClient,
+    readonly table: string,
   ) {}
 
   // ---- licenses

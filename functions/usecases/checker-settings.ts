@@ -1,6 +1,7 @@
 // The checker's settings, and the control plane's signing key. On AWS the key comes from the stack's
 // generated secret (CHECKER_SIGNING_SECRET_ARN), read once per process; the local stack hands a random
 // secret in directly. The Ed25519 key pair is derived from the secret (domain/checker/signing.ts).
+import { createHash } from 'node:crypto';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { AddressClass } from '../domain/checker/address';
 import { keyPairFromSecret, type KeyPair } from '../domain/checker/signing';
@@ -24,6 +25,10 @@ export interface CheckerSettings {
   canaryImage: string;
   /** a canary waits a random part of this before it is placed, so its dispatch does not follow the node's probe (AWS: one period; unset: placed at once) */
   canaryMaxDelayMs?: number;
+  /** the open checker network's epoch (assignments, quorum, rewards), ms: docs/checkers.md */
+  networkEpochMs: number;
+  /** micro-credits the reward pool pays the network's checkers per epoch, shared by correct on-time reports */
+  networkRewardPerEpoch: number;
   /** the signing secret itself (local stack) */
   signingSecret?: string;
   /** or the Secrets Manager secret holding it (AWS) */
@@ -39,6 +44,8 @@ export const DEFAULT_CHECKER: CheckerSettings = {
   maxRunMs: 40_000,
   allowAddresses: [],
   canaryImage: 'busybox:1.36,alpine:3.20,ubuntu:24.04,python:3.12-slim',
+  networkEpochMs: 600_000,
+  networkRewardPerEpoch: 1_000_000,
 };
 
 export function checkerSettingsFromEnv(env: NodeJS.ProcessEnv): CheckerSettings {
@@ -50,6 +57,8 @@ export function checkerSettingsFromEnv(env: NodeJS.ProcessEnv): CheckerSettings 
     canaryRate: num('CHECKER_CANARY_RATE', DEFAULT_CHECKER.canaryRate),
     periodMs: num('CHECKER_PERIOD_SECONDS', DEFAULT_CHECKER.periodMs / 1000) * 1000,
     epochMs: num('CHECKER_EPOCH_SECONDS', DEFAULT_CHECKER.epochMs / 1000) * 1000,
+    networkEpochMs: num('CHECKER_NETWORK_EPOCH_SECONDS', DEFAULT_CHECKER.networkEpochMs / 1000) * 1000,
+    networkRewardPerEpoch: num('CHECKER_NETWORK_REWARD_PER_EPOCH', DEFAULT_CHECKER.networkRewardPerEpoch),
     ...(env.CHECKER_CANARY_IMAGE ? { canaryImage: env.CHECKER_CANARY_IMAGE } : {}),
     // deployed (a Lambda): one checker period unless set; the local stack and tests place canaries at once
     canaryMaxDelayMs: num('CHECKER_CANARY_MAX_DELAY_SECONDS', env.AWS_LAMBDA_FUNCTION_NAME ? num('CHECKER_PERIOD_SECONDS', DEFAULT_CHECKER.periodMs / 1000) : 0) * 1000,
@@ -58,6 +67,16 @@ export function checkerSettingsFromEnv(env: NodeJS.ProcessEnv): CheckerSettings 
 }
 
 const loaded = new Map<string, Promise<KeyPair>>();
+
+/**
+ * The secret the network's epoch seeds are MACs under (domain/checker/assignments.ts epochSeed): derived
+ * from the control plane's private key, so only the control plane can compute an epoch's assignments.
+ */
+export async function assignmentSecret(s: Pick<CheckerSettings, 'signingSecret' | 'signingSecretArn'>): Promise<Buffer | undefined> {
+  const key = await controlPlaneKey(s);
+  if (!key) return undefined;
+  return createHash('sha256').update('gpupool-assignment-secret-v1\n').update(key.privateKey.export({ format: 'der', type: 'pkcs8' })).digest();
+}
 
 /** The control plane's signing key pair, or undefined where none is configured (probing is then off). */
 export function controlPlaneKey(s: Pick<CheckerSettings, 'signingSecret' | 'signingSecretArn'>): Promise<KeyPair | undefined> {

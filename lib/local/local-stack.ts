@@ -170,6 +170,8 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
         canaryRate: 0,
         periodMs: o.checkerMs ?? 5_000,
         epochMs: 5 * 60_000,
+        // the checker network's demo pace (DESIGN.md, Contract part 2): an epoch lasts at most 15 s
+        networkEpochMs: 15_000,
         signingSecret: localSigningSecret(o.dataDir),
         ...o.checker,
       },

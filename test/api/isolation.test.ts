@@ -44,6 +44,8 @@ interface Row {
 }
 
 const USERS: readonly Role[] = ['admin', 'consumer', 'provider'];
+/** an Ed25519 public key (base64 SPKI) for the checker registration row */
+const MATRIX_CHECKER_KEY = 'MCowBQYDK2VwAyEAGb9ECWmEzf6FQbrBZ9w7lshQhqowtrbLDFw4rXAxZuE=';
 const UNPLACEABLE = { command: ['true'], resources: { gpus: 1, gpuModels: ['B200'] } };
 const IDLE_SERVICE = { name: 'matrix', command: ['serve'], port: 8000, replicas: { min: 0, max: 1 }, resources: { gpus: 1, gpuModels: ['B200'] } };
 
@@ -288,6 +290,15 @@ const ROWS: Row[] = [
   // this deployment allows no veto (GOVERNANCE_ADMIN_VETO unset): the admin is refused too, with a reason
   { method: 'POST', path: '/v1/proposals/{id}/veto', who: ['admin'], ok: 403, object: 'proposal', shared: true },
   { method: 'GET', path: '/v1/parameters', who: USERS, ok: 200, check: (r) => expect(r.body.parameters.feeBps).toBe(feeBps) },
+  // the checker network (docs/checkers.md): no license of the caller is named here, so a register finds none
+  // and a report is for no checker this key runs; the lists hold only the caller's own
+  { method: 'POST', path: '/v1/checkers', who: ['consumer', 'provider'], ok: 404, body: () => ({ licenseId: 'lic_matrix_none', publicKey: MATRIX_CHECKER_KEY }) },
+  { method: 'GET', path: '/v1/checkers', who: USERS, ok: 200, check: (r, c) => c.role !== 'admin' && expect(r.body.items).toEqual([]) },
+  { method: 'GET', path: '/v1/checkers/assignments', who: ['consumer', 'provider'], ok: 200, check: (r) => expect(r.body.items).toEqual([]) },
+  {
+    method: 'POST', path: '/v1/checkers/reports', who: ['consumer', 'provider'], ok: 403,
+    body: () => ({ report: { epoch: Math.floor(Date.now() / 15_000), licenseId: 'lic_matrix_none', nodeId: 'n', ok: false, issuedAt: 0 }, signature: 'x' }),
+  },
 
   { method: 'POST', path: '/v1/nodes', who: ['provider'], ok: 201, body: () => nodeBody(`matrix-${newId().slice(-6)}`, 'X1') },
   {

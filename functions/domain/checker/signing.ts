@@ -5,8 +5,14 @@
 import { createHash, createPrivateKey, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
 
 // 'route': the routing tier's pass for one service's requests to one node's ingress (docs/services.md)
-export type SignedKind = 'probe' | 'answer' | 'route';
-const CONTEXT: Record<SignedKind, string> = { probe: 'gpupool-probe-v1\n', answer: 'gpupool-probe-answer-v1\n', route: 'gpupool-route-v1\n' };
+// 'report': a third-party checker's report on one node for one epoch (docs/checkers.md, The checker network)
+export type SignedKind = 'probe' | 'answer' | 'route' | 'report';
+const CONTEXT: Record<SignedKind, string> = {
+  probe: 'gpupool-probe-v1\n',
+  answer: 'gpupool-probe-answer-v1\n',
+  route: 'gpupool-route-v1\n',
+  report: 'gpupool-checker-report-v1\n',
+};
 
 /**
  * JSON with object keys sorted at every depth and no whitespace: the same value always gives the same
