@@ -48,6 +48,9 @@ export const ROUTES: readonly Route[] = [
   { method: 'GET', path: '/v1/jobs/{id}/logs', group: 'jobs', roles: ['consumer', 'admin'] },
   // files in, results out (docs/data.md): the owner's own, no admin view of another account's data
   { method: 'POST', path: '/v1/files', group: 'jobs', roles: ['consumer'] },
+  { method: 'GET', path: '/v1/files', group: 'jobs', roles: ['consumer'] },
+  { method: 'GET', path: '/v1/files/{id}', group: 'jobs', roles: ['consumer'] },
+  { method: 'DELETE', path: '/v1/files/{id}', group: 'jobs', roles: ['consumer'] },
   { method: 'GET', path: '/v1/jobs/{id}/outputs', group: 'jobs', roles: ['consumer'] },
   { method: 'GET', path: '/v1/offers', group: 'jobs', roles: ANY_USER },
 

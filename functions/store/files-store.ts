@@ -4,6 +4,7 @@
 // what it granted (HeadObject, ListObjectsV2) before it lists anything. s3rver checks neither signatures
 // nor lengths, so the rules that matter are also enforced by gpupool's own code (usecases/files.ts).
 import {
+  DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
@@ -30,6 +31,8 @@ export interface FileStoragePort {
   list(prefix: string, max: number): Promise<StoredObject[]>;
   putJson(key: string, value: unknown): Promise<void>;
   getJson<T>(key: string): Promise<T | undefined>;
+  /** removes `key` (nothing when it is not there) */
+  delete(key: string): Promise<void>;
 }
 
 export interface S3Settings {
@@ -100,6 +103,10 @@ export class S3FileStorage implements FileStoragePort {
 
   async putJson(key: string, value: unknown): Promise<void> {
     await this.s3.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: JSON.stringify(value), ContentType: 'application/json' }));
+  }
+
+  async delete(key: string): Promise<void> {
+    await this.s3.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }));
   }
 
   async getJson<T>(key: string): Promise<T | undefined> {

@@ -14,7 +14,7 @@ export interface IndexDef {
 }
 export interface TableDef {
   /** logical name: the env var is TABLE_<UPPER>, the CDK id is <Pascal>Table */
-  id: 'accounts' | 'keys' | 'nodes' | 'jobs' | 'logs' | 'idempotency' | 'scores' | 'ledger' | 'webhooks' | 'burst' | 'secrets' | 'governance' | 'services';
+  id: 'accounts' | 'keys' | 'nodes' | 'jobs' | 'logs' | 'idempotency' | 'scores' | 'ledger' | 'webhooks' | 'burst' | 'secrets' | 'governance' | 'services' | 'files';
   partitionKey: KeyDef;
   sortKey?: KeyDef;
   indexes: IndexDef[];
@@ -106,6 +106,9 @@ export const TABLES: readonly TableDef[] = [
       { name: 'pending', partitionKey: { name: 'pendingKey', type: 'S' }, sortKey: { name: 'dueAt', type: 'N' } },
     ],
   },
+  // each account's uploaded files (`accountId` / `id`, newest first: ids are ulids) and which submits named
+  // them as inputs, so a delete cannot pull a file from under a waiting job: functions/store/file-items-store.ts
+  { id: 'files', partitionKey: { name: 'accountId', type: 'S' }, sortKey: { name: 'id', type: 'S' }, indexes: [], ttlAttribute: 'expiresAt' },
   // services (functions/domain/service/model.ts); their replicas are jobs. The reconciler reads the
   // services not yet DELETED from the sparse `active` index (docs/services.md)
   {

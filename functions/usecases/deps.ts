@@ -25,6 +25,7 @@ import { checkerSettingsFromEnv, type CheckerSettings } from './checker-settings
 import { InProcessPlacementWake, SqsPlacementWake, type PlacementWake } from './placement-wake';
 import { DEFAULT_ACCOUNT_LIMITS, type AccountLimits } from '../domain/account-limits';
 import { makeS3Client, S3FileStorage, type FileStoragePort } from '../store/files-store';
+import { FileItemsStore } from '../store/file-items-store';
 import { SecretsStore } from '../store/secrets-store';
 import type { SecretCipher } from '../store/secret-cipher';
 import { GovernanceStore } from '../store/governance-store';
@@ -58,7 +59,7 @@ export interface Settings {
   /** licenses, proposals, votes, bounds (functions/usecases/governance-settings.ts); absent: its defaults */
   governance?: GovernanceSettings;
   /** the bucket of files, outputs and checkpoints (FILES_BUCKET; S3_ENDPOINT on the local stack only): docs/data.md */
-  files?: { bucket: string; endpoint?: string };
+  files?: { bucket: string; endpoint?: string; /** UPLOADS_EXPIRE_DAYS: the bucket's lifecycle rule for files/ (30) */ uploadsExpireDays?: number };
   /** the queue that wakes the sweep function (PLACEMENT_QUEUE_URL, AWS); absent: placement runs in this process */
   placementQueueUrl?: string;
   /** the KMS key secrets are sealed under (SECRETS_KEY_ID, set on the functions granted its use); absent: the cipher given to buildDeps */
@@ -85,6 +86,8 @@ export interface Deps {
   queues: Queues;
   /** object storage for files, outputs and checkpoints; absent where the stage has no bucket (those requests are then a 400) */
   files?: FileStoragePort;
+  /** each account's uploaded files and the submits that named them (GET/DELETE /v1/files); absent in hand-built test deps */
+  fileItems?: FileItemsStore;
   /** each account's secrets, sealed (docs/data.md, Secrets) */
   secrets: SecretsStore;
   /** seals and opens secret values; absent where this function may not use the key (setting or resolving one there is a deployment fault: a 500) */
@@ -129,7 +132,7 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): Settings 
     },
     agentSqsEndpoint: env.AGENT_SQS_ENDPOINT,
     agentRoleArn: env.AGENT_ROLE_ARN || undefined,
-    files: env.FILES_BUCKET ? { bucket: env.FILES_BUCKET, endpoint: env.S3_ENDPOINT || undefined } : undefined,
+    files: env.FILES_BUCKET ? { bucket: env.FILES_BUCKET, endpoint: env.S3_ENDPOINT || undefined, uploadsExpireDays: num('UPLOADS_EXPIRE_DAYS', 30) } : undefined,
     secretsKeyId: env.SECRETS_KEY_ID || undefined,
     placementQueueUrl: env.PLACEMENT_QUEUE_URL || undefined,
     region: env.AWS_REGION ?? 'us-east-1',
@@ -177,6 +180,7 @@ export function buildDeps(p: { db: DynamoDBDocumentClient; sqs: SQSClient; table
     webhookRetries: p.settings.webhooks.retryQueueUrl ? new WebhookRetryQueue(p.sqs, p.settings.webhooks.retryQueueUrl) : undefined,
     queues: new Queues(p.sqs, p.settings.queues),
     files: p.files ?? (p.settings.files ? new S3FileStorage(makeS3Client({ ...p.settings.files, region: p.settings.region }), p.settings.files.bucket) : undefined),
+    fileItems: new FileItemsStore(p.db, p.tables.files),
     secrets: new SecretsStore(p.db, p.tables.secrets),
     secretCipher: p.secretCipher ?? (p.settings.secretsKeyId ? kmsCipher?.(p.settings.secretsKeyId, p.settings.region) : undefined),
     placementWake: p.settings.placementQueueUrl ? new SqsPlacementWake(p.sqs, p.settings.placementQueueUrl) : new InProcessPlacementWake(),

@@ -31,6 +31,7 @@ import { webhookTarget } from '../domain/webhook/target';
 import type { FileStoragePort } from '../store/files-store';
 import type { Deps } from './deps';
 import { applyTransition } from './effects';
+import { fileItemView, recordFile } from './file-library';
 import { jobOfAttempt } from './replicas';
 
 export interface FileRecord {
@@ -53,12 +54,13 @@ function storage(d: Deps): FileStoragePort {
 export async function createFile(d: Deps, caller: Caller, body: { name: string; size: number; sha256: string }) {
   const files = storage(d);
   const file: FileRecord = { id: d.newId(), accountId: caller.accountId, name: body.name, size: body.size, sha256: body.sha256, createdAt: d.now() };
+  // the listing's item first: a record the listing does not know could never be deleted
+  const item = await recordFile(d, file);
   await files.putJson(fileRecordKey(caller.accountId, file.id), file);
   const uploadUrl = await files.presignPut(fileDataKey(caller.accountId, file.id), file.size, file.sha256, UPLOAD_URL_SECONDS);
-  return { file: fileView(file), uploadUrl };
+  return { file: fileItemView(item), uploadUrl };
 }
 
-export const fileView = (f: FileRecord) => ({ id: f.id, name: f.name, size: f.size, sha256: f.sha256, createdAt: f.createdAt });
 
 /** The caller's own file, uploaded in full; else a 400 naming the input (another account's id names nothing here). */
 async function ownUploadedFile(files: FileStoragePort, accountId: string, fileId: string, where: string): Promise<FileRecord> {

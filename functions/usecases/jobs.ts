@@ -4,6 +4,7 @@ import { cancel as cancelT } from '../domain/job/transitions';
 import type { Caller, Job } from '../domain/model';
 import type { SubmitJob } from '../domain/schemas';
 import { checkInputs } from './files';
+import { withClaims } from './file-library';
 import { checkSecretRefs } from './secrets';
 import type { Deps } from './deps';
 import { applyTransition } from './effects';
@@ -43,7 +44,8 @@ export async function submitJob(d: Deps, caller: Caller, body: SubmitJob): Promi
   const job = queuedJob(spec, caller, d.newId(), d.now());
   // a replicated job is its replicas, each an ordinary job (functions/usecases/replicas.ts)
   const jobs = replicaJobs(job);
-  const acct = await admit(d, jobs);
+  // recorded on each file before the job exists, so a delete racing this submit sees it (file-library.ts)
+  const acct = await withClaims(d, caller, spec.inputs, job.id, () => admit(d, jobs));
   // inline match: a free node starts the job within this request (replicas one after the other, so
   // each sees where the previous ones went)
   const placed = await tryPlace(d, jobs[0], undefined, acct);
@@ -70,7 +72,7 @@ export async function submitArray(d: Deps, caller: Caller, body: SubmitJob & { a
     arrayMember: { id, index, size: array.size },
   }));
   if (spec.after) return { id, size: array.size, jobs: await submitHeld(d, caller, jobs) };
-  const acct = await admit(d, jobs);
+  const acct = await withClaims(d, caller, spec.inputs, id, () => admit(d, jobs));
   const out: Job[] = [];
   let waiting = false;
   for (const [k, j] of jobs.entries()) {

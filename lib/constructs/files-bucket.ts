@@ -64,6 +64,9 @@ export class FilesBucket extends Construct {
     // the jobs API writes a consumer's file records and presigns its uploads; the agent API presigns output
     // and checkpoint uploads and writes their manifests
     allow(props.jobsApi, ['s3:PutObject'], ['files']);
+    // DELETE /v1/files/{id} removes the bytes and the record; the listing's items expire with the lifecycle rule
+    allow(props.jobsApi, ['s3:DeleteObject'], ['files']);
+    props.jobsApi.fn.addEnvironment('UPLOADS_EXPIRE_DAYS', String(props.uploadsExpireDays));
     allow(props.agentApi, ['s3:PutObject'], ['jobs']);
     Validations.of(this.bucket).acknowledge({
       id: 'AwsSolutions-S1',

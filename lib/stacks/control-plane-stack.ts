@@ -42,7 +42,8 @@ const OWN_GRANTS: Readonly<Record<Exclude<FunctionName, 'governance' | 'enactmen
   accounts: { accounts: 'write', keys: 'write', idempotency: 'write', jobs: 'read', nodes: 'read', webhooks: 'write', ledger: 'write' },
   // submit matches inline: claims a node and holds escrow in one transaction; a replicated job's answer
   // may decide its verdict (scores: verify#<group>), which can quarantine and slash a node
-  jobs: { jobs: 'write', nodes: 'write', accounts: 'write', idempotency: 'write', logs: 'read', webhooks: 'read', ledger: 'write', scores: 'write', secrets: 'read' },
+  // files: a consumer's uploads, and the claim each submit makes on the files it names (docs/data.md, Files)
+  jobs: { jobs: 'write', nodes: 'write', accounts: 'write', idempotency: 'write', logs: 'read', webhooks: 'read', ledger: 'write', scores: 'write', secrets: 'read', files: 'write' },
   // register issues a node key; stake moves credits; deregister re-queues the node's jobs; reads scores
   nodes: { nodes: 'write', keys: 'write', accounts: 'write', jobs: 'write', idempotency: 'write', scores: 'read', ledger: 'write', burst: 'read' },
   // start, heartbeat, logs, finish: attempt and node state, output lines, settlement; a replica's finish

@@ -16,7 +16,7 @@ import { expectProblem, manualAgent, nodeBody, problemOf, registerNode, type Api
 
 type Role = 'admin' | 'consumer' | 'provider' | 'node' | 'none';
 type Ownership = 'own' | 'other';
-type Kind = 'account' | 'key' | 'job' | 'node' | 'attempt' | 'secret' | 'license' | 'proposal' | 'service';
+type Kind = 'account' | 'key' | 'job' | 'node' | 'attempt' | 'secret' | 'license' | 'proposal' | 'service' | 'file';
 const ROLES: Role[] = ['admin', 'consumer', 'provider', 'node', 'none'];
 const OWNERSHIPS: Ownership[] = ['own', 'other'];
 
@@ -145,6 +145,12 @@ async function targetFor(row: Row, role: Role, ownership: Ownership, fresh: bool
       expect((await (owner ? C2 : C1).api.post('/v1/secrets', { name: `s_${id}`, value: 'matrix-value' })).status).toBe(201);
       return { id };
     }
+    case 'file': {
+      // an uploaded file's record of the acting consumer, or of the other one (the bytes need not be there)
+      const r = await (owner ? C2 : C1).api.post('/v1/files', { name: 'm.csv', size: 1, sha256: 'a'.repeat(64) });
+      expect(r.status, JSON.stringify(r.body)).toBe(201);
+      return { id: r.body.file.id };
+    }
     case 'service': {
       // a service of the acting consumer, or of the other one; min 0 on no node: nothing is placed
       const r = await (owner ? C2 : C1).api.post('/v1/services', IDLE_SERVICE);
@@ -249,6 +255,12 @@ const ROWS: Row[] = [
   { method: 'GET', path: '/v1/jobs/{id}/logs', who: ['consumer', 'admin'], ok: 200, object: 'job' },
   // files (docs/data.md): the owner's own; another account's job lists nothing (404), admins have no view of a consumer's data
   { method: 'POST', path: '/v1/files', who: ['consumer'], ok: 201, body: () => ({ name: 'm.csv', size: 1, sha256: 'a'.repeat(64) }) },
+  {
+    method: 'GET', path: '/v1/files', who: ['consumer'], ok: 200,
+    check: (r) => expect(r.body).toMatchObject({ items: expect.any(Array), nextCursor: expect.toBeOneOf([null, expect.any(String)]) }),
+  },
+  { method: 'GET', path: '/v1/files/{id}', who: ['consumer'], ok: 200, object: 'file', check: (r, c) => expect(r.body.file).toMatchObject({ id: c.target!.id, uploaded: false, downloadUrl: null }) },
+  { method: 'DELETE', path: '/v1/files/{id}', who: ['consumer'], ok: 204, object: 'file', destructive: true },
   { method: 'GET', path: '/v1/jobs/{id}/outputs', who: ['consumer'], ok: 200, object: 'job', check: (r) => expect(r.body.items).toEqual([]) },
   { method: 'GET', path: '/v1/offers', who: USERS, ok: 200 },
 

@@ -51,7 +51,8 @@ describe('files bucket', () => {
     expect(new Set(st.flatMap((s) => s.roles))).toEqual(new Set([roleId('jobs'), roleId('agent')]));
     const of = (role: string) =>
       st.filter((s) => s.roles.includes(role)).flatMap((s) => (s.resource.match(/\/(files|jobs)\/\*/g) ?? ['bucket']).map((r) => `${s.actions.join(',')} ${r}`)).sort();
-    expect(of(roleId('jobs'))).toEqual(['s3:GetObject /files/*', 's3:GetObject /jobs/*', 's3:ListBucket bucket', 's3:PutObject /files/*'].sort());
+    // DeleteObject: DELETE /v1/files/{id} removes a consumer's upload and its record, under files/ only
+    expect(of(roleId('jobs'))).toEqual(['s3:DeleteObject /files/*', 's3:GetObject /files/*', 's3:GetObject /jobs/*', 's3:ListBucket bucket', 's3:PutObject /files/*'].sort());
     expect(of(roleId('agent'))).toEqual(['s3:GetObject /files/*', 's3:GetObject /jobs/*', 's3:ListBucket bucket', 's3:PutObject /jobs/*'].sort());
     // the bucket's name reaches those two functions only
     const withBucket = Object.entries(t.findResources('AWS::Lambda::Function')).filter(([, f]: [string, any]) => f.Properties.Environment?.Variables?.FILES_BUCKET).map(([id]) => id);

@@ -153,6 +153,7 @@ describe('data stack', () => {
       secrets: 'TablesSecretsTableCEB1437C',
       governance: 'TablesGovernanceTable5B98E9A4',
       services: 'TablesServicesTable12C43B62',
+      files: 'TablesFilesTableAFE889CB',
     });
   });
 
