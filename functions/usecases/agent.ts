@@ -22,6 +22,7 @@ import { jobOfAttempt } from './replicas';
 import { recordReplicaResult, verifyReplicas } from './verification';
 import { nodeImageList, sameImageList } from '../domain/matcher/image-cache';
 import { startFiles } from './files';
+import { withResume } from '../domain/files/resume';
 import { openAttemptSecrets } from './secrets';
 import { reconcileService, reconcileServicesOn } from './service-reconcile';
 
@@ -216,7 +217,9 @@ export async function startAttempt(d: Deps, caller: Caller, jobId: string, attem
     job,
     (j) => {
       moved = j.attempts.some((a) => a.id === attemptId && a.status === 'ASSIGNED');
-      return startOnce(j, attemptId, caller.nodeId!, d.now(), seq);
+      const t = startOnce(j, attemptId, caller.nodeId!, d.now(), seq);
+      // the checkpoint startFiles hands out below, and what it saved: shown on the attempt (docs/data.md)
+      return moved ? { ...t, job: withResume(t.job, attemptId) } : t;
     },
     { retries: RANK_RACE_RETRIES },
   );

@@ -203,6 +203,17 @@ describe('checkpoints', () => {
     expect(restore.map((f) => f.path).sort()).toEqual(['count.txt', 'model/w.bin']);
     expect((await bytes(restore.find((f) => f.path === 'count.txt')!.url)).toString()).toBe('7');
     expect(next.start.files.checkpoint.restoredSeq).toBe(2);
+    // the job view tells the consumer which checkpoint the new attempt started from and the run it saved
+    const resumed = await jobOf(alice, id);
+    const lost = resumed.attempts[0];
+    expect(resumed.attempts[1].resumedFrom).toEqual({
+      attemptId,
+      attemptN: 0,
+      seq: 2,
+      checkpointAt: resumed.lastCheckpoint.at,
+      savedSeconds: Math.round((resumed.lastCheckpoint.at - lost.startedAt) / 1000),
+    });
+    expect(lost.resumedFrom).toBeUndefined();
 
     // the lost attempt, still running somewhere, may not replace the checkpoint of the one that took over
     expectProblem(await node.api.post(`/v1/agent/jobs/${id}/checkpoint`, { attemptId, seq: 3, files: [file('count.txt', '0')], commit: true }), 409);

@@ -114,6 +114,12 @@ describe('files end to end (process runtime)', () => {
       return j.status === 'RUNNING' && j.attempts.length === 2 && j.nodeId === b.nodeId ? j : undefined;
     }, 90_000, 'the job RUNNING on b');
     expect(moved.attempts[0].status).toBe('LOST');
+    // the consumer is told what the checkpoint saved: the lost attempt's run up to the save it resumes from
+    const from = moved.attempts[1].resumedFrom;
+    expect(from).toMatchObject({ attemptId: moved.attempts[0].id, attemptN: 0, seq: expect.any(Number) });
+    const ranFrom = moved.attempts[0].startedAt + (moved.attempts[0].pullSeconds ?? 0) * 1000;
+    expect(from.savedSeconds).toBe(Math.round((from.checkpointAt - ranFrom) / 1000));
+    expect(from.savedSeconds).toBeGreaterThanOrEqual(9); // the first periodic save comes after 10 s
     const resumed = await eventually(async () => (await logText(id)).find((l) => l.attempt === 1 && l.text.startsWith('start at')), 60_000, 'the second attempt to start').catch(async (e) => {
       const j = await jobOf(id);
       throw new Error(`${(e as Error).message}: ${JSON.stringify({ status: j.status, attempts: j.attempts, logs: (await logText(id)).filter((l) => l.attempt > 0 || !l.text.startsWith('count')).slice(-20) })}`);
