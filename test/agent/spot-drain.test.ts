@@ -61,4 +61,29 @@ describe('spot interruption notice', () => {
     agent = undefined;
     expect(cp.of('start', late.attemptId)).toEqual([]);
   }, 40_000);
+
+  it("saves the attempt's checkpoint before it hands the attempt back, so the next attempt continues from it", async () => {
+    imds.notice = undefined;
+    agent = startAgent(cp.url, { GPUPOOL_SPOT_WATCH: '1', GPUPOOL_IMDS_ENDPOINT: imds.url, GPUPOOL_DRAIN_SECONDS: '3600' });
+    await agent.ready();
+    // an hour between periodic saves: only the notice's drain can explain a save within seconds
+    const files = { inputs: [], maxInputBytes: 1_000_000, checkpoint: { intervalSeconds: 3600, restore: [] } };
+    cp.responders.set('start', () => ({ status: 200, body: { status: 'RUNNING', files } }));
+    const job = dispatch(['sh', '-c', 'echo 41 > "$GPUPOOL_CHECKPOINT_DIR/count"; echo counted; exec sleep 60']);
+    await sqs.send(job);
+    await cp.waitFor('logs', (c) => c.body.attemptId === job.attemptId && JSON.stringify(c.body).includes('counted'), 15_000);
+    expect(cp.of('checkpoint', job.attemptId)).toEqual([]);
+
+    imds.notice = { action: 'terminate', time: new Date(Date.now() + 120_000).toISOString() };
+    const commit = await cp.waitFor('checkpoint', (c) => c.body.attemptId === job.attemptId && c.body.commit === true, 15_000);
+    const saved = commit.body.files as { path: string; size: number; sha256: string }[];
+    expect(saved.map((f) => f.path)).toEqual(['count']);
+    expect(cp.uploads.get(saved[0].sha256)?.toString()).toBe('41\n');
+    const finish = await cp.waitFor('finish', (c) => c.body.attemptId === job.attemptId, 15_000);
+    expect(finish.body).toMatchObject({ outcome: 'cancelled', error: 'agent drained' });
+    // saved, then handed back: the control plane re-places the job with this checkpoint to restore
+    expect(cp.calls.indexOf(commit)).toBeLessThan(cp.calls.indexOf(finish));
+    expect(await agent.stop()).toBe(0);
+    agent = undefined;
+  }, 40_000);
 });

@@ -12,7 +12,7 @@ export interface Call {
   /** for job routes: the job id in the path */
   jobId?: string;
 }
-export type Route = 'register' | 'session' | 'heartbeat' | 'start' | 'logs' | 'finish';
+export type Route = 'register' | 'session' | 'heartbeat' | 'start' | 'logs' | 'finish' | 'checkpoint' | 'outputs';
 export type Answer = { status: number; body?: unknown };
 export type Responder = (call: Call) => Answer | Promise<Answer>;
 
@@ -44,12 +44,25 @@ export class FakeControlPlane {
     this.responders.set('session', () => ({ status: 200, body: session() }));
     this.responders.set('heartbeat', () => ({ status: 200, body: { nextHeartbeatSeconds: 30, stale: [], cancel: [] } }));
     for (const r of ['start', 'logs', 'finish'] as const) this.responders.set(r, () => ({ status: 200, body: {} }));
+    // file grants: each content the agent declares may be PUT to this server (`uploads` keeps the bytes)
+    this.responders.set('checkpoint', (c) => ({
+      status: 200,
+      body: c.body.commit ? { uploads: [], committed: true } : { uploads: c.body.files.map((f: { sha256: string }) => ({ sha256: f.sha256, url: `${this.url}/upload/${f.sha256}` })), committed: false },
+    }));
+    this.responders.set('outputs', (c) => ({ status: 200, body: { uploads: c.body.files.map((f: { path: string }) => ({ path: f.path, url: `${this.url}/upload/${encodeURIComponent(f.path)}` })) } }));
   }
+
+  /** bytes PUT to the upload URLs the file grants named, by the last segment of the URL */
+  readonly uploads = new Map<string, Buffer>();
 
   async start(): Promise<void> {
     this.server = createServer(async (req, res) => {
       const chunks: Buffer[] = [];
       for await (const c of req) chunks.push(c as Buffer);
+      if (req.method === 'PUT' && req.url?.startsWith('/upload/')) {
+        this.uploads.set(decodeURIComponent(req.url.slice('/upload/'.length)), Buffer.concat(chunks));
+        return void res.writeHead(200).end();
+      }
       const call = this.parse(req.url ?? '', req.headers['x-api-key'] as string | undefined, Buffer.concat(chunks).toString());
       if (!call) return void res.writeHead(404).end();
       this.calls.push(call);
@@ -94,7 +107,7 @@ export class FakeControlPlane {
     const body = text ? JSON.parse(text) : undefined;
     const fixed: Record<string, Route> = { '/v1/nodes': 'register', '/v1/agent/session': 'session', '/v1/agent/heartbeat': 'heartbeat' };
     if (fixed[url]) return { route: fixed[url], path: url, key, body };
-    const m = /^\/v1\/agent\/jobs\/([^/]+)\/(start|logs|finish)$/.exec(url);
+    const m = /^\/v1\/agent\/jobs\/([^/]+)\/(start|logs|finish|checkpoint|outputs)$/.exec(url);
     return m ? { route: m[2] as Route, path: url, key, body, jobId: decodeURIComponent(m[1]) } : undefined;
   }
 }
