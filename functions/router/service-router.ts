@@ -197,19 +197,27 @@ export function createServiceRouter(o: ServiceRouterOptions): ServiceRouter {
   }
 
   /** Sends the request to one replica and, once its answer's headers come, streams the answer to the caller. */
-  async function tryReplica(req: IncomingMessage, res: ServerResponse, svcId: string, path: string, rep: RoutableReplica, body: Body, dropAuthorization: boolean): Promise<Outcome> {
+  /** Where a replica's node is (its endpoint resolved and checked) and the headers a request to it carries. */
+  async function upstreamFor(req: IncomingMessage, svcId: string, rep: RoutableReplica, dropAuthorization: boolean, extra: Record<string, string> = {}) {
     let resolved: Awaited<ReturnType<typeof resolveProbeTarget>>;
     try {
       resolved = await addresses.get(rep.endpoint, () => resolveProbeTarget(rep.endpoint, allow, o.resolve));
     } catch (e) {
-      return { kind: 'refused', why: (e as Error).message };
+      return { refused: (e as Error).message };
     }
     const { target, address } = resolved;
     const isHttps = target.protocol === 'https:';
     const defaultPort = isHttps ? 443 : 80;
-    const headers = upstreamHeaders(req.rawHeaders, { dropAuthorization });
+    const headers: Record<string, string | string[]> = { ...upstreamHeaders(req.rawHeaders, { dropAuthorization }), ...extra };
     headers.host = target.port === defaultPort ? target.host : `${target.host.includes(':') ? `[${target.host}]` : target.host}:${target.port}`;
     headers[ROUTE_PASS_HEADER] = passFor(svcId, rep.nodeId);
+    return { target, address, isHttps, headers };
+  }
+
+  async function tryReplica(req: IncomingMessage, res: ServerResponse, svcId: string, path: string, rep: RoutableReplica, body: Body, dropAuthorization: boolean): Promise<Outcome> {
+    const u = await upstreamFor(req, svcId, rep, dropAuthorization);
+    if ('refused' in u) return { kind: 'refused', why: u.refused! };
+    const { target, address, isHttps, headers } = u;
     if (body.kind === 'buffered') {
       if (body.hadBody || body.data.length) headers['content-length'] = String(body.data.length);
     } else if (req.headers['content-length'] !== undefined) headers['content-length'] = req.headers['content-length'];
@@ -385,18 +393,9 @@ export function createServiceRouter(o: ServiceRouterOptions): ServiceRouter {
     rep: RoutableReplica,
     dropAuthorization: boolean,
   ): Promise<{ kind: 'answered'; open: boolean } | { kind: 'refused'; why: string }> {
-    let resolved: Awaited<ReturnType<typeof resolveProbeTarget>>;
-    try {
-      resolved = await addresses.get(rep.endpoint, () => resolveProbeTarget(rep.endpoint, allow, o.resolve));
-    } catch (e) {
-      return { kind: 'refused', why: (e as Error).message };
-    }
-    const { target, address } = resolved;
-    const isHttps = target.protocol === 'https:';
-    const defaultPort = isHttps ? 443 : 80;
-    const headers = { ...upstreamHeaders(req.rawHeaders, { dropAuthorization }), ...upgradeHeaders(req.headers) };
-    headers.host = target.port === defaultPort ? target.host : `${target.host.includes(':') ? `[${target.host}]` : target.host}:${target.port}`;
-    headers[ROUTE_PASS_HEADER] = passFor(svcId, rep.nodeId);
+    const u = await upstreamFor(req, svcId, rep, dropAuthorization, upgradeHeaders(req.headers));
+    if ('refused' in u) return { kind: 'refused', why: u.refused! };
+    const { target, address, isHttps, headers } = u;
     return new Promise((resolve) => {
       let settled = false;
       const done = (out: { kind: 'answered'; open: boolean } | { kind: 'refused'; why: string }) => {

@@ -8,7 +8,7 @@ import type { Duplex } from 'node:stream';
 export const WS_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 export const wsAccept = (key: string) => createHash('sha1').update(key + WS_GUID).digest('base64');
 
-export type WsOpen = { status: 101; socket: Duplex; acceptOk: boolean } | { status: number; body: string };
+export type WsOpen = { ok: true; status: 101; socket: Duplex; acceptOk: boolean } | { ok: false; status: number; body: string };
 
 /** Opens `url` as a WebSocket with `headers`: 101 with the socket, or the refusal's status and body. */
 export function wsOpen(url: string, headers: Record<string, string> = {}): Promise<WsOpen> {
@@ -21,12 +21,12 @@ export function wsOpen(url: string, headers: Record<string, string> = {}): Promi
       path: `${u.pathname}${u.search}`,
       headers: { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': key, ...headers },
     });
-    req.on('upgrade', (res, socket) => resolve({ status: 101, socket, acceptOk: res.headers['sec-websocket-accept'] === wsAccept(key) }));
+    req.on('upgrade', (res, socket) => resolve({ ok: true, status: 101, socket, acceptOk: res.headers['sec-websocket-accept'] === wsAccept(key) }));
     req.on('response', (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (d: string) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode!, body }));
+      res.on('end', () => resolve({ ok: false, status: res.statusCode!, body }));
     });
     req.on('error', reject);
     req.end();
