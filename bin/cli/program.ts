@@ -20,6 +20,7 @@ const MODULES = {
   keys: () => import('./commands/keys'),
   accounts: () => import('./commands/accounts'),
   outputs: () => import('./commands/outputs'),
+  files: () => import('./commands/files'),
   services: () => import('./commands/services'),
 } satisfies Record<string, Loader>;
 
@@ -131,6 +132,11 @@ Examples:
       .argument('<id>')
       .option('--to <dir>', 'download them into this directory'),
   ).action(act('outputs', 'outputs'));
+
+  const files = program.command('files').description('files you uploaded as job inputs (gpupool run --input)');
+  common(files.command('ls').alias('list').description('list your files, newest first').option('--limit <n>', 'at most this many').option('--cursor <cursor>', 'the next page')).action(act('files', 'ls'));
+  common(files.command('get').description('one file, with a download link once uploaded').argument('<id>')).action(act('files', 'get'));
+  common(files.command('rm').alias('delete').description('delete files (refused while a job that has not ended names one)').argument('<id...>')).action(act('files', 'rm'));
 
   const replicaOptions = (cmd: Command) =>
     cmd

@@ -9,6 +9,8 @@ import type { Io } from '../../bin/cli/io';
 import { main } from '../../bin/cli/main';
 import { startPool, type Pool } from '../helpers/local-pool';
 import { harness } from './fake-io';
+import { client } from '../helpers/api';
+import { createHash } from 'node:crypto';
 
 let pool: Pool;
 let key: string;
@@ -62,6 +64,31 @@ describe('gpupool run --input/--output, gpupool outputs', () => {
     expect((await cli(['outputs', jobId, '--to', again])).code).toBe(0);
     expect(readFileSync(path.join(again, 'joined.txt'), 'utf8')).toBe('alpha\nbeta\n');
   }, 120_000);
+});
+
+describe('gpupool files ls | get | rm', () => {
+  it('lists the uploads, shows one, deletes it; a file a waiting job names is refused with the job named', async () => {
+    const api = client(pool.stack.apiUrl, key);
+    const body = 'kept\n';
+    const created = await api.post('/v1/files', { name: 'kept.txt', size: body.length, sha256: createHash('sha256').update(body).digest('hex') });
+    expect((await fetch(created.body.uploadUrl, { method: 'PUT', body })).status).toBe(200);
+    const id = created.body.file.id as string;
+    const ls = await cli(['files', 'ls']);
+    expect(ls.code, ls.stderr).toBe(0);
+    expect(ls.stdout).toMatch(new RegExp(`${id}\\s+kept\\.txt\\s+5`));
+    expect((await cli(['files', 'get', id])).stdout).toMatch(/Uploaded:\s+yes/);
+    // no node has B200s: the job waits, naming the file
+    const job = await api.post('/v1/jobs', { command: ['true'], resources: { gpus: 1, gpuModels: ['B200'] }, inputs: [{ file: id, path: 'k' }] });
+    expect(job.status, JSON.stringify(job.body)).toBe(202);
+    const refused = await cli(['files', 'rm', id]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain(`job ${job.body.job.id}, which is QUEUED`);
+    expect((await cli(['jobs', 'cancel', job.body.job.id])).code).toBe(0);
+    const rm = await cli(['files', 'rm', id]);
+    expect(rm.code, rm.stderr).toBe(0);
+    expect(rm.stdout).toContain(`file ${id} deleted`);
+    expect(JSON.parse((await cli(['files', 'ls', '--json'])).stdout).items.map((f: { id: string }) => f.id)).not.toContain(id);
+  }, 60_000);
 });
 
 describe('gpupool outputs --to against a hostile listing', () => {
