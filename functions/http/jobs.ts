@@ -1,10 +1,11 @@
 // Consumers' jobs.
-import { IdSchema, ListJobsQuerySchema, ListQuerySchema, LogsQuerySchema, SubmitJobSchema } from '../domain/schemas';
+import { IdSchema, ListJobsQuerySchema, LogsQuerySchema, SubmitJobSchema } from '../domain/schemas';
 import { jobView } from '../domain/job/view';
 import { cancelArray, cancelJob, getOwnJob, jobLogs, listArray, listJobs, submitArray, submitJob } from '../usecases/jobs';
 import { offers } from '../usecases/offers';
 import { checkWebhookUrl, deliveriesOf } from '../usecases/webhooks';
 import { verificationView } from '../usecases/verification';
+import { queueView } from '../usecases/queue-position';
 import { parseWith } from './kit/problem';
 import { routeGroup, type RouteFn } from './kit/router';
 import { OffersQuerySchema } from '../usecases/offers';
@@ -12,7 +13,6 @@ import { arrayJobId } from '../usecases/jobs';
 import * as z from 'zod';
 import { CreateFileSchema } from '../domain/files/schemas';
 import { createFile, listOutputs } from '../usecases/files';
-import { deleteFile, getFile, listFiles } from '../usecases/file-library';
 
 /** an array listing's cursor: the next index */
 const ArrayCursor = z.coerce.number().int().min(0).max(1_000_000);
@@ -43,13 +43,21 @@ const routes: Record<string, RouteFn> = {
   },
   'GET /v1/jobs/{id}': async (req, d) => {
     const read = await getOwnJob(d, req.caller, parseWith(IdSchema, req.params.id, 'id'));
-    const [deliveries, verification] = await Promise.all([deliveriesOf(d, read), verificationView(d, read)]);
+    // queue: computed here only, never for lists (bounded reads: usecases/queue-position.ts)
+    const [deliveries, verification, queue] = await Promise.all([deliveriesOf(d, read), verificationView(d, read), queueView(d, read)]);
     // deciding the verdict may have just failed this job (VERIFICATION_MISMATCH): show it as it now is
     const now = verification?.siblings.find((s) => s.jobId === read.id)?.status;
     const job = now && now !== read.status ? ((await d.jobs.get(read.id)) ?? read) : read;
     return {
       status: 200,
-      body: { job: { ...jobView(job, d.now()), ...(job.webhook ? { webhook: { ...job.webhook, deliveries } } : {}), ...(verification ? { verification } : {}) } },
+      body: {
+        job: {
+          ...jobView(job, d.now()),
+          ...(job.webhook ? { webhook: { ...job.webhook, deliveries } } : {}),
+          ...(verification ? { verification } : {}),
+          ...(queue && job.status === 'QUEUED' ? { queue } : {}),
+        },
+      },
     };
   },
   'DELETE /v1/jobs/{id}': async (req, d) => {
@@ -64,15 +72,6 @@ const routes: Record<string, RouteFn> = {
     return { status: 200, body: { items: r.lines, last: r.last } };
   },
   'POST /v1/files': async (req, d) => ({ status: 201, body: await createFile(d, req.caller, parseWith(CreateFileSchema, req.body)) }),
-  'GET /v1/files': async (req, d) => {
-    const q = parseWith(ListQuerySchema, req.query, 'query');
-    return { status: 200, body: await listFiles(d, req.caller, q.limit, q.cursor) };
-  },
-  'GET /v1/files/{id}': async (req, d) => ({ status: 200, body: { file: await getFile(d, req.caller, parseWith(IdSchema, req.params.id, 'id')) } }),
-  'DELETE /v1/files/{id}': async (req, d) => {
-    await deleteFile(d, req.caller, parseWith(IdSchema, req.params.id, 'id'));
-    return { status: 204 };
-  },
   'GET /v1/jobs/{id}/outputs': async (req, d) => ({ status: 200, body: await listOutputs(d, req.caller, parseWith(IdSchema, req.params.id, 'id')) }),
   'GET /v1/offers': async (req, d) => ({ status: 200, body: { items: await offers(d, parseWith(OffersQuerySchema, req.query, 'query')) } }),
 };
