@@ -11,7 +11,7 @@ import type { FileItem, FileItemsStore } from '../store/file-items-store';
 import type { FileStoragePort } from '../store/files-store';
 import type { Deps } from './deps';
 import { arrayJobId } from './jobs';
-import { replicaIds } from './replicas';
+import { replicaIds, tiebreakerId } from './replicas';
 
 const DAY_MS = 86_400_000;
 /** a claim re-reads its holders once per this many claims past PRUNE_HOLDS_AT (each holder: one read) */
@@ -56,14 +56,15 @@ export async function getFile(d: Deps, caller: Caller, id: string) {
   return { ...fileItemView(f), uploaded, downloadUrl: uploaded ? await files.presignGet(fileDataKey(caller.accountId, id), DOWNLOAD_URL_SECONDS) : null };
 }
 
-/** The jobs a holder stands for: the job, a replicated job's replicas, or an array's members (read until one has not ended). */
+/** The jobs a holder stands for: the job, a replicated job's replicas (and tie-breaker), or an array's members (read until one has not ended). */
 async function holderJobs(d: Deps, accountId: string, holder: string): Promise<Job[]> {
   const job = await d.jobs.get(holder);
   if (job) {
     if (job.accountId !== accountId) return [];
     const n = job.verification?.replicas;
     if (!n || n < 2) return [job];
-    return (await Promise.all(replicaIds(holder, n).map((id) => d.jobs.get(id)))).filter((j): j is Job => !!j);
+    // a disagreement adds a tie-breaker replica naming the same inputs
+    return (await Promise.all([...replicaIds(holder, n), tiebreakerId(holder, n)].map((id) => d.jobs.get(id)))).filter((j): j is Job => !!j);
   }
   const first = await d.jobs.get(arrayJobId(holder, 0));
   if (!first?.arrayMember || first.arrayMember.id !== holder || first.accountId !== accountId) return [];

@@ -113,6 +113,13 @@ describe('files: list, show, delete', () => {
     expectProblem(byArray, 409);
     expect(byArray.body.detail).toContain(`job ${arr.body.array.id}-0`);
     expect((await alice.api.del(`/v1/jobs/${arr.body.array.id}`)).status).toBe(202);
+    // and a replicated job, while any replica has not ended
+    const rep = await alice.api.post('/v1/jobs', { ...WAITING, verification: { replicas: 2 }, inputs: [{ file: id, path: 'in' }] });
+    expect(rep.status, JSON.stringify(rep.body)).toBe(202);
+    const byReplicas = await alice.api.del(`/v1/files/${id}`);
+    expectProblem(byReplicas, 409);
+    expect(byReplicas.body.detail).toContain(`job ${rep.body.job.id}`);
+    expect((await alice.api.del(`/v1/jobs/${rep.body.job.id}`)).status).toBe(202);
     expect((await alice.api.del(`/v1/files/${id}`)).status).toBe(204);
   });
 
