@@ -167,6 +167,7 @@ async function startNode(config: AgentConfig, log: Logger, drain: AbortSignal): 
 
   // a docker node reports the images it holds and keeps its provider's warm images pulled
   const images = config.runtime === 'docker' ? new NodeImages(log, { onChange: () => void heartbeat?.beatNow() }) : undefined;
+  if (images) docker.gc?.keepWarm(() => images.warmList());
   heartbeat = new Heartbeat({
     api, log,
     periods: () => session.info.heartbeat,

@@ -1,8 +1,8 @@
 // Image garbage collection on a docker node: the images the agent pulled or ran for jobs are kept within a
 // disk budget its provider sets (GPUPOOL_IMAGE_DISK_BUDGET_GB), the least recently used going first, and
 // the same order frees space when the docker data root runs short before a pull (pull.ts). Only images
-// the agent itself used are ever removed (never the provider's own, never its warm images), and never one
-// a container uses or an attempt of this agent is about to run.
+// the agent itself used are ever removed (never the provider's own, never one on its warm list, even after
+// a job ran it), and never one a container uses or an attempt of this agent is about to run.
 import { readFileSync, writeFileSync, renameSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from '../log';
@@ -52,6 +52,8 @@ export class ImageGc {
   private readonly pins = new Map<string, number>();
   private running?: Promise<string[]>;
   private readonly now: () => number;
+  /** the provider's warm images (references), never collected while listed */
+  private warm: () => readonly string[] = () => [];
 
   constructor(
     private readonly docker: DockerExec,
@@ -60,6 +62,11 @@ export class ImageGc {
   ) {
     this.now = opts.now ?? Date.now;
     this.used = this.load();
+  }
+
+  /** The provider's warm list (PATCH /v1/nodes/{id} warmImages): those images stay, however long unused. */
+  keepWarm(refs: () => readonly string[]): void {
+    this.warm = refs;
   }
 
   /** An attempt uses this image now: it becomes the most recently used, and is pinned until `unpin`. */
@@ -102,7 +109,8 @@ export class ImageGc {
       if (id && size) sizes.set(id, Number(size));
     }
     const inUse = await this.imagesOfContainers();
-    return known.filter((id) => sizes.has(id)).map((id) => ({ id, sizeBytes: sizes.get(id)!, lastUsedAt: this.used[id]!, inUse: inUse.has(id) || this.pins.has(id) }));
+    const warm = await this.warmIds();
+    return known.filter((id) => sizes.has(id)).map((id) => ({ id, sizeBytes: sizes.get(id)!, lastUsedAt: this.used[id]!, inUse: inUse.has(id) || this.pins.has(id) || warm.has(id) }));
   }
 
   private async collectNow(budgetBytes: number): Promise<string[]> {
@@ -126,6 +134,13 @@ export class ImageGc {
     if (gone) delete this.used[id];
     else this.log.warn('could not remove an image', { id, said: r.stderr.join(' ').slice(0, 300) });
     return gone;
+  }
+
+  /** The ids of the warm images the node holds (a missing one prints nothing). */
+  private async warmIds(): Promise<Set<string>> {
+    const refs = this.warm();
+    if (refs.length === 0) return new Set();
+    return new Set((await this.docker(['image', 'inspect', '--format', '{{.Id}}', '--', ...refs])).stdout.map((l) => l.trim()).filter(Boolean));
   }
 
   private async imagesOfContainers(): Promise<Set<string>> {

@@ -91,6 +91,11 @@ export class NodeImages {
     if (!this.pulling && !this.stopped) this.pulling = this.pullMissing().finally(() => (this.pulling = undefined));
   }
 
+  /** The provider's warm list as last heard (image GC keeps these). */
+  warmList(): readonly string[] {
+    return this.warm;
+  }
+
   stop(): void {
     this.stopped = true;
   }

@@ -20,6 +20,8 @@ const FINAL = ['SUCCEEDED', 'FAILED', 'CANCELLED', 'TIMED_OUT'];
 
 let pool: Pool;
 let consumer: Awaited<ReturnType<Pool['newAccount']>>;
+let provider: Awaited<ReturnType<Pool['newAccount']>>;
+let gcNodeId: string;
 let docker: DockerEngine['docker'];
 let host: string;
 let reg: string;
@@ -69,14 +71,14 @@ describe.skipIf(skip !== undefined)(engineTitle('image pulls from a local regist
     silent = createServer((s) => (sockets.add(s), s.on('close', () => sockets.delete(s)))).listen(0, '127.0.0.1');
     await new Promise((r) => silent.once('listening', r));
     pool = await startPool();
-    const provider = await pool.newAccount('provider');
+    provider = await pool.newAccount('provider');
     consumer = await pool.newAccount('consumer');
     await Promise.all([
       pool.addAgent({ name: 'pl-a', gpus: '2xA100-80', providerKey: provider.key, env: agentEnv({ GPUPOOL_LABELS: 'pool=a' }) }),
       // no room for any pull: a floor of a million GB free
       pool.addAgent({ name: 'pl-full', gpus: '1xA100-80', providerKey: provider.key, env: agentEnv({ GPUPOOL_LABELS: 'pool=full', GPUPOOL_IMAGE_MIN_FREE_GB: '1000000' }) }),
       // room for about one test image (each ≈ 2 MB) within its budget
-      pool.addAgent({ name: 'pl-gc', gpus: '2xA100-80', providerKey: provider.key, env: agentEnv({ GPUPOOL_LABELS: 'pool=gc', GPUPOOL_IMAGE_DISK_BUDGET_GB: '0.003' }) }),
+      pool.addAgent({ name: 'pl-gc', gpus: '2xA100-80', providerKey: provider.key, env: agentEnv({ GPUPOOL_LABELS: 'pool=gc', GPUPOOL_IMAGE_DISK_BUDGET_GB: '0.003' }) }).then((a) => (gcNodeId = a.nodeId)),
     ]);
   }, 180_000);
 
@@ -173,5 +175,18 @@ describe.skipIf(skip !== undefined)(engineTitle('image pulls from a local regist
     expect((await job(running)).status).toBe('RUNNING');
     await consumer.api.del(`/v1/jobs/${running}`);
     await waitFinal(running);
+  }, 120_000);
+
+  it("garbage collection never removes an image on the provider's warm list, even after a job ran it", async () => {
+    const [warm, other] = [await registryOnlyImage('gc-warm'), await registryOnlyImage('gc-other')];
+    expect((await provider.api.patch(`/v1/nodes/${gcNodeId}`, { warmImages: [warm.ref] })).status).toBe(200);
+    await eventually(async () => ((await docker('image', 'inspect', warm.ref)).code === 0 ? true : undefined), 30_000, 'the warm image pulled');
+    // a job runs it (now it is an image the agent used, and the least recently used one)
+    expect((await waitFinal(await submit('gc', { image: warm.ref, command: ['true'] }))).status).toBe('SUCCEEDED');
+    // another pull puts the node over its budget: the warm image stays
+    expect((await waitFinal(await submit('gc', { image: other.ref, command: ['true'] }))).status).toBe('SUCCEEDED');
+    await new Promise((r) => setTimeout(r, 1_000));
+    expect((await docker('image', 'inspect', warm.ref)).code).toBe(0);
+    expect((await provider.api.patch(`/v1/nodes/${gcNodeId}`, { warmImages: [] })).status).toBe(200);
   }, 120_000);
 });
