@@ -198,8 +198,9 @@ export class CheckerNetworkStore {
         new UpdateCommand({
           TableName: this.table,
           Key: { pk: 'network', sk: 'cursor' },
-          UpdateExpression: 'SET epoch = :e, at = :t',
+          UpdateExpression: 'SET epoch = :e, #at = :t',
           ConditionExpression: 'attribute_not_exists(epoch) OR epoch < :e',
+          ExpressionAttributeNames: { '#at': 'at' },
           ExpressionAttributeValues: { ':e': epoch, ':t': at },
         }),
       );

@@ -28,6 +28,7 @@ import { reconcileAll } from '../../functions/usecases/service-reconcile';
 import { localServiceSettings } from '../../functions/usecases/service-settings';
 import { handler as servicesRoutes } from '../../functions/http/services';
 import { runChecker } from '../../functions/usecases/checker';
+import { runNetworkEpochs } from '../../functions/usecases/checker-epoch';
 import type { CheckerSettings } from '../../functions/usecases/checker-settings';
 import { tableNamesFor, createTables } from './create-tables';
 import { startDynamoDbLocal } from './dynamodb-local';
@@ -63,6 +64,8 @@ export interface LocalStackOptions {
   checkerMs?: number;
   /** ms between governance runs (close windows, enact). @default LOCAL_GOVERNANCE.periodMs */
   governanceMs?: number;
+  /** ms between closes of the checker network's epochs (docs/checkers.md). @default 1000 */
+  networkMs?: number;
   /** overrides of the checker's local settings (canaryRate defaults to 0 here: set it to send canaries) */
   checker?: Partial<CheckerSettings>;
   /** overrides of the webhook settings (tests shorten retryDelaysSeconds) */
@@ -249,6 +252,12 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
       every(o.governanceMs ?? LOCAL_GOVERNANCE.periodMs, async () => {
         const r = await runGovernance(deps);
         if (r.passed || r.rejected || r.enacted) log(`governance: ${r.passed} passed, ${r.rejected} rejected, ${r.enacted} enacted`);
+      }),
+      // the checker network: closes each epoch once its reports are in (quorum, scores, rewards)
+      every(o.networkMs ?? 1_000, async () => {
+        for (const r of await runNetworkEpochs(deps)) {
+          if (r.nodes) log(`checker network: epoch ${r.epoch}: ${r.nodes} node(s), ${r.reports} report(s), ${r.byQuorum} by quorum (${r.failedByQuorum} failed), ${r.paid} paid${r.suspended.length ? `, suspended ${r.suspended.join(' ')}` : ''}`);
+        }
       }),
       every(o.checkerMs ?? 5000, async () => {
         const r = await runChecker(deps);

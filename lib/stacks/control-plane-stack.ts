@@ -74,8 +74,11 @@ const PARAMETER_READERS = ['jobs', 'nodes', 'agent', 'sweep', 'reaper', 'checker
 export const TABLE_GRANTS: Readonly<Record<FunctionName, Grants>> = {
   ...OWN_GRANTS,
   ...Object.fromEntries(PARAMETER_READERS.map((n) => [n, { ...OWN_GRANTS[n], governance: 'read' }])),
-  // licenses and proposals; a vote's weight reads the voter's stake back from the ledger
-  governance: { governance: 'write', accounts: 'read', ledger: 'read' },
+  // licenses and proposals; a vote's weight reads the voter's stake back from the ledger; the checker
+  // network's assignments and reports read the watched nodes (docs/checkers.md, The checker network)
+  governance: { governance: 'write', accounts: 'read', ledger: 'read', nodes: 'read' },
+  // the checker's shard-0 run also closes the network's epochs: verdicts, scores, suspensions (governance table)
+  checker: { ...OWN_GRANTS.checker, governance: 'write' },
   // closes voting windows, enacts passed proposals
   enactment: { governance: 'write' },
 };
@@ -232,7 +235,8 @@ export class ControlPlaneStack extends Stack {
     });
 
     // signs probes (checker) and hands its public key to agents in their session answer (agent API)
-    this.checker = new Checker(this, 'Checker', { checker: fns.checker, publishers: [fns.agent], shards: SHARDS, stage: config.stage });
+    // the governance function hands out probes signed with it (the checker network's assignments)
+    this.checker = new Checker(this, 'Checker', { checker: fns.checker, publishers: [fns.agent, fns.governance], shards: SHARDS, stage: config.stage });
 
     // the jobs table's stream and a retry queue feed the webhooks function (docs/webhooks.md)
     this.webhooks = new Webhooks(this, 'Webhooks', { fn: fns.webhooks, jobsTable: tables.jobs.table });

@@ -409,13 +409,13 @@ describe('checker', () => {
     expect(cpRes[fnId('checker')].Properties.Environment.Variables.CHECKER_PERIOD_SECONDS).toBe('60');
   });
 
-  it('keeps the signing seed in a generated secret that only the checker and the agent API read', () => {
+  it('keeps the signing seed in a generated secret that only the checker, the agent API and the governance API (the checker network\'s probes) read', () => {
     const secretId = logicalId(cp, cp.checker.signingSecret);
     expect(cpRes[secretId].Properties.GenerateSecretString).toMatchObject({ PasswordLength: 64, ExcludePunctuation: true });
     const readers = (Object.keys(TABLE_GRANTS) as FunctionName[]).filter((n) =>
       fnStatements(n).some((s) => list(s.Action).includes('secretsmanager:GetSecretValue') && JSON.stringify(s.Resource).includes(secretId)),
     );
-    expect(readers.sort()).toEqual(['agent', 'checker']);
+    expect(readers.sort()).toEqual(['agent', 'checker', 'governance']);
     for (const n of readers) expect(cpRes[fnId(n)].Properties.Environment.Variables.CHECKER_SIGNING_SECRET_ARN).toEqual({ Ref: secretId });
   });
 });

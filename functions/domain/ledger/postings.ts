@@ -162,6 +162,18 @@ export function rewardPosting(key: string, providerId: string, nodeId: string, r
   return posting(key, at, { nodeId }, net >= 0 ? [{ kind: 'reward', from: pool, to: provider, amount: net }] : [{ kind: 'penalty', from: provider, to: pool, amount: -net }]);
 }
 
+/**
+ * A checker license's reward for one epoch of the checker network, from the reward pool: the owner's part
+ * and, for a delegated license, the operator's (docs/checkers.md, Rewards). One posting, both legs.
+ */
+export function checkerRewardPosting(key: string, split: { ownerId: string; owner: number; operatorId?: string; operator: number }, memo: string, at: number): Posting {
+  const pool = side(SYSTEM_ACCOUNTS.rewards, 'available');
+  return posting(key, at, { memo }, [
+    { kind: 'reward', from: pool, to: side(split.ownerId, 'available'), amount: split.owner },
+    ...(split.operatorId ? [{ kind: 'reward' as const, from: pool, to: side(split.operatorId, 'available'), amount: split.operator }] : []),
+  ]);
+}
+
 export type Deltas = Map<string, Partial<Record<Bucket, number>>>;
 
 /** Net change of each account's buckets over some postings (the mint source has no balance). */
