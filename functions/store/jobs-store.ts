@@ -23,6 +23,7 @@ import { QueueAccounts } from './queue-accounts';
 import { rankItems, rankLookup } from './rank-items';
 import { allShards, queryPartitions, shardOf } from './shard';
 import { DependentsStore, HELD_PREFIX } from './dependents-store';
+import { StartStatsStore } from './start-stats-store';
 
 /** DynamoDB's most operations in one transaction */
 const MAX_TRANSACT_ITEMS = 100;
@@ -53,7 +54,11 @@ export class JobsStore {
   ) {
     this.accounts = new QueueAccounts(db, table);
     this.dependents = new DependentsStore(db, table);
+    this.startStats = new StartStatsStore(db, table);
   }
+
+  /** recent submit-to-running times per node, for GET /v1/offers (start-stats-store.ts) */
+  readonly startStats: StartStatsStore;
 
   /** who waits for which job, and the held jobs (dependents-store.ts) */
   readonly dependents: DependentsStore;

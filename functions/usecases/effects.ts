@@ -76,6 +76,7 @@ async function applyOnce(d: Deps, before: Job, make: (job: Job) => Transition, {
       await sendMessages(d, after, t.effects, reads);
       // the jobs waiting for this one (`after`) are decided now, not at the next sweep
       if (FINAL_JOB_STATUSES.includes(after.status) && !FINAL_JOB_STATUSES.includes(job.status)) await afterEnd(d, after);
+      if (job.startedAt === undefined && after.startedAt !== undefined) await recordStart(d, after);
       return after;
     } catch (e) {
       if (!(e instanceof CapacityRaceError) || tries >= RELEASE_RACE_RETRIES || t.effects.some((x) => x.kind === 'claimGpus')) throw e;
@@ -100,6 +101,18 @@ async function sendMessages(d: Deps, job: Job, effects: Effect[], reads: Record<
       console.warn(JSON.stringify({ level: 'warn', msg: 'queue send failed; the reaper will recover', jobId: job.id, error: (err as Error).message }));
     }
   }
+}
+
+/**
+ * A job's first start: how long it waited since its submit, counted for its node (GET /v1/offers shows the
+ * median per GPU model and region). A checker's canary is not a consumer's wait. Best effort: a failed
+ * write loses one sample, never the start.
+ */
+async function recordStart(d: Deps, job: Job): Promise<void> {
+  if (job.pinNodeId || !job.nodeId) return;
+  await d.jobs.startStats.record(job.nodeId, job.startedAt! - job.createdAt, job.startedAt!).catch((e) => {
+    console.warn(JSON.stringify({ level: 'warn', msg: 'start sample not recorded', jobId: job.id, error: (e as Error).message }));
+  });
 }
 
 /** The escrow holds and settlements a transition implies, from the attempts as they are after it. */

@@ -24,6 +24,9 @@ export const OffersQuerySchema = z.strictObject({
 const advertisesCached = (n: Pick<Node, 'images' | 'warmImages'>, image: string | undefined): boolean =>
   !!n.warmImages?.length && holdsImage(n.images, image) && holdsImage(nodeImageList(n.warmImages), image);
 
+/** starts older than this do not count in an offer's p50SubmitToRunningMs */
+export const START_WINDOW_MS = 24 * 3600_000;
+
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length ? s[Math.floor((s.length - 1) / 2)] : 0;
@@ -38,16 +41,24 @@ export async function offers(d: Deps, q: z.infer<typeof OffersQuerySchema>) {
     const k = `${n.gpuModel}|${n.vramGb}|${n.region}|${runtimeOf(n)}`;
     groups.set(k, [...(groups.get(k) ?? []), n]);
   }
-  return [...groups.values()].map((g) => ({
-    gpuModel: g[0].gpuModel,
-    vramGb: g[0].vramGb,
-    region: g[0].region,
-    runtime: runtimeOf(g[0]),
-    nodes: g.length,
-    freeGpus: g.reduce((s, n) => s + n.freeGpus, 0),
-    minPricePerGpuHour: Math.min(...g.map((n) => n.pricePerGpuHour)),
-    medianPricePerGpuHour: median(g.map((n) => n.pricePerGpuHour)),
-    medianReputation: median(g.map((n) => n.reputation)),
-    ...(q.image ? { imageCachedNodes: g.filter((n) => advertisesCached(n, q.image)).length } : {}),
-  }));
+  const samples = await d.jobs.startStats.samples(nodes.map((n) => n.id));
+  const since = d.now() - START_WINDOW_MS;
+  return [...groups.values()].map((g) => {
+    const waits = g.flatMap((n) => samples.get(n.id) ?? []).filter((x) => x.at >= since).map((x) => x.ms);
+    return {
+      gpuModel: g[0].gpuModel,
+      vramGb: g[0].vramGb,
+      region: g[0].region,
+      runtime: runtimeOf(g[0]),
+      nodes: g.length,
+      freeGpus: g.reduce((s, n) => s + n.freeGpus, 0),
+      minPricePerGpuHour: Math.min(...g.map((n) => n.pricePerGpuHour)),
+      medianPricePerGpuHour: median(g.map((n) => n.pricePerGpuHour)),
+      medianReputation: median(g.map((n) => n.reputation)),
+      ...(q.image ? { imageCachedNodes: g.filter((n) => advertisesCached(n, q.image)).length } : {}),
+      // how long jobs recently waited from submit to running on these nodes (null: none in the window)
+      recentStarts: waits.length,
+      p50SubmitToRunningMs: waits.length ? median(waits) : null,
+    };
+  });
 }
