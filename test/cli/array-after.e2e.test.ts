@@ -1,7 +1,8 @@
 // `gpupool run --array 0-N` and `--after JOB` (issue 20) as a user runs them: the CLI in a subprocess
 // against the local stack with one real agent. The range maps to N+1 jobs told their index; a range that
 // does not start at 0 is a usage error (exit 2) that submits nothing; --after holds a job until its
-// dependency succeeded and `jobs get` says so; `jobs ls --array` lists an array, `jobs cancel` cancels it.
+// dependency succeeded and `jobs get` says so; `jobs ls --array` lists an array, `jobs cancel` cancels it;
+// `jobs get` shows a waiting job's place in the queue.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -100,6 +101,15 @@ describe('gpupool run --array and --after on the local stack', () => {
     expect(shown.stdout).toMatch(/status:\s+FAILED \(DEPENDENCY_FAILED\)/);
     expect(shown.stdout).toMatch(new RegExp(`dependency:\\s+${bad} ended FAILED`));
   }, 60_000);
+
+  it('jobs get shows a waiting job\'s place in the queue', async () => {
+    const a = (await cli(['run', '--detach', '--gpu-model', 'L40S', '--', 'true'])).stdout.trim();
+    const b = (await cli(['run', '--detach', '--gpu-model', 'L40S', '--', 'true'])).stdout.trim();
+    expect((await cli(['jobs', 'get', a])).stdout).toMatch(/queue:\s+#1 among jobs waiting for the same GPUs \(0 job\(s\) ahead in all\), no start estimate/);
+    expect((await cli(['jobs', 'get', b])).stdout).toMatch(/queue:\s+#2 among jobs waiting for the same GPUs \(1 job\(s\) ahead in all\)/);
+    await cli(['jobs', 'cancel', a]);
+    await cli(['jobs', 'cancel', b]);
+  }, 30_000);
 
   it('jobs cancel ARRAY_ID cancels the members still waiting', async () => {
     const r = await cli(['run', '--array', '0-2', '--gpu-model', 'H100', '--', 'true']);
