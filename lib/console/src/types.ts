@@ -40,6 +40,10 @@ export interface Job {
   exitCode: number | null;
   cost: { charged: number; gpuSeconds: number };
   cancelRequestedAt?: number;
+  /** the jobs it waits for (`after`) */
+  after?: string[];
+  /** a waiting job's place (GET /v1/jobs/{id} only; docs/scheduling.md, Queue position) */
+  queue?: { position: number | null; ahead: number | null; estimatedStartAt: number | null };
 }
 
 export interface LogLine {

@@ -12,11 +12,19 @@ const REFRESH_MS = 1_000;
 /** keep the page light for chatty jobs; the API keeps every line */
 const MAX_LINES = 5_000;
 
+/** `#2 for these GPUs · 5 ahead · may start by …` (counts only: the API names no other job) */
+function queueText(q: NonNullable<Job['queue']>): string {
+  if (q.position === null) return 'deeper than the part of the queue read';
+  return `#${q.position} for these GPUs · ${q.ahead ?? 0} ahead in all · ${q.estimatedStartAt === null ? 'no start estimate' : `may start by ${time(q.estimatedStartAt)}`}`;
+}
+
 function facts(j: Job, now: number): HTMLElement {
   const ran = j.startedAt ? (j.finishedAt ?? now) - j.startedAt : null;
   const pairs: [string, Node | string][] = [
     ['Status', badge(j.status)],
     ['Reason', j.reason ?? j.pendingReason ?? '–'],
+    ...(j.queue ? ([['Queue', queueText(j.queue)]] as [string, string][]) : []),
+    ...(j.after?.length ? ([['After', j.after.join(', ')]] as [string, string][]) : []),
     ['Node', j.nodeId ?? '–'],
     ['Command', j.command.join(' ')],
     ['Image', j.image ?? '–'],
