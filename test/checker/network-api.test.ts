@@ -7,7 +7,7 @@ import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { publicKeyText, signPayload } from '../../functions/domain/checker/signing';
 import type { CheckerReport } from '../../functions/domain/checker/network';
-import { network } from '../../functions/usecases/checker-network';
+import { network, rosterFor } from '../../functions/usecases/checker-network';
 import { DEFAULT_GOVERNANCE } from '../../functions/usecases/governance-settings';
 import { startPool, type Pool } from '../helpers/local-pool';
 
@@ -108,6 +108,15 @@ describe('assignments and reports', () => {
     expect((await assignments(checkers.own)).items.map((i) => i.nodeId)).not.toContain(n1);
     const stranger = await pool.newAccount('consumer', 'watcher');
     expect((await stranger.api.get('/v1/checkers/assignments')).body.items).toEqual([]);
+  });
+
+  it('freezes each epoch\'s roster with the governed checkerQuorum in force as k', async () => {
+    const d = pool.stack.deps;
+    // a later epoch (its clock), with a proposal's checkerQuorum = 2 enacted
+    const later = { ...d, now: () => Date.now() + 3 * 86_400_000, parameters: { enacted: async () => ({ checkerQuorum: 2 }), invalidate: () => undefined } };
+    const r = await rosterFor(later, Math.floor(later.now() / 86_400_000));
+    expect(r.k).toBe(2);
+    expect(r.checkers.map((c) => c.licenseId).sort()).toEqual(Object.values(checkers).map((c) => c.licenseId).sort());
   });
 
   it('takes one signed report with the node\'s answer; a replay of it is refused and stores nothing more', async () => {

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { importCycles } from '../helpers/import-graph';
 
 const ROOT = resolve(import.meta.dirname, '../..');
-const SOURCES = ['functions', 'agent', 'lib', 'bin', 'client', 'scripts'];
+const SOURCES = ['functions', 'agent', 'checker-client', 'lib', 'bin', 'client', 'scripts'];
 
 function sourceFiles(dir: string, out: string[] = []): string[] {
   for (const name of readdirSync(dir)) {
