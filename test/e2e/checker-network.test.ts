@@ -8,6 +8,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { network } from '../../functions/usecases/checker-network';
+import { buildChecker } from '../../scripts/build-checker';
 import { DEFAULT_GOVERNANCE } from '../../functions/usecases/governance-settings';
 import { eventually } from '../helpers/api';
 import { startPool, type Pool } from '../helpers/local-pool';
@@ -46,6 +47,21 @@ describe('the checker network end to end', () => {
     expect(await exited(checker('check', a, {}, ['--check']))).toBe(0);
     expect(await exited(checker('bad', a, { GPUPOOL_CHECKER_KEY: '' }))).toBe(2);
   }, 30_000);
+
+  it('bundles into one file that runs with plain node (no node_modules beside it)', async () => {
+    const { outfile, bytes } = await buildChecker(undefined, path.join(pool.dir, 'bundle', 'gpupool-checker.mjs'));
+    expect(bytes).toBeLessThan(1024 * 1024);
+    const a = await pool.newAccount('consumer', 'bundle check', false);
+    const p = spawn(process.execPath, [outfile, '--check'], {
+      cwd: path.dirname(outfile),
+      env: { PATH: process.env.PATH, GPUPOOL_API_URL: pool.stack.apiUrl, GPUPOOL_CHECKER_KEY: a.key, GPUPOOL_CHECKER_STATE_DIR: path.join(pool.dir, 'bundle-state') },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let text = '';
+    for (const s of [p.stdout!, p.stderr!]) s.on('data', (b: Buffer) => (text += b.toString()));
+    expect(await exited(p), text).toBe(0);
+    expect(text).toContain('HTTP 200');
+  }, 60_000);
 
   it('keeps honest nodes ONLINE, pays honest checkers, splits a delegation, suspends the liar; the audit holds', async () => {
     const [p1, p2] = await Promise.all([pool.newAccount('provider', 'p1'), pool.newAccount('provider', 'p2')]);
