@@ -1,9 +1,10 @@
 // Where a waiting job stands (issue 20): GET /v1/jobs/{id} shows `queue: {position, ahead,
 // estimatedStartAt}` for a QUEUED job. On the local stack over HTTP: jobs of two accounts wait with no
 // capacity; their positions follow the sweep's fair order (accounts in turns, oldest first) among jobs
-// of the same kind, other kinds only counted in `ahead`; an agent with one GPU then places them in exactly
-// that order; while one runs, the next one's estimate is the running job's start + its max duration, and
-// the one after has none (one GPU frees only one job's worth). Another account's view shows only counts.
+// of the same kind, other kinds only counted in `ahead`; a node with four GPUs then comes into service
+// and one sweep places them in exactly that order; while they run, the next two A100 jobs' estimates are
+// the first and second running ends (start + max duration), another kind's none. Another account's view
+// shows only counts.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../helpers/api';
 import { startPool, type Pool } from '../helpers/local-pool';
@@ -11,13 +12,18 @@ import { startPool, type Pool } from '../helpers/local-pool';
 let pool: Pool;
 let a: Awaited<ReturnType<Pool['newAccount']>>;
 let b: Awaited<ReturnType<Pool['newAccount']>>;
-let providerKey: string;
+let provider: Awaited<ReturnType<Pool['newAccount']>>;
+let nodeId: string;
 
 beforeAll(async () => {
   pool = await startPool();
-  providerKey = (await pool.newAccount('provider')).key;
+  provider = await pool.newAccount('provider');
   a = await pool.newAccount('consumer', 'qa');
   b = await pool.newAccount('consumer', 'qb');
+  // the capacity is there but drained: no job is placed until the test undrains it, with the agent
+  // already settled (its registration's writes would race the first claims)
+  ({ nodeId } = await pool.addAgent({ name: 'q-a100', gpus: '4xA100-80', providerKey: provider.key }));
+  expect((await provider.api.patch(`/v1/nodes/${nodeId}`, { drain: true })).status).toBe(200);
 }, 90_000);
 afterAll(async () => pool?.stop());
 
@@ -54,7 +60,7 @@ describe('queue position on the local stack', () => {
     expect((await a.api.get('/v1/jobs')).body.items.every((j: any) => j.queue === undefined)).toBe(true);
 
     // capacity for all four at once: one sweep places them, in the order the positions said
-    const agent = pool.addAgent({ name: 'q-a100', gpus: '4xA100-80', providerKey });
+    expect((await provider.api.patch(`/v1/nodes/${nodeId}`, { drain: false })).status).toBe(200);
     const order = [a1, b1, a2, a3];
     const apiOf = (id: string) => (id === b1 ? b.api : a.api);
     const placed = await eventually(async () => {
@@ -77,7 +83,8 @@ describe('queue position on the local stack', () => {
     expect((await view(a.api, c1)).queue).toEqual({ position: 1, ahead: 1, estimatedStartAt: ends[0] });
     expect((await view(a.api, c2)).queue).toEqual({ position: 2, ahead: 2, estimatedStartAt: ends[1] });
     expect((await view(b.api, bh)).queue).toEqual({ position: 1, ahead: 0, estimatedStartAt: null });
-    await agent;
+    // out of the next test's way (round-robin turns count jobs of every kind)
+    for (const id of [c1, c2]) await a.api.del(`/v1/jobs/${id}`);
   }, 120_000);
 
   it("another account's job is 404; a job's own view names no other job or account", async () => {
