@@ -143,6 +143,20 @@ function evidenceProblem(seed: Buffer, r: CheckerReport, node: NodeItem, ms: num
   return v.ok ? undefined : `the answer does not hold: ${v.reason}`;
 }
 
+/**
+ * Whether the report carries the checker's signature: by the key the epoch's roster froze, or by the key
+ * the same account registered since (a checker re-keyed mid-epoch, e.g. a host rebuilt without its state
+ * directory, is not counted as forging for the rest of the epoch).
+ */
+async function signedByChecker(net: CheckerNetworkStore, c: EpochRoster['checkers'][number], caller: Caller, r: CheckerReport, signature: string): Promise<boolean> {
+  const frozen = parsePublicKey(c.publicKey);
+  if (frozen && verifyPayload(frozen, 'report', r, signature)) return true;
+  const reg = await net.registration(c.licenseId);
+  if (!reg || reg.accountId !== caller.accountId || reg.publicKey === c.publicKey) return false;
+  const current = parsePublicKey(reg.publicKey);
+  return !!current && verifyPayload(current, 'report', r, signature);
+}
+
 /** POST /v1/checkers/reports: one signed report per (epoch, node, checker), for an assigned node, in its epoch. */
 export async function submitReport(d: Deps, caller: Caller, body: SignedCheckerReport) {
   const r = body.report;
@@ -158,8 +172,7 @@ export async function submitReport(d: Deps, caller: Caller, body: SignedCheckerR
   const seed = await seedOf(d, r.epoch);
   const node = await d.nodes.get(r.nodeId);
   if (!node || !isAssigned(seed, roster.checkers, node, roster.k, r.licenseId)) throw forbidden(`node ${r.nodeId} is not assigned to license ${r.licenseId} in epoch ${r.epoch}`);
-  const pub = parsePublicKey(c.publicKey);
-  if (!pub || !verifyPayload(pub, 'report', r, body.signature)) {
+  if (!(await signedByChecker(net, c, caller, r, body.signature))) {
     // only the checker's own account gets here: nobody else can lower its standing this way
     await net.addBadSignature(r.epoch, r.licenseId);
     throw forbidden('the report\'s signature does not verify against the checker\'s registered key');

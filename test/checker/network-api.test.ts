@@ -156,6 +156,20 @@ describe('assignments and reports', () => {
     expect((await network(pool.stack.deps).reports(epoch)).some((x) => x.licenseId === c.licenseId && x.nodeId === a.nodeId)).toBe(false);
   });
 
+  it('takes a report signed with a key the checker registered since the epoch began (re-keyed mid-epoch)', async () => {
+    const c = checkers.b;
+    const { epoch, items } = await assignments(c);
+    const a = items.find((i) => i.nodeId === n2) ?? items[0];
+    const rekeyed = newKey();
+    expect((await c.account.api.post('/v1/checkers', { licenseId: c.licenseId, publicKey: publicKeyText(rekeyed.publicKey) })).status).toBe(201);
+    const answer = await probe(a);
+    const report: CheckerReport = { epoch, licenseId: c.licenseId, nodeId: a.nodeId, ok: true, issuedAt: a.probe.probe.issuedAt, answer: answer as never };
+    expect((await c.account.api.post('/v1/checkers/reports', signed(c, report, rekeyed.privateKey))).status).toBe(201);
+    // a key nobody registered is still a forgery
+    expect((await network(pool.stack.deps).badSignatures(epoch)).get(c.licenseId)).toBe(1);
+    c.key = rekeyed;
+  });
+
   it('refuses a report for another epoch (409), and an "ok" without the node\'s answer to this checker\'s probe (400)', async () => {
     const c = checkers.op;
     const { epoch, items } = await assignments(c);
