@@ -51,6 +51,7 @@ if (routerSettings.enabled) {
     settings: routerSettings,
     tables: data.tables,
     signingSecret: controlPlane.checker.signingSecret,
+    wakeQueue: controlPlane.serviceWake.queue,
     stage: config.stage,
     logRetentionDays: config.logRetentionDays,
   });

@@ -2,10 +2,12 @@
 // ECS Fargate behind an ALB (lib/constructs/service-router.ts); the local stack runs the same router in
 // its gateway instead. GET /healthz answers the load balancer; everything else is service traffic.
 import http from 'node:http';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import { makeDocClient } from '../functions/store/clients';
 import { routerConfigFromEnv } from '../functions/router/router-env';
 import { DynamoRouteTable } from '../functions/router/route-table';
 import { createServiceRouter } from '../functions/router/service-router';
+import { wakeBy } from '../functions/router/wake';
 import { controlPlaneKey } from '../functions/usecases/checker-settings';
 
 async function main(): Promise<void> {
@@ -20,6 +22,7 @@ async function main(): Promise<void> {
     location: config.location,
     servicesDomain: config.servicesDomain,
     log,
+    ...(config.wakeQueueUrl ? { wake: wakeBy(new SQSClient({}), config.wakeQueueUrl) } : {}),
   });
   const server = http.createServer((req, res) => {
     if (req.url === '/healthz' && (req.method === 'GET' || req.method === 'HEAD')) {

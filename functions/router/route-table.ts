@@ -24,6 +24,8 @@ export interface RouteService {
   status: Service['status'];
   tokenSha256: string;
   replicas: RoutableReplica[];
+  /** what the autoscaler aims at: a router whose load is beyond it asks for a reconcile at once */
+  scale?: { desired: number; max: number; targetInflight: number };
 }
 
 export interface RouteTable {
@@ -81,17 +83,18 @@ export class DynamoRouteTable implements RouteTable {
       new GetCommand({
         TableName: this.tables.services,
         Key: { id },
-        ProjectionExpression: 'id, accountId, #s, tokenSha256, replicaIds',
-        ExpressionAttributeNames: { '#s': 'status' },
+        ProjectionExpression: 'id, accountId, #s, tokenSha256, replicaIds, desired, targetInflight, #r',
+        ExpressionAttributeNames: { '#s': 'status', '#r': 'replicas' },
       }),
     );
-    const s = r.Item as Pick<Service, 'id' | 'accountId' | 'status' | 'tokenSha256' | 'replicaIds'> | undefined;
+    const s = r.Item as Pick<Service, 'id' | 'accountId' | 'status' | 'tokenSha256' | 'replicaIds' | 'desired' | 'targetInflight' | 'replicas'> | undefined;
     if (!s) return undefined;
     const jobs = s.replicaIds?.length
       ? ((await batchGet(this.db, this.tables.jobs, s.replicaIds, 'id, #s, liveAttemptId, attempts', { '#s': 'status' })) as unknown as Job[])
       : [];
     const replicas = jobs.map(routableReplica).filter((x): x is RoutableReplica => !!x);
-    return { id: s.id, accountId: s.accountId, status: s.status, tokenSha256: s.tokenSha256, replicas };
+    const scale = typeof s.desired === 'number' && typeof s.targetInflight === 'number' && s.replicas ? { desired: s.desired, max: s.replicas.max, targetInflight: s.targetInflight } : undefined;
+    return { id: s.id, accountId: s.accountId, status: s.status, tokenSha256: s.tokenSha256, replicas, ...(scale ? { scale } : {}) };
   }
 
   async locations(nodeIds: readonly string[]): Promise<Map<string, LatLon>> {

@@ -12,6 +12,8 @@ export interface RouterProcessConfig {
   location?: LatLon;
   servicesDomain?: string;
   routerId: string;
+  /** the services' wake queue: a service loaded beyond its replicas is reconciled at once (docs/services.md, Scaling) */
+  wakeQueueUrl?: string;
 }
 
 /** The names the process reads; the construct sets exactly these. */
@@ -25,6 +27,7 @@ export const ROUTER_ENV = {
   servicesDomain: 'SERVICES_DOMAIN',
   port: 'PORT',
   routerId: 'ROUTER_ID',
+  wakeQueueUrl: 'SERVICES_WAKE_QUEUE_URL',
 } as const;
 
 export function routerConfigFromEnv(env: NodeJS.ProcessEnv): RouterProcessConfig {
@@ -46,5 +49,6 @@ export function routerConfigFromEnv(env: NodeJS.ProcessEnv): RouterProcessConfig
     ...(env[ROUTER_ENV.servicesDomain] ? { servicesDomain: env[ROUTER_ENV.servicesDomain] } : {}),
     // each task its own entry in a service's `load` map: the autoscaler sums them
     routerId: env[ROUTER_ENV.routerId] || hostname(),
+    ...(env[ROUTER_ENV.wakeQueueUrl] ? { wakeQueueUrl: env[ROUTER_ENV.wakeQueueUrl] } : {}),
   };
 }

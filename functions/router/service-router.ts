@@ -56,6 +56,14 @@ export interface ServiceRouterOptions {
   /** a replica that refused a connection is tried last for this long. @default 5000 */
   suspectMs?: number;
   log?: (msg: string, err?: unknown) => void;
+  /**
+   * Asks the control plane to reconcile a service now (AWS: a message on the services' wake queue; locally:
+   * the reconcile itself). Called after this router wrote a load beyond what the service's replicas are
+   * meant to carry, at most once per wakeEveryMs per service, so a scale-up does not wait for the tick.
+   */
+  wake?: (serviceId: string) => Promise<void>;
+  /** @default 10000 */
+  wakeEveryMs?: number;
 }
 
 export interface ServiceRouter {
@@ -153,7 +161,13 @@ export function createServiceRouter(o: ServiceRouterOptions): ServiceRouter {
   const passes = new Map<string, { pass: string; renewAt: number }>();
   const inflight = new Map<string, number>();
   const suspects = new Map<string, number>();
-  const load = new LoadMeter((id, v) => o.table.writeLoad(id, o.routerId, v), o.loadRefreshMs ?? 20_000);
+  const wokenAt = new Map<string, number>();
+  /** each service's scale as last read, for wakeIfBeyond */
+  const scales = new Map<string, NonNullable<RouteService['scale']>>();
+  const load = new LoadMeter(async (id, v) => {
+    await o.table.writeLoad(id, o.routerId, v);
+    await wakeIfBeyond(id, v.inflight);
+  }, o.loadRefreshMs ?? 20_000);
   const httpAgent = new http.Agent({ keepAlive: true, maxSockets: 256 });
   const httpsAgent = new https.Agent({ keepAlive: true, maxSockets: 256 });
   let rotation = 0;
@@ -161,6 +175,17 @@ export function createServiceRouter(o: ServiceRouterOptions): ServiceRouter {
   const interval = o.loadIntervalMs ?? 2_000;
   const timer = interval > 0 ? setInterval(() => void load.flush(now()).catch((e) => log('load write failed', e)), interval) : undefined;
   timer?.unref();
+
+  /** After a load write: beyond desired × targetInflight with room to grow, the reconcile is asked for now. */
+  async function wakeIfBeyond(serviceId: string, inflight: number): Promise<void> {
+    const scale = scales.get(serviceId);
+    if (!o.wake || !scale || scale.desired >= scale.max || inflight <= scale.desired * scale.targetInflight) return;
+    const t = now();
+    if (t - (wokenAt.get(serviceId) ?? -Infinity) < (o.wakeEveryMs ?? 10_000)) return;
+    wokenAt.set(serviceId, t);
+    if (wokenAt.size > MAX_CACHED) wokenAt.delete(wokenAt.keys().next().value!);
+    await o.wake(serviceId).catch((e) => log(`wake for ${serviceId} failed`, e));
+  }
 
   const resolveKey = (raw: string) =>
     keys.get(raw, () => o.table.resolveKey(raw)).then((c) => {
@@ -304,6 +329,11 @@ export function createServiceRouter(o: ServiceRouterOptions): ServiceRouter {
 
     const svc = await services.get(target.serviceId, () => o.table.service(target.serviceId));
     const live = svc && svc.status !== 'DELETED' ? svc : undefined;
+    if (live?.scale) {
+      scales.delete(live.id);
+      scales.set(live.id, live.scale);
+      if (scales.size > MAX_CACHED) scales.delete(scales.keys().next().value!);
+    }
     const byToken = !!token && !!live && tokenMatches(token.token, live.tokenSha256);
     if (!byToken) {
       if (!apiKey) return { ok: false, status: 401, detail: 'wrong service token', code: 'unauthorized', headers: challenge };

@@ -4,7 +4,9 @@
 // condition that its id does not exist yet: two reconcilers at once can never create a replica twice, and
 // one that stops between its write and its creations leaves ids the next pass creates (or, no longer
 // wanted, settles with an ended placeholder that makes a late creation fail).
+import * as z from 'zod';
 import { DomainError } from '../domain/errors';
+import { IdSchema } from '../domain/schemas';
 import type { Caller, Job } from '../domain/model';
 import { retire, retiredPlaceholder } from '../domain/job/retire';
 import { planChanges, reconcile, replicaId, type ReconcilePlan } from '../domain/service/reconcile';
@@ -168,3 +170,34 @@ export async function reconcileAll(d: Deps): Promise<{ services: number; failed:
 
 /** services one tick reconciles at once */
 const TICK_CONCURRENCY = 8;
+
+/** A wake from a routing tier: `{"serviceId": "…"}` (functions/router/service-router.ts wake). */
+export const WakeMessageSchema = z.strictObject({ serviceId: IdSchema });
+
+/**
+ * Reconciles the services named by wake messages, each once however often it is named. A message that is
+ * not a wake is dropped (only the routing tier may send, but a queue is no place to trust a body).
+ */
+export async function reconcileWoken(d: Deps, bodies: readonly string[]): Promise<{ woken: number; ignored: number; failed: number }> {
+  const ids = new Set<string>();
+  let ignored = 0;
+  for (const b of bodies) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(b);
+    } catch {
+      parsed = undefined;
+    }
+    const m = WakeMessageSchema.safeParse(parsed);
+    if (m.success) ids.add(m.data.serviceId);
+    else ignored++;
+  }
+  let failed = 0;
+  for (const id of ids) {
+    await reconcileService(d, id).catch((e) => {
+      failed++;
+      console.warn(JSON.stringify({ level: 'warn', msg: 'woken service reconcile failed', serviceId: id, error: (e as Error).message }));
+    });
+  }
+  return { woken: ids.size, ignored, failed };
+}

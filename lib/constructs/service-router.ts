@@ -28,6 +28,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as route53 from 'aws-cdk-lib/aws-route53';
 import * as route53targets from 'aws-cdk-lib/aws-route53-targets';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { ROUTER_ENV } from '../../functions/router/router-env';
 import { ESM_REQUIRE_BANNER, REPO_ROOT } from '../../scripts/build-agent';
@@ -42,6 +43,8 @@ export interface ServiceRouterProps {
   readonly signingSecret: secretsmanager.ISecret;
   readonly stage: string;
   readonly logRetentionDays: number;
+  /** the services' wake queue (ServiceWakeQueue): without it a scale-up waits for the tick */
+  readonly wakeQueue?: sqs.IQueue;
 }
 
 /** The port the router listens on inside its task. */
@@ -149,6 +152,7 @@ export class ServiceRouter extends Construct {
         AWS_REGION: stack.region,
         ...(settings.location ? { [ROUTER_ENV.location]: settings.location } : {}),
         ...(settings.servicesDomain ? { [ROUTER_ENV.servicesDomain]: settings.servicesDomain } : {}),
+        ...(props.wakeQueue ? { [ROUTER_ENV.wakeQueueUrl]: props.wakeQueue.queueUrl } : {}),
       },
     });
     this.grantRouter(props);
@@ -221,7 +225,12 @@ export class ServiceRouter extends Construct {
     const attrs = (names: string[]) => ({ 'ForAllValues:StringEquals': { 'dynamodb:Attributes': names }, StringEqualsIfExists: { 'dynamodb:Select': 'SPECIFIC_ATTRIBUTES' } });
     const writeAttrs = (names: string[]) => ({ 'ForAllValues:StringEquals': { 'dynamodb:Attributes': names }, StringEqualsIfExists: { 'dynamodb:ReturnValues': 'NONE' } });
     const statements = [
-      new iam.PolicyStatement({ sid: 'ReadServiceRoute', actions: ['dynamodb:GetItem'], resources: [tables.services.table.tableArn], conditions: attrs(['id', 'accountId', 'status', 'tokenSha256', 'replicaIds']) }),
+      new iam.PolicyStatement({
+        sid: 'ReadServiceRoute',
+        actions: ['dynamodb:GetItem'],
+        resources: [tables.services.table.tableArn],
+        conditions: attrs(['id', 'accountId', 'status', 'tokenSha256', 'replicaIds', 'desired', 'targetInflight', 'replicas']),
+      }),
       new iam.PolicyStatement({ sid: 'WriteOwnLoad', actions: ['dynamodb:UpdateItem'], resources: [tables.services.table.tableArn], conditions: writeAttrs(['id', 'load']) }),
       new iam.PolicyStatement({ sid: 'ReadReplicaJobs', actions: ['dynamodb:BatchGetItem'], resources: [tables.jobs.table.tableArn], conditions: attrs(['id', 'status', 'liveAttemptId', 'attempts']) }),
       new iam.PolicyStatement({ sid: 'ReadNodeLocations', actions: ['dynamodb:BatchGetItem'], resources: [tables.nodes.table.tableArn], conditions: attrs(['id', 'location']) }),
@@ -231,6 +240,8 @@ export class ServiceRouter extends Construct {
       new iam.PolicyStatement({ sid: 'SigningSeed', actions: ['secretsmanager:GetSecretValue'], resources: [props.signingSecret.secretArn] }),
     ];
     for (const s of statements) this.taskRole.addToPrincipalPolicy(s);
+    // a service loaded beyond its replicas: the reconcile is asked for at once (lib/constructs/service-wake.ts)
+    props.wakeQueue?.grantSendMessages(this.taskRole);
   }
 
   private acknowledgeFindings(): void {

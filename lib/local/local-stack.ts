@@ -24,7 +24,7 @@ import { ensureSystemAccounts } from '../../functions/usecases/ledger';
 import { buildDeps, setDeps, settingsFromEnv, type Deps, type Settings } from '../../functions/usecases/deps';
 import { sweep } from '../../functions/usecases/placement';
 import { reap } from '../../functions/usecases/reaper';
-import { reconcileAll } from '../../functions/usecases/service-reconcile';
+import { reconcileAll, reconcileService } from '../../functions/usecases/service-reconcile';
 import { localServiceSettings } from '../../functions/usecases/service-settings';
 import { handler as servicesRoutes } from '../../functions/http/services';
 import { runChecker } from '../../functions/usecases/checker';
@@ -215,7 +215,7 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
       services: servicesRoutes,
     };
     // services' traffic, /s/<serviceId>/…: the routing tier in process (docs/services.md, Routing)
-    const serviceRoutes = await localServiceRoutes({ db, tables, checker: settings.checker, log: o.log });
+    const serviceRoutes = await localServiceRoutes({ db, tables, checker: settings.checker, log: o.log, wake: (id) => reconcileService(deps, id).then(() => undefined) });
     stops.push(() => serviceRoutes.close());
     const gateway = await startGateway({
       port: o.port,

@@ -13,7 +13,14 @@ export interface LocalServiceRoutes {
   close(): Promise<void>;
 }
 
-export async function localServiceRoutes(o: { db: DynamoDBDocumentClient; tables: TableNames; checker: CheckerSettings; log?: (msg: string) => void }): Promise<LocalServiceRoutes> {
+export async function localServiceRoutes(o: {
+  db: DynamoDBDocumentClient;
+  tables: TableNames;
+  checker: CheckerSettings;
+  log?: (msg: string) => void;
+  /** reconciles a service now (the local stack: the reconcile itself; AWS: the wake queue) */
+  wake?: (serviceId: string) => Promise<void>;
+}): Promise<LocalServiceRoutes> {
   const key = await controlPlaneKey(o.checker);
   if (!key) throw new Error('the local stack has no control-plane signing key: the routing tier cannot sign route passes');
   const router = createServiceRouter({
@@ -21,6 +28,7 @@ export async function localServiceRoutes(o: { db: DynamoDBDocumentClient; tables
     signingKey: key.privateKey,
     routerId: 'local',
     allowAddresses: o.checker.allowAddresses,
+    ...(o.wake ? { wake: o.wake } : {}),
     log: o.log ? (msg, err) => o.log!(`router: ${msg}${err ? ` (${(err as Error).message ?? String(err)})` : ''}`) : undefined,
   });
   return { routes: [{ method: '*', path: '/s/*', serve: (req, res) => router.handle(req, res), upgrade: (req, socket, head) => router.handleUpgrade(req, socket, head) }], router, close: () => router.close() };

@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import { App, Stack, Tags } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { imageContext, ServiceRouter } from '../../lib/constructs/service-router';
 import { GpupoolTables } from '../../lib/constructs/tables';
@@ -24,12 +25,13 @@ function synth(raw: unknown) {
   const stack = new Stack(app, 'RouterTest', { env: { account: '123456789012', region: 'eu-west-1' } });
   const tables = new GpupoolTables(stack, 'Tables').refs;
   const secret = new secretsmanager.Secret(stack, 'Seed');
-  const router = new ServiceRouter(stack, 'Router', { settings: parseRouterSettings(raw), tables, signingSecret: secret, stage: 'test', logRetentionDays: 30 });
+  const wake = new sqs.Queue(stack, 'Wake');
+  const router = new ServiceRouter(stack, 'Router', { settings: parseRouterSettings(raw), tables, signingSecret: secret, stage: 'test', logRetentionDays: 30, wakeQueue: wake });
   // as bin/app.ts tags every resource of a stage
   Tags.of(app).add('gpupool:stage', 'test');
   const t = Template.fromStack(stack);
   const id = (c: { node: { defaultChild?: unknown } }) => stack.getLogicalId(c.node.defaultChild as never);
-  return { app, stack, router, t, res: t.toJSON().Resources as Record<string, any>, id, tableId: (n: 'services' | 'jobs' | 'nodes' | 'keys') => id(tables[n].table as never), secretId: id(secret as never), outdir };
+  return { app, stack, router, t, res: t.toJSON().Resources as Record<string, any>, id, tableId: (n: 'services' | 'jobs' | 'nodes' | 'keys') => id(tables[n].table as never), secretId: id(secret as never), wakeId: id(wake as never), outdir };
 }
 
 let https: ReturnType<typeof synth>;
@@ -49,7 +51,7 @@ describe('routing tier construct', () => {
     t.resourceCountIs('AWS::EC2::Subnet', 2);
     t.hasResourceProperties('AWS::EC2::VPCEndpoint', { VpcEndpointType: 'Gateway', ServiceName: Match.objectLike({}) });
     const env = Object.fromEntries((https.res[Object.keys(https.res).find((k) => https.res[k].Type === 'AWS::ECS::TaskDefinition')!].Properties.ContainerDefinitions[0].Environment as { Name: string; Value: unknown }[]).map((e) => [e.Name, e.Value]));
-    expect(Object.keys(env).sort()).toEqual(['AWS_REGION', 'CHECKER_SIGNING_SECRET_ARN', 'PORT', 'ROUTER_LOCATION', 'SERVICES_DOMAIN', 'TABLE_JOBS', 'TABLE_KEYS', 'TABLE_NODES', 'TABLE_SERVICES']);
+    expect(Object.keys(env).sort()).toEqual(['AWS_REGION', 'CHECKER_SIGNING_SECRET_ARN', 'PORT', 'ROUTER_LOCATION', 'SERVICES_DOMAIN', 'SERVICES_WAKE_QUEUE_URL', 'TABLE_JOBS', 'TABLE_KEYS', 'TABLE_NODES', 'TABLE_SERVICES']);
     expect(env.ROUTER_LOCATION).toBe('53.35,-6.26');
     expect(env.SERVICES_DOMAIN).toBe('svc.example.com');
   });
@@ -81,19 +83,22 @@ describe('routing tier construct', () => {
   });
 
   it("grants the task exactly the router's reads and its two narrow writes, nothing more", () => {
-    const { res, id, router, tableId, secretId } = https;
+    const { res, id, router, tableId, secretId, wakeId, t } = https;
     const statements = roleStatements(res, id(router.taskRole as never));
     const arn = (table: string) => ({ 'Fn::GetAtt': [table, 'Arn'] });
     const shape = statements.map((s) => ({ actions: list(s.Action).sort(), resource: s.Resource, condition: s.Condition }));
     expect(shape).toEqual([
-      { actions: ['dynamodb:GetItem'], resource: arn(tableId('services')), condition: { 'ForAllValues:StringEquals': { 'dynamodb:Attributes': ['id', 'accountId', 'status', 'tokenSha256', 'replicaIds'] }, StringEqualsIfExists: { 'dynamodb:Select': 'SPECIFIC_ATTRIBUTES' } } },
+      { actions: ['dynamodb:GetItem'], resource: arn(tableId('services')), condition: { 'ForAllValues:StringEquals': { 'dynamodb:Attributes': ['id', 'accountId', 'status', 'tokenSha256', 'replicaIds', 'desired', 'targetInflight', 'replicas'] }, StringEqualsIfExists: { 'dynamodb:Select': 'SPECIFIC_ATTRIBUTES' } } },
       { actions: ['dynamodb:UpdateItem'], resource: arn(tableId('services')), condition: { 'ForAllValues:StringEquals': { 'dynamodb:Attributes': ['id', 'load'] }, StringEqualsIfExists: { 'dynamodb:ReturnValues': 'NONE' } } },
       { actions: ['dynamodb:BatchGetItem'], resource: arn(tableId('jobs')), condition: { 'ForAllValues:StringEquals': { 'dynamodb:Attributes': ['id', 'status', 'liveAttemptId', 'attempts'] }, StringEqualsIfExists: { 'dynamodb:Select': 'SPECIFIC_ATTRIBUTES' } } },
       { actions: ['dynamodb:BatchGetItem'], resource: arn(tableId('nodes')), condition: { 'ForAllValues:StringEquals': { 'dynamodb:Attributes': ['id', 'location'] }, StringEqualsIfExists: { 'dynamodb:Select': 'SPECIFIC_ATTRIBUTES' } } },
       { actions: ['dynamodb:GetItem'], resource: arn(tableId('keys')), condition: undefined },
       { actions: ['dynamodb:UpdateItem'], resource: arn(tableId('keys')), condition: { 'ForAllValues:StringEquals': { 'dynamodb:Attributes': ['id', 'lastUsedAt'] }, StringEqualsIfExists: { 'dynamodb:ReturnValues': 'NONE' } } },
       { actions: ['secretsmanager:GetSecretValue'], resource: { Ref: secretId }, condition: undefined },
+      // the services' wake queue: send only
+      { actions: ['sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage'], resource: { 'Fn::GetAtt': [wakeId, 'Arn'] }, condition: undefined },
     ]);
+    t.hasResourceProperties('AWS::ECS::TaskDefinition', { ContainerDefinitions: Match.arrayWith([Match.objectLike({ Environment: Match.arrayWith([{ Name: 'SERVICES_WAKE_QUEUE_URL', Value: { Ref: wakeId } }]) })]) });
     // no index, no other table, no wildcard
     expect(JSON.stringify(statements)).not.toMatch(/index\/|\*"/);
   });

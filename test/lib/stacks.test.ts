@@ -313,6 +313,18 @@ describe('placement wake', () => {
   });
 });
 
+describe('services wake', () => {
+  it("lets no function send wakes (the routing tier's task role does, in its own stack) and the services reconciler consume them", () => {
+    const q = logicalId(cp, cp.serviceWake.queue);
+    const sends = (name: FunctionName) => fnStatements(name).filter((s) => list(s.Action).includes('sqs:SendMessage') && JSON.stringify(s.Resource).includes(q));
+    for (const name of Object.keys(cp.functions) as FunctionName[]) expect(sends(name).length, name).toBe(0);
+    const mappings = Object.values(cpRes).filter((r: any) => r.Type === 'AWS::Lambda::EventSourceMapping' && JSON.stringify(r.Properties.EventSourceArn).includes(q)) as any[];
+    expect(mappings).toHaveLength(1);
+    expect(mappings[0].Properties).toMatchObject({ FunctionName: { Ref: fnId('serviceTick') }, BatchSize: 10, ScalingConfig: { MaximumConcurrency: 2 } });
+    expect(cpRes[q].Properties).toMatchObject({ SqsManagedSseEnabled: true, MessageRetentionPeriod: 120 });
+  });
+});
+
 describe('security', () => {
   it('lets only the agent function assume the agent role, with session tags, for at most an hour', () => {
     const roleId = logicalId(cp, cp.agentRole.role);
@@ -334,8 +346,8 @@ describe('security', () => {
 
   it('has no IAM statement on Resource "*" (but X-Ray\'s writes) and scopes every SQS grant to the node queue prefix', () => {
     const all = [...statements(cpRes), ...statements(dataT.toJSON().Resources)];
-    // queues of the stack's own, named by their ARNs: the webhook retry queue and its DLQ, the placement wake queue
-    const ownQueueIds = [logicalId(cp, cp.webhooks.retryQueue), logicalId(cp, cp.webhooks.deadLetterQueue), placementQueueId()];
+    // queues of the stack's own, named by their ARNs: the webhook retry queue and its DLQ, the placement and services wake queues
+    const ownQueueIds = [logicalId(cp, cp.webhooks.retryQueue), logicalId(cp, cp.webhooks.deadLetterQueue), placementQueueId(), logicalId(cp, cp.serviceWake.queue)];
     expect(all.length).toBeGreaterThan(10);
     // active tracing: these two actions have no resource-level permissions, so AWS requires "*"
     const xrayWrites = (s: Record<string, any>) => list(s.Action).every((a: string) => a === 'xray:PutTraceSegments' || a === 'xray:PutTelemetryRecords');

@@ -121,7 +121,14 @@ export interface ServiceFixture {
 /** A service item with its replica jobs and their nodes, written as the control plane keeps them. */
 export async function putService(
   h: Harness,
-  o: { accountId: string; replicas: { replica?: Replica; nodeId?: string; endpoint?: string; ready?: boolean; status?: string; location?: { lat: number; lon: number } }[]; status?: string; id?: string },
+  o: {
+    accountId: string;
+    replicas: { replica?: Replica; nodeId?: string; endpoint?: string; ready?: boolean; status?: string; location?: { lat: number; lon: number } }[];
+    status?: string;
+    id?: string;
+    /** the autoscaler's fields: desired, replicas.max, targetInflight */
+    scale?: { desired: number; max: number; targetInflight: number };
+  },
 ): Promise<ServiceFixture> {
   const t = h.engines.tableNames;
   const id = o.id ?? newId('svc');
@@ -159,6 +166,7 @@ export async function putService(
         replicaIds,
         tokenSha256: createHash('sha256').update(token).digest('hex'),
         load: {},
+        ...(o.scale ? { desired: o.scale.desired, targetInflight: o.scale.targetInflight, replicas: { min: 1, max: o.scale.max } } : {}),
         createdAt: 1,
         updatedAt: 1,
         version: 1,

@@ -10,6 +10,7 @@ const TOKYO = { lat: 35.68, lon: 139.69 };
 
 let h: Harness;
 const logs: string[] = [];
+const woken: string[] = [];
 const replicas: Replica[] = [];
 const replica = async (serviceId: string) => {
   const r = await startReplica(serviceId, newId('node-'));
@@ -18,7 +19,7 @@ const replica = async (serviceId: string) => {
 };
 
 beforeAll(async () => {
-  h = await startHarness({ location: FRANKFURT, log: (m) => logs.push(m) });
+  h = await startHarness({ location: FRANKFURT, log: (m) => logs.push(m), wake: async (id) => void woken.push(id) });
 });
 
 afterAll(async () => {
@@ -173,5 +174,35 @@ describe('router: which replica', () => {
     const after = (await serviceItem(h, id))?.load as Record<string, { inflight: number; at: number }>;
     expect(after.r1.inflight).toBe(0);
     expect(after.r1.at).toBeGreaterThanOrEqual(first.r1.at);
+  });
+
+  it('asks for a reconcile at once when its load is beyond desired × targetInflight with room to grow, once per interval', async () => {
+    const [id, full] = [newId('svc'), newId('svc')];
+    const [slow, slowFull] = [await replica(id), await replica(full)];
+    const release: (() => void)[] = [];
+    slow.answer = (_req, res) => release.push(() => res.end('done'));
+    slowFull.answer = (_req, res) => release.push(() => res.end('done'));
+    const svc = await putService(h, { id, accountId: 'a1', replicas: [{ replica: slow }], scale: { desired: 1, max: 3, targetInflight: 2 } });
+    // already at its max: more load cannot add a replica, so no wake
+    const atMax = await putService(h, { id: full, accountId: 'a1', replicas: [{ replica: slowFull }], scale: { desired: 3, max: 3, targetInflight: 1 } });
+    const pending = [
+      ...[0, 1].map(() => request(h, { path: `/s/${id}/slow`, headers: auth(svc.token) })),
+      ...[0, 1, 2, 3].map(() => request(h, { path: `/s/${full}/slow`, headers: auth(atMax.token) })),
+    ];
+    await expect.poll(() => slow.seen.length + slowFull.seen.length).toBe(6);
+    // 2 in flight is not beyond 1 × 2
+    await h.router.flushLoad();
+    expect(woken).toEqual([]);
+    pending.push(request(h, { path: `/s/${id}/slow`, headers: auth(svc.token) }));
+    await expect.poll(() => slow.seen.length).toBe(3);
+    await h.router.flushLoad();
+    expect(woken).toEqual([id]);
+    // a fourth request changes the load again, but a wake went out less than the interval ago
+    pending.push(request(h, { path: `/s/${id}/slow`, headers: auth(svc.token) }));
+    await expect.poll(() => slow.seen.length).toBe(4);
+    await h.router.flushLoad();
+    expect(woken).toEqual([id]);
+    release.splice(0).forEach((f) => f());
+    await Promise.all(pending);
   });
 });
