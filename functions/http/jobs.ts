@@ -1,5 +1,5 @@
 // Consumers' jobs.
-import { IdSchema, ListJobsQuerySchema, LogsQuerySchema, SubmitJobSchema } from '../domain/schemas';
+import { IdSchema, ListJobsQuerySchema, ListQuerySchema, LogsQuerySchema, SubmitJobSchema } from '../domain/schemas';
 import { jobView } from '../domain/job/view';
 import { cancelArray, cancelJob, getOwnJob, jobLogs, listArray, listJobs, submitArray, submitJob } from '../usecases/jobs';
 import { offers } from '../usecases/offers';
@@ -13,6 +13,7 @@ import { arrayJobId } from '../usecases/jobs';
 import * as z from 'zod';
 import { CreateFileSchema } from '../domain/files/schemas';
 import { createFile, listOutputs } from '../usecases/files';
+import { deleteFile, getFile, listFiles } from '../usecases/file-library';
 
 /** an array listing's cursor: the next index */
 const ArrayCursor = z.coerce.number().int().min(0).max(1_000_000);
@@ -72,6 +73,15 @@ const routes: Record<string, RouteFn> = {
     return { status: 200, body: { items: r.lines, last: r.last } };
   },
   'POST /v1/files': async (req, d) => ({ status: 201, body: await createFile(d, req.caller, parseWith(CreateFileSchema, req.body)) }),
+  'GET /v1/files': async (req, d) => {
+    const q = parseWith(ListQuerySchema, req.query, 'query');
+    return { status: 200, body: await listFiles(d, req.caller, q.limit, q.cursor) };
+  },
+  'GET /v1/files/{id}': async (req, d) => ({ status: 200, body: { file: await getFile(d, req.caller, parseWith(IdSchema, req.params.id, 'id')) } }),
+  'DELETE /v1/files/{id}': async (req, d) => {
+    await deleteFile(d, req.caller, parseWith(IdSchema, req.params.id, 'id'));
+    return { status: 204 };
+  },
   'GET /v1/jobs/{id}/outputs': async (req, d) => ({ status: 200, body: await listOutputs(d, req.caller, parseWith(IdSchema, req.params.id, 'id')) }),
   'GET /v1/offers': async (req, d) => ({ status: 200, body: { items: await offers(d, parseWith(OffersQuerySchema, req.query, 'query')) } }),
 };
