@@ -95,7 +95,8 @@ async function submitHeld(d: Deps, caller: Caller, jobs: CountedJob[]): Promise<
   await checkAfter(d, caller, after);
   const held = jobs.map((j) => holdJob(j));
   await linkDependents(d, after, held.map((j) => j.id));
-  await admit(d, held);
+  // its files are claimed like any submit's (file-library.ts): the holder is the job, or the array
+  await withClaims(d, caller, jobs[0].inputs, jobs[0].arrayMember?.id ?? jobs[0].id, () => admit(d, held));
   const cache = new Map<string, Promise<Job | undefined>>();
   const out: Job[] = [];
   let waiting = false;

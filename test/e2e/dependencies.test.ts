@@ -2,12 +2,13 @@
 // agent. A dependent is held (QUEUED, never placed) until its dependency SUCCEEDED, and starts only after
 // that; a dependency that fails ends its dependents (DEPENDENCY_FAILED), down a chain, and gives their
 // queue places back; one that already ended is decided at submit; another account's job id is refused with
-// the very 404 a missing id gets, and nothing is written.
+// the very 404 a missing id gets, and nothing is written; a file a held job names is held with it.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../helpers/api';
 import { startPool, type Pool } from '../helpers/local-pool';
 import { expectProblem, problemOf } from '../api/helpers';
 import { accountView } from '../../functions/usecases/account-limits';
+import { createHash } from 'node:crypto';
 
 let pool: Pool;
 let consumer: Awaited<ReturnType<Pool['newAccount']>>;
@@ -77,6 +78,20 @@ describe('job dependencies on the local stack', () => {
     expect((await consumer.api.del(`/v1/jobs/${slow.id}`)).status).toBe(202);
     await ended(consumer.api, slow.id);
     expect(await ended(consumer.api, dep.id, 5000)).toMatchObject({ status: 'FAILED', reason: 'DEPENDENCY_FAILED', failedDependency: { id: slow.id, status: 'CANCELLED' } });
+  }, 60_000);
+
+  it('a file a held job names cannot be deleted while it waits; once it ended, it can', async () => {
+    const content = 'inputs of a held job';
+    const f = await consumer.api.post('/v1/files', { name: 'in.txt', size: content.length, sha256: createHash('sha256').update(content).digest('hex') });
+    expect(f.status, JSON.stringify(f.body)).toBe(201);
+    expect((await fetch(f.body.uploadUrl, { method: 'PUT', body: content })).status).toBe(200);
+    const slow = (await consumer.api.post('/v1/jobs', job(['sh', '-c', 'sleep 30']))).body.job;
+    const held = (await consumer.api.post('/v1/jobs', job(['true'], { after: [slow.id], inputs: [{ file: f.body.file.id, path: 'in.txt' }] }))).body.job;
+    expect(held.status).toBe('QUEUED');
+    expectProblem(await consumer.api.del(`/v1/files/${f.body.file.id}`), 409);
+    await consumer.api.del(`/v1/jobs/${slow.id}`);
+    expect((await ended(consumer.api, held.id, 10_000)).reason).toBe('DEPENDENCY_FAILED');
+    expect((await consumer.api.del(`/v1/files/${f.body.file.id}`)).status).toBe(204);
   }, 60_000);
 
   it("another account's job is refused exactly like a missing one, and nothing is written", async () => {
