@@ -34,6 +34,9 @@ export interface EpochRoster {
   at: number;
 }
 
+/** A checker's epoch as the close recorded it; micro-credits: `reward` its share, `penalty` what it forfeits, `net` what was posted (negative: charged) */
+export type ScoreRecord = EpochScore & { reward: number; penalty: number; net: number; posted: boolean; standing: number; suspended: boolean };
+
 export interface StoredReport {
   epoch: number;
   nodeId: string;
@@ -171,11 +174,11 @@ export class CheckerNetworkStore {
     }
   }
 
-  async putScore(epoch: number, s: EpochScore & { reward: number; posted: boolean; standing: number; suspended: boolean }): Promise<void> {
+  async putScore(epoch: number, s: ScoreRecord): Promise<void> {
     await this.db.send(new PutCommand({ TableName: this.table, Item: { pk: epochPk(epoch), sk: `score#${s.licenseId}`, epoch, ...s } }));
   }
 
-  async scores(epoch: number): Promise<(EpochScore & { reward: number; posted: boolean; standing: number; suspended: boolean })[]> {
+  async scores(epoch: number): Promise<ScoreRecord[]> {
     const items = await queryAll(this.db, {
       TableName: this.table,
       KeyConditionExpression: 'pk = :p AND begins_with(sk, :s)',

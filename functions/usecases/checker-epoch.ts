@@ -9,11 +9,11 @@
 // standing takes an epoch only if it has not taken it (scoredEpoch); rewards are postings keyed
 // `epoch/<n>/checker/<license>/reward`, which the ledger writes at most once.
 import { assignedCheckers, epochSeed } from '../domain/checker/assignments';
-import { addOutcome, emptyScore, nextStanding, outcomeOf, shareRewards, shouldSuspend, type EpochScore } from '../domain/checker/checker-standing';
+import { addOutcome, emptyScore, nextStanding, outcomeOf, penaltyOf, shareRewards, shouldSuspend, type EpochScore } from '../domain/checker/checker-standing';
 import { epochEnd, epochStart, graceMs, networkEpochOf } from '../domain/checker/network';
 import { nodeVerdict, type NodeReport, type OperatorResult } from '../domain/checker/quorum';
 import { periodOf, splitReward, type License } from '../domain/governance/licenses';
-import { checkerRewardPosting } from '../domain/ledger/postings';
+import { checkerPenaltyPosting, checkerRewardPosting } from '../domain/ledger/postings';
 import type { EpochRoster, StoredReport } from '../store/checker-network-store';
 import { InsufficientFundsError } from '../store/ledger-store';
 import type { NodeItem } from '../store/nodes-store';
@@ -29,6 +29,8 @@ export interface EpochCloseResult {
   failedByQuorum: number;
   reports: number;
   paid: number;
+  /** penalties charged to license holders (beyond their rewards) */
+  charged: number;
   suspended: string[];
 }
 
@@ -59,7 +61,7 @@ export async function closeEpoch(d: Deps, epoch: number): Promise<EpochCloseResu
   const ms = d.settings.checker.networkEpochMs;
   const net = network(d);
   const now = d.now();
-  const result: EpochCloseResult = { epoch, nodes: 0, byQuorum: 0, failedByQuorum: 0, reports: 0, paid: 0, suspended: [] };
+  const result: EpochCloseResult = { epoch, nodes: 0, byQuorum: 0, failedByQuorum: 0, reports: 0, paid: 0, charged: 0, suspended: [] };
   const roster = await net.roster(epoch);
   if (!roster || !roster.checkers.length) {
     await net.markClosed(epoch, now);
@@ -105,9 +107,12 @@ export async function closeEpoch(d: Deps, epoch: number): Promise<EpochCloseResu
     const suspended = scored && shouldSuspend(standing!) && (await suspend(d, c.licenseId, now));
     if (suspended) result.suspended.push(c.licenseId);
     const reward = shares.get(c.licenseId) ?? 0;
-    const paid = reward > 0 ? await payReward(d, epoch, c, reward, now) : 'none';
-    if (paid === 'wrote') result.paid += reward;
-    if (scored) await net.putScore(epoch, { ...score, reward, posted: paid === 'wrote' || paid === 'already', standing: standing!.standing, suspended });
+    const penalty = penaltyOf(score, d.settings.checker.networkPenaltyPerReport);
+    const { outcome, amount } = await settleLicense(d, epoch, c, reward - penalty, now);
+    if (outcome === 'wrote' && amount > 0) result.paid += amount;
+    if (outcome === 'wrote' && amount < 0) result.charged -= amount;
+    const posted = outcome === 'wrote' || outcome === 'already';
+    if (scored) await net.putScore(epoch, { ...score, reward, penalty, net: posted ? amount : 0, posted, standing: standing!.standing, suspended });
   }
   await net.markClosed(epoch, now);
   return result;
@@ -118,15 +123,24 @@ async function nodesOf(d: Deps, epoch: number, ms: number): Promise<NodeItem[]> 
   return (await checkableNodes(d)).filter((n) => n.createdAt < epochEnd(epoch, ms));
 }
 
-/** The license's reward, split as the roster (who held and operated it at the epoch's start) says. */
-async function payReward(d: Deps, epoch: number, c: EpochRoster['checkers'][number], amount: number, at: number): Promise<'wrote' | 'already' | 'unfunded'> {
-  const split = splitReward(c, amount);
+/**
+ * The license's epoch in the ledger, one posting under one key: a positive net (reward less penalty) from
+ * the pool, split as the roster (who held and operated it at the epoch's start) says; a negative one from
+ * the holder back to the pool, at most what it has available (checkers hold no stake to slash).
+ */
+async function settleLicense(d: Deps, epoch: number, c: EpochRoster['checkers'][number], net: number, at: number): Promise<{ outcome: 'wrote' | 'already' | 'unfunded' | 'none'; amount: number }> {
+  const key = checkerRewardKey(epoch, c.licenseId);
+  const memo = `checker ${c.licenseId}, epoch ${epoch}`;
+  let amount = net;
+  if (net < 0) amount = -Math.min(-net, (await d.accounts.get(c.ownerId))?.available ?? 0);
+  if (amount === 0) return { outcome: 'none', amount: 0 };
+  const posting = amount > 0 ? checkerRewardPosting(key, splitReward(c, amount), memo, at) : checkerPenaltyPosting(key, c.ownerId, -amount, memo, at);
   try {
-    // false: this epoch's reward is already posted (a second close): the ledger pays it once
-    return (await d.ledger.post([checkerRewardPosting(checkerRewardKey(epoch, c.licenseId), split, `checker ${c.licenseId}, epoch ${epoch}`, at)])) ? 'wrote' : 'already';
+    // false: this epoch is already posted (a second close): the ledger moves it once
+    return { outcome: (await d.ledger.post([posting])) ? 'wrote' : 'already', amount };
   } catch (e) {
-    // the pool is short: the reward stays recorded, unposted
-    if (e instanceof InsufficientFundsError) return 'unfunded';
+    // the pool (or the holder, after a concurrent spend) is short: recorded, unposted
+    if (e instanceof InsufficientFundsError) return { outcome: 'unfunded', amount };
     throw e;
   }
 }

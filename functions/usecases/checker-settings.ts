@@ -29,6 +29,8 @@ export interface CheckerSettings {
   networkEpochMs: number;
   /** micro-credits the reward pool pays the network's checkers per epoch, shared by correct on-time reports */
   networkRewardPerEpoch: number;
+  /** micro-credits a license forfeits per report that disagreed with the verdict or was refused for its signature */
+  networkPenaltyPerReport: number;
   /** the signing secret itself (local stack) */
   signingSecret?: string;
   /** or the Secrets Manager secret holding it (AWS) */
@@ -46,6 +48,7 @@ export const DEFAULT_CHECKER: CheckerSettings = {
   canaryImage: 'busybox:1.36,alpine:3.20,ubuntu:24.04,python:3.12-slim',
   networkEpochMs: 600_000,
   networkRewardPerEpoch: 1_000_000,
+  networkPenaltyPerReport: 10_000,
 };
 
 export function checkerSettingsFromEnv(env: NodeJS.ProcessEnv): CheckerSettings {
@@ -59,6 +62,7 @@ export function checkerSettingsFromEnv(env: NodeJS.ProcessEnv): CheckerSettings 
     epochMs: num('CHECKER_EPOCH_SECONDS', DEFAULT_CHECKER.epochMs / 1000) * 1000,
     networkEpochMs: num('CHECKER_NETWORK_EPOCH_SECONDS', DEFAULT_CHECKER.networkEpochMs / 1000) * 1000,
     networkRewardPerEpoch: num('CHECKER_NETWORK_REWARD_PER_EPOCH', DEFAULT_CHECKER.networkRewardPerEpoch),
+    networkPenaltyPerReport: num('CHECKER_NETWORK_PENALTY_PER_REPORT', DEFAULT_CHECKER.networkPenaltyPerReport),
     ...(env.CHECKER_CANARY_IMAGE ? { canaryImage: env.CHECKER_CANARY_IMAGE } : {}),
     // deployed (a Lambda): one checker period unless set; the local stack and tests place canaries at once
     canaryMaxDelayMs: num('CHECKER_CANARY_MAX_DELAY_SECONDS', env.AWS_LAMBDA_FUNCTION_NAME ? num('CHECKER_PERIOD_SECONDS', DEFAULT_CHECKER.periodMs / 1000) : 0) * 1000,

@@ -8,6 +8,7 @@ import {
   INITIAL_STANDING,
   nextStanding,
   outcomeOf,
+  penaltyOf,
   shareRewards,
   shouldSuspend,
   SUSPEND_AFTER_STRIKES,
@@ -161,6 +162,12 @@ describe('checker scoring', () => {
     const s = nextStanding(INITIAL_STANDING, { ...emptyScore('x'), assigned: 4, missing: 2, late: 1, agreed: 1, badSignatures: 1 });
     expect(s.standing).toBeCloseTo(1 + 0.3 * (1 / 5 - 1), 4);
     expect(nextStanding(s, emptyScore('x'))).toEqual(s);
+  });
+
+  it('penalises each disagreeing report and refused signature, nothing else', () => {
+    expect(penaltyOf({ disagreed: 3, badSignatures: 1 }, 10_000)).toBe(40_000);
+    const s: EpochScore = { ...emptyScore('x'), missing: 5, late: 2 };
+    expect(penaltyOf(s, 10_000)).toBe(0);
   });
 
   it('rewards follow agreeing on-time reports; the remainder stays in the pool', () => {

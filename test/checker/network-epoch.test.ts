@@ -17,6 +17,7 @@ import { startPool, type Pool } from '../helpers/local-pool';
 
 const EPOCH_MS = 4_000;
 const BUDGET = 1_000_000;
+const LIAR_FUNDS = 10_000_000;
 const ADMIN: Caller = { accountId: 'admin', role: 'admin', keyId: 'k' };
 type Account = Awaited<ReturnType<Pool['newAccount']>>;
 interface Checker {
@@ -86,6 +87,8 @@ beforeAll(async () => {
   await newChecker('liar', liar, liar, { liar: true });
   await newChecker('delegated', owner, operator);
   await mint(pool.stack.deps, ADMIN, SYSTEM_ACCOUNTS.rewards, 100 * BUDGET, 'checker network test pool');
+  // the liar's holder has credits: its penalties are charged from them
+  await mint(pool.stack.deps, ADMIN, liar.id, LIAR_FUNDS, 'liar funds');
 }, 90_000);
 afterAll(async () => pool?.stop());
 
@@ -134,7 +137,12 @@ describe('epoch close', () => {
     for (const e of epochs) for (const s of await network(d).scores(e)) if (s.posted) byLicense.set(s.licenseId, (byLicense.get(s.licenseId) ?? 0) + s.reward);
     const [honest, stops, liar, delegated] = checkers;
     expect(byLicense.get(liar.licenseId) ?? 0).toBe(0);
-    expect(await balanceOf(liar.account)).toBe(0);
+    // each of its disagreeing reports cost its holder the penalty (10,000 micro-credits), charged once per epoch
+    const liarScores = (await Promise.all(epochs.map((e) => network(d).scores(e)))).flat().filter((s) => s.licenseId === liar.licenseId);
+    const charged = liarScores.filter((s) => s.posted).reduce((a, s) => a - s.net, 0);
+    expect(charged).toBe(liarScores.reduce((a, s) => a + s.disagreed * 10_000, 0));
+    expect(charged).toBeGreaterThan(0);
+    expect(await balanceOf(liar.account)).toBe(LIAR_FUNDS - charged);
     expect(byLicense.get(honest.licenseId)).toBeGreaterThan(0);
     expect(await balanceOf(honest.account)).toBe(byLicense.get(honest.licenseId));
     // the stopped checker earned in its first two epochs only

@@ -63,6 +63,9 @@ export function nextStanding(prev: Standing, s: EpochScore): Standing {
 
 export const shouldSuspend = (s: Standing): boolean => s.strikes >= SUSPEND_AFTER_STRIKES;
 
+/** What a license forfeits for an epoch: each disagreeing report and each refused signature costs `perReport`. */
+export const penaltyOf = (s: Pick<EpochScore, 'disagreed' | 'badSignatures'>, perReport: number): number => (s.disagreed + s.badSignatures) * Math.max(0, perReport);
+
 /**
  * The epoch's budget (micro-credits) shared by agreeing on-time reports: each license gets
  * floor(budget × its agreed / all agreed); the remainder stays in the pool. Licenses with none get nothing.

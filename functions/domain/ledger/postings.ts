@@ -174,6 +174,11 @@ export function checkerRewardPosting(key: string, split: { ownerId: string; owne
   ]);
 }
 
+/** A checker license's penalty for one epoch when it exceeds its reward: from its owner back to the reward pool. */
+export function checkerPenaltyPosting(key: string, ownerId: string, amount: number, memo: string, at: number): Posting {
+  return posting(key, at, { memo }, [{ kind: 'penalty', from: side(ownerId, 'available'), to: side(SYSTEM_ACCOUNTS.rewards, 'available'), amount }]);
+}
+
 export type Deltas = Map<string, Partial<Record<Bucket, number>>>;
 
 /** Net change of each account's buckets over some postings (the mint source has no balance). */
