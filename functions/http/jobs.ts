@@ -9,7 +9,7 @@ import { queueView } from '../usecases/queue-position';
 import { parseWith } from './kit/problem';
 import { routeGroup, type RouteFn } from './kit/router';
 import { OffersQuerySchema } from '../usecases/offers';
-import { arrayJobId } from '../usecases/jobs';
+import { arrayJobId } from '../domain/job/array-id';
 import * as z from 'zod';
 import { CreateFileSchema } from '../domain/files/schemas';
 import { createFile, listOutputs } from '../usecases/files';

@@ -10,7 +10,7 @@ import { FINAL_JOB_STATUSES, type Caller, type Job, type JobInput } from '../dom
 import type { FileItem, FileItemsStore } from '../store/file-items-store';
 import type { FileStoragePort } from '../store/files-store';
 import type { Deps } from './deps';
-import { arrayJobId } from './jobs';
+import { arrayJobId } from '../domain/job/array-id';
 import { replicaIds, tiebreakerId } from './replicas';
 
 const DAY_MS = 86_400_000;

@@ -1,4 +1,5 @@
 // Consumer-facing job use cases. Tenancy is checked here: another account's job is "not found".
+import { arrayJobId } from '../domain/job/array-id';
 import { DomainError, notFound } from '../domain/errors';
 import { cancel as cancelT } from '../domain/job/transitions';
 import type { Caller, Job } from '../domain/model';
@@ -110,8 +111,6 @@ async function submitHeld(d: Deps, caller: Caller, jobs: CountedJob[]): Promise<
 }
 
 /** An array member's id: never a plain job's (a ulid has no '-') nor a replica's (`-r<k>`). */
-export const arrayJobId = (arrayId: string, index: number) => `${arrayId}-${index}`;
-
 /** The caller's array `arrayId`, in index order from `from`, as read from its first member (not found for another account's). */
 export async function listArray(d: Deps, caller: Caller, arrayId: string, limit: number, from = 0): Promise<{ items: Job[]; next?: number }> {
   const first = await getOwnJob(d, caller, arrayJobId(arrayId, 0)).catch(() => undefined);

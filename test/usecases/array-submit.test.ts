@@ -6,7 +6,8 @@ import type { Job } from '../../functions/domain/model';
 import { makeDocClient } from '../../functions/store/clients';
 import { buildDeps, newId, settingsFromEnv, type Deps } from '../../functions/usecases/deps';
 import { accountView } from '../../functions/usecases/account-limits';
-import { arrayJobId, submitArray } from '../../functions/usecases/jobs';
+import { arrayJobId } from '../../functions/domain/job/array-id';
+import { submitArray } from '../../functions/usecases/jobs';
 import { fundedAccount } from '../helpers/fixtures';
 import { startEngines, type Engines } from '../helpers/engines';
 
