@@ -63,10 +63,8 @@ export async function closeEpoch(d: Deps, epoch: number): Promise<EpochCloseResu
   const now = d.now();
   const result: EpochCloseResult = { epoch, nodes: 0, byQuorum: 0, failedByQuorum: 0, reports: 0, paid: 0, charged: 0, suspended: [] };
   const roster = await net.roster(epoch);
-  if (!roster || !roster.checkers.length) {
-    await net.markClosed(epoch, now);
-    return result;
-  }
+  // no checker took part: nothing to decide, pay or mark (an idle network writes nothing, every epoch)
+  if (!roster || !roster.checkers.length) return result;
   const secret = await assignmentSecret(d.settings.checker);
   if (!secret) throw new Error('checker network: no control-plane signing key configured');
   const seed = epochSeed(secret, epoch);
