@@ -3,9 +3,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
-    // the private Docker Engine of the real-engine tests: one per run, started on first use, stopped at the end;
-    // one DynamoDB Local for every test file (test/helpers/shared-dynamodb.ts)
-    globalSetup: ['test/helpers/docker-engine.ts', 'test/helpers/shared-dynamodb.ts'],
+    // the private Docker Engine of the real-engine tests: one per run, started on first use, stopped at the end
+    globalSetup: ['test/helpers/docker-engine.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     // Integration suites each start their own engines on free ports; two cores, so keep parallelism modest.

@@ -31,7 +31,6 @@ import { runChecker } from '../../functions/usecases/checker';
 import { runNetworkEpochs } from '../../functions/usecases/checker-epoch';
 import type { CheckerSettings } from '../../functions/usecases/checker-settings';
 import { tableNamesFor, createTables } from './create-tables';
-import type { TableNames } from '../../functions/store/tables';
 import { startDynamoDbLocal } from './dynamodb-local';
 import { consoleRoutes } from './console-static';
 import { localServiceRoutes } from './service-routes';
@@ -55,11 +54,6 @@ export interface LocalStackOptions {
   host?: string;
   /** where DynamoDB Local keeps its data; undefined keeps it in memory */
   dataDir?: string;
-  /**
-   * A DynamoDB Local already running (the test suite's one shared JVM, test/helpers/shared-dynamodb.ts) and
-   * a prefix for this stack's tables in it; without it the stack starts its own. Not with dataDir.
-   */
-  dynamodb?: { endpoint: string; tablePrefix: string };
   adminKey: string;
   /** port of the in-process SQS server; 0 picks a free one. Keeping it across restarts spares agents a new session */
   sqsPort?: number;
@@ -99,8 +93,6 @@ export interface LocalStack {
   port: number;
   deps: Deps;
   ddbEndpoint: string;
-  /** this stack's table names (`gpupool-…`, or under options.dynamodb.tablePrefix) */
-  tables: TableNames;
   sqsEndpoint: string;
   /** the in-process S3 (s3rver) behind files, outputs and checkpoints */
   s3Endpoint: string;
@@ -137,9 +129,8 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
   };
   try {
     if (o.dataDir) mkdirSync(o.dataDir, { recursive: true });
-    const shared = o.dynamodb && !o.dataDir ? o.dynamodb : undefined;
-    const ddb = shared ? { endpoint: shared.endpoint } : await startDynamoDbLocal({ port: 0, dbPath: o.dataDir ? path.join(o.dataDir, 'dynamodb') : undefined });
-    if (!shared) stops.push(() => (ddb as Awaited<ReturnType<typeof startDynamoDbLocal>>).stop());
+    const ddb = await startDynamoDbLocal({ port: 0, dbPath: o.dataDir ? path.join(o.dataDir, 'dynamodb') : undefined });
+    stops.push(() => ddb.stop());
     const sqs = await startSqsLocal({ port: o.sqsPort ?? 0 });
     stops.push(() => sqs.stop());
     // files, outputs and checkpoints: s3rver with its data under the data dir, or a temp dir removed at stop
@@ -150,7 +141,7 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
 
     const region = 'us-east-1';
     const ddbClient = new DynamoDBClient({ endpoint: ddb.endpoint, region, credentials: LOCAL_CREDENTIALS });
-    const tables = tableNamesFor(shared?.tablePrefix ?? 'gpupool-');
+    const tables = tableNamesFor('gpupool-');
     await createTables(ddbClient, tables);
     const sqsClient = new SQSClient({ endpoint: sqs.endpoint, region, credentials: LOCAL_CREDENTIALS });
     // the shared dead-letter queue the per-node queues redrive to, as on AWS
@@ -285,7 +276,7 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
     const retries = startRetryPoller({ sqs: sqsClient, queueUrl: webhookQueueUrl, handle, log });
     stops.push(() => retries.stop());
 
-    return { apiUrl: gateway.url, port: gateway.port, deps, ddbEndpoint: ddb.endpoint, tables, sqsEndpoint: sqs.endpoint, s3Endpoint: s3.endpoint, burst, stop };
+    return { apiUrl: gateway.url, port: gateway.port, deps, ddbEndpoint: ddb.endpoint, sqsEndpoint: sqs.endpoint, s3Endpoint: s3.endpoint, burst, stop };
   } catch (e) {
     await stop();
     throw e;

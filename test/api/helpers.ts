@@ -3,6 +3,7 @@
 import { DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { expect } from 'vitest';
 import { TABLES } from '../../functions/store/tables';
+import { tableNamesFor } from '../../lib/local/create-tables';
 import type { LocalStack } from '../../lib/local/local-stack';
 import { client, type ApiResponse } from '../helpers/api';
 
@@ -42,7 +43,7 @@ export async function rawRequest(baseUrl: string, method: string, path: string, 
 /** Every item of every table, sorted, as one JSON text per table: equal snapshots mean nothing changed. */
 export async function snapshotTables(stack: LocalStack): Promise<Record<string, string>> {
   const db = new DynamoDBClient({ endpoint: stack.ddbEndpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
-  const names = stack.tables;
+  const names = tableNamesFor('gpupool-');
   const out: Record<string, string> = {};
   try {
     for (const t of TABLES) {

@@ -8,7 +8,6 @@ import type { TableNames } from '../../functions/store/tables';
 import { createTables, tableNamesFor } from '../../lib/local/create-tables';
 import { startDynamoDbLocal, type DynamoDbLocal } from '../../lib/local/dynamodb-local';
 import { startSqsLocal, type SqsLocal } from '../../lib/local/sqs-local';
-import { SHARED_DDB_VAR } from './shared-dynamodb';
 
 export interface Engines {
   ddbEndpoint: string;
@@ -23,13 +22,11 @@ export interface Engines {
 export const LOCAL_REGION = 'us-east-1';
 export const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
 
-let shared: Promise<{ ddb: Pick<DynamoDbLocal, 'endpoint' | 'stop'>; sqs: SqsLocal }> | undefined;
+let shared: Promise<{ ddb: DynamoDbLocal; sqs: SqsLocal }> | undefined;
 let users = 0;
 
-async function startShared(): Promise<{ ddb: Pick<DynamoDbLocal, 'endpoint' | 'stop'>; sqs: SqsLocal }> {
-  // the run's one DynamoDB Local (test/helpers/shared-dynamodb.ts) where there is one; it outlives this file
-  const endpoint = process.env[SHARED_DDB_VAR];
-  const ddb = endpoint ? { endpoint, stop: async () => undefined } : await startDynamoDbLocal();
+async function startShared(): Promise<{ ddb: DynamoDbLocal; sqs: SqsLocal }> {
+  const ddb = await startDynamoDbLocal();
   try {
     return { ddb, sqs: await startSqsLocal() };
   } catch (e) {
@@ -40,7 +37,7 @@ async function startShared(): Promise<{ ddb: Pick<DynamoDbLocal, 'endpoint' | 's
 
 export async function startEngines(): Promise<Engines> {
   users++;
-  let engines: { ddb: Pick<DynamoDbLocal, 'endpoint' | 'stop'>; sqs: SqsLocal };
+  let engines: { ddb: DynamoDbLocal; sqs: SqsLocal };
   try {
     engines = await (shared ??= startShared().catch((e) => {
       shared = undefined;

@@ -7,7 +7,6 @@ import { formatApiKey } from '../../functions/domain/api-key';
 import { newKeyId, newSecret } from '../../functions/store/keys-store';
 import { startAgent, type AgentOptions, type AgentProcess } from '../../lib/local/agent-process';
 import { startLocalStack, type LocalStack, type LocalStackOptions } from '../../lib/local/local-stack';
-import { sharedDynamoDb } from './shared-dynamodb';
 import { client, eventually } from './api';
 
 export interface Pool {
@@ -29,8 +28,7 @@ export async function startPool(o: Partial<LocalStackOptions> = {}): Promise<Poo
   const dir = mkdtempSync(path.join(tmpdir(), 'gpupool-test-'));
   const adminKey = formatApiKey(newKeyId(), newSecret());
   const logs: string[] = [];
-  const shared = o.dataDir ? undefined : sharedDynamoDb();
-  const stack = await startLocalStack({ port: 0, adminKey, sweepMs: 500, reaperMs: 500, log: (m) => logs.push(m), ...(shared ? { dynamodb: shared } : {}), ...o });
+  const stack = await startLocalStack({ port: 0, adminKey, sweepMs: 500, reaperMs: 500, log: (m) => logs.push(m), ...o });
   const admin = client(stack.apiUrl, adminKey);
   const agents: AgentProcess[] = [];
   const pool: Pool = {

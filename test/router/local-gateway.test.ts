@@ -9,9 +9,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROUTE_PASS_HEADER, verifyRoutePass } from '../../functions/domain/service/route-pass';
 import { makeDocClient } from '../../functions/store/clients';
 import { controlPlaneKey } from '../../functions/usecases/checker-settings';
+import { tableNamesFor } from '../../lib/local/create-tables';
 import { startLocalStack, type LocalStack } from '../../lib/local/local-stack';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../helpers/engines';
-import { sharedDynamoDb } from '../helpers/shared-dynamodb';
 
 let stack: LocalStack;
 let node: http.Server;
@@ -19,8 +19,7 @@ let ddb: DynamoDBClient;
 const seen: { method: string; url: string; passOk: boolean; body: string }[] = [];
 
 beforeAll(async () => {
-  const shared = sharedDynamoDb();
-  stack = await startLocalStack({ port: 0, adminKey: `gp_${randomBytes(8).toString('hex')}_${randomBytes(24).toString('base64url')}`, ...(shared ? { dynamodb: shared } : {}) });
+  stack = await startLocalStack({ port: 0, adminKey: `gp_${randomBytes(8).toString('hex')}_${randomBytes(24).toString('base64url')}` });
   const key = (await controlPlaneKey(stack.deps.settings.checker))!;
   node = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -43,7 +42,7 @@ afterAll(async () => {
 describe('local gateway /s/*', () => {
   it('routes every method to a ready replica with a pass the node accepts', async () => {
     const db = makeDocClient(ddb);
-    const t = stack.tables;
+    const t = tableNamesFor('gpupool-');
     const token = randomBytes(24).toString('base64url');
     const endpoint = `http://127.0.0.1:${(node.address() as AddressInfo).port}`;
     await db.send(new PutCommand({ TableName: t.nodes, Item: { id: 'node-local-1', providerId: 'p', status: 'ONLINE' } }));

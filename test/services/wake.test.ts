@@ -9,6 +9,7 @@ import { DynamoRouteTable } from '../../functions/router/route-table';
 import { wakeBy } from '../../functions/router/wake';
 import { reconcileWoken } from '../../functions/usecases/service-reconcile';
 import { localServiceSettings } from '../../functions/usecases/service-settings';
+import { tableNamesFor } from '../../lib/local/create-tables';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../helpers/engines';
 import { startPool, type Pool } from '../helpers/local-pool';
 import { manualAgent, registerNode } from '../api/helpers';
@@ -45,7 +46,7 @@ describe('the services wake queue', () => {
     const id = c.body.service.id;
     // what a router does: its load entry, then the wake
     const d = pool.stack.deps;
-    const t = pool.stack.tables;
+    const t = tableNamesFor('gpupool-');
     const table = new DynamoRouteTable(makeDocClient(ddb), { services: t.services, jobs: t.jobs, nodes: t.nodes, keys: t.keys });
     await table.writeLoad(id, 'router-a', { inflight: 3, at: Date.now() });
     const url = (await sqs.send(new CreateQueueCommand({ QueueName: 'services-wake-test' }))).QueueUrl!;
