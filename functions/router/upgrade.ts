@@ -1,9 +1,11 @@
 // HTTP Upgrade (WebSocket and any other protocol a replica switches to) through the routing tier and the
 // node's ingress (docs/services.md, The routing tier). An upgrade request has no ServerResponse: the answer
 // is written on the raw socket, and after a 101 the two sockets are spliced until either side closes.
-import type { IncomingHttpHeaders } from 'node:http';
-import { STATUS_CODES } from 'node:http';
+import http, { STATUS_CODES, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
+import https from 'node:https';
 import type { Duplex } from 'node:stream';
+import { downstreamHeaders } from './forward-headers';
+import type { Upstream } from './upstream';
 
 /** Writes a status line and headers on a raw socket (a flat [name, value, …] list or a header object). */
 export function writeHead(socket: Duplex, status: number, headers: readonly string[] | Record<string, string | string[] | number | undefined>, statusMessage?: string): void {
@@ -43,4 +45,45 @@ export function splice(a: Duplex, b: Duplex): void {
   b.once('error', close);
   a.once('close', close);
   b.once('close', close);
+}
+
+export type UpgradeOutcome = { kind: 'answered'; open: boolean } | { kind: 'refused'; why: string };
+
+/**
+ * One try of an upgrade on one replica: a 101 splices the caller's socket to the node's (open: true); any
+ * other answer is passed back as it is and the connection ends; a connection that fails is "refused".
+ */
+export function forwardUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, u: Upstream, path: string, timeoutMs: number): Promise<UpgradeOutcome> {
+  const { target, address, isHttps } = u;
+  const headers = { ...u.headers, ...upgradeHeaders(req.headers) };
+  return new Promise((resolve) => {
+    let settled = false;
+    const done = (out: UpgradeOutcome) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      resolve(out);
+    };
+    // an upgraded connection is never pooled: no agent
+    const up = (isHttps ? https : http).request({ host: address.address, family: address.family, port: target.port, path, method: req.method, headers, agent: false, ...(isHttps ? { servername: target.host } : {}) });
+    const timer = setTimeout(() => up.destroy(Object.assign(new Error('no answer in time'), { code: 'ETIMEDOUT' })), timeoutMs);
+    up.on('upgrade', (ur, upSocket, upHead) => {
+      writeHead(socket, 101, [...downstreamHeaders(ur.rawHeaders), ...Object.entries(upgradeHeaders(ur.headers)).flat()], ur.statusMessage);
+      if (upHead.length) socket.write(upHead);
+      if (head.length) upSocket.write(head);
+      splice(socket, upSocket);
+      done({ kind: 'answered', open: true });
+    });
+    up.on('response', (ur) => {
+      // the replica did not switch protocols: its answer goes back as it is, and the connection ends
+      writeHead(socket, ur.statusCode ?? 502, [...downstreamHeaders(ur.rawHeaders), 'connection', 'close'], ur.statusMessage);
+      ur.pipe(socket);
+      done({ kind: 'answered', open: false });
+    });
+    up.on('error', (e: NodeJS.ErrnoException) => done({ kind: 'refused', why: e.code ?? e.message }));
+    socket.once('close', () => {
+      if (!settled) up.destroy();
+    });
+    up.end();
+  });
 }
