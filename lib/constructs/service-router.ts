@@ -43,7 +43,7 @@ export interface ServiceRouterProps {
   readonly signingSecret: secretsmanager.ISecret;
   readonly stage: string;
   readonly logRetentionDays: number;
-  /** the services' wake queue (ServiceWakeQueue): without it a scale-up waits for the tick */
+  /** the services' wake queue (WakeQueue, lib/constructs/wake-queue.ts): without it a scale-up waits for the tick */
   readonly wakeQueue?: sqs.IQueue;
 }
 
@@ -240,7 +240,7 @@ export class ServiceRouter extends Construct {
       new iam.PolicyStatement({ sid: 'SigningSeed', actions: ['secretsmanager:GetSecretValue'], resources: [props.signingSecret.secretArn] }),
     ];
     for (const s of statements) this.taskRole.addToPrincipalPolicy(s);
-    // a service loaded beyond its replicas: the reconcile is asked for at once (lib/constructs/service-wake.ts)
+    // a service loaded beyond its replicas: the reconcile is asked for at once (lib/constructs/wake-queue.ts)
     props.wakeQueue?.grantSendMessages(this.taskRole);
   }
 

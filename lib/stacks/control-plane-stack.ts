@@ -17,8 +17,7 @@ import { GpupoolApi, usageIdentifierKeyValue } from '../constructs/api';
 import { type FunctionKind, NodeFunction } from '../constructs/node-function';
 import { Observability } from '../constructs/observability';
 import { Schedules } from '../constructs/schedules';
-import { ServiceWakeQueue } from '../constructs/service-wake';
-import { PlacementWakeQueue } from '../constructs/placement-wake';
+import { WakeQueue } from '../constructs/wake-queue';
 import { Webhooks } from '../constructs/webhooks';
 import { SecretsKey } from '../constructs/secrets-key';
 import { FilesBucket } from '../constructs/files-bucket';
@@ -117,7 +116,7 @@ export class ControlPlaneStack extends Stack {
   public readonly observability: Observability;
   public readonly secretsKey: SecretsKey;
   public readonly files: FilesBucket;
-  public readonly serviceWake: ServiceWakeQueue;
+  public readonly serviceWake: WakeQueue;
 
   constructor(scope: Construct, id: string, props: ControlPlaneStackProps) {
     super(scope, id, props);
@@ -223,9 +222,13 @@ export class ControlPlaneStack extends Stack {
 
     // freed capacity wakes the sweep through a queue instead of placing inline (functions/usecases/placement-wake.ts):
     // the agent API (finish, session) and the accounts API (stake that brings nodes online); services retiring replicas
-    new PlacementWakeQueue(this, 'PlacementWake', { sweep: fns.sweep, wakers: [fns.agent, fns.accounts, fns.services, fns.serviceTick] });
+    new WakeQueue(this, 'PlacementWake', {
+      consumer: fns.sweep,
+      senders: { functions: [fns.agent, fns.accounts, fns.services, fns.serviceTick], urlEnv: 'PLACEMENT_QUEUE_URL' },
+      fallback: 'the scheduled sweep places the jobs within its period',
+    });
     // a routing tier (its own stack) wakes the services' reconciler when a service outgrows its replicas
-    this.serviceWake = new ServiceWakeQueue(this, 'ServiceWake', { reconciler: fns.serviceTick });
+    this.serviceWake = new WakeQueue(this, 'ServiceWake', { consumer: fns.serviceTick, fallback: 'the one-minute tick reconciles the service' });
 
     // consumers' secrets: the secrets function seals, the agent function opens at an attempt's start, nobody else
     this.secretsKey = new SecretsKey(this, 'SecretsKey', { sealer: fns.secrets, opener: fns.agent, stage: config.stage });

@@ -292,7 +292,7 @@ describe('API', () => {
   });
 });
 
-/** the placement wake queue (lib/constructs/placement-wake.ts): the one SQS queue whose id starts so */
+/** the placement wake queue (lib/constructs/wake-queue.ts): the one SQS queue whose id starts so */
 function placementQueueId(): string {
   const ids = Object.keys(cpRes).filter((id) => id.startsWith('PlacementWakeQueue') && cpRes[id].Type === 'AWS::SQS::Queue');
   expect(ids).toHaveLength(1);
