@@ -13,6 +13,7 @@ import { SignedProbeAnswerSchema, type SignedProbe } from '../functions/domain/c
 import { publicKeyText, signPayload } from '../functions/domain/checker/signing';
 import type { CheckerReport } from '../functions/domain/checker/network';
 import { httpProber, probeFailureReason, type Prober } from '../functions/usecases/checker-probe-client';
+import { checkSetup, runnable } from './check';
 
 export interface CheckerConfig {
   apiUrl: string;
@@ -110,9 +111,7 @@ export class CheckerClient {
   async register(): Promise<string[]> {
     const r = await this.api('GET', '/v1/licenses');
     if (r.status !== 200) throw new Error(`listing licenses: HTTP ${r.status} ${r.body?.detail ?? ''}`);
-    const runs = (r.body.items as { id: string; role?: string; operator: string | null; status: string }[]).filter(
-      (l) => (l.role === 'operator' || (l.role === 'owner' && !l.operator)) && (!this.c.licenseId || l.id === this.c.licenseId),
-    );
+    const runs = runnable(r.body.items, this.c.licenseId);
     const ok: string[] = [];
     for (const l of runs) {
       const x = await this.api('POST', '/v1/checkers', { licenseId: l.id, publicKey: this.key.publicKey });
@@ -190,20 +189,25 @@ export class CheckerClient {
   }
 }
 
-/** The program: `--check` validates the settings and reaches the API; otherwise runs until SIGTERM/SIGINT. */
+/** The program: `--check` validates the settings and reaches the API (checker-client/check.ts); otherwise runs until SIGTERM/SIGINT. */
 export async function main(argv = process.argv.slice(2), env = process.env): Promise<number> {
   const { config, problems } = configFromEnv(env);
   if (!config) {
     for (const p of problems) console.error(`gpupool-checker: ${p}`);
     return 2;
   }
-  const key = loadOrCreateKey(config.stateDir);
-  const client = new CheckerClient(config, key);
+  const check = await checkSetup(config);
   if (argv.includes('--check')) {
-    const r = await fetch(`${config.apiUrl}/v1/licenses`, { headers: { 'x-api-key': config.apiKey } }).catch((e: Error) => ({ status: 0, statusText: e.message }));
-    console.log(`gpupool-checker: API ${config.apiUrl}: HTTP ${r.status}; key ${key.publicKey.slice(0, 16)}…`);
-    return r.status === 200 ? 0 : 1;
+    for (const line of check.lines) (check.code ? console.error : console.log)(`gpupool-checker: ${line}`);
+    return check.code;
   }
+  // a refused key or a license this key does not run: restarting cannot fix it (the unit stops on exit 2);
+  // an unreachable API is retried by the loop below
+  if (check.code === 2) {
+    for (const line of check.lines) console.error(`gpupool-checker: ${line}`);
+    return 2;
+  }
+  const client = new CheckerClient(config, loadOrCreateKey(config.stateDir));
   const stop = () => client.stop();
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);

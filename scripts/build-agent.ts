@@ -25,12 +25,16 @@ const UNIT_END = 'GPUPOOL_UNIT_EOF';
 
 /** install.sh with the unit inlined: the script a host downloads from GET /install.sh. */
 export function servedInstallScript(root = REPO_ROOT): string {
-  const script = readFileSync(join(root, 'agent/install/install.sh'), 'utf8');
-  const unit = readFileSync(join(root, 'agent/install/gpupool-agent.service'), 'utf8').replace(/\n+$/, '');
+  return inlineUnit(readFileSync(join(root, 'agent/install/install.sh'), 'utf8'), readFileSync(join(root, 'agent/install/gpupool-agent.service'), 'utf8'), 'install.sh');
+}
+
+/** An install script with its systemd unit put in place of its one `UNIT_INLINE=''` line (the checker's too). */
+export function inlineUnit(script: string, unitText: string, scriptName: string): string {
+  const unit = unitText.replace(/\n+$/, '');
   const lines = script.split('\n');
   const at = lines.flatMap((l, i) => (l === UNIT_MARKER ? [i] : []));
-  if (at.length !== 1) throw new Error(`install.sh must contain the line ${UNIT_MARKER} exactly once (found ${at.length})`);
-  if (unit.split('\n').includes(UNIT_END)) throw new Error(`gpupool-agent.service must not contain a line ${UNIT_END}`);
+  if (at.length !== 1) throw new Error(`${scriptName} must contain the line ${UNIT_MARKER} exactly once (found ${at.length})`);
+  if (unit.split('\n').includes(UNIT_END)) throw new Error(`the unit inlined into ${scriptName} must not contain a line ${UNIT_END}`);
   lines.splice(at[0], 1, `UNIT_INLINE=$(cat <<'${UNIT_END}'`, unit, UNIT_END, ')');
   return lines.join('\n');
 }

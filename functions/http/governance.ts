@@ -1,11 +1,11 @@
 // Checker licenses and governance (docs/checkers.md, Licenses; docs/governance.md): their own function,
 // the only one that writes the governance table (settling functions read the parameters in force).
 import { IdSchema } from '../domain/schemas';
-import { CreateProposalSchema, DelegateLicenseSchema, MintLicensesSchema, TransferLicenseSchema, VoteSchema } from '../domain/governance/schemas';
+import { CreateProposalSchema, DelegateLicenseSchema, MintLicensesSchema, ReinstateLicenseSchema, TransferLicenseSchema, VoteSchema } from '../domain/governance/schemas';
 import { castVote, createProposal, getProposal, parametersView, vetoProposal } from '../usecases/governance';
 import { RegisterCheckerSchema, SignedCheckerReportSchema } from '../domain/checker/network';
 import { listCheckers, myAssignments, registerChecker, submitReport } from '../usecases/checker-network';
-import { delegateLicense, getLicense, listLicenses, mintLicenses, transferLicense } from '../usecases/licenses';
+import { delegateLicense, getLicense, listLicenses, mintLicenses, reinstateLicense, transferLicense } from '../usecases/licenses';
 import { parseWith } from './kit/problem';
 import { routeGroup, type RouteFn } from './kit/router';
 
@@ -23,6 +23,8 @@ const routes: Record<string, RouteFn> = {
     status: 200,
     body: { license: await delegateLicense(d, req.caller, id(req.params.id), parseWith(DelegateLicenseSchema, req.body)) },
   }),
+  // an admin lifts a checker network suspension (docs/checkers.md, Scoring and suspension); the body is optional
+  'POST /v1/licenses/{id}/reinstate': async (req, d) => ({ status: 200, body: await reinstateLicense(d, req.caller, id(req.params.id), parseWith(ReinstateLicenseSchema, req.body ?? {})) }),
   'POST /v1/proposals': async (req, d) => {
     const proposal = await createProposal(d, req.caller, parseWith(CreateProposalSchema, req.body));
     return { status: 201, body: { proposal }, headers: { location: `/v1/proposals/${proposal.id}` } };

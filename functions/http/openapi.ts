@@ -56,6 +56,7 @@ const SUCCESS: Record<string, number> = {
   'DELETE /v1/files/{id}': 204,
   'DELETE /v1/services/{id}': 202,
   'POST /v1/nodes/{id}/release': 200,
+  'POST /v1/licenses/{id}/reinstate': 200,
   'POST /v1/accounts/{id}/webhook-secret': 200,
   'POST /v1/stake': 200,
   'POST /v1/unstake': 200,

@@ -5,6 +5,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { INSTALL_SCRIPT } from './install-script.generated';
+import { CHECKER_INSTALL_SCRIPT } from './install-checker-script.generated';
 import { openApiDocument } from './openapi';
 import { problem } from './kit/problem';
 import { routeGroup, type PublicRouteFn } from './kit/router';
@@ -37,12 +38,32 @@ const routes: Record<string, PublicRouteFn> = {
     if (bundle === undefined) return problem(404, 'the CLI bundle is not built here: run npm run build:cli', 'not_found');
     return { statusCode: 200, headers: { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'public, max-age=300' }, body: bundle.toString('utf8') };
   },
+  // a checker host's installer: `curl -fsSL <api>/install-checker.sh | sudo bash -s -- --api-url … --checker-key …`
+  // (checker-client/install-checker.sh; docs/checkers.md, Running a checker)
+  'GET /install-checker.sh': async () => ({
+    statusCode: 200,
+    headers: { 'content-type': 'text/x-shellscript; charset=utf-8', 'cache-control': 'public, max-age=300' },
+    body: CHECKER_INSTALL_SCRIPT,
+  }),
+  // the bundled checker install-checker.sh fetches, and its digest: found like the agent's
+  'GET /checker/gpupool-checker.mjs': async () => {
+    const bundle = await readCheckerBundle();
+    if (bundle === undefined) return problem(404, 'the checker bundle is not built here: run npm run build:checker', 'not_found');
+    return { statusCode: 200, headers: { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'public, max-age=300' }, body: bundle.toString('utf8') };
+  },
+  'GET /checker/gpupool-checker.mjs.sha256': async () => {
+    const bundle = await readCheckerBundle();
+    if (bundle === undefined) return problem(404, 'the checker bundle is not built here: run npm run build:checker', 'not_found');
+    const digest = createHash('sha256').update(bundle).digest('hex');
+    return { statusCode: 200, headers: { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'public, max-age=300' }, body: `${digest}  gpupool-checker.mjs\n` };
+  },
   // the console is not in this function: on AWS CloudFront serves it (the Console stack, which depends
   // on this API, so the API cannot know its URL to redirect); locally the gateway serves dist/console
   'GET /console': async () => problem(404, 'the web console is served by CloudFront: open the ConsoleUrl output of the Console stack', 'not_found'),
 };
 
 const readAgentBundle = () => readBundle('GPUPOOL_AGENT_BUNDLE', 'gpupool-agent.mjs');
+const readCheckerBundle = () => readBundle('GPUPOOL_CHECKER_BUNDLE', 'gpupool-checker.mjs');
 
 /** The file the env var names, else the file beside this module (Lambda), else the checkout's dist/. */
 async function readBundle(envVar: string, name: string): Promise<Buffer | undefined> {

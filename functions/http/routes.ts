@@ -22,6 +22,9 @@ export const ROUTES: readonly Route[] = [
   { method: 'GET', path: '/agent/gpupool-agent.mjs', group: 'public', roles: [] },
   { method: 'GET', path: '/agent/gpupool-agent.mjs.sha256', group: 'public', roles: [] },
   { method: 'GET', path: '/cli/gpupool.mjs', group: 'public', roles: [] },
+  { method: 'GET', path: '/install-checker.sh', group: 'public', roles: [] },
+  { method: 'GET', path: '/checker/gpupool-checker.mjs', group: 'public', roles: [] },
+  { method: 'GET', path: '/checker/gpupool-checker.mjs.sha256', group: 'public', roles: [] },
   { method: 'GET', path: '/console', group: 'public', roles: [] },
 
   { method: 'POST', path: '/v1/accounts', group: 'accounts', roles: ['admin'] },
@@ -72,6 +75,7 @@ export const ROUTES: readonly Route[] = [
   { method: 'GET', path: '/v1/licenses/{id}', group: 'governance', roles: ANY_USER },
   { method: 'POST', path: '/v1/licenses/{id}/transfer', group: 'governance', roles: ['consumer', 'provider'] },
   { method: 'POST', path: '/v1/licenses/{id}/delegate', group: 'governance', roles: ['consumer', 'provider'] },
+  { method: 'POST', path: '/v1/licenses/{id}/reinstate', group: 'governance', roles: ['admin'] },
   { method: 'POST', path: '/v1/proposals', group: 'governance', roles: ['consumer', 'provider'] },
   { method: 'GET', path: '/v1/proposals/{id}', group: 'governance', roles: ANY_USER },
   { method: 'POST', path: '/v1/proposals/{id}/votes', group: 'governance', roles: ['consumer', 'provider'] },

@@ -108,6 +108,29 @@ export class CheckerNetworkStore {
     }
   }
 
+  /**
+   * A reinstated license starts without the strikes that suspended it (its standing stays, earned back
+   * epoch by epoch); only strikes at the suspension count are cleared, so repeating the reinstatement
+   * later does not wipe strikes earned since. False: no registration, or nothing to clear.
+   */
+  async clearSuspendingStrikes(licenseId: string, atLeast: number): Promise<boolean> {
+    try {
+      await this.db.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: { pk: CHECKERS, sk: licenseId },
+          UpdateExpression: 'SET strikes = :z',
+          ConditionExpression: 'attribute_exists(pk) AND strikes >= :n',
+          ExpressionAttributeValues: { ':z': 0, ':n': atLeast },
+        }),
+      );
+      return true;
+    } catch (e) {
+      if (isConditionFailed(e)) return false;
+      throw e;
+    }
+  }
+
   async roster(epoch: number): Promise<EpochRoster | undefined> {
     const r = await this.db.send(new GetCommand({ TableName: this.table, Key: { pk: epochPk(epoch), sk: 'roster' }, ConsistentRead: true }));
     return r.Item ? strip<EpochRoster>(r.Item) : undefined;

@@ -1,10 +1,12 @@
 // Checker licenses (docs/checkers.md, Licenses): the admin mints from a fixed supply; the owner transfers
 // or delegates; holders and operators list theirs. Strangers get "not found", as for every other object.
 import { conflict, DomainError, forbidden, notFound } from '../domain/errors';
-import { delegated, periodOf, transferred, type License, type LicensePeriod } from '../domain/governance/licenses';
+import { SUSPEND_AFTER_STRIKES } from '../domain/checker/checker-standing';
+import { delegated, periodOf, reinstated, transferred, type License, type LicensePeriod } from '../domain/governance/licenses';
 import type { Caller } from '../domain/model';
 import { governanceOf } from './governance-settings';
 import { assertAdmin } from './accounts';
+import { network } from './checker-network';
 import type { Deps } from './deps';
 
 export interface LicenseView {
@@ -104,4 +106,33 @@ export async function delegateLicense(d: Deps, caller: Caller, id: string, body:
   if (body.operator) await assertParty(d, body.operator, 'operator');
   else if (!l.operatorId) throw conflict('the license is not delegated');
   return change(d, caller, l, delegated(l, body.operator, body.operator ? body.rewardShareBps : 0, d.now()), body.operator ? 'delegate' : 'undelegate');
+}
+
+/**
+ * POST /v1/licenses/{id}/reinstate (admin): a license the checker network suspended for repeated
+ * disagreement is active again from the next epoch's roster, without the strikes that suspended it. The
+ * history records who did it, when and why. Repeating the request that reinstated it answers the same and
+ * writes nothing; a license that is not suspended (and was not just reinstated) is a 409.
+ */
+export async function reinstateLicense(d: Deps, caller: Caller, id: string, body: { reason?: string }): Promise<{ license: LicenseView; history: LicensePeriod[] }> {
+  assertAdmin(caller, 'reinstates a suspended license');
+  for (let tries = 0; tries < 4; tries++) {
+    const l = await d.governance.license(id);
+    if (!l) throw notFound('license');
+    if (l.status !== 'suspended') {
+      const history = await d.governance.history(id);
+      if (history.find((p) => p.seq === l.version)?.change !== 'reinstate') throw conflict(`license ${id} is not suspended`);
+      // a retry (or a second admin racing the first): finish what the reinstatement does, write no record
+      await network(d).clearSuspendingStrikes(id, SUSPEND_AFTER_STRIKES);
+      return { license: view(l, caller), history };
+    }
+    const after = reinstated(l, d.now());
+    const period: LicensePeriod = { ...periodOf(after, 'reinstate', caller.accountId), ...(body.reason ? { reason: body.reason } : {}) };
+    // conditioned on the version read: a suspension or another change in between makes this a retry
+    if (await d.governance.change(l, after, period, after.since)) {
+      await network(d).clearSuspendingStrikes(id, SUSPEND_AFTER_STRIKES);
+      return { license: view(after, caller), history: await d.governance.history(id) };
+    }
+  }
+  throw conflict('the license changed concurrently; read it again');
 }

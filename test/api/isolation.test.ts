@@ -194,6 +194,9 @@ const ROWS: Row[] = [
   { method: 'GET', path: '/agent/gpupool-agent.mjs', who: 'public', ok: 200 },
   { method: 'GET', path: '/agent/gpupool-agent.mjs.sha256', who: 'public', ok: 200 },
   { method: 'GET', path: '/cli/gpupool.mjs', who: 'public', ok: 200 },
+  { method: 'GET', path: '/install-checker.sh', who: 'public', ok: 200 },
+  { method: 'GET', path: '/checker/gpupool-checker.mjs', who: 'public', ok: 200 },
+  { method: 'GET', path: '/checker/gpupool-checker.mjs.sha256', who: 'public', ok: 200 },
   // the web console: public and the same for everyone; a checkout that has not built it answers a 404 problem
   { method: 'GET', path: '/console', who: 'public', ok: existsSync(path.join(DEFAULT_CONSOLE_DIR, 'index.html')) ? 200 : 404 },
 
@@ -295,6 +298,9 @@ const ROWS: Row[] = [
     method: 'POST', path: '/v1/licenses/{id}/delegate', who: ['consumer', 'provider'], ok: 200, object: 'license', destructive: true,
     body: () => ({ operator: P2.id, rewardShareBps: 1000 }),
   },
+  // admins only; the matrix's licenses are active, so the admin's answer is the 409 "not suspended" (the 200 of a
+  // suspended one: test/governance/license-reinstate.test.ts)
+  { method: 'POST', path: '/v1/licenses/{id}/reinstate', who: ['admin'], ok: 409, object: 'license' },
   // governance (docs/governance.md): proposals and tallies are everyone's; a vote is one per account (fresh proposals)
   { method: 'POST', path: '/v1/proposals', who: ['consumer', 'provider'], ok: 201, body: () => ({ title: 'matrix', changes: { feeBps }, votingSeconds: 3600 }) },
   { method: 'GET', path: '/v1/proposals/{id}', who: USERS, ok: 200, object: 'proposal', shared: true },
@@ -358,6 +364,8 @@ beforeAll(async () => {
   process.env.GPUPOOL_AGENT_BUNDLE = path.join(bundleDir, 'gpupool-agent.mjs');
   writeFileSync(path.join(bundleDir, 'gpupool.mjs'), '// cli\n');
   process.env.GPUPOOL_CLI_BUNDLE = path.join(bundleDir, 'gpupool.mjs');
+  writeFileSync(path.join(bundleDir, 'gpupool-checker.mjs'), '// checker\n');
+  process.env.GPUPOOL_CHECKER_BUNDLE = path.join(bundleDir, 'gpupool-checker.mjs');
   // attempts on the hand-driven nodes stay ASSIGNED as long as the test needs them
   pool = await startPool({ settings: { deadlines: { ...DEFAULT_DEADLINES, dispatchTimeoutMs: 300_000 } } });
   url = pool.stack.apiUrl;
@@ -397,6 +405,7 @@ afterAll(async () => {
   await pool?.stop();
   delete process.env.GPUPOOL_AGENT_BUNDLE;
   delete process.env.GPUPOOL_CLI_BUNDLE;
+  delete process.env.GPUPOOL_CHECKER_BUNDLE;
   rmSync(bundleDir, { recursive: true, force: true });
 });
 

@@ -17,7 +17,7 @@ import { cdkContext, cfnLint, cfnLintMissing, list, nagErrors, roleStatements, s
 type Resource = { Type: string; Properties: Record<string, any>; DeletionPolicy?: string; UpdateReplacePolicy?: string };
 
 const config = resolveStageConfig(cdkContext);
-const PUBLIC_ROUTES = ['GET /v1/health', 'GET /v1/openapi.json', 'GET /install.sh', 'GET /agent/gpupool-agent.mjs', 'GET /agent/gpupool-agent.mjs.sha256', 'GET /cli/gpupool.mjs', 'GET /console'];
+const PUBLIC_ROUTES = ['GET /v1/health', 'GET /v1/openapi.json', 'GET /install.sh', 'GET /agent/gpupool-agent.mjs', 'GET /agent/gpupool-agent.mjs.sha256', 'GET /cli/gpupool.mjs', 'GET /install-checker.sh', 'GET /checker/gpupool-checker.mjs', 'GET /checker/gpupool-checker.mjs.sha256', 'GET /console'];
 
 let outdir: string;
 let app: App;

@@ -40,6 +40,8 @@ export interface LicensePeriod {
   /** what began this period, and who did it */
   change: LicenseChange;
   by: string;
+  /** why, when the one who made the change gave a reason (an admin's reinstatement) */
+  reason?: string;
 }
 
 /** The most licenses one mint request makes: one transaction of 1 + 2 × count items (DynamoDB takes 100). */
@@ -66,6 +68,11 @@ export function delegated(l: License, operatorId: string | null, rewardShareBps:
   return operatorId
     ? { ...l, operatorId, rewardShareBps, since: at, version: l.version + 1 }
     : { ...l, operatorId: undefined, rewardShareBps: 0, since: at, version: l.version + 1 };
+}
+
+/** The license back in the checker network after a suspension (an admin's decision). */
+export function reinstated(l: License, at: number): License {
+  return { ...l, status: 'active', since: at, version: l.version + 1 };
 }
 
 /** Who held and operated the license at `at`, from its history (rewards of a past epoch). */

@@ -12,6 +12,9 @@ export const MintLicensesSchema = z.strictObject({
 
 export const TransferLicenseSchema = z.strictObject({ to: IdSchema });
 
+/** an admin's reinstatement of a suspended license: why, for its history (the audit record) */
+export const ReinstateLicenseSchema = z.strictObject({ reason: z.string().trim().min(1).max(500).optional() });
+
 /** operator null ends the delegation */
 export const DelegateLicenseSchema = z.strictObject({
   operator: IdSchema.nullable(),
