@@ -1,5 +1,9 @@
 // The control plane as the agent sees it: six calls, JSON in and out, the key in `x-api-key`.
 // Every answer is checked against the shared protocol schemas, so a drifted server fails loudly here.
+// Calls go through node:http(s) with a keep-alive agent rather than fetch: fetch loads undici, which the
+// idle agent would carry for its heartbeats alone (docs/agent-hosts.md, What the agent costs the host).
+import http from 'node:http';
+import https from 'node:https';
 import type { z } from 'zod';
 import {
   FinishRequestSchema,
@@ -44,11 +48,15 @@ export interface RegisterAnswer {
 type In<S extends z.ZodType> = z.input<S>;
 
 export class ControlPlane {
+  private readonly agent: http.Agent;
+
   constructor(
     private readonly baseUrl: string,
     private key: string,
     private readonly timeoutMs = 15_000,
-  ) {}
+  ) {
+    this.agent = new URL(baseUrl).protocol === 'https:' ? new https.Agent({ keepAlive: true, maxSockets: 16 }) : new http.Agent({ keepAlive: true, maxSockets: 16 });
+  }
 
   /** Registration uses the provider key; every later call uses the node key it returns. */
   useKey(key: string): void {
@@ -94,16 +102,37 @@ export class ControlPlane {
     await this.post(`/v1/agent/jobs/${encodeURIComponent(jobId)}/finish`, FinishRequestSchema.parse(body));
   }
 
-  private async post(path: string, body: unknown): Promise<unknown> {
-    const res = await fetch(this.baseUrl + path, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-api-key': this.key },
-      body: JSON.stringify(body),
-      signal: AbortSignal.timeout(this.timeoutMs),
+  private post(path: string, body: unknown): Promise<unknown> {
+    const data = Buffer.from(JSON.stringify(body));
+    const url = new URL(this.baseUrl + path);
+    return new Promise((resolve, reject) => {
+      const req = (url.protocol === 'https:' ? https : http).request(
+        url,
+        {
+          method: 'POST',
+          agent: this.agent,
+          headers: { 'content-type': 'application/json', 'content-length': data.length, 'x-api-key': this.key },
+          signal: AbortSignal.timeout(this.timeoutMs),
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('error', reject);
+          res.on('end', () => {
+            const text = Buffer.concat(chunks).toString('utf8');
+            const status = res.statusCode ?? 0;
+            if (status < 200 || status > 299) return reject(new ApiError(status, problemDetail(text) || (res.statusMessage ?? '')));
+            try {
+              resolve(text ? JSON.parse(text) : {});
+            } catch (e) {
+              reject(e);
+            }
+          });
+        },
+      );
+      req.on('error', reject);
+      req.end(data);
     });
-    const text = await res.text();
-    if (!res.ok) throw new ApiError(res.status, problemDetail(text) || res.statusText);
-    return text ? JSON.parse(text) : {};
   }
 }
 
