@@ -12,7 +12,7 @@ import { routeGroup, type PublicRouteFn } from './kit/router';
 
 const routes: Record<string, PublicRouteFn> = {
   'GET /v1/health': async () => ({ status: 200, body: { ok: true } }),
-  'GET /v1/openapi.json': async () => ({ status: 200, body: openApiDocument() }),
+  'GET /v1/openapi.json': async (req) => ({ status: 200, body: openApiDocument(req.served) }),
   // `curl -fsSL <api>/install.sh | sudo bash -s -- --api-url … --provider-key …` (agent/install/install.sh)
   'GET /install.sh': async () => ({
     statusCode: 200,

@@ -1,4 +1,7 @@
-// A tiny HTTP client for tests: JSON in, {status, body} out, with the caller's key.
+// A tiny HTTP client for tests: JSON in, {status, body} out, with the caller's key. Every 2xx answer is
+// checked against its route's documented response schema (answer-schemas.ts).
+import { checkAnswer } from './answer-schemas';
+
 export interface ApiResponse<T = any> {
   status: number;
   body: T;
@@ -19,6 +22,7 @@ export function client(baseUrl: string, key?: string) {
     } catch {
       /* keep text */
     }
+    checkAnswer(method, path, res.status, parsed);
     return { status: res.status, body: parsed as T, headers: res.headers };
   };
   return {

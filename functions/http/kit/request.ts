@@ -16,6 +16,8 @@ export interface Request {
   body: unknown;
   rawBody: string;
   requestId: string;
+  /** where the caller reached the API: API Gateway's stage (and any base path) that `event.path` leaves out */
+  served?: { basePath: string; stage: string; apiId: string };
 }
 
 export function callerOf(event: APIGatewayProxyEvent): Caller | undefined {
@@ -62,5 +64,13 @@ export function toRequest(event: APIGatewayProxyEvent): Request {
     body,
     rawBody: raw,
     requestId: event.requestContext?.requestId ?? '',
+    served: servedAt(event),
   };
+}
+
+/** `requestContext.path` is the path as called (`/prod/v1/x`), `event.path` the route's (`/v1/x`): the difference is the stage or base path */
+function servedAt(event: APIGatewayProxyEvent): Request['served'] {
+  const called = event.requestContext?.path ?? event.path ?? '';
+  const basePath = event.path && called.endsWith(event.path) ? called.slice(0, called.length - event.path.length) : '';
+  return { basePath, stage: event.requestContext?.stage ?? '', apiId: event.requestContext?.apiId ?? '' };
 }

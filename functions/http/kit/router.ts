@@ -9,6 +9,7 @@ import type { Caller } from '../../domain/model';
 import { deps, type Deps } from '../../usecases/deps';
 import { withMetrics } from '../../usecases/metrics';
 import { ROUTES, type RouteGroup } from '../routes';
+import { CREATING } from './creating';
 import { withIdempotency } from './idempotency';
 import { errorToProblem, problem } from './problem';
 import { toRequest, type Request } from './request';
@@ -20,8 +21,6 @@ export interface Reply {
 }
 export type RouteFn = (req: Request & { caller: Caller }, d: Deps) => Promise<Reply>;
 export type PublicRouteFn = (req: Request, d: Deps) => Promise<Reply | APIGatewayProxyResult>;
-
-const CREATING = new Set(['POST /v1/accounts', 'POST /v1/accounts/{id}/keys', 'POST /v1/accounts/{id}/credits', 'POST /v1/jobs', 'POST /v1/nodes', 'POST /v1/services']);
 
 function toResult(r: Reply | APIGatewayProxyResult): APIGatewayProxyResult {
   if ('statusCode' in r) return r;
