@@ -2,7 +2,7 @@
 // A replica is an ordinary job with a `service` link (functions/domain/model.ts ServiceLink): placement,
 // fencing, leases, failover and metering are the job's; the service decides how many replicas it wants
 // and which spec they run.
-import type { JobSpec } from '../model';
+import type { JobSpec, JobStatus } from '../model';
 
 export const SERVICE_STATUSES = ['PENDING', 'RUNNING', 'DEGRADED', 'SUSPENDED', 'DELETING', 'DELETED'] as const;
 export type ServiceStatus = (typeof SERVICE_STATUSES)[number];
@@ -59,7 +59,7 @@ export interface Service {
 export interface ReplicaView {
   id: string;
   nodeId: string | null;
-  status: string;
+  status: JobStatus;
   ready: boolean;
   endpoint: string | null;
   generation: number;
