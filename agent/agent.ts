@@ -28,6 +28,8 @@ export interface AgentDeps {
   onBusyChange?: () => void;
   /** a start's answer granted a lease (the node is on the busy deadline now): see Heartbeat.noteLease */
   onLease?: (sentAt: number, leaseSeconds: number | undefined) => void;
+  /** the heartbeat's side of a node fault: tells the control plane (see Heartbeat.fault) */
+  reportFault?: (fault: string) => Promise<void>;
 }
 
 /** After the drain deadline stops everything, finish requests get this long before the agent exits anyway. */
@@ -42,6 +44,8 @@ export class Agent {
   /** attempts the control plane took back while their start call was in flight: never run once it returns */
   private readonly refused = new Set<string>();
   private draining = false;
+  /** why this node cannot run work (a node fault), from the first attempt that found it until the agent restarts */
+  private fault?: string;
   private readonly exit = new AbortController();
   /**
    * One more for every start call, seeded from the clock so a restarted agent counts on from above its
@@ -119,6 +123,13 @@ export class Agent {
     await this.idle();
   }
 
+  /** The node cannot run work until its provider fixes it: no more dispatches are taken, and the control plane is told. */
+  private async nodeFault(fault: string): Promise<void> {
+    if (!this.fault) this.deps.log.error('node fault: taking no more work until the agent is restarted', { fault });
+    this.fault = fault;
+    await this.deps.reportFault?.(fault);
+  }
+
   private idle(): Promise<void> {
     return Promise.all([...this.attempts.values()].map((a) => a.done)).then(() => undefined);
   }
@@ -131,7 +142,8 @@ export class Agent {
       return 'delete';
     }
     // Draining takes no work; left on the queue, the control plane re-places it once it sees `draining`.
-    if (this.draining) return 'keep';
+    // A faulted node neither: the control plane took it out of service when it heard of the fault.
+    if (this.draining || this.fault) return 'keep';
     // listed as running before the call and counted in the same tick: a heartbeat either lists it or
     // carries a counter below this start's
     this.starting.add(msg.attemptId);
@@ -163,7 +175,7 @@ export class Agent {
     const devices = await this.allocateWaiting(msg.attemptId, msg.spec.gpus);
     const failure = devices ? undefined : `node has ${allocator.free} free GPUs, attempt needs ${msg.spec.gpus}`;
     const releaseDevices = () => allocator.release(msg.attemptId);
-    const run = new AttemptRun(msg, devices ?? [], { ...this.deps, exitSignal: this.exit.signal, releaseDevices }, failure, answer);
+    const run = new AttemptRun(msg, devices ?? [], { ...this.deps, exitSignal: this.exit.signal, releaseDevices, onNodeFault: (f) => this.nodeFault(f) }, failure, answer);
     const done = run
       .run()
       .catch((err) => log.error('attempt crashed', { ...ids, err }))

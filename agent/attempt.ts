@@ -37,6 +37,8 @@ export interface AttemptDeps {
   /** gives the attempt's GPUs back; called once the process is gone, before finish is reported, because
    * the control plane may dispatch the next attempt onto them as soon as it hears of the finish */
   releaseDevices?: () => void;
+  /** the node cannot run work until fixed: resolves once the control plane was told (so the finish cannot bring the work back here) */
+  onNodeFault?: (fault: string) => Promise<void>;
 }
 
 /** setTimeout holds at most 2^31-1 ms (about 24.8 days); longer limits re-arm. */
@@ -139,6 +141,7 @@ export class AttemptRun {
     if (this.reason) void this.handle.stop(KILL_AT_ONCE.has(this.reason) ? 0 : this.deps.stopGraceMs); // stopped before it started
     const result = await this.handle.wait();
     clearTimeout(this.timer);
+    if (result.nodeFault) await this.deps.onNodeFault?.(result.nodeFault).catch((err: Error) => this.log.warn('node fault not reported', { err: err.message }));
     this.deps.services?.remove(this.attemptId);
     releaseLoopbackPort(hostPort);
     this.deps.releaseDevices?.();

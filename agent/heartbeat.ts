@@ -44,6 +44,8 @@ export class Heartbeat {
   private again = false;
   private stopped = false;
   private draining = false;
+  /** a node fault (Agent): every beat carries it until the agent restarts */
+  private faulted?: string;
   private failures = 0;
   /** the last beat was answered 429: throttled beats are retried every second (THROTTLED_RETRY_MS) */
   private throttled = false;
@@ -112,6 +114,15 @@ export class Heartbeat {
     return this.beatNow();
   }
 
+  /** From now on every beat carries `fault`, so the control plane takes the node out of service and shows why. */
+  async fault(fault: string): Promise<void> {
+    this.faulted = fault;
+    // a beat already in flight was built without it: the one after it carries it
+    const pending = this.inFlight;
+    await this.beatNow();
+    if (pending) await this.beatNow();
+  }
+
   /** Restarts the wait after the node turned busy or idle: start and finish just told the control plane we live. */
   reschedule(): void {
     if (!this.inFlight) this.schedule();
@@ -136,6 +147,7 @@ export class Heartbeat {
         ...(startSeq === undefined ? {} : { startSeq }),
         freeGpus: this.deps.freeGpus(),
         ...(this.draining ? { draining: true } : {}),
+        ...(this.faulted ? { fault: this.faulted.slice(0, 500) } : {}),
         telemetry,
         ...(images ? { images } : {}),
         ...(services.length > 0 ? { services } : {}),

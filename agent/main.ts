@@ -145,6 +145,7 @@ async function startNode(config: AgentConfig, log: Logger, drain: AbortSignal): 
     api, runtime, allocator, state, log, stopGraceMs: config.stopGraceMs, logMaxLines: config.logMaxLines, inputRules: inputAddressRules(config.inputLoopback), services,
     onBusyChange: () => heartbeat?.reschedule(),
     onLease: (sentAt, leaseSeconds) => heartbeat?.noteLease(sentAt, leaseSeconds),
+    reportFault: async (fault) => heartbeat?.fault(fault),
   });
   probe.server.setLoad(() => ({ running: agent.running().length, freeGpus: agent.freeGpus() }));
   probe.setIdle(() => agent.running().length === 0);

@@ -1,4 +1,4 @@
-// Runs each attempt as one `docker run --rm` container named gpupool-<attemptId>: the name makes a
+// Runs each attempt as one `docker run` container named gpupool-<attemptId> (removed after it ends): the name makes a
 // duplicate start fail instead of running twice, and the labels let a restarted agent find and remove it
 // even when it never got into attempts.json. The container sees only its allocated GPUs (by uuid), runs
 // without capabilities or privilege escalation, and shares no network with the host or other attempts.
@@ -141,7 +141,8 @@ export function dockerRunArgs(a: Omit<RuntimeAttempt, 'onLine'>, warn: (line: st
   const simulated = opts.simulatedGpus ?? false;
   const gpus = a.devices.map((d) => d.uuid);
   return [
-    'run', '--rm',
+    // no --rm: the agent removes the container itself after reading whether it ever started (runContainer)
+    'run',
     '--name', containerName(a.attemptId),
     '--label', `gpupool.job=${a.jobId}`,
     '--label', `gpupool.attempt=${a.attemptId}`,
@@ -154,7 +155,7 @@ export function dockerRunArgs(a: Omit<RuntimeAttempt, 'onLine'>, warn: (line: st
     '--shm-size', '1g',
     ...networkFlags(a),
     ...(opts.host ? resourceLimits(opts.host, gpus.length) : []),
-    // per-attempt scratch space: an anonymous volume, removed with the container by --rm
+    // per-attempt scratch space: an anonymous volume, removed with the container (rm -v)
     '--mount', 'type=volume,dst=/scratch',
     // the attempt's inputs, outputs and checkpoints, on the host under the agent's state dir (docs/data.md)
     ...(a.dirs
@@ -240,8 +241,22 @@ export class DockerRuntime implements Runtime {
     };
     // the agent killed -9 must not leave the container running (orphan-guard.ts); the docker CLI's env (DOCKER_HOST) is the agent's
     const guard = guardAttempt('"$1" rm -f "$2" >/dev/null 2>&1', [this.docker, containerName(a.attemptId)], process.env);
+    const name = containerName(a.attemptId);
     const run = await this.exec(dockerRunArgs(a, system, this.opts), onLine, (c) => (state.current = c), secretEnv).finally(() => guard.release());
-    return this.removeNetwork(a, run.exitCode === DOCKER_ERROR_EXIT ? dockerFailure(run, stderr) : run);
+    // 125 is docker failing only when the container never started: a workload may exit 125 itself, and its
+    // output goes to the same stderr, so neither the code nor the words alone can say whose failure it was
+    const ended = run.exitCode === DOCKER_ERROR_EXIT && !(await this.everStarted(name)) ? dockerFailure(run, stderr) : run;
+    // what --rm would have done: the container and its anonymous volumes (/scratch) go
+    await this.exec(['rm', '-f', '-v', name], () => {});
+    return this.removeNetwork(a, ended);
+  }
+
+  /** Whether the container's process ever started (docker sets State.StartedAt then; a create or start that failed leaves it zero). */
+  private async everStarted(name: string): Promise<boolean> {
+    const out: string[] = [];
+    const r = await this.exec(['inspect', '--type', 'container', '--format', '{{.State.StartedAt}}', name], (s, t) => s === 'stdout' && out.push(t));
+    const at = Date.parse(out.join('').trim());
+    return r.exitCode === 0 && Number.isFinite(at) && new Date(at).getUTCFullYear() > 1;
   }
 
   async killLeftover(ref: { container?: string; attemptId: string }): Promise<void> {
@@ -316,8 +331,28 @@ export class DockerRuntime implements Runtime {
  * agent built every argument and the image was validated and pulled, so the node is at fault, not the
  * consumer: the attempt is handed back (re-placed, not charged), with docker's own words as the reason.
  */
-function dockerFailure(run: ExitResult, stderr: string[]): ExitResult {
+export function dockerFailure(run: ExitResult, stderr: string[]): ExitResult {
   const said = stderr.map((l) => l.replace(/^docker: /, '').trim()).filter((l) => l && !/^Run 'docker run --help'/.test(l) && !/^WARNING:/.test(l));
-  const why = said.length > 0 ? `: ${said.join(' ').slice(0, 500)}` : '; see the system lines';
-  return { ...run, error: `node fault: docker run failed (exit ${DOCKER_ERROR_EXIT})${why}`, infrastructure: true };
+  const text = said.join(' ');
+  const why = said.length > 0 ? `: ${text.slice(0, 500)}` : '; see the system lines';
+  const fault = nodeFaultOf(text);
+  return { ...run, error: `node fault: docker run failed (exit ${DOCKER_ERROR_EXIT})${why}`, infrastructure: true, ...(fault ? { nodeFault: fault } : {}) };
+}
+
+/**
+ * The exit-125 failures that no job can get past on this node, so the node stops taking work (the others,
+ * a name in use say, end only the attempt). Only the engine's own words count: nothing an image or a job
+ * spec controls produces them, so a consumer cannot take nodes out of the pool with a crafted job.
+ */
+const NODE_FAULTS: ReadonlyArray<{ said: RegExp; fault: string }> = [
+  {
+    said: /could not select device driver "[^"]*" with capabilities: \[\[gpu\]\]|unknown or invalid runtime name: nvidia/,
+    fault: 'docker cannot give GPUs to containers: the NVIDIA Container Toolkit is missing or not configured (nvidia-ctk runtime configure --runtime=docker, restart docker, then restart gpupool-agent)',
+  },
+  { said: /Cannot connect to the Docker daemon/, fault: 'the Docker daemon is unreachable (start docker, then restart gpupool-agent)' },
+];
+
+export function nodeFaultOf(said: string): string | undefined {
+  const f = NODE_FAULTS.find((x) => x.said.test(said));
+  return f && `${f.fault}; docker said: ${said.slice(0, 200)}`;
 }

@@ -33,6 +33,8 @@ export interface ExitResult {
   /** the node, not the job, is at fault (the engine failed, a GPU runtime is missing): the attempt is
    * handed back to the pool (outcome `lost`: re-placed, not charged) instead of failing the consumer's job */
   infrastructure?: boolean;
+  /** besides: the node cannot run any such work until its provider fixes it (words for its status) */
+  nodeFault?: string;
 }
 
 export interface RuntimeHandle {

@@ -211,6 +211,12 @@ export const HeartbeatRequestSchema = z.strictObject({
   images: imageRefList(MAX_NODE_IMAGES).optional(),
   /** each service replica the node runs and whether its readiness probe passes now; written when it changes */
   services: z.array(z.strictObject({ attemptId: id, ready: z.boolean() })).max(256).optional(),
+  /**
+   * the node cannot run work until its provider fixes it (docker cannot hand out GPUs: the NVIDIA runtime is
+   * missing; the engine is unreachable): the node stops taking work and shows this in its status until the
+   * agent opens a new session (docs/agent-hosts.md, Node faults)
+   */
+  fault: z.string().min(1).max(500).optional(),
 });
 export const HeartbeatResponseSchema = z.object({
   /** seconds until the next heartbeat is expected */

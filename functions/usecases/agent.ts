@@ -28,6 +28,10 @@ import { reconcileService, reconcileServicesOn } from './service-reconcile';
 
 /** statusReason of a node whose own agent is draining (SIGTERM), as opposed to a provider's drain */
 export const AGENT_DRAINING = 'agent draining';
+/** statusReason of a node whose agent reported a node fault (docs/agent-hosts.md, Node faults): the agent's words follow */
+export const NODE_FAULT = 'node fault: ';
+/** drains its own agent set, which its next session lifts (a provider's or an operator's drain stays) */
+const agentSetDrain = (reason: string | undefined) => reason === AGENT_DRAINING || !!reason?.startsWith(NODE_FAULT);
 
 async function callerNode(d: Deps, caller: Caller): Promise<NodeItem> {
   if (!caller.nodeId) throw forbidden('a node key is required');
@@ -64,7 +68,7 @@ export async function openSession(
   await updateNode(d, before.id, (n) => ({
     ...(stakeShort && n.status === 'OFFLINE'
       ? { ...n, statusReason: stakeShort }
-      : n.status === 'DRAINING' && n.statusReason === AGENT_DRAINING
+      : n.status === 'DRAINING' && agentSetDrain(n.statusReason)
         ? withStatus(n, 'undrain')
         : withStatus(n, 'session', n.status === 'OFFLINE' ? undefined : n.statusReason)),
     queueUrl,
@@ -124,15 +128,16 @@ async function loseGone(d: Deps, nodeId: string, jobs: Job[], pick: (fresh: Job)
 export async function heartbeat(
   d: Deps,
   caller: Caller,
-  b: { running: string[]; startSeq?: number; draining?: boolean; telemetry?: unknown; images?: string[]; services?: { attemptId: string; ready: boolean }[] },
+  b: { running: string[]; startSeq?: number; draining?: boolean; fault?: string; telemetry?: unknown; images?: string[]; services?: { attemptId: string; ready: boolean }[] },
 ) {
   const { running, telemetry } = b;
   let node = await callerNode(d, caller);
   // a node the reaper declared offline must open a new session; its old work has moved on
   if (!isWatched(node)) throw conflict(`node is ${node.status}; open a new session`);
-  // the agent got SIGTERM: take no new work here (its session lifts this when it comes back)
-  if (b.draining && isSchedulable(node)) {
-    node = await updateNode(d, node.id, (n) => withStatus(n, 'drain', AGENT_DRAINING));
+  // the agent got SIGTERM, or found its node unable to run work (a node fault, shown in the status until
+  // the agent's next session): take no new work here
+  if ((b.draining || b.fault) && isSchedulable(node)) {
+    node = await updateNode(d, node.id, (n) => withStatus(n, 'drain', b.fault ? `${NODE_FAULT}${b.fault}` : AGENT_DRAINING));
     // its service replicas get their replacements now, within the agent's drain deadline
     await reconcileServicesOn(d, node.id);
   }

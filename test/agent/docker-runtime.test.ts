@@ -6,7 +6,7 @@ import type { AttemptSpec, PullReport } from '../../functions/domain/agent-proto
 import type { GpuDevice } from '../../functions/domain/model';
 import { GpuAllocator } from '../../agent/gpu/allocator';
 import { silentLogger } from '../../agent/log';
-import { DockerRuntime, dockerRunArgs, resourceLimits } from '../../agent/runtime/docker';
+import { DockerRuntime, dockerFailure, dockerRunArgs, resourceLimits } from '../../agent/runtime/docker';
 import { pathWithFakes } from './helpers/fixtures';
 import { lineCollector } from './helpers/lines';
 
@@ -48,11 +48,13 @@ describe('docker runtime (fake docker on PATH)', () => {
       ['pull', '--', 'ghcr.io/acme/train:1'],
       inspect('ghcr.io/acme/train:1'),
       [
-        'run', '--rm', '--name', 'gpupool-att1', '--label', 'gpupool.job=job1', '--label', 'gpupool.attempt=att1',
+        'run', '--name', 'gpupool-att1', '--label', 'gpupool.job=job1', '--label', 'gpupool.attempt=att1',
         '--gpus', '"device=GPU-aaa"', ...SECURITY,
         '-e', 'WANDB_MODE=offline', '-e', 'GPUPOOL_JOB_ID=job1', '-e', 'GPUPOOL_ATTEMPT_ID=att1',
         '--', 'ghcr.io/acme/train:1', 'python', 'train.py', '--epochs', '3',
       ],
+      // then the container goes, with its /scratch volume (what --rm did)
+      ['rm', '-f', '-v', 'gpupool-att1'],
     ]);
     expect(out.text('system').slice(0, 5)).toEqual([
       'pulling ghcr.io/acme/train:1',
@@ -70,8 +72,8 @@ describe('docker runtime (fake docker on PATH)', () => {
 
   it('passes two GPUs as one quoted device list', async () => {
     await start('att2', [gpus[1], gpus[2]]).handle.wait();
-    expect(runCalls()[0].slice(0, 22)).toEqual([
-      'run', '--rm', '--name', 'gpupool-att2', '--label', 'gpupool.job=job1', '--label', 'gpupool.attempt=att2',
+    expect(runCalls()[0].slice(0, 21)).toEqual([
+      'run', '--name', 'gpupool-att2', '--label', 'gpupool.job=job1', '--label', 'gpupool.attempt=att2',
       '--gpus', '"device=GPU-bbb,GPU-ccc"', ...SECURITY,
     ]);
   });
@@ -87,7 +89,7 @@ describe('docker runtime (fake docker on PATH)', () => {
     const a = start('attA', alloc.allocate('attA', 1)!);
     const b = start('attB', alloc.allocate('attB', 2)!);
     await Promise.all([a.out.waitFor(/hello from gpupool-attA/), b.out.waitFor(/hello from gpupool-attB/)]);
-    const devices = runCalls().map((c) => [c[3], c[c.indexOf('--gpus') + 1]]);
+    const devices = runCalls().map((c) => [c[2], c[c.indexOf('--gpus') + 1]]);
     expect(devices.sort()).toEqual([
       ['gpupool-attA', '"device=GPU-aaa"'],
       ['gpupool-attB', '"device=GPU-bbb,GPU-ccc"'],
@@ -108,10 +110,57 @@ describe('docker runtime (fake docker on PATH)', () => {
 
   it("treats exit 125 as docker failing, not the workload: the node's fault, in docker's words", async () => {
     vi.stubEnv('FAKE_DOCKER_RUN_EXIT', '125');
+    // the container never started (docker failed creating or starting it)
+    vi.stubEnv('FAKE_DOCKER_STARTED_AT', '0001-01-01T00:00:00Z');
     const r = await start('att4', [gpus[0]]).handle.wait();
     expect(r.exitCode).toBe(125);
     expect(r.infrastructure).toBe(true);
     expect(r.error).toBe('node fault: docker run failed (exit 125): a line on stderr');
+    // not a fault of the whole node: only the engine's own words about the GPU runtime or itself are
+    expect(r.nodeFault).toBeUndefined();
+  });
+
+  it("consumer: a workload that exits 125 itself is its own failure (charged), not the node's, whatever it printed", async () => {
+    vi.stubEnv('FAKE_DOCKER_RUN_EXIT', '125');
+    const r = await start('att125', [gpus[0]]).handle.wait();
+    // the container had started: docker's 125 cannot be told from the workload's by code or words
+    expect(r).toEqual({ exitCode: 125, signal: null });
+    expect(calls().slice(-2)).toEqual([
+      ['inspect', '--type', 'container', '--format', '{{.State.StartedAt}}', 'gpupool-att125'],
+      ['rm', '-f', '-v', 'gpupool-att125'],
+    ]);
+  });
+
+  describe('exit 125: which failures take the node out of service', () => {
+    const run = { exitCode: 125, signal: null };
+    // real lines from docker 20-27 (docs/agent-hosts.md, Node faults)
+    it('the NVIDIA runtime missing for --gpus, or docker not knowing the nvidia runtime: a node fault with what to do', () => {
+      for (const said of [
+        'docker: Error response from daemon: could not select device driver "" with capabilities: [[gpu]].',
+        'docker: Error response from daemon: unknown or invalid runtime name: nvidia.',
+      ]) {
+        const r = dockerFailure(run, [said, "Run 'docker run --help' for more information"]);
+        expect(r).toMatchObject({ infrastructure: true, nodeFault: expect.stringMatching(/^docker cannot give GPUs to containers: the NVIDIA Container Toolkit .*; docker said: Error response/) });
+      }
+    });
+    it('the engine unreachable: a node fault', () => {
+      const r = dockerFailure(run, ['docker: Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?.']);
+      expect(r.nodeFault).toMatch(/^the Docker daemon is unreachable/);
+    });
+    it("consumer: what an image or a job spec can provoke ends the attempt only, so a crafted job cannot take nodes out of the pool", () => {
+      for (const said of [
+        'docker: Error response from daemon: unable to find user nobody42: no matching entries in passwd file.',
+        'docker: Error response from daemon: failed to create task for container: failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: chdir to cwd ("/nope") set in config.json failed: no such file or directory: unknown.',
+        'docker: Error response from daemon: Conflict. The container name "/gpupool-x" is already in use by container "abc".',
+        // the words inside a job's own output cannot be the engine's: only docker's stderr is read, and a
+        // message naming the NVIDIA runtime in some other sentence does not match either
+        'docker: Error response from daemon: image says: could not select device driver nvidia, please retry',
+      ]) {
+        const r = dockerFailure(run, [said]);
+        expect(r.infrastructure, said).toBe(true);
+        expect(r.nodeFault, said).toBeUndefined();
+      }
+    });
   });
 
   it("a pull failure docker's words do not explain is the node's: handed back, no typed phase", async () => {
@@ -136,7 +185,7 @@ describe('docker runtime (fake docker on PATH)', () => {
     vi.stubEnv('FAKE_DOCKER_INSPECT_EXIT', '0');
     const { handle, pulls } = start('att6', [gpus[0]]);
     expect((await handle.wait()).exitCode).toBe(0);
-    expect(calls().map((c) => c[0])).toEqual(['image', 'run']);
+    expect(calls().map((c) => c[0])).toEqual(['image', 'run', 'rm']);
     expect(pulls).toEqual([{ phase: 'PULLED', imageDigest: `sha256:${'b'.repeat(64)}` }]);
   });
 
@@ -146,7 +195,7 @@ describe('docker runtime (fake docker on PATH)', () => {
     vi.stubEnv('FAKE_DOCKER_PULL_STDERR', 'Error response from daemon: Get "https://ghcr.io/v2/": dial tcp: lookup ghcr.io: no such host');
     const { out, handle, pulls } = start('att6b', [gpus[0]], { image: 'ghcr.io/acme/train' });
     expect((await handle.wait()).exitCode).toBe(0);
-    expect(calls().map((c) => c[0])).toEqual(['image', 'pull', 'run']);
+    expect(calls().map((c) => c[0])).toEqual(['image', 'pull', 'run', 'rm']);
     expect(out.text('system').at(-1)).toMatch(/^pull failed \(Get .*no such host\); using the copy of ghcr.io\/acme\/train this node holds$/);
     expect(pulls.at(-1)).toEqual({ phase: 'PULLED', imageDigest: `sha256:${'b'.repeat(64)}` });
   });

@@ -219,8 +219,25 @@ describe.skipIf('skip' in engine)(engineTitle('jobs in containers on a real Dock
     expect(await stdout(id)).not.toContain('never');
     const logs = (await consumer.api.get(`/v1/jobs/${id}/logs`)).body.items.map((l: { text: string }) => l.text).join('\n');
     expect(logs).toMatch(/could not select device driver/);
+    // no job can get past this on that node: it leaves service, saying what to fix, and takes no more work
+    const gpuNode = pool.agents.find((a) => a.name === 'dk-gpu')! as unknown as { nodeId: string };
+    const node = await eventually(async () => ((n) => (n.status === 'DRAINING' ? n : undefined))((await provider.api.get(`/v1/nodes/${gpuNode.nodeId}`)).body.node), 15_000, 'node drained');
+    expect(node.statusReason).toMatch(/^node fault: docker cannot give GPUs to containers: the NVIDIA Container Toolkit .*could not select device driver/);
+    expect((await job(id)).attempts.filter((a: { nodeId: string }) => a.nodeId === gpuNode.nodeId)).toHaveLength(1);
     await consumer.api.del(`/v1/jobs/${id}`);
     await waitFinal(id);
+  }, 60_000);
+
+  it("consumer: a workload that exits 125 and prints docker's words is its own failure: FAILED, charged, the node stays in service", async () => {
+    const agent = pool.agents.find((a) => a.name === 'dk-a')! as unknown as { nodeId: string };
+    const said = 'docker: Error response from daemon: could not select device driver "" with capabilities: [[gpu]].';
+    const id = await submit({ command: ['sh', '-c', `echo started; sleep 1; echo '${said}' >&2; exit 125`] });
+    const done = await waitFinal(id);
+    expect(done).toMatchObject({ status: 'FAILED', exitCode: 125 });
+    expect(done.attempts).toHaveLength(1);
+    expect(done.cost.charged).toBeGreaterThan(0);
+    expect(await stdout(id)).toEqual(['started']);
+    expect((await provider.api.get(`/v1/nodes/${agent.nodeId}`)).body.node.status).toBe('ONLINE');
   }, 60_000);
   it('a drain lets a running container finish, and the node takes no new work meanwhile', async () => {
     const agent = pool.agents.find((a) => a.name === 'dk-a')! as unknown as { nodeId: string };
