@@ -16,6 +16,7 @@ import { createAccount } from '../functions/usecases/accounts';
 import { mint, stake as stakeCredits } from '../functions/usecases/ledger';
 import type { Caller } from '../functions/domain/model';
 import { ledgerFromCdkJson } from '../lib/local/ledger-config';
+import { checkerNetworkFromCdkJson } from '../lib/local/checker-network-config';
 import { burstTestModeOptions } from '../lib/local/burst-test-mode';
 
 const { values } = parseArgs({
@@ -60,8 +61,10 @@ async function main() {
   // the same usage plan as the deployed API: cdk.json's tier, per account
   // ... and cdk.json's ledger: fees, the minimum stake per GPU, the unstaking cooldown
   const ledger = ledgerFromCdkJson();
+  // ... and its checker network rewards and penalties, at the demo pace (epochs of at most 15 s)
+  const checkerNetwork = checkerNetworkFromCdkJson();
   const burst = values['burst-test-mode'] ? burstTestModeOptions(dataDir) : undefined;
-  const stack = await startLocalStack({ port, dataDir, adminKey, log, sqsPort: await reusablePort(saved.sqsPort), rateLimit: usagePlanFromCdkJson(), agentRateLimit: agentUsagePlanFromCdkJson(), settings: { ledger }, ...(burst ? { burst } : {}) });
+  const stack = await startLocalStack({ port, dataDir, adminKey, log, sqsPort: await reusablePort(saved.sqsPort), rateLimit: usagePlanFromCdkJson(), agentRateLimit: agentUsagePlanFromCdkJson(), settings: { ledger }, checker: checkerNetwork, ...(burst ? { burst } : {}) });
   // the local stack's own process sets up the demo as its operator would, through the admin-only use cases
   const operator: Caller = { accountId: 'local-operator', role: 'admin', keyId: 'local-operator' };
   let demoProviderKey = saved.demoProviderKey;

@@ -3,7 +3,7 @@
 # as a hardened systemd service, after checking that the API answers and takes the key. A checker host needs
 # Node.js 20+ and nothing else: no GPU, no Docker. Re-running upgrades in place and keeps the checker's key.
 #
-#   curl -fsSL https://API/install-checker.sh | sudo bash -s -- --api-url https://API --checker-key gp_...
+#   curl -fsSL https://API/checker/install.sh | sudo bash -s -- --api-url https://API --checker-key gp_...
 #   sudo checker-client/install-checker.sh --api-url https://API --checker-key gp_...   (from a checkout)
 #   sudo checker-client/install-checker.sh --check                                        (settings and API only)
 #   sudo checker-client/install-checker.sh --uninstall
@@ -18,7 +18,7 @@ readonly STATE_DIR_ON_HOST=/var/lib/gpupool-checker
 readonly MIN_NODE_MAJOR=20
 
 # The systemd unit. In a checkout it is read from gpupool-checker.service next to this script; the copy the
-# API serves at /install-checker.sh carries it inline on the next line (scripts/build-checker.ts puts it there).
+# API serves at /checker/install.sh carries it inline on the next line (scripts/build-checker.ts puts it there).
 UNIT_INLINE=''
 
 usage() {
@@ -278,7 +278,7 @@ install_files() {
   elif [[ -n $SCRIPT_DIR && -f $SCRIPT_DIR/gpupool-checker.service ]]; then
     template=$(<"$SCRIPT_DIR/gpupool-checker.service")
   else
-    die "gpupool-checker.service not found next to this script; use the copy the API serves at /install-checker.sh"
+    die "gpupool-checker.service not found next to this script; use the copy the API serves at /checker/install.sh"
   fi
   template=${template//@NODE@/$(command -v node)}
   install -d -m 0755 "$(dirname "$UNIT_PATH")"

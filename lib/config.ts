@@ -35,6 +35,16 @@ export interface LedgerConfig {
   readonly slashCompensationBps: number;
 }
 
+/** The open checker network's pace and pay (docs/checkers.md, The checker network). */
+export interface CheckerNetworkConfig {
+  /** length of an epoch (assignments, quorum, scoring, rewards), seconds. @default 600 */
+  readonly epochSeconds: number;
+  /** micro-credits the reward pool pays the network's checkers per epoch, shared by agreeing on-time reports. @default 1000000 (1 credit) */
+  readonly rewardPerEpoch: number;
+  /** micro-credits a license forfeits per disagreeing report or refused signature. @default 10000 (0.01 credit) */
+  readonly penaltyPerReport: number;
+}
+
 export interface StageConfig {
   /** stage name: stack names, the API stage and default resource prefixes. @default 'dev' */
   readonly stage: string;
@@ -70,6 +80,8 @@ export interface StageConfig {
   readonly functionMemoryMb: number;
   /** the ledger: fees, stake, unstaking and slashing (docs/ledger.md) */
   readonly ledger: LedgerConfig;
+  /** the open checker network's epochs and rewards */
+  readonly checkerNetwork: CheckerNetworkConfig;
   /** where the alarm topic sends e-mail; unset: the topic has no subscription. @default none */
   readonly alarmEmail?: string;
   /**
@@ -110,6 +122,9 @@ export const CONTEXT_KEYS = {
   unstakeCooldownHours: 'gpupool:unstakeCooldownHours',
   slashBps: 'gpupool:slashBps',
   slashCompensationBps: 'gpupool:slashCompensationBps',
+  checkerNetworkEpochSeconds: 'gpupool:checkerNetworkEpochSeconds',
+  checkerNetworkRewardPerEpoch: 'gpupool:checkerNetworkRewardPerEpoch',
+  checkerNetworkPenaltyPerReport: 'gpupool:checkerNetworkPenaltyPerReport',
 } as const;
 export type ContextKey = (typeof CONTEXT_KEYS)[keyof typeof CONTEXT_KEYS];
 
@@ -133,6 +148,7 @@ export const DEFAULTS = {
   functionMemoryMb: 512,
   allowProcessRuntime: false,
   ledger: { symbol: 'ATH', feeBps: 500, rewardShareBps: 5000, minStakePerGpu: 100, unstakeCooldownHours: 168, slashBps: 1000, slashCompensationBps: 1000 },
+  checkerNetwork: { epochSeconds: 600, rewardPerEpoch: 1_000_000, penaltyPerReport: 10_000 },
 } as const satisfies StageConfig;
 
 /** The retention periods CloudWatch Logs accepts, days. */
@@ -142,6 +158,9 @@ export const LOG_RETENTION_DAYS = [
 
 /** usage keys of both tiers together */
 const MAX_USAGE_KEYS = 128;
+
+/** a checker network amount's ceiling, micro-credits: a million credits */
+const MAX_MICRO_CREDITS = 1_000_000 * 1_000_000;
 
 /** SQS names are at most 80 characters; node ids (ULIDs, 26) need the rest. */
 const MAX_QUEUE_PREFIX = 40;
@@ -256,10 +275,16 @@ export function resolveStageConfig(raw: RawContext = {}): StageConfig {
       slashBps: int(CONTEXT_KEYS.slashBps, DEFAULTS.ledger.slashBps, 0, 10_000),
       slashCompensationBps: int(CONTEXT_KEYS.slashCompensationBps, DEFAULTS.ledger.slashCompensationBps, 0, 10_000),
     },
+    checkerNetwork: {
+      // the epochs are closed by the checker's shard-0 run, once a minute: a shorter epoch would only queue up
+      epochSeconds: int(CONTEXT_KEYS.checkerNetworkEpochSeconds, DEFAULTS.checkerNetwork.epochSeconds, 60, 86_400),
+      rewardPerEpoch: int(CONTEXT_KEYS.checkerNetworkRewardPerEpoch, DEFAULTS.checkerNetwork.rewardPerEpoch, 0, MAX_MICRO_CREDITS),
+      penaltyPerReport: int(CONTEXT_KEYS.checkerNetworkPenaltyPerReport, DEFAULTS.checkerNetwork.penaltyPerReport, 0, MAX_MICRO_CREDITS),
+    },
     ...(alarmEmail ? { alarmEmail } : {}),
   };
   if (problems.length > 0) throw new Error(`invalid gpupool settings:\n  - ${problems.join('\n  - ')}`);
-  return Object.freeze({ ...config, usagePlan: Object.freeze(config.usagePlan), agentUsagePlan: Object.freeze(config.agentUsagePlan), ledger: Object.freeze(config.ledger) });
+  return Object.freeze({ ...config, usagePlan: Object.freeze(config.usagePlan), agentUsagePlan: Object.freeze(config.agentUsagePlan), ledger: Object.freeze(config.ledger), checkerNetwork: Object.freeze(config.checkerNetwork) });
 }
 
 /**
@@ -275,5 +300,14 @@ export function ledgerEnvironment(l: LedgerConfig): Record<string, string> {
     LEDGER_UNSTAKE_COOLDOWN_SECONDS: String(l.unstakeCooldownHours * 3600),
     LEDGER_SLASH_BPS: String(l.slashBps),
     LEDGER_SLASH_COMPENSATION_BPS: String(l.slashCompensationBps),
+  };
+}
+
+/** The checker network's settings as the functions read them (functions/usecases/checker-settings.ts), and the local stack too. */
+export function checkerNetworkEnvironment(c: CheckerNetworkConfig): Record<string, string> {
+  return {
+    CHECKER_NETWORK_EPOCH_SECONDS: String(c.epochSeconds),
+    CHECKER_NETWORK_REWARD_PER_EPOCH: String(c.rewardPerEpoch),
+    CHECKER_NETWORK_PENALTY_PER_REPORT: String(c.penaltyPerReport),
   };
 }

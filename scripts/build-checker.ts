@@ -2,7 +2,7 @@
 //   dist/gpupool-checker.mjs                            the checker client and everything it imports in one
 //                                                       minified ESM file (served at GET /checker/gpupool-checker.mjs)
 //   functions/http/install-checker-script.generated.ts  the install script as the API serves it at
-//                                                       GET /install-checker.sh: checker-client/install-checker.sh
+//                                                       GET /checker/install.sh: checker-client/install-checker.sh
 //                                                       with gpupool-checker.service inlined
 // docs/checkers.md, Running a checker.
 // Usage: tsx scripts/build-checker.ts [--install-script-only] | [--outfile PATH] (only the bundle, to PATH: the CDK stack)
@@ -16,7 +16,7 @@ export const CHECKER_INSTALL_SCRIPT_MODULE = 'functions/http/install-checker-scr
 
 export const buildChecker = (root = REPO_ROOT, outfile = join(root, CHECKER_BUNDLE)) => bundleForNode(root, 'bin/gpupool-checker.ts', outfile);
 
-/** install-checker.sh with the unit inlined: the script a checker host downloads from GET /install-checker.sh. */
+/** install-checker.sh with the unit inlined: the script a checker host downloads from GET /checker/install.sh. */
 export function servedCheckerInstallScript(root = REPO_ROOT): string {
   const read = (f: string) => readFileSync(join(root, 'checker-client', f), 'utf8');
   return inlineUnit(read('install-checker.sh'), read('gpupool-checker.service'), 'install-checker.sh');

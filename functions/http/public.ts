@@ -38,24 +38,17 @@ const routes: Record<string, PublicRouteFn> = {
     if (bundle === undefined) return problem(404, 'the CLI bundle is not built here: run npm run build:cli', 'not_found');
     return { statusCode: 200, headers: { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'public, max-age=300' }, body: bundle.toString('utf8') };
   },
-  // a checker host's installer: `curl -fsSL <api>/install-checker.sh | sudo bash -s -- --api-url … --checker-key …`
-  // (checker-client/install-checker.sh; docs/checkers.md, Running a checker)
-  'GET /install-checker.sh': async () => ({
-    statusCode: 200,
-    headers: { 'content-type': 'text/x-shellscript; charset=utf-8', 'cache-control': 'public, max-age=300' },
-    body: CHECKER_INSTALL_SCRIPT,
-  }),
-  // the bundled checker install-checker.sh fetches, and its digest: found like the agent's
-  'GET /checker/gpupool-checker.mjs': async () => {
+  // what a checker host needs, under one resource (each API Gateway resource and method counts against the
+  // stack's 500): its installer, `curl -fsSL <api>/checker/install.sh | sudo bash -s -- --api-url … --checker-key …`
+  // (checker-client/install-checker.sh), the bundled checker it fetches (found like the agent's) and its digest
+  'GET /checker/{file}': async (req) => {
+    const file = req.params.file;
+    if (file === 'install.sh') return text(CHECKER_INSTALL_SCRIPT, 'text/x-shellscript');
+    if (file !== 'gpupool-checker.mjs' && file !== 'gpupool-checker.mjs.sha256') return problem(404, 'the checker files are install.sh, gpupool-checker.mjs and gpupool-checker.mjs.sha256', 'not_found');
     const bundle = await readCheckerBundle();
     if (bundle === undefined) return problem(404, 'the checker bundle is not built here: run npm run build:checker', 'not_found');
-    return { statusCode: 200, headers: { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'public, max-age=300' }, body: bundle.toString('utf8') };
-  },
-  'GET /checker/gpupool-checker.mjs.sha256': async () => {
-    const bundle = await readCheckerBundle();
-    if (bundle === undefined) return problem(404, 'the checker bundle is not built here: run npm run build:checker', 'not_found');
-    const digest = createHash('sha256').update(bundle).digest('hex');
-    return { statusCode: 200, headers: { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'public, max-age=300' }, body: `${digest}  gpupool-checker.mjs\n` };
+    if (file === 'gpupool-checker.mjs') return text(bundle.toString('utf8'), 'text/javascript');
+    return text(`${createHash('sha256').update(bundle).digest('hex')}  gpupool-checker.mjs\n`, 'text/plain');
   },
   // the console is not in this function: on AWS CloudFront serves it (the Console stack, which depends
   // on this API, so the API cannot know its URL to redirect); locally the gateway serves dist/console
@@ -64,6 +57,7 @@ const routes: Record<string, PublicRouteFn> = {
 
 const readAgentBundle = () => readBundle('GPUPOOL_AGENT_BUNDLE', 'gpupool-agent.mjs');
 const readCheckerBundle = () => readBundle('GPUPOOL_CHECKER_BUNDLE', 'gpupool-checker.mjs');
+const text = (body: string, type: string) => ({ statusCode: 200, headers: { 'content-type': `${type}; charset=utf-8`, 'cache-control': 'public, max-age=300' }, body });
 
 /** The file the env var names, else the file beside this module (Lambda), else the checkout's dist/. */
 async function readBundle(envVar: string, name: string): Promise<Buffer | undefined> {

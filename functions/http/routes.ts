@@ -22,9 +22,8 @@ export const ROUTES: readonly Route[] = [
   { method: 'GET', path: '/agent/gpupool-agent.mjs', group: 'public', roles: [] },
   { method: 'GET', path: '/agent/gpupool-agent.mjs.sha256', group: 'public', roles: [] },
   { method: 'GET', path: '/cli/gpupool.mjs', group: 'public', roles: [] },
-  { method: 'GET', path: '/install-checker.sh', group: 'public', roles: [] },
-  { method: 'GET', path: '/checker/gpupool-checker.mjs', group: 'public', roles: [] },
-  { method: 'GET', path: '/checker/gpupool-checker.mjs.sha256', group: 'public', roles: [] },
+  // the checker host's files: install.sh, gpupool-checker.mjs, gpupool-checker.mjs.sha256
+  { method: 'GET', path: '/checker/{file}', group: 'public', roles: [] },
   { method: 'GET', path: '/console', group: 'public', roles: [] },
 
   { method: 'POST', path: '/v1/accounts', group: 'accounts', roles: ['admin'] },

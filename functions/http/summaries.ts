@@ -6,9 +6,7 @@ export const SUMMARIES: Readonly<Record<string, string>> = {
   'GET /agent/gpupool-agent.mjs': 'The agent, in one file',
   'GET /agent/gpupool-agent.mjs.sha256': "The agent bundle's sha256, in sha256sum's format",
   'GET /cli/gpupool.mjs': 'The gpupool CLI, in one file',
-  'GET /install-checker.sh': "A checker host's install script",
-  'GET /checker/gpupool-checker.mjs': 'The checker, in one file',
-  'GET /checker/gpupool-checker.mjs.sha256': "The checker bundle's sha256, in sha256sum's format",
+  'GET /checker/{file}': "A checker host's files: install.sh, the checker in one file (gpupool-checker.mjs) and its sha256",
   'GET /console': 'The web console (served by CloudFront on AWS)',
 
   'POST /v1/accounts': 'Create an account and its first API key',

@@ -8,7 +8,7 @@ import type { Construct } from 'constructs';
 import { ROUTE_GROUPS, type RouteGroup } from '../../functions/http/routes';
 import { SHARDS, type TableId } from '../../functions/store/tables';
 import { serviceName } from '../../functions/usecases/metrics';
-import { ledgerEnvironment, type StageConfig } from '../config';
+import { checkerNetworkEnvironment, ledgerEnvironment, type StageConfig } from '../config';
 import { AgentQueueRole } from '../constructs/agent-queue-role';
 import { Checker } from '../constructs/checker';
 import { Burst } from '../constructs/burst';
@@ -137,6 +137,8 @@ export class ControlPlaneStack extends Stack {
               afterBundling: (input: string, output: string) => [
                 `npx tsx "${input}/scripts/build-agent.ts" --outfile "${output}/gpupool-agent.mjs"`,
                 `npx tsx "${input}/scripts/build-cli.ts" --outfile "${output}/gpupool.mjs"`,
+                // and the bundled checker install-checker.sh downloads (docs/checkers.md, Running a checker)
+                `npx tsx "${input}/scripts/build-checker.ts" --outfile "${output}/gpupool-checker.mjs"`,
               ],
             }
           : {}),
@@ -297,5 +299,6 @@ export function functionEnvironment(config: StageConfig, nodeDlqArn: string, ser
     NODE_DLQ_ARN: nodeDlqArn,
     ALLOW_PROCESS_RUNTIME: String(config.allowProcessRuntime),
     ...ledgerEnvironment(config.ledger),
+    ...checkerNetworkEnvironment(config.checkerNetwork),
   };
 }

@@ -184,7 +184,7 @@ function expected(row: Row, role: Role, ownership: Ownership): number {
 }
 
 // a secret's name must not start with a digit (ids are ULIDs): `s_<id>`
-const pathOf = (row: Row, t?: Target) => row.path.replace(/\{(id|keyId)\}/, t?.id ?? 'none').replace('{name}', `s_${t?.id ?? 'none'}`);
+const pathOf = (row: Row, t?: Target) => row.path.replace(/\{(id|keyId)\}/, t?.id ?? 'none').replace('{name}', `s_${t?.id ?? 'none'}`).replace('{file}', 'gpupool-checker.mjs');
 const line = (n: number) => ({ seq: n, stream: 'stdout', text: `line ${n}`, ts: Date.now() });
 
 const ROWS: Row[] = [
@@ -194,9 +194,7 @@ const ROWS: Row[] = [
   { method: 'GET', path: '/agent/gpupool-agent.mjs', who: 'public', ok: 200 },
   { method: 'GET', path: '/agent/gpupool-agent.mjs.sha256', who: 'public', ok: 200 },
   { method: 'GET', path: '/cli/gpupool.mjs', who: 'public', ok: 200 },
-  { method: 'GET', path: '/install-checker.sh', who: 'public', ok: 200 },
-  { method: 'GET', path: '/checker/gpupool-checker.mjs', who: 'public', ok: 200 },
-  { method: 'GET', path: '/checker/gpupool-checker.mjs.sha256', who: 'public', ok: 200 },
+  { method: 'GET', path: '/checker/{file}', who: 'public', ok: 200 },
   // the web console: public and the same for everyone; a checkout that has not built it answers a 404 problem
   { method: 'GET', path: '/console', who: 'public', ok: existsSync(path.join(DEFAULT_CONSOLE_DIR, 'index.html')) ? 200 : 404 },
 

@@ -1,5 +1,5 @@
 // The checker's install script (checker-client/install-checker.sh) and `gpupool-checker --check`, against the
-// local stack's gateway over real HTTP: the script, piped from GET /install-checker.sh, downloads the bundle
+// local stack's gateway over real HTTP: the script, piped from GET /checker/install.sh, downloads the bundle
 // from GET /checker/gpupool-checker.mjs, checks it against the served SHA-256, runs the bundle's --check with
 // the key, and writes the settings, the bundle and a hardened unit under a temp --root. Tools on a PATH that
 // holds nothing else, with a fake systemctl. Also: a tampered bundle, a refused key, uninstall, shellcheck and
@@ -258,12 +258,12 @@ describe('gpupool-checker --check', () => {
 });
 
 describe('what the API serves for checker hosts', () => {
-  it('GET /install-checker.sh is the script with the unit inlined, and the generated module is up to date', async () => {
+  it('GET /checker/install.sh is the script with the unit inlined, and the generated module is up to date', async () => {
     const generated = readFileSync(join(REPO_ROOT, CHECKER_INSTALL_SCRIPT_MODULE), 'utf8');
     expect(generated === checkerInstallScriptModule(), `${CHECKER_INSTALL_SCRIPT_MODULE} is stale: run npm run build:checker`).toBe(true);
     expect(CHECKER_INSTALL_SCRIPT === servedCheckerInstallScript()).toBe(true);
     expect(CHECKER_INSTALL_SCRIPT).toContain(readFileSync(UNIT, 'utf8').trimEnd());
-    const res = await fetch(`${pool.stack.apiUrl}/install-checker.sh`);
+    const res = await fetch(`${pool.stack.apiUrl}/checker/install.sh`);
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toBe('text/x-shellscript; charset=utf-8');
     expect((await res.text()) === CHECKER_INSTALL_SCRIPT).toBe(true);

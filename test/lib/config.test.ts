@@ -1,6 +1,10 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CONTEXT_KEYS, DEFAULTS, resolveStageConfig } from '../../lib/config';
+import { checkerSettingsFromEnv, DEFAULT_CHECKER } from '../../functions/usecases/checker-settings';
+import { checkerNetworkEnvironment, CONTEXT_KEYS, DEFAULTS, resolveStageConfig } from '../../lib/config';
+import { checkerNetworkFromCdkJson } from '../../lib/local/checker-network-config';
 
 const cdkJson = JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.url), 'utf8')) as {
   app: string;
@@ -82,5 +86,37 @@ describe('cdk.json', () => {
   it('documents every key in docs/deploy.md', () => {
     const doc = readFileSync(new URL('../../docs/deploy.md', import.meta.url), 'utf8');
     for (const key of Object.values(CONTEXT_KEYS)) expect(doc, key).toContain(`\`${key}\``);
+  });
+});
+
+describe('the checker network settings (docs/checkers.md, Epochs and assignments; Rewards)', () => {
+  it('default to what the functions default to, and reach them through the environment unchanged', () => {
+    const c = resolveStageConfig().checkerNetwork;
+    expect(c).toEqual({ epochSeconds: 600, rewardPerEpoch: 1_000_000, penaltyPerReport: 10_000 });
+    const read = checkerSettingsFromEnv({ ...checkerNetworkEnvironment(c) });
+    expect([read.networkEpochMs, read.networkRewardPerEpoch, read.networkPenaltyPerReport]).toEqual([DEFAULT_CHECKER.networkEpochMs, DEFAULT_CHECKER.networkRewardPerEpoch, DEFAULT_CHECKER.networkPenaltyPerReport]);
+    const set = resolveStageConfig({ [CONTEXT_KEYS.checkerNetworkEpochSeconds]: '3600', [CONTEXT_KEYS.checkerNetworkRewardPerEpoch]: 5_000_000, [CONTEXT_KEYS.checkerNetworkPenaltyPerReport]: 0 }).checkerNetwork;
+    expect(checkerSettingsFromEnv(checkerNetworkEnvironment(set))).toMatchObject({ networkEpochMs: 3_600_000, networkRewardPerEpoch: 5_000_000, networkPenaltyPerReport: 0 });
+  });
+
+  it('refuses epochs under a minute or over a day, and negative or huge amounts, all at once', () => {
+    const run = () =>
+      resolveStageConfig({ [CONTEXT_KEYS.checkerNetworkEpochSeconds]: 30, [CONTEXT_KEYS.checkerNetworkRewardPerEpoch]: -1, [CONTEXT_KEYS.checkerNetworkPenaltyPerReport]: 2e12 });
+    expect(run).toThrow(/checkerNetworkEpochSeconds must be an integer in 60\.\.86400[\s\S]*checkerNetworkRewardPerEpoch[\s\S]*checkerNetworkPenaltyPerReport/);
+    expect(() => resolveStageConfig({ [CONTEXT_KEYS.checkerNetworkEpochSeconds]: 86_401 })).toThrow(/checkerNetworkEpochSeconds/);
+  });
+
+  it('are read by the local stack from cdk.json: its rewards and penalties, at the demo pace of at most 15 s epochs', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gpupool-cdkjson-'));
+    try {
+      const file = join(dir, 'cdk.json');
+      writeFileSync(file, JSON.stringify({ context: { [CONTEXT_KEYS.checkerNetworkEpochSeconds]: 900, [CONTEXT_KEYS.checkerNetworkRewardPerEpoch]: 2_500_000, [CONTEXT_KEYS.checkerNetworkPenaltyPerReport]: 7 } }));
+      expect(checkerNetworkFromCdkJson(file)).toEqual({ networkEpochMs: 15_000, networkRewardPerEpoch: 2_500_000, networkPenaltyPerReport: 7 });
+      expect(checkerNetworkFromCdkJson(join(dir, 'none.json'))).toEqual({ networkEpochMs: 15_000, networkRewardPerEpoch: 1_000_000, networkPenaltyPerReport: 10_000 });
+      // the repository's cdk.json, as `npm start` reads it
+      expect(checkerNetworkFromCdkJson()).toEqual({ networkEpochMs: 15_000, networkRewardPerEpoch: cdkJson.context[CONTEXT_KEYS.checkerNetworkRewardPerEpoch], networkPenaltyPerReport: cdkJson.context[CONTEXT_KEYS.checkerNetworkPenaltyPerReport] });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -11,9 +11,7 @@ export const PUBLIC_RESPONSES = {
   'GET /agent/gpupool-agent.mjs': TextSchema,
   'GET /agent/gpupool-agent.mjs.sha256': TextSchema,
   'GET /cli/gpupool.mjs': TextSchema,
-  'GET /install-checker.sh': TextSchema,
-  'GET /checker/gpupool-checker.mjs': TextSchema,
-  'GET /checker/gpupool-checker.mjs.sha256': TextSchema,
+  'GET /checker/{file}': TextSchema,
   'GET /console': TextSchema,
 } as const;
 
@@ -23,8 +21,7 @@ export const MEDIA_TYPES: Record<string, string> = {
   'GET /agent/gpupool-agent.mjs': 'text/javascript',
   'GET /agent/gpupool-agent.mjs.sha256': 'text/plain',
   'GET /cli/gpupool.mjs': 'text/javascript',
-  'GET /install-checker.sh': 'text/x-shellscript',
-  'GET /checker/gpupool-checker.mjs': 'text/javascript',
-  'GET /checker/gpupool-checker.mjs.sha256': 'text/plain',
+  // install.sh is text/x-shellscript, gpupool-checker.mjs text/javascript, its .sha256 text/plain
+  'GET /checker/{file}': 'text/plain',
   'GET /console': 'text/html',
 };
