@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import type * as z from 'zod';
 import type { jobView } from '../../functions/domain/job/view';
+import type { ResumingAttempt } from '../../functions/domain/files/resume';
 import type { ServiceView } from '../../functions/domain/service/view';
 import type { Proposal } from '../../functions/domain/governance/proposals';
 import type { balance, statement, stake, unstake, auditLedger } from '../../functions/usecases/ledger';
@@ -33,6 +34,12 @@ import type { ServiceSchema } from '../../functions/http/responses/services';
 import type { BurstInstanceSchema, NodeSchema, ScoresSchema } from '../../functions/http/responses/nodes';
 import type { AssignmentsSchema, CheckerSchema, GOVERNANCE_RESPONSES, LicenseSchema, ParametersSchema, ProposalSchema, ReportAnswerSchema, VoteSchema } from '../../functions/http/responses/governance';
 import type { AGENT_RESPONSES } from '../../functions/http/responses/agent';
+import type { JobView, LogItem } from '../../bin/cli/watch';
+import type { AuditView, BalanceView, EntryView } from '../../bin/cli/ledger-view';
+import type { ServiceView as CliServiceView } from '../../bin/cli/commands/services';
+import type { Offer } from '../../bin/cli/commands/offers';
+import type { OutputItem } from '../../bin/cli/files';
+import type { LogLineSchema } from '../../functions/http/responses/jobs';
 
 type Out<S extends z.ZodType> = z.output<S>;
 type Ret<F extends (...a: never[]) => unknown> = Awaited<ReturnType<F>>;
@@ -60,6 +67,8 @@ describe('response schemas fit what the use cases return (compile time)', () => 
   it('jobs, files, offers, secrets', () => {
     expect(true).toBe(true); // the checks are the types below: tsc --noEmit
     type _12 = Fits<ReturnType<typeof jobView>, Job>;
+    // an attempt that started from a checkpoint carries resumedFrom (a field the Attempt type leaves out)
+    type _12b = Fits<Omit<ResumingAttempt, 'providerId'>, Job['attempts'][number]>;
     // the stored verdict's status is typed string: the answer check holds it to VERIFICATION_STATUSES
     type _13 = Fits<Omit<NonNullable<Ret<typeof verificationView>>, 'status'>, Omit<NonNullable<Job['verification']>, 'status'>>;
     type _14 = Fits<NonNullable<Ret<typeof queueView>>, NonNullable<Job['queue']>>;
@@ -107,5 +116,17 @@ describe('response schemas fit what the use cases return (compile time)', () => 
     type _40 = Fits<Ret<typeof finishAttempt>, Out<(typeof AGENT_RESPONSES)['POST /v1/agent/jobs/{id}/finish']>>;
     type _41 = Fits<Ret<typeof grantOutputs>, Out<(typeof AGENT_RESPONSES)['POST /v1/agent/jobs/{id}/outputs']>>;
     type _42 = Fits<Ret<typeof checkpoint>, Out<(typeof AGENT_RESPONSES)['POST /v1/agent/jobs/{id}/checkpoint']>>;
+  });
+
+  it('the CLI reads what the API answers (its own types of the answers it uses)', () => {
+    expect(true).toBe(true);
+    type _c1 = Fits<Job, JobView>;
+    type _c2 = Fits<Out<typeof LogLineSchema>, LogItem>;
+    type _c3 = Fits<Out<typeof BalanceSchema>, BalanceView>;
+    type _c4 = Fits<Out<typeof EntrySchema>, EntryView>;
+    type _c5 = Fits<Out<typeof AuditSchema>, AuditView>;
+    type _c6 = Fits<Out<typeof ServiceSchema>, CliServiceView>;
+    type _c7 = Fits<Out<typeof OfferSchema>, Offer>;
+    type _c8 = Fits<Out<typeof OutputsSchema>['items'][number], OutputItem>;
   });
 });

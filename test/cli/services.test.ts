@@ -120,4 +120,12 @@ describe('gpupool serve and services', () => {
     expect(h.requests.some((q) => q.method === 'DELETE' && q.path === '/v1/services/svc1')).toBe(true);
     expect((await h.run(['services', 'scale', 'svc1'])).code).toBe(2);
   });
+
+  it('ls reads the list as the API answers it: no replicas on list items, nextCursor left out on the last page', async () => {
+    const { replicas: _r, ...listed } = view({ status: 'RUNNING' });
+    h = harness({ 'GET /v1/services': () => ({ body: { items: [listed] } }) }, env);
+    const r = await h.run(['services', 'ls']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/svc1\s+chat\s+RUNNING\s+-\/2/);
+  });
 });

@@ -11,16 +11,18 @@ export interface ServiceView {
   name: string;
   status: string;
   statusReason?: string | null;
-  url: string;
+  url: string | null;
   generation: number;
-  replicas: ReplicaView[];
+  /** a single service's answer only: a list leaves the replicas out (docs/api.md, The schemas) */
+  replicas?: ReplicaView[];
   replicasWanted?: { min: number; max: number; desired: number };
   createdAt: number;
   image?: string;
   port?: number;
 }
 
-const readyCount = (s: ServiceView) => s.replicas.filter((r) => r.ready).length;
+const replicasOf = (s: ServiceView) => s.replicas ?? [];
+const readyCount = (s: ServiceView) => replicasOf(s).filter((r) => r.ready).length;
 
 export async function serve(ctx: Ctx, command: string[], o: ServeOptions & { detach?: boolean; waitSeconds?: string; pollInterval?: string }) {
   const body = buildServiceBody(command, o, ctx.io.env);
@@ -75,7 +77,7 @@ export async function ls(ctx: Ctx, _args: string[], o: { limit?: string; cursor?
     ctx.out(
       table(
         ['ID', 'NAME', 'STATUS', 'READY>', 'URL', 'CREATED'],
-        r.items.map((s) => [s.id, truncate(s.name, 24), formatStatus(s.status, ctx.c), `${readyCount(s)}/${s.replicasWanted?.desired ?? s.replicas.length}`, s.url, formatAge(s.createdAt, now)]),
+        r.items.map((s) => [s.id, truncate(s.name, 24), formatStatus(s.status, ctx.c), `${s.replicas ? readyCount(s) : '-'}/${s.replicasWanted?.desired ?? '-'}`, s.url ?? '-', formatAge(s.createdAt, now)]),
         ctx.c,
       ),
     );
@@ -93,20 +95,20 @@ export async function get(ctx: Ctx, [id]: string[]) {
         ['id', s.id],
         ['name', s.name],
         ['status', formatStatus(s.status, ctx.c) + (s.statusReason ? ` (${s.statusReason})` : '')],
-        ['url', s.url],
-        ['replicas', w ? `${readyCount(s)} ready of ${w.desired} wanted (min ${w.min}, max ${w.max})` : String(s.replicas.length)],
+        ['url', s.url ?? '-'],
+        ['replicas', w ? `${readyCount(s)} ready of ${w.desired} wanted (min ${w.min}, max ${w.max})` : String(replicasOf(s).length)],
         ['generation', s.generation],
         ['created', formatTime(s.createdAt)],
       ],
       ctx.c,
     ),
   );
-  if (s.replicas.length)
+  if (replicasOf(s).length)
     ctx.out(
       '\n' +
         table(
           ['REPLICA', 'NODE', 'STATUS', 'READY', 'GEN>', 'ENDPOINT'],
-          s.replicas.map((x) => [x.id, x.nodeId ?? '-', formatStatus(x.status, ctx.c), x.ready ? 'yes' : 'no', x.generation, x.endpoint ?? '-']),
+          replicasOf(s).map((x) => [x.id, x.nodeId ?? '-', formatStatus(x.status, ctx.c), x.ready ? 'yes' : 'no', x.generation, x.endpoint ?? '-']),
           ctx.c,
         ),
     );
@@ -133,7 +135,7 @@ async function patch(ctx: Ctx, id: string, body: object, what: string) {
 export async function logs(ctx: Ctx, [id]: string[], o: { replica?: string }) {
   const api = ctx.api();
   const s = (await api.get<{ service: ServiceView }>(`/v1/services/${seg(id)}`)).service;
-  const replicas = o.replica ? s.replicas.filter((r) => r.id === o.replica) : s.replicas;
+  const replicas = o.replica ? replicasOf(s).filter((r) => r.id === o.replica) : replicasOf(s);
   if (o.replica && !replicas.length) throw new UsageError(`service ${id} has no replica ${o.replica}`);
   const out: Record<string, unknown[]> = {};
   for (const r of replicas) {

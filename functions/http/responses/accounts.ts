@@ -87,8 +87,8 @@ export const EntrySchema = z.object({
   at: Millis,
   kind: z.enum(ENTRY_KINDS),
   amount: Micro,
-  debit: Side.optional().describe('an account sees the other side of its own entries only as far as it is its business'),
-  credit: Side.optional(),
+  debit: Side.describe("another tenant's account shows as its role (consumer, provider): a tenant sees only its own id"),
+  credit: Side,
   cause: z.object({
     jobId: z.string().optional(),
     attempt: z.number().int().optional(),
@@ -98,7 +98,7 @@ export const EntrySchema = z.object({
     releaseAt: Millis.optional(),
     evidence: z.string().optional(),
     memo: z.string().optional(),
-  }).optional(),
+  }),
   change: Buckets.partial().describe('what the entry changed on this account'),
   balanceAfter: Buckets,
 });

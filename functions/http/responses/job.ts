@@ -50,6 +50,10 @@ const AttemptSchema = z.object({
   segmentStartedAt: Millis.optional(),
   segmentsCharged: Micro.optional(),
   segmentsReleased: Micro.optional(),
+  resumedFrom: z
+    .object({ attemptId: Id, attemptN: z.number().int(), seq: z.number().int(), checkpointAt: Millis, savedSeconds: z.number() })
+    .optional()
+    .describe('the checkpoint this attempt started from, and the run time it holds (docs/data.md, Checkpoints)'),
 });
 
 const InputSchema = z.union([
