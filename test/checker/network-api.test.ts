@@ -7,6 +7,7 @@ import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { publicKeyText, signPayload } from '../../functions/domain/checker/signing';
 import type { CheckerReport } from '../../functions/domain/checker/network';
+import { periodOf, type License } from '../../functions/domain/governance/licenses';
 import { network, rosterFor } from '../../functions/usecases/checker-network';
 import { DEFAULT_GOVERNANCE } from '../../functions/usecases/governance-settings';
 import { startPool, type Pool } from '../helpers/local-pool';
@@ -199,5 +200,33 @@ describe('assignments and reports', () => {
       expect(rs.map((r) => r.status).sort()).toEqual([201, 409, 409]);
       expect((await network(pool.stack.deps).reports(epoch)).filter((x) => x.licenseId === c.licenseId && x.nodeId === a.nodeId)).toHaveLength(1);
     }
+  });
+});
+
+describe('a change of the checker set mid-epoch', () => {
+  it('leaves the epoch\'s assignments as they were: a checker registered or suspended now joins or leaves at the next roster', async () => {
+    const d = pool.stack.deps;
+    const pairs = (xs: { items: Assignment[] }[]) => xs.flatMap((x) => x.items.map((i) => `${i.licenseId}/${i.nodeId}`)).sort();
+    const before = await Promise.all(Object.values(checkers).map(assignments));
+    const epoch = before[0].epoch;
+    const roster = await network(d).roster(epoch);
+    // mid-epoch: a new checker registers, and b's license is suspended (as the epoch close does)
+    const late = await pool.newAccount('consumer', 'late checker');
+    const lateLicense = await license(late);
+    expect((await late.api.post('/v1/checkers', { licenseId: lateLicense, publicKey: publicKeyText(newKey().publicKey) })).status).toBe(201);
+    const l = (await d.governance.license(checkers.b.licenseId))!;
+    const suspended: License = { ...l, status: 'suspended', since: d.now(), version: l.version + 1 };
+    expect(await d.governance.change(l, suspended, periodOf(suspended, 'suspend', 'checker-network'), suspended.since)).toBe(true);
+
+    const after = await Promise.all(Object.values(checkers).map(assignments));
+    expect(after.map((x) => x.epoch)).toEqual(before.map(() => epoch));
+    expect(pairs(after)).toEqual(pairs(before));
+    expect((await late.api.get('/v1/checkers/assignments')).body.items).toEqual([]);
+    expect(await network(d).roster(epoch)).toEqual(roster);
+    // the next epoch's roster has the newcomer and not the suspended license
+    const next = await rosterFor({ ...d, now: () => Date.now() + 86_400_000 }, epoch + 1);
+    const ids = next.checkers.map((c) => c.licenseId);
+    expect(ids).toContain(lateLicense);
+    expect(ids).not.toContain(checkers.b.licenseId);
   });
 });
