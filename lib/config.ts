@@ -66,6 +66,8 @@ export interface StageConfig {
   readonly agentUsagePlan: AgentUsagePlanTier;
   /** usage keys of the agent tier (nodes hash into one by node id). @default 64 */
   readonly agentUsageKeyBuckets: number;
+  /** a usage key of its own for each node its provider registers (made by the nodes function); the shared keys stay for the rest. @default true */
+  readonly agentUsageKeyPerNode: boolean;
   /** authorizer result cache; also the upper bound on key-revocation latency, seconds (0..60). @default 60 */
   readonly authorizerCacheTtlSeconds: number;
   /** retention of function and access log groups, days (a value CloudWatch Logs accepts). @default 30 */
@@ -107,6 +109,7 @@ export const CONTEXT_KEYS = {
   agentUsagePlanRateLimit: 'gpupool:agentUsagePlanRateLimit',
   agentUsagePlanBurstLimit: 'gpupool:agentUsagePlanBurstLimit',
   agentUsageKeyBuckets: 'gpupool:agentUsageKeyBuckets',
+  agentUsageKeyPerNode: 'gpupool:agentUsageKeyPerNode',
   authorizerCacheTtlSeconds: 'gpupool:authorizerCacheTtlSeconds',
   logRetentionDays: 'gpupool:logRetentionDays',
   outputsExpireDays: 'gpupool:outputsExpireDays',
@@ -140,6 +143,7 @@ export const DEFAULTS = {
   // per bucket of nodes (1/64 of them): heartbeats, start, finish and log batches with wide headroom (docs/api.md)
   agentUsagePlan: { rateLimit: 200, burstLimit: 400 },
   agentUsageKeyBuckets: 64,
+  agentUsageKeyPerNode: true,
   authorizerCacheTtlSeconds: 60,
   logRetentionDays: 30,
   outputsExpireDays: 30,
@@ -258,6 +262,7 @@ export function resolveStageConfig(raw: RawContext = {}): StageConfig {
     usageKeyBuckets,
     agentUsagePlan: { rateLimit: agentRateLimit, burstLimit: agentBurstLimit },
     agentUsageKeyBuckets,
+    agentUsageKeyPerNode: bool(CONTEXT_KEYS.agentUsageKeyPerNode, DEFAULTS.agentUsageKeyPerNode),
     // the design bounds revocation latency by this TTL: never above 60 s
     authorizerCacheTtlSeconds: int(CONTEXT_KEYS.authorizerCacheTtlSeconds, DEFAULTS.authorizerCacheTtlSeconds, 0, 60),
     logRetentionDays,

@@ -28,6 +28,8 @@ export interface Caller {
   keyId: string;
   /** set for node keys: the node this key speaks for */
   nodeId?: string;
+  /** a node key whose node has an API Gateway usage key of its own (AWS; functions/usecases/agent-usage-keys.ts) */
+  ownUsageKey?: boolean;
 }
 
 export const JOB_STATUSES = ['QUEUED', 'ASSIGNED', 'RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELLED', 'TIMED_OUT'] as const;

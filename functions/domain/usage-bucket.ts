@@ -3,8 +3,10 @@
 // tiers, each its own usage plan with its own keys (docs/api.md):
 // - the account tier: consumer, provider and admin keys, hashed by account id; a noisy account slows only
 //   the accounts of its bucket, and the number of API Gateway keys never grows with the tenants;
-// - the agent tier: node keys, hashed by node id. An agent's heartbeats never share a key with any
-//   account's traffic, so no consumer's burst can make the reaper write a node off.
+// - the agent tier: node keys. A node registered by its provider gets a usage key of its own (created at
+//   registration, removed at deregistration: functions/usecases/agent-usage-keys.ts), so no other node and
+//   no account's traffic can throttle its heartbeats; where that key could not be made (the region's
+//   10,000-key limit, a failed call) the node falls back to a shared key, hashed by node id.
 import { createHash } from 'node:crypto';
 import type { Caller } from './model';
 
@@ -18,6 +20,9 @@ export function usageBucketOf(id: string, buckets: number): number {
 /** The usage key value of a bucket: the stack's base value, the tier (agent keys only) and the bucket number. */
 export const usageKeyValue = (base: string, bucket: number, tier: UsageTier = 'account') =>
   tier === 'agent' ? `${base}-agent-${bucket}` : `${base}-${bucket}`;
+
+/** The usage key value of a node's own key in the agent tier. */
+export const nodeUsageKeyValue = (base: string, nodeId: string) => `${base}-node-${nodeId}`;
 
 /** Node keys are agents; every other key is a person's or a program's acting for an account. */
 export const usageTierOf = (role: Caller['role']): UsageTier => (role === 'node' ? 'agent' : 'account');
@@ -40,7 +45,8 @@ export interface UsageBuckets {
 }
 
 /** The usage key value that meters `caller` on AWS: its tier, and the bucket its subject hashes into. */
-export function usageKeyOf(caller: Pick<Caller, 'role' | 'accountId' | 'keyId' | 'nodeId'>, base: string, buckets: UsageBuckets): string {
+export function usageKeyOf(caller: Pick<Caller, 'role' | 'accountId' | 'keyId' | 'nodeId' | 'ownUsageKey'>, base: string, buckets: UsageBuckets): string {
+  if (caller.role === 'node' && caller.ownUsageKey && caller.nodeId) return nodeUsageKeyValue(base, caller.nodeId);
   const { tier, id } = usageSubjectOf(caller);
   return usageKeyValue(base, usageBucketOf(id, buckets[tier]), tier);
 }

@@ -7,6 +7,11 @@ import { burstStore } from '../usecases/burst-deps';
 import { listBurst } from '../usecases/burst-view';
 import { parseWith } from './kit/problem';
 import { routeGroup, type RouteFn } from './kit/router';
+import { useApiGatewayUsageKeys } from '../usecases/deps';
+import { apiGatewayUsageKeys } from '../store/api-gateway-usage-keys';
+
+// registration gives each node a usage key of its own on AWS (usecases/agent-usage-keys.ts)
+useApiGatewayUsageKeys(apiGatewayUsageKeys);
 
 const routes: Record<string, RouteFn> = {
   'POST /v1/nodes': async (req, d) => {

@@ -19,6 +19,8 @@ export interface KeyRecord {
   singleUse?: boolean;
   notAfter?: number;
   consumedAt?: number;
+  /** a node key whose node has its own API Gateway usage key: set once that key is in the agent usage plan */
+  ownUsageKey?: boolean;
 }
 
 /** lastUsedAt is kept to this precision: one conditional write per key and minute at most */
@@ -56,7 +58,12 @@ export class KeysStore {
     if (rec.singleUse && (rec.consumedAt !== undefined || (rec.notAfter ?? 0) <= now)) return undefined;
     // the read tells whether a write is due, so a key in steady use costs no failed conditional writes
     if (!(rec.lastUsedAt !== undefined && rec.lastUsedAt > now - LAST_USED_PRECISION_MS)) await this.touch(rec.id, now).catch(() => undefined);
-    return { accountId: rec.accountId, role: rec.role, keyId: rec.id, ...(rec.nodeId ? { nodeId: rec.nodeId } : {}) };
+    return { accountId: rec.accountId, role: rec.role, keyId: rec.id, ...(rec.nodeId ? { nodeId: rec.nodeId } : {}), ...(rec.ownUsageKey ? { ownUsageKey: true } : {}) };
+  }
+
+  /** Marks a node key as metered by its node's own usage key (only after that key is in the usage plan: API Gateway refuses unknown ones). */
+  async markOwnUsageKey(keyId: string): Promise<void> {
+    await this.db.send(new UpdateCommand({ TableName: this.table, Key: { id: keyId }, UpdateExpression: 'SET ownUsageKey = :t', ConditionExpression: 'attribute_exists(id)', ExpressionAttributeValues: { ':t': true } }));
   }
 
   /**

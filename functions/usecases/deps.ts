@@ -34,6 +34,7 @@ import { governanceSettingsFromEnv } from './governance-settings';
 import { CachedParameters, type ParametersPort } from './parameters-port';
 import { ServicesStore } from '../store/services-store';
 import { serviceSettingsFromEnv, type ServiceSettings } from './service-settings';
+import type { AgentUsageKeysPort } from '../domain/agent-usage-keys-port';
 
 export interface Settings {
   heartbeat: { busySeconds: number; idleSeconds: number };
@@ -43,6 +44,8 @@ export interface Settings {
   agentSqsEndpoint?: string;
   /** the role agents get queue credentials from (STS AssumeRole); unset in the local stack: no credentials */
   agentRoleArn?: string;
+  /** a usage key per node in this API Gateway usage plan (agent-usage-keys.ts); unset: shared agent keys only */
+  agentUsageKeys?: { planName: string; keyBase: string };
   region: string;
   /** cheapest candidates read per index partition when placing */
   candidatesPerShard: number;
@@ -96,6 +99,8 @@ export interface Deps {
   placementWake: PlacementWake;
   /** short-lived credentials for a node's own queue; present when settings.agentRoleArn is set */
   agentCredentials?: AgentCredentialsPort;
+  /** each node's own usage key (AWS); present where settings.agentUsageKeys is set and the function registered its adapter */
+  agentUsageKeys?: AgentUsageKeysPort;
   /** checker licenses, proposals, votes and the parameters enacted (docs/governance.md) */
   governance: GovernanceStore;
   /** long-running services; their replicas are jobs (docs/services.md) */
@@ -132,6 +137,7 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): Settings 
     },
     agentSqsEndpoint: env.AGENT_SQS_ENDPOINT,
     agentRoleArn: env.AGENT_ROLE_ARN || undefined,
+    agentUsageKeys: env.USAGE_AGENT_PLAN_NAME && env.USAGE_IDENTIFIER_KEY ? { planName: env.USAGE_AGENT_PLAN_NAME, keyBase: env.USAGE_IDENTIFIER_KEY } : undefined,
     files: env.FILES_BUCKET ? { bucket: env.FILES_BUCKET, endpoint: env.S3_ENDPOINT || undefined, uploadsExpireDays: num('UPLOADS_EXPIRE_DAYS', 30) } : undefined,
     secretsKeyId: env.SECRETS_KEY_ID || undefined,
     placementQueueUrl: env.PLACEMENT_QUEUE_URL || undefined,
@@ -162,7 +168,15 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): Settings 
   };
 }
 
-export function buildDeps(p: { db: DynamoDBDocumentClient; sqs: SQSClient; tables: TableNames; settings: Settings; files?: FileStoragePort; secretCipher?: SecretCipher }): Deps {
+export function buildDeps(p: {
+  db: DynamoDBDocumentClient;
+  sqs: SQSClient;
+  tables: TableNames;
+  settings: Settings;
+  files?: FileStoragePort;
+  secretCipher?: SecretCipher;
+  agentUsageKeys?: AgentUsageKeysPort;
+}): Deps {
   const nodes = new NodesStore(p.db, p.tables.nodes);
   const ledger = new LedgerStore(p.db, p.tables.ledger, p.tables.accounts);
   const governance = new GovernanceStore(p.db, p.tables.governance);
@@ -185,6 +199,7 @@ export function buildDeps(p: { db: DynamoDBDocumentClient; sqs: SQSClient; table
     secretCipher: p.secretCipher ?? (p.settings.secretsKeyId ? kmsCipher?.(p.settings.secretsKeyId, p.settings.region) : undefined),
     placementWake: p.settings.placementQueueUrl ? new SqsPlacementWake(p.sqs, p.settings.placementQueueUrl) : new InProcessPlacementWake(),
     agentCredentials: agentCredentialsFor(p.settings.agentRoleArn, p.settings.region),
+    agentUsageKeys: p.agentUsageKeys ?? (p.settings.agentUsageKeys ? apiGatewayUsageKeys?.(p.settings.agentUsageKeys, p.settings.region) : undefined),
     governance,
     services: new ServicesStore(p.db, p.tables.services, p.tables.accounts),
     parameters: new CachedParameters(governance, p.settings.governance?.parametersCacheMs ?? 5_000),
@@ -202,6 +217,15 @@ export function buildDeps(p: { db: DynamoDBDocumentClient; sqs: SQSClient; table
 let kmsCipher: ((keyId: string, region: string) => SecretCipher) | undefined;
 export function useKmsSecretCipher(make: (keyId: string, region: string) => SecretCipher): void {
   kmsCipher = make;
+}
+
+/**
+ * How the nodes function makes nodes' usage keys (functions/store/api-gateway-usage-keys.ts registers it):
+ * only that function imports the API Gateway client, as only the secrets' two functions import KMS.
+ */
+let apiGatewayUsageKeys: ((plan: { planName: string; keyBase: string }, region: string) => AgentUsageKeysPort) | undefined;
+export function useApiGatewayUsageKeys(make: (plan: { planName: string; keyBase: string }, region: string) => AgentUsageKeysPort): void {
+  apiGatewayUsageKeys = make;
 }
 
 let cached: Deps | undefined;

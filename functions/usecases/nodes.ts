@@ -2,6 +2,7 @@
 // nodes; another provider's node is "not found".
 import type { RegisterNode } from '../domain/agent-protocol';
 import { isRegistrationKeyId } from '../domain/api-key';
+import { dropOwnUsageKey, giveOwnUsageKey } from './agent-usage-keys';
 import { DomainError, notFound } from '../domain/errors';
 import type { Caller, Node } from '../domain/model';
 import { nextNodeStatus, type NodeEvent } from '../domain/node/status';
@@ -47,7 +48,8 @@ export async function registerNode(d: Deps, caller: Caller, body: RegisterNode):
     createdAt: now,
   };
   await d.nodes.create(node);
-  const { apiKey } = await d.keys.issue({ accountId: caller.accountId, role: 'node', nodeId: node.id, now });
+  const { record, apiKey } = await d.keys.issue({ accountId: caller.accountId, role: 'node', nodeId: node.id, now });
+  await giveOwnUsageKey(d, caller, node.id, record.id);
   return { node, nodeKey: apiKey };
 }
 
@@ -96,6 +98,7 @@ export async function patchNode(d: Deps, caller: Caller, id: string, p: { priceP
 export async function deregisterNode(d: Deps, caller: Caller, id: string): Promise<NodeItem> {
   const own = await getOwnNode(d, caller, id);
   const { node } = await deregister(d, own);
+  await dropOwnUsageKey(d, id);
   return node ?? own;
 }
 

@@ -1,7 +1,7 @@
 // The REST API: one resource tree built from ROUTES, each route group on its own function, a
 // Lambda authorizer in front of every keyed route, two usage plans (accounts; agents), access logs,
 // problem+json errors.
-import { Aws, Duration, Fn, Validations } from 'aws-cdk-lib';
+import { Aws, Duration, Fn, Stack, Validations } from 'aws-cdk-lib';
 import * as apigw from 'aws-cdk-lib/aws-apigateway';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -34,6 +34,9 @@ export const API_KEY_HEADER = 'x-api-key';
  * stack's own id (unique per stack, made by CloudFormation) and handed to the authorizer as an
  * env var: no secret to read on the authorizer's hot path.
  */
+/** The agent tier's usage plan name: the nodes function looks its id up by it (lib/constructs/node-usage-keys.ts). */
+export const agentUsagePlanName = (stackName: string) => `${stackName}-agent-tier`;
+
 export function usageIdentifierKeyValue(): string {
   return Fn.join('', ['gpupool-usage-', Fn.select(2, Fn.split('/', Aws.STACK_ID))]);
 }
@@ -126,6 +129,9 @@ export class GpupoolApi extends Construct {
     // Agents never share a usage key with accounts: a consumer's burst cannot throttle heartbeats into a
     // write-off. No quota: one flooding node could spend it and shut its bucket's nodes out for the day.
     this.agentUsagePlan = this.api.addUsagePlan('AgentTier', {
+      // named, so the nodes function finds it by name: a Ref from its environment would be a cycle (the plan
+      // needs the stage, the stage the deployment, the deployment the methods, the methods the function)
+      name: agentUsagePlanName(Stack.of(this).stackName),
       description: 'gpupool agent tier: node keys only, metered by node (the authorizer hashes node ids into its keys)',
       throttle: { rateLimit: props.agentUsagePlan.rateLimit, burstLimit: props.agentUsagePlan.burstLimit },
       apiStages: [{ api: this.api, stage: this.api.deploymentStage }],

@@ -14,6 +14,7 @@ import { Checker } from '../constructs/checker';
 import { Burst } from '../constructs/burst';
 import type { BurstSettings } from '../../functions/domain/burst/settings';
 import { GpupoolApi, usageIdentifierKeyValue } from '../constructs/api';
+import { grantNodeUsageKeys } from '../constructs/node-usage-keys';
 import { type FunctionKind, NodeFunction } from '../constructs/node-function';
 import { Observability } from '../constructs/observability';
 import { Schedules } from '../constructs/schedules';
@@ -208,6 +209,9 @@ export class ControlPlaneStack extends Stack {
       agentUsageKeyBuckets: config.agentUsageKeyBuckets,
       logRetentionDays: config.logRetentionDays,
     });
+
+    // each node its provider registers gets a usage key of its own (functions/usecases/agent-usage-keys.ts)
+    if (config.agentUsageKeyPerNode) grantNodeUsageKeys(fns.nodes, usageIdentifierKey);
 
     new Schedules(this, 'Schedules', {
       jobs: [

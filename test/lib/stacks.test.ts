@@ -295,6 +295,22 @@ describe('API', () => {
     // the defaults since the checker network's routes (issue 19: /checker/{file} is one route for three files)
     expect(Object.keys(cpRes).length).toBeLessThanOrEqual(450);
   });
+
+  it("gives the nodes function, and only it, the making of each node's own usage key in the agent plan (issue 14.9)", () => {
+    const [, agentPlan] = ofType('AWS::ApiGateway::UsagePlan').find(([, r]) => !r.Properties.Quota)!;
+    const env = cpRes[fnId('nodes')].Properties.Environment.Variables;
+    // the same base the authorizer computes node key values from, and the agent plan's name
+    expect(env.USAGE_IDENTIFIER_KEY).toEqual(cpRes[fnId('authorizer')].Properties.Environment.Variables.USAGE_IDENTIFIER_KEY);
+    expect(env.USAGE_AGENT_PLAN_NAME).toBe(agentPlan.Properties.UsagePlanName);
+    expect(agentPlan.Properties.UsagePlanName).toBe(`${cp.stackName}-agent-tier`);
+    const apigwStatements = (name: FunctionName) => fnStatements(name).filter((s) => list(s.Action).some((a: string) => a.startsWith('apigateway:')));
+    const [grant, ...more] = apigwStatements('nodes');
+    expect(more).toEqual([]);
+    expect(list(grant.Action).sort()).toEqual(['apigateway:DELETE', 'apigateway:GET', 'apigateway:POST']);
+    const resources = JSON.stringify(grant.Resource);
+    for (const path of ['::/apikeys"', '::/apikeys/*"', '::/usageplans"', '::/usageplans/*/keys"']) expect(resources).toContain(path);
+    for (const name of (Object.keys(cp.functions) as FunctionName[]).filter((n) => n !== 'nodes')) expect(apigwStatements(name), name).toEqual([]);
+  });
 });
 
 /** the placement wake queue (lib/constructs/wake-queue.ts): the one SQS queue whose id starts so */
