@@ -2,7 +2,8 @@
 // bundles reach through the SDK's endpoint variables (AWS_ENDPOINT_URL, which every client falls back to):
 // Secrets Manager's GetSecretValue (the template's secrets), KMS data keys (GenerateDataKey, Decrypt), STS AssumeRole (agent queue credentials), and
 // EC2 RunInstances / DescribeInstances / TerminateInstances plus SSM GetParameter in front of an Ec2Port
-// (the local stack's FakeEc2). Any other call is answered with an error and recorded in `unmapped`, so a
+// (the local stack's FakeEc2), and API Gateway's API keys and usage-plan keys (the nodes function's own
+// usage key per node) kept in memory. Any other call is answered with an error and recorded in `unmapped`, so a
 // function that needs a service the local stack does not give fails the test instead of reaching AWS.
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage } from 'node:http';
@@ -17,6 +18,8 @@ export interface FakeAws {
   unmapped: string[];
   /** every call, as `service.Action` */
   calls: string[];
+  /** the API keys API Gateway holds now, with the names of the usage plans that hold each */
+  usageKeys(): { id: string; name: string; value: string; plans: string[] }[];
   stop(): Promise<void>;
 }
 
@@ -48,9 +51,13 @@ function numbered(q: URLSearchParams, prefix: string): Record<string, string>[] 
   return out.filter(Boolean);
 }
 
-export async function startFakeAws(o: { secrets: Map<string, LocalSecret>; ec2?: Ec2Port }): Promise<FakeAws> {
+export async function startFakeAws(o: { secrets: Map<string, LocalSecret>; ec2?: Ec2Port; usagePlanNames?: string[] }): Promise<FakeAws> {
   const unmapped: string[] = [];
   const calls: string[] = [];
+  // API Gateway: its usage plans by name, the API keys made, and which plan holds which key
+  const plans = (o.usagePlanNames ?? []).map((name, i) => ({ id: `plan${i}`, name }));
+  const apiKeys = new Map<string, { id: string; name: string; value: string }>();
+  const planKeys = new Set<string>();
 
   const json = (status: number, body: unknown) => ({ status, type: 'application/x-amz-json-1.1', body: JSON.stringify(body) });
   const xml = (status: number, body: string) => ({ status, type: 'text/xml', body: `<?xml version="1.0" encoding="UTF-8"?>\n${body}` });
@@ -85,6 +92,37 @@ export async function startFakeAws(o: { secrets: Map<string, LocalSecret>; ec2?:
     }
     if (target === 'AmazonSSM.GetParameter' && o.ec2) {
       return json(200, { Parameter: { Name: body.Name, Type: 'String', Value: FAKE_AMI, Version: 1, ARN: `arn:aws:ssm:us-east-1:000000000000:parameter${body.Name}` } });
+    }
+    return undefined;
+  }
+
+  /** API Gateway's REST API (restJson): the calls functions/store/api-gateway-usage-keys.ts makes. */
+  function apigwCall(method: string, url: URL, body: Record<string, any>) {
+    const rest = (status: number, b: unknown) => ({ status, type: 'application/json', body: JSON.stringify(b) });
+    const conflict = (message: string) => ({ status: 409, type: 'application/json', body: JSON.stringify({ message }), headers: { 'x-amzn-errortype': 'ConflictException' } });
+    const p = url.pathname;
+    if (method === 'GET' && p === '/usageplans') return { name: 'apigateway.GetUsagePlans', answer: rest(200, { item: plans }) };
+    if (method === 'POST' && p === '/apikeys') {
+      if ([...apiKeys.values()].some((k) => k.value === body.value)) return { name: 'apigateway.CreateApiKey', answer: conflict('API Key already exists') };
+      const key = { id: `key${apiKeys.size}`, name: String(body.name), value: String(body.value) };
+      apiKeys.set(key.id, key);
+      return { name: 'apigateway.CreateApiKey', answer: rest(201, { id: key.id, name: key.name, enabled: true }) };
+    }
+    if (method === 'GET' && p === '/apikeys') {
+      const q = url.searchParams.get('name') ?? '';
+      return { name: 'apigateway.GetApiKeys', answer: rest(200, { item: [...apiKeys.values()].filter((k) => k.name.startsWith(q)).map(({ id, name }) => ({ id, name })) }) };
+    }
+    const planKey = p.match(/^\/usageplans\/([^/]+)\/keys$/);
+    if (method === 'POST' && planKey && plans.some((x) => x.id === planKey[1]) && apiKeys.has(body.keyId)) {
+      const k = `${planKey[1]}/${body.keyId}`;
+      if (planKeys.has(k)) return { name: 'apigateway.CreateUsagePlanKey', answer: conflict('already in the plan') };
+      planKeys.add(k);
+      return { name: 'apigateway.CreateUsagePlanKey', answer: rest(201, { id: body.keyId, type: 'API_KEY' }) };
+    }
+    const one = p.match(/^\/apikeys\/([^/]+)$/);
+    if (method === 'DELETE' && one && apiKeys.delete(one[1])) {
+      for (const k of [...planKeys]) if (k.endsWith(`/${one[1]}`)) planKeys.delete(k);
+      return { name: 'apigateway.DeleteApiKey', answer: { status: 202, type: 'application/json', body: '' } };
     }
     return undefined;
   }
@@ -149,9 +187,14 @@ export async function startFakeAws(o: { secrets: Map<string, LocalSecret>; ec2?:
     void (async () => {
       const text = await read(req);
       const target = req.headers['x-amz-target'];
-      let answer: { status: number; type: string; body: string } | undefined;
+      let answer: { status: number; type: string; body: string; headers?: Record<string, string> } | undefined;
       let name: string;
-      if (typeof target === 'string') {
+      const url = new URL(req.url ?? '/', 'http://local');
+      const restApi = /^\/(apikeys|usageplans)(\/|$)/.test(url.pathname) ? apigwCall(req.method ?? 'GET', url, text ? JSON.parse(text) : {}) : undefined;
+      if (restApi) {
+        name = restApi.name;
+        answer = restApi.answer;
+      } else if (typeof target === 'string') {
         name = target;
         answer = await jsonCall(target, text ? JSON.parse(text) : {});
         if (!answer) unmapped.push(name);
@@ -167,7 +210,7 @@ export async function startFakeAws(o: { secrets: Map<string, LocalSecret>; ec2?:
         answer ??= service === 'ec2' ? ec2Error('InvalidAction', `the local stack serves no ${name}`) : queryError('InvalidAction', `the local stack serves no ${name}`);
       }
       calls.push(name);
-      res.writeHead(answer.status, { 'content-type': answer.type, 'content-length': Buffer.byteLength(answer.body) });
+      res.writeHead(answer.status, { 'content-type': answer.type, 'content-length': Buffer.byteLength(answer.body), ...answer.headers });
       res.end(answer.body);
     })().catch((e) => {
       unmapped.push(`error: ${(e as Error).message}`);
@@ -182,6 +225,7 @@ export async function startFakeAws(o: { secrets: Map<string, LocalSecret>; ec2?:
     endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     unmapped,
     calls,
+    usageKeys: () => [...apiKeys.values()].map((k) => ({ ...k, plans: plans.filter((x) => planKeys.has(`${x.id}/${k.id}`)).map((x) => x.name) })),
     stop: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -119,7 +119,9 @@ beforeAll(async () => {
   ddbClient = new DynamoDBClient({ endpoint: ddb.endpoint, region: LOCAL_REGION, credentials });
   sqsClient = new SQSClient({ endpoint: sqs.endpoint, region: LOCAL_REGION, credentials });
   ec2 = new FakeEc2({ catalogue: parseBurstSettings(BURST).instanceTypes, stateDir: path.join(dir, 'ec2'), agentEnv: { GPUPOOL_DRAIN_SECONDS: '0' } });
-  fakeAws = await startFakeAws({ secrets, ec2 });
+  // the agent usage plan the nodes function looks up by name (each node's own usage key, issue 14.9)
+  const usagePlanNames = functions.map((f) => f.environment.USAGE_AGENT_PLAN_NAME).filter((v): v is string => typeof v === 'string');
+  fakeAws = await startFakeAws({ secrets, ec2, usagePlanNames });
 
   // the API as the template wires it: each method to the function its integration invokes
   const routes = apiRoutes(stacks);
@@ -249,10 +251,12 @@ describe('the deployed bundles', () => {
       onLine: (l) => agentLines.push(l),
       bundle: { execPath: node22(), file: agentFile },
     });
-    await eventually(async () => {
+    const node = await eventually(async () => {
       const r = await provider.api.get('/v1/nodes');
       return r.body.items?.find((n: { name: string; status: string }) => n.name === 'bundle-node' && n.status === 'ONLINE');
     }, 120_000, `the bundled agent's node online\n${outputs()}`);
+    // its registration made the node's own usage key, in the agent plan (found by the name the template gives)
+    expect(fakeAws!.usageKeys()).toEqual([expect.objectContaining({ name: `gpupool-node-${node.id}`, value: expect.stringMatching(new RegExp(`-node-${node.id}$`)), plans: [expect.stringMatching(/-agent-tier$/)] })]);
 
     const submitted = await consumer.api.post('/v1/jobs', { command: ['sh', '-c', 'echo hello from the bundles'], resources: { gpus: 1 } });
     expect(submitted.status, JSON.stringify(submitted.body)).toBe(202);
