@@ -5,7 +5,7 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
 import { downstreamHeaders } from './forward-headers';
 import type { Body } from './request-body';
-import type { Upstream } from './upstream';
+import { requestTo, type Upstream } from './upstream';
 
 /** How one try ended: answered (bytes went to the caller, or the caller left), or failed before any byte. */
 export type Outcome = { kind: 'answered' } | { kind: 'refused'; why: string } | { kind: 'timeout' };
@@ -18,7 +18,6 @@ export interface ForwardOptions {
 }
 
 export function forwardRequest(req: IncomingMessage, res: ServerResponse, u: Upstream, path: string, body: Body, o: ForwardOptions): Promise<Outcome> {
-  const { target, address, isHttps } = u;
   const headers = { ...u.headers };
   if (body.kind === 'buffered') {
     if (body.hadBody || body.data.length) headers['content-length'] = String(body.data.length);
@@ -33,16 +32,7 @@ export function forwardRequest(req: IncomingMessage, res: ServerResponse, u: Ups
       clearTimeout(responseTimer);
       resolve(out);
     };
-    const up = (isHttps ? https : http).request({
-      host: address.address,
-      family: address.family,
-      port: target.port,
-      path,
-      method: req.method,
-      headers,
-      agent: isHttps ? o.agents.https : o.agents.http,
-      ...(isHttps ? { servername: target.host } : {}),
-    });
+    const up = requestTo(u, path, req.method, headers, u.isHttps ? o.agents.https : o.agents.http);
     let timedOut = false;
     const responseTimer = setTimeout(() => {
       timedOut = true;

@@ -1,11 +1,10 @@
 // HTTP Upgrade (WebSocket and any other protocol a replica switches to) through the routing tier and the
 // node's ingress (docs/services.md, The routing tier). An upgrade request has no ServerResponse: the answer
 // is written on the raw socket, and after a 101 the two sockets are spliced until either side closes.
-import http, { STATUS_CODES, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
-import https from 'node:https';
+import { STATUS_CODES, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { downstreamHeaders } from './forward-headers';
-import type { Upstream } from './upstream';
+import { requestTo, type Upstream } from './upstream';
 
 /** Writes a status line and headers on a raw socket (a flat [name, value, …] list or a header object). */
 export function writeHead(socket: Duplex, status: number, headers: readonly string[] | Record<string, string | string[] | number | undefined>, statusMessage?: string): void {
@@ -54,7 +53,6 @@ export type UpgradeOutcome = { kind: 'answered'; open: boolean } | { kind: 'refu
  * other answer is passed back as it is and the connection ends; a connection that fails is "refused".
  */
 export function forwardUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, u: Upstream, path: string, timeoutMs: number): Promise<UpgradeOutcome> {
-  const { target, address, isHttps } = u;
   const headers = { ...u.headers, ...upgradeHeaders(req.headers) };
   return new Promise((resolve) => {
     let settled = false;
@@ -65,7 +63,7 @@ export function forwardUpgrade(req: IncomingMessage, socket: Duplex, head: Buffe
       resolve(out);
     };
     // an upgraded connection is never pooled: no agent
-    const up = (isHttps ? https : http).request({ host: address.address, family: address.family, port: target.port, path, method: req.method, headers, agent: false, ...(isHttps ? { servername: target.host } : {}) });
+    const up = requestTo(u, path, req.method, headers, false);
     const timer = setTimeout(() => up.destroy(Object.assign(new Error('no answer in time'), { code: 'ETIMEDOUT' })), timeoutMs);
     up.on('upgrade', (ur, upSocket, upHead) => {
       writeHead(socket, 101, [...downstreamHeaders(ur.rawHeaders), ...Object.entries(upgradeHeaders(ur.headers)).flat()], ur.statusMessage);

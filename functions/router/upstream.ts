@@ -1,6 +1,7 @@
 // Where a request to one replica goes: its node's ingress (address resolved and checked against the
 // allowed address classes) and the headers it carries there, with a route pass signed for (service, node).
-import type { IncomingMessage } from 'node:http';
+import http, { type ClientRequest, type IncomingMessage } from 'node:http';
+import https from 'node:https';
 import type { resolveProbeTarget } from '../usecases/checker-probe-client';
 import { upstreamHeaders } from './forward-headers';
 import { ROUTE_PASS_HEADER } from '../domain/service/route-pass';
@@ -21,4 +22,10 @@ export function upstream(req: IncomingMessage, { target, address }: ResolvedEndp
   headers.host = target.port === defaultPort ? target.host : `${target.host.includes(':') ? `[${target.host}]` : target.host}:${target.port}`;
   headers[ROUTE_PASS_HEADER] = routePass;
   return { target, address, isHttps, headers };
+}
+
+/** The request of one try to the node: to the resolved address, with the node's name for TLS. */
+export function requestTo(u: Upstream, path: string, method: string | undefined, headers: Upstream['headers'], agent: http.Agent | false): ClientRequest {
+  const { target, address, isHttps } = u;
+  return (isHttps ? https : http).request({ host: address.address, family: address.family, port: target.port, path, method, headers, agent, ...(isHttps ? { servername: target.host } : {}) });
 }

@@ -9,6 +9,7 @@
 //   network / cursor                       the last epoch closed
 // Items carry no ownerId/operatorId attribute, so none of them enters the license indexes.
 import { GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { isConditionFailure } from './conditions';
 import type { RosterChecker } from '../domain/checker/assignments';
 import type { EpochScore, Standing } from '../domain/checker/checker-standing';
 import type { NodeVerdict } from '../domain/checker/quorum';
@@ -52,7 +53,6 @@ export interface StoredReport {
 
 const CHECKERS = 'checkers';
 const epochPk = (e: number) => `cepoch#${e}`;
-const isConditionFailed = (e: unknown) => (e as Error)?.name === 'ConditionalCheckFailedException';
 const strip = <T>(i: Record<string, unknown>): T => {
   const { pk: _pk, sk: _sk, ...rest } = i;
   return rest as T;
@@ -103,7 +103,7 @@ export class CheckerNetworkStore {
       );
       return true;
     } catch (e) {
-      if (isConditionFailed(e)) return false;
+      if (isConditionFailure(e)) return false;
       throw e;
     }
   }
@@ -126,7 +126,7 @@ export class CheckerNetworkStore {
       );
       return true;
     } catch (e) {
-      if (isConditionFailed(e)) return false;
+      if (isConditionFailure(e)) return false;
       throw e;
     }
   }
@@ -142,7 +142,7 @@ export class CheckerNetworkStore {
       await this.db.send(new PutCommand({ TableName: this.table, Item: { pk: epochPk(r.epoch), sk: 'roster', ...r }, ConditionExpression: 'attribute_not_exists(pk)' }));
       return r;
     } catch (e) {
-      if (!isConditionFailed(e)) throw e;
+      if (!isConditionFailure(e)) throw e;
       return (await this.roster(r.epoch))!;
     }
   }
@@ -155,7 +155,7 @@ export class CheckerNetworkStore {
       );
       return true;
     } catch (e) {
-      if (isConditionFailed(e)) return false;
+      if (isConditionFailure(e)) return false;
       throw e;
     }
   }
@@ -192,7 +192,7 @@ export class CheckerNetworkStore {
       await this.db.send(new PutCommand({ TableName: this.table, Item: { pk: epochPk(epoch), sk: `verdict#${nodeId}`, nodeId, ...v, at }, ConditionExpression: 'attribute_not_exists(pk)' }));
       return true;
     } catch (e) {
-      if (isConditionFailed(e)) return false;
+      if (isConditionFailure(e)) return false;
       throw e;
     }
   }
@@ -231,7 +231,7 @@ export class CheckerNetworkStore {
         }),
       );
     } catch (e) {
-      if (!isConditionFailed(e)) throw e;
+      if (!isConditionFailure(e)) throw e;
     }
   }
 }
