@@ -234,7 +234,12 @@ describe.skipIf('skip' in engine)(engineTitle('jobs in containers on a real Dock
     const id = await submit({ command: ['sh', '-c', `echo started; sleep 1; echo '${said}' >&2; exit 125`] });
     const done = await waitFinal(id);
     expect(done).toMatchObject({ status: 'FAILED', exitCode: 125 });
-    expect(done.attempts).toHaveLength(1);
+    // one attempt ran the workload and none was blamed on the node; under CI load the first dispatch may
+    // reach the agent after the local 10 s dispatch deadline (DISPATCH_TIMEOUT, no container started), which
+    // is the deadline doing its job, not this exit code's verdict
+    const ran = done.attempts.filter((a: { reason?: string }) => a.reason !== 'DISPATCH_TIMEOUT');
+    expect(ran, JSON.stringify(done.attempts)).toHaveLength(1);
+    expect(ran[0]).toMatchObject({ status: 'FAILED' });
     expect(done.cost.charged).toBeGreaterThan(0);
     expect(await stdout(id)).toEqual(['started']);
     expect((await provider.api.get(`/v1/nodes/${agent.nodeId}`)).body.node.status).toBe('ONLINE');
