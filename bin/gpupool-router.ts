@@ -6,15 +6,18 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import { makeDocClient } from '../functions/store/clients';
 import { routerConfigFromEnv } from '../functions/router/router-env';
 import { DynamoRouteTable } from '../functions/router/route-table';
-import { createServiceRouter } from '../functions/router/service-router';
+import { createServiceRouter, routerLog } from '../functions/router/service-router';
 import { wakeBy } from '../functions/router/wake';
+import { logger } from '../functions/observability/logger';
 import { controlPlaneKey } from '../functions/usecases/checker-settings';
 
 async function main(): Promise<void> {
   const config = routerConfigFromEnv(process.env);
   const key = await controlPlaneKey({ signingSecretArn: config.signingSecretArn });
   if (!key) throw new Error('no signing key');
-  const log = (msg: string, err?: unknown) => console.log(JSON.stringify({ level: err ? 'warn' : 'info', msg, ...(err ? { error: (err as Error).message ?? String(err) } : {}) }));
+  // every line names the task that wrote it (several run behind the load balancer)
+  logger.appendKeys({ routerId: config.routerId });
+  const log = routerLog;
   const router = createServiceRouter({
     table: new DynamoRouteTable(makeDocClient(), config.tables),
     signingKey: key.privateKey,
@@ -47,6 +50,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((e: unknown) => {
-  console.error(JSON.stringify({ level: 'error', msg: 'gpupool-router failed to start', error: (e as Error).stack ?? String(e) }));
+  logger.error('gpupool-router failed to start', { error: e });
   process.exit(1);
 });

@@ -24,6 +24,7 @@ import type { RoutableReplica, RouteService, RouteTable } from './route-table';
 import { TtlCache } from './ttl-cache';
 import { forwardUpgrade, rejectUpgrade } from './upgrade';
 import { upstream, type ResolvedEndpoint, type Upstream } from './upstream';
+import { logger } from '../observability/logger';
 
 export { RETRY_BODY_LIMIT };
 
@@ -82,9 +83,12 @@ export interface ServiceRouter {
 
 const MAX_CACHED = 10_000;
 
+/** the router's own lines: a warning with the error when something failed, else information */
+export const routerLog = (msg: string, err?: unknown): void => (err ? logger.warn(msg, { error: err }) : logger.info(msg));
+
 export function createServiceRouter(o: ServiceRouterOptions): ServiceRouter {
   const now = o.now ?? Date.now;
-  const log = o.log ?? ((msg, err) => console.error(`[router] ${msg}`, err ?? ''));
+  const log = o.log ?? routerLog;
   const allow = o.allowAddresses ?? [];
   const connectTimeoutMs = o.connectTimeoutMs ?? 2_000;
   const responseTimeoutMs = o.responseTimeoutMs ?? 120_000;

@@ -5,6 +5,7 @@
 import { isRegistrationKeyId } from '../domain/api-key';
 import type { Caller } from '../domain/model';
 import type { Deps } from './deps';
+import { logger } from '../observability/logger';
 
 export type { AgentUsageKeysPort } from '../domain/agent-usage-keys-port';
 
@@ -20,12 +21,12 @@ export async function giveOwnUsageKey(d: Deps, caller: Caller, nodeId: string, n
     await d.keys.markOwnUsageKey(nodeKeyId);
     return true;
   } catch (err) {
-    console.warn(JSON.stringify({ level: 'warn', msg: 'node keeps a shared usage key', nodeId, err: (err as Error).message }));
+    logger.warn('node keeps a shared usage key', { nodeId, err });
     return false;
   }
 }
 
 /** After a deregistration: the node's usage key goes (its node key answers 409 from now on anyway). */
 export async function dropOwnUsageKey(d: Deps, nodeId: string): Promise<void> {
-  await d.agentUsageKeys?.remove(nodeId).catch((err: Error) => console.warn(JSON.stringify({ level: 'warn', msg: 'node usage key not removed', nodeId, err: err.message })));
+  await d.agentUsageKeys?.remove(nodeId).catch((err: Error) => logger.warn('node usage key not removed', { nodeId, err }));
 }

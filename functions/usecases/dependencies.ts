@@ -11,6 +11,7 @@ import { DomainError, JobChangedError } from '../domain/errors';
 import { failForDependency, release, rewait, verdict, waitingReason, type Verdict } from '../domain/job/dependencies';
 import type { Caller, Job } from '../domain/model';
 import type { Deps } from './deps';
+import { logger } from '../observability/logger';
 
 /** concurrent decisions when many jobs wait for one (an array) */
 const CONCURRENCY = 16;
@@ -79,7 +80,7 @@ async function decideAll(d: Deps, ids: readonly string[], cache: DepReads): Prom
       try {
         out.push((await decide(d, id, cache)).decision);
       } catch (e) {
-        if (!(e instanceof DomainError)) console.warn(JSON.stringify({ level: 'warn', msg: 'dependency decision failed; the sweep retries it', jobId: id, error: (e as Error).message }));
+        if (!(e instanceof DomainError)) logger.warn('dependency decision failed; the sweep retries it', { jobId: id, error: e });
       }
     }
   };
@@ -96,7 +97,7 @@ export async function afterEnd(d: Deps, job: Job): Promise<void> {
     const ids = await d.jobs.dependents.of(job.id);
     if (ids.length) await decideAll(d, ids, new Map([[job.id, Promise.resolve(job)]]));
   } catch (e) {
-    console.warn(JSON.stringify({ level: 'warn', msg: 'dependents not decided; the sweep retries them', jobId: job.id, error: (e as Error).message }));
+    logger.warn('dependents not decided; the sweep retries them', { jobId: job.id, error: e });
   }
 }
 

@@ -13,6 +13,7 @@ import { ledgerSettings } from './parameters';
 import type { UsageGuard } from '../domain/account-limits';
 import { FINAL_JOB_STATUSES } from '../domain/model';
 import { afterEnd } from './dependencies';
+import { logger } from '../observability/logger';
 
 type NodeRead = Pick<Node, 'id' | 'status' | 'freeGpus' | 'totalGpus' | 'queueUrl'> & { version?: number };
 
@@ -98,7 +99,7 @@ async function sendMessages(d: Deps, job: Job, effects: Effect[], reads: Record<
         await d.queues.sendToNode(e.nodeId, queueUrl, { type: 'cancel', jobId: agentJobId(job), attemptId: e.attemptId });
       }
     } catch (err) {
-      console.warn(JSON.stringify({ level: 'warn', msg: 'queue send failed; the reaper will recover', jobId: job.id, error: (err as Error).message }));
+      logger.warn('queue send failed; the reaper will recover', { jobId: job.id, error: err });
     }
   }
 }
@@ -111,7 +112,7 @@ async function sendMessages(d: Deps, job: Job, effects: Effect[], reads: Record<
 async function recordStart(d: Deps, job: Job): Promise<void> {
   if (job.pinNodeId || !job.nodeId) return;
   await d.jobs.startStats.record(job.nodeId, job.startedAt! - job.createdAt, job.startedAt!).catch((e) => {
-    console.warn(JSON.stringify({ level: 'warn', msg: 'start sample not recorded', jobId: job.id, error: (e as Error).message }));
+    logger.warn('start sample not recorded', { jobId: job.id, error: e });
   });
 }
 

@@ -5,6 +5,7 @@
 // session and kills its attempts then, and a node that hears nothing at all stops when its lease ends.
 import type { StopMessage } from '../domain/agent-protocol';
 import type { Deps } from './deps';
+import { logger } from '../observability/logger';
 
 /**
  * Sends a `stop` control message on the node's queue: the agent kills the named attempts (all it runs
@@ -19,7 +20,7 @@ export async function tellNodeToStop(d: Deps, node: { id: string; queueUrl?: str
     await d.queues.send(node.queueUrl, message);
     return true;
   } catch (err) {
-    console.warn(JSON.stringify({ level: 'warn', msg: 'stop message not sent; the node learns it from a 409', nodeId: node.id, error: (err as Error).message }));
+    logger.warn('stop message not sent; the node learns it from a 409', { nodeId: node.id, error: err });
     return false;
   }
 }

@@ -4,6 +4,7 @@
 // for the same nodes and queue heads (under churn ten lost claims for each placement, and jobs waited with
 // GPUs free), and a sweep that failed after the request's own commit turned its success into an error.
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { logger } from '../observability/logger';
 
 export interface PlacementWake {
   /** asks for a sweep soon; `sweep` is the one to run where placement runs in this process */
@@ -26,7 +27,7 @@ export class SqsPlacementWake implements PlacementWake {
     try {
       await this.sqs.send(new SendMessageCommand({ QueueUrl: this.queueUrl, MessageBody: '{}' }));
     } catch (e) {
-      console.warn(JSON.stringify({ level: 'warn', msg: 'placement wake not sent; the scheduled sweep places the jobs', error: (e as Error).message }));
+      logger.warn('placement wake not sent; the scheduled sweep places the jobs', { error: e });
     }
   }
 
@@ -41,7 +42,7 @@ export class InProcessPlacementWake implements PlacementWake {
   private running?: Promise<void>;
   private again?: () => Promise<unknown>;
 
-  constructor(private readonly onError: (e: unknown) => void = (e) => console.error('[placement]', e)) {}
+  constructor(private readonly onError: (e: unknown) => void = (e) => logger.error('placement sweep failed', { error: e })) {}
 
   async wake(sweep: () => Promise<unknown>): Promise<void> {
     if (this.running) {

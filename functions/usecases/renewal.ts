@@ -11,6 +11,7 @@ import { InsufficientFundsError } from '../store/ledger-store';
 import { accountView } from './account-limits';
 import type { Deps } from './deps';
 import { applyTransition } from './effects';
+import { logger } from '../observability/logger';
 
 // another writer moved the job: read it again and re-make the transition (a renewal no longer due is refused)
 const RACE_RETRIES = 4;
@@ -30,7 +31,8 @@ export async function renewReplica(d: Deps, job: Job, now: number): Promise<Rene
   // the consumer cannot cover the next period (its credits, or its own daily spend limit): the replica ends
   const fresh = (await d.jobs.get(job.id)) ?? job;
   const ended = await applyTransition(d, fresh, (j) => endForCredits(j, now), { retries: RACE_RETRIES });
-  console.log(JSON.stringify({ level: 'info', msg: 'replica ended: next billing period not covered', jobId: job.id, accountId: job.accountId, service: job.service?.id }));
+  // serviceId, not service: Powertools' `service` is the function's own name (a reserved key)
+  logger.info('replica ended: next billing period not covered', { jobId: job.id, accountId: job.accountId, serviceId: job.service?.id });
   return { ended };
 }
 

@@ -19,6 +19,7 @@ import { applyTransition } from './effects';
 import { admit, queuedJob } from './jobs';
 import { tryPlace, wakePlacement } from './placement';
 import { serviceSettings } from './service-settings';
+import { logger } from '../observability/logger';
 
 /** rounds of read, decide, conditional write before a pass gives up (another writer kept winning) */
 const SAVE_TRIES = 5;
@@ -48,7 +49,7 @@ async function onDrainingNodes(d: Deps, jobs: ReadonlyMap<string, Job>): Promise
 export async function reconcileServicesOn(d: Deps, nodeId: string): Promise<void> {
   const ids = new Set((await d.jobs.liveOnNode(nodeId)).flatMap((j) => (j.service ? [j.service.id] : [])));
   for (const id of ids) {
-    await reconcileService(d, id).catch((e) => console.warn(JSON.stringify({ level: 'warn', msg: 'service reconcile after a drain failed', serviceId: id, nodeId, error: (e as Error).message })));
+    await reconcileService(d, id).catch((e) => logger.warn('service reconcile after a drain failed', { serviceId: id, nodeId, error: e }));
   }
 }
 
@@ -160,7 +161,7 @@ export async function reconcileAll(d: Deps): Promise<{ services: number; failed:
       const id = ids[next++];
       await reconcileService(d, id).catch((e) => {
         failed++;
-        console.warn(JSON.stringify({ level: 'warn', msg: 'service reconcile failed', serviceId: id, error: (e as Error).message }));
+        logger.warn('service reconcile failed', { serviceId: id, error: e });
       });
     }
   };
@@ -196,7 +197,7 @@ export async function reconcileWoken(d: Deps, bodies: readonly string[]): Promis
   for (const id of ids) {
     await reconcileService(d, id).catch((e) => {
       failed++;
-      console.warn(JSON.stringify({ level: 'warn', msg: 'woken service reconcile failed', serviceId: id, error: (e as Error).message }));
+      logger.warn('woken service reconcile failed', { serviceId: id, error: e });
     });
   }
   return { woken: ids.size, ignored, failed };

@@ -10,6 +10,7 @@ import type { APIGatewayProxyResult } from 'aws-lambda';
 import { DomainError } from '../../domain/errors';
 import type { Deps } from '../../usecases/deps';
 import type { Request } from './request';
+import { logger } from '../../observability/logger';
 
 const WAIT_MS = 5_000;
 /** writes of the answer after a committed request; the SDK's own retries come on top of these */
@@ -83,7 +84,7 @@ async function recordAnswer(d: Deps, key: string, response: { statusCode: number
       return await d.idempotency.complete(key, response);
     } catch (e) {
       if (tries >= RECORD_TRIES) {
-        console.warn(JSON.stringify({ level: 'warn', msg: 'idempotency answer not recorded; the key stays claimed', error: (e as Error).message }));
+        logger.warn('idempotency answer not recorded; the key stays claimed', { error: e });
         return;
       }
       await new Promise((r) => setTimeout(r, 50 * tries));

@@ -3,6 +3,7 @@
 import type { APIGatewayProxyResult } from 'aws-lambda';
 import * as z from 'zod';
 import { DomainError, type ErrorCode, type FieldError } from '../../domain/errors';
+import { logger } from '../../observability/logger';
 
 const TITLES: Record<number, string> = {
   400: 'Bad Request',
@@ -56,7 +57,7 @@ export function problem(status: number, detail: string, code = 'error', errors?:
 
 export function errorToProblem(e: unknown, requestId?: string): APIGatewayProxyResult {
   if (e instanceof DomainError) return problem(HTTP_STATUS[e.code], e.message, e.code, e.errors);
-  console.error(JSON.stringify({ level: 'error', msg: 'unhandled error', requestId, error: (e as Error)?.stack ?? String(e) }));
+  logger.error('unhandled error', { requestId, error: e });
   return problem(500, 'internal error; the request id identifies it in the logs', 'internal');
 }
 
