@@ -25,6 +25,7 @@ import { startFiles } from './files';
 import { withResume } from '../domain/files/resume';
 import { openAttemptSecrets } from './secrets';
 import { reconcileService, reconcileServicesOn } from './service-reconcile';
+import { logger } from '../observability/logger';
 
 /** statusReason of a node whose own agent is draining (SIGTERM), as opposed to a provider's drain */
 export const AGENT_DRAINING = 'agent draining';
@@ -200,7 +201,7 @@ async function recordReadiness(d: Deps, node: NodeItem, live: Job[], reports: { 
   }
   for (const id of changed) {
     // the heartbeat's answer does not wait on a failed pass: the tick reconciles again
-    await reconcileService(d, id).catch((e) => console.warn(JSON.stringify({ level: 'warn', msg: 'service reconcile after readiness failed', serviceId: id, error: (e as Error).message })));
+    await reconcileService(d, id).catch((e) => logger.warn('service reconcile after readiness failed', { serviceId: id, error: e }));
   }
 }
 

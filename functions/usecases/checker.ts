@@ -25,6 +25,7 @@ import { withStatus } from './nodes';
 import { updateNode } from './node-writes';
 import { finishRemoval, startRemoval } from './node-removal';
 import { acceptEvidence, holdMs } from '../domain/node/removal';
+import { logger } from '../observability/logger';
 
 export interface CheckerRunResult {
   shards: number[];
@@ -117,7 +118,7 @@ async function checkNode(ctx: RunCtx, node: NodeItem): Promise<void> {
     if (verdict.ok && after && (await maybeSendCanary(d, after))) result.canariesSent++;
   } catch (e) {
     // one node's trouble (a store error, a conflict) must not stop the run for the others
-    console.warn(JSON.stringify({ level: 'warn', msg: 'checker: node check failed', nodeId: node.id, error: (e as Error).message }));
+    logger.warn('checker: node check failed', { nodeId: node.id, error: e });
   }
 }
 
@@ -220,7 +221,7 @@ export async function quarantineNode(d: Deps, nodeId: string, evidence: string):
 }
 
 async function afterEvidence(d: Deps, node: NodeItem, evidence: string): Promise<void> {
-  console.warn(JSON.stringify({ level: 'warn', msg: 'checker: node quarantined', nodeId: node.id, providerId: node.providerId, status: node.status, evidence }));
+  logger.warn('checker: node quarantined', { nodeId: node.id, providerId: node.providerId, status: node.status, evidence });
   recordQuarantine();
   await finishRemoval(d, node.id);
 }

@@ -13,6 +13,7 @@ import { recordIfLost } from './metrics';
 import { finishRemoval, startRemoval } from './node-removal';
 import { tryPlace } from './placement';
 import { renewReplica } from './renewal';
+import { logger } from '../observability/logger';
 
 export interface ReapResult {
   nodesOffline: number;
@@ -47,7 +48,7 @@ export async function reap(d: Deps): Promise<ReapResult> {
       result.attemptsLost += (await finishRemoval(d, node.id)).attemptsLost;
     } catch (e) {
       // one node's trouble must not stop the reaper for the others; its removal stays pending
-      console.warn(JSON.stringify({ level: 'warn', msg: 'reaper: node removal failed; retried next tick', nodeId: n.id, error: (e as Error).message }));
+      logger.warn('reaper: node removal failed; retried next tick', { nodeId: n.id, error: e });
     }
   }
   for (const stale of await d.jobs.overdue(now)) {
@@ -61,7 +62,7 @@ export async function reap(d: Deps): Promise<ReapResult> {
         else result.jobsEnded++;
       } catch (e) {
         // already renewed or ended by another writer: nothing to do; anything else waits for the next pass
-        if (!(e instanceof DomainError)) console.warn(JSON.stringify({ level: 'warn', msg: 'reaper: renewal failed; retried next pass', jobId: job.id, error: (e as Error).message }));
+        if (!(e instanceof DomainError)) logger.warn('reaper: renewal failed; retried next pass', { jobId: job.id, error: e });
       }
       continue;
     }
