@@ -3,10 +3,11 @@
 //   `day#<date>`  micro-USD committed that UTC day, so the daily cap holds the same way
 //   `lease`       the one tick allowed to plan at a time, so one backlog does not launch twice
 // Every change that spends money or capacity is one conditional write or one transaction.
-import { GetCommand, PutCommand, ScanCommand, UpdateCommand, TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, ScanCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { budgetDay, type BurstInstance } from '../domain/burst/model';
 import { decodeCursor, encodeCursor } from './cursor';
 import { ignoreConditionFailure, isConditionFailure } from './conditions';
+import { isTransactionCancelled, TransactionRefusedError, UnitOfWork } from './unit-of-work';
 
 const LIMITS = 'limits';
 const LEASE = 'lease';
@@ -30,8 +31,8 @@ export class LimitError extends Error {
   }
 }
 
-const isCancelled = (e: unknown) => (e as Error).name === 'TransactionCanceledException';
-const reasons = (e: unknown) => ((e as { CancellationReasons?: { Code?: string }[] }).CancellationReasons ?? []).map((r) => r.Code);
+/** the items of burst transactions (unit-of-work.ts): a launch record, the limits counters, a day's budget */
+type BurstItemKind = 'launch' | 'limits' | 'budget';
 
 export class BurstStore {
   constructor(
@@ -48,28 +49,25 @@ export class BurstStore {
     if (r.gpus > limits.maxGpus || limits.maxInstances < 1) throw new LimitError('instances');
     const cost = toMicroUsd(r.hourlyCostUsd);
     if (cost > toMicroUsd(limits.dailyBudgetUsd)) throw new LimitError('budget');
+    const uow = new UnitOfWork<BurstItemKind>()
+      .addNative('launch', r.id, { Put: { TableName: this.table, Item: { ...r, kind: 'instance' }, ConditionExpression: 'attribute_not_exists(id)' } })
+      .addNative('limits', LIMITS, {
+        Update: {
+          TableName: this.table,
+          Key: { id: LIMITS },
+          UpdateExpression: 'ADD instances :one, gpus :g',
+          ConditionExpression: '(attribute_not_exists(instances) OR instances <= :maxI) AND (attribute_not_exists(gpus) OR gpus <= :maxG)',
+          ExpressionAttributeValues: { ':one': 1, ':g': r.gpus, ':maxI': limits.maxInstances - 1, ':maxG': limits.maxGpus - r.gpus },
+        },
+      })
+      .addNative('budget', dayKey(now), this.chargeItem(now, cost, limits.dailyBudgetUsd));
     try {
-      await this.db.send(
-        new TransactWriteCommand({
-          TransactItems: [
-            { Put: { TableName: this.table, Item: { ...r, kind: 'instance' }, ConditionExpression: 'attribute_not_exists(id)' } },
-            {
-              Update: {
-                TableName: this.table,
-                Key: { id: LIMITS },
-                UpdateExpression: 'ADD instances :one, gpus :g',
-                ConditionExpression: '(attribute_not_exists(instances) OR instances <= :maxI) AND (attribute_not_exists(gpus) OR gpus <= :maxG)',
-                ExpressionAttributeValues: { ':one': 1, ':g': r.gpus, ':maxI': limits.maxInstances - 1, ':maxG': limits.maxGpus - r.gpus },
-              },
-            },
-            this.chargeItem(now, cost, limits.dailyBudgetUsd),
-          ],
-        }),
-      );
+      await uow.commit(this.db);
     } catch (e) {
-      if (!isCancelled(e)) throw e;
-      const [rec, lim, day] = reasons(e);
-      throw new LimitError(rec === 'ConditionalCheckFailed' ? 'exists' : lim === 'ConditionalCheckFailed' ? 'instances' : day === 'ConditionalCheckFailed' ? 'budget' : 'version');
+      const refused = e instanceof TransactionRefusedError ? (e as TransactionRefusedError<BurstItemKind>) : undefined;
+      if (!refused && !isTransactionCancelled(e)) throw e;
+      // a cancellation for a conflict with another tick refused nothing in particular: 'version', read again
+      throw new LimitError(refused?.of('launch') ? 'exists' : refused?.of('limits') ? 'instances' : refused?.of('budget') ? 'budget' : 'version');
     }
   }
 
@@ -92,19 +90,15 @@ export class BurstStore {
    */
   async chargeHour(before: BurstInstance, committedUntil: number, capUsd: number, now: number): Promise<BurstInstance> {
     const next = { ...before, committedUntil, version: before.version + 1 };
+    const uow = new UnitOfWork<BurstItemKind>()
+      .addNative('launch', before.id, { Put: { TableName: this.table, Item: { ...next, kind: 'instance' }, ConditionExpression: 'version = :v', ExpressionAttributeValues: { ':v': before.version } } })
+      .addNative('budget', dayKey(now), this.chargeItem(now, toMicroUsd(before.hourlyCostUsd), capUsd));
     try {
-      await this.db.send(
-        new TransactWriteCommand({
-          TransactItems: [
-            { Put: { TableName: this.table, Item: { ...next, kind: 'instance' }, ConditionExpression: 'version = :v', ExpressionAttributeValues: { ':v': before.version } } },
-            this.chargeItem(now, toMicroUsd(before.hourlyCostUsd), capUsd),
-          ],
-        }),
-      );
+      await uow.commit(this.db);
       return next;
     } catch (e) {
-      if (!isCancelled(e)) throw e;
-      throw new LimitError(reasons(e)[0] === 'ConditionalCheckFailed' ? 'version' : 'budget');
+      if (!(e instanceof TransactionRefusedError) && !isTransactionCancelled(e)) throw e;
+      throw new LimitError(e instanceof TransactionRefusedError && (e as TransactionRefusedError<BurstItemKind>).of('launch') ? 'version' : 'budget');
     }
   }
 
@@ -123,25 +117,22 @@ export class BurstStore {
   /** Ends a record and gives its instance and GPUs back to the limits, exactly once. */
   async end(before: BurstInstance, state: 'terminated' | 'failed', reason: string, now: number): Promise<boolean> {
     const next: BurstInstance = { ...before, state, stateReason: reason, endedAt: now, version: before.version + 1 };
+    const uow = new UnitOfWork<BurstItemKind>()
+      .addNative('launch', before.id, {
+        Put: {
+          TableName: this.table,
+          Item: { ...next, kind: 'instance', expiresAt: Math.floor((now + KEEP_MS) / 1000) },
+          ConditionExpression: 'version = :v',
+          ExpressionAttributeValues: { ':v': before.version },
+        },
+      })
+      .addNative('limits', LIMITS, { Update: { TableName: this.table, Key: { id: LIMITS }, UpdateExpression: 'ADD instances :m, gpus :g', ExpressionAttributeValues: { ':m': -1, ':g': -before.gpus } } });
     try {
-      await this.db.send(
-        new TransactWriteCommand({
-          TransactItems: [
-            {
-              Put: {
-                TableName: this.table,
-                Item: { ...next, kind: 'instance', expiresAt: Math.floor((now + KEEP_MS) / 1000) },
-                ConditionExpression: 'version = :v',
-                ExpressionAttributeValues: { ':v': before.version },
-              },
-            },
-            { Update: { TableName: this.table, Key: { id: LIMITS }, UpdateExpression: 'ADD instances :m, gpus :g', ExpressionAttributeValues: { ':m': -1, ':g': -before.gpus } } },
-          ],
-        }),
-      );
+      await uow.commit(this.db);
       return true;
     } catch (e) {
-      if (isCancelled(e)) return false;
+      // the record moved (or another tick's transaction was on it): that tick ends it
+      if (e instanceof TransactionRefusedError || isTransactionCancelled(e)) return false;
       throw e;
     }
   }

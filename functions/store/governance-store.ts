@@ -10,6 +10,7 @@
 import { queryAll } from './query-all';
 import { GetCommand, QueryCommand, TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { conflict } from '../domain/errors';
+import { TransactionRefusedError, UnitOfWork, type NativeWriteItem } from './unit-of-work';
 import type { License, LicensePeriod } from '../domain/governance/licenses';
 import type { ParameterChanges } from '../domain/governance/parameters';
 import type { Proposal, ProposalStatus, Vote } from '../domain/governance/proposals';
@@ -28,30 +29,25 @@ export interface Enactment {
   after: ParameterChanges;
 }
 
-type Reason = { Code?: string };
-const reasonsOf = (e: unknown): Reason[] | undefined =>
-  (e as Error)?.name === 'TransactionCanceledException' ? (((e as { CancellationReasons?: Reason[] }).CancellationReasons ?? []) as Reason[]) : undefined;
+/** the items of governance transactions (unit-of-work.ts) */
+type GovernanceItemKind = 'supply' | 'license' | 'period' | 'proposal' | 'vote' | 'parameters' | 'enactment';
+/** an item with its kind and subject (a license or proposal id) */
+type Tagged = [GovernanceItemKind, string, NativeWriteItem];
 
 /**
  * Runs a transaction; a refused condition is `false`; a conflict with another transaction in flight on
  * the same items (DynamoDB cancels both sides' overlap) is tried again, a few times, since it says nothing
  * about the outcome.
  */
-async function transact(db: DynamoDBDocumentClient, items: NonNullable<ConstructorParameters<typeof TransactWriteCommand>[0]['TransactItems']>): Promise<boolean> {
-  for (let tries = 0; ; tries++) {
-    try {
-      await db.send(new TransactWriteCommand({ TransactItems: items }));
-      return true;
-    } catch (e) {
-      const reasons = reasonsOf(e);
-      if (!reasons) throw e;
-      if (reasons.some((r) => r.Code === 'ConditionalCheckFailed')) return false;
-      if (reasons.some((r) => r.Code === 'TransactionConflict') && tries < 8) {
-        await new Promise((r) => setTimeout(r, 10 + Math.random() * 40 * (tries + 1)));
-        continue;
-      }
-      throw e;
-    }
+async function transact(db: DynamoDBDocumentClient, items: readonly Tagged[]): Promise<boolean> {
+  const uow = new UnitOfWork<GovernanceItemKind>();
+  for (const [kind, subject, item] of items) uow.addNative(kind, subject, item);
+  try {
+    await uow.commit(db, { conflictRetries: 8 });
+    return true;
+  } catch (e) {
+    if (e instanceof TransactionRefusedError) return false;
+    throw e;
   }
 }
 
@@ -82,17 +78,21 @@ export class GovernanceStore {
     const room = supply - licenses.length;
     if (room < 0) return false;
     return transact(this.db, [
-      {
-        Update: {
-          TableName: this.table,
-          Key: { pk: 'licenses', sk: 'supply' },
-          UpdateExpression: 'ADD minted :n',
-          ConditionExpression: 'attribute_not_exists(minted) OR minted <= :room',
-          ExpressionAttributeValues: { ':n': licenses.length, ':room': room },
+      [
+        'supply',
+        'licenses',
+        {
+          Update: {
+            TableName: this.table,
+            Key: { pk: 'licenses', sk: 'supply' },
+            UpdateExpression: 'ADD minted :n',
+            ConditionExpression: 'attribute_not_exists(minted) OR minted <= :room',
+            ExpressionAttributeValues: { ':n': licenses.length, ':room': room },
+          },
         },
-      },
-      ...licenses.map((l) => ({ Put: { TableName: this.table, Item: { pk: licensePk(l.id), sk: LICENSE, ...l }, ConditionExpression: 'attribute_not_exists(pk)' } })),
-      ...periods.map((p) => ({ Put: { TableName: this.table, Item: { pk: licensePk(p.licenseId), sk: periodSk(p.seq), period: p }, ConditionExpression: 'attribute_not_exists(pk)' } })),
+      ],
+      ...licenses.map((l): Tagged => ['license', l.id, { Put: { TableName: this.table, Item: { pk: licensePk(l.id), sk: LICENSE, ...l }, ConditionExpression: 'attribute_not_exists(pk)' } }]),
+      ...periods.map((p): Tagged => ['period', p.licenseId, { Put: { TableName: this.table, Item: { pk: licensePk(p.licenseId), sk: periodSk(p.seq), period: p }, ConditionExpression: 'attribute_not_exists(pk)' } }]),
     ]);
   }
 
@@ -114,25 +114,33 @@ export class GovernanceStore {
     if (after.version !== before.version + 1 || period.seq !== after.version) throw new Error('a license change is one version');
     const { operatorId, ...rest } = after;
     return transact(this.db, [
-      {
-        Put: {
-          TableName: this.table,
-          Item: { pk: licensePk(after.id), sk: LICENSE, ...rest, ...(operatorId ? { operatorId } : {}) },
-          ConditionExpression: 'version = :v',
-          ExpressionAttributeValues: { ':v': before.version },
+      [
+        'license',
+        after.id,
+        {
+          Put: {
+            TableName: this.table,
+            Item: { pk: licensePk(after.id), sk: LICENSE, ...rest, ...(operatorId ? { operatorId } : {}) },
+            ConditionExpression: 'version = :v',
+            ExpressionAttributeValues: { ':v': before.version },
+          },
         },
-      },
-      {
-        Update: {
-          TableName: this.table,
-          Key: { pk: licensePk(before.id), sk: periodSk(before.version) },
-          UpdateExpression: 'SET period.#to = :at',
-          ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(period.#to)',
-          ExpressionAttributeNames: { '#to': 'to' },
-          ExpressionAttributeValues: { ':at': at },
+      ],
+      [
+        'period',
+        before.id,
+        {
+          Update: {
+            TableName: this.table,
+            Key: { pk: licensePk(before.id), sk: periodSk(before.version) },
+            UpdateExpression: 'SET period.#to = :at',
+            ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(period.#to)',
+            ExpressionAttributeNames: { '#to': 'to' },
+            ExpressionAttributeValues: { ':at': at },
+          },
         },
-      },
-      { Put: { TableName: this.table, Item: { pk: licensePk(after.id), sk: periodSk(period.seq), period }, ConditionExpression: 'attribute_not_exists(pk)' } },
+      ],
+      ['period', after.id, { Put: { TableName: this.table, Item: { pk: licensePk(after.id), sk: periodSk(period.seq), period }, ConditionExpression: 'attribute_not_exists(pk)' } }],
     ]);
   }
 
@@ -180,17 +188,21 @@ export class GovernanceStore {
    */
   async castVote(v: Vote): Promise<'ok' | 'voted' | 'closed'> {
     const ok = await transact(this.db, [
-      { Put: { TableName: this.table, Item: { pk: proposalPk(v.proposalId), sk: `vote#${v.accountId}`, vote: v }, ConditionExpression: 'attribute_not_exists(pk)' } },
-      {
-        Update: {
-          TableName: this.table,
-          Key: { pk: proposalPk(v.proposalId), sk: 'proposal' },
-          UpdateExpression: 'ADD tally.#c :w, tally.voters :one',
-          ConditionExpression: '#s = :open AND votingEndsAt > :at',
-          ExpressionAttributeNames: { '#c': v.choice, '#s': 'status' },
-          ExpressionAttributeValues: { ':w': v.weight, ':one': 1, ':open': 'open', ':at': v.at },
+      ['vote', v.accountId, { Put: { TableName: this.table, Item: { pk: proposalPk(v.proposalId), sk: `vote#${v.accountId}`, vote: v }, ConditionExpression: 'attribute_not_exists(pk)' } }],
+      [
+        'proposal',
+        v.proposalId,
+        {
+          Update: {
+            TableName: this.table,
+            Key: { pk: proposalPk(v.proposalId), sk: 'proposal' },
+            UpdateExpression: 'ADD tally.#c :w, tally.voters :one',
+            ConditionExpression: '#s = :open AND votingEndsAt > :at',
+            ExpressionAttributeNames: { '#c': v.choice, '#s': 'status' },
+            ExpressionAttributeValues: { ':w': v.weight, ':one': 1, ':open': 'open', ':at': v.at },
+          },
         },
-      },
+      ],
     ]);
     if (ok) return 'ok';
     return (await this.vote(v.proposalId, v.accountId)) ? 'voted' : 'closed';
@@ -225,16 +237,20 @@ export class GovernanceStore {
    */
   async close(p: Proposal, outcome: 'passed' | 'rejected', at: number): Promise<boolean> {
     return transact(this.db, [
-      {
-        Update: {
-          TableName: this.table,
-          Key: { pk: proposalPk(p.id), sk: 'proposal' },
-          UpdateExpression: outcome === 'passed' ? 'SET #s = :o, closedAt = :at, dueAt = :due' : 'SET #s = :o, closedAt = :at REMOVE pendingKey, dueAt',
-          ConditionExpression: '#s = :open AND votingEndsAt <= :at AND tally.yes = :yes AND tally.#no = :no',
-          ExpressionAttributeNames: { '#s': 'status', '#no': 'no' },
-          ExpressionAttributeValues: { ':o': outcome, ':at': at, ':open': 'open', ':yes': p.tally.yes, ':no': p.tally.no, ...(outcome === 'passed' ? { ':due': p.enactAfter } : {}) },
+      [
+        'proposal',
+        p.id,
+        {
+          Update: {
+            TableName: this.table,
+            Key: { pk: proposalPk(p.id), sk: 'proposal' },
+            UpdateExpression: outcome === 'passed' ? 'SET #s = :o, closedAt = :at, dueAt = :due' : 'SET #s = :o, closedAt = :at REMOVE pendingKey, dueAt',
+            ConditionExpression: '#s = :open AND votingEndsAt <= :at AND tally.yes = :yes AND tally.#no = :no',
+            ExpressionAttributeNames: { '#s': 'status', '#no': 'no' },
+            ExpressionAttributeValues: { ':o': outcome, ':at': at, ':open': 'open', ':yes': p.tally.yes, ':no': p.tally.no, ...(outcome === 'passed' ? { ':due': p.enactAfter } : {}) },
+          },
         },
-      },
+      ],
     ]);
   }
 
@@ -245,41 +261,53 @@ export class GovernanceStore {
    */
   async enact(p: Proposal, current: { values: ParameterChanges; version: number }, e: Enactment): Promise<boolean> {
     return transact(this.db, [
-      {
-        Put: {
-          TableName: this.table,
-          Item: { pk: 'parameters', sk: 'current', values: e.after, version: current.version + 1, updatedAt: e.at, proposalId: p.id },
-          ConditionExpression: current.version === 0 ? 'attribute_not_exists(pk)' : 'version = :v',
-          ...(current.version === 0 ? {} : { ExpressionAttributeValues: { ':v': current.version } }),
+      [
+        'parameters',
+        'current',
+        {
+          Put: {
+            TableName: this.table,
+            Item: { pk: 'parameters', sk: 'current', values: e.after, version: current.version + 1, updatedAt: e.at, proposalId: p.id },
+            ConditionExpression: current.version === 0 ? 'attribute_not_exists(pk)' : 'version = :v',
+            ...(current.version === 0 ? {} : { ExpressionAttributeValues: { ':v': current.version } }),
+          },
         },
-      },
-      {
-        Update: {
-          TableName: this.table,
-          Key: { pk: proposalPk(p.id), sk: 'proposal' },
-          UpdateExpression: 'SET #s = :enacted, enactedAt = :at REMOVE pendingKey, dueAt',
-          ConditionExpression: '#s = :passed AND enactAfter <= :at',
-          ExpressionAttributeNames: { '#s': 'status' },
-          ExpressionAttributeValues: { ':enacted': 'enacted', ':passed': 'passed', ':at': e.at },
+      ],
+      [
+        'proposal',
+        p.id,
+        {
+          Update: {
+            TableName: this.table,
+            Key: { pk: proposalPk(p.id), sk: 'proposal' },
+            UpdateExpression: 'SET #s = :enacted, enactedAt = :at REMOVE pendingKey, dueAt',
+            ConditionExpression: '#s = :passed AND enactAfter <= :at',
+            ExpressionAttributeNames: { '#s': 'status' },
+            ExpressionAttributeValues: { ':enacted': 'enacted', ':passed': 'passed', ':at': e.at },
+          },
         },
-      },
-      { Put: { TableName: this.table, Item: { pk: 'parameters', sk: `enacted#${String(e.at).padStart(15, '0')}#${p.id}`, ...e }, ConditionExpression: 'attribute_not_exists(pk)' } },
+      ],
+      ['enactment', p.id, { Put: { TableName: this.table, Item: { pk: 'parameters', sk: `enacted#${String(e.at).padStart(15, '0')}#${p.id}`, ...e }, ConditionExpression: 'attribute_not_exists(pk)' } }],
     ]);
   }
 
   /** Admin veto: an open or passed proposal becomes vetoed and leaves the schedule's view. */
   async veto(id: string, at: number): Promise<boolean> {
     return transact(this.db, [
-      {
-        Update: {
-          TableName: this.table,
-          Key: { pk: proposalPk(id), sk: 'proposal' },
-          UpdateExpression: 'SET #s = :vetoed, vetoedAt = :at REMOVE pendingKey, dueAt',
-          ConditionExpression: '#s IN (:open, :passed)',
-          ExpressionAttributeNames: { '#s': 'status' },
-          ExpressionAttributeValues: { ':vetoed': 'vetoed', ':at': at, ':open': 'open', ':passed': 'passed' },
+      [
+        'proposal',
+        id,
+        {
+          Update: {
+            TableName: this.table,
+            Key: { pk: proposalPk(id), sk: 'proposal' },
+            UpdateExpression: 'SET #s = :vetoed, vetoedAt = :at REMOVE pendingKey, dueAt',
+            ConditionExpression: '#s IN (:open, :passed)',
+            ExpressionAttributeNames: { '#s': 'status' },
+            ExpressionAttributeValues: { ':vetoed': 'vetoed', ':at': at, ':open': 'open', ':passed': 'passed' },
+          },
         },
-      },
+      ],
     ]);
   }
 

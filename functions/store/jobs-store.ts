@@ -3,9 +3,9 @@
 // Two kinds of helper items share the table (ids with `#`, which no job id has; no accountId, so job
 // lists never show them): a gang's rank items (`<jobId>#rank<k>`, one per live rank, so the liveByNode
 // index finds every node of a gang) and the queue's account markers (queue-accounts.ts).
-import { DeleteCommand, GetCommand, PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
-import { ConditionalCheckFailedException, TransactionCanceledException, TransactWriteItemsCommand, type TransactWriteItem } from '@aws-sdk/client-dynamodb';
+import { DeleteCommand, GetCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { marshall } from '@aws-sdk/util-dynamodb';
+import { ConditionalCheckFailedException, type TransactWriteItem } from '@aws-sdk/client-dynamodb';
 import { refusedBy, usageDelta, type AccountItem, type UsageDelta, type UsageGuard } from '../domain/account-limits';
 import { balanceDeltas } from '../domain/ledger/postings';
 import type { Bucket } from '../domain/ledger/model';
@@ -17,16 +17,14 @@ import type { Posting } from '../domain/ledger/model';
 import type { Job, Node } from '../domain/model';
 import { isConditionFailure } from './conditions';
 import { pageByAccount } from './query-all';
-import { InsufficientFundsError, type LedgerStore } from './ledger-store';
+import { InsufficientFundsError, type LedgerItemKind, type LedgerStore } from './ledger-store';
+import { MAX_TRANSACT_ITEMS, TransactionRefusedError, UnitOfWork, type Refused } from './unit-of-work';
 import type { NodesStore } from './nodes-store';
 import { QueueAccounts } from './queue-accounts';
 import { rankItems, rankLookup } from './rank-items';
 import { allShards, queryPartitions, shardOf } from './shard';
 import { DependentsStore, HELD_PREFIX } from './dependents-store';
 import { StartStatsStore } from './start-stats-store';
-
-/** DynamoDB's most operations in one transaction */
-const MAX_TRANSACT_ITEMS = 100;
 
 const INTERNAL = ['queueShard', 'queueOrder', 'queueAccount', 'activeShard', 'deadlineAt', 'deadlineKind', 'liveNodeId'];
 
@@ -40,6 +38,14 @@ export class CapacityRaceError extends Error {
   ) {
     super(message);
   }
+}
+
+/** The kinds of item in a job's transactions (unit-of-work.ts): what a refusal is mapped by. */
+export type JobItemKind = 'job' | 'node' | 'rank' | 'account-usage' | LedgerItemKind;
+
+/** A submit's refused queue counter: the queue limit, or limits changed since they were read. */
+function submitRefusal(u: Refused<JobItemKind>, accountId: string, delta: UsageDelta, guard: UsageGuard | undefined): Error {
+  return refusedBy(u.old as AccountItem | undefined, delta, guard, {}) === 'queue' ? new AccountLimitError('queue', accountId) : new StaleAccountError();
 }
 
 export class JobsStore {
@@ -115,27 +121,19 @@ export class JobsStore {
       delta.gpus += d.gpus;
     }
     const usage = usageUpdate(this.accountsTable, accountId, delta, o.guard, true);
-    if (jobs.length + (usage ? 1 : 0) > MAX_TRANSACT_ITEMS) {
-      await this.createChunked(jobs, usage, delta, o.guard);
-    } else if (!usage && jobs.length === 1) {
-      await this.db.send(new PutCommand({ TableName: this.table, Item: this.toItem(jobs[0]), ConditionExpression: 'attribute_not_exists(id)' }));
-    } else {
-      const items: TransactWriteItem[] = jobs.map((j) => ({
-        Put: { TableName: this.table, Item: marshall(this.toItem(j), { removeUndefinedValues: true }), ConditionExpression: 'attribute_not_exists(id)' },
-      }));
-      if (usage) items.push({ Update: usage });
+    if (jobs.length + (usage ? 1 : 0) > MAX_TRANSACT_ITEMS) await this.createChunked(jobs, usage, delta, o.guard);
+    else {
+      const uow = new UnitOfWork<JobItemKind>();
+      for (const j of jobs) uow.add('job', j.id, this.newJobItem(j));
+      if (usage) uow.add('account-usage', accountId, { Update: usage });
       try {
-        await this.db.send(new TransactWriteItemsCommand({ TransactItems: items }));
+        await uow.commit(this.db, { oneItemAsWrite: true });
       } catch (e) {
-        if (!(e instanceof TransactionCanceledException || (e as Error).name === 'TransactionCanceledException')) throw e;
-        const reasons = (e as TransactionCanceledException).CancellationReasons ?? [];
-        if (reasons.slice(0, jobs.length).some((r) => r.Code === 'ConditionalCheckFailed'))
-          throw new ConditionalCheckFailedException({ message: 'job exists', $metadata: {} });
-        const u = reasons[jobs.length];
-        if (usage && u?.Code === 'ConditionalCheckFailed') {
-          const why = refusedBy(u.Item ? (unmarshall(u.Item) as AccountItem) : undefined, delta, o.guard, {});
-          throw why === 'queue' ? new AccountLimitError('queue', accountId) : new StaleAccountError();
-        }
+        if (!(e instanceof TransactionRefusedError)) throw e;
+        const refused = e as TransactionRefusedError<JobItemKind>;
+        if (refused.of('job')) throw new ConditionalCheckFailedException({ message: 'job exists', $metadata: {} });
+        const u = refused.of('account-usage');
+        if (u) throw submitRefusal(u, accountId, delta, o.guard);
         throw e;
       }
     }
@@ -153,24 +151,20 @@ export class JobsStore {
   private async createChunked(jobs: readonly Job[], usage: ReturnType<typeof usageUpdate>, delta: UsageDelta, guard: UsageGuard | undefined): Promise<void> {
     if (usage) {
       try {
-        await this.db.send(new TransactWriteItemsCommand({ TransactItems: [{ Update: usage }] }));
+        await new UnitOfWork<JobItemKind>().add('account-usage', jobs[0].accountId, { Update: usage }).commit(this.db);
       } catch (e) {
-        if (!(e instanceof TransactionCanceledException || (e as Error).name === 'TransactionCanceledException')) throw e;
-        const u = (e as TransactionCanceledException).CancellationReasons?.[0];
-        if (u?.Code !== 'ConditionalCheckFailed') throw e;
-        const why = refusedBy(u.Item ? (unmarshall(u.Item) as AccountItem) : undefined, delta, guard, {});
-        throw why === 'queue' ? new AccountLimitError('queue', jobs[0].accountId) : new StaleAccountError();
+        const u = e instanceof TransactionRefusedError ? (e as TransactionRefusedError<JobItemKind>).of('account-usage') : undefined;
+        if (!u) throw e;
+        throw submitRefusal(u, jobs[0].accountId, delta, guard);
       }
     }
     const put: Job[] = [];
     try {
       for (let i = 0; i < jobs.length; i += MAX_TRANSACT_ITEMS) {
         const chunk = jobs.slice(i, i + MAX_TRANSACT_ITEMS);
-        await this.db.send(
-          new TransactWriteItemsCommand({
-            TransactItems: chunk.map((j) => ({ Put: { TableName: this.table, Item: marshall(this.toItem(j), { removeUndefinedValues: true }), ConditionExpression: 'attribute_not_exists(id)' } })),
-          }),
-        );
+        const uow = new UnitOfWork<JobItemKind>();
+        for (const j of chunk) uow.add('job', j.id, this.newJobItem(j));
+        await uow.commit(this.db);
         put.push(...chunk);
       }
     } catch (e) {
@@ -190,11 +184,8 @@ export class JobsStore {
         back.gpus -= d.gpus;
       }
       const release = usage && usageUpdate(this.accountsTable, jobs[0].accountId, back, undefined, false);
-      if (release) await this.db.send(new TransactWriteItemsCommand({ TransactItems: [{ Update: release }] }));
-      if (e instanceof TransactionCanceledException || (e as Error).name === 'TransactionCanceledException') {
-        const reasons = (e as TransactionCanceledException).CancellationReasons ?? [];
-        if (reasons.some((r) => r.Code === 'ConditionalCheckFailed')) throw new ConditionalCheckFailedException({ message: 'job exists', $metadata: {} });
-      }
+      if (release) await new UnitOfWork<JobItemKind>().add('account-usage', jobs[0].accountId, { Update: release }).commit(this.db);
+      if (e instanceof TransactionRefusedError && (e as TransactionRefusedError<JobItemKind>).of('job')) throw new ConditionalCheckFailedException({ message: 'job exists', $metadata: {} });
       throw e;
     }
   }
@@ -226,92 +217,80 @@ export class JobsStore {
     postings: readonly Posting[] = [],
     guard?: UsageGuard,
   ): Promise<Job> {
-    const items: TransactWriteItem[] = [
-      {
-        Put: {
-          TableName: this.table,
-          Item: marshall(this.toItem(t.job), { removeUndefinedValues: true }),
-          ConditionExpression: 'version = :v',
-          ExpressionAttributeValues: { ':v': { N: String(before.version) } },
-        },
+    const uow = new UnitOfWork<JobItemKind>();
+    uow.add('job', t.job.id, {
+      Put: {
+        TableName: this.table,
+        Item: marshall(this.toItem(t.job), { removeUndefinedValues: true }),
+        ConditionExpression: 'version = :v',
+        ExpressionAttributeValues: { ':v': { N: String(before.version) } },
       },
-    ];
+    });
     // the provider's earnings per node from this transaction's settlements, counted on the node item
     const earned = new Map<string, number>();
     for (const p of postings) for (const x of p.entries) if (x.kind === 'charge' && x.cause.nodeId) earned.set(x.cause.nodeId, (earned.get(x.cause.nodeId) ?? 0) + x.amount);
     for (const e of t.effects) {
       if (e.kind !== 'claimGpus' && e.kind !== 'releaseGpus') continue;
       const node = nodes[e.nodeId];
-      if (e.kind === 'claimGpus') items.push({ Update: this.nodes.claimItem(node, e.gpus) });
+      if (e.kind === 'claimGpus') uow.add('node', e.nodeId, { Update: this.nodes.claimItem(node, e.gpus) });
       if (e.kind === 'releaseGpus' && node) {
-        items.push({ Update: this.nodes.releaseItem(node, e.gpus, fence?.nodeId === e.nodeId ? fence.version : undefined, earned.get(e.nodeId)) });
+        uow.add('node', e.nodeId, { Update: this.nodes.releaseItem(node, e.gpus, fence?.nodeId === e.nodeId ? fence.version : undefined, earned.get(e.nodeId)) });
         earned.delete(e.nodeId);
       }
     }
     // a service replica's renewal pays its provider while the node keeps the GPUs: the counter alone
     for (const [nodeId, amount] of earned)
-      if (!t.effects.some((e) => e.kind === 'releaseGpus' && e.nodeId === nodeId)) items.push({ Update: this.nodes.earnedItem(nodeId, amount) });
-    const nodeItems = items.length;
-    const ledger = this.ledger.items(postings);
+      if (!t.effects.some((e) => e.kind === 'releaseGpus' && e.nodeId === nodeId)) uow.add('node', nodeId, { Update: this.nodes.earnedItem(nodeId, amount) });
+    this.ledger.addTo(uow, postings);
     // the account's limit counters: merged into the ledger's update of the account item when there is one
     const accountId = t.job.accountId;
     let held = 0;
     for (const p of postings) for (const x of p.entries) if (x.kind === 'hold' && x.debit.account === accountId) held += x.amount;
     const delta = usageDelta(before, t.job, held);
     const usage = usageUpdate(this.accountsTable, accountId, delta, guard, false);
-    let usageIndex = -1;
-    if (usage) {
-      const i = ledger.items.findIndex((x) => x.Update?.TableName === this.accountsTable && x.Update.Key?.id?.S === accountId);
-      if (i >= 0) ledger.items[i] = { Update: mergeUpdates(ledger.items[i].Update!, usage) };
-      else {
-        ledger.items.push({ Update: usage });
-        ledger.kinds.push('account');
-      }
-      usageIndex = nodeItems + (i >= 0 ? i : ledger.items.length - 1);
-    }
-    items.push(...ledger.items);
-    // unconditional, so they never cancel the transaction: placed last, after every item that may
-    items.push(...rankItems(this.table, before, t.job));
-    if (items.length === 1) {
-      // one item: a conditional put does it, at half a transaction's write cost
-      try {
-        await this.db.send(
-          new PutCommand({ TableName: this.table, Item: this.toItem(t.job), ConditionExpression: 'version = :v', ExpressionAttributeValues: { ':v': before.version } }),
-        );
-        await this.requeued(before, t.job);
-        return t.job;
-      } catch (e) {
-        if (isConditionFailure(e)) throw new JobChangedError();
-        throw e;
-      }
-    }
+    if (usage) uow.addMerged('account-usage', accountId, usage, mergeUpdates);
+    // unconditional, so they never refuse the transaction
+    for (const r of rankItems(this.table, before, t.job)) uow.add('rank', t.job.id, r);
     try {
-      await this.db.send(new TransactWriteItemsCommand({ TransactItems: items }));
-      await this.requeued(before, t.job);
-      return t.job;
+      // one item (the job alone): a conditional put does it, at half a transaction's write cost
+      await uow.commit(this.db, { oneItemAsWrite: true });
     } catch (e) {
-      if (e instanceof TransactionCanceledException || (e as Error).name === 'TransactionCanceledException') {
-        const reasons = (e as TransactionCanceledException).CancellationReasons ?? [];
-        if (reasons[0]?.Code === 'ConditionalCheckFailed') throw new JobChangedError();
-        const raced = reasons.findIndex((r, i) => i >= 1 && i < nodeItems && r.Code === 'ConditionalCheckFailed');
-        if (raced >= 0) throw new CapacityRaceError('node capacity moved', items[raced].Update?.Key?.id?.S);
-        const u = usageIndex >= 0 ? reasons[usageIndex] : undefined;
-        if (u?.Code === 'ConditionalCheckFailed') {
-          // which of the account item's conditions refused: from the item as it was
-          const debits: Partial<Record<Bucket, number>> = {};
-          for (const [b, v] of Object.entries(balanceDeltas(postings).get(accountId) ?? {})) if (v < 0) debits[b as Bucket] = -v;
-          const why = refusedBy(u.Item ? (unmarshall(u.Item) as AccountItem) : undefined, delta, guard, debits);
-          if (why === 'funds') throw new InsufficientFundsError(accountId);
-          if (why === 'stale') throw new StaleAccountError();
-          throw new AccountLimitError(why, accountId);
-        }
-        const short = reasons.findIndex((r, i) => i >= nodeItems && r.Code === 'ConditionalCheckFailed' && ledger.kinds[i - nodeItems] === 'account');
-        if (short >= 0) throw new InsufficientFundsError(items[short].Update!.Key!.id.S!);
-        // an entry already there: this transition's posting was written before, so the job moved too
-        if (reasons.some((r) => r.Code === 'ConditionalCheckFailed')) throw conflict('posting already written');
-      }
-      throw e;
+      if (!(e instanceof TransactionRefusedError)) throw e;
+      throw this.applyRefusal(e as TransactionRefusedError<JobItemKind>, accountId, delta, guard, postings);
     }
+    await this.requeued(before, t.job);
+    return t.job;
+  }
+
+  /** Why a transition's transaction was refused, as the typed error its callers handle; by precedence of kind. */
+  private applyRefusal(refused: TransactionRefusedError<JobItemKind>, accountId: string, delta: UsageDelta, guard: UsageGuard | undefined, postings: readonly Posting[]): Error {
+    if (refused.of('job')) return new JobChangedError();
+    const node = refused.of('node');
+    if (node) return new CapacityRaceError('node capacity moved', node.subject);
+    const u = refused.of('account-usage');
+    if (u) {
+      // what the account's postings take from each bucket: a refusal for funds is told from one for limits
+      const debits: Partial<Record<Bucket, number>> = {};
+      for (const [b, v] of Object.entries(balanceDeltas(postings).get(accountId) ?? {})) if (v < 0) debits[b as Bucket] = -v;
+      return this.usageRefusal(u, accountId, delta, guard, debits);
+    }
+    const short = refused.of('account-balance');
+    if (short) return new InsufficientFundsError(short.subject);
+    // an entry already there: this transition's posting was written before, so the job moved too
+    return conflict('posting already written');
+  }
+
+  /** A refused update of the account's counters: which of its conditions refused, from the item as it was. */
+  private usageRefusal(u: Refused<JobItemKind>, accountId: string, delta: UsageDelta, guard: UsageGuard | undefined, debits: Partial<Record<Bucket, number>>): Error {
+    const why = refusedBy(u.old as AccountItem | undefined, delta, guard, debits);
+    if (why === 'funds') return new InsufficientFundsError(accountId);
+    if (why === 'stale') return new StaleAccountError();
+    return new AccountLimitError(why, accountId);
+  }
+
+  /** A new job's put: refused when a job with its id exists. */
+  private newJobItem(j: Job): TransactWriteItem {
+    return { Put: { TableName: this.table, Item: marshall(this.toItem(j), { removeUndefinedValues: true }), ConditionExpression: 'attribute_not_exists(id)' } };
   }
 
   /** A job that went back to the queue: its account is waiting again (a marker write only when it was not). */

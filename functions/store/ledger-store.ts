@@ -9,11 +9,12 @@
 // system movements (sysParty): a posting touching more user accounts (a slash paying many consumers)
 // is stored as several items, all in the one transaction.
 import { GetCommand, QueryCommand, ScanCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { TransactionCanceledException, TransactWriteItemsCommand, type TransactWriteItem } from '@aws-sdk/client-dynamodb';
+import type { TransactWriteItem } from '@aws-sdk/client-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { balanceDeltas } from '../domain/ledger/postings';
 import { MINT_SOURCE, SYSTEM_ACCOUNTS, type Bucket, type Entry, type Posting } from '../domain/ledger/model';
 import { conflict, DomainError } from '../domain/errors';
+import { TransactionRefusedError, UnitOfWork } from './unit-of-work';
 
 /** A debit its bucket does not cover. */
 export class InsufficientFundsError extends DomainError {
@@ -22,7 +23,8 @@ export class InsufficientFundsError extends DomainError {
   }
 }
 
-export type LedgerItemKind = 'account' | 'entry';
+/** the ledger's items in a unit of work: an account's balance update, a posting item */
+export type LedgerItemKind = 'account-balance' | 'ledger-entry';
 
 interface Leg {
   /** the entry's id: `<posting key>#<leg>` */
@@ -98,10 +100,11 @@ export class LedgerStore {
     private readonly accountsTable: string,
   ) {}
 
-  /** The transaction items that post `postings`: one conditional update per account, one put per posting item. */
-  items(postings: readonly Posting[]): { items: TransactWriteItem[]; kinds: LedgerItemKind[] } {
-    const items: TransactWriteItem[] = [];
-    const kinds: LedgerItemKind[] = [];
+  /**
+   * Adds the items that post `postings` to `uow`: one conditional update per account (kind
+   * 'account-balance', its subject the account), one put per posting item ('ledger-entry', its id).
+   */
+  addTo<K extends string>(uow: UnitOfWork<K | LedgerItemKind>, postings: readonly Posting[]): void {
     for (const [account, deltas] of balanceDeltas(postings)) {
       const names: Record<string, string> = {};
       const values: Record<string, { N: string }> = {};
@@ -120,7 +123,7 @@ export class LedgerStore {
         i++;
       }
       if (!adds.length) continue;
-      items.push({
+      uow.add('account-balance', account, {
         Update: {
           TableName: this.accountsTable,
           Key: { id: { S: account } },
@@ -130,36 +133,40 @@ export class LedgerStore {
           ExpressionAttributeValues: values,
         },
       });
-      kinds.push('account');
     }
     for (const p of postings) {
       if (!p.entries.length) continue;
-      for (const item of toItems(p)) {
-        items.push({ Put: { TableName: this.table, Item: marshall(item, { removeUndefinedValues: true }), ConditionExpression: 'attribute_not_exists(id)' } });
-        kinds.push('entry');
-      }
+      for (const item of toItems(p))
+        uow.add('ledger-entry', item.id, { Put: { TableName: this.table, Item: marshall(item, { removeUndefinedValues: true }), ConditionExpression: 'attribute_not_exists(id)' } });
     }
-    return { items, kinds };
+  }
+
+  /** The transaction items that post `postings` (addTo's, for a look at them). */
+  items(postings: readonly Posting[]): { items: TransactWriteItem[] } {
+    const uow = new UnitOfWork<LedgerItemKind>();
+    this.addTo(uow, postings);
+    return { items: uow.items };
   }
 
   /**
-   * Posts on its own (with `extra` items before the ledger's, e.g. a node lock). Returns false when the
-   * posting was already there (a retry); throws InsufficientFundsError when a debit is not covered.
+   * Posts on its own, with `nodeLocks` (a node's stake lock item, conditioned on the node's version) in
+   * the same transaction. Returns false when the posting was already there (a retry); throws
+   * InsufficientFundsError when a debit is not covered, a conflict when a node moved.
    */
-  async post(postings: readonly Posting[], extra: TransactWriteItem[] = []): Promise<boolean> {
-    const { items, kinds } = this.items(postings);
-    if (!items.length && !extra.length) return true;
+  async post(postings: readonly Posting[], nodeLocks: TransactWriteItem[] = []): Promise<boolean> {
+    const uow = new UnitOfWork<LedgerItemKind | 'node-lock'>();
+    for (const lock of nodeLocks) uow.add('node-lock', lock.Update?.Key?.id?.S ?? '', lock);
+    this.addTo(uow, postings);
     try {
-      await this.db.send(new TransactWriteItemsCommand({ TransactItems: [...extra, ...items] }));
+      await uow.commit(this.db);
       return true;
     } catch (e) {
-      const failed = failedIndexes(e);
-      if (!failed) throw e;
-      if (failed.some((i) => i < extra.length)) throw conflict('changed concurrently; try again');
-      const mine = failed.filter((i) => i >= extra.length).map((i) => i - extra.length);
-      if (mine.some((i) => kinds[i] === 'entry')) return false;
-      const acct = mine.find((i) => kinds[i] === 'account');
-      if (acct !== undefined) throw new InsufficientFundsError(items[acct].Update!.Key!.id.S!);
+      if (!(e instanceof TransactionRefusedError)) throw e;
+      const refused = e as TransactionRefusedError<LedgerItemKind | 'node-lock'>;
+      if (refused.of('node-lock')) throw conflict('changed concurrently; try again');
+      if (refused.of('ledger-entry')) return false;
+      const short = refused.of('account-balance');
+      if (short) throw new InsufficientFundsError(short.subject);
       throw e;
     }
   }
@@ -259,15 +266,4 @@ export class LedgerStore {
       start = r.LastEvaluatedKey;
     } while (start);
   }
-}
-
-/** Indexes of the items whose condition failed in a cancelled transaction; undefined for other errors. */
-export function failedIndexes(e: unknown): number[] | undefined {
-  if (!(e instanceof TransactionCanceledException) && (e as Error)?.name !== 'TransactionCanceledException') return undefined;
-  const reasons = (e as TransactionCanceledException).CancellationReasons ?? [];
-  const out: number[] = [];
-  reasons.forEach((r, i) => {
-    if (r.Code === 'ConditionalCheckFailed') out.push(i);
-  });
-  return out.length ? out : undefined;
 }

@@ -5,9 +5,10 @@
 // `active` index the reconciler's tick reads. The account item counts its services not yet DELETED
 // (`activeServices`), moved in the same transaction as a create and as the write that makes one DELETED,
 // so the per-account limit holds under concurrent creates.
-import { GetCommand, TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient, type UpdateCommandInput } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, UpdateCommand, type DynamoDBDocumentClient, type UpdateCommandInput } from '@aws-sdk/lib-dynamodb';
 import type { Service } from '../domain/service/model';
 import { isConditionFailure } from './conditions';
+import { TransactionRefusedError, UnitOfWork, type NativeWriteItem } from './unit-of-work';
 import { pageByAccount } from './query-all';
 import { allShards, queryPartitions, shardOf } from './shard';
 
@@ -15,6 +16,10 @@ import { allShards, queryPartitions, shardOf } from './shard';
 export class ServiceChangedError extends Error {
   override name = 'ServiceChangedError';
 }
+
+/** the items of a service's transactions (unit-of-work.ts): the service, its account's count */
+type ServiceItemKind = 'service' | 'service-count';
+type NativeUpdate = NonNullable<NativeWriteItem['Update']>;
 
 const INTERNAL = ['activeShard'];
 /** optional fields the control plane may clear; an absent one is REMOVEd */
@@ -53,23 +58,18 @@ export class ServicesStore {
   /** Writes a new service while its account holds fewer than `max` not yet DELETED; 'exists' when the id is taken. */
   async create(s: Service, max: number, tries = 3): Promise<'created' | 'exists' | 'limit'> {
     const shard = ServicesStore.activeShard(s);
+    const uow = new UnitOfWork<ServiceItemKind>()
+      .addNative('service', s.id, { Put: { TableName: this.table, Item: { ...s, load: s.load ?? {}, ...(shard ? { activeShard: shard } : {}) }, ConditionExpression: 'attribute_not_exists(id)' } })
+      .addNative('service-count', s.accountId, { Update: this.countUpdate(s.accountId, 1, max) });
     try {
-      await this.db.send(
-        new TransactWriteCommand({
-          TransactItems: [
-            { Put: { TableName: this.table, Item: { ...s, load: s.load ?? {}, ...(shard ? { activeShard: shard } : {}) }, ConditionExpression: 'attribute_not_exists(id)' } },
-            { Update: this.countUpdate(s.accountId, 1, max) },
-          ],
-        }),
-      );
+      // another transaction holding the account item (DynamoDB's TransactionConflict) wrote nothing: go again
+      await uow.commit(this.db, { conflictRetries: tries - 1 });
       return 'created';
     } catch (e) {
-      const reasons = (e as { name?: string; CancellationReasons?: { Code?: string }[] }).CancellationReasons;
-      if ((e as Error).name !== 'TransactionCanceledException' || !reasons) throw e;
-      if (reasons[0]?.Code === 'ConditionalCheckFailed') return 'exists';
-      if (reasons[1]?.Code === 'ConditionalCheckFailed') return 'limit';
-      // another transaction held the account item (DynamoDB's TransactionConflict): nothing was written, go again
-      if (tries > 1 && reasons.some((r) => r.Code === 'TransactionConflict')) return this.create(s, max, tries - 1);
+      if (!(e instanceof TransactionRefusedError)) throw e;
+      const refused = e as TransactionRefusedError<ServiceItemKind>;
+      if (refused.of('service')) return 'exists';
+      if (refused.of('service-count')) return 'limit';
       throw e;
     }
   }
@@ -119,14 +119,17 @@ export class ServicesStore {
     try {
       // the write that makes a service DELETED gives its place in the account's count back, in one transaction
       if (before.status !== 'DELETED' && next.status === 'DELETED') {
-        await this.db.send(new TransactWriteCommand({ TransactItems: [{ Update: update as never }, { Update: this.countUpdate(next.accountId, -1) }] }));
+        await new UnitOfWork<ServiceItemKind>()
+          .addNative('service', next.id, { Update: update as NativeUpdate })
+          .addNative('service-count', next.accountId, { Update: this.countUpdate(next.accountId, -1) })
+          .commit(this.db);
         return { ...next, load: before.load ?? {} };
       }
       const r = await this.db.send(new UpdateCommand({ ...update, ReturnValues: 'ALL_NEW' }));
       return this.fromItem(r.Attributes)!;
     } catch (e) {
-      const cancelled = (e as Error).name === 'TransactionCanceledException' && (e as { CancellationReasons?: { Code?: string }[] }).CancellationReasons?.[0]?.Code === 'ConditionalCheckFailed';
-      if (isConditionFailure(e) || cancelled) throw new ServiceChangedError(`service ${next.id} changed since version ${before.version}`);
+      const refused = e instanceof TransactionRefusedError && (e as TransactionRefusedError<ServiceItemKind>).of('service');
+      if (isConditionFailure(e) || refused) throw new ServiceChangedError(`service ${next.id} changed since version ${before.version}`);
       throw e;
     }
   }
