@@ -21,6 +21,7 @@ import type { Deps } from './deps';
 import { applyTransition } from './effects';
 import { tryPlace } from './placement';
 import { groupOf, tiebreakerId, tiebreakerJob } from './replicas';
+import { logger } from '../observability/logger';
 
 /** Before the attempt ends: what its agent reported. Written first so a replica that is final always has its result stored. */
 export async function recordReplicaResult(d: Deps, job: Job, attempt: Attempt, body: FinishRequest): Promise<void> {
@@ -94,7 +95,7 @@ async function startTiebreaker(d: Deps, group: string): Promise<void> {
     if (isConditionFailure(e)) return; // created already
     throw e;
   }
-  console.info(JSON.stringify({ level: 'info', msg: 'replicated verification: tie-breaker queued', group, jobId: tb.id }));
+  logger.info('replicated verification: tie-breaker queued', { group, jobId: tb.id });
   await tryPlace(d, tb);
 }
 
@@ -122,7 +123,7 @@ async function actOn(d: Deps, group: string, v: StoredVerdict): Promise<void> {
     await score(nodeId, false, `replicated verification: job ${jobOn(nodeId)} output differs from the majority (${v.detail}; group ${group})`);
     await observeNode(d, nodeId, 'replicaUnsettled');
   }
-  console.info(JSON.stringify({ level: 'info', msg: 'replicated verification decided', group, status: v.status, minority: v.minority, unsettled: v.unsettled }));
+  logger.info('replicated verification decided', { group, status: v.status, minority: v.minority, unsettled: v.unsettled });
 }
 
 /** `verification` in a replica's job answer; decides the verdict if it is due and nobody has yet. */
