@@ -11,12 +11,11 @@ import { formatApiKey } from '../functions/domain/api-key';
 import { newKeyId, newSecret } from '../functions/store/keys-store';
 import { startLocalStack } from '../lib/local/local-stack';
 import { startAgent, type AgentProcess } from '../lib/local/agent-process';
-import { agentUsagePlanFromCdkJson, usagePlanFromCdkJson } from '../lib/local/rate-limit';
 import { createAccount } from '../functions/usecases/accounts';
 import { mint, stake as stakeCredits } from '../functions/usecases/ledger';
 import type { Caller } from '../functions/domain/model';
-import { ledgerFromCdkJson } from '../lib/local/ledger-config';
-import { checkerNetworkFromCdkJson } from '../lib/local/checker-network-config';
+import { resolveStageConfig } from '../lib/config';
+import { cdkJsonContext } from './cdk-json';
 import { burstTestModeOptions } from '../lib/local/burst-test-mode';
 
 const { values } = parseArgs({
@@ -58,13 +57,13 @@ async function main() {
   const agentCount = Math.max(0, Math.min(DEMO_AGENTS.length, Number(values.agents)));
   const log = (m: string) => console.log(`[gpupool] ${m}`);
 
-  // the same usage plan as the deployed API: cdk.json's tier, per account
-  // ... and cdk.json's ledger: fees, the minimum stake per GPU, the unstaking cooldown
-  const ledger = ledgerFromCdkJson();
-  // ... and its checker network rewards and penalties, at the demo pace (epochs of at most 15 s)
-  const checkerNetwork = checkerNetworkFromCdkJson();
-  const burst = values['burst-test-mode'] ? burstTestModeOptions(dataDir) : undefined;
-  const stack = await startLocalStack({ port, dataDir, adminKey, log, sqsPort: await reusablePort(saved.sqsPort), rateLimit: usagePlanFromCdkJson(), agentRateLimit: agentUsagePlanFromCdkJson(), settings: { ledger }, checker: checkerNetwork, ...(burst ? { burst } : {}) });
+  // the stage `cdk deploy` would make of cdk.json, through the same validation (lib/config.ts): its usage plan
+  // tiers, and its ledger (fees, the minimum stake per GPU, the unstaking cooldown) and checker network pay,
+  // which the local stack passes to its functions as a deployed stack does (lib/local/local-settings.ts)
+  const context = cdkJsonContext();
+  const stage = resolveStageConfig(context);
+  const burst = values['burst-test-mode'] ? burstTestModeOptions(dataDir, context['gpupool:burst']) : undefined;
+  const stack = await startLocalStack({ port, dataDir, adminKey, log, sqsPort: await reusablePort(saved.sqsPort), rateLimit: stage.usagePlan, agentRateLimit: stage.agentUsagePlan, stage, ...(burst ? { burst } : {}) });
   // the local stack's own process sets up the demo as its operator would, through the admin-only use cases
   const operator: Caller = { accountId: 'local-operator', role: 'admin', keyId: 'local-operator' };
   let demoProviderKey = saved.demoProviderKey;
@@ -72,7 +71,7 @@ async function main() {
     const provider = await createAccount(stack.deps, operator, { name: 'demo provider', role: 'provider' });
     demoProviderKey = provider.apiKey;
     // the demo provider funds and stakes itself, enough for every demo GPU
-    const stake = DEMO_AGENTS.reduce((n, a) => n + Number(a.gpus.split('x')[0]), 0) * ledger.minStakePerGpu;
+    const stake = DEMO_AGENTS.reduce((n, a) => n + Number(a.gpus.split('x')[0]), 0) * stack.deps.settings.ledger.minStakePerGpu;
     if (stake > 0) {
       await mint(stack.deps, operator, provider.account.id, stake, 'demo provider stake');
       await stakeCredits(stack.deps, { accountId: provider.account.id, role: 'provider', keyId: provider.keyId }, stake);

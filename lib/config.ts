@@ -291,28 +291,3 @@ export function resolveStageConfig(raw: RawContext = {}): StageConfig {
   if (problems.length > 0) throw new Error(`invalid gpupool settings:\n  - ${problems.join('\n  - ')}`);
   return Object.freeze({ ...config, usagePlan: Object.freeze(config.usagePlan), agentUsagePlan: Object.freeze(config.agentUsagePlan), ledger: Object.freeze(config.ledger), checkerNetwork: Object.freeze(config.checkerNetwork) });
 }
-
-/**
- * The ledger's settings as the functions read them (functions/usecases/deps.ts settingsFromEnv), and so as
- * the local stack reads them too: the one place the units change (credits → micro-credits, hours → s).
- */
-export function ledgerEnvironment(l: LedgerConfig): Record<string, string> {
-  return {
-    LEDGER_SYMBOL: l.symbol,
-    LEDGER_FEE_BPS: String(l.feeBps),
-    LEDGER_REWARD_SHARE_BPS: String(l.rewardShareBps),
-    LEDGER_MIN_STAKE_PER_GPU: String(l.minStakePerGpu * 1_000_000),
-    LEDGER_UNSTAKE_COOLDOWN_SECONDS: String(l.unstakeCooldownHours * 3600),
-    LEDGER_SLASH_BPS: String(l.slashBps),
-    LEDGER_SLASH_COMPENSATION_BPS: String(l.slashCompensationBps),
-  };
-}
-
-/** The checker network's settings as the functions read them (functions/usecases/checker-settings.ts), and the local stack too. */
-export function checkerNetworkEnvironment(c: CheckerNetworkConfig): Record<string, string> {
-  return {
-    CHECKER_NETWORK_EPOCH_SECONDS: String(c.epochSeconds),
-    CHECKER_NETWORK_REWARD_PER_EPOCH: String(c.rewardPerEpoch),
-    CHECKER_NETWORK_PENALTY_PER_REPORT: String(c.penaltyPerReport),
-  };
-}

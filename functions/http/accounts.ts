@@ -7,9 +7,10 @@ import { balance, mint, requestAudit, stake, statement, unstake } from '../useca
 import { activateStakedNodes } from '../usecases/nodes';
 import { parseWith } from './kit/problem';
 import { routeGroup, type RouteFn } from './kit/router';
+import { lambdaRoot } from '../wiring/lambda-root';
 import { webhookSecretRoutes } from './webhook-secret';
 
-const routes: Record<string, RouteFn> = {
+export const routes: Record<string, RouteFn> = {
   'POST /v1/accounts': async (req, d) => {
     const r = await createAccount(d, req.caller, parseWith(CreateAccountSchema, req.body));
     return { status: 201, body: r };
@@ -51,4 +52,4 @@ const routes: Record<string, RouteFn> = {
   ...webhookSecretRoutes,
 };
 
-export const handler = routeGroup('accounts', routes);
+export const handler = routeGroup('accounts', routes, lambdaRoot());

@@ -6,15 +6,12 @@ import { parseWith } from './kit/problem';
 import { CheckpointRequestSchema, OutputsRequestSchema } from '../domain/files/protocol';
 import { checkpoint, grantOutputs } from '../usecases/files';
 import { routeGroup, type RouteFn } from './kit/router';
-import { useKmsSecretCipher } from '../usecases/deps';
+import { lambdaRoot } from '../wiring/lambda-root';
 import { kmsSecretCipher } from '../store/kms-cipher';
-
-// this function may use the secrets key (lib/constructs/secrets-key.ts): it alone carries the KMS client
-useKmsSecretCipher(kmsSecretCipher);
 
 const jobId = (p: Record<string, string>) => parseWith(IdSchema, p.id, 'id');
 
-const routes: Record<string, RouteFn> = {
+export const routes: Record<string, RouteFn> = {
   'POST /v1/agent/session': async (req, d) => {
     const b = parseWith(SessionRequestSchema, req.body ?? {});
     return { status: 200, body: await openSession(d, req.caller, b.running, { probeUrl: b.probeUrl, publicKey: b.publicKey, bootId: b.bootId }) };
@@ -36,4 +33,5 @@ const routes: Record<string, RouteFn> = {
   'POST /v1/agent/jobs/{id}/checkpoint': async (req, d) => ({ status: 200, body: await checkpoint(d, req.caller, jobId(req.params), parseWith(CheckpointRequestSchema, req.body)) }),
 };
 
-export const handler = routeGroup('agent', routes);
+// this function may use the secrets key (lib/constructs/secrets-key.ts): it alone carries the KMS client
+export const handler = routeGroup('agent', routes, lambdaRoot({ secretCipher: kmsSecretCipher }));

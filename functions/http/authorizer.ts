@@ -5,7 +5,8 @@ import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-sec
 import type { APIGatewayAuthorizerResult, APIGatewayTokenAuthorizerEvent } from 'aws-lambda';
 import type { Caller } from '../domain/model';
 import { ensureAdmin } from '../usecases/accounts';
-import { deps, type Deps } from '../usecases/deps';
+import type { Deps } from '../usecases/deps';
+import { lambdaRoot, type DepsRoot } from '../wiring/lambda-root';
 import { usageKeyOf } from '../domain/usage-bucket';
 
 let bootstrapped = false;
@@ -40,8 +41,8 @@ export function usageIdentifierKeyFor(caller: Caller, env: NodeJS.ProcessEnv = p
   return usageKeyOf(caller, base, { account: Number(env.USAGE_KEY_BUCKETS ?? 1), agent: Number(env.USAGE_AGENT_KEY_BUCKETS ?? 1) });
 }
 
-export const handler = async (event: APIGatewayTokenAuthorizerEvent): Promise<APIGatewayAuthorizerResult> => {
-  const caller = await authorize(deps(), event.authorizationToken);
+export const authorizerHandler = (root: DepsRoot) => async (event: APIGatewayTokenAuthorizerEvent): Promise<APIGatewayAuthorizerResult> => {
+  const caller = await authorize(root(), event.authorizationToken);
   // API Gateway turns this error into a 401 for the client
   if (!caller) throw new Error('Unauthorized');
   // the cached policy must cover every method of the API, not only the one first called
@@ -57,3 +58,5 @@ export const handler = async (event: APIGatewayTokenAuthorizerEvent): Promise<AP
   const usageIdentifierKey = usageIdentifierKeyFor(caller);
   return usageIdentifierKey ? { ...result, usageIdentifierKey } : result;
 };
+
+export const handler = authorizerHandler(lambdaRoot());

@@ -8,10 +8,11 @@ import { listCheckers, myAssignments, registerChecker, submitReport } from '../u
 import { delegateLicense, getLicense, listLicenses, mintLicenses, reinstateLicense, transferLicense } from '../usecases/licenses';
 import { parseWith } from './kit/problem';
 import { routeGroup, type RouteFn } from './kit/router';
+import { lambdaRoot } from '../wiring/lambda-root';
 
 const id = (v: string | undefined, name = 'id') => parseWith(IdSchema, v, name);
 
-const routes: Record<string, RouteFn> = {
+export const routes: Record<string, RouteFn> = {
   'POST /v1/licenses': async (req, d) => ({ status: 201, body: await mintLicenses(d, req.caller, parseWith(MintLicensesSchema, req.body)) }),
   'GET /v1/licenses': async (req, d) => ({ status: 200, body: await listLicenses(d, req.caller) }),
   'GET /v1/licenses/{id}': async (req, d) => ({ status: 200, body: await getLicense(d, req.caller, id(req.params.id)) }),
@@ -39,4 +40,4 @@ const routes: Record<string, RouteFn> = {
   'POST /v1/checkers/reports': async (req, d) => ({ status: 201, body: await submitReport(d, req.caller, parseWith(SignedCheckerReportSchema, req.body)) }),
 };
 
-export const handler = routeGroup('governance', routes);
+export const handler = routeGroup('governance', routes, lambdaRoot());

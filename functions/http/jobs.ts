@@ -8,6 +8,7 @@ import { verificationView } from '../usecases/verification';
 import { queueView } from '../usecases/queue-position';
 import { parseWith } from './kit/problem';
 import { routeGroup, type RouteFn } from './kit/router';
+import { lambdaRoot } from '../wiring/lambda-root';
 import { OffersQuerySchema } from '../usecases/offers';
 import { arrayJobId } from '../domain/job/array-id';
 import * as z from 'zod';
@@ -18,7 +19,7 @@ import { deleteFile, getFile, listFiles } from '../usecases/file-library';
 /** an array listing's cursor: the next index */
 const ArrayCursor = z.coerce.number().int().min(0).max(1_000_000);
 
-const routes: Record<string, RouteFn> = {
+export const routes: Record<string, RouteFn> = {
   'POST /v1/jobs': async (req, d) => {
     const body = parseWith(SubmitJobSchema, req.body);
     // which schemes and addresses a webhook may use depends on the deployment (https only in the cloud)
@@ -86,4 +87,4 @@ const routes: Record<string, RouteFn> = {
   'GET /v1/offers': async (req, d) => ({ status: 200, body: { items: await offers(d, parseWith(OffersQuerySchema, req.query, 'query')) } }),
 };
 
-export const handler = routeGroup('jobs', routes);
+export const handler = routeGroup('jobs', routes, lambdaRoot());

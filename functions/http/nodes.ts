@@ -3,17 +3,13 @@ import { RegisterNodeSchema } from '../domain/agent-protocol';
 import { IdSchema, ListQuerySchema, PatchNodeSchema } from '../domain/schemas';
 import { deregisterNode, getOwnNode, listNodes, nodeView, patchNode, registerNode } from '../usecases/nodes';
 import { nodeScores, releaseNode, ScoresQuerySchema } from '../usecases/checker-scores';
-import { burstStore } from '../usecases/burst-deps';
 import { listBurst } from '../usecases/burst-view';
 import { parseWith } from './kit/problem';
 import { routeGroup, type RouteFn } from './kit/router';
-import { useApiGatewayUsageKeys } from '../usecases/deps';
+import { lambdaRoot } from '../wiring/lambda-root';
 import { apiGatewayUsageKeys } from '../store/api-gateway-usage-keys';
 
-// registration gives each node a usage key of its own on AWS (usecases/agent-usage-keys.ts)
-useApiGatewayUsageKeys(apiGatewayUsageKeys);
-
-const routes: Record<string, RouteFn> = {
+export const routes: Record<string, RouteFn> = {
   'POST /v1/nodes': async (req, d) => {
     const r = await registerNode(d, req.caller, parseWith(RegisterNodeSchema, req.body));
     return { status: 201, body: { node: r.node, nodeKey: r.nodeKey } };
@@ -36,8 +32,9 @@ const routes: Record<string, RouteFn> = {
   'POST /v1/nodes/{id}/release': async (req, d) => ({ status: 200, body: { node: await releaseNode(d, req.caller, parseWith(IdSchema, req.params.id, 'id')) } }),
   'GET /v1/burst': async (req, d) => {
     const q = parseWith(ListQuerySchema, req.query, 'query');
-    return { status: 200, body: await listBurst(burstStore(), req.caller, d.now(), q.limit, q.cursor) };
+    return { status: 200, body: await listBurst(d.burst, req.caller, d.now(), q.limit, q.cursor) };
   },
 };
 
-export const handler = routeGroup('nodes', routes);
+// registration gives each node a usage key of its own on AWS (usecases/agent-usage-keys.ts)
+export const handler = routeGroup('nodes', routes, lambdaRoot({ agentUsageKeys: apiGatewayUsageKeys }));

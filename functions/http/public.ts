@@ -9,8 +9,9 @@ import { CHECKER_INSTALL_SCRIPT } from './install-checker-script.generated';
 import { openApiDocument } from './openapi';
 import { problem } from './kit/problem';
 import { routeGroup, type PublicRouteFn } from './kit/router';
+import { lambdaRoot } from '../wiring/lambda-root';
 
-const routes: Record<string, PublicRouteFn> = {
+export const routes: Record<string, PublicRouteFn> = {
   'GET /v1/health': async () => ({ status: 200, body: { ok: true } }),
   'GET /v1/openapi.json': async (req) => ({ status: 200, body: openApiDocument(req.served) }),
   // `curl -fsSL <api>/install.sh | sudo bash -s -- --api-url … --provider-key …` (agent/install/install.sh)
@@ -70,4 +71,4 @@ async function readBundle(envVar: string, name: string): Promise<Buffer | undefi
   return undefined;
 }
 
-export const handler = routeGroup('public', routes);
+export const handler = routeGroup('public', routes, lambdaRoot());

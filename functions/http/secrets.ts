@@ -4,13 +4,10 @@ import { SecretNameSchema, SetSecretSchema } from '../domain/secrets/limits';
 import { deleteSecret, listSecrets, setSecret } from '../usecases/secrets';
 import { parseWith } from './kit/problem';
 import { routeGroup, type RouteFn } from './kit/router';
-import { useKmsSecretCipher } from '../usecases/deps';
+import { lambdaRoot } from '../wiring/lambda-root';
 import { kmsSecretCipher } from '../store/kms-cipher';
 
-// this function may use the secrets key (lib/constructs/secrets-key.ts): it alone carries the KMS client
-useKmsSecretCipher(kmsSecretCipher);
-
-const routes: Record<string, RouteFn> = {
+export const routes: Record<string, RouteFn> = {
   'POST /v1/secrets': async (req, d) => {
     const secret = await setSecret(d, req.caller, parseWith(SetSecretSchema, req.body));
     return { status: 201, body: { secret }, headers: { location: `/v1/secrets/${secret.name}` } };
@@ -22,4 +19,5 @@ const routes: Record<string, RouteFn> = {
   },
 };
 
-export const handler = routeGroup('secrets', routes);
+// this function may use the secrets key (lib/constructs/secrets-key.ts): it alone carries the KMS client
+export const handler = routeGroup('secrets', routes, lambdaRoot({ secretCipher: kmsSecretCipher }));

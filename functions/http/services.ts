@@ -5,10 +5,11 @@ import { CreateServiceSchema, PatchServiceSchema } from '../domain/service/schem
 import { createService, deleteService, getService, listServices, patchService } from '../usecases/services';
 import { parseWith } from './kit/problem';
 import { routeGroup, type RouteFn } from './kit/router';
+import { lambdaRoot } from '../wiring/lambda-root';
 
 const serviceId = (p: Record<string, string>) => parseWith(IdSchema, p.id, 'id');
 
-const routes: Record<string, RouteFn> = {
+export const routes: Record<string, RouteFn> = {
   'POST /v1/services': async (req, d) => {
     const created = await createService(d, req.caller, parseWith(CreateServiceSchema, req.body));
     return { status: 201, body: created, headers: { location: `/v1/services/${created.service.id}` } };
@@ -22,4 +23,4 @@ const routes: Record<string, RouteFn> = {
   'DELETE /v1/services/{id}': async (req, d) => ({ status: 202, body: { service: await deleteService(d, req.caller, serviceId(req.params)) } }),
 };
 
-export const handler = routeGroup('services', routes);
+export const handler = routeGroup('services', routes, lambdaRoot());

@@ -1,22 +1,22 @@
-// EventBridge schedule: probe the watched nodes of one shard ({"shard": n}; one rule per shard, so the
+// The checker's schedule: probe the watched nodes of one shard ({"shard": n}; one rule per shard, so the
 // shards run side by side and each invocation stays short), judge ended canaries, send new ones. Without a
-// shard it checks every shard (handy for a manual invoke). The shard-0 run (or the manual one) also closes
-// the checker network's finished epochs (functions/usecases/checker-epoch.ts: once-only writes, so an
-// overlapping run changes nothing twice).
+// shard it checks every shard (handy for a manual invoke). The checker network's epochs close on the
+// governance schedule (functions/scheduled/governance.ts).
+import { logger } from '../observability/logger';
+import { observed } from '../observability/invocation';
 import { SHARDS } from '../store/tables';
 import { runChecker } from '../usecases/checker';
-import { runNetworkEpochs } from '../usecases/checker-epoch';
-import { deps } from '../usecases/deps';
-import { recordCheckerRun, withMetrics } from '../usecases/metrics';
+import { lambdaRoot, type DepsRoot } from '../wiring/lambda-root';
 
-export const handler = withMetrics(async (event?: { shard?: unknown }) => {
-  const s = event?.shard;
-  const shards = Number.isInteger(s) && (s as number) >= 0 && (s as number) < SHARDS ? [s as number] : undefined;
-  const result = await runChecker(deps(), { shards });
-  console.log(JSON.stringify({ level: 'info', msg: 'checker', ...result }));
-  recordCheckerRun(result);
-  if (!shards || shards[0] === 0) {
-    for (const r of await runNetworkEpochs(deps())) console.log(JSON.stringify({ level: 'info', msg: 'checker network epoch closed', ...r }));
-  }
-  return result;
-});
+export const checkerHandler = (root: DepsRoot) =>
+  observed(() => root().metrics, async (event?: { shard?: unknown }) => {
+    const d = root();
+    const s = event?.shard;
+    const shards = Number.isInteger(s) && (s as number) >= 0 && (s as number) < SHARDS ? [s as number] : undefined;
+    const result = await runChecker(d, { shards });
+    if (result.probed || result.canariesJudged) logger.info('checker', { ...result });
+    d.metrics.checkerRun(result);
+    return result;
+  });
+
+export const handler = checkerHandler(lambdaRoot());

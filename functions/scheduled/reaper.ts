@@ -7,9 +7,10 @@
 // REAPER_PASS_SECONDS (5 s) until its minute is over or its Lambda time runs short; each pass is the same
 // conditional work as before, so a pass cut by the timeout or overlapping the next invocation is harmless.
 import type { Context } from 'aws-lambda';
-import { deps } from '../usecases/deps';
-import { withMetrics } from '../usecases/metrics';
+import { logger } from '../observability/logger';
+import { observed } from '../observability/invocation';
 import { reap, type ReapResult } from '../usecases/reaper';
+import { lambdaRoot, type DepsRoot } from '../wiring/lambda-root';
 
 export interface PassPlan {
   /** ms between the starts of two passes */
@@ -46,33 +47,36 @@ export async function reapWithinSchedule(pass: () => Promise<ReapResult>, plan: 
   }
 }
 
-const seconds = (name: string, fallback: number) => {
-  const v = Number(process.env[name]);
+const seconds = (env: NodeJS.ProcessEnv, name: string, fallback: number) => {
+  const v = Number(env[name]);
   return Number.isFinite(v) && v > 0 ? v * 1000 : fallback;
 };
 
-export const handler = withMetrics(async (_event?: unknown, context?: Pick<Context, 'getRemainingTimeInMillis'>) => {
-  const d = deps();
-  const plan: PassPlan = {
-    passMs: seconds('REAPER_PASS_SECONDS', 5_000),
-    windowMs: seconds('REAPER_WINDOW_SECONDS', 60_000),
-    minBudgetMs: 4_000,
-  };
-  const clock: PassClock = {
-    now: () => Date.now(),
-    sleep: (ms) => new Promise((r) => setTimeout(r, Math.max(0, ms))),
-    // called without a Lambda context (a script, a test): one pass
-    remainingMs: () => context?.getRemainingTimeInMillis() ?? 0,
-  };
-  const result = await reapWithinSchedule(
-    async () => {
-      const r = await reap(d);
-      if (r.nodesOffline || r.jobsEnded || r.removalsFinished || r.renewals) console.log(JSON.stringify({ level: 'info', msg: 'reap pass', ...r }));
-      return r;
-    },
-    plan,
-    clock,
-  );
-  console.log(JSON.stringify({ level: 'info', msg: 'reap', ...result }));
-  return result;
-});
+export const reaperHandler = (root: DepsRoot, env: NodeJS.ProcessEnv = process.env) =>
+  observed(() => root().metrics, async (_event?: unknown, context?: Pick<Context, 'getRemainingTimeInMillis'>) => {
+    const d = root();
+    const plan: PassPlan = {
+      passMs: seconds(env, 'REAPER_PASS_SECONDS', 5_000),
+      windowMs: seconds(env, 'REAPER_WINDOW_SECONDS', 60_000),
+      minBudgetMs: 4_000,
+    };
+    const clock: PassClock = {
+      now: () => Date.now(),
+      sleep: (ms) => new Promise((r) => setTimeout(r, Math.max(0, ms))),
+      // called without a Lambda context (the local stack's timer, a script, a test): one pass
+      remainingMs: () => context?.getRemainingTimeInMillis() ?? 0,
+    };
+    const result = await reapWithinSchedule(
+      async () => {
+        const r = await reap(d);
+        if (r.nodesOffline || r.jobsEnded || r.removalsFinished || r.renewals) logger.info('reap pass', { ...r });
+        return r;
+      },
+      plan,
+      clock,
+    );
+    if (result.passes > 1) logger.info('reap', { ...result });
+    return result;
+  });
+
+export const handler = reaperHandler(lambdaRoot());

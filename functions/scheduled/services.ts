@@ -5,17 +5,21 @@
 // the services a routing tier found loaded beyond their replicas reconcile at once (a scale-up does not
 // wait for the tick).
 import type { SQSEvent } from 'aws-lambda';
-import { deps } from '../usecases/deps';
-import { withMetrics } from '../usecases/metrics';
+import { logger } from '../observability/logger';
+import { observed } from '../observability/invocation';
 import { reconcileAll, reconcileWoken } from '../usecases/service-reconcile';
+import { lambdaRoot, type DepsRoot } from '../wiring/lambda-root';
 
-export const handler = withMetrics(async (event?: Partial<SQSEvent>) => {
-  if (event?.Records?.length) {
-    const r = await reconcileWoken(deps(), event.Records.map((m) => m.body));
-    console.log(JSON.stringify({ level: 'info', msg: 'woken services reconciled', ...r }));
+export const servicesHandler = (root: DepsRoot) =>
+  observed(() => root().metrics, async (event?: Partial<SQSEvent>) => {
+    if (event?.Records?.length) {
+      const r = await reconcileWoken(root(), event.Records.map((m) => m.body));
+      logger.info('woken services reconciled', { ...r });
+      return r;
+    }
+    const r = await reconcileAll(root());
+    if (r.services || r.failed) logger.info('services reconciled', { ...r });
     return r;
-  }
-  const r = await reconcileAll(deps());
-  console.log(JSON.stringify({ level: 'info', msg: 'services reconciled', ...r }));
-  return r;
-});
+  });
+
+export const handler = servicesHandler(lambdaRoot());

@@ -4,8 +4,9 @@
 // the others back; a record whose delivery merely failed is not a failure here: it was recorded and retried.
 import type { DynamoDBRecord, SQSRecord } from 'aws-lambda';
 import { RetryMessageSchema } from '../store/webhook-retries';
-import { deps } from '../usecases/deps';
+import { logger } from '../observability/logger';
 import { deliver, onJobChange, webhookPorts, type ChangedJob, type WebhookPorts } from '../usecases/webhooks';
+import { lambdaRoot, type DepsRoot } from '../wiring/lambda-root';
 
 type WebhookEvent = { Records: (DynamoDBRecord | SQSRecord)[] };
 
@@ -44,7 +45,7 @@ async function handleRecord(p: WebhookPorts, r: DynamoDBRecord | SQSRecord): Pro
   }
   const m = RetryMessageSchema.safeParse(parsed);
   // a message we cannot read can never succeed: drop it (logged) rather than retry it into the DLQ
-  if (!m.success) return console.warn(JSON.stringify({ level: 'warn', msg: 'webhook retry: unreadable message', messageId: r.messageId }));
+  if (!m.success) return logger.warn('webhook retry: unreadable message', { messageId: r.messageId });
   await deliver(p, m.data.jobId, m.data.attempt);
 }
 
@@ -59,7 +60,7 @@ export async function handleWebhookEvent(p: WebhookPorts, event: WebhookEvent) {
       try {
         await handleRecord(p, r);
       } catch (e) {
-        console.error(JSON.stringify({ level: 'error', msg: 'webhook record failed', id: idOf(r), error: String((e as Error).message ?? e) }));
+        logger.error('webhook record failed', { id: idOf(r), error: String((e as Error).message ?? e) });
         failures.push({ itemIdentifier: idOf(r) });
       }
     }
@@ -68,5 +69,9 @@ export async function handleWebhookEvent(p: WebhookPorts, event: WebhookEvent) {
   return { batchItemFailures: failures };
 }
 
-let ports: WebhookPorts | undefined;
-export const handler = async (event: WebhookEvent) => handleWebhookEvent((ports ??= webhookPorts(deps())), event);
+export const webhooksHandler = (root: DepsRoot) => {
+  let ports: WebhookPorts | undefined;
+  return async (event: WebhookEvent) => handleWebhookEvent((ports ??= webhookPorts(root())), event);
+};
+
+export const handler = webhooksHandler(lambdaRoot());

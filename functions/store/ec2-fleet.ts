@@ -10,9 +10,10 @@ import {
 } from '@aws-sdk/client-ec2';
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import type { Ec2State } from '../domain/burst/lifecycle';
+import { BURST_TAG } from '../domain/burst/tag';
 
 /** The tag that marks every burst resource of a stage; the IAM policy allows termination only on it. */
-export const BURST_TAG = 'gpupool:burst';
+export { BURST_TAG };
 export const LAUNCH_TAG = 'gpupool:launch';
 
 export interface LaunchRequest {

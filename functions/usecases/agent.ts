@@ -13,7 +13,6 @@ import type { NodeItem } from '../store/nodes-store';
 import { controlPlaneKey } from './checker-settings';
 import type { Deps } from './deps';
 import { applyTransition } from './effects';
-import { recordIfLost, recordStarted } from './metrics';
 import { withStatus } from './nodes';
 import { updateNode } from './node-writes';
 import { ensureStakeLock } from './ledger';
@@ -119,7 +118,7 @@ async function loseGone(d: Deps, nodeId: string, jobs: Job[], pick: (fresh: Job)
     if (!fresh || !gone || gone.nodeId !== nodeId) continue;
     const after = await applyTransition(d, fresh, (x) => lose(x, gone.id, 'NODE_LOST', d.now())).catch(ignoreDomainError);
     if (after) {
-      recordIfLost(after, gone.id);
+      d.metrics.ifLost(after, gone.id);
       lost++;
     }
   }
@@ -229,7 +228,7 @@ export async function startAttempt(d: Deps, caller: Caller, jobId: string, attem
     },
     { retries: RANK_RACE_RETRIES },
   );
-  if (moved) recordStarted(after, attemptId);
+  if (moved) d.metrics.started(after, attemptId);
   // opened only now that this node holds the live attempt: a refused or replayed-after-the-end start gets nothing
   const opened = await openAttemptSecrets(d, after);
   if (opened.missing.length > 0) await failForMissingSecrets(d, after, attemptId, opened.missing);
@@ -297,7 +296,7 @@ export async function finishAttempt(d: Deps, caller: Caller, jobId: string, body
   // an input the node could not place as asked is typed, so the consumer sees which of its inputs to fix
   const end = { ...body, ...(body.failure === 'INPUT_FAILED' && body.outcome === 'error' ? { reason: 'INPUT_FAILED' as const } : {}), ...pullOutcome(body.pull, body.outcome) };
   const after = await applyTransition(d, job, (j) => finishT(body.pull ? jobWithPull(j, body.attemptId, body.pull, d.now()) : j, body.attemptId, end, d.now()), { retries: RANK_RACE_RETRIES });
-  recordIfLost(after, body.attemptId);
+  d.metrics.ifLost(after, body.attemptId);
   // the last replica to end decides the group's verdict (exactly once: a conditional put)
   if (after.replicaGroup && !after.liveAttemptId) await verifyReplicas(d, after);
   // GPUs came free: placement runs now, apart from this request (placement-wake.ts)

@@ -1,12 +1,10 @@
 // What the burst use cases work with, apart from the common Deps: the burst table, the EC2 port and the
-// deployment facts (API URL, instance profile, subnets). Lambda builds it from the environment; the local
-// stack injects its own (fake EC2, DynamoDB Local) with setBurstDeps.
+// deployment facts (API URL, instance profile, subnets). The burst function's root builds it from its
+// environment (functions/wiring/burst-root.ts); the local stack builds its own (fake EC2, DynamoDB Local).
 import { parseBurstSettings, type BurstSettings } from '../domain/burst/settings';
-import { BurstStore } from '../store/burst-store';
-import { makeDocClient } from '../store/clients';
-import { AwsEc2Fleet, type Ec2Port } from '../store/ec2-fleet';
-import { tableNamesFromEnv } from '../store/tables';
-import { deps, type Deps } from './deps';
+import type { BurstStore } from '../store/burst-store';
+import type { Ec2Port } from '../store/ec2-fleet';
+import type { Deps } from './deps';
 
 /** The operator's own provider account that burst nodes belong to: fixed, so it is found again. */
 export const BURST_ACCOUNT_ID = 'burst-provider';
@@ -43,28 +41,5 @@ export function burstRuntimeFromEnv(env: NodeJS.ProcessEnv = process.env): Burst
   };
 }
 
-let cached: BurstDeps | undefined;
-let cachedStore: BurstStore | undefined;
-
-/** The burst table alone: the API's GET /v1/burst needs nothing else. */
-export function burstStore(): BurstStore {
-  cachedStore ??= cached?.store ?? new BurstStore(makeDocClient(), tableNamesFromEnv().burst);
-  return cachedStore;
-}
-
-/** The process-wide burst deps of the burst function, from its environment. */
-export function burstDeps(): BurstDeps {
-  cached ??= { d: deps(), store: burstStore(), ec2: new AwsEc2Fleet(), run: burstRuntimeFromEnv() };
-  return cached;
-}
-
-/** The local stack's burst table, for GET /v1/burst even when burst itself is off. */
-export function setBurstStore(store: BurstStore | undefined) {
-  cachedStore = store;
-}
-
-/** Lets the local stack and tests inject theirs (undefined resets). */
-export function setBurstDeps(b: BurstDeps | undefined) {
-  cached = b;
-  cachedStore = b?.store;
-}
+/** How the burst handler reaches its dependencies: built on first use (functions/wiring/burst-root.ts on Lambda). */
+export type BurstRoot = () => BurstDeps;

@@ -20,7 +20,6 @@ import { judgeCanaries, maybeSendCanary } from './checker-canary';
 import { controlPlaneKey } from './checker-settings';
 import { httpProber, probeFailureReason, type Prober, type ProbeReply } from './checker-probe-client';
 import type { Deps } from './deps';
-import { recordQuarantine } from './metrics';
 import { withStatus } from './nodes';
 import { updateNode } from './node-writes';
 import { finishRemoval, startRemoval } from './node-removal';
@@ -222,7 +221,7 @@ export async function quarantineNode(d: Deps, nodeId: string, evidence: string):
 
 async function afterEvidence(d: Deps, node: NodeItem, evidence: string): Promise<void> {
   logger.warn('checker: node quarantined', { nodeId: node.id, providerId: node.providerId, status: node.status, evidence });
-  recordQuarantine();
+  d.metrics.quarantine();
   await finishRemoval(d, node.id);
 }
 

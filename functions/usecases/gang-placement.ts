@@ -11,7 +11,6 @@ import { InsufficientFundsError } from '../store/ledger-store';
 import type { Deps } from './deps';
 import { applyTransition } from './effects';
 import { savePendingReason } from './pending-reason';
-import { recordPlacement, recordPlacementFailure } from './metrics';
 import { runtimePolicy, type CandidateView } from './candidate-view';
 import { claimUnderLimits, isWait, type AccountView } from './account-limits';
 
@@ -50,7 +49,7 @@ export async function tryPlaceGang(d: Deps, job: Job, view?: CandidateView, firs
       }
       const placed = claimed;
       for (const n of nodes) view?.claimed(n.id, job.resources.gpus);
-      recordPlacement(performance.now() - t0);
+      d.metrics.placement(performance.now() - t0);
       return placed;
     } catch (e) {
       if (e instanceof CapacityRaceError && e.nodeId) {
@@ -68,6 +67,6 @@ export async function tryPlaceGang(d: Deps, job: Job, view?: CandidateView, firs
       throw e;
     }
   }
-  if (raced.size) recordPlacementFailure();
+  if (raced.size) d.metrics.placementFailure();
   return savePendingReason(d, job, pendingReason);
 }

@@ -9,7 +9,6 @@ import type { NodeItem } from '../store/nodes-store';
 import { observeNode } from './checker-reputation';
 import type { Deps } from './deps';
 import { applyTransition } from './effects';
-import { recordLostAttempts } from './metrics';
 import { tryPlace } from './placement';
 
 /** Saves a change to a node under its version, re-reading on a race (capacity moves often). */
@@ -45,6 +44,6 @@ export async function loseLiveAttempts(d: Deps, node: Pick<NodeItem, 'id' | 'ver
   }
   // work the node lost counts against its reputation (docs/checkers.md); the version is left alone
   if (moved > 0 && reason === 'NODE_LOST') await observeNode(d, node.id, 'jobLost', moved);
-  recordLostAttempts(reason, moved);
+  d.metrics.lostAttempts(reason, moved);
   return moved;
 }

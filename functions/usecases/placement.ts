@@ -12,7 +12,6 @@ import { InsufficientFundsError } from '../store/ledger-store';
 import type { Deps } from './deps';
 import { applyTransition } from './effects';
 import { savePendingReason } from './pending-reason';
-import { recordPlacement, recordPlacementFailure, recordQueuedJobs } from './metrics';
 import { tryPlaceGang } from './gang-placement';
 import { readQueue } from './fair-queue';
 import { isGang } from '../domain/job/gang';
@@ -114,7 +113,7 @@ export async function tryPlace(d: Deps, job: Job, view?: CandidateView, first?: 
       }
       const placed = claimed;
       view?.claimed(node.id, job.resources.gpus);
-      recordPlacement(performance.now() - t0);
+      d.metrics.placement(performance.now() - t0);
       return placed;
     } catch (e) {
       if (e instanceof CapacityRaceError) {
@@ -129,7 +128,7 @@ export async function tryPlace(d: Deps, job: Job, view?: CandidateView, first?: 
       throw e;
     }
   }
-  if (result.ranked.length) recordPlacementFailure();
+  if (result.ranked.length) d.metrics.placementFailure();
   const pendingReason = limitWait ??
     (short !== undefined
       ? `insufficient credits: the escrow hold is ${short / 1_000_000} ${d.settings.ledger.symbol} (price × ${job.resources.gpus} GPUs × ${job.maxDurationSeconds} s)`
@@ -159,7 +158,7 @@ export async function sweep(d: Deps, opts: { maxJobs?: number; full?: boolean } 
     if (after.status === 'ASSIGNED') placed++;
   }
   // only the scheduled (full) sweep reports the queue: a bounded one after a finish sees a sample
-  if (opts.maxJobs === undefined) recordQueuedJobs(read - placed);
+  if (opts.maxJobs === undefined) d.metrics.queuedJobs(read - placed);
   // and decides again a page of held jobs, should a dependency's end have failed to decide them
   if (opts.full ?? opts.maxJobs === undefined) await sweepHeld(d);
   return placed;

@@ -9,7 +9,6 @@ import { isWatched } from '../domain/node/status';
 import { beginRemoval, holdMs, isPending } from '../domain/node/removal';
 import type { Deps } from './deps';
 import { applyTransition } from './effects';
-import { recordIfLost } from './metrics';
 import { finishRemoval, startRemoval } from './node-removal';
 import { tryPlace } from './placement';
 import { renewReplica } from './renewal';
@@ -77,7 +76,7 @@ export async function reap(d: Deps): Promise<ReapResult> {
               : timeOut(j, now),
       );
       result.jobsEnded++;
-      if (deadline.kind === 'dispatch') recordIfLost(after, job.liveAttemptId!);
+      if (deadline.kind === 'dispatch') d.metrics.ifLost(after, job.liveAttemptId!);
       if (after.status === 'QUEUED') await tryPlace(d, after);
     } catch (e) {
       if (!(e instanceof DomainError)) throw e;

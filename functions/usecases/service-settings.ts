@@ -1,6 +1,7 @@
 // Service settings (docs/services.md): the billing period of a replica, the readiness timeouts, the
 // autoscaler's cool-down, the reconciler's tick and the address services are reached at. The AWS defaults
-// suit model servers (minutes to load weights); the local stack shortens them to a demo pace.
+// suit model servers (minutes to load weights); the local stack shortens them to a demo pace. Read from the
+// environment by functions/settings (SERVICES_*).
 import type { ReconcileSettings } from '../domain/service/reconcile';
 
 export interface ServiceSettings extends ReconcileSettings {
@@ -21,18 +22,6 @@ export const DEFAULT_SERVICES: ServiceSettings = {
   tickSeconds: 60,
   baseUrl: '',
 };
-
-export function serviceSettingsFromEnv(env: NodeJS.ProcessEnv): ServiceSettings {
-  const num = (k: string, d: number) => (env[k] ? Number(env[k]) : d);
-  return {
-    periodSeconds: num('SERVICES_PERIOD_SECONDS', DEFAULT_SERVICES.periodSeconds),
-    startupSeconds: num('SERVICES_STARTUP_SECONDS', DEFAULT_SERVICES.startupSeconds),
-    unreadySeconds: num('SERVICES_UNREADY_SECONDS', DEFAULT_SERVICES.unreadySeconds),
-    scaleDownCooldownSeconds: num('SERVICES_SCALE_DOWN_COOLDOWN_SECONDS', DEFAULT_SERVICES.scaleDownCooldownSeconds),
-    tickSeconds: num('SERVICES_TICK_SECONDS', DEFAULT_SERVICES.tickSeconds),
-    baseUrl: (env.SERVICES_BASE_URL ?? DEFAULT_SERVICES.baseUrl).replace(/\/+$/, ''),
-  };
-}
 
 /** The local stack's demo pace: a 60 s period, replicas judged within seconds, a reconcile every second. */
 export const localServiceSettings = (gatewayUrl: string): ServiceSettings => ({

@@ -1,7 +1,8 @@
 // Webhook settings. The cloud defaults are the strict ones (https, public addresses only); the local stack
-// loosens them to reach a receiver on loopback over http and shortens the delays in tests.
+// loosens them to reach a receiver on loopback over http and shortens the delays in tests. Read from the
+// environment by functions/settings (WEBHOOK_*).
 import type { AddressClass } from '../domain/checker/address';
-import { DEFAULT_RETRY_DELAYS_SECONDS, validateDelays } from '../domain/webhook/schedule';
+import { DEFAULT_RETRY_DELAYS_SECONDS } from '../domain/webhook/schedule';
 
 export interface WebhookSettings {
   /** address classes deliveries may reach besides public ones: [] in the cloud */
@@ -30,12 +31,3 @@ export const DEFAULT_WEBHOOKS: WebhookSettings = {
   // longer than one attempt can take (timeoutMs) plus the write of its result
   leaseMs: 60_000,
 };
-
-export function webhookSettingsFromEnv(env: NodeJS.ProcessEnv): WebhookSettings {
-  const delays = env.WEBHOOK_RETRY_DELAYS_SECONDS?.split(',').map(Number);
-  return {
-    ...DEFAULT_WEBHOOKS,
-    ...(delays ? { retryDelaysSeconds: validateDelays(delays) } : {}),
-    ...(env.WEBHOOK_RETRY_QUEUE_URL ? { retryQueueUrl: env.WEBHOOK_RETRY_QUEUE_URL } : {}),
-  };
-}

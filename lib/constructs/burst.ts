@@ -10,7 +10,11 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import type { BurstSettings } from '../../functions/domain/burst/settings';
 import type { TableId } from '../../functions/store/tables';
-import { BURST_TAG } from '../../functions/store/ec2-fleet';
+import { BURST_TAG } from '../../functions/domain/burst/tag';
+import { scheduleNamed } from '../../functions/scheduled/schedules';
+
+/** the schedule table's burst entry (functions/scheduled/schedules.ts): its handler and what it does */
+const BURST_SCHEDULE = scheduleNamed('Burst');
 import { NodeFunction } from './node-function';
 import type { TableRefs } from './tables';
 
@@ -76,9 +80,9 @@ export class Burst extends Construct {
     }
 
     this.fn = new NodeFunction(this, 'Handler', {
-      entry: 'functions/scheduled/burst.ts',
+      entry: BURST_SCHEDULE.entry,
       kind: 'scheduled',
-      description: 'gpupool burst: EC2 GPU instances for the backlog, retired when idle',
+      description: BURST_SCHEDULE.description,
       memoryMb: props.memoryMb,
       logRetentionDays: props.logRetentionDays,
       environment: {
@@ -95,7 +99,7 @@ export class Burst extends Construct {
     this.grantLaunch(s, props.stage, subnetIds, securityGroupIds);
 
     this.rule = new events.Rule(this, 'Schedule', {
-      description: 'gpupool: burst capacity on EC2',
+      description: BURST_SCHEDULE.description,
       schedule: events.Schedule.rate(Duration.minutes(s.rateMinutes)),
       targets: [new targets.LambdaFunction(this.fn.fn, { retryAttempts: 0, maxEventAge: Duration.minutes(s.rateMinutes) })],
     });

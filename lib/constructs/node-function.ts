@@ -12,7 +12,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { tableEnvVar, type TableId } from '../../functions/store/tables';
-import { METRICS_NAMESPACE } from '../../functions/usecases/metrics';
+import { METRICS_NAMESPACE } from '../../functions/observability/metric-names';
 import { ESM_REQUIRE_BANNER, REPO_ROOT } from '../../scripts/build-agent';
 import type { TableRef, TableRefs } from './tables';
 
@@ -61,9 +61,12 @@ export class NodeFunction extends Construct {
   public readonly fn: nodejs.NodejsFunction;
   public readonly role: iam.Role;
   public readonly logGroup: logs.LogGroup;
+  /** the handler's module, relative to the repository root */
+  public readonly entry: string;
 
   constructor(scope: Construct, id: string, props: NodeFunctionProps) {
     super(scope, id);
+    this.entry = props.entry;
     const memoryMb = props.memoryMb ?? 512;
     if (!Number.isInteger(memoryMb) || memoryMb < 128 || memoryMb > 10_240) throw new Error(`${id}: memoryMb must be an integer in 128..10240`);
     if (path.isAbsolute(props.entry)) throw new Error(`${id}: entry must be relative to the repository root`);
@@ -92,7 +95,7 @@ export class NodeFunction extends Construct {
       depsLockFilePath: path.join(REPO_ROOT, 'package-lock.json'),
       environment: {
         NODE_OPTIONS: '--enable-source-maps',
-        // EMF metrics (functions/usecases/metrics.ts): a namespace turns them on; the service names the stage
+        // EMF metrics (functions/observability/metrics.ts): a namespace turns them on; the service names the stage
         POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
         POWERTOOLS_SERVICE_NAME: props.serviceName ?? 'gpupool',
         ...props.environment,

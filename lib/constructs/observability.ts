@@ -1,5 +1,5 @@
 // The operator's view of one stage: a CloudWatch dashboard over the metrics the functions emit as EMF
-// (functions/usecases/metrics.ts) and the AWS ones (SQS, API Gateway, Lambda), and the alarms that say
+// (functions/observability/metrics.ts) and the AWS ones (SQS, API Gateway, Lambda), and the alarms that say
 // something needs a person, sent to one SNS topic. docs/operations.md explains each graph and alarm and
 // what to do when one fires; the alarm descriptions point there.
 import { Duration, Validations } from 'aws-cdk-lib';
@@ -12,7 +12,7 @@ import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as xray from 'aws-cdk-lib/aws-xray';
 import { Construct } from 'constructs';
-import { METRIC, METRICS_NAMESPACE, type MetricName } from '../../functions/usecases/metrics';
+import { METRIC, METRICS_NAMESPACE, type MetricName } from '../../functions/observability/metric-names';
 
 /** Alarm thresholds: each is explained in docs/operations.md. */
 export const ALARM_THRESHOLDS = {

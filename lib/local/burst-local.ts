@@ -1,13 +1,10 @@
-// Burst in the local stack, in its test mode: the real burst tick on a timer, the real burst table in
-// DynamoDB Local, and the fake EC2 whose instances are agent processes (docs/burst.md).
-import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+// Burst in the local stack, in its test mode: the real burst handler on the stack's clock
+// (schedule-timers.ts), the real burst table in DynamoDB Local, and the fake EC2 whose instances are agent
+// processes (docs/burst.md). This is the burst function's composition root for the local stack.
 import { parseBurstSettings } from '../../functions/domain/burst/settings';
-import { BurstStore } from '../../functions/store/burst-store';
-import { burstTick } from '../../functions/usecases/burst';
-import { BURST_ACCOUNT_ID, setBurstDeps, setBurstStore, type BurstDeps } from '../../functions/usecases/burst-deps';
+import { BURST_ACCOUNT_ID, type BurstDeps } from '../../functions/usecases/burst-deps';
 import type { Deps } from '../../functions/usecases/deps';
 import { FakeEc2 } from './fake-ec2';
-import { every } from './timers';
 
 export interface LocalBurstOptions {
   /** the `gpupool:burst` settings (cdk.json's shape); `enabled` is implied */
@@ -26,32 +23,16 @@ export interface LocalBurst {
   stop(): Promise<void>;
 }
 
-/** Always serves the burst table (GET /v1/burst); with options, runs burst against the fake EC2. */
-export function startLocalBurst(p: { deps: Deps; db: DynamoDBDocumentClient; table: string; apiUrl: string; options?: LocalBurstOptions; log: (m: string) => void }): LocalBurst {
-  const store = new BurstStore(p.db, p.table);
-  setBurstStore(store);
-  if (!p.options) return { stop: async () => setBurstStore(undefined) };
+/** With options, burst's dependencies against the fake EC2 (the burst table itself is every function's: Deps.burst). */
+export function localBurst(p: { deps: Deps; apiUrl: string; options?: LocalBurstOptions; log: (m: string) => void }): LocalBurst {
+  if (!p.options) return { stop: async () => undefined };
   const settings = parseBurstSettings({ ...p.options.settings, enabled: true });
   const ec2 = new FakeEc2({ catalogue: settings.instanceTypes, stateDir: p.options.stateDir, onLine: p.log, agentEnv: p.options.agentEnv });
   const burst: BurstDeps = {
     d: p.deps,
-    store,
+    store: p.deps.burst,
     ec2,
     run: { settings, stage: 'local', apiUrl: p.apiUrl, instanceProfileArn: 'arn:aws:iam::000000000000:instance-profile/local', subnetIds: [], securityGroupIds: [], burstAccountId: BURST_ACCOUNT_ID },
   };
-  setBurstDeps(burst);
-  const log = p.log;
-  const timer = every(p.options.tickMs ?? 1000, async () => {
-    const r = await burstTick(burst);
-    if (r.launched || r.drained || r.terminated || r.ended) log(`burst: ${r.launched} launched, ${r.drained} drained, ${r.terminated} terminated, ${r.ended} ended`);
-  });
-  return {
-    ec2,
-    burst,
-    async stop() {
-      await timer.stop();
-      await ec2.stopAll();
-      setBurstDeps(undefined);
-    },
-  };
+  return { ec2, burst, stop: () => ec2.stopAll() };
 }

@@ -5,7 +5,6 @@
 // idle → terminate within minutes, and nothing reaches AWS.
 import path from 'node:path';
 import type { LocalBurstOptions } from './burst-local';
-import { CDK_JSON, cdkJsonContext } from './cdk-json';
 
 /** g5/g6 shapes as in docs/burst.md; prices in micro-credits per GPU-hour, EC2 costs in USD (list prices) */
 export const DEMO_CATALOGUE = [
@@ -16,8 +15,9 @@ export const DEMO_CATALOGUE = [
 /** What makes the test mode watchable: a job waits 10 s before it counts as backlog, an instance idle 2 min is retired. */
 const LOCAL_PACE = { waitSeconds: 10, idleMinutes: 2, bootTimeoutMinutes: 5, maxInstances: 2, maxGpus: 8, dailyBudgetUsd: 50 };
 
-export function burstTestModeOptions(dataDir: string, cdkJson = CDK_JSON): LocalBurstOptions & { source: string } {
-  const configured = cdkJsonContext(cdkJson)['gpupool:burst'] as { instanceTypes?: unknown[] } | undefined;
+/** `burst`: cdk.json's "gpupool:burst", as bin/ read it (only bin/ reads cdk.json); undefined where it has none. */
+export function burstTestModeOptions(dataDir: string, burst: unknown): LocalBurstOptions & { source: string } {
+  const configured = burst as { instanceTypes?: unknown[] } | undefined;
   const fromCdk = Array.isArray(configured?.instanceTypes) && configured.instanceTypes.length > 0;
   return {
     // the fake EC2 cannot use subnets, AMIs or the pool's real region: only the shapes and limits matter

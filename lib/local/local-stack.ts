@@ -5,33 +5,20 @@ import { CreateQueueCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { authorize } from '../../functions/http/authorizer';
-import { handler as accounts } from '../../functions/http/accounts';
-import { handler as agent } from '../../functions/http/agent';
-import { handler as jobs } from '../../functions/http/jobs';
-import { handler as secrets } from '../../functions/http/secrets';
-import { handler as governanceRoutes } from '../../functions/http/governance';
-import { runGovernance } from '../../functions/usecases/governance';
 import { LOCAL_GOVERNANCE } from './governance-local';
 import { EnvelopeCipher, LocalKeyWrapper, localSecretsKey } from '../../functions/store/secret-cipher';
-import { handler as nodes } from '../../functions/http/nodes';
-import { handler as publicRoutes } from '../../functions/http/public';
-import type { RouteGroup } from '../../functions/http/routes';
 import { makeDocClient } from '../../functions/store/clients';
 import { ensureAdmin } from '../../functions/usecases/accounts';
 import { ensureSystemAccounts } from '../../functions/usecases/ledger';
-import { buildDeps, setDeps, settingsFromEnv, type Deps, type Settings } from '../../functions/usecases/deps';
-import { sweep } from '../../functions/usecases/placement';
-import { reap } from '../../functions/usecases/reaper';
-import { reconcileAll, reconcileService } from '../../functions/usecases/service-reconcile';
+import { buildDeps, settingsFromEnv, type Deps, type Settings } from '../../functions/usecases/deps';
+import { reconcileService } from '../../functions/usecases/service-reconcile';
 import { localServiceSettings } from '../../functions/usecases/service-settings';
-import { handler as servicesRoutes } from '../../functions/http/services';
-import { runChecker } from '../../functions/usecases/checker';
-import { runNetworkEpochs } from '../../functions/usecases/checker-epoch';
 import type { CheckerSettings } from '../../functions/usecases/checker-settings';
 import { tableNamesFor, createTables } from './create-tables';
 import { startDynamoDbLocal } from './dynamodb-local';
+import { localSettings } from './local-settings';
+import type { StageConfig } from '../config';
 import { consoleRoutes } from './console-static';
 import { localServiceRoutes } from './service-routes';
 import { startGateway } from './gateway';
@@ -41,11 +28,12 @@ import { startS3Local } from './s3-local';
 import { makeS3Client, S3FileStorage } from '../../functions/store/files-store';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { every, type Timer } from './timers';
-import { startLocalBurst, type LocalBurst, type LocalBurstOptions } from './burst-local';
+import { localBurst, type LocalBurst, type LocalBurstOptions } from './burst-local';
+import { localApiHandlers } from './api-handlers';
+import { startScheduleTimers, type LocalPeriods } from './schedule-timers';
+import { metricsOn, sinkFromEnv } from '../../functions/observability/metrics';
 import { startJobStream, startRetryPoller } from './job-stream';
-import { handleWebhookEvent } from '../../functions/scheduled/webhooks';
-import { webhookPorts } from '../../functions/usecases/webhooks';
+import { webhooksHandler } from '../../functions/scheduled/webhooks';
 import type { WebhookSettings } from '../../functions/usecases/webhook-settings';
 
 export interface LocalStackOptions {
@@ -62,16 +50,18 @@ export interface LocalStackOptions {
   reaperMs?: number;
   /** ms between checker runs (probes, canaries); also the period rewards count per good probe. @default 5000 */
   checkerMs?: number;
-  /** ms between governance runs (close windows, enact). @default LOCAL_GOVERNANCE.periodMs */
+  /** ms between governance runs (close windows, enact, close the checker network's epochs). @default LOCAL_GOVERNANCE.periodMs */
   governanceMs?: number;
-  /** ms between closes of the checker network's epochs (docs/checkers.md). @default 1000 */
-  networkMs?: number;
+  /** ms between ledger audits (hourly on AWS). @default 60000 */
+  auditMs?: number;
   /** overrides of the checker's local settings (canaryRate defaults to 0 here: set it to send canaries) */
   checker?: Partial<CheckerSettings>;
   /** overrides of the webhook settings (tests shorten retryDelaysSeconds) */
   webhooks?: Partial<WebhookSettings>;
   /** overrides of the control plane's settings (heartbeats, deadlines, queues) */
   settings?: Partial<Settings>;
+  /** the stage `npm start` stands in for: cdk.json's, read by bin/ (its ledger and checker network pay); absent: the functions' defaults */
+  stage?: StageConfig;
   /** how long the gateway caches an accepted key (API Gateway's authorizer cache TTL). @default 60000 */
   cacheTtlMs?: number;
   /**
@@ -96,8 +86,10 @@ export interface LocalStack {
   sqsEndpoint: string;
   /** the in-process S3 (s3rver) behind files, outputs and checkpoints */
   s3Endpoint: string;
-  /** the burst table (always) and, with options.burst, the fake EC2 */
+  /** with options.burst, the fake EC2 */
   burst: LocalBurst;
+  /** the schedules running on timers (functions/scheduled/schedules.ts) */
+  schedules: string[];
   stop(): Promise<void>;
 }
 
@@ -148,72 +140,36 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
     await sqsClient.send(new CreateQueueCommand({ QueueName: 'gpupool-node-dlq' }));
     // failed webhook attempts wait here for their next try (DelaySeconds), as on AWS
     const webhookQueueUrl = (await sqsClient.send(new CreateQueueCommand({ QueueName: 'gpupool-webhook-retries' }))).QueueUrl!;
-    const base = settingsFromEnv({ NODE_DLQ_ARN: `arn:aws:sqs:${region}:123456789012:gpupool-node-dlq` });
-    const settings: Settings = {
-      ...base,
-      // a small pool on one machine: notice dead nodes in seconds rather than minutes
-      heartbeat: { busySeconds: 5, idleSeconds: 15 },
-      deadlines: { ...base.deadlines, dispatchTimeoutMs: 10_000 },
-      agentSqsEndpoint: sqs.endpoint,
-      region,
-      // the demo agents and tests run the process runtime: one developer's machine, no strangers' jobs
-      allowProcessRuntime: true,
-      // the demo pace of docs/governance.md: 5 s votes, enacted seconds after
-      governance: { ...base.governance!, ...LOCAL_GOVERNANCE.settings },
-      ...o.settings,
-      queues: { ...base.queues, ...o.settings?.queues },
-      // the demo pace of docs/services.md: 60 s billing periods, replicas judged in seconds; the url is set once the gateway listens
-      services: { ...localServiceSettings(''), ...o.settings?.services },
-      checker: {
-        ...base.checker,
-        // agents of the local stack listen on loopback; the cloud refuses it (SSRF guard)
-        allowAddresses: ['loopback'],
-        probeTimeoutMs: 2_000,
-        concurrency: 32,
-        canaryRate: 0,
-        periodMs: o.checkerMs ?? 5_000,
-        epochMs: 5 * 60_000,
-        // the checker network's demo pace (DESIGN.md, Contract part 2): an epoch lasts at most 15 s
-        networkEpochMs: 15_000,
-        signingSecret: localSigningSecret(o.dataDir),
-        ...o.checker,
-      },
-      webhooks: {
-        ...base.webhooks,
-        // a receiver on this machine, over plain http; the cloud allows https to public addresses only
-        allowAddresses: ['loopback'],
-        httpAllowedFor: ['loopback'],
-        retryQueueUrl: webhookQueueUrl,
-        ...o.webhooks,
-      },
-    };
+    // what every handler reads, through the environment a deployed function reads (lib/local/local-settings.ts)
+    const { settings } = localSettings({
+      stage: o.stage,
+      engines: { region, nodeDlqArn: `arn:aws:sqs:${region}:123456789012:gpupool-node-dlq`, sqsEndpoint: sqs.endpoint, webhookQueueUrl, files: { bucket: s3.bucket, endpoint: s3.endpoint } },
+      checkerMs: o.checkerMs,
+      settings: o.settings,
+      checker: o.checker,
+      webhooks: o.webhooks,
+      signingSecret: localSigningSecret(o.dataDir),
+    });
     const db = makeDocClient(ddbClient);
     const deps = buildDeps({
       db,
       sqs: sqsClient,
       tables,
-      settings: { ...settings, files: { bucket: s3.bucket, endpoint: s3.endpoint } },
+      settings,
       files: new S3FileStorage(makeS3Client({ bucket: s3.bucket, endpoint: s3.endpoint, region, credentials: s3.credentials }), s3.bucket),
       // secrets are sealed under a key kept 0600 in the data dir (.gpupool/secrets.key), or held in memory
       secretCipher: new EnvelopeCipher(new LocalKeyWrapper(localSecretsKey(o.dataDir))),
+      // off unless POWERTOOLS_METRICS_NAMESPACE is set, as on Lambda
+      metrics: metricsOn(sinkFromEnv()),
     });
-    setDeps(deps);
-    stops.push(() => setDeps(undefined));
     // a sweep a finish woke may still run: let it end before the engines go
     stops.push(() => deps.placementWake.settled());
     await ensureAdmin(deps, o.adminKey);
     await ensureSystemAccounts(deps);
 
-    const handlers: Record<RouteGroup, (e: APIGatewayProxyEvent, c: Context) => Promise<APIGatewayProxyResult>> = {
-      accounts,
-      agent,
-      jobs,
-      nodes,
-      public: publicRoutes,
-      secrets,
-      governance: governanceRoutes,
-      services: servicesRoutes,
-    };
+    // the local stack's composition root: every function's handlers get the same deps, built above
+    const root = () => deps;
+    const handlers = localApiHandlers(root);
     // services' traffic, /s/<serviceId>/…: the routing tier in process (docs/services.md, Routing)
     const serviceRoutes = await localServiceRoutes({ db, tables, checker: settings.checker, log: o.log, wake: (id) => reconcileService(deps, id).then(() => undefined) });
     stops.push(() => serviceRoutes.close());
@@ -231,52 +187,22 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
     stops.push(() => gateway.close());
     deps.settings.services = { ...deps.settings.services!, baseUrl: o.settings?.services?.baseUrl ?? gateway.url };
     const log = o.log ?? (() => undefined);
-    const burst = startLocalBurst({ deps, db, table: tables.burst, apiUrl: gateway.url, options: o.burst, log });
+    const burst = localBurst({ deps, apiUrl: gateway.url, options: o.burst, log });
     stops.push(() => burst.stop());
 
-    const timers: Timer[] = [
-      every(o.sweepMs ?? 1000, async () => {
-        const placed = await sweep(deps);
-        if (placed) log(`sweep placed ${placed} job(s)`);
-      }),
-      // services: every one not yet DELETED brought to what it wants (docs/services.md, Control plane)
-      every(deps.settings.services!.tickSeconds * 1000, async () => {
-        const r = await reconcileAll(deps);
-        if (r.failed) log(`services: ${r.failed} of ${r.services} reconcile(s) failed`);
-      }),
-      every(o.reaperMs ?? 2000, async () => {
-        const r = await reap(deps);
-        if (r.nodesOffline || r.jobsEnded) log(`reaper: ${r.nodesOffline} node(s) offline, ${r.attemptsLost} attempt(s) lost, ${r.jobsEnded} job(s) past deadline`);
-      }),
-      // closes proposals' windows and enacts passed ones: at the demo pace, within 10 s of a vote closing
-      every(o.governanceMs ?? LOCAL_GOVERNANCE.periodMs, async () => {
-        const r = await runGovernance(deps);
-        if (r.passed || r.rejected || r.enacted) log(`governance: ${r.passed} passed, ${r.rejected} rejected, ${r.enacted} enacted`);
-      }),
-      // the checker network: closes each epoch once its reports are in (quorum, scores, rewards)
-      every(o.networkMs ?? 1_000, async () => {
-        for (const r of await runNetworkEpochs(deps)) {
-          if (r.nodes) log(`checker network: epoch ${r.epoch}: ${r.nodes} node(s), ${r.reports} report(s), ${r.byQuorum} by quorum (${r.failedByQuorum} failed), ${r.paid} paid${r.suspended.length ? `, suspended ${r.suspended.join(' ')}` : ''}`);
-        }
-      }),
-      every(o.checkerMs ?? 5000, async () => {
-        const r = await runChecker(deps);
-        if (r.failed || r.degraded || r.recovered || r.quarantined || r.canariesJudged) {
-          log(`checker: ${r.ok}/${r.probed} probes ok, ${r.degraded} degraded, ${r.recovered} recovered, ${r.quarantined} quarantined, ${r.canariesJudged} canaries judged`);
-        }
-      }),
-    ];
-    stops.push(() => Promise.all(timers.map((t) => t.stop())).then(() => undefined));
+    // the schedules of functions/scheduled/schedules.ts on timers, through the same handlers as on AWS
+    const periods: LocalPeriods = { sweepMs: o.sweepMs, reaperMs: o.reaperMs, checkerMs: o.checkerMs, governanceMs: o.governanceMs ?? LOCAL_GOVERNANCE.periodMs, auditMs: o.auditMs, burstMs: o.burst?.tickMs };
+    const schedules = startScheduleTimers({ root, burst: burst.burst ? () => burst.burst! : undefined, periods, log });
+    stops.push(() => schedules.stop());
 
     // completion webhooks: the jobs table's stream and the retry queue, fed to the webhooks function's code
-    const ports = webhookPorts(deps);
-    const handle = (e: Parameters<typeof handleWebhookEvent>[1]) => handleWebhookEvent(ports, e);
+    const handle = webhooksHandler(root);
     const jobStream = await startJobStream({ ddb: ddbClient, endpoint: ddb.endpoint, table: tables.jobs, handle, log });
     stops.push(() => jobStream.stop());
     const retries = startRetryPoller({ sqs: sqsClient, queueUrl: webhookQueueUrl, handle, log });
     stops.push(() => retries.stop());
 
-    return { apiUrl: gateway.url, port: gateway.port, deps, ddbEndpoint: ddb.endpoint, sqsEndpoint: sqs.endpoint, s3Endpoint: s3.endpoint, burst, stop };
+    return { apiUrl: gateway.url, port: gateway.port, deps, schedules: schedules.names, ddbEndpoint: ddb.endpoint, sqsEndpoint: sqs.endpoint, s3Endpoint: s3.endpoint, burst, stop };
   } catch (e) {
     await stop();
     throw e;

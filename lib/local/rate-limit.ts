@@ -5,8 +5,7 @@
 // the 429 API Gateway gives, as a problem document with Retry-After. docs/api.md says how this maps to AWS.
 import type { Caller } from '../../functions/domain/model';
 import { usageSubjectOf, type UsageTier } from '../../functions/domain/usage-bucket';
-import { resolveStageConfig, type AgentUsagePlanTier, type UsagePlanTier } from '../config';
-import { CDK_JSON, cdkJsonContext } from './cdk-json';
+import type { AgentUsagePlanTier, UsagePlanTier } from '../config';
 
 export type RateLimitOptions = UsagePlanTier;
 /** the agent tier has no daily quota (lib/config.ts says why) */
@@ -97,14 +96,4 @@ export class UsagePlanMeter {
     const { tier, id } = usageSubjectOf(caller);
     return { ...(this.tiers[tier]?.take(id) ?? { ok: true }), tier };
   }
-}
-
-/** The default tier as `cdk deploy` would use it: cdk.json's context through the same validation (lib/config.ts). */
-export function usagePlanFromCdkJson(file = CDK_JSON): RateLimitOptions {
-  return resolveStageConfig(cdkJsonContext(file)).usagePlan;
-}
-
-/** The agent tier as `cdk deploy` would use it; locally it meters each node on its own (no buckets). */
-export function agentUsagePlanFromCdkJson(file = CDK_JSON): AgentRateLimitOptions {
-  return resolveStageConfig(cdkJsonContext(file)).agentUsagePlan;
 }

@@ -7,8 +7,10 @@ import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { ROUTE_GROUPS, type RouteGroup } from '../../functions/http/routes';
 import { SHARDS, type TableId } from '../../functions/store/tables';
-import { serviceName } from '../../functions/usecases/metrics';
-import { checkerNetworkEnvironment, ledgerEnvironment, type StageConfig } from '../config';
+import { serviceName } from '../../functions/observability/metric-names';
+import type { StageConfig } from '../config';
+import { settingsToEnv } from '../../functions/settings/env';
+import { stageSettings } from '../stage-settings';
 import { AgentQueueRole } from '../constructs/agent-queue-role';
 import { Checker } from '../constructs/checker';
 import { Burst } from '../constructs/burst';
@@ -18,6 +20,7 @@ import { grantNodeUsageKeys } from '../constructs/node-usage-keys';
 import { type FunctionKind, NodeFunction } from '../constructs/node-function';
 import { Observability } from '../constructs/observability';
 import { Schedules } from '../constructs/schedules';
+import { SCHEDULES, scheduleNamed, type Schedule, type ScheduledFunction } from '../../functions/scheduled/schedules';
 import { WakeQueue } from '../constructs/wake-queue';
 import { Webhooks } from '../constructs/webhooks';
 import { SecretsKey } from '../constructs/secrets-key';
@@ -78,10 +81,12 @@ export const TABLE_GRANTS: Readonly<Record<FunctionName, Grants>> = {
   // licenses and proposals; a vote's weight reads the voter's stake back from the ledger; the checker
   // network's assignments and reports read the watched nodes (docs/checkers.md, The checker network)
   governance: { governance: 'write', accounts: 'read', ledger: 'read', nodes: 'read' },
-  // the checker's shard-0 run also closes the network's epochs: verdicts, scores, suspensions (governance table)
+  // the operator's baseline results for the checker network's epochs (governance table)
   checker: { ...OWN_GRANTS.checker, governance: 'write' },
-  // closes voting windows, enacts passed proposals
-  enactment: { governance: 'write' },
+  // closes voting windows, enacts passed proposals; closes the checker network's epochs: verdicts by quorum
+  // (a failed node is quarantined as the checker would: scores, nodes, jobs), rewards and penalties
+  // (ledger, accounts), suspensions (governance)
+  enactment: { governance: 'write', scores: 'write', nodes: 'write', jobs: 'write', accounts: 'write', ledger: 'write' },
 };
 
 /** SQS actions on the per-node queues (`${prefix}*`), per function; absent: none. */
@@ -93,6 +98,7 @@ export const QUEUE_GRANTS: Readonly<Partial<Record<FunctionName, readonly string
   sweep: ['GetQueueUrl', 'SendMessage'],
   reaper: ['GetQueueUrl', 'SendMessage'],
   checker: ['GetQueueUrl', 'SendMessage'], // canary dispatch, re-placement after a quarantine
+  enactment: ['GetQueueUrl', 'SendMessage'], // re-placement after a quarantine by the network's quorum
   services: ['GetQueueUrl', 'SendMessage'], // a replica's inline dispatch, a retirement's cancel
   serviceTick: ['GetQueueUrl', 'SendMessage'],
 };
@@ -155,13 +161,11 @@ export class ControlPlaneStack extends Stack {
     const fns: Record<FunctionName, NodeFunction> = {
       ...groups,
       authorizer: make('authorizer', 'functions/http/authorizer.ts', 'api', 'gpupool API key authorizer'),
-      sweep: make('sweep', 'functions/scheduled/sweep.ts', 'scheduled', 'gpupool sweep: place queued jobs'),
-      reaper: make('reaper', 'functions/scheduled/reaper.ts', 'scheduled', 'gpupool reaper: lost heartbeats and missed deadlines'),
-      checker: make('checker', 'functions/scheduled/checker.ts', 'scheduled', 'gpupool checker: probes, canaries, reputation, quarantine'),
-      audit: make('audit', 'functions/scheduled/audit.ts', 'scheduled', 'gpupool ledger audit: balances recomputed from entries'),
-      enactment: make('enactment', 'functions/scheduled/governance.ts', 'scheduled', 'gpupool governance: close voting windows, enact passed proposals'),
+      // the functions of the schedule table (functions/scheduled/schedules.ts); burst has its own construct
+      ...(Object.fromEntries(
+        SCHEDULES.filter((s) => !s.onlyWithBurst).map((s) => [s.fn, make(s.fn as FunctionName, s.entry, 'scheduled', s.description)]),
+      ) as Record<Exclude<ScheduledFunction, 'burst'>, NodeFunction>),
       webhooks: make('webhooks', 'functions/scheduled/webhooks.ts', 'scheduled', 'gpupool webhooks: POST ended jobs to their webhook, retry with backoff'),
-      serviceTick: make('serviceTick', 'functions/scheduled/services.ts', 'scheduled', 'gpupool services: replace, scale, roll and delete service replicas'),
     };
     this.functions = fns;
     // one invocation a minute makes a pass every 5 s for its minute (functions/scheduled/reaper.ts), so a
@@ -213,17 +217,11 @@ export class ControlPlaneStack extends Stack {
     // each node its provider registers gets a usage key of its own (functions/usecases/agent-usage-keys.ts)
     if (config.agentUsageKeyPerNode) grantNodeUsageKeys(fns.nodes, usageIdentifierKey);
 
+    // the schedule table's rules (functions/scheduled/schedules.ts); the checker's per-shard rules are the
+    // Checker construct's, burst's the Burst construct's
+    const rate = (r: Schedule['rateMinutes']) => (typeof r === 'number' ? r : r === 'burst' ? (props.burst?.rateMinutes ?? 1) : config[r]);
     new Schedules(this, 'Schedules', {
-      jobs: [
-        { name: 'Sweep', description: 'gpupool: place queued jobs', fn: fns.sweep.fn, rateMinutes: config.sweepRateMinutes },
-        { name: 'Reaper', description: 'gpupool: fail lost attempts, re-queue their jobs', fn: fns.reaper.fn, rateMinutes: config.reaperRateMinutes },
-        // a full scan of entries and accounts: hourly matches the audit alarm's period (docs/ledger.md has its cost)
-        // a passed proposal waits its delay (a day by default) anyway: a minute more is nothing
-        { name: 'Governance', description: 'gpupool: close voting windows, enact passed proposals', fn: fns.enactment.fn, rateMinutes: 1 },
-        { name: 'LedgerAudit', description: 'gpupool: recompute balances from ledger entries', fn: fns.audit.fn, rateMinutes: 60 },
-        // changes through the API and readiness reports reconcile inline; the tick catches the rest (docs/services.md)
-        { name: 'Services', description: 'gpupool: reconcile services (replace, scale, roll, delete replicas)', fn: fns.serviceTick.fn, rateMinutes: 1 },
-      ],
+      jobs: SCHEDULES.filter((s) => !s.perShard && !s.onlyWithBurst).map((s) => ({ name: s.name, description: s.description, fn: fns[s.fn as FunctionName].fn, rateMinutes: rate(s.rateMinutes) })),
     });
 
     // freed capacity wakes the sweep through a queue instead of placing inline (functions/usecases/placement-wake.ts):
@@ -249,7 +247,8 @@ export class ControlPlaneStack extends Stack {
 
     // signs probes (checker) and hands its public key to agents in their session answer (agent API)
     // the governance function hands out probes signed with it (the checker network's assignments)
-    this.checker = new Checker(this, 'Checker', { checker: fns.checker, publishers: [fns.agent, fns.governance], shards: SHARDS, stage: config.stage });
+    // and the governance schedule's function closes the network's epochs with it (their assignment secret)
+    this.checker = new Checker(this, 'Checker', { checker: fns.checker, publishers: [fns.agent, fns.governance, fns.enactment], shards: SHARDS, stage: config.stage, rateMinutes: rate(scheduleNamed('Checker').rateMinutes) });
 
     // the jobs table's stream and a retry queue feed the webhooks function (docs/webhooks.md)
     this.webhooks = new Webhooks(this, 'Webhooks', { fn: fns.webhooks, jobsTable: tables.jobs.table });
@@ -290,19 +289,7 @@ export class ControlPlaneStack extends Stack {
   }
 }
 
-/** What every function of the stage reads from its environment (functions/usecases/deps.ts settingsFromEnv). */
+/** What every function of the stage reads from its environment: the stage's settings (lib/stage-settings.ts) written by the settings table (functions/settings). */
 export function functionEnvironment(config: StageConfig, nodeDlqArn: string, servicesBaseUrl = ''): Record<string, string> {
-  return {
-    ...(servicesBaseUrl ? { SERVICES_BASE_URL: servicesBaseUrl } : {}),
-    GPUPOOL_STAGE: config.stage,
-    HEARTBEAT_BUSY_SECONDS: String(config.heartbeatBusySeconds),
-    HEARTBEAT_IDLE_SECONDS: String(config.heartbeatIdleSeconds),
-    DISPATCH_TIMEOUT_SECONDS: String(config.dispatchTimeoutSeconds),
-    // names, not grants: every function builds the same queue adapter; QUEUE_GRANTS says who may use it
-    NODE_QUEUE_PREFIX: config.nodeQueuePrefix,
-    NODE_DLQ_ARN: nodeDlqArn,
-    ALLOW_PROCESS_RUNTIME: String(config.allowProcessRuntime),
-    ...ledgerEnvironment(config.ledger),
-    ...checkerNetworkEnvironment(config.checkerNetwork),
-  };
+  return settingsToEnv(stageSettings(config, { nodeDlqArn, servicesBaseUrl }));
 }

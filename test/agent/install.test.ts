@@ -11,8 +11,13 @@ import { join } from 'node:path';
 import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { INSTALL_SCRIPT } from '../../functions/http/install-script.generated';
-import { handler as publicHandler } from '../../functions/http/public';
-import { setDeps, type Deps } from '../../functions/usecases/deps';
+import { routes as publicRoutes } from '../../functions/http/public';
+import { routeGroup } from '../../functions/http/kit/router';
+import { metricsOn, noopSink } from '../../functions/observability/metrics';
+import type { Deps } from '../../functions/usecases/deps';
+
+// the public routes read no store: their function's root with nothing but a metrics port
+const publicHandler = routeGroup('public', publicRoutes, () => ({ metrics: metricsOn(noopSink) }) as Deps);
 import { buildAgent, INSTALL_SCRIPT_MODULE, installScriptModule, REPO_ROOT, servedInstallScript } from '../../scripts/build-agent';
 import { FAKE_BIN } from './helpers/fixtures';
 import { FakeControlPlane, sessionOn } from './helpers/fake-control-plane';
@@ -474,8 +479,7 @@ describe('the script the API serves', () => {
   });
 
   it('is served at GET /install.sh without a key, as text/x-shellscript', async () => {
-    setDeps({} as Deps); // the public routes read no store
-    try {
+    {
       const event = {
         httpMethod: 'GET', resource: '/install.sh', path: '/install.sh', headers: {}, multiValueHeaders: {}, body: null,
         isBase64Encoded: false, pathParameters: null, queryStringParameters: null, multiValueQueryStringParameters: null,
@@ -486,13 +490,10 @@ describe('the script the API serves', () => {
       expect(res.headers?.['content-type']).toBe('text/x-shellscript; charset=utf-8');
       expect(res.body).toBe(INSTALL_SCRIPT);
       expect(res.body.startsWith('#!/usr/bin/env bash\n')).toBe(true);
-    } finally {
-      setDeps(undefined);
     }
   });
 
   it('serves the bundled agent at GET /agent/gpupool-agent.mjs and its digest at …/gpupool-agent.mjs.sha256, or says how to build it', async () => {
-    setDeps({} as Deps);
     const dir = mkdtempSync(join(tmpdir(), 'gpupool-bundle-'));
     const get = (resource = '/agent/gpupool-agent.mjs') =>
       publicHandler(
@@ -520,7 +521,6 @@ describe('the script the API serves', () => {
       expect(digest.body).toBe(`${sha256('console.log("agent");\n')}  gpupool-agent.mjs\n`);
     } finally {
       vi.unstubAllEnvs();
-      setDeps(undefined);
       rmSync(dir, { recursive: true, force: true });
     }
   });

@@ -5,8 +5,8 @@ import type { APIGatewayTokenAuthorizerEvent } from 'aws-lambda';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Caller } from '../../functions/domain/model';
 import { usageBucketOf } from '../../functions/domain/usage-bucket';
-import { handler, usageIdentifierKeyFor } from '../../functions/http/authorizer';
-import { setDeps, type Deps } from '../../functions/usecases/deps';
+import { authorizerHandler, usageIdentifierKeyFor } from '../../functions/http/authorizer';
+import type { Deps } from '../../functions/usecases/deps';
 
 const BASE = 'gpupool-usage-stack1';
 const ENV = { USAGE_IDENTIFIER_KEY: BASE, USAGE_KEY_BUCKETS: '16', USAGE_AGENT_KEY_BUCKETS: '64' };
@@ -50,10 +50,10 @@ describe('the authorizer handler', () => {
   const callers: Record<string, Caller> = { 'gp_node': node('01node-z', 'acct-z'), 'gp_cons': person('consumer', 'acct-z') };
   beforeEach(() => {
     Object.assign(process.env, ENV);
-    setDeps({ keys: { resolve: async (raw: string) => callers[raw] } } as unknown as Deps);
   });
+  // the authorizer function's code with a root whose key store knows two keys
+  const handler = authorizerHandler(() => ({ keys: { resolve: async (raw: string) => callers[raw] } }) as unknown as Deps);
   afterEach(() => {
-    setDeps(undefined);
     for (const k of Object.keys(ENV)) {
       if (k in saved) process.env[k] = saved[k];
       else delete process.env[k];

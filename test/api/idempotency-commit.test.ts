@@ -3,12 +3,13 @@
 // write of the answer is made to fail, once or for the whole first request.
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { handler as accountsHandler } from '../../functions/http/accounts';
+import { routes as accountsRoutes } from '../../functions/http/accounts';
+import { routeGroup } from '../../functions/http/kit/router';
 import { withIdempotency } from '../../functions/http/kit/idempotency';
 import { makeDocClient } from '../../functions/store/clients';
 import { IdempotencyStore } from '../../functions/store/idempotency-store';
 import { DomainError } from '../../functions/domain/errors';
-import { buildDeps, newId, setDeps, settingsFromEnv, type Deps } from '../../functions/usecases/deps';
+import { buildDeps, newId, settingsFromEnv, type Deps } from '../../functions/usecases/deps';
 import { startEngines, type Engines } from '../helpers/engines';
 
 let engines: Engines;
@@ -30,11 +31,9 @@ beforeAll(async () => {
   engines = await startEngines();
   const db = makeDocClient(engines.ddb);
   d = { ...buildDeps({ db, sqs: engines.sqs, tables: engines.tableNames, settings: settingsFromEnv({}) }), idempotency: new FlakyIdempotency(db, engines.tableNames.idempotency) };
-  setDeps(d);
 }, 120_000);
 
 afterAll(async () => {
-  setDeps(undefined);
   await engines?.stop();
 });
 
@@ -48,6 +47,9 @@ function mintRequest(accountId: string, key: string): Promise<APIGatewayProxyRes
   } as unknown as APIGatewayProxyEvent;
   return accountsHandler(event, {} as Context);
 }
+
+// the accounts function's code, its root the test's deps (with the flaky idempotency store)
+const accountsHandler = routeGroup('accounts', accountsRoutes, () => d);
 
 async function consumer(): Promise<string> {
   const id = newId();

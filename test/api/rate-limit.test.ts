@@ -1,8 +1,9 @@
 // The local gateway's usage plan: a token bucket per account (rate, burst) and a daily quota; beyond
 // them a 429 problem document with Retry-After, as API Gateway throttles a usage-plan key.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { agentUsagePlanFromCdkJson, RateLimiter, UsagePlanMeter, usagePlanFromCdkJson } from '../../lib/local/rate-limit';
-import { DEFAULTS } from '../../lib/config';
+import { RateLimiter, UsagePlanMeter } from '../../lib/local/rate-limit';
+import { cdkJsonContext } from '../../bin/cdk-json';
+import { DEFAULTS, resolveStageConfig } from '../../lib/config';
 import { client, eventually } from '../helpers/api';
 import { startPool, type Pool } from '../helpers/local-pool';
 import { expectProblem } from './helpers';
@@ -33,7 +34,7 @@ describe('RateLimiter', () => {
 
   it('refuses nonsense limits, and reads the same tier as cdk.json for npm start', () => {
     expect(() => new RateLimiter({ rateLimit: 0, burstLimit: 1, quotaPerDay: 1 })).toThrow();
-    expect(usagePlanFromCdkJson()).toEqual(DEFAULTS.usagePlan);
+    expect(resolveStageConfig(cdkJsonContext()).usagePlan).toEqual(DEFAULTS.usagePlan);
   });
 });
 
@@ -62,7 +63,7 @@ describe('UsagePlanMeter', () => {
     for (let i = 0; i < 5_000; i++, t += 1) expect(l.take('n').ok).toBe(true);
   });
   it('reads the agent tier from cdk.json as cdk deploy does', () => {
-    expect(agentUsagePlanFromCdkJson()).toEqual(DEFAULTS.agentUsagePlan);
+    expect(resolveStageConfig(cdkJsonContext()).agentUsagePlan).toEqual(DEFAULTS.agentUsagePlan);
   });
 });
 

@@ -75,8 +75,8 @@ async function newChecker(name: string, holder: Account, runner: Account, extra:
 const balanceOf = async (a: Account) => (await a.api.get('/v1/balance')).body.available as number;
 
 beforeAll(async () => {
-  // the network's schedule is driven by the test (two closes at once), not the stack's timer
-  pool = await startPool({ checkerMs: 1_000, networkMs: 3_600_000, checker: { networkEpochMs: EPOCH_MS, networkRewardPerEpoch: BUDGET }, settings: { governance: { ...DEFAULT_GOVERNANCE, licenseSupply: 20 } } });
+  // the network's epochs are closed by the test (two closes at once), not by the stack's governance timer
+  pool = await startPool({ checkerMs: 1_000, governanceMs: 3_600_000, checker: { networkEpochMs: EPOCH_MS, networkRewardPerEpoch: BUDGET }, settings: { governance: { ...DEFAULT_GOVERNANCE, licenseSupply: 20 } } });
   const [p1, p2] = await Promise.all([pool.newAccount('provider', 'p1'), pool.newAccount('provider', 'p2')]);
   nodes = (await Promise.all([pool.addAgent({ name: 'ep-n1', gpus: '1xL4-24', providerKey: p1.key }), pool.addAgent({ name: 'ep-n2', gpus: '1xL4-24', providerKey: p2.key })])).map((a) => a.nodeId);
   const acct = (n: string) => pool.newAccount('consumer', n, false);

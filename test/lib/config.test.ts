@@ -2,9 +2,21 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { checkerSettingsFromEnv, DEFAULT_CHECKER } from '../../functions/usecases/checker-settings';
-import { checkerNetworkEnvironment, CONTEXT_KEYS, DEFAULTS, resolveStageConfig } from '../../lib/config';
-import { checkerNetworkFromCdkJson } from '../../lib/local/checker-network-config';
+import { cdkJsonContext } from '../../bin/cdk-json';
+import { DEFAULT_CHECKER } from '../../functions/domain/checker/settings';
+import { settingsFromEnv } from '../../functions/settings/env';
+import { CONTEXT_KEYS, DEFAULTS, resolveStageConfig, type StageConfig } from '../../lib/config';
+import { localSettings } from '../../lib/local/local-settings';
+import { checkerNetworkEnvironment } from '../../lib/stage-settings';
+
+const checkerSettingsFromEnv = (env: Record<string, string>) => settingsFromEnv(env).checker;
+/** the checker network's settings the local stack runs with, for the stage bin/gpupool-local.ts made of a cdk.json */
+function localNetwork(file?: string) {
+  const stage: StageConfig = resolveStageConfig(cdkJsonContext(file));
+  const engines = { region: 'us-east-1', nodeDlqArn: 'arn:dlq', sqsEndpoint: 'http://127.0.0.1:1', webhookQueueUrl: 'http://127.0.0.1:1/q', files: { bucket: 'b', endpoint: 'http://127.0.0.1:2' } };
+  const c = localSettings({ stage, engines, signingSecret: 's' }).settings.checker;
+  return { networkEpochMs: c.networkEpochMs, networkRewardPerEpoch: c.networkRewardPerEpoch, networkPenaltyPerReport: c.networkPenaltyPerReport };
+}
 
 const cdkJson = JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.url), 'utf8')) as {
   app: string;
@@ -111,10 +123,10 @@ describe('the checker network settings (docs/checkers.md, Epochs and assignments
     try {
       const file = join(dir, 'cdk.json');
       writeFileSync(file, JSON.stringify({ context: { [CONTEXT_KEYS.checkerNetworkEpochSeconds]: 900, [CONTEXT_KEYS.checkerNetworkRewardPerEpoch]: 2_500_000, [CONTEXT_KEYS.checkerNetworkPenaltyPerReport]: 7 } }));
-      expect(checkerNetworkFromCdkJson(file)).toEqual({ networkEpochMs: 15_000, networkRewardPerEpoch: 2_500_000, networkPenaltyPerReport: 7 });
-      expect(checkerNetworkFromCdkJson(join(dir, 'none.json'))).toEqual({ networkEpochMs: 15_000, networkRewardPerEpoch: 1_000_000, networkPenaltyPerReport: 10_000 });
+      expect(localNetwork(file)).toEqual({ networkEpochMs: 15_000, networkRewardPerEpoch: 2_500_000, networkPenaltyPerReport: 7 });
+      expect(localNetwork(join(dir, 'none.json'))).toEqual({ networkEpochMs: 15_000, networkRewardPerEpoch: 1_000_000, networkPenaltyPerReport: 10_000 });
       // the repository's cdk.json, as `npm start` reads it
-      expect(checkerNetworkFromCdkJson()).toEqual({ networkEpochMs: 15_000, networkRewardPerEpoch: cdkJson.context[CONTEXT_KEYS.checkerNetworkRewardPerEpoch], networkPenaltyPerReport: cdkJson.context[CONTEXT_KEYS.checkerNetworkPenaltyPerReport] });
+      expect(localNetwork()).toEqual({ networkEpochMs: 15_000, networkRewardPerEpoch: cdkJson.context[CONTEXT_KEYS.checkerNetworkRewardPerEpoch], networkPenaltyPerReport: cdkJson.context[CONTEXT_KEYS.checkerNetworkPenaltyPerReport] });
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -4,7 +4,7 @@
 // stays clean. Bundling is skipped (the stacks test bundles for real): only the template matters here.
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
-import { METRIC, METRICS_NAMESPACE } from '../../functions/usecases/metrics';
+import { METRIC, METRICS_NAMESPACE } from '../../functions/observability/metric-names';
 import { CONTEXT_KEYS, type RawContext, resolveStageConfig } from '../../lib/config';
 import { ALARM_THRESHOLDS } from '../../lib/constructs/observability';
 import type { ControlPlaneStack } from '../../lib/stacks/control-plane-stack';

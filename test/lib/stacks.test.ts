@@ -442,13 +442,13 @@ describe('checker', () => {
     expect(cpRes[fnId('checker')].Properties.Environment.Variables.CHECKER_PERIOD_SECONDS).toBe('60');
   });
 
-  it('keeps the signing seed in a generated secret that only the checker, the agent API and the governance API (the checker network\'s probes) read', () => {
+  it('keeps the signing seed in a generated secret that only the checker, the agent API, the governance API (the checker network\'s probes) and the governance schedule (its epochs\' assignment secret) read', () => {
     const secretId = logicalId(cp, cp.checker.signingSecret);
     expect(cpRes[secretId].Properties.GenerateSecretString).toMatchObject({ PasswordLength: 64, ExcludePunctuation: true });
     const readers = (Object.keys(TABLE_GRANTS) as FunctionName[]).filter((n) =>
       fnStatements(n).some((s) => list(s.Action).includes('secretsmanager:GetSecretValue') && JSON.stringify(s.Resource).includes(secretId)),
     );
-    expect(readers.sort()).toEqual(['agent', 'checker', 'governance']);
+    expect(readers.sort()).toEqual(['agent', 'checker', 'enactment', 'governance']);
     for (const n of readers) expect(cpRes[fnId(n)].Properties.Environment.Variables.CHECKER_SIGNING_SECRET_ARN).toEqual({ Ref: secretId });
   });
 });

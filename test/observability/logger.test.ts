@@ -78,4 +78,12 @@ describe('control-plane logs', () => {
     const ours = run.lines.filter((l) => l.message === 'debug line' || l.message === 'info line');
     expect(ours.map((l) => l.level)).toEqual(levels);
   });
+
+  it("a handler's lines carry the Lambda context it was invoked with: request id, function name, cold start", async () => {
+    const run = await runChild('invocation');
+    expect(run.code).toBe(0);
+    expect(run.lines).toHaveLength(1);
+    expect(run.lines[0]).toMatchObject({ level: 'INFO', message: 'inside the handler', placed: 2, function_request_id: 'req-42', function_name: 'gpupool-dev-sweep' });
+    expect(typeof run.lines[0].cold_start).toBe('boolean');
+  });
 });

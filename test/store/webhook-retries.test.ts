@@ -5,7 +5,10 @@ import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-vitest/extend';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RetryMessageSchema, WebhookRetryQueue } from '../../functions/store/webhook-retries';
-import { DEFAULT_WEBHOOKS, webhookSettingsFromEnv } from '../../functions/usecases/webhook-settings';
+import { DEFAULT_WEBHOOKS } from '../../functions/usecases/webhook-settings';
+import { settingsFromEnv } from '../../functions/settings/env';
+
+const webhookSettingsFromEnv = (env: Record<string, string>) => settingsFromEnv(env).webhooks;
 
 const sqs = mockClient(SQSClient);
 afterEach(() => sqs.reset());

@@ -1,28 +1,15 @@
 // The metrics port: the EMF lines Powertools writes (captured from stdout: names, units, dimensions,
 // values), that nothing is written unless POWERTOOLS_METRICS_NAMESPACE turns metrics on, and that the
-// real use cases (placement, agent start, losing a node's attempts) record through it.
+// real use cases (placement, agent start, losing a node's attempts) record through it (Deps.metrics).
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Caller, Job } from '../../functions/domain/model';
 import { SubmitJobSchema } from '../../functions/domain/schemas';
 import { startAttempt } from '../../functions/usecases/agent';
 import { submitJob } from '../../functions/usecases/jobs';
-import {
-  flushMetrics,
-  METRIC,
-  noopSink,
-  powertoolsSink,
-  recordCheckerRun,
-  recordIfLost,
-  recordLostAttempts,
-  recordPlacement,
-  recordQueuedJobs,
-  recordStarted,
-  setMetricsSink,
-  sinkFromEnv,
-  withMetrics,
-  type MetricsSink,
-} from '../../functions/usecases/metrics';
+import { observed } from '../../functions/observability/invocation';
+import { METRIC } from '../../functions/observability/metric-names';
+import { metricsOn, noopSink, powertoolsSink, sinkFromEnv, type MetricsPort, type MetricsSink } from '../../functions/observability/metrics';
 import { loseLiveAttempts } from '../../functions/usecases/node-writes';
 import { tryPlace } from '../../functions/usecases/placement';
 import { insertNode } from '../helpers/fixtures';
@@ -50,26 +37,26 @@ const job = (attempts: Partial<Job['attempts'][number]>[], createdAt = 1_000) =>
   ({ createdAt, attempts: attempts.map((a, n) => ({ id: `a${n}`, n, nodeId: 'x', status: 'ASSIGNED', assignedAt: createdAt, pricePerGpuHour: 1, ...a })) }) as Job;
 
 describe('EMF output (Powertools)', () => {
+  let m: MetricsPort;
   beforeEach(() => {
     vi.stubEnv('POWERTOOLS_METRICS_NAMESPACE', 'Gpupool');
     vi.stubEnv('POWERTOOLS_SERVICE_NAME', 'gpupool-test');
     vi.stubEnv('POWERTOOLS_METRICS_DISABLED', undefined as never);
     vi.stubEnv('POWERTOOLS_DEV', undefined as never);
-    setMetricsSink(powertoolsSink(new Metrics()));
+    m = metricsOn(powertoolsSink(new Metrics()));
   });
   afterEach(() => {
-    setMetricsSink(undefined);
     vi.unstubAllEnvs();
   });
 
   it('batches an invocation into one line: namespace, service dimension, units, every value', () => {
     const { lines, stderr } = capture(() => {
-      recordPlacement(12.4);
-      recordPlacement(3);
-      recordQueuedJobs(7);
-      recordStarted(job([{ status: 'RUNNING', startedAt: 1_080 }]), 'a0');
-      recordCheckerRun({ probed: 10, failed: 2 });
-      flushMetrics();
+      m.placement(12.4);
+      m.placement(3);
+      m.queuedJobs(7);
+      m.started(job([{ status: 'RUNNING', startedAt: 1_080 }]), 'a0');
+      m.checkerRun({ probed: 10, failed: 2 });
+      m.flush();
     });
     expect(stderr).toBe('');
     expect(lines).toHaveLength(1);
@@ -91,11 +78,11 @@ describe('EMF output (Powertools)', () => {
   });
 
   it('writes a lost attempt twice: per reason at once, and in the stage total at the flush', () => {
-    const now = capture(() => recordLostAttempts('NODE_LOST', 2));
+    const now = capture(() => m.lostAttempts('NODE_LOST', 2));
     expect(now.lines).toHaveLength(1);
     expect(now.lines[0]._aws.CloudWatchMetrics[0]).toMatchObject({ Dimensions: [['service', 'reason']], Metrics: [{ Name: 'LostAttempts', Unit: 'Count' }] });
     expect(now.lines[0]).toMatchObject({ service: 'gpupool-test', reason: 'NODE_LOST', LostAttempts: 2 });
-    const later = capture(() => flushMetrics());
+    const later = capture(() => m.flush());
     expect(later.lines).toHaveLength(1);
     expect(later.lines[0]._aws.CloudWatchMetrics[0].Dimensions).toEqual([['service']]);
     expect(later.lines[0]).toMatchObject({ LostAttempts: 2 });
@@ -103,14 +90,14 @@ describe('EMF output (Powertools)', () => {
   });
 
   it('writes nothing, and warns about nothing, when an invocation recorded nothing', () => {
-    const { lines, stderr } = capture(() => flushMetrics());
+    const { lines, stderr } = capture(() => m.flush());
     expect(lines).toEqual([]);
     expect(stderr).toBe('');
   });
 
   it('flushes when the wrapped handler throws', async () => {
-    const failing = withMetrics(async () => {
-      recordQueuedJobs(3);
+    const failing = observed(() => m, async () => {
+      m.queuedJobs(3);
       throw new Error('boom');
     });
     const out: string[] = [];
@@ -122,20 +109,20 @@ describe('EMF output (Powertools)', () => {
 
   it('drops values that are not finite non-negative numbers instead of throwing', () => {
     const { lines } = capture(() => {
-      recordQueuedJobs(Number.NaN);
-      recordQueuedJobs(-1);
-      recordLostAttempts('NODE_LOST', 0);
-      flushMetrics();
+      m.queuedJobs(Number.NaN);
+      m.queuedJobs(-1);
+      m.lostAttempts('NODE_LOST', 0);
+      m.flush();
     });
     expect(lines).toEqual([]);
   });
 
   it('honours POWERTOOLS_METRICS_DISABLED inside Powertools too', () => {
     vi.stubEnv('POWERTOOLS_METRICS_DISABLED', 'true');
-    setMetricsSink(powertoolsSink(new Metrics()));
+    m = metricsOn(powertoolsSink(new Metrics()));
     const { lines } = capture(() => {
-      recordQueuedJobs(1);
-      flushMetrics();
+      m.queuedJobs(1);
+      m.flush();
     });
     expect(lines).toEqual([]);
   });
@@ -155,11 +142,11 @@ describe('choosing the sink', () => {
 
   it('prints nothing by default (the local stack and tests set no namespace)', () => {
     vi.stubEnv('POWERTOOLS_METRICS_NAMESPACE', undefined as never);
-    setMetricsSink(undefined);
+    const m = metricsOn(sinkFromEnv());
     const { lines } = capture(() => {
-      recordPlacement(5);
-      recordLostAttempts('NODE_LOST');
-      flushMetrics();
+      m.placement(5);
+      m.lostAttempts('NODE_LOST');
+      m.flush();
     });
     expect(lines).toEqual([]);
   });
@@ -168,18 +155,17 @@ describe('choosing the sink', () => {
 describe('what the helpers record', () => {
   let seen: [string, number, Record<string, string> | undefined][];
   const memory: MetricsSink = { add: (name, _u, value, dims) => void seen.push([name, value, dims]), flush: () => undefined };
+  const m = metricsOn(memory);
   beforeEach(() => {
     seen = [];
-    setMetricsSink(memory);
   });
-  afterEach(() => setMetricsSink(undefined));
 
   it.each([
     ['a first attempt', [{ status: 'RUNNING', startedAt: 1_250 }], 'a0', [[METRIC.submitToRunning, 250, undefined]]],
     ['a re-placed attempt (counted as lost instead)', [{ status: 'LOST' }, { status: 'RUNNING', startedAt: 9_000 }], 'a1', []],
     ['an attempt not started', [{ status: 'ASSIGNED' }], 'a0', []],
   ] as const)('submit → running: %s', (_, attempts, id, want) => {
-    recordStarted(job(attempts as never), id);
+    m.started(job(attempts as never), id);
     expect(seen).toEqual(want);
   });
 
@@ -187,7 +173,7 @@ describe('what the helpers record', () => {
     ['LOST', 'NODE_DRAINED', [[METRIC.lostAttempts, 1, undefined], [METRIC.lostAttempts, 1, { reason: 'NODE_DRAINED' }]]],
     ['SUCCEEDED', undefined, []],
   ] as const)('an attempt that ended %s', (status, reason, want) => {
-    recordIfLost(job([{ status, reason }] as never), 'a0');
+    m.ifLost(job([{ status, reason }] as never), 'a0');
     expect(seen).toEqual(want);
   });
 });
@@ -204,12 +190,11 @@ describe('the use cases record through the port (DynamoDB Local)', () => {
   afterAll(async () => pool?.stop());
   beforeEach(() => {
     seen = [];
-    setMetricsSink({ add: (name, _u, _v, dims) => void seen.push(dims ? `${name}/${dims.reason}` : name), flush: () => undefined });
   });
-  afterEach(() => setMetricsSink(undefined));
 
   it('placement, start and a lost node each leave their metric', async () => {
-    const d = pool.stack.deps;
+    // the stack's deps with this test's sink as the metrics port, as a function's root would build them
+    const d = { ...pool.stack.deps, metrics: metricsOn({ add: (name, _u, _v, dims) => void seen.push(dims ? `${name}/${dims.reason}` : name), flush: () => undefined }) };
     const id = 'metrics-node';
     const node = await insertNode(d, id, { model: 'V100', vramGb: 32, provider: 'metrics-provider' });
     const submitted = await submitJob(d, consumer, SubmitJobSchema.parse({ command: ['true'], resources: { gpus: 1, gpuModels: ['V100'] } }));

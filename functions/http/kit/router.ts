@@ -6,8 +6,9 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-l
 import { isRegistrationKeyId } from '../../domain/api-key';
 import { DomainError } from '../../domain/errors';
 import type { Caller } from '../../domain/model';
-import { deps, type Deps } from '../../usecases/deps';
-import { withMetrics } from '../../usecases/metrics';
+import type { Deps } from '../../usecases/deps';
+import { observed } from '../../observability/invocation';
+import type { DepsRoot } from '../../wiring/lambda-root';
 import { ROUTES, type RouteGroup } from '../routes';
 import { CREATING } from './creating';
 import { withIdempotency } from './idempotency';
@@ -31,10 +32,11 @@ function toResult(r: Reply | APIGatewayProxyResult): APIGatewayProxyResult {
   };
 }
 
-export function routeGroup(group: RouteGroup, fns: Record<string, RouteFn | PublicRouteFn>) {
+/** `root`: the composition root of the function serving the group (on Lambda its own, in the local stack the stack's). */
+export function routeGroup(group: RouteGroup, fns: Record<string, RouteFn | PublicRouteFn>, root: DepsRoot) {
   const routes = ROUTES.filter((r) => r.group === group);
   for (const r of routes) if (!fns[`${r.method} ${r.path}`]) throw new Error(`no handler for ${r.method} ${r.path}`);
-  const base = async (event: APIGatewayProxyEvent, _ctx: Context): Promise<APIGatewayProxyResult> => {
+  const base = async (event: APIGatewayProxyEvent, _ctx?: Context): Promise<APIGatewayProxyResult> => {
     const routeKey = `${event.httpMethod} ${event.resource}`;
     const route = routes.find((r) => `${r.method} ${r.path}` === routeKey);
     const fn = fns[routeKey];
@@ -48,12 +50,12 @@ export function routeGroup(group: RouteGroup, fns: Record<string, RouteFn | Publ
         throw new DomainError('forbidden', 'a registration token may only register a node');
       }
     }
-    const d = deps();
+    const d = root();
     const run = async () => toResult(await (fn as PublicRouteFn)(req, d));
     return CREATING.has(routeKey) ? withIdempotency(d, req, routeKey, run) : run();
   };
-  // withMetrics: what the use cases recorded (placements, starts, lost attempts) is written per invocation
-  return middy<APIGatewayProxyEvent, APIGatewayProxyResult>().handler(withMetrics(base)).onError(async (request) => {
+  // observed: the Lambda context on the log lines; what the use cases recorded (placements, starts, lost attempts) written per invocation
+  return middy<APIGatewayProxyEvent, APIGatewayProxyResult>().handler(observed(() => root().metrics, base)).onError(async (request) => {
     request.response = errorToProblem(request.error, request.event?.requestContext?.requestId);
   });
 }

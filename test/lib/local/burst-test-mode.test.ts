@@ -4,16 +4,18 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { cdkJsonContext } from '../../../bin/cdk-json';
 import { parseBurstSettings } from '../../../functions/domain/burst/settings';
 import { burstTestModeOptions, DEMO_CATALOGUE } from '../../../lib/local/burst-test-mode';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'gpupool-burst-mode-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function cdkJson(context: Record<string, unknown>): string {
+/** cdk.json's "gpupool:burst" as bin/gpupool-local.ts reads it, from a file with this context */
+function cdkJson(context: Record<string, unknown>): unknown {
   const file = path.join(dir, `cdk-${Math.random().toString(36).slice(2)}.json`);
   writeFileSync(file, JSON.stringify({ app: 'x', context }));
-  return file;
+  return cdkJsonContext(file)['gpupool:burst'];
 }
 
 describe('burstTestModeOptions', () => {
@@ -35,6 +37,6 @@ describe('burstTestModeOptions', () => {
   });
 
   it('works without a cdk.json', () => {
-    expect(burstTestModeOptions('/d', path.join(dir, 'missing.json')).settings.instanceTypes).toEqual(DEMO_CATALOGUE);
+    expect(burstTestModeOptions('/d', cdkJsonContext(path.join(dir, 'missing.json'))['gpupool:burst']).settings.instanceTypes).toEqual(DEMO_CATALOGUE);
   });
 });

@@ -4,6 +4,8 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { errorToProblem } from '../../../functions/http/kit/problem';
 import { logger } from '../../../functions/observability/logger';
+import { observed } from '../../../functions/observability/invocation';
+import { metricsOn, noopSink } from '../../../functions/observability/metrics';
 import { SqsPlacementWake } from '../../../functions/usecases/placement-wake';
 
 const cases: Record<string, () => Promise<void>> = {
@@ -23,6 +25,13 @@ const cases: Record<string, () => Promise<void>> = {
     });
     (e as Error).cause = cause;
     errorToProblem(e, 'api-request-1');
+  },
+  // a handler wrapped as every function's is (functions/observability/invocation.ts), invoked with a Lambda context
+  async invocation() {
+    const metrics = metricsOn(noopSink);
+    const handler = observed(() => metrics, async () => logger.info('inside the handler', { placed: 2 }));
+    const context = { awsRequestId: 'req-42', functionName: 'gpupool-dev-sweep', functionVersion: '$LATEST', invokedFunctionArn: 'arn:aws:lambda:us-east-1:123456789012:function:gpupool-dev-sweep', memoryLimitInMB: '512' };
+    await handler({}, context as never);
   },
   async levels() {
     logger.debug('debug line');

@@ -1,0 +1,18 @@
+// What every invocation of a gpupool function gets, API or scheduled: the Lambda context on its log lines
+// (request id, cold start, function name; Powertools' injectLambdaContext does the same for middy) and
+// whatever it recorded written as metrics when it returns or throws.
+import type { Context } from 'aws-lambda';
+import { logger } from './logger';
+import type { MetricsPort } from './metrics';
+
+export function observed<E, R>(metrics: () => MetricsPort, fn: (event: E, context?: Context) => Promise<R>): (event?: E, context?: Context) => Promise<R> {
+  return async (event?: E, context?: Context) => {
+    // the local stack and tests call without a context (or with a bare one): no Lambda fields then
+    if (context?.awsRequestId) logger.addContext(context);
+    try {
+      return await fn(event as E, context);
+    } finally {
+      metrics().flush();
+    }
+  };
+}
