@@ -3,7 +3,6 @@
 // picked again without it, so a busy pool costs retries, never a partial gang.
 import { DomainError } from '../domain/errors';
 import { placeGang } from '../domain/job/gang';
-import { holdAmount } from '../domain/ledger/postings';
 import { pickGang } from '../domain/matcher/gang';
 import type { Job } from '../domain/model';
 import { CapacityRaceError } from '../store/jobs-store';
@@ -13,6 +12,10 @@ import { applyTransition } from './effects';
 import { savePendingReason } from './pending-reason';
 import { runtimePolicy, type CandidateView } from './candidate-view';
 import { claimUnderLimits, isWait, type AccountView } from './account-limits';
+import { attemptHold } from '../domain/job/new-attempt';
+
+/** a gang holds every rank's escrow */
+const gangHold = (job: Job, nodes: readonly { pricePerGpuHour: number }[]) => nodes.reduce((s, n) => s + attemptHold(job, n.pricePerGpuHour), 0);
 
 /** How many times a gang is picked again after losing a node to a concurrent claim. */
 const MAX_GANG_TRIES = 5;
@@ -35,7 +38,7 @@ export async function tryPlaceGang(d: Deps, job: Job, view?: CandidateView, firs
     try {
       const ids = nodes.map(() => d.newId());
       // a gang holds every rank's escrow and counts every rank's GPUs against its account's limits
-      const hold = nodes.reduce((s, n) => s + holdAmount(n.pricePerGpuHour, job.resources.gpus, job.maxDurationSeconds), 0);
+      const hold = gangHold(job, nodes);
       const claimed = await claimUnderLimits(
         d,
         job,
@@ -58,7 +61,7 @@ export async function tryPlaceGang(d: Deps, job: Job, view?: CandidateView, firs
         continue;
       }
       if (e instanceof InsufficientFundsError) {
-        const hold = nodes.reduce((s, n) => s + holdAmount(n.pricePerGpuHour, job.resources.gpus, job.maxDurationSeconds), 0);
+        const hold = gangHold(job, nodes);
         pendingReason = `insufficient credits: the escrow hold of the gang is ${hold / 1_000_000} ${d.settings.ledger.symbol} (price × ${job.resources.gpus} GPUs × ${job.maxDurationSeconds} s on each of ${nodes.length} nodes)`;
         break;
       }

@@ -6,7 +6,6 @@ import { allShards } from '../store/shard';
 import { place } from '../domain/job/transitions';
 import { explain, rank } from '../domain/matcher/pipeline';
 import type { Job } from '../domain/model';
-import { holdAmount } from '../domain/ledger/postings';
 import { CapacityRaceError } from '../store/jobs-store';
 import { InsufficientFundsError } from '../store/ledger-store';
 import type { Deps } from './deps';
@@ -20,6 +19,7 @@ import { gpuWait, isCounted, jobGpus } from '../domain/account-limits';
 import { accountView, claimUnderLimits, isWait, type AccountView } from './account-limits';
 import { CandidateView, runtimePolicy } from './candidate-view';
 import { sweepHeld } from './dependencies';
+import { attemptHold } from '../domain/job/new-attempt';
 
 /** How many ranked candidates to try before leaving the job for the sweep. */
 const MAX_CLAIM_TRIES = 5;
@@ -95,7 +95,7 @@ export async function tryPlace(d: Deps, job: Job, view?: CandidateView, first?: 
   let limitWait: string | undefined;
   let overSpend: number | undefined;
   for (const { node } of result.ranked.slice(0, MAX_CLAIM_TRIES)) {
-    const hold = job.pinNodeId ? 0 : holdAmount(node.pricePerGpuHour, job.resources.gpus, job.maxDurationSeconds);
+    const hold = attemptHold(job, node.pricePerGpuHour);
     // the consumer could not cover a cheaper hold: this one will not fit either
     if (short !== undefined && hold >= short) continue;
     if (overSpend !== undefined && hold >= overSpend) continue;

@@ -4,7 +4,6 @@
 // a write-off, settles each period once.
 import { spendWait, isCounted } from '../domain/account-limits';
 import { endForCredits, renew } from '../domain/job/renewal';
-import { holdAmount } from '../domain/ledger/postings';
 import type { Job } from '../domain/model';
 import { AccountLimitError, StaleAccountError } from '../store/account-usage';
 import { InsufficientFundsError } from '../store/ledger-store';
@@ -12,6 +11,7 @@ import { accountView } from './account-limits';
 import type { Deps } from './deps';
 import { applyTransition } from './effects';
 import { logger } from '../observability/logger';
+import { attemptHold } from '../domain/job/new-attempt';
 
 // another writer moved the job: read it again and re-make the transition (a renewal no longer due is refused)
 const RACE_RETRIES = 4;
@@ -43,7 +43,7 @@ export async function renewReplica(d: Deps, job: Job, now: number): Promise<Rene
 async function renewUnderLimits(d: Deps, job: Job, now: number): Promise<Job> {
   if (!isCounted(job)) return applyTransition(d, job, (j) => renew(j, now), { retries: RACE_RETRIES });
   const a = job.attempts.find((x) => x.id === job.liveAttemptId);
-  const hold = a ? holdAmount(a.pricePerGpuHour, job.resources.gpus, job.maxDurationSeconds) : 0;
+  const hold = a ? attemptHold(job, a.pricePerGpuHour) : 0;
   for (let tries = 0; ; tries++) {
     const acct = await accountView(d, job.accountId, tries > 0);
     if (spendWait(acct.limits, acct.usage, hold, d.settings.ledger.symbol)) throw new AccountLimitError('spend', job.accountId);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { domainErrorCode } from './helpers';
-import { cancel, expire, finish, forceCancel, lose, place, start, timeOut } from '../../functions/domain/job/transitions';
+import { cancel, expire, finish, forceCancel, lose, place, start, timeOut, transition, type JobEvent } from '../../functions/domain/job/transitions';
 import type { Job } from '../../functions/domain/model';
 
 const node = { id: 'n1', pricePerGpuHour: 3_600_000 };
@@ -124,5 +124,51 @@ describe('job transitions', () => {
   it('expires a job that waited past its queue TTL', () => {
     expect(expire(queued(), 500).job).toMatchObject({ status: 'FAILED', reason: 'QUEUE_TTL_EXPIRED', finishedAt: 500 });
     expect(conflictOf(() => expire(running(), 500))).toBe('conflict');
+  });
+});
+
+describe('one transition(job, event) for single jobs and gangs', () => {
+  const ended = () => finish(running(), 'at1', { exitCode: 0, outcome: 'exited' }, 30).job;
+  const events: JobEvent[] = [
+    { kind: 'place', node, attemptId: 'x' },
+    { kind: 'start', attemptId: 'at1' },
+    { kind: 'finish', attemptId: 'at1', exitCode: 0, outcome: 'exited' },
+    { kind: 'lose', attemptId: 'at1', reason: 'NODE_LOST' },
+    { kind: 'cancel' },
+    { kind: 'expire' },
+    { kind: 'forceCancel' },
+    { kind: 'timeOut' },
+  ];
+
+  it.each(events.map((e) => [e.kind, e] as const))('an ended job takes no %s: one guard, a conflict, the job unchanged', (_k, e) => {
+    const job = ended();
+    expect(job.status).toBe('SUCCEEDED');
+    expect(conflictOf(() => transition(job, e, 40))).toBe('conflict');
+  });
+
+  it('a cancelled job takes a repeated cancel as a no-op (idempotent DELETE)', () => {
+    const c = cancel(queued(), 5).job;
+    expect(transition(c, { kind: 'cancel' }, 6)).toEqual({ job: c, effects: [] });
+  });
+
+  it('a gang is refused a single placement, and its events reach the gang rules through the same entry', () => {
+    const gang = queued({ resources: { gpus: 1, nodes: 2 } });
+    expect(conflictOf(() => transition(gang, { kind: 'place', node, attemptId: 'x' }, 10))).toBe('conflict');
+    const placed = transition(gang, { kind: 'placeGang', nodes: [{ ...node, address: '10.0.0.1' }, { id: 'n2', pricePerGpuHour: 1_800_000, address: '10.0.0.2' }], attemptIds: ['r0', 'r1'] }, 10).job;
+    // each rank's hold from the one attempt builder: its own node's price
+    expect(placed.attempts.map((a) => [a.rank, a.hold])).toEqual([[0, 3_600_000 / 60], [1, 1_800_000 / 60]]);
+    const one = transition(placed, { kind: 'start', attemptId: 'r0' }, 11).job;
+    expect(one.status).toBe('ASSIGNED');
+    expect(transition(one, { kind: 'start', attemptId: 'r1' }, 12).job.status).toBe('RUNNING');
+  });
+
+  it('maps an end the same way for a single job and a gang rank that fails it', () => {
+    const single = finish(running(), 'at1', { exitCode: 3, outcome: 'exited' }, 30).job;
+    const gang = queued({ resources: { gpus: 1, nodes: 2 } });
+    let g = transition(gang, { kind: 'placeGang', nodes: [{ ...node, address: 'a' }, { id: 'n2', pricePerGpuHour: 1, address: 'b' }], attemptIds: ['r0', 'r1'] }, 10).job;
+    g = transition(transition(g, { kind: 'start', attemptId: 'r0' }, 11).job, { kind: 'start', attemptId: 'r1' }, 11).job;
+    const gangEnd = transition(g, { kind: 'finish', attemptId: 'r1', exitCode: 3, outcome: 'exited' }, 30).job;
+    expect([single.status, single.reason]).toEqual(['FAILED', 'EXIT_NONZERO']);
+    expect([gangEnd.status, gangEnd.reason]).toEqual([single.status, single.reason]);
   });
 });

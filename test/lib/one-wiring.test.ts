@@ -2,7 +2,6 @@
 // routes and schedules, so what the tests run locally is what AWS runs. Asserted on the synthesized
 // template (unbundled: the wiring, not the bundles, which deployed-bundles.test.ts runs) and on a local
 // stack as `npm start` builds it.
-import type { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROUTE_GROUPS, ROUTES } from '../../functions/http/routes';
@@ -14,13 +13,12 @@ import type { ControlPlaneStack, FunctionName } from '../../lib/stacks/control-p
 import { startPool, type Pool } from '../helpers/local-pool';
 import { cdkContext, synthStages } from './cdk-helpers';
 
-let app: App;
 let cp: ControlPlaneStack;
 let resources: Record<string, { Type: string; Properties: Record<string, any> }>;
 let pool: Pool;
 
 beforeAll(async () => {
-  ({ app, cp } = synthStages());
+  ({ cp } = synthStages());
   resources = Template.fromStack(cp).toJSON().Resources;
   pool = await startPool();
 }, 120_000);

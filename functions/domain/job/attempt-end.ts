@@ -51,3 +51,15 @@ export function retryAfter(job: Job, outcome: FinishOutcome, exitCode: number | 
   if (used >= job.retry.max) return undefined;
   return job.retry.backoffSeconds * 1000 * 2 ** used;
 }
+
+/**
+ * How a reported end maps to the job's status and reason (one table for single jobs and gangs): a cancel
+ * ends CANCELLED with the cancel's reason, a timeout TIMED_OUT, a runtime error FAILED with its reason,
+ * an exit 0 SUCCEEDED, any other exit FAILED (EXIT_NONZERO). A lost attempt is not an end: see lose().
+ */
+export function endStatus(r: { outcome: FinishOutcome; reason?: Reason }, exitCode: number | undefined, cancelReason?: Reason): ['SUCCEEDED' | 'FAILED' | 'CANCELLED' | 'TIMED_OUT', Reason | undefined] {
+  if (r.outcome === 'cancelled') return ['CANCELLED', cancelReason ?? 'CANCELLED_BY_USER'];
+  if (r.outcome === 'timed_out') return ['TIMED_OUT', 'TIMED_OUT'];
+  if (r.outcome === 'error') return ['FAILED', r.reason ?? 'RUNTIME_ERROR'];
+  return exitCode === 0 ? ['SUCCEEDED', undefined] : ['FAILED', 'EXIT_NONZERO'];
+}

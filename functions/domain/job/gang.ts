@@ -14,9 +14,9 @@
 //                      report (the reaper forces it after the grace); the job CANCELLED when none is left
 // A placement of the whole gang counts as one attempt against maxAttempts.
 import { conflict } from '../errors';
-import { holdAmount } from '../ledger/postings';
 import type { Attempt, AttemptStatus, Job, Node, Reason } from '../model';
-import { attemptsExhausted, endEffects, endedAttempt, placements, retriesUsed, retryAfter } from './attempt-end';
+import { attemptsExhausted, endEffects, endedAttempt, endStatus, placements, retriesUsed, retryAfter } from './attempt-end';
+import { newAttempt } from './new-attempt';
 import type { Effect, FinishOutcome, Transition } from './transition-types';
 
 /** The largest gang: ending one writes 7 items per rank and 4 more, within DynamoDB's 100 (docs/scheduling.md). */
@@ -77,17 +77,7 @@ export function placeGang(job: Job, nodes: readonly GangNode[], attemptIds: read
   if (nodes.length !== size || attemptIds.length !== size) throw new Error(`a gang of ${size} needs ${size} nodes and attempt ids`);
   if (new Set(nodes.map((n) => n.id)).size !== size) throw new Error('the ranks of a gang need distinct nodes');
   const port = gangPort(job.id, placements(job));
-  const attempts: Attempt[] = nodes.map((node, rank) => ({
-    id: attemptIds[rank],
-    n: job.attempts.length + rank,
-    rank,
-    nodeId: node.id,
-    status: 'ASSIGNED',
-    assignedAt: now,
-    pricePerGpuHour: node.pricePerGpuHour,
-    ...(node.providerId ? { providerId: node.providerId } : {}),
-    hold: holdAmount(node.pricePerGpuHour, job.resources.gpus, job.maxDurationSeconds),
-  }));
+  const attempts = nodes.map((node, rank) => newAttempt(job, node, attemptIds[rank], job.attempts.length + rank, now, rank));
   const { pendingReason: _p, notBefore: _n, ...rest } = job;
   const gang = { attemptIds: [...attemptIds], masterPort: port, peers: nodes.map((n) => hostPort(n.address, port)) };
   return {
@@ -154,8 +144,7 @@ export function finishGang(job: Job, attemptId: string, r: { exitCode: number | 
       effects,
     };
   }
-  const [status, reason]: [AttemptStatus & Job['status'], Reason] =
-    r.outcome === 'timed_out' ? ['TIMED_OUT', 'TIMED_OUT'] : r.outcome === 'error' ? ['FAILED', r.reason ?? 'RUNTIME_ERROR'] : ['FAILED', 'EXIT_NONZERO'];
+  const [status, reason] = endStatus(r, exitCode);
   // the gang cannot go on without this rank: stop the others, charged for the time they ran
   const others = liveRanks(job).filter((x) => x.id !== a.id);
   const { next, effects } = endRanks(job, [[a, status, reason, exitCode], ...others.map((x): [Attempt, AttemptStatus, Reason] => [x, 'CANCELLED', 'GANG_ABORTED'])], now, others);

@@ -5,10 +5,10 @@
 // one applies, the other re-reads, so no period's time is settled twice. A renewal the consumer cannot
 // cover ends the replica (endForCredits): the current period settled like any end, the agent told to stop.
 import { conflict } from '../errors';
-import { holdAmount } from '../ledger/postings';
 import type { Attempt, Job } from '../model';
 import { attemptCharge, endEffects, endedAttempt, replaceAttempt } from './attempt-end';
 import type { Transition } from './transition-types';
+import { attemptHold } from './new-attempt';
 
 /** How long before a period ends it is renewed: 10% of it, at most a minute (the reaper passes every 5 s). */
 export const renewalLeadMs = (periodSeconds: number) => Math.min(periodSeconds * 100, 60_000);
@@ -44,7 +44,7 @@ export function renew(job: Job, now: number): Transition {
     ...a,
     segment: segment + 1,
     segmentStartedAt: now,
-    hold: holdAmount(a.pricePerGpuHour, job.resources.gpus, job.maxDurationSeconds),
+    hold: attemptHold(job, a.pricePerGpuHour),
     segmentsCharged: (a.segmentsCharged ?? 0) + charged,
     segmentsReleased: (a.segmentsReleased ?? 0) + held - charged,
   };

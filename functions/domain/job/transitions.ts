@@ -14,18 +14,76 @@
 //     └── finish(exit code listed in `retry`) while retries remain, after a doubling backoff
 //   QUEUED past queueTtlSeconds → FAILED (QUEUE_TTL_EXPIRED)
 // Gangs (resources.nodes > 1) follow the same diagram with one attempt per rank: gang.ts.
+//
+// `transition(job, event, now)` is the one way in: one guard (an ended job takes no event but a repeated
+// cancel), then the single-node or the gang version of the event. The named functions below are its
+// shorthands.
 import { conflict } from '../errors';
-import { holdAmount } from '../ledger/postings';
-import type { Attempt, AttemptStatus, Job, Node, Reason } from '../model';
+import type { Attempt, AttemptStatus, Job, Reason } from '../model';
 import type { FinishOutcome, Transition } from './transition-types';
-import { attemptsExhausted, endEffects, endedAttempt, replaceAttempt, retriesUsed, retryAfter } from './attempt-end';
-import { cancelGang, finishGang, forceCancelGang, isGang, loseGang, startGang, timeOutGang } from './gang';
+import { attemptsExhausted, endEffects, endedAttempt, endStatus, replaceAttempt, retriesUsed, retryAfter } from './attempt-end';
+import { cancelGang, finishGang, forceCancelGang, isGang, loseGang, placeGang, startGang, timeOutGang, type GangNode } from './gang';
+import { newAttempt, type AttemptNode } from './new-attempt';
 
 export { attemptCharge } from './attempt-end';
 
 export type { Effect, FinishOutcome, Transition } from './transition-types';
 
 const isFinal = (j: Job) => ['SUCCEEDED', 'FAILED', 'CANCELLED', 'TIMED_OUT'].includes(j.status);
+
+type Finished = { exitCode: number | null; outcome: FinishOutcome; reason?: Reason };
+
+/** What can happen to a job: the arrows of the diagram above. */
+export type JobEvent =
+  | { kind: 'place'; node: AttemptNode; attemptId: string }
+  | { kind: 'placeGang'; nodes: readonly GangNode[]; attemptIds: readonly string[] }
+  | { kind: 'start'; attemptId: string }
+  | ({ kind: 'finish'; attemptId: string } & Finished)
+  | { kind: 'lose'; attemptId: string; reason: Reason }
+  | { kind: 'cancel' }
+  | { kind: 'expire' }
+  | { kind: 'forceCancel' }
+  | { kind: 'timeOut' };
+
+/** The job after `event`, and what the store must do with it. Throws a conflict where the diagram has no such arrow. */
+export function transition(job: Job, event: JobEvent, now: number): Transition {
+  if (isFinal(job)) {
+    // cancelling a cancelled job is allowed on purpose (idempotent DELETE); nothing else moves an ended job
+    if (event.kind === 'cancel' && job.status === 'CANCELLED') return { job, effects: [] };
+    throw conflict(`job already ended ${job.status}`);
+  }
+  const gang = isGang(job);
+  switch (event.kind) {
+    case 'place':
+      if (gang) throw conflict('a gang is placed on all its nodes at once (placeGang)');
+      return placeOne(job, event.node, event.attemptId, now);
+    case 'placeGang':
+      return placeGang(job, event.nodes, event.attemptIds, now);
+    case 'start':
+      return gang ? startGang(job, event.attemptId, now) : startOne(job, event.attemptId, now);
+    case 'finish':
+      return gang ? finishGang(job, event.attemptId, event, now) : finishOne(job, event.attemptId, event, now);
+    case 'lose':
+      return gang ? loseGang(job, event.attemptId, event.reason, now) : loseOne(job, event.attemptId, event.reason, now);
+    case 'cancel':
+      return cancelJob(job, now);
+    case 'expire':
+      return expireQueued(job, now);
+    case 'forceCancel':
+      return gang ? forceCancelGang(job, now) : forceCancelOne(job, now);
+    case 'timeOut':
+      return gang ? timeOutGang(job, now) : timeOutOne(job, now);
+  }
+}
+
+export const place = (job: Job, node: AttemptNode, attemptId: string, now: number) => transition(job, { kind: 'place', node, attemptId }, now);
+export const start = (job: Job, attemptId: string, now: number) => transition(job, { kind: 'start', attemptId }, now);
+export const finish = (job: Job, attemptId: string, r: Finished, now: number) => transition(job, { kind: 'finish', attemptId, ...r }, now);
+export const lose = (job: Job, attemptId: string, reason: Reason, now: number) => transition(job, { kind: 'lose', attemptId, reason }, now);
+export const cancel = (job: Job, now: number) => transition(job, { kind: 'cancel' }, now);
+export const expire = (job: Job, now: number) => transition(job, { kind: 'expire' }, now);
+export const forceCancel = (job: Job, now: number) => transition(job, { kind: 'forceCancel' }, now);
+export const timeOut = (job: Job, now: number) => transition(job, { kind: 'timeOut' }, now);
 
 function liveAttempt(job: Job, attemptId: string): Attempt {
   const a = job.attempts.find((x) => x.id === attemptId);
@@ -40,21 +98,10 @@ function endAttempt(job: Job, a: Attempt, status: AttemptStatus, reason: Reason 
 }
 
 /** QUEUED → ASSIGNED on `node`, with a fresh attempt. */
-export function place(job: Job, node: Pick<Node, 'id' | 'pricePerGpuHour'> & Partial<Pick<Node, 'providerId'>>, attemptId: string, now: number): Transition {
+function placeOne(job: Job, node: AttemptNode, attemptId: string, now: number): Transition {
   if (job.status !== 'QUEUED') throw conflict(`job is ${job.status}, not QUEUED`);
   if (job.held) throw conflict('job waits for its dependencies');
-  if (isGang(job)) throw conflict('a gang is placed on all its nodes at once (placeGang)');
-  const attempt: Attempt = {
-    id: attemptId,
-    n: job.attempts.length,
-    nodeId: node.id,
-    status: 'ASSIGNED',
-    assignedAt: now,
-    pricePerGpuHour: node.pricePerGpuHour,
-    ...(node.providerId ? { providerId: node.providerId } : {}),
-    // a checker's canary (pinned) is a probe, not a purchase: it holds and pays nothing
-    hold: job.pinNodeId ? 0 : holdAmount(node.pricePerGpuHour, job.resources.gpus, job.maxDurationSeconds),
-  };
+  const attempt = newAttempt(job, node, attemptId, job.attempts.length, now);
   if (job.notBefore && now < job.notBefore) throw conflict('job is waiting out its retry backoff');
   const { pendingReason: _p, notBefore: _n, ...rest } = job;
   return {
@@ -68,8 +115,7 @@ export function place(job: Job, node: Pick<Node, 'id' | 'pricePerGpuHour'> & Par
 }
 
 /** ASSIGNED → RUNNING, only for the live attempt. A second start (duplicate delivery) is a conflict. */
-export function start(job: Job, attemptId: string, now: number): Transition {
-  if (isGang(job)) return startGang(job, attemptId, now);
+function startOne(job: Job, attemptId: string, now: number): Transition {
   const a = liveAttempt(job, attemptId);
   if (job.status !== 'ASSIGNED' || a.status !== 'ASSIGNED') throw conflict(`attempt ${attemptId} already started`);
   const running: Attempt = { ...a, status: 'RUNNING', startedAt: now };
@@ -80,26 +126,16 @@ export function start(job: Job, attemptId: string, now: number): Transition {
 }
 
 /** The agent reports the end of the live attempt. */
-export function finish(job: Job, attemptId: string, r: { exitCode: number | null; outcome: FinishOutcome; reason?: Reason }, now: number): Transition {
-  if (isGang(job)) return finishGang(job, attemptId, r, now);
+function finishOne(job: Job, attemptId: string, r: Finished, now: number): Transition {
   const a = liveAttempt(job, attemptId);
   const exitCode = r.exitCode ?? undefined;
   // the node lost the attempt (agent restart, capacity mismatch): an infrastructure failure
-  if (r.outcome === 'lost') return lose(job, attemptId, r.reason ?? 'NODE_LOST', now);
+  if (r.outcome === 'lost') return loseOne(job, attemptId, r.reason ?? 'NODE_LOST', now);
   if (r.outcome === 'cancelled' && !job.cancelRequested) {
     // the agent gave the attempt back (drain): not the job's fault, so it goes back to the queue
-    return lose(job, attemptId, 'NODE_DRAINED', now);
+    return loseOne(job, attemptId, 'NODE_DRAINED', now);
   }
-  const [status, reason]: [Job['status'], Reason | undefined] =
-    r.outcome === 'cancelled'
-      ? ['CANCELLED', job.cancelReason ?? 'CANCELLED_BY_USER']
-      : r.outcome === 'timed_out'
-        ? ['TIMED_OUT', 'TIMED_OUT']
-        : r.outcome === 'error'
-          ? ['FAILED', r.reason ?? 'RUNTIME_ERROR']
-          : exitCode === 0
-            ? ['SUCCEEDED', undefined]
-            : ['FAILED', 'EXIT_NONZERO'];
+  const [status, reason] = endStatus(r, exitCode, job.cancelReason);
   const ended = endAttempt(job, a, status, reason, now, exitCode);
   const retry = retryAfter(job, r.outcome, exitCode);
   if (retry !== undefined) {
@@ -116,8 +152,7 @@ export function finish(job: Job, attemptId: string, r: { exitCode: number | null
 }
 
 /** The live attempt was lost to its node: back to the queue while attempts remain, else FAILED. */
-export function lose(job: Job, attemptId: string, reason: Reason, now: number): Transition {
-  if (isGang(job)) return loseGang(job, attemptId, reason, now);
+function loseOne(job: Job, attemptId: string, reason: Reason, now: number): Transition {
   const a = liveAttempt(job, attemptId);
   const ended = endAttempt(job, a, 'LOST', reason, now);
   // retries the consumer asked for do not use up the attempts that cover infrastructure failures
@@ -132,9 +167,7 @@ export function lose(job: Job, attemptId: string, reason: Reason, now: number): 
  * to stop and ends when it reports back (the reaper forces it if the agent never does).
  * Cancelling a cancelled job is allowed on purpose (idempotent DELETE); other final states conflict.
  */
-export function cancel(job: Job, now: number): Transition {
-  if (job.status === 'CANCELLED') return { job, effects: [] };
-  if (isFinal(job)) throw conflict(`job already ended ${job.status}`);
+function cancelJob(job: Job, now: number): Transition {
   if (job.status === 'QUEUED') {
     const { pendingReason: _p, ...rest } = job;
     return { job: { ...rest, status: 'CANCELLED', reason: 'CANCELLED_BY_USER', finishedAt: now, version: job.version + 1 }, effects: [] };
@@ -156,15 +189,14 @@ export function cancel(job: Job, now: number): Transition {
 }
 
 /** A job that waited QUEUED past its queueTtlSeconds. */
-export function expire(job: Job, now: number): Transition {
+function expireQueued(job: Job, now: number): Transition {
   if (job.status !== 'QUEUED') throw conflict(`job is ${job.status}, not QUEUED`);
   const { pendingReason: _p, notBefore: _n, ...rest } = job;
   return { job: { ...rest, status: 'FAILED', reason: 'QUEUE_TTL_EXPIRED', finishedAt: now, version: job.version + 1 }, effects: [] };
 }
 
 /** The reaper's backstop when a cancelled attempt's agent never reports back. */
-export function forceCancel(job: Job, now: number): Transition {
-  if (isGang(job)) return forceCancelGang(job, now);
+function forceCancelOne(job: Job, now: number): Transition {
   const a = liveAttempt(job, job.liveAttemptId!);
   const why = job.cancelReason ?? 'CANCELLED_BY_USER';
   const ended = endAttempt(job, a, 'CANCELLED', why, now);
@@ -172,8 +204,7 @@ export function forceCancel(job: Job, now: number): Transition {
 }
 
 /** The reaper's backstop for maxDurationSeconds when the agent did not enforce it. */
-export function timeOut(job: Job, now: number): Transition {
-  if (isGang(job)) return timeOutGang(job, now);
+function timeOutOne(job: Job, now: number): Transition {
   const a = liveAttempt(job, job.liveAttemptId!);
   const ended = endAttempt(job, a, 'TIMED_OUT', 'TIMED_OUT', now);
   return { job: { ...ended, status: 'TIMED_OUT', reason: 'TIMED_OUT', finishedAt: now }, effects: endEffects(job, a) };
