@@ -46,6 +46,14 @@ export function stageSettings(config: StageConfig, refs: StageRefs): SettingsInp
   };
 }
 
+/**
+ * Gives one function settings of its own through the table: the way a construct hands a function the names
+ * of the resources it made (a bucket, a queue, a key), instead of writing variable names by hand.
+ */
+export function addSettings(fn: { addEnvironment(name: string, value: string): unknown }, settings: SettingsInput): void {
+  for (const [name, value] of Object.entries(settingsToEnv(settings))) fn.addEnvironment(name, value);
+}
+
 /** The ledger's variables (LEDGER_*) as every function gets them. */
 export const ledgerEnvironment = (l: LedgerConfig): Record<string, string> => settingsToEnv({ ledger: ledgerSettingsOf(l) });
 

@@ -2,7 +2,7 @@
 // settings with settingsFromEnv at cold start; the CDK stack writes a function's environment with
 // settingsToEnv; the local stack builds its settings with both (lib/local/local-settings.ts), so what runs
 // locally read its settings exactly as a deployed function does.
-import type { Settings, SettingsInput } from './settings';
+import type { Settings, SettingsInput, SettingsPath } from './settings';
 import { OPTIONAL_GROUPS, SETTINGS_TABLE } from './table';
 
 type Env = Record<string, string | undefined>;
@@ -52,6 +52,13 @@ export function settingsToEnv(s: SettingsInput): Record<string, string> {
     if (text !== '') env[row.env] = text;
   }
   return env;
+}
+
+/** The variable a field travels in: for a construct that names it in a grant (bindSecret(secret, envNameOf(…))). */
+export function envNameOf(path: SettingsPath): string {
+  const row = SETTINGS_TABLE.find((r) => r.path === path);
+  if (!row) throw new Error(`no environment variable carries ${path}`);
+  return row.env;
 }
 
 function getAt(o: unknown, path: string): unknown {

@@ -6,6 +6,8 @@ import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
+import { envNameOf } from '../../functions/settings/env';
+import { addSettings } from '../stage-settings';
 import type { NodeFunction } from './node-function';
 
 export interface CheckerProps {
@@ -20,7 +22,8 @@ export interface CheckerProps {
   readonly stage: string;
 }
 
-export const SIGNING_SECRET_ENV = 'CHECKER_SIGNING_SECRET_ARN';
+/** the variable the functions read the secret's ARN from (the settings table, functions/settings/table.ts) */
+export const SIGNING_SECRET_ENV = envNameOf('checker.signingSecretArn');
 
 export class Checker extends Construct {
   public readonly signingSecret: secretsmanager.Secret;
@@ -42,7 +45,7 @@ export class Checker extends Construct {
       reason:
         'Agents learn the public key from their session answer and trust it until their next session; rotating the seed would make every agent refuse probes until it reconnects. Rotate by hand (new secret value, then agents reconnect within their credential lifetime), as docs/checkers.md says.',
     });
-    props.checker.bindSecret(this.signingSecret, SIGNING_SECRET_ENV).addEnvironment('CHECKER_PERIOD_SECONDS', String(rateMinutes * 60));
+    addSettings(props.checker.bindSecret(this.signingSecret, SIGNING_SECRET_ENV), { checker: { periodMs: rateMinutes * 60_000 } });
     for (const fn of props.publishers) fn.bindSecret(this.signingSecret, SIGNING_SECRET_ENV);
 
     this.rules = Array.from(

@@ -8,10 +8,12 @@ import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
+import { envNameOf } from '../../functions/settings/env';
+import { addSettings } from '../stage-settings';
 import type { NodeFunction } from './node-function';
 
-/** the env var the functions read the bucket from (functions/usecases/deps.ts) */
-export const FILES_BUCKET_ENV = 'FILES_BUCKET';
+/** the env var the functions read the bucket from (the settings table, functions/settings/table.ts) */
+export const FILES_BUCKET_ENV = envNameOf('files.bucket');
 
 export interface FilesBucketProps {
   /** POST /v1/files (records and upload grants under files/), GET /v1/jobs/{id}/outputs (reads under jobs/) */
@@ -51,7 +53,7 @@ export class FilesBucket extends Construct {
     for (const fn of [props.jobsApi, props.agentApi]) {
       fn.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [b.bucketArn] }));
       allow(fn, ['s3:GetObject'], ['files', 'jobs']);
-      fn.fn.addEnvironment(FILES_BUCKET_ENV, b.bucketName);
+      addSettings(fn.fn, { files: { bucket: b.bucketName } });
       Validations.of(fn.role).acknowledge({
         id: `AwsSolutions-IAM5[Resource::<${Stack.of(this).getLogicalId(b.node.defaultChild as s3.CfnBucket)}.Arn>/files/*]`,
         reason: 'Object keys carry account, file, job and attempt ids known only at runtime; the grant is limited to the prefix its use cases read or write, and each presigned URL to one exact key.',
@@ -66,7 +68,7 @@ export class FilesBucket extends Construct {
     allow(props.jobsApi, ['s3:PutObject'], ['files']);
     // DELETE /v1/files/{id} removes the bytes and the record; the listing's items expire with the lifecycle rule
     allow(props.jobsApi, ['s3:DeleteObject'], ['files']);
-    props.jobsApi.fn.addEnvironment('UPLOADS_EXPIRE_DAYS', String(props.uploadsExpireDays));
+    addSettings(props.jobsApi.fn, { files: { uploadsExpireDays: props.uploadsExpireDays } });
     allow(props.agentApi, ['s3:PutObject'], ['jobs']);
     Validations.of(this.bucket).acknowledge({
       id: 'AwsSolutions-S1',

@@ -15,6 +15,7 @@ import { tableEnvVar, type TableId } from '../../functions/store/tables';
 import { METRICS_NAMESPACE } from '../../functions/observability/metric-names';
 import { ESM_REQUIRE_BANNER, REPO_ROOT } from '../../scripts/build-agent';
 import type { TableRef, TableRefs } from './tables';
+import { addSettings } from '../stage-settings';
 
 /** API handlers answer a person or an agent; scheduled ones walk shards of a table. */
 export type FunctionKind = 'api' | 'scheduled';
@@ -160,7 +161,7 @@ export class NodeFunction extends Construct {
    * and sets NODE_QUEUE_PREFIX. The grant is scoped to the prefix, never to every queue.
    */
   public allowNodeQueues(prefix: string, actions: readonly string[]): this {
-    this.fn.addEnvironment('NODE_QUEUE_PREFIX', prefix);
+    addSettings(this.fn, { queues: { prefix } });
     const resource = Stack.of(this).formatArn({ service: 'sqs', resource: `${prefix}*`, arnFormat: ArnFormat.NO_RESOURCE_NAME });
     this.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: actions.map((a) => `sqs:${a}`), resources: [resource] }));
     Validations.of(this.role).acknowledge({

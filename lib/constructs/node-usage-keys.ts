@@ -5,12 +5,12 @@
 import { ArnFormat, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { agentUsagePlanName } from './api';
+import { addSettings } from '../stage-settings';
 import type { NodeFunction } from './node-function';
 
 export function grantNodeUsageKeys(nodesApi: NodeFunction, usageIdentifierKey: string): void {
   const stack = Stack.of(nodesApi);
-  nodesApi.addEnvironment('USAGE_IDENTIFIER_KEY', usageIdentifierKey);
-  nodesApi.addEnvironment('USAGE_AGENT_PLAN_NAME', agentUsagePlanName(stack.stackName));
+  addSettings(nodesApi, { agentUsageKeys: { planName: agentUsagePlanName(stack.stackName), keyBase: usageIdentifierKey } });
   const arn = (resource: string) => stack.formatArn({ service: 'apigateway', account: '', resource, arnFormat: ArnFormat.NO_RESOURCE_NAME });
   nodesApi.role.addToPrincipalPolicy(
     new iam.PolicyStatement({

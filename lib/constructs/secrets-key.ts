@@ -8,6 +8,8 @@ import { RemovalPolicy } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
+import { envNameOf } from '../../functions/settings/env';
+import { addSettings } from '../stage-settings';
 import type { NodeFunction } from './node-function';
 
 /** what only the account (its administrators) may do: manage, never use */
@@ -15,8 +17,8 @@ const ADMIN_ACTIONS = [
   'kms:Create*', 'kms:Describe*', 'kms:Enable*', 'kms:List*', 'kms:Put*', 'kms:Update*', 'kms:Revoke*', 'kms:Disable*',
   'kms:Get*', 'kms:Delete*', 'kms:TagResource', 'kms:UntagResource', 'kms:ScheduleKeyDeletion', 'kms:CancelKeyDeletion',
 ];
-/** the env var the functions read the key from (functions/usecases/deps.ts) */
-export const SECRETS_KEY_ENV = 'SECRETS_KEY_ID';
+/** the env var the functions read the key from (the settings table, functions/settings/table.ts) */
+export const SECRETS_KEY_ENV = envNameOf('secretsKeyId');
 
 export interface SecretsKeyProps {
   /** seals new values: kms:GenerateDataKey */
@@ -49,7 +51,6 @@ export class SecretsKey extends Construct {
     // the same actions on the roles' side, on this key only
     props.sealer.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['kms:GenerateDataKey'], resources: [this.key.keyArn], conditions: onlyGpupoolContext }));
     props.opener.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['kms:Decrypt'], resources: [this.key.keyArn], conditions: onlyGpupoolContext }));
-    props.sealer.fn.addEnvironment(SECRETS_KEY_ENV, this.key.keyArn);
-    props.opener.fn.addEnvironment(SECRETS_KEY_ENV, this.key.keyArn);
+    for (const fn of [props.sealer, props.opener]) addSettings(fn.fn, { secretsKeyId: this.key.keyArn });
   }
 }

@@ -16,6 +16,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { FINAL_JOB_STATUSES } from '../../functions/domain/model';
 import { DEFAULT_RETRY_DELAYS_SECONDS, validateDelays } from '../../functions/domain/webhook/schedule';
+import { addSettings } from '../stage-settings';
 import type { NodeFunction } from './node-function';
 
 export interface WebhooksProps {
@@ -84,7 +85,7 @@ export class Webhooks extends Construct {
     });
     fn.addEventSource(new SqsEventSource(this.retryQueue, { batchSize: 10, reportBatchItemFailures: true }));
     this.retryQueue.grantSendMessages(props.fn.role);
-    props.fn.addEnvironment('WEBHOOK_RETRY_QUEUE_URL', this.retryQueue.queueUrl).addEnvironment('WEBHOOK_RETRY_DELAYS_SECONDS', delays.join(','));
+    addSettings(props.fn, { webhooks: { retryQueueUrl: this.retryQueue.queueUrl, retryDelaysSeconds: delays } });
 
     this.dlqAlarm = new cloudwatch.Alarm(this, 'DeadLetterAlarm', {
       alarmDescription: 'gpupool: webhook records or retries the webhooks function could not process (a fault, not a receiver failing)',
