@@ -11,9 +11,8 @@ import { EnvelopeCipher, LocalKeyWrapper, localSecretsKey } from '../../function
 import { makeDocClient } from '../../functions/store/clients';
 import { ensureAdmin } from '../../functions/usecases/accounts';
 import { ensureSystemAccounts } from '../../functions/usecases/ledger';
-import { buildDeps, settingsFromEnv, type Deps, type Settings } from '../../functions/usecases/deps';
+import { buildDeps, type Deps, type Settings } from '../../functions/usecases/deps';
 import { reconcileService } from '../../functions/usecases/service-reconcile';
-import { localServiceSettings } from '../../functions/usecases/service-settings';
 import type { CheckerSettings } from '../../functions/usecases/checker-settings';
 import { tableNamesFor, createTables } from './create-tables';
 import { startDynamoDbLocal } from './dynamodb-local';
