@@ -14,6 +14,7 @@ import type { UsageGuard } from '../domain/account-limits';
 import { FINAL_JOB_STATUSES } from '../domain/model';
 import { afterEnd } from './dependencies';
 import { logger } from '../observability/logger';
+import { retrying } from './retry';
 
 type NodeRead = Pick<Node, 'id' | 'status' | 'freeGpus' | 'totalGpus' | 'queueUrl'> & { version?: number };
 
@@ -42,34 +43,41 @@ const RELEASE_RACE_RETRIES = 4;
 
 export async function applyTransition(d: Deps, before: Job, make: (job: Job) => Transition, opts: ApplyOptions = {}): Promise<Job> {
   let job = before;
-  for (let tries = 0; ; tries++) {
-    try {
-      return await applyOnce(d, job, make, opts);
-    } catch (e) {
-      if (!(e instanceof JobChangedError) || tries >= (opts.retries ?? 0)) throw e;
-      const fresh = await d.jobs.get(job.id);
-      if (!fresh) throw e;
-      job = fresh;
-    }
-  }
+  return retrying(
+    async (attempt, last) => {
+      if (attempt > 0) {
+        const fresh = await d.jobs.get(job.id);
+        // gone: the JobChangedError it lost with is the answer
+        if (!fresh) throw last;
+        job = fresh;
+      }
+      return applyOnce(d, job, make, opts);
+    },
+    { retries: opts.retries ?? 0, on: (e) => e instanceof JobChangedError },
+  );
 }
 
 async function applyOnce(d: Deps, before: Job, make: (job: Job) => Transition, { nodes = {}, fence, guard }: ApplyOptions): Promise<Job> {
   let job = before;
   // node reads still trusted; one whose release raced is dropped and read again on the next try
   const known: Record<string, NodeRead> = { ...nodes };
+  let t: Transition | undefined;
   // releases are conditioned on the node's status; if it moved, re-read the node and try again
-  for (let tries = 0; ; tries++) {
-    const t = make(job);
-    const reads: Record<string, NodeRead> = { ...known };
-    for (const e of t.effects) {
-      if (e.kind === 'releaseGpus' && !reads[e.nodeId]) {
-        const n = await d.nodes.get(e.nodeId);
-        if (n) reads[e.nodeId] = n;
+  return retrying(
+    async (attempt) => {
+      if (attempt > 0 && t) {
+        for (const x of t.effects) if (x.kind === 'releaseGpus') delete known[x.nodeId];
+        job = (await d.jobs.get(job.id)) ?? job;
       }
-    }
-    if (fence && reads[fence.nodeId] && reads[fence.nodeId].version !== fence.version) throw conflict('the node came back');
-    try {
+      t = make(job);
+      const reads: Record<string, NodeRead> = { ...known };
+      for (const e of t.effects) {
+        if (e.kind === 'releaseGpus' && !reads[e.nodeId]) {
+          const n = await d.nodes.get(e.nodeId);
+          if (n) reads[e.nodeId] = n;
+        }
+      }
+      if (fence && reads[fence.nodeId] && reads[fence.nodeId].version !== fence.version) throw conflict('the node came back');
       // a settlement charges the fee in force (enacted by governance over the deployment's setting)
       const settles = t.effects.some((x) => x.kind === 'settle' || x.kind === 'renew');
       const postings = ledgerPostings(settles ? { settings: { ...d.settings, ledger: await ledgerSettings(d) } } : d, t);
@@ -79,12 +87,10 @@ async function applyOnce(d: Deps, before: Job, make: (job: Job) => Transition, {
       if (FINAL_JOB_STATUSES.includes(after.status) && !FINAL_JOB_STATUSES.includes(job.status)) await afterEnd(d, after);
       if (job.startedAt === undefined && after.startedAt !== undefined) await recordStart(d, after);
       return after;
-    } catch (e) {
-      if (!(e instanceof CapacityRaceError) || tries >= RELEASE_RACE_RETRIES || t.effects.some((x) => x.kind === 'claimGpus')) throw e;
-      for (const x of t.effects) if (x.kind === 'releaseGpus') delete known[x.nodeId];
-      job = (await d.jobs.get(job.id)) ?? job;
-    }
-  }
+    },
+    // a claim is never retried here: the placer picks another node instead
+    { retries: RELEASE_RACE_RETRIES, on: (e) => e instanceof CapacityRaceError && !t?.effects.some((x) => x.kind === 'claimGpus') },
+  );
 }
 
 async function sendMessages(d: Deps, job: Job, effects: Effect[], reads: Record<string, NodeRead>): Promise<void> {
