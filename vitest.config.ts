@@ -10,5 +10,7 @@ export default defineConfig({
     // Integration suites each start their own engines on free ports; two cores, so keep parallelism modest.
     maxWorkers: 2,
     pool: 'forks',
+    // the control plane's JSON log lines from warnings up (tests that read log lines run their own processes)
+    env: { POWERTOOLS_LOG_LEVEL: 'WARN' },
   },
 });

@@ -7,8 +7,9 @@ import type { MetricsPort } from './metrics';
 
 export function observed<E, R>(metrics: () => MetricsPort, fn: (event: E, context?: Context) => Promise<R>): (event?: E, context?: Context) => Promise<R> {
   return async (event?: E, context?: Context) => {
-    // the local stack and tests call without a context (or with a bare one): no Lambda fields then
-    if (context?.awsRequestId) logger.addContext(context);
+    // only on Lambda (one function per process): the local stack serves every function from one process,
+    // where one function's context would stay on the shared logger's lines of the others
+    if (context?.awsRequestId && process.env.AWS_LAMBDA_FUNCTION_NAME) logger.addContext(context);
     try {
       return await fn(event as E, context);
     } finally {

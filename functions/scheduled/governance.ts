@@ -13,7 +13,7 @@ export const governanceHandler = (root: DepsRoot) =>
     const r = await runGovernance(root());
     if (r.passed || r.rejected || r.enacted) logger.info('governance', { ...r });
     const epochs = await runNetworkEpochs(root());
-    for (const e of epochs) logger.info('checker network epoch closed', { ...e });
+    for (const e of epochs.filter((x) => x.nodes)) logger.info('checker network epoch closed', { ...e });
     return { ...r, epochs };
   });
 

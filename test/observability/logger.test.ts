@@ -80,7 +80,8 @@ describe('control-plane logs', () => {
   });
 
   it("a handler's lines carry the Lambda context it was invoked with: request id, function name, cold start", async () => {
-    const run = await runChild('invocation');
+    // as Lambda's runtime sets it; without it (the local stack: every function in one process) no context is added
+    const run = await runChild('invocation', { AWS_LAMBDA_FUNCTION_NAME: 'gpupool-dev-sweep' });
     expect(run.code).toBe(0);
     expect(run.lines).toHaveLength(1);
     expect(run.lines[0]).toMatchObject({ level: 'INFO', message: 'inside the handler', placed: 2, function_request_id: 'req-42', function_name: 'gpupool-dev-sweep' });
