@@ -126,6 +126,16 @@ describe('the CDK code', () => {
     }
     for (const [f, names] of Object.entries(found)) expect(HAND_WRITTEN_STILL[f] ?? [], f).toEqual(expect.arrayContaining(names));
   });
+
+  it('reads cdk.json only in bin/ (lib/ and functions/ take a StageConfig or its settings)', () => {
+    const root = path.resolve(import.meta.dirname, '../..');
+    const readers = ['lib', 'functions']
+      .flatMap((d) => tsFiles(path.join(root, d)))
+      .filter((f) => /['"`][\w./-]*cdk\.json['"`]/.test(readFileSync(f, 'utf8')))
+      .map((f) => path.relative(root, f));
+    expect(readers).toEqual([]);
+    expect(readFileSync(path.join(root, 'bin/cdk-json.ts'), 'utf8')).toMatch(/['"`]\.\.\/cdk\.json['"`]/);
+  });
 });
 
 function tsFiles(dir: string, out: string[] = []): string[] {
