@@ -16,11 +16,12 @@ import {
   type AccountUsage,
   type UsageGuard,
 } from '../domain/account-limits';
-import { conflict, notFound } from '../domain/errors';
+import { notFound } from '../domain/errors';
 import type { Caller, Job } from '../domain/model';
 import { AccountLimitError, StaleAccountError } from '../store/account-usage';
 import { assertAdmin, assertSelfOrAdmin } from './accounts';
 import type { Deps } from './deps';
+import { isLostRace, LostRaceError, retrying } from './retry';
 
 export interface AccountView {
   item: AccountItem | undefined;
@@ -60,13 +61,19 @@ export async function getAccountLimits(d: Deps, caller: Caller, accountId: strin
 /** Admin only: sets (or, with null, resets to the default) each limit named. Takes effect for the next write. */
 export async function setAccountLimits(d: Deps, caller: Caller, accountId: string, patch: AccountLimitsPatch) {
   assertAdmin(caller, 'sets account limits');
-  for (let tries = 0; tries < 5; tries++) {
-    const v = await accountView(d, accountId, true);
-    if (!v.item?.role) throw notFound('account');
-    if (await d.accounts.setLimits(accountId, patchedLimits(v.item.limits, patch), v.guard.version)) return limitsBody(d, accountId, await accountView(d, accountId, true));
-  }
-  throw conflict('the account changed concurrently; try again');
+  return retrying(
+    async () => {
+      const v = await accountView(d, accountId, true);
+      if (!v.item?.role) throw notFound('account');
+      if (!(await d.accounts.setLimits(accountId, patchedLimits(v.item.limits, patch), v.guard.version))) throw new LostRaceError('the account changed concurrently; try again');
+      return limitsBody(d, accountId, await accountView(d, accountId, true));
+    },
+    { retries: SET_LIMITS_RETRIES, on: isLostRace },
+  );
 }
+
+// another admin's change moved the account's limits version since it was read: read it again
+const SET_LIMITS_RETRIES = 4;
 
 /** A sweep reads each account once and keeps its counters current with its own placements. */
 export class AccountCache {
@@ -103,22 +110,28 @@ export async function claimUnderLimits(
 ): Promise<Job | Waits> {
   if (!isCounted(job)) return claim(undefined);
   const gpus = jobGpus(job);
-  for (let tries = 0; tries < 4; tries++) {
-    const acct = tries === 0 && o.first ? o.first : o.cache ? await o.cache.get(job.accountId, tries > 0) : await accountView(d, job.accountId, tries > 0);
-    const g = gpuWait(acct.limits, acct.usage, gpus);
-    if (g) return { wait: g, limit: 'gpus' };
-    const s = spendWait(acct.limits, acct.usage, hold, d.settings.ledger.symbol);
-    if (s) return { wait: s, limit: 'spend' };
-    try {
+  return retrying<Job | Waits>(
+    async (attempt) => {
+      const acct = attempt === 0 && o.first ? o.first : o.cache ? await o.cache.get(job.accountId, attempt > 0) : await accountView(d, job.accountId, attempt > 0);
+      const g = gpuWait(acct.limits, acct.usage, gpus);
+      if (g) return { wait: g, limit: 'gpus' };
+      const s = spendWait(acct.limits, acct.usage, hold, d.settings.ledger.symbol);
+      if (s) return { wait: s, limit: 'spend' };
       const placed = await claim(acct.guard);
       await o.cache?.placed(job.accountId, gpus, hold);
       return placed;
-    } catch (e) {
+    },
+    {
+      retries: CLAIM_RETRIES,
       // the counters or limits moved since they were read: read them again (the wait then says which)
-      if (!(e instanceof AccountLimitError || e instanceof StaleAccountError)) throw e;
-    }
-  }
-  return { wait: 'account limit: the account placed other jobs concurrently; waiting for the next sweep', limit: 'gpus' };
+      on: (e) => e instanceof AccountLimitError || e instanceof StaleAccountError,
+      exhausted: () => ({ wait: 'account limit: the account placed other jobs concurrently; waiting for the next sweep', limit: 'gpus' }),
+    },
+  );
 }
+
+// a placement reads the account again at most this many times, then waits for the next sweep (the count
+// as it was; a submit's admit in jobs.ts retries 4 times, a renewal 3, for no recorded reason)
+const CLAIM_RETRIES = 3;
 
 export const isWait = (x: Job | Waits): x is Waits => 'wait' in x;
