@@ -1,7 +1,7 @@
 // The web console in a real browser: the local stack with three agents in three places, the console
 // built from source, headless Chromium signing in with API keys. A provider sees the three nodes on the
 // map (the screenshot in docs/ comes from here), a consumer submits a job, watches its status and
-// output, and cancels it; an admin sees the whole pool. Every wait is for a condition, never a sleep.
+// output, and cancels it, and opens its services; an admin sees the whole pool. Every wait is for a condition, never a sleep.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -140,6 +140,28 @@ describe.skipIf(!haveBrowser)('web console in Chromium', () => {
     // the list shows it too, with its final status
     await page.click('a[href="#/jobs"]');
     await page.waitForSelector('[data-test=jobs] tr:has-text("console-e2e") [data-status=CANCELLED]');
+    await context.close();
+  });
+
+  it("lists a consumer's service (a list's items carry no replicas) and shows it with its replicas", async () => {
+    // the console's types are the response schemas' (lib/console/src/types.ts): they say GET /v1/services
+    // leaves each service's replicas out, which the list page once read unguarded and threw on
+    const created = await fetch(`${pool.stack.apiUrl}/v1/services`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-api-key': keys.consumer },
+      body: JSON.stringify({ name: 'console-svc', command: ['sleep', '600'], port: 8080, replicas: { min: 1, max: 1 }, resources: { gpus: 1 }, readiness: { path: '/health' } }),
+    });
+    expect(created.status).toBe(201);
+    const { service } = (await created.json()) as { service: { id: string } };
+    const { page, context } = await signIn(keys.consumer);
+    await page.click('a[href="#/services"]');
+    const row = `[data-test=services] tr[data-service="${service.id}"]`;
+    await page.waitForSelector(row);
+    expect(await page.textContent(`${row} [data-test=ready]`)).toBe('–/1');
+    await page.click(`${row} a`);
+    await page.waitForSelector('[data-test=replicas] tbody tr[data-replica]', { timeout: 20_000 });
+    expect(await page.textContent('[data-test=service-facts] [data-fact=Ready]')).toMatch(/^[01]\/1$/);
+    expect(await page.textContent('[data-test=service-facts] [data-fact=URL]')).toBe(`${pool.stack.apiUrl}/s/${service.id}`);
     await context.close();
   });
 

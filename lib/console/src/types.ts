@@ -1,96 +1,38 @@
-// The parts of the API's answers the console reads (docs/api.md). Fields a later server may add are
-// optional here, so an older or newer control plane still renders.
+// The API's answers the console reads: the response schemas' own types (functions/http/responses, the
+// ones the OpenAPI document publishes and the answer test holds every answer to), so the console is
+// compiled against what the API says it answers. Imported as types only: the bundle gains no zod and no
+// server code (test/lib/console-bundle.test.ts). Fields a later server added (a job's queue and `after`, a
+// node's earnings) are optional in the schemas themselves, and the views show '–' where one is absent, so
+// an older control plane still renders.
+import type * as z from 'zod';
+import type { BalanceSchema } from '../../../functions/http/responses/accounts';
+import type { JobSchema } from '../../../functions/http/responses/job';
+import type { LogLineSchema } from '../../../functions/http/responses/jobs';
+import type { NodeSchema, ScoresSchema } from '../../../functions/http/responses/nodes';
+import type { ReplicaSchema, SERVICES_RESPONSES, ServiceSchema } from '../../../functions/http/responses/services';
 
-export type Role = 'admin' | 'consumer' | 'provider';
+type Out<S extends z.ZodType> = z.output<S>;
 
-export interface Balance {
-  accountId: string;
-  role: Role;
-  available: number;
-  held: number;
-  staked: number;
-  symbol?: string;
-}
+/** GET /v1/balance */
+export type Balance = Out<typeof BalanceSchema>;
+export type Role = Balance['role'];
 
-export interface Attempt {
-  id: string;
-  nodeId: string;
-  status: string;
-  reason?: string | null;
-  createdAt?: number;
-  startedAt?: number | null;
-  finishedAt?: number | null;
-  exitCode?: number | null;
-}
+/** GET /v1/jobs/{id} `job`, and the items of GET /v1/jobs */
+export type Job = Out<typeof JobSchema>;
+export type Attempt = Job['attempts'][number];
 
-export interface Job {
-  id: string;
-  name?: string;
-  status: string;
-  reason: string | null;
-  pendingReason: string | null;
-  nodeId: string | null;
-  command: string[];
-  image?: string;
-  resources: { gpus: number; gpuModels?: string[] };
-  attempts: Attempt[];
-  createdAt: number;
-  startedAt: number | null;
-  finishedAt: number | null;
-  exitCode: number | null;
-  cost: { charged: number; gpuSeconds: number };
-  cancelRequestedAt?: number;
-  /** the jobs it waits for (`after`) */
-  after?: string[];
-  /** a waiting job's place (GET /v1/jobs/{id} only; docs/scheduling.md, Queue position) */
-  queue?: { position: number | null; ahead: number | null; estimatedStartAt: number | null };
-}
+/** an item of GET /v1/jobs/{id}/logs */
+export type LogLine = Out<typeof LogLineSchema>;
 
-export interface LogLine {
-  seq: number;
-  attempt: number;
-  stream: string;
-  text: string;
-  ts: number;
-}
+/** GET /v1/nodes/{id} `node`, and the items of GET /v1/nodes */
+export type PoolNode = Out<typeof NodeSchema>;
 
-export interface PoolNode {
-  id: string;
-  providerId: string;
-  name: string;
-  status: string;
-  statusReason?: string;
-  region: string;
-  location?: { lat: number; lon: number };
-  gpuModel: string;
-  vramGb: number;
-  totalGpus: number;
-  freeGpus: number;
-  pricePerGpuHour: number;
-  reputation: number;
-  lastSeenAt?: number;
-  createdAt: number;
-  /** micro-credits its provider earned with it (settlements after the fee; docs/ledger.md) */
-  earned?: number;
-}
+/** GET /v1/nodes/{id}/scores */
+export type Scores = Out<typeof ScoresSchema>;
+/** a probe, canary or verification result: only a probe has a round trip */
+export type ScoreRow = Scores['items'][number];
 
-export interface ScoreRow {
-  at: number;
-  kind: string;
-  ok: boolean;
-  rttMs?: number;
-}
-
-export interface Scores {
-  nodeId: string;
-  status: string;
-  reputation: number;
-  items: ScoreRow[];
-  uptime: { h1: number | null; h24: number | null; d7: number | null };
-  rttMs: { p50: number | null; p95: number | null };
-  pending?: { reward: number; penalty: number };
-}
-
+/** the lists with a cursor that is null on the last page (GET /v1/jobs, GET /v1/nodes) */
 export interface Page<T> {
   items: T[];
   nextCursor: string | null;
@@ -98,23 +40,8 @@ export interface Page<T> {
 
 export const FINAL_JOB_STATUSES = ['SUCCEEDED', 'FAILED', 'CANCELLED', 'TIMED_OUT'];
 
-export interface ServiceReplica {
-  id: string;
-  nodeId: string | null;
-  status: string;
-  ready: boolean;
-  endpoint: string | null;
-  generation: number;
-}
-
-export interface Service {
-  id: string;
-  name: string;
-  status: string;
-  statusReason?: string | null;
-  url: string;
-  generation: number;
-  replicas: ServiceReplica[];
-  replicasWanted?: { min: number; max: number; desired: number };
-  createdAt: number;
-}
+/** GET /v1/services/{id} `service`: its replicas are on a single service's answer only */
+export type Service = Out<typeof ServiceSchema>;
+export type ServiceReplica = Out<typeof ReplicaSchema>;
+/** GET /v1/services: items without their replicas, and no nextCursor on the last page */
+export type ServicesPage = Out<(typeof SERVICES_RESPONSES)['GET /v1/services']>;

@@ -75,18 +75,18 @@ export function renderServiceDetail(id: string): View {
         fact('Name', s.name),
         fact('Status', badge(s.status)),
         fact('Reason', s.statusReason ?? '–'),
-        fact('URL', s.url),
+        fact('URL', s.url ?? '–'),
         fact('Ready', readyOf(s)),
         fact('Generation', String(s.generation)),
         fact('Created', time(s.createdAt)),
       );
       fill(
         replicas,
-        s.replicas.map((r) =>
+        (s.replicas ?? []).map((r) =>
           h('tr', { 'data-replica': r.id }, h('td', { class: 'mono' }, r.id), h('td', { class: 'mono' }, r.nodeId ?? '–'), h('td', null, badge(r.status)), h('td', null, r.ready ? 'yes' : 'no'), h('td', { class: 'num' }, r.generation), h('td', { class: 'mono' }, r.endpoint ?? '–')),
         ),
       );
-      if (!filled && s.replicasWanted) {
+      if (!filled) {
         min.value = String(s.replicasWanted.min);
         max.value = String(s.replicasWanted.max);
         filled = true;

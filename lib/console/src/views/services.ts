@@ -5,11 +5,12 @@ import { badge, fill, h } from '../dom';
 import { ago } from '../format';
 import { poll } from '../poll';
 import { go, type View } from '../router';
-import type { Page, Service } from '../types';
+import type { Service, ServicesPage } from '../types';
 
 const REFRESH_MS = 2_000;
 
-export const readyOf = (s: Service) => `${s.replicas.filter((r) => r.ready).length}/${s.replicasWanted?.desired ?? s.replicas.length}`;
+/** ready/desired; a list's items carry no replicas (only GET /v1/services/{id} reads them), so there it is –/desired */
+export const readyOf = (s: Service) => `${s.replicas ? s.replicas.filter((r) => r.ready).length : '–'}/${s.replicasWanted.desired}`;
 
 function row(s: Service, now: number): HTMLElement {
   return h(
@@ -18,7 +19,7 @@ function row(s: Service, now: number): HTMLElement {
     h('td', null, h('a', { href: `#/services/${s.id}` }, s.name)),
     h('td', null, badge(s.status), s.statusReason ? h('small', { class: 'muted' }, ` ${s.statusReason}`) : null),
     h('td', { class: 'num', 'data-test': 'ready' }, readyOf(s)),
-    h('td', { class: 'mono' }, s.url),
+    h('td', { class: 'mono' }, s.url ?? '–'),
     h('td', null, ago(s.createdAt, now)),
   );
 }
@@ -36,7 +37,7 @@ export function renderServices(): View {
   );
   const poller = poll(
     async () => {
-      const page = await get<Page<Service>>('/v1/services?limit=50');
+      const page = await get<ServicesPage>('/v1/services?limit=50');
       const now = Date.now();
       fill(body, page.items.map((s) => row(s, now)));
       status.textContent = page.items.length ? '' : 'No services yet.';
