@@ -21,6 +21,7 @@ import { observeNode } from './checker-reputation';
 import { checkableNodes, network } from './checker-network';
 import { assignmentSecret } from './checker-settings';
 import type { Deps } from './deps';
+import { isLostRace, LostRaceError, retrying } from './retry';
 
 export interface EpochCloseResult {
   epoch: number;
@@ -147,12 +148,16 @@ export const checkerRewardKey = (epoch: number, licenseId: string) => `epoch/${e
 
 /** Suspends the license from assignments, with its history record; true when this call did it. */
 async function suspend(d: Deps, licenseId: string, at: number): Promise<boolean> {
-  for (let tries = 0; tries < 4; tries++) {
-    const l = await d.governance.license(licenseId);
-    if (!l || l.status === 'suspended') return false;
-    const after: License = { ...l, status: 'suspended', since: at, version: l.version + 1 };
-    if (await d.governance.change(l, after, periodOf(after, 'suspend', 'checker-network'), at)) return true;
-  }
-  return false;
+  return retrying(
+    async () => {
+      const l = await d.governance.license(licenseId);
+      if (!l || l.status === 'suspended') return false;
+      const after: License = { ...l, status: 'suspended', since: at, version: l.version + 1 };
+      if (await d.governance.change(l, after, periodOf(after, 'suspend', 'checker-network'), at)) return true;
+      throw new LostRaceError(`license ${licenseId} changed concurrently`);
+    },
+    // still changing after that: left active, and this call did not suspend it
+    { retries: 3, on: isLostRace, exhausted: () => false },
+  );
 }
 

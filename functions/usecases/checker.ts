@@ -20,6 +20,7 @@ import { judgeCanaries, maybeSendCanary } from './checker-canary';
 import { controlPlaneKey } from './checker-settings';
 import { httpProber, probeFailureReason, type Prober, type ProbeReply } from './checker-probe-client';
 import type { Deps } from './deps';
+import { isLostRace, LostRaceError, retrying } from './retry';
 import { withStatus } from './nodes';
 import { updateNode } from './node-writes';
 import { finishRemoval, startRemoval } from './node-removal';
@@ -166,18 +167,22 @@ function judgeReply(node: Pick<Node, 'id' | 'publicKey' | 'gpus'>, probe: Probe,
 async function applyVerdict(ctx: RunCtx, listed: NodeItem, verdict: ProbeVerdict & { rttMs?: number }, at: number): Promise<NodeItem | undefined> {
   const { d } = ctx;
   const epochMs = d.settings.checker.epochMs;
-  let node: NodeItem | undefined = listed;
-  for (let tries = 0; node && tries < 4; tries++) {
-    const outcome = afterProbe(node, verdict, at, epochMs);
-    if (outcome.closed) await settle(d, node, outcome.closed);
-    if (outcome.event) return changeStatus(ctx, node.id, verdict, at);
-    if (await d.scores.recordNodeCheck(node.id, node.version, { reputation: outcome.reputation, probe: outcome.probe })) {
-      return { ...node, reputation: outcome.reputation, probe: outcome.probe, version: node.version + 1 };
-    }
-    node = await d.nodes.get(node.id);
-    if (node && !isWatched(node)) return undefined;
-  }
-  return undefined;
+  return retrying(
+    async (attempt) => {
+      const node = attempt === 0 ? listed : await d.nodes.get(listed.id);
+      // gone, or out of the watched states since it was listed: left alone
+      if (!node || (attempt > 0 && !isWatched(node))) return undefined;
+      const outcome = afterProbe(node, verdict, at, epochMs);
+      if (outcome.closed) await settle(d, node, outcome.closed);
+      if (outcome.event) return changeStatus(ctx, node.id, verdict, at);
+      if (await d.scores.recordNodeCheck(node.id, node.version, { reputation: outcome.reputation, probe: outcome.probe })) {
+        return { ...node, reputation: outcome.reputation, probe: outcome.probe, version: node.version + 1 };
+      }
+      throw new LostRaceError(`node ${node.id} changed concurrently`);
+    },
+    // still moving after that: nothing written this round; the next run probes it again
+    { retries: 3, on: isLostRace, exhausted: () => undefined },
+  );
 }
 
 async function changeStatus(ctx: RunCtx, id: string, verdict: ProbeVerdict, at: number): Promise<NodeItem | undefined> {

@@ -14,7 +14,7 @@ import type { UsageGuard } from '../domain/account-limits';
 import { FINAL_JOB_STATUSES } from '../domain/model';
 import { afterEnd } from './dependencies';
 import { logger } from '../observability/logger';
-import { retrying } from './retry';
+import { final, retrying } from './retry';
 
 type NodeRead = Pick<Node, 'id' | 'status' | 'freeGpus' | 'totalGpus' | 'queueUrl'> & { version?: number };
 
@@ -48,7 +48,7 @@ export async function applyTransition(d: Deps, before: Job, make: (job: Job) => 
       if (attempt > 0) {
         const fresh = await d.jobs.get(job.id);
         // gone: the JobChangedError it lost with is the answer
-        if (!fresh) throw last;
+        if (!fresh) throw final(last);
         job = fresh;
       }
       return applyOnce(d, job, make, opts);

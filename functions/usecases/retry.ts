@@ -30,15 +30,29 @@ export async function retrying<T>(op: (attempt: number, last: unknown) => Promis
     try {
       return await op(attempt, last);
     } catch (e) {
-      if (!o.on(e)) throw e;
+      if (!o.on(e) || settled.has(e as object)) throw e;
       if (attempt >= o.retries) {
-        if (o.exhausted) return o.exhausted(e);
-        throw e;
+        if (!o.exhausted) throw final(e);
+        try {
+          return await o.exhausted(e);
+        } catch (x) {
+          throw final(x);
+        }
       }
       last = e;
       await (o.sleep ?? sleep)(retryDelayMs(attempt, o.random));
     }
   }
+}
+
+// Errors that are an answer already: a loop's spent retries (an enclosing loop, whose own item did not
+// move, does not start them over) or what an op gave up with on purpose (the thing it re-reads is gone).
+const settled = new WeakSet<object>();
+
+/** Marks `e` as the answer: no retrying() loop tries again on it. Returns it, for `throw final(e)`. */
+export function final<E>(e: E): E {
+  if (typeof e === 'object' && e !== null) settled.add(e);
+  return e;
 }
 
 /** The wait before a retry: never more than this (ms). */

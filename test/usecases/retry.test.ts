@@ -5,7 +5,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { conflict, JobChangedError } from '../../functions/domain/errors';
 import { errorToProblem } from '../../functions/http/kit/problem';
 import { InsufficientFundsError } from '../../functions/store/ledger-store';
-import { isConflict, isLostRace, LostRaceError, MAX_RETRY_DELAY_MS, retryDelayMs, retrying } from '../../functions/usecases/retry';
+import { final, isConflict, isLostRace, LostRaceError, MAX_RETRY_DELAY_MS, retryDelayMs, retrying } from '../../functions/usecases/retry';
 
 const isJobChanged = (e: unknown) => e instanceof JobChangedError;
 
@@ -69,6 +69,34 @@ describe('retrying', () => {
     const other = harness([fatal]);
     await expect(retrying(other.op, { retries: 2, on: isLostRace, exhausted, sleep: async () => {} })).rejects.toBe(fatal);
     expect(exhausted).toHaveBeenCalledTimes(1);
+  });
+
+  it('an inner loop\'s spent error is not started over by an enclosing loop retrying the same class', async () => {
+    const noWait = { sleep: async () => {} };
+    const inner = vi.fn(async () => {
+      throw new LostRaceError('inner item moved');
+    });
+    const outer = vi.fn(async () => retrying(inner, { retries: 2, on: isLostRace, ...noWait }));
+    await expect(retrying(outer, { retries: 3, on: isLostRace, ...noWait })).rejects.toBeInstanceOf(LostRaceError);
+    expect(outer).toHaveBeenCalledTimes(1);
+    expect(inner).toHaveBeenCalledTimes(3);
+    // the same for what `exhausted` throws
+    const innerThrows = vi.fn(async () =>
+      retrying(inner, { retries: 0, on: isLostRace, ...noWait, exhausted: () => { throw new LostRaceError('spent'); } }),
+    );
+    await expect(retrying(innerThrows, { retries: 3, on: isLostRace, ...noWait })).rejects.toThrow('spent');
+    expect(innerThrows).toHaveBeenCalledTimes(1);
+  });
+
+  it('final(e): an op gives up on purpose (the thing it re-reads is gone) with the error it lost with', async () => {
+    const op = vi.fn(async (attempt: number, last: unknown) => {
+      if (attempt === 0) throw new JobChangedError();
+      throw final(last);
+    });
+    const p = retrying(op, { retries: 5, on: isJobChanged, sleep: async () => {} });
+    await expect(p).rejects.toBeInstanceOf(JobChangedError);
+    expect(op).toHaveBeenCalledTimes(2);
+    expect(final(undefined)).toBeUndefined();
   });
 
   it('waits a bounded, growing, jittered time between tries', async () => {
