@@ -125,13 +125,16 @@ export type TableId = TableDef['id'];
 export const tableEnvVar = (id: TableId) => `TABLE_${id.toUpperCase()}`;
 export type TableNames = Record<TableId, string>;
 
-/** Reads the table names handed to a function through its environment. */
+/**
+ * Reads the table names handed to a function through its environment. A function is given only the tables
+ * it may use (lib/stacks/control-plane-stack.ts TABLE_GRANTS); the name of any other is a marker that no
+ * table has, so a use of it fails at once, naming the variable, instead of reaching a table by accident.
+ */
 export function tableNamesFromEnv(env: NodeJS.ProcessEnv = process.env): TableNames {
   const names = {} as TableNames;
-  for (const t of TABLES) {
-    const v = env[tableEnvVar(t.id)];
-    if (!v) throw new Error(`missing env ${tableEnvVar(t.id)}`);
-    names[t.id] = v;
-  }
+  for (const t of TABLES) names[t.id] = env[tableEnvVar(t.id)] || unsetTable(t.id);
   return names;
 }
+
+/** What a store holds for a table its function was not given: not a valid table name, so DynamoDB refuses any use of it. */
+export const unsetTable = (id: TableId) => `<${tableEnvVar(id)} not given to this function>`;

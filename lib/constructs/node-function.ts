@@ -148,11 +148,11 @@ export class NodeFunction extends Construct {
   }
 
   /**
-   * Binds every table: each gets its env var (the store reads all names at start), and only the
-   * tables listed in `access` get a grant.
+   * Binds the tables the function may use: each listed table gets its env var and its grant; the others
+   * neither, so a function names only what it touches (a use of another table fails on its unset name).
    */
   public bindTables(refs: TableRefs, access: Partial<Record<TableId, Exclude<TableAccess, 'name'>>>): this {
-    for (const id of Object.keys(refs) as TableId[]) this.bindTable(refs[id], access[id] ?? 'name');
+    for (const [id, level] of Object.entries(access) as [TableId, Exclude<TableAccess, 'name'>][]) this.bindTable(refs[id], level);
     return this;
   }
 
