@@ -12,6 +12,7 @@ import { failForDependency, release, rewait, verdict, waitingReason, type Verdic
 import type { Caller, Job } from '../domain/model';
 import type { Deps } from './deps';
 import { logger } from '../observability/logger';
+import { retrying } from './retry';
 
 /** concurrent decisions when many jobs wait for one (an array) */
 const CONCURRENCY = 16;
@@ -49,26 +50,25 @@ export type Decision = 'released' | 'failed' | 'waiting' | 'none';
  * `job`: the job as the caller holds it (saves a read); it is read again after a lost race.
  */
 export async function decide(d: Deps, jobOrId: Job | string, cache: DepReads = new Map()): Promise<{ decision: Decision; job?: Job }> {
-  let job = typeof jobOrId === 'string' ? await d.jobs.get(jobOrId) : jobOrId;
-  for (let tries = 0; ; tries++) {
-    if (!job || job.status !== 'QUEUED' || !job.held || !job.after) return { decision: 'none', job };
-    const deps = new Map(await Promise.all(job.after.map(async (id) => [id, await read(d, cache, id)] as const)));
-    const v: Verdict = verdict(job.after, deps);
-    if (v.kind === 'wait' && job.pendingReason === waitingReason(v.on)) return { decision: 'waiting', job };
-    const t = v.kind === 'ready' ? release(job, d.now()) : v.kind === 'failed' ? failForDependency(job, v, d.now()) : rewait(job, v.on);
-    try {
+  const first = typeof jobOrId === 'string' ? await d.jobs.get(jobOrId) : jobOrId;
+  return retrying(
+    async (attempt): Promise<{ decision: Decision; job?: Job }> => {
+      // another decider (or a cancel) moved the job first: read it again and decide from what it is now
+      const job = attempt === 0 || !first ? first : await d.jobs.get(first.id);
+      if (!job || job.status !== 'QUEUED' || !job.held || !job.after) return { decision: 'none', job };
+      const deps = new Map(await Promise.all(job.after.map(async (id) => [id, await read(d, cache, id)] as const)));
+      const v: Verdict = verdict(job.after, deps);
+      if (v.kind === 'wait' && job.pendingReason === waitingReason(v.on)) return { decision: 'waiting', job };
+      const t = v.kind === 'ready' ? release(job, d.now()) : v.kind === 'failed' ? failForDependency(job, v, d.now()) : rewait(job, v.on);
       const after = await d.jobs.apply(job, t, {});
       // a failed job may itself be waited for: its dependents end too (a chain ends link by link)
       if (v.kind === 'failed') await afterEnd(d, after);
       // in the queue now: the account's marker lets the next sweep (or the end's placement wake) read it
       if (v.kind === 'ready') await d.jobs.accounts.note(after.accountId);
       return { decision: v.kind === 'ready' ? 'released' : v.kind === 'failed' ? 'failed' : 'waiting', job: after };
-    } catch (e) {
-      // another decider (or a cancel) moved the job first: read it again and decide from what it is now
-      if (!(e instanceof JobChangedError) || tries >= DECIDE_RETRIES) throw e;
-      job = await d.jobs.get(job.id);
-    }
-  }
+    },
+    { retries: DECIDE_RETRIES, on: (e) => e instanceof JobChangedError },
+  );
 }
 
 /** Decides `ids`, a few at a time; a failure is logged and left to the sweep's safety net. */

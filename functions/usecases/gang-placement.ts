@@ -13,12 +13,14 @@ import { savePendingReason } from './pending-reason';
 import { runtimePolicy, type CandidateView } from './candidate-view';
 import { claimUnderLimits, isWait, type AccountView } from './account-limits';
 import { attemptHold } from '../domain/job/new-attempt';
+import { retrying } from './retry';
 
 /** a gang holds every rank's escrow */
 const gangHold = (job: Job, nodes: readonly { pricePerGpuHour: number }[]) => nodes.reduce((s, n) => s + attemptHold(job, n.pricePerGpuHour), 0);
 
-/** How many times a gang is picked again after losing a node to a concurrent claim. */
+/** How many times a gang is picked in all, again after losing a node to a concurrent claim. */
 const MAX_GANG_TRIES = 5;
+const RACED = 'candidates were taken concurrently; waiting for the next sweep';
 
 /** `first`: the account as the caller read it (placement.ts accountGate); a sweep reads it through `view`. */
 export async function tryPlaceGang(d: Deps, job: Job, view?: CandidateView, first?: AccountView): Promise<Job> {
@@ -27,49 +29,46 @@ export async function tryPlaceGang(d: Deps, job: Job, view?: CandidateView, firs
   // over the sweep's read budget: passed over this time
   if (!candidates) return job;
   const raced = new Set<string>();
-  let pendingReason = 'candidates were taken concurrently; waiting for the next sweep';
-  for (let tries = 0; tries < MAX_GANG_TRIES; tries++) {
-    const pick = pickGang({ ...job, runtimePolicy: runtimePolicy(d) }, candidates.filter((n) => !raced.has(n.id)), d.random);
-    if (!pick.nodes) {
-      pendingReason = pick.reason;
-      break;
-    }
-    const nodes = pick.nodes;
-    try {
-      const ids = nodes.map(() => d.newId());
-      // a gang holds every rank's escrow and counts every rank's GPUs against its account's limits
-      const hold = gangHold(job, nodes);
-      const claimed = await claimUnderLimits(
-        d,
-        job,
-        hold,
-        (guard) => applyTransition(d, job, (j) => placeGang(j, nodes, ids, d.now()), { nodes: Object.fromEntries(nodes.map((n) => [n.id, n])), guard }),
-        { cache: view?.accounts, first },
-      );
-      if (isWait(claimed)) {
-        pendingReason = claimed.wait;
-        break;
-      }
-      const placed = claimed;
-      for (const n of nodes) view?.claimed(n.id, job.resources.gpus);
-      d.metrics.placement(performance.now() - t0);
-      return placed;
-    } catch (e) {
-      if (e instanceof CapacityRaceError && e.nodeId) {
-        raced.add(e.nodeId);
-        view?.raced(e.nodeId);
-        continue;
-      }
-      if (e instanceof InsufficientFundsError) {
+  const outcome = await retrying<Job | { waits: string }>(
+    async () => {
+      const pick = pickGang({ ...job, runtimePolicy: runtimePolicy(d) }, candidates.filter((n) => !raced.has(n.id)), d.random);
+      if (!pick.nodes) return { waits: pick.reason };
+      const nodes = pick.nodes;
+      try {
+        const ids = nodes.map(() => d.newId());
+        // a gang holds every rank's escrow and counts every rank's GPUs against its account's limits
         const hold = gangHold(job, nodes);
-        pendingReason = `insufficient credits: the escrow hold of the gang is ${hold / 1_000_000} ${d.settings.ledger.symbol} (price × ${job.resources.gpus} GPUs × ${job.maxDurationSeconds} s on each of ${nodes.length} nodes)`;
-        break;
+        const claimed = await claimUnderLimits(
+          d,
+          job,
+          hold,
+          (guard) => applyTransition(d, job, (j) => placeGang(j, nodes, ids, d.now()), { nodes: Object.fromEntries(nodes.map((n) => [n.id, n])), guard }),
+          { cache: view?.accounts, first },
+        );
+        if (isWait(claimed)) return { waits: claimed.wait };
+        for (const n of nodes) view?.claimed(n.id, job.resources.gpus);
+        d.metrics.placement(performance.now() - t0);
+        return claimed;
+      } catch (e) {
+        // a node taken concurrently: the gang is picked again without it
+        if (e instanceof CapacityRaceError && e.nodeId) {
+          raced.add(e.nodeId);
+          view?.raced(e.nodeId);
+          throw e;
+        }
+        if (e instanceof InsufficientFundsError) {
+          const hold = gangHold(job, nodes);
+          return { waits: `insufficient credits: the escrow hold of the gang is ${hold / 1_000_000} ${d.settings.ledger.symbol} (price × ${job.resources.gpus} GPUs × ${job.maxDurationSeconds} s on each of ${nodes.length} nodes)` };
+        }
+        if (e instanceof DomainError && e.code === 'conflict') return (await d.jobs.get(job.id)) ?? job;
+        if (e instanceof CapacityRaceError) return { waits: RACED };
+        throw e;
       }
-      if (e instanceof DomainError && e.code === 'conflict') return (await d.jobs.get(job.id)) ?? job;
-      if (e instanceof CapacityRaceError) break;
-      throw e;
-    }
-  }
+    },
+    { retries: MAX_GANG_TRIES - 1, on: (e) => e instanceof CapacityRaceError && !!e.nodeId, exhausted: () => ({ waits: RACED }) },
+  );
+  // placed, or the job as another writer left it
+  if (!('waits' in outcome)) return outcome;
   if (raced.size) d.metrics.placementFailure();
-  return savePendingReason(d, job, pendingReason);
+  return savePendingReason(d, job, outcome.waits);
 }

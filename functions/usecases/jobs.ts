@@ -9,6 +9,7 @@ import { withClaims } from './file-library';
 import { checkSecretRefs } from './secrets';
 import type { Deps } from './deps';
 import { applyTransition } from './effects';
+import { retrying } from './retry';
 import { tryPlace } from './placement';
 import { groupOf, replicaJobs } from './replicas';
 import { admissionError, queueFull, type CountedJob } from '../domain/account-limits';
@@ -143,21 +144,27 @@ export async function cancelArray(d: Deps, caller: Caller, arrayId: string): Pro
  * can never pass it. Returns the account as read (placement conditions on it too).
  */
 export async function admit(d: Deps, jobs: Job[]): Promise<AccountView> {
-  for (let tries = 0; ; tries++) {
-    const acct = await accountView(d, jobs[0].accountId, tries > 0);
-    const refusal = admissionError(jobs[0], acct.limits);
-    if (refusal) throw refusal;
-    if (acct.usage.queuedJobs + jobs.length > acct.limits.maxQueuedJobs && tries > 0) throw queueFull(acct.limits, jobs.length);
-    try {
-      await d.jobs.createAll(jobs, { marker: false, guard: acct.guard });
-      return acct;
-    } catch (e) {
-      if (e instanceof AccountLimitError) throw queueFull(acct.limits, jobs.length);
-      // an admin changed the limits meanwhile: judge the submit by the new ones
-      if (!(e instanceof StaleAccountError) || tries >= 4) throw e;
-    }
-  }
+  return retrying(
+    async (attempt) => {
+      const acct = await accountView(d, jobs[0].accountId, attempt > 0);
+      const refusal = admissionError(jobs[0], acct.limits);
+      if (refusal) throw refusal;
+      if (acct.usage.queuedJobs + jobs.length > acct.limits.maxQueuedJobs && attempt > 0) throw queueFull(acct.limits, jobs.length);
+      try {
+        await d.jobs.createAll(jobs, { marker: false, guard: acct.guard });
+        return acct;
+      } catch (e) {
+        if (e instanceof AccountLimitError) throw queueFull(acct.limits, jobs.length);
+        throw e;
+      }
+    },
+    // an admin changed the limits meanwhile: judge the submit by the new ones
+    { retries: ADMIT_RETRIES, on: (e) => e instanceof StaleAccountError },
+  );
 }
+
+// the count as it was; a placement's claimUnderLimits retries the same error 3 times, a renewal 3
+const ADMIT_RETRIES = 4;
 
 export async function getOwnJob(d: Deps, caller: Caller, id: string): Promise<Job> {
   const job = await d.jobs.get(id);

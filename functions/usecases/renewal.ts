@@ -10,6 +10,7 @@ import { InsufficientFundsError } from '../store/ledger-store';
 import { accountView } from './account-limits';
 import type { Deps } from './deps';
 import { applyTransition } from './effects';
+import { retrying } from './retry';
 import { logger } from '../observability/logger';
 import { attemptHold } from '../domain/job/new-attempt';
 
@@ -44,13 +45,14 @@ async function renewUnderLimits(d: Deps, job: Job, now: number): Promise<Job> {
   if (!isCounted(job)) return applyTransition(d, job, (j) => renew(j, now), { retries: RACE_RETRIES });
   const a = job.attempts.find((x) => x.id === job.liveAttemptId);
   const hold = a ? attemptHold(job, a.pricePerGpuHour) : 0;
-  for (let tries = 0; ; tries++) {
-    const acct = await accountView(d, job.accountId, tries > 0);
-    if (spendWait(acct.limits, acct.usage, hold, d.settings.ledger.symbol)) throw new AccountLimitError('spend', job.accountId);
-    try {
-      return await applyTransition(d, job, (j) => renew(j, now), { retries: RACE_RETRIES, guard: acct.guard });
-    } catch (e) {
-      if (!(e instanceof StaleAccountError || (e instanceof AccountLimitError && e.limit !== 'spend')) || tries >= 3) throw e;
-    }
-  }
+  return retrying(
+    async (attempt) => {
+      const acct = await accountView(d, job.accountId, attempt > 0);
+      if (spendWait(acct.limits, acct.usage, hold, d.settings.ledger.symbol)) throw new AccountLimitError('spend', job.accountId);
+      return applyTransition(d, job, (j) => renew(j, now), { retries: RACE_RETRIES, guard: acct.guard });
+    },
+    // the limits moved, or another limit's counter: read the account again (the spend limit is the answer);
+    // 3 retries as before (a submit's admit retries 4)
+    { retries: 3, on: (e) => e instanceof StaleAccountError || (e instanceof AccountLimitError && e.limit !== 'spend') },
+  );
 }
