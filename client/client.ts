@@ -5,8 +5,8 @@
 import { ApiError, NetworkError, type Problem } from './errors';
 import { DEFAULT_RETRY, parseRetryAfter, retryDelay, type RetryOptions } from './retry';
 import type {
-  Account, Balance, CreateAccountRequest, Job, KeyAnswer, ListQuery, LogsPage, LogsQuery, MintAnswer, MintRequest, Node, Offer, OffersQuery, Page,
-  PatchNodeRequest, SubmitJobRequest,
+  Account, Balance, CancelAnswer, CreateAccountRequest, CreatedAccount, Health, IssuedKey, Job, ListQuery, LogsPage, LogsQuery, MintAnswer, MintRequest, Node,
+  Offer, OffersQuery, Page, PatchNodeRequest, StakeAnswer, SubmitAnswer, SubmitJobRequest, UnstakeAnswer,
 } from './types';
 
 export type Query = Record<string, string | number | boolean | undefined | null>;
@@ -161,14 +161,14 @@ export class GpupoolClient {
   // retry across processes safe too (e.g. one derived from your own record's id).
 
   health() {
-    return this.get<{ ok: boolean }>('/v1/health');
+    return this.get<Health>('/v1/health');
   }
   /** the key's account, its role and its balances */
   balance() {
     return this.get<Balance>('/v1/balance');
   }
   submitJob(job: SubmitJobRequest, o: { idempotencyKey?: string } = {}) {
-    return this.request<{ job: Job }>('POST', '/v1/jobs', { body: job, idempotencyKey: o.idempotencyKey ?? true });
+    return this.request<SubmitAnswer>('POST', '/v1/jobs', { body: job, idempotencyKey: o.idempotencyKey ?? true });
   }
   listJobs(q: ListQuery = {}) {
     return this.get<Page<Job>>('/v1/jobs', q);
@@ -177,7 +177,7 @@ export class GpupoolClient {
     return this.get<{ job: Job }>(`/v1/jobs/${seg(id)}`, undefined, signal);
   }
   cancelJob(id: string) {
-    return this.del<{ job: Job }>(`/v1/jobs/${seg(id)}`);
+    return this.del<CancelAnswer>(`/v1/jobs/${seg(id)}`);
   }
   jobLogs(id: string, q: LogsQuery = {}, signal?: AbortSignal) {
     return this.get<LogsPage>(`/v1/jobs/${seg(id)}/logs`, q, signal);
@@ -195,13 +195,13 @@ export class GpupoolClient {
     return this.patch<{ node: Node }>(`/v1/nodes/${seg(id)}`, patch);
   }
   createAccount(body: CreateAccountRequest, o: { idempotencyKey?: string } = {}) {
-    return this.request<KeyAnswer>('POST', '/v1/accounts', { body, idempotencyKey: o.idempotencyKey ?? true });
+    return this.request<CreatedAccount>('POST', '/v1/accounts', { body, idempotencyKey: o.idempotencyKey ?? true });
   }
   getAccount(id: string) {
     return this.get<Account>(`/v1/accounts/${seg(id)}`);
   }
   createKey(accountId: string, o: { idempotencyKey?: string } = {}) {
-    return this.request<KeyAnswer>('POST', `/v1/accounts/${seg(accountId)}/keys`, { body: {}, idempotencyKey: o.idempotencyKey ?? true });
+    return this.request<IssuedKey>('POST', `/v1/accounts/${seg(accountId)}/keys`, { body: {}, idempotencyKey: o.idempotencyKey ?? true });
   }
   revokeKey(keyId: string) {
     return this.del<void>(`/v1/keys/${seg(keyId)}`);
@@ -211,10 +211,10 @@ export class GpupoolClient {
     return this.request<MintAnswer>('POST', `/v1/accounts/${seg(accountId)}/credits`, { body, idempotencyKey: o.idempotencyKey ?? true });
   }
   stake(amount: number) {
-    return this.post<Balance>('/v1/stake', { amount });
+    return this.post<StakeAnswer>('/v1/stake', { amount });
   }
   unstake(amount: number) {
-    return this.post<Balance & { releaseAt?: number }>('/v1/unstake', { amount });
+    return this.post<UnstakeAnswer>('/v1/unstake', { amount });
   }
 }
 

@@ -5,17 +5,14 @@ import { createHash } from 'node:crypto';
 import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { isSafeRelativePath } from '../../functions/domain/files/paths';
+import type { Output } from './answers';
 import { seg, type Ctx } from './context';
 import { CliError, UsageError } from './errors';
 
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
-export interface OutputItem {
-  path: string;
-  size: number;
-  sha256: string;
-  url: string;
-}
+/** an item of GET /v1/jobs/{id}/outputs: a presigned URL to fetch the file from */
+export type OutputItem = Output;
 
 /** `./data:data/` → every file under ./data as an input under data/; `./x.csv:in/x.csv` → one file. */
 export function parseInputSpec(spec: string): { local: string; remote: string } {

@@ -2,46 +2,17 @@
 // integer micro-credits on the wire; people type and read credits.
 import { UsageError } from './errors';
 import { formatCredits, parseCredits } from './format';
+import type { Audit, Balance, Entry, View } from './answers';
 
 /** GET /v1/balance: `staked` is free + locked stake; the parts follow. */
-export interface BalanceView {
-  accountId: string;
-  role: string;
-  available: number;
-  held: number;
-  staked: number;
-  stakeFree?: number;
-  stakeLocked?: number;
-  unbonding?: number;
-  symbol?: string;
-}
+export type BalanceView = View<Balance, 'accountId' | 'role' | 'available' | 'held' | 'staked', 'stakeFree' | 'stakeLocked' | 'unbonding' | 'symbol'>;
 
-export type Bucket = 'available' | 'held' | 'staked' | 'locked' | 'unbonding';
+export type Bucket = Entry['debit']['bucket'];
 
-export interface EntryView {
-  id: string;
-  at: number;
-  kind: string;
-  amount: number;
-  debit: { account: string; bucket: Bucket };
-  credit: { account: string; bucket: Bucket };
-  cause?: { jobId?: string; attempt?: number; nodeId?: string; memo?: string; evidence?: string; releaseAt?: number };
-  /** what the entry did to this account, per bucket (negative: out) */
-  change: Partial<Record<Bucket, number>>;
-  balanceAfter: Record<Bucket, number>;
-}
+/** an entry of GET /v1/accounts/{id}/entries: `change` is what it did to this account, per bucket (negative: out) */
+export type EntryView = View<Entry, 'id' | 'at' | 'kind' | 'amount' | 'debit' | 'credit' | 'change' | 'balanceAfter', 'cause'>;
 
-export interface AuditView {
-  ok: boolean;
-  differences: { account: string; bucket: string; expected: number; actual: number }[];
-  negative?: { account: string; bucket: string; expected: number; actual: number }[];
-  duplicates?: string[];
-  totalMinted: number;
-  totalSupply: number;
-  entries?: number;
-  accounts?: number;
-  symbol?: string;
-}
+export type AuditView = View<Audit, 'ok' | 'differences' | 'totalMinted' | 'totalSupply', 'negative' | 'duplicates' | 'entries' | 'accounts' | 'symbol'>;
 
 /** The unit people see when the API did not say (it always does since the ledger landed). */
 export const DEFAULT_SYMBOL = 'credits';

@@ -5,51 +5,26 @@
 import { ApiError } from './errors';
 import { colors, formatCost, formatDuration, stripAnsi, visibleWidth, type Colors } from './format';
 import { isTransient } from './http';
+import type { Attempt, Job, LogLine, Logs, View } from './answers';
 
 export const FINAL_STATUSES: ReadonlySet<string> = new Set(['SUCCEEDED', 'FAILED', 'CANCELLED', 'TIMED_OUT']);
 
-export interface AttemptView {
-  id: string;
-  nodeId: string;
-  status: string;
-  reason?: string | null;
-  exitCode?: number | null;
-}
+export type AttemptView = View<Attempt, 'id' | 'nodeId' | 'status', 'reason' | 'exitCode'>;
 
-/** The fields of the API's job answer the CLI uses. */
-export interface JobView {
-  id: string;
-  name?: string;
-  status: string;
-  reason?: string | null;
-  pendingReason?: string | null;
-  nodeId?: string | null;
+/** The fields of the API's job answer the CLI uses (the response schema's types; only id and status are sure). */
+export type JobView = View<Job, 'id' | 'status', 'name' | 'reason' | 'pendingReason' | 'nodeId' | 'resources' | 'createdAt' | 'startedAt' | 'finishedAt' | 'exitCode'> & {
   attempts?: AttemptView[];
-  resources?: { gpus: number; gpuModels?: string[]; minVramGb?: number };
-  createdAt?: number;
-  startedAt?: number | null;
-  finishedAt?: number | null;
-  exitCode?: number | null;
   /** micro-credits: `held` in escrow for the live attempt, `charged` so far (settled attempts plus the live
    * one's metered time), `refunded` holds given back */
-  cost?: { held?: number; charged: number; refunded?: number; gpuSeconds: number };
-}
+  cost?: View<Job['cost'], 'charged' | 'gpuSeconds', 'held' | 'refunded'>;
+};
 
 /** The job waits because its consumer cannot cover the escrow hold (pendingReason from the placement). */
 export const isCreditWait = (job: Pick<JobView, 'status' | 'pendingReason'>) => job.status === 'QUEUED' && /^insufficient credits/i.test(job.pendingReason ?? '');
 
-export interface LogItem {
-  seq: number;
-  attempt: number;
-  stream: 'stdout' | 'stderr' | 'system';
-  text: string;
-  ts: number;
-}
-
-export interface LogsPage {
-  items: LogItem[];
-  last: number;
-}
+export type LogItem = LogLine;
+/** GET /v1/jobs/{id}/logs: `last` is the highest seq stored so far */
+export type LogsPage = Logs;
 
 /** What a finished job means for `gpupool run`'s exit status. */
 export function exitCodeFor(job: Pick<JobView, 'status' | 'exitCode'>): number {

@@ -177,6 +177,22 @@ describe('jobs, nodes, keys, accounts', () => {
     expect(h.requests.at(-1)).toMatchObject({ method: 'DELETE', path: '/v1/keys/k1' });
   });
 
+  it('a key answer without its secret (an idempotent replay: apiKey null) is an error that says what to do, never "null" as the key', async () => {
+    h = harness({
+      'POST /v1/accounts/{id}/keys': () => ({ status: 201, body: { keyId: 'k3', apiKey: null, createdAt: 1, secretShownOnce: true } }),
+      'POST /v1/accounts': () => ({ status: 201, body: { account: { id: 'acc2', name: 'bob', role: 'consumer' }, apiKey: null, keyId: 'k4', secretShownOnce: true } }),
+    }, env);
+    const k = await h.run(['keys', 'create', '--account', 'acc1']);
+    expect(k.code).toBe(1);
+    expect(k.stdout).toBe('');
+    expect(k.stderr).toMatch(/key k3 .*answer was lost.*gpupool keys revoke k3/);
+    const a = await h.run(['accounts', 'create', '--name', 'bob', '--role', 'consumer']);
+    expect(a.code).toBe(1);
+    expect(a.stdout).toBe('');
+    expect(a.stderr).toMatch(/key k4 .*gpupool keys revoke k4/);
+    expect(a.stderr).not.toMatch(/null/);
+  });
+
   it('accounts create and credit (amounts typed in credits)', async () => {
     h = harness({
       'POST /v1/accounts': (q) => ({ status: 201, body: { account: { id: 'acc1', name: q.body.name, role: q.body.role }, apiKey: 'gp_x', keyId: 'k1' } }),

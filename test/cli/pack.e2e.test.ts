@@ -107,14 +107,20 @@ describe('the packed package, installed with npm install -g', () => {
     writeFileSync(path.join(app, 'package.json'), '{"type": "module"}');
     writeFileSync(
       path.join(app, 'app.ts'),
-      `import { ApiError, GpupoolClient, type Job, type SubmitJobRequest } from 'gpupool';
+      `import { ApiError, GpupoolClient, type Job, type StakeAnswer as Stake, type SubmitJobRequest } from 'gpupool';
 const c = new GpupoolClient({ baseUrl: 'http://127.0.0.1:8787', apiKey: 'gp_key' });
 const spec: SubmitJobRequest = { command: ['echo', 'hi'], resources: { gpus: 1 } };
 const job: Job = (await c.submitJob(spec)).job;
 const charged: number = job.cost.charged;
 // @ts-expect-error: gpus is a number in the API's schema
 const wrong: SubmitJobRequest = { command: ['x'], resources: { gpus: 'one' } };
-export { charged, wrong, ApiError };
+// answers are the API's response schemas (client/types.ts): every field they name is typed
+const recent: number = (await c.offers()).items[0].recentStarts;
+const staked: Stake = await c.stake(1);
+const free: number = staked.stakeFree;
+// @ts-expect-error: the stake answer names no account (only GET /v1/balance does)
+const who: string = staked.accountId;
+export { charged, wrong, recent, free, who, ApiError };
 `,
     );
     writeFileSync(

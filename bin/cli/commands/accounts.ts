@@ -1,30 +1,23 @@
 // gpupool accounts create | get ID | credit ID (admins, except `get` of one's own account).
+import type { Account, CreatedAccount } from '../answers';
 import { seg, type Ctx } from '../context';
 import { UsageError } from '../errors';
 import { details, formatCredits, formatTime, parseCredits } from '../format';
-
-interface Account {
-  id: string;
-  name: string;
-  role: string;
-  createdAt: number;
-  available: number;
-  held: number;
-  staked: number;
-}
+import { shownKey } from './keys';
 
 export async function create(ctx: Ctx, _args: string[], o: { name: string; role: string }) {
-  const r = await ctx.api().post<{ account: Account; apiKey: string; keyId: string }>('/v1/accounts', { name: o.name, role: o.role });
+  const r = await ctx.api().post<CreatedAccount>('/v1/accounts', { name: o.name, role: o.role });
   if (ctx.json) return ctx.printJson(r);
+  const apiKey = shownKey(r);
   ctx.out(details([
     ['account', r.account.id],
     ['name', r.account.name],
     ['role', r.account.role],
     ['key id', r.keyId],
-    ['api key', r.apiKey],
+    ['api key', apiKey],
   ], ctx.c));
   const url = ctx.profile().apiUrl ?? 'URL';
-  ctx.note(`The API key is shown only now. To use it: gpupool login --profile ${o.name.replace(/[^A-Za-z0-9_.-]/g, '-')} --api ${url} --key ${r.apiKey} --account ${r.account.id}`);
+  ctx.note(`The API key is shown only now. To use it: gpupool login --profile ${o.name.replace(/[^A-Za-z0-9_.-]/g, '-')} --api ${url} --key ${apiKey} --account ${r.account.id}`);
 }
 
 export async function get(ctx: Ctx, [id]: string[]) {

@@ -1,22 +1,15 @@
 // gpupool files ls | get ID | rm ID...: the files the caller uploaded (for `run --input`), with their ids
 // (docs/data.md, Files). A file a job that has not ended still names is refused by the API (409).
+import type { FileDetail, Page, StoredFile } from '../answers';
 import { seg, type Ctx } from '../context';
 import { details, formatTime, table, truncate } from '../format';
 import { parseInteger } from '../run-spec';
 
-interface FileView {
-  id: string;
-  name: string;
-  size: number;
-  sha256: string;
-  createdAt: number;
-  expiresAt: number;
-  uploaded?: boolean;
-  downloadUrl?: string | null;
-}
+/** a file as listed, or (GET /v1/files/{id}) with whether its bytes arrived and where to fetch them */
+type FileView = StoredFile & Partial<Pick<FileDetail, 'uploaded' | 'downloadUrl'>>;
 
 export async function ls(ctx: Ctx, _args: string[], o: { limit?: string; cursor?: string }) {
-  const r = await ctx.api().get<{ items: FileView[]; nextCursor: string | null }>('/v1/files', { limit: parseInteger(o.limit, '--limit', 1, 100), cursor: o.cursor });
+  const r = await ctx.api().get<Page<StoredFile>>('/v1/files', { limit: parseInteger(o.limit, '--limit', 1, 100), cursor: o.cursor });
   if (ctx.json) return ctx.printJson(r);
   if (!r.items.length) ctx.note('No files.');
   else ctx.out(table(['ID', 'NAME', 'SIZE>', 'CREATED', 'EXPIRES'], r.items.map((f) => [f.id, truncate(f.name, 40), f.size, formatTime(f.createdAt), formatTime(f.expiresAt)]), ctx.c));
@@ -24,7 +17,7 @@ export async function ls(ctx: Ctx, _args: string[], o: { limit?: string; cursor?
 }
 
 export async function get(ctx: Ctx, [id]: string[]) {
-  const r = await ctx.api().get<{ file: FileView }>(`/v1/files/${seg(id)}`);
+  const r = await ctx.api().get<{ file: FileDetail }>(`/v1/files/${seg(id)}`);
   if (ctx.json) return ctx.printJson(r);
   const f = r.file;
   ctx.out(

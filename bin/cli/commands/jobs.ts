@@ -1,19 +1,15 @@
 // gpupool jobs ls | get ID | logs ID [-f] | cancel ID
+import type { Page } from '../answers';
 import { seg, type Ctx } from '../context';
 import { details, formatAge, formatCost, formatDuration, formatStatus, formatTime, table, truncate } from '../format';
 import { parseInteger } from '../run-spec';
 import type { ApiClient } from '../http';
 import { FINAL_STATUSES as FINAL, watchJob, type ApiLike, type JobView, type LogItem, type LogsPage } from '../watch';
 
-interface JobsPage {
-  items: JobView[];
-  nextCursor: string | null;
-}
-
 const runtimeOf = (j: JobView, now: number) => (j.startedAt ? (j.finishedAt ?? now) - j.startedAt : undefined);
 
 export async function ls(ctx: Ctx, _args: string[], o: { limit?: string; cursor?: string; array?: string }) {
-  const r = await ctx.api().get<JobsPage>('/v1/jobs', { limit: parseInteger(o.limit, '--limit', 1, 100), cursor: o.cursor, arrayId: o.array });
+  const r = await ctx.api().get<Page<JobView>>('/v1/jobs', { limit: parseInteger(o.limit, '--limit', 1, 100), cursor: o.cursor, arrayId: o.array });
   if (ctx.json) return ctx.printJson(r);
   const now = ctx.io.now();
   if (!r.items.length) ctx.note('No jobs.');

@@ -1,7 +1,8 @@
 // gpupool keys create | ls | revoke KEYID. The account is --account, else the profile's account id:
 // the API has no "who am I", so a key cannot find out its own account.
+import type { IssuedKey, Key, Page } from '../answers';
 import { seg, type Ctx } from '../context';
-import { UsageError } from '../errors';
+import { CliError, UsageError } from '../errors';
 import { formatTime, table } from '../format';
 
 function accountOf(ctx: Ctx, o: { account?: string }): string {
@@ -14,17 +15,24 @@ function accountOf(ctx: Ctx, o: { account?: string }): string {
   return id;
 }
 
+/** The key's secret, which an answer shows once: an idempotent replay of the request shows null (its first
+ * answer, the one with the secret, was lost), and then the key is of no use to anyone but an admin's revoke. */
+export function shownKey(r: { keyId: string; apiKey: string | null }): string {
+  if (r.apiKey !== null) return r.apiKey;
+  throw new CliError(`key ${r.keyId} was made by an earlier try of this request whose answer was lost, and its secret is not shown again: revoke it (gpupool keys revoke ${r.keyId}) and make another`);
+}
+
 export async function create(ctx: Ctx, _args: string[], o: { account?: string }) {
   const account = accountOf(ctx, o);
-  const r = await ctx.api().post<{ keyId: string; apiKey: string; createdAt: number }>(`/v1/accounts/${seg(account)}/keys`, {});
+  const r = await ctx.api().post<IssuedKey>(`/v1/accounts/${seg(account)}/keys`, {});
   if (ctx.json) return ctx.printJson(r);
-  ctx.out(r.apiKey);
+  ctx.out(shownKey(r));
   ctx.note(`Key ${r.keyId} for account ${account}. It is shown only now: store it somewhere safe.`);
 }
 
 export async function ls(ctx: Ctx, _args: string[], o: { account?: string }) {
   const account = accountOf(ctx, o);
-  const r = await ctx.api().get<{ items: { keyId: string; role: string; nodeId: string | null; createdAt: number; revokedAt: number | null }[] }>(
+  const r = await ctx.api().get<Page<Key>>(
     `/v1/accounts/${seg(account)}/keys`,
   );
   if (ctx.json) return ctx.printJson(r);

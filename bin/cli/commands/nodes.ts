@@ -1,34 +1,15 @@
 // gpupool nodes ls | get ID | drain ID | undrain ID | scores ID
+import type { Node, Page, View } from '../answers';
 import { seg, type Ctx } from '../context';
 import { details, formatAge, formatCredits, formatScore, formatStatus, formatTime, table } from '../format';
 import { parseInteger } from '../run-spec';
 
-interface NodeView {
-  id: string;
-  name: string;
-  status: string;
-  statusReason?: string;
-  region: string;
-  gpuModel: string;
-  vramGb: number;
-  totalGpus: number;
-  freeGpus: number;
-  pricePerGpuHour: number;
-  reputation: number;
-  labels?: Record<string, string>;
-  driverVersion?: string;
-  cudaVersion?: string;
-  location?: { lat: number; lon: number };
-  createdAt?: number;
-  lastSeenAt?: number;
-  providerId?: string;
-  gpus?: { index: number; model: string; vramGb: number; name?: string; uuid?: string }[];
-}
+type NodeView = View<Node, 'id' | 'name' | 'status' | 'region' | 'gpuModel' | 'vramGb' | 'totalGpus' | 'freeGpus' | 'pricePerGpuHour' | 'reputation', 'statusReason' | 'labels' | 'driverVersion' | 'cudaVersion' | 'location' | 'createdAt' | 'lastSeenAt' | 'providerId' | 'gpus'>;
 
 const gpuText = (n: NodeView) => `${n.totalGpus}× ${n.gpuModel} ${n.vramGb} GB`;
 
 export async function ls(ctx: Ctx, _args: string[], o: { limit?: string; cursor?: string }) {
-  const r = await ctx.api().get<{ items: NodeView[]; nextCursor: string | null }>('/v1/nodes', {
+  const r = await ctx.api().get<Page<NodeView>>('/v1/nodes', {
     limit: parseInteger(o.limit, '--limit', 1, 100),
     cursor: o.cursor,
   });

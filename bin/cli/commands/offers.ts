@@ -1,18 +1,10 @@
 // gpupool offers: GET /v1/offers as a table, cheapest first.
+import type { Offer as ApiOffer, View } from '../answers';
 import type { Ctx } from '../context';
 import { formatCredits, formatScore, table } from '../format';
 import { parseInteger, parsePrice } from '../run-spec';
 
-export interface Offer {
-  gpuModel: string;
-  vramGb: number;
-  region: string;
-  nodes: number;
-  freeGpus: number;
-  minPricePerGpuHour: number;
-  medianPricePerGpuHour: number;
-  medianReputation: number;
-}
+export type Offer = View<ApiOffer, 'gpuModel' | 'vramGb' | 'region' | 'nodes' | 'freeGpus' | 'minPricePerGpuHour' | 'medianPricePerGpuHour' | 'medianReputation'>;
 
 export async function offers(ctx: Ctx, _args: string[], o: { gpu?: string; gpus?: string; region?: string; maxPrice?: string }) {
   const query = {

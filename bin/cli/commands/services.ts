@@ -3,23 +3,11 @@ import { seg, type Ctx } from '../context';
 import { UsageError } from '../errors';
 import { details, formatAge, formatStatus, formatTime, table, truncate } from '../format';
 import { parseInteger } from '../run-spec';
-import type { ReplicaView } from '../../../functions/domain/service/model';
+import type { Service, View } from '../answers';
 import { buildServiceBody, buildServicePatch, parseReplicas, type ServeOptions } from '../service-spec';
 
-export interface ServiceView {
-  id: string;
-  name: string;
-  status: string;
-  statusReason?: string | null;
-  url: string | null;
-  generation: number;
-  /** a single service's answer only: a list leaves the replicas out (docs/api.md, The schemas) */
-  replicas?: ReplicaView[];
-  replicasWanted?: { min: number; max: number; desired: number };
-  createdAt: number;
-  image?: string;
-  port?: number;
-}
+/** a service as the CLI reads it; a list's items carry no replicas (docs/api.md, The schemas) */
+export type ServiceView = View<Service, 'id' | 'name' | 'status' | 'statusReason' | 'url' | 'generation' | 'createdAt', 'replicas' | 'replicasWanted'>;
 
 const replicasOf = (s: ServiceView) => s.replicas ?? [];
 const readyCount = (s: ServiceView) => replicasOf(s).filter((r) => r.ready).length;
