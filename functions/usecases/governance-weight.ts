@@ -6,6 +6,7 @@ import { balanceDeltas } from '../domain/ledger/postings';
 import { stakeVotes } from '../domain/governance/proposals';
 import type { Deps } from './deps';
 import { governanceOf } from './governance-settings';
+import { retrying } from './retry';
 
 const STAKE = (b: Partial<Record<string, number>>) => (b.staked ?? 0) + (b.locked ?? 0);
 const PAGE = 100;
@@ -14,28 +15,39 @@ const PAGE = 100;
 export async function stakeAt(d: Deps, accountId: string, at: number): Promise<number> {
   // the balance and the entries are two reads: a posting landing between them would be counted on one
   // side only, so the balance is read again after, and all is read again until both reads agree
-  for (let tries = 0; tries < 5; tries++) {
-    const before = await d.accounts.get(accountId);
-    if (!before) return 0;
-    let stake = STAKE(before as unknown as Record<string, number>);
-    let cursor: string | undefined;
-    for (;;) {
-      const page = await d.ledger.statement(accountId, PAGE, cursor);
-      let older = false;
-      for (const e of page.items) {
-        if (e.at <= at) {
-          older = true;
-          break;
+  return retrying(
+    async () => {
+      const before = await d.accounts.get(accountId);
+      if (!before) return 0;
+      let stake = STAKE(before as unknown as Record<string, number>);
+      let cursor: string | undefined;
+      for (;;) {
+        const page = await d.ledger.statement(accountId, PAGE, cursor);
+        let older = false;
+        for (const e of page.items) {
+          if (e.at <= at) {
+            older = true;
+            break;
+          }
+          stake -= STAKE(balanceDeltas([{ key: e.id, at: e.at, entries: [e] }]).get(accountId) ?? {});
         }
-        stake -= STAKE(balanceDeltas([{ key: e.id, at: e.at, entries: [e] }]).get(accountId) ?? {});
+        if (older || !page.nextCursor) break;
+        cursor = page.nextCursor;
       }
-      if (older || !page.nextCursor) break;
-      cursor = page.nextCursor;
-    }
-    const after = await d.accounts.get(accountId);
-    if (after && STAKE(after as unknown as Record<string, number>) === STAKE(before as unknown as Record<string, number>)) return Math.max(0, stake);
+      const after = await d.accounts.get(accountId);
+      if (after && STAKE(after as unknown as Record<string, number>) === STAKE(before as unknown as Record<string, number>)) return Math.max(0, stake);
+      throw new StakeMovedError(accountId);
+    },
+    { retries: 4, on: (e) => e instanceof StakeMovedError },
+  );
+}
+
+/** The stake moved between the two reads of one try (a 500 once the tries are spent, as before). */
+class StakeMovedError extends Error {
+  override name = 'StakeMovedError';
+  constructor(accountId: string) {
+    super(`the stake of ${accountId} kept changing while it was read`);
   }
-  throw new Error(`the stake of ${accountId} kept changing while it was read`);
 }
 
 /** Licenses the account has held since before `at` (one transferred after it votes for nobody on that proposal). */

@@ -12,6 +12,7 @@ import type { NodeItem } from '../store/nodes-store';
 import { assertAdmin } from './accounts';
 import type { Deps } from './deps';
 import { ledgerSettings } from './parameters';
+import { isConflict, LostRaceError, retrying } from './retry';
 
 export type Balances = Record<Bucket, number>;
 const balancesOf = (a: Partial<Account> | undefined): Balances =>
@@ -187,28 +188,35 @@ export const stakeNeeded = (d: Deps, node: Pick<NodeItem, 'totalGpus' | 'provide
  * transaction). Returns undefined when the node is covered, else why not.
  */
 export async function ensureStakeLock(d: Deps, nodeId: string): Promise<string | undefined> {
-  for (let tries = 0; tries < 5; tries++) {
-    const node = await d.nodes.get(nodeId);
-    if (!node) throw notFound('node');
-    const need = stakeNeeded(d, node);
-    const have = node.stakeLocked ?? 0;
-    if (have >= need) return undefined;
-    try {
-      await d.ledger.post(
-        [moveWithin(`node/${node.id}/lock/${node.version}`, 'lock', node.providerId, need - have, d.now(), { nodeId: node.id })],
-        [d.nodes.stakeLockItem(node, need)],
-      );
-      return undefined;
-    } catch (e) {
-      if (e instanceof InsufficientFundsError) {
+  return retrying(
+    async () => {
+      const node = await d.nodes.get(nodeId);
+      if (!node) throw notFound('node');
+      const need = stakeNeeded(d, node);
+      const have = node.stakeLocked ?? 0;
+      if (have >= need) return undefined;
+      try {
+        await d.ledger.post(
+          [moveWithin(`node/${node.id}/lock/${node.version}`, 'lock', node.providerId, need - have, d.now(), { nodeId: node.id })],
+          [d.nodes.stakeLockItem(node, need)],
+        );
+        return undefined;
+      } catch (e) {
+        if (!(e instanceof InsufficientFundsError)) throw e;
         const sym = d.settings.ledger.symbol;
         return `${STAKE_WAIT} ${fmt(need - have)} ${sym} more free stake needed (${node.totalGpus} GPUs × ${fmt(d.settings.ledger.minStakePerGpu)} ${sym}); POST /v1/stake`;
       }
-      if (!(e instanceof DomainError && e.code === 'conflict')) throw e;
-    }
-  }
-  throw conflict('node changed concurrently; try again');
+    },
+    // the node moved (its version fences the lock): read it again
+    { retries: STAKE_LOCK_RETRIES, on: isConflict, exhausted: nodeMoved },
+  );
 }
+
+/** a node's stake lock or release is tried this many times more when the node moves under it */
+const STAKE_LOCK_RETRIES = 4;
+const nodeMoved = (): never => {
+  throw new LostRaceError('node changed concurrently; try again');
+};
 
 const fmt = (micro: number) => String(micro / 1_000_000);
 
@@ -217,17 +225,14 @@ const fmt = (micro: number) => String(micro / 1_000_000);
  * holds for the node as read (a deregistered node's removal, once its hold has passed).
  */
 export async function releaseStakeLock(d: Deps, nodeId: string, when: (n: NodeItem) => boolean = () => true): Promise<void> {
-  for (let tries = 0; tries < 5; tries++) {
-    const node = await d.nodes.get(nodeId);
-    if (!node?.stakeLocked || !when(node)) return;
-    try {
+  await retrying(
+    async () => {
+      const node = await d.nodes.get(nodeId);
+      if (!node?.stakeLocked || !when(node)) return;
       await d.ledger.post([moveWithin(`node/${node.id}/unlock/${node.version}`, 'unlock', node.providerId, node.stakeLocked, d.now(), { nodeId: node.id })], [d.nodes.stakeLockItem(node, 0)]);
-      return;
-    } catch (e) {
-      if (!(e instanceof DomainError && e.code === 'conflict')) throw e;
-    }
-  }
-  throw conflict('node changed concurrently; try again');
+    },
+    { retries: STAKE_LOCK_RETRIES, on: isConflict, exhausted: nodeMoved },
+  );
 }
 
 /** The most harmed consumers a slash pays back in one transaction (DynamoDB takes 100 items). */
@@ -254,39 +259,43 @@ const slashFigures = (entries: readonly Entry[]): SlashResult => ({
 export async function slashNode(d: Deps, nodeId: string, key: string, evidence: string): Promise<SlashResult | undefined> {
   // the slash rate in force: governance may have changed it (docs/governance.md)
   const l = await ledgerSettings(d);
-  for (let tries = 0; tries < 5; tries++) {
+  // what the key holds: the figures of the slash that went through (this one or a repeat's first)
+  const posted = async () => {
     const done = await d.ledger.posting(key);
-    if (done.length) return slashFigures(done);
-    const node = await d.nodes.get(nodeId);
-    if (!node) return undefined;
-    const provider = await d.accounts.get(node.providerId);
-    const fromLock = (node.stakeLocked ?? 0) > 0;
-    const sources = fromLock
-      ? [{ bucket: 'locked' as const, amount: node.stakeLocked! }]
-      : [
-          { bucket: 'staked' as const, amount: provider?.staked ?? 0 },
-          { bucket: 'unbonding' as const, amount: provider?.unbonding ?? 0 },
-        ];
-    const base = sources.reduce((s, x) => s + x.amount, 0);
-    const amount = Math.floor((base * l.slashBps) / 10_000);
-    if (amount <= 0) return { slashed: 0, refunded: 0 };
-    const paid = new Map<string, number>();
-    for (const e of await d.ledger.creditsSince(node.providerId, d.now() - l.slashWindowMs)) {
-      if (e.kind !== 'charge' || e.cause.nodeId !== node.id || !e.cause.consumerId) continue;
-      paid.set(e.cause.consumerId, (paid.get(e.cause.consumerId) ?? 0) + (e.cause.paid ?? e.amount));
-    }
-    const harmed: Harmed[] = [...paid].map(([consumerId, p]) => ({ consumerId, paid: p })).sort((a, b) => b.paid - a.paid).slice(0, MAX_HARMED);
-    const p = slashPosting({ key, providerId: node.providerId, from: sources, nodeId: node.id, amount, harmed, compensationBps: l.slashCompensationBps, evidence: evidence.slice(0, 200), at: d.now() });
-    try {
+    return done.length ? slashFigures(done) : undefined;
+  };
+  return retrying(
+    async () => {
+      const done = await posted();
+      if (done) return done;
+      const node = await d.nodes.get(nodeId);
+      if (!node) return undefined;
+      const provider = await d.accounts.get(node.providerId);
+      const fromLock = (node.stakeLocked ?? 0) > 0;
+      const sources = fromLock
+        ? [{ bucket: 'locked' as const, amount: node.stakeLocked! }]
+        : [
+            { bucket: 'staked' as const, amount: provider?.staked ?? 0 },
+            { bucket: 'unbonding' as const, amount: provider?.unbonding ?? 0 },
+          ];
+      const base = sources.reduce((s, x) => s + x.amount, 0);
+      const amount = Math.floor((base * l.slashBps) / 10_000);
+      if (amount <= 0) return { slashed: 0, refunded: 0 };
+      const paid = new Map<string, number>();
+      for (const e of await d.ledger.creditsSince(node.providerId, d.now() - l.slashWindowMs)) {
+        if (e.kind !== 'charge' || e.cause.nodeId !== node.id || !e.cause.consumerId) continue;
+        paid.set(e.cause.consumerId, (paid.get(e.cause.consumerId) ?? 0) + (e.cause.paid ?? e.amount));
+      }
+      const harmed: Harmed[] = [...paid].map(([consumerId, p]) => ({ consumerId, paid: p })).sort((a, b) => b.paid - a.paid).slice(0, MAX_HARMED);
+      const p = slashPosting({ key, providerId: node.providerId, from: sources, nodeId: node.id, amount, harmed, compensationBps: l.slashCompensationBps, evidence: evidence.slice(0, 200), at: d.now() });
       // the lock is moved under the node's version; free and unbonding stake under the balance conditions
       await d.ledger.post([p], fromLock ? [d.nodes.stakeLockItem(node, node.stakeLocked! - amount)] : []);
-    } catch (e) {
-      // a provider that unstaked or spent between the read and the post: read again
-      if (!(e instanceof DomainError && e.code === 'conflict')) throw e;
-    }
-  }
-  const done = await d.ledger.posting(key);
-  return done.length ? slashFigures(done) : undefined;
+      return posted();
+    },
+    // a provider that unstaked or spent between the read and the post (short funds, the lock moved): read
+    // again; still moving after 5 tries, the answer is what the key holds
+    { retries: 4, on: isConflict, exhausted: posted },
+  );
 }
 
 /** A node's epoch reward (net of its penalty), paid from the reward pool. False when the pool (or the provider, for a penalty) cannot cover it. */

@@ -8,6 +8,7 @@ import { governanceOf } from './governance-settings';
 import { assertAdmin } from './accounts';
 import { network } from './checker-network';
 import type { Deps } from './deps';
+import { isLostRace, LostRaceError, retrying } from './retry';
 
 export interface LicenseView {
   id: string;
@@ -116,23 +117,24 @@ export async function delegateLicense(d: Deps, caller: Caller, id: string, body:
  */
 export async function reinstateLicense(d: Deps, caller: Caller, id: string, body: { reason?: string }): Promise<{ license: LicenseView; history: LicensePeriod[] }> {
   assertAdmin(caller, 'reinstates a suspended license');
-  for (let tries = 0; tries < 4; tries++) {
-    const l = await d.governance.license(id);
-    if (!l) throw notFound('license');
-    if (l.status !== 'suspended') {
-      const history = await d.governance.history(id);
-      if (history.find((p) => p.seq === l.version)?.change !== 'reinstate') throw conflict(`license ${id} is not suspended`);
-      // a retry (or a second admin racing the first): finish what the reinstatement does, write no record
-      await network(d).clearSuspendingStrikes(id, SUSPEND_AFTER_STRIKES);
-      return { license: view(l, caller), history };
-    }
-    const after = reinstated(l, d.now());
-    const period: LicensePeriod = { ...periodOf(after, 'reinstate', caller.accountId), ...(body.reason ? { reason: body.reason } : {}) };
-    // conditioned on the version read: a suspension or another change in between makes this a retry
-    if (await d.governance.change(l, after, period, after.since)) {
+  return retrying(
+    async () => {
+      const l = await d.governance.license(id);
+      if (!l) throw notFound('license');
+      if (l.status !== 'suspended') {
+        const history = await d.governance.history(id);
+        if (history.find((p) => p.seq === l.version)?.change !== 'reinstate') throw conflict(`license ${id} is not suspended`);
+        // a retry (or a second admin racing the first): finish what the reinstatement does, write no record
+        await network(d).clearSuspendingStrikes(id, SUSPEND_AFTER_STRIKES);
+        return { license: view(l, caller), history };
+      }
+      const after = reinstated(l, d.now());
+      const period: LicensePeriod = { ...periodOf(after, 'reinstate', caller.accountId), ...(body.reason ? { reason: body.reason } : {}) };
+      // conditioned on the version read: a suspension or another change in between makes this a retry
+      if (!(await d.governance.change(l, after, period, after.since))) throw new LostRaceError('the license changed concurrently; read it again');
       await network(d).clearSuspendingStrikes(id, SUSPEND_AFTER_STRIKES);
       return { license: view(after, caller), history: await d.governance.history(id) };
-    }
-  }
-  throw conflict('the license changed concurrently; read it again');
+    },
+    { retries: 3, on: isLostRace },
+  );
 }

@@ -10,6 +10,7 @@ import type { Node } from '../domain/model';
 import type { NodeItem } from '../store/nodes-store';
 import { isConditionFailure } from '../store/conditions';
 import type { Deps } from './deps';
+import { isLostRace, LostRaceError, retrying } from './retry';
 import { releaseStakeLock, slashNode } from './ledger';
 import { loseLiveAttempts, updateNode } from './node-writes';
 import { tellNodeToStop } from './node-stop';
@@ -127,15 +128,14 @@ function ignoreMissingQueue(e: unknown): void {
 
 /** Strikes `step` off the removal started at `at` (if it is still that removal and the step still pending). */
 async function strikeOff(d: Deps, id: string, at: number, step: RemovalStep): Promise<void> {
-  for (let tries = 0; tries < 8; tries++) {
-    const node = await d.nodes.get(id);
-    const r = node?.removal;
-    if (!node || !r || r.at !== at || !r.pending.includes(step)) return;
-    try {
-      if (await d.nodes.setRemoval(node, stepDone(r, step))) return;
-    } catch (e) {
-      if (!isConditionFailure(e)) throw e;
-    }
-  }
-  // left pending: the step is idempotent, the next finisher redoes it
+  await retrying(
+    async () => {
+      const node = await d.nodes.get(id);
+      const r = node?.removal;
+      if (!node || !r || r.at !== at || !r.pending.includes(step)) return;
+      if (!(await d.nodes.setRemoval(node, stepDone(r, step)))) throw new LostRaceError(`node ${id} changed concurrently`);
+    },
+    // still moving after 8 tries: left pending; the step is idempotent, the next finisher redoes it
+    { retries: 7, on: (e) => isLostRace(e) || isConditionFailure(e), exhausted: () => undefined },
+  );
 }

@@ -1,6 +1,6 @@
 // Writes on a node that both the node routes (nodes.ts) and its removal (node-removal.ts) make, in their
 // own file so that neither of those imports the other for them.
-import { conflict, DomainError, notFound } from '../domain/errors';
+import { DomainError, notFound } from '../domain/errors';
 import { lose } from '../domain/job/transitions';
 import { liveAttemptOn } from '../domain/job/gang';
 import type { Node } from '../domain/model';
@@ -10,19 +10,25 @@ import { observeNode } from './checker-reputation';
 import type { Deps } from './deps';
 import { applyTransition } from './effects';
 import { tryPlace } from './placement';
+import { LostRaceError, retrying } from './retry';
 
 /** Saves a change to a node under its version, re-reading on a race (capacity moves often). */
 export async function updateNode(d: Deps, id: string, change: (n: NodeItem) => Node): Promise<NodeItem> {
-  for (let tries = 0; ; tries++) {
-    const node = await d.nodes.get(id);
-    if (!node) throw notFound('node');
-    try {
-      return await d.nodes.save(node, change(node));
-    } catch (e) {
-      if (!isConditionFailure(e)) throw e;
-      if (tries >= 8) throw conflict('node changed concurrently; try again');
-    }
-  }
+  return retrying(
+    async () => {
+      const node = await d.nodes.get(id);
+      if (!node) throw notFound('node');
+      return d.nodes.save(node, change(node));
+    },
+    {
+      // 9 tries in all, one more than node-removal's strikeOff on the same version: kept as it was
+      retries: 8,
+      on: isConditionFailure,
+      exhausted: () => {
+        throw new LostRaceError('node changed concurrently; try again');
+      },
+    },
+  );
 }
 
 /** Ends every live attempt on a node that is gone and re-places the jobs at once. */

@@ -20,6 +20,7 @@ import { admit, queuedJob } from './jobs';
 import { tryPlace, wakePlacement } from './placement';
 import { serviceSettings } from './service-settings';
 import { logger } from '../observability/logger';
+import { retrying } from './retry';
 
 /** rounds of read, decide, conditional write before a pass gives up (another writer kept winning) */
 const SAVE_TRIES = 5;
@@ -72,25 +73,24 @@ function planned(svc: Service, p: ReconcilePlan, now: number): Service {
  * read). Returns the service as it stands after the pass; undefined when there is none.
  */
 export async function reconcileService(d: Deps, id: string, read?: Service): Promise<Service | undefined> {
-  let svc = read ?? (await d.services.get(id));
-  for (let tries = 0; svc && svc.status !== 'DELETED'; tries++) {
-    const jobs = await readReplicas(d, svc.replicaIds);
-    const leaving = await onDrainingNodes(d, jobs);
-    const now = d.now();
-    const plan = reconcile(svc, jobs, now, serviceSettings(d.settings), leaving);
-    if (!planChanges(svc, plan)) return svc;
-    const next = planned(svc, plan, now);
-    try {
-      svc = await d.services.save(svc, next);
-    } catch (e) {
-      if (!(e instanceof ServiceChangedError) || tries + 1 >= SAVE_TRIES) throw e;
-      svc = await d.services.get(id);
-      continue;
-    }
-    await act(d, svc, plan, jobs, next.replicaIds.slice(next.replicaIds.length - plan.create));
-    return svc;
-  }
-  return svc;
+  const first = read ?? (await d.services.get(id));
+  // read, decide and write until this pass's write wins; only the winner acts on its plan
+  const won = await retrying(
+    async (attempt) => {
+      const svc = attempt === 0 ? first : await d.services.get(id);
+      if (!svc || svc.status === 'DELETED') return { svc };
+      const jobs = await readReplicas(d, svc.replicaIds);
+      const leaving = await onDrainingNodes(d, jobs);
+      const now = d.now();
+      const plan = reconcile(svc, jobs, now, serviceSettings(d.settings), leaving);
+      if (!planChanges(svc, plan)) return { svc };
+      const next = planned(svc, plan, now);
+      return { svc: await d.services.save(svc, next), plan, jobs, reserved: next.replicaIds.slice(next.replicaIds.length - plan.create) };
+    },
+    { retries: SAVE_TRIES - 1, on: (e) => e instanceof ServiceChangedError },
+  );
+  if (won.plan) await act(d, won.svc, won.plan, won.jobs, won.reserved);
+  return won.svc;
 }
 
 /** What the winning write decided: create the reserved (and missing) replicas, retire the unwanted. */
