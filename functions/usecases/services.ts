@@ -16,6 +16,7 @@ import type { Deps } from './deps';
 import { checkReferences } from './jobs';
 import { readReplicas, reconcileService } from './service-reconcile';
 import { serviceSettings } from './service-settings';
+import { retrying } from './retry';
 
 /** a service token: 192 random bits, shown once at create; only its sha256 is stored */
 export const newServiceToken = () => `gps_${randomBytes(24).toString('base64url')}`;
@@ -108,39 +109,36 @@ function patched(s: Service, p: PatchService, now: number): Service {
 }
 
 export async function patchService(d: Deps, caller: Caller, id: string, p: PatchService): Promise<ServiceView> {
-  for (let tries = 0; ; tries++) {
-    const s = await ownService(d, caller, id);
-    if (s.status === 'DELETING' || s.status === 'DELETED') throw conflict(`service is ${s.status}`);
-    const next = patched(s, p, d.now());
-    if (!loginForImage({ image: next.spec.image, registryAuth: next.spec.registryAuth })) {
-      throw new DomainError('validation_failed', LOGIN_FOR_IMAGE.message, [{ path: 'image', message: LOGIN_FOR_IMAGE.message }]);
-    }
-    if (p.env) await checkReferences(d, caller, replicaSpec(next, 0));
-    let saved: Service;
-    try {
-      saved = await d.services.save(s, next);
-    } catch (e) {
-      // a reconcile or another PATCH wrote first: apply this change to what it wrote
-      if (!(e instanceof ServiceChangedError) || tries + 1 >= WRITE_TRIES) throw e;
-      continue;
-    }
-    const after = (await reconcileService(d, id, saved)) ?? saved;
-    return view(d, after, [...(await readReplicas(d, after.replicaIds)).values()]);
-  }
+  const saved = await retrying(
+    async () => {
+      const s = await ownService(d, caller, id);
+      if (s.status === 'DELETING' || s.status === 'DELETED') throw conflict(`service is ${s.status}`);
+      const next = patched(s, p, d.now());
+      if (!loginForImage({ image: next.spec.image, registryAuth: next.spec.registryAuth })) {
+        throw new DomainError('validation_failed', LOGIN_FOR_IMAGE.message, [{ path: 'image', message: LOGIN_FOR_IMAGE.message }]);
+      }
+      if (p.env) await checkReferences(d, caller, replicaSpec(next, 0));
+      return d.services.save(s, next);
+    },
+    // a reconcile or another PATCH wrote first: apply this change to what it wrote
+    { retries: WRITE_TRIES - 1, on: isServiceChanged },
+  );
+  const after = (await reconcileService(d, id, saved)) ?? saved;
+  return view(d, after, [...(await readReplicas(d, after.replicaIds)).values()]);
 }
 
 /** DELETE: desired 0, DELETING until every replica has ended, then DELETED (the tick finishes it). Repeating it is allowed. */
 export async function deleteService(d: Deps, caller: Caller, id: string): Promise<ServiceView> {
-  for (let tries = 0; ; tries++) {
-    const s = await ownService(d, caller, id);
-    if (s.status === 'DELETING' || s.status === 'DELETED') return view(d, s);
-    let saved: Service;
-    try {
-      saved = await d.services.save(s, { ...s, status: 'DELETING', desired: 0, updatedAt: d.now(), version: s.version + 1 });
-    } catch (e) {
-      if (!(e instanceof ServiceChangedError) || tries + 1 >= WRITE_TRIES) throw e;
-      continue;
-    }
-    return view(d, (await reconcileService(d, id, saved)) ?? saved);
-  }
+  const saved = await retrying(
+    async (): Promise<Service | { already: Service }> => {
+      const s = await ownService(d, caller, id);
+      if (s.status === 'DELETING' || s.status === 'DELETED') return { already: s };
+      return d.services.save(s, { ...s, status: 'DELETING', desired: 0, updatedAt: d.now(), version: s.version + 1 });
+    },
+    { retries: WRITE_TRIES - 1, on: isServiceChanged },
+  );
+  if ('already' in saved) return view(d, saved.already);
+  return view(d, (await reconcileService(d, id, saved)) ?? saved);
 }
+
+const isServiceChanged = (e: unknown) => e instanceof ServiceChangedError;
