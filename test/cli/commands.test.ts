@@ -178,19 +178,25 @@ describe('jobs, nodes, keys, accounts', () => {
   });
 
   it('a key answer without its secret (an idempotent replay: apiKey null) is an error that says what to do, never "null" as the key', async () => {
+    // the first try made the key but its answer was lost (503 here); the retry, with the same Idempotency-Key, gets the replay
+    let tries = 0;
     h = harness({
-      'POST /v1/accounts/{id}/keys': () => ({ status: 201, body: { keyId: 'k3', apiKey: null, createdAt: 1, secretShownOnce: true } }),
+      'POST /v1/accounts/{id}/keys': () => (++tries === 1 ? { status: 503, body: { title: 'Service Unavailable', status: 503 } } : { status: 201, body: { keyId: 'k3', apiKey: null, createdAt: 1, secretShownOnce: true } }),
       'POST /v1/accounts': () => ({ status: 201, body: { account: { id: 'acc2', name: 'bob', role: 'consumer' }, apiKey: null, keyId: 'k4', secretShownOnce: true } }),
     }, env);
     const k = await h.run(['keys', 'create', '--account', 'acc1']);
     expect(k.code).toBe(1);
     expect(k.stdout).toBe('');
     expect(k.stderr).toMatch(/key k3 .*answer was lost.*gpupool keys revoke k3/);
+    const [first, retry] = h.requests.filter((q) => q.path === '/v1/accounts/acc1/keys');
+    expect(first.headers['idempotency-key']).toEqual(expect.any(String));
+    expect(retry.headers['idempotency-key']).toBe(first.headers['idempotency-key']);
     const a = await h.run(['accounts', 'create', '--name', 'bob', '--role', 'consumer']);
     expect(a.code).toBe(1);
     expect(a.stdout).toBe('');
     expect(a.stderr).toMatch(/key k4 .*gpupool keys revoke k4/);
     expect(a.stderr).not.toMatch(/null/);
+    expect(h.requests.at(-1)?.headers['idempotency-key']).toEqual(expect.any(String));
   });
 
   it('accounts create and credit (amounts typed in credits)', async () => {

@@ -1,12 +1,14 @@
 // gpupool accounts create | get ID | credit ID (admins, except `get` of one's own account).
-import type { Account, CreatedAccount } from '../answers';
+import type { CreateAccountRequest } from '../../../client/types';
+import type { Account } from '../answers';
 import { seg, type Ctx } from '../context';
 import { UsageError } from '../errors';
 import { details, formatCredits, formatTime, parseCredits } from '../format';
 import { shownKey } from './keys';
 
 export async function create(ctx: Ctx, _args: string[], o: { name: string; role: string }) {
-  const r = await ctx.api().post<CreatedAccount>('/v1/accounts', { name: o.name, role: o.role });
+  // one Idempotency-Key on every try (docs/cli.md): a retry after a lost answer makes no second account
+  const r = await ctx.api().createAccount({ name: o.name, role: o.role as CreateAccountRequest['role'] });
   if (ctx.json) return ctx.printJson(r);
   const apiKey = shownKey(r);
   ctx.out(details([

@@ -1,6 +1,6 @@
 // gpupool keys create | ls | revoke KEYID. The account is --account, else the profile's account id:
 // the API has no "who am I", so a key cannot find out its own account.
-import type { IssuedKey, Key, Page } from '../answers';
+import type { Key, Page } from '../answers';
 import { seg, type Ctx } from '../context';
 import { CliError, UsageError } from '../errors';
 import { formatTime, table } from '../format';
@@ -24,7 +24,8 @@ export function shownKey(r: { keyId: string; apiKey: string | null }): string {
 
 export async function create(ctx: Ctx, _args: string[], o: { account?: string }) {
   const account = accountOf(ctx, o);
-  const r = await ctx.api().post<IssuedKey>(`/v1/accounts/${seg(account)}/keys`, {});
+  // one Idempotency-Key on every try (docs/cli.md): a retry after a lost answer makes no second key
+  const r = await ctx.api().createKey(account);
   if (ctx.json) return ctx.printJson(r);
   ctx.out(shownKey(r));
   ctx.note(`Key ${r.keyId} for account ${account}. It is shown only now: store it somewhere safe.`);
