@@ -10,7 +10,6 @@ import path from 'node:path';
 import { formatApiKey } from '../functions/domain/api-key';
 import { newKeyId, newSecret } from '../functions/store/keys-store';
 import { startLocalStack } from '../lib/local/local-stack';
-import { logger } from '../functions/observability/logger';
 import { startAgent, type AgentProcess } from '../lib/local/agent-process';
 import { createAccount } from '../functions/usecases/accounts';
 import { mint, stake as stakeCredits } from '../functions/usecases/ledger';
@@ -19,9 +18,6 @@ import { resolveStageConfig } from '../lib/config';
 import { cdkJsonContext } from './cdk-json';
 import { burstTestModeOptions } from '../lib/local/burst-test-mode';
 
-// the terminal gets the stack's one-line summaries; the functions' JSON log lines (Lambda's) only from
-// warnings up, unless asked for (POWERTOOLS_LOG_LEVEL=INFO npm start)
-if (!process.env.POWERTOOLS_LOG_LEVEL) logger.setLogLevel('WARN');
 const { values } = parseArgs({
   options: {
     reset: { type: 'boolean', default: false },

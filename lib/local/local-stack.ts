@@ -31,6 +31,7 @@ import { localBurst, type LocalBurst, type LocalBurstOptions } from './burst-loc
 import { localApiHandlers } from './api-handlers';
 import { startScheduleTimers, type LocalPeriods } from './schedule-timers';
 import { metricsOn, sinkFromEnv } from '../../functions/observability/metrics';
+import { logger } from '../../functions/observability/logger';
 import { startJobStream, startRetryPoller } from './job-stream';
 import { webhooksHandler } from '../../functions/scheduled/webhooks';
 import type { WebhookSettings } from '../../functions/usecases/webhook-settings';
@@ -114,6 +115,9 @@ function localSigningSecret(dataDir: string | undefined): string {
 }
 
 export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack> {
+  // the terminal (npm start, the bench) gets the stack's one-line summaries; the functions' JSON log lines,
+  // as CloudWatch would get them, only from warnings up unless asked for (POWERTOOLS_LOG_LEVEL=INFO)
+  if (!process.env.POWERTOOLS_LOG_LEVEL) logger.setLogLevel('WARN');
   const stops: (() => Promise<void> | void)[] = [];
   const stop = async () => {
     for (const s of stops.reverse()) await s();
