@@ -13,13 +13,20 @@ import type { TransactWriteItem } from '@aws-sdk/client-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { balanceDeltas } from '../domain/ledger/postings';
 import { MINT_SOURCE, SYSTEM_ACCOUNTS, type Bucket, type Entry, type Posting } from '../domain/ledger/model';
-import { conflict, DomainError } from '../domain/errors';
+import { DomainError } from '../domain/errors';
 import { TransactionRefusedError, UnitOfWork } from './unit-of-work';
 
 /** A debit its bucket does not cover. */
 export class InsufficientFundsError extends DomainError {
   constructor(readonly account: string) {
     super('conflict', `insufficient credits in account ${account}`);
+  }
+}
+
+/** A node's stake lock posted with the entries was refused: the node moved since it was read (read it again). */
+export class StakeLockMovedError extends DomainError {
+  constructor(readonly nodeId: string) {
+    super('conflict', 'changed concurrently; try again');
   }
 }
 
@@ -163,7 +170,8 @@ export class LedgerStore {
     } catch (e) {
       if (!(e instanceof TransactionRefusedError)) throw e;
       const refused = e as TransactionRefusedError<LedgerItemKind | 'node-lock'>;
-      if (refused.of('node-lock')) throw conflict('changed concurrently; try again');
+      const lock = refused.of('node-lock');
+      if (lock) throw new StakeLockMovedError(lock.subject);
       if (refused.of('ledger-entry')) return false;
       const short = refused.of('account-balance');
       if (short) throw new InsufficientFundsError(short.subject);

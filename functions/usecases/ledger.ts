@@ -7,12 +7,12 @@ import { balanceDeltas, mintPosting, moveWithin, rewardPosting, slashPosting, ty
 import { conflict, DomainError, forbidden, notFound } from '../domain/errors';
 import type { Account, Caller } from '../domain/model';
 import { encodeCursor } from '../store/cursor';
-import { InsufficientFundsError } from '../store/ledger-store';
+import { InsufficientFundsError, StakeLockMovedError } from '../store/ledger-store';
 import type { NodeItem } from '../store/nodes-store';
 import { assertAdmin } from './accounts';
 import type { Deps } from './deps';
 import { ledgerSettings } from './parameters';
-import { isConflict, LostRaceError, retrying } from './retry';
+import { LostRaceError, retrying } from './retry';
 
 export type Balances = Record<Bucket, number>;
 const balancesOf = (a: Partial<Account> | undefined): Balances =>
@@ -208,7 +208,7 @@ export async function ensureStakeLock(d: Deps, nodeId: string): Promise<string |
       }
     },
     // the node moved (its version fences the lock): read it again
-    { retries: STAKE_LOCK_RETRIES, on: isConflict, exhausted: nodeMoved },
+    { retries: STAKE_LOCK_RETRIES, on: (e) => e instanceof StakeLockMovedError, exhausted: nodeMoved },
   );
 }
 
@@ -231,7 +231,7 @@ export async function releaseStakeLock(d: Deps, nodeId: string, when: (n: NodeIt
       if (!node?.stakeLocked || !when(node)) return;
       await d.ledger.post([moveWithin(`node/${node.id}/unlock/${node.version}`, 'unlock', node.providerId, node.stakeLocked, d.now(), { nodeId: node.id })], [d.nodes.stakeLockItem(node, 0)]);
     },
-    { retries: STAKE_LOCK_RETRIES, on: isConflict, exhausted: nodeMoved },
+    { retries: STAKE_LOCK_RETRIES, on: (e) => e instanceof StakeLockMovedError, exhausted: nodeMoved },
   );
 }
 
@@ -294,7 +294,7 @@ export async function slashNode(d: Deps, nodeId: string, key: string, evidence: 
     },
     // a provider that unstaked or spent between the read and the post (short funds, the lock moved): read
     // again; still moving after 5 tries, the answer is what the key holds
-    { retries: 4, on: isConflict, exhausted: posted },
+    { retries: 4, on: (e) => e instanceof StakeLockMovedError || e instanceof InsufficientFundsError, exhausted: posted },
   );
 }
 

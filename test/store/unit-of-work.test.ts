@@ -11,7 +11,7 @@ import { mintPosting, moveWithin } from '../../functions/domain/ledger/postings'
 import type { Job, Node } from '../../functions/domain/model';
 import { AccountsStore } from '../../functions/store/accounts-store';
 import { CapacityRaceError, JobsStore } from '../../functions/store/jobs-store';
-import { InsufficientFundsError, LedgerStore } from '../../functions/store/ledger-store';
+import { InsufficientFundsError, LedgerStore, StakeLockMovedError } from '../../functions/store/ledger-store';
 import { NodesStore } from '../../functions/store/nodes-store';
 import { MAX_TRANSACT_ITEMS, TransactionRefusedError, UnitOfWork } from '../../functions/store/unit-of-work';
 import { startEngines, type Engines } from '../helpers/engines';
@@ -202,7 +202,7 @@ describe('a transition refused: the verdict follows the refused item kind', () =
     await expect(jobs.apply(j, { job: { ...j, version: 1 }, effects: [] } as unknown as Transition, {})).rejects.toBeInstanceOf(JobChangedError);
   });
 
-  it("a ledger posting: a node lock that moved is a conflict, an account short of funds is InsufficientFundsError naming it", async () => {
+  it("a ledger posting: a node lock that moved is a StakeLockMovedError (a conflict), an account short of funds is InsufficientFundsError naming it", async () => {
     await accounts.create({ id: 'uow-rich', name: 'r', role: 'provider', createdAt: 1, available: 0, held: 0, staked: 0 });
     await accounts.create({ id: 'uow-poor', name: 'p', role: 'provider', createdAt: 1, available: 0, held: 0, staked: 0 });
     await ledger.post([mintPosting('mint/uow-rich', 'uow-rich', 1000, 1)]);
@@ -224,6 +224,9 @@ describe('a transition refused: the verdict follows the refused item kind', () =
     const c = await ledger.post([lockPoor], [stale]).catch((x: unknown) => x);
     expect(c).toBeInstanceOf(DomainError);
     expect(c).not.toBeInstanceOf(InsufficientFundsError);
+    // typed, naming the node: the stake loops retry on this class only, never on any 409
+    expect(c).toBeInstanceOf(StakeLockMovedError);
+    expect((c as StakeLockMovedError).nodeId).toBe('uow-n3');
     expect((c as Error).message).toBe('changed concurrently; try again');
     // posted once: a second post of the same posting is `false`, not a second movement
     expect(await ledger.post([lockRich], [nodes.stakeLockItem(n3, 500)])).toBe(true);
