@@ -9,7 +9,7 @@ import { ROUTE_GROUPS, type RouteGroup } from '../../functions/http/routes';
 import { SHARDS, type TableId } from '../../functions/store/tables';
 import { serviceName } from '../../functions/observability/metric-names';
 import type { StageConfig } from '../config';
-import { settingsToEnv } from '../../functions/settings/env';
+import { envNameOf, settingsToEnv } from '../../functions/settings/env';
 import { stageSettings } from '../stage-settings';
 import { AgentQueueRole } from '../constructs/agent-queue-role';
 import { Checker } from '../constructs/checker';
@@ -194,12 +194,12 @@ export class ControlPlaneStack extends Stack {
     fns.authorizer.bindSecret(this.adminKey, 'ADMIN_KEY_SECRET_ARN');
 
     const usageIdentifierKey = usageIdentifierKeyValue();
-    fns.authorizer.addEnvironment('USAGE_IDENTIFIER_KEY', usageIdentifierKey);
+    fns.authorizer.addEnvironment(envNameOf('agentUsageKeys.keyBase'), usageIdentifierKey);
     fns.authorizer.addEnvironment('USAGE_KEY_BUCKETS', String(config.usageKeyBuckets));
     fns.authorizer.addEnvironment('USAGE_AGENT_KEY_BUCKETS', String(config.agentUsageKeyBuckets));
 
     this.agentRole = new AgentQueueRole(this, 'AgentQueueRole', { nodeQueuePrefix: config.nodeQueuePrefix, assumedBy: fns.agent.role });
-    fns.agent.allowAssumeRole(this.agentRole.role, 'AGENT_ROLE_ARN');
+    fns.agent.allowAssumeRole(this.agentRole.role, envNameOf('agentRoleArn'));
 
     this.api = new GpupoolApi(this, 'Http', {
       stageName: config.stage,
@@ -228,7 +228,7 @@ export class ControlPlaneStack extends Stack {
     // the agent API (finish, session) and the accounts API (stake that brings nodes online); services retiring replicas
     new WakeQueue(this, 'PlacementWake', {
       consumer: fns.sweep,
-      senders: { functions: [fns.agent, fns.accounts, fns.services, fns.serviceTick], urlEnv: 'PLACEMENT_QUEUE_URL' },
+      senders: { functions: [fns.agent, fns.accounts, fns.services, fns.serviceTick], urlEnv: envNameOf('placementQueueUrl') },
       fallback: 'the scheduled sweep places the jobs within its period',
     });
     // a routing tier (its own stack) wakes the services' reconciler when a service outgrows its replicas
