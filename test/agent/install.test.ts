@@ -112,8 +112,14 @@ function run(host: Host, args: string[], opts: { script?: string; stdin?: string
   let stderr = '';
   child.stdout.on('data', (d) => (stdout += d));
   child.stderr.on('data', (d) => (stderr += d));
+  // a script that refuses its arguments exits before reading stdin: the pipe is closed under the write
+  // (EPIPE), which says nothing the exit code and output do not; any other stdin error fails the run
+  let stdinError: Error | undefined;
+  child.stdin.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE') stdinError = e;
+  });
   child.stdin.end(opts.stdin ?? '');
-  return new Promise((resolve) => child.once('close', (code) => resolve({ code, stdout, stderr })));
+  return new Promise((resolve, reject) => child.once('close', (code) => (stdinError ? reject(stdinError) : resolve({ code, stdout, stderr }))));
 }
 
 const baseArgs = (host: Host, apiUrl = 'https://api.example.com') => [
