@@ -34,10 +34,10 @@ export async function tryPlaceGang(d: Deps, job: Job, view?: CandidateView, firs
       const pick = pickGang({ ...job, runtimePolicy: runtimePolicy(d) }, candidates.filter((n) => !raced.has(n.id)), d.random);
       if (!pick.nodes) return { waits: pick.reason };
       const nodes = pick.nodes;
+      // a gang holds every rank's escrow and counts every rank's GPUs against its account's limits
+      const hold = gangHold(job, nodes);
       try {
         const ids = nodes.map(() => d.newId());
-        // a gang holds every rank's escrow and counts every rank's GPUs against its account's limits
-        const hold = gangHold(job, nodes);
         const claimed = await claimUnderLimits(
           d,
           job,
@@ -57,7 +57,6 @@ export async function tryPlaceGang(d: Deps, job: Job, view?: CandidateView, firs
           throw e;
         }
         if (e instanceof InsufficientFundsError) {
-          const hold = gangHold(job, nodes);
           return { waits: `insufficient credits: the escrow hold of the gang is ${hold / 1_000_000} ${d.settings.ledger.symbol} (price × ${job.resources.gpus} GPUs × ${job.maxDurationSeconds} s on each of ${nodes.length} nodes)` };
         }
         if (e instanceof DomainError && e.code === 'conflict') return (await d.jobs.get(job.id)) ?? job;

@@ -4,10 +4,11 @@
 // module from functions/ or zod and no zod code.
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { consoleAssets } from '../helpers/console-assets';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 
-/** lib/console/src/main.ts bundled for the browser; the world outlines (a URL) and CSS are stubbed as in test/lib/console-map.test.ts */
+/** lib/console/src/main.ts bundled for the browser, its assets stubbed as Vite serves them */
 async function bundleConsole(extra = '') {
   const { build } = await import('esbuild');
   return build({
@@ -19,16 +20,7 @@ async function bundleConsole(extra = '') {
     format: 'esm',
     platform: 'browser',
     logLevel: 'silent',
-    plugins: [
-      {
-        name: 'console-assets',
-        setup(b) {
-          b.onResolve({ filter: /\?url$/ }, () => ({ path: 'outlines', namespace: 'stub' }));
-          b.onResolve({ filter: /\.css$/ }, () => ({ path: 'css', namespace: 'stub' }));
-          b.onLoad({ filter: /^(outlines|css)$/, namespace: 'stub' }, () => ({ contents: "export default ''", loader: 'js' }));
-        },
-      },
-    ],
+    plugins: [consoleAssets()],
   });
 }
 

@@ -5,6 +5,7 @@ import path from 'node:path';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromiumPath, launchChromium } from '../helpers/browser';
+import { consoleAssets } from '../helpers/console-assets';
 
 // CI installs Chromium (.ci/run), so there it must be found; a developer without it skips with a note
 const haveBrowser = !!chromiumPath || !!process.env.CI;
@@ -29,21 +30,8 @@ async function buildMap(): Promise<string> {
     format: 'iife',
     platform: 'browser',
     logLevel: 'silent',
-    plugins: [
-      {
-        // what vite does for the console: the outlines are a URL (an empty world here), CSS is left out
-        name: 'console-assets',
-        setup(b) {
-          b.onResolve({ filter: /\?url$/ }, () => ({ path: 'outlines', namespace: 'stub' }));
-          b.onResolve({ filter: /\.css$/ }, () => ({ path: 'css', namespace: 'stub' }));
-          b.onLoad({ filter: /^outlines$/, namespace: 'stub' }, () => ({
-            contents: `export default 'data:application/json,' + encodeURIComponent(JSON.stringify({ type: 'Topology', objects: { countries: { type: 'GeometryCollection', geometries: [] } }, arcs: [] }));`,
-            loader: 'js',
-          }));
-          b.onLoad({ filter: /^css$/, namespace: 'stub' }, () => ({ contents: '', loader: 'js' }));
-        },
-      },
-    ],
+    // an empty world: the outlines are a data URL of a topology with no countries
+    plugins: [consoleAssets(`export default 'data:application/json,' + encodeURIComponent(JSON.stringify({ type: 'Topology', objects: { countries: { type: 'GeometryCollection', geometries: [] } }, arcs: [] }));`)],
   });
   return out.outputFiles[0].text;
 }
