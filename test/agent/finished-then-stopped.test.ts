@@ -19,17 +19,26 @@ function setup() {
   const runtime = { kind: 'process', start: () => handle, killLeftover: async () => {} } as unknown as Runtime;
   // recording the attempt is slow (a loaded disk): the stop arrives meanwhile
   let recorded!: () => void;
-  const state = { put: () => new Promise<void>((r) => (recorded = r)), remove: async () => {} } as unknown as StateStore;
+  let putCalled!: () => void;
+  const recording = new Promise<void>((r) => (putCalled = r));
+  const state = {
+    put: () => {
+      putCalled();
+      return new Promise<void>((r) => (recorded = r));
+    },
+    remove: async () => {},
+  } as unknown as StateStore;
   const run = new AttemptRun(dispatch(['true']), [], { api, runtime, state, log: silentLogger, stopGraceMs: 1000, logMaxLines: 100, exitSignal: new AbortController().signal });
-  return { run, finish, stop, recorded: () => recorded() };
+  return { run, finish, stop, recording, recorded: () => recorded() };
 }
 
 describe('an attempt whose workload already ended', () => {
   it('is reported as it ended when a stop (lost lease) comes after the exit', async () => {
     const t = setup();
     const done = t.run.run();
-    // the workload has exited 0 (its wait() has resolved); the lease runs out before run() saw it
-    await new Promise((r) => setTimeout(r, 10));
+    // the workload has exited 0 (its wait() has resolved); the lease runs out while the attempt is being
+    // recorded, before run() saw the exit (waited for, not timed: a loaded machine was slower than 10 ms)
+    await t.recording;
     t.run.stop('lease_lost');
     t.recorded();
     await done;
